@@ -1,0 +1,36 @@
+"""Shared fixtures: a fixed seed per test, and the ``backend_name`` fixture that runs a test on
+every backend usable here (a backend that is not usable is skipped with the reason it gives)."""
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import tinynet as tn
+from tinynet import backend
+
+settings.register_profile(
+    "tinynet", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.load_profile("tinynet")
+
+
+def _backend_param(name: str):
+    usable, reason = backend.status(name)
+    return pytest.param(name, id=name, marks=pytest.mark.skipif(not usable, reason=reason))
+
+
+ALL_BACKENDS = [_backend_param(name) for name in backend.MODULES]
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+def backend_name(request):
+    """Runs the test once per backend, with that backend active."""
+    with tn.use_backend(request.param):
+        yield request.param
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state():
+    tn.manual_seed(0)
+    previous = backend.get_backend()
+    yield
+    backend.set_backend(previous)

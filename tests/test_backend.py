@@ -1,0 +1,151 @@
+"""The backend switch, and every kernel of every usable backend against the reference."""
+
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import tinynet as tn
+from kernels import numpy_ref
+from tinynet import backend
+
+
+def test_numpy_is_the_default_and_set_backend_switches():
+    assert tn.get_backend() == "numpy"
+    tn.set_backend("numba")
+    assert tn.get_backend() == "numba"
+    tn.set_backend("numpy")
+    assert tn.get_backend() == "numpy"
+
+
+def test_use_backend_restores_the_previous_backend_even_after_an_error():
+    with pytest.raises(KeyError), tn.use_backend("numba"):
+        assert tn.get_backend() == "numba"
+        raise KeyError("boom")
+    assert tn.get_backend() == "numpy"
+
+
+def test_an_unknown_backend_names_the_choices():
+    with pytest.raises(tn.BackendError, match=r"unknown backend 'jax'.*numpy, numba, cupy"):
+        tn.set_backend("jax")
+
+
+def test_an_unusable_backend_says_why_and_how_to_fix():
+    usable, reason = backend.status("cupy")
+    if usable:
+        pytest.skip("cupy is usable on this machine, so there is no failure to report")
+    assert "cupy" in reason and ("pip install" in reason or "GPU" in reason)
+    with pytest.raises(tn.BackendError, match="not usable here"):
+        tn.set_backend("cupy")
+    assert tn.get_backend() == "numpy"  # a failed switch leaves the backend as it was
+
+
+def _python(code: str, **env) -> str:
+    import os
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_importing_tinynet_imports_neither_numba_nor_cupy():
+    out = _python("import sys, tinynet; print('numba' in sys.modules, 'cupy' in sys.modules)", TINYNET_BACKEND="")
+    assert out == "False False"
+
+
+def test_the_environment_variable_chooses_the_backend():
+    out = _python("import sys, tinynet; print(tinynet.get_backend(), 'numba' in sys.modules)", TINYNET_BACKEND="numba")
+    assert out == "numba True"
+
+
+def test_a_backend_lacking_a_kernel_falls_back_to_the_reference():
+    def relu_forward(x):
+        return np.full_like(x, 42.0)
+
+    fake = types.ModuleType("fake_backend")
+    fake.array_module = lambda: np
+    fake.relu_forward = relu_forward
+    table = backend.Backend("fake", fake)
+    assert table.overrides == ("relu_forward",)
+    assert set(table.fallbacks) == set(numpy_ref.KERNELS) - {"relu_forward"}
+    assert table.relu_forward is relu_forward
+    assert table.sigmoid_forward is numpy_ref.sigmoid_forward
+
+
+@pytest.mark.parametrize("name", ["numba", "cupy"])
+def test_overrides_and_fallbacks_partition_the_kernel_table(name):
+    usable, reason = backend.status(name)
+    if not usable:
+        pytest.skip(reason)
+    table = backend.load(name)
+    assert sorted(table.overrides + table.fallbacks) == sorted(numpy_ref.KERNELS)
+    for kernel in numpy_ref.KERNELS:
+        expected = getattr(table.module, kernel) if kernel in table.overrides else getattr(numpy_ref, kernel)
+        assert getattr(table, kernel) is expected
+
+
+# --- every kernel, on every backend, against the reference ------------------------------------
+
+
+def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
+    """Arguments for one call of ``kernel``: (positional, keyword)."""
+    x = rng.standard_normal((5, 7)).astype(dtype)
+    g = rng.standard_normal((5, 7)).astype(dtype)
+    labels = rng.integers(0, 7, 5)
+    if kernel == "matmul":
+        return (rng.standard_normal((3, 5, 4)).astype(dtype), rng.standard_normal((4, 6)).astype(dtype)), {}
+    if kernel.endswith("_forward") and kernel.startswith(("softmax", "log_softmax")):
+        return (x, 1), {}
+    if kernel == "softmax_backward":
+        return (g, numpy_ref.softmax_forward(x, 0), 0), {}
+    if kernel == "log_softmax_backward":
+        return (g, numpy_ref.log_softmax_forward(x, 1), 1), {}
+    if kernel == "cross_entropy_forward":
+        return (x, labels), {}
+    if kernel == "cross_entropy_backward":
+        return (g[:, 0], numpy_ref.softmax_forward(x, 1), labels), {}
+    if kernel in ("sigmoid_backward", "tanh_backward"):
+        return (g, numpy_ref.sigmoid_forward(x)), {}
+    if kernel.endswith("_forward"):
+        return (x,), {}
+    if kernel.endswith("_backward"):
+        return (g, x), {}
+    if kernel == "scatter_add":
+        return (np.zeros((4, 7), dtype), rng.integers(0, 4, 9), rng.standard_normal((9, 7)).astype(dtype)), {}
+    if kernel == "sgd_step":
+        options = dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01, nesterov=False, first=False)
+        return (x, g, rng.standard_normal((5, 7)).astype(dtype)), options
+    if kernel == "adam_step":
+        state = np.abs(rng.standard_normal((5, 7))).astype(dtype)
+        options = dict(step=3, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, decoupled=True)
+        return (x, g, g * 0.1, state), options
+    raise AssertionError(f"no test inputs for kernel {kernel!r}: add them here")
+
+
+def _host(value):
+    if isinstance(value, tuple):
+        return tuple(_host(v) for v in value)
+    return value if value is None or isinstance(value, (np.ndarray, np.generic)) else value.get()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel", numpy_ref.KERNELS)
+def test_every_kernel_matches_the_reference(backend_name, kernel, dtype):
+    args, options = _inputs(kernel, np.random.default_rng(0), dtype)
+    table = backend.active()
+    device_args = tuple(table.xp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+    reference_args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    got = getattr(table, kernel)(*device_args, **options)
+    expected = getattr(numpy_ref, kernel)(*reference_args, **options)
+    tolerance = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    # In-place kernels return nothing: compare the arrays they updated.
+    got, expected = (_host(device_args), reference_args) if expected is None else (_host(got), expected)
+    for g, e in zip(
+        got if isinstance(got, tuple) else (got,), expected if isinstance(expected, tuple) else (expected,)
+    ):
+        if isinstance(e, np.ndarray):
+            np.testing.assert_allclose(g, e, **tolerance)
+            assert g.dtype == e.dtype, f"{kernel} on {backend_name} returned {g.dtype}, the reference {e.dtype}"

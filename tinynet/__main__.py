@@ -1,0 +1,5 @@
+import sys
+
+from tinynet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,223 @@
+"""Reverse-mode automatic differentiation: Functions record a graph, backward() walks it.
+
+Every differentiable op is a ``Function`` subclass with ``forward`` and ``backward`` side by side.
+``Function.apply`` runs ``forward`` on the raw arrays and, when an input requires a gradient and grad
+mode is on, links the output to a ``Node`` that remembers the op, its saved values and its inputs.
+``backward`` visits those nodes in reverse topological order and applies the chain rule: each node
+turns the gradient of its output into gradients of its inputs, which add up where a tensor is used
+more than once.
+"""
+
+import contextlib
+
+import numpy as np
+
+from kernels.numpy_ref import array_module
+from tinynet.errors import GraphError
+from tinynet.tensor import Tensor
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record the graph now."""
+    return _grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Turn graph recording on or off inside a ``with`` block or a decorated function."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = mode
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self.previous = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc) -> None:
+        global _grad_enabled
+        _grad_enabled = self.previous
+
+    def _recreate_cm(self):
+        # A fresh object per call, so nested or recursive uses restore their own previous mode.
+        return type(self)(self.mode)
+
+
+class no_grad(set_grad_enabled):
+    """Record nothing inside: for evaluation and for updating parameters by hand."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+    def _recreate_cm(self):
+        return type(self)()
+
+
+class enable_grad(set_grad_enabled):
+    """Record the graph again inside a ``no_grad`` region."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+    def _recreate_cm(self):
+        return type(self)()
+
+
+def unbroadcast(grad, shape: tuple) -> object:
+    """Sum ``grad`` (shaped like a broadcast result) back down to ``shape``.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1, so the gradient
+    of that input is the sum over those same axes. Every op that broadcasts uses this helper.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+class Context:
+    """Scratch space a Function's forward fills for its backward (``save_for_backward`` or attributes)."""
+
+    def save_for_backward(self, *values) -> None:
+        self.saved = values
+
+
+class Node:
+    """One recorded op: which Function made the tensor, what it saved, and its inputs.
+
+    ``ctx`` becomes None when backward frees the graph; walking through it again is an error.
+    """
+
+    __slots__ = ("function", "ctx", "inputs")
+
+    def __init__(self, function: type, ctx: Context, inputs: tuple) -> None:
+        self.function = function
+        self.ctx = ctx
+        self.inputs = inputs
+
+
+class Function:
+    """A differentiable op. Subclasses write ``forward(ctx, *args)`` and ``backward(ctx, grad)``.
+
+    ``forward`` receives arrays where the caller passed Tensors, and returns an array.
+    ``backward`` receives dL/d(output) and returns one gradient per positional argument of
+    ``forward`` (None where no gradient is needed: ``ctx.needs_input_grad`` says which are).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs) -> Tensor:
+        ctx = Context()
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx.needs_input_grad = needs
+        record = _grad_enabled and any(needs)
+        out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        if isinstance(out, np.generic):  # NumPy reductions return scalars; tensors hold arrays
+            out = np.asarray(out)
+        result = Tensor(out, requires_grad=record)
+        if record:
+            result._node = Node(cls, ctx, args)
+        return result
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor ``root`` depends on that requires grad, inputs before outputs, ``root`` last.
+
+    Depth-first with an explicit stack (no recursion), so a chain of any length works.
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor._node is not None:
+            for parent in tensor._node.inputs:
+                if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    ``grad`` is dL/d(root); it may be left out only when root holds a single value (it is then 1).
+    The graph is freed afterwards unless ``retain_graph`` is True.
+    """
+    if not root.requires_grad:
+        raise GraphError(
+            f"backward: this tensor (shape {root.shape}) does not require grad and has no graph; "
+            "create its inputs with requires_grad=True (or call .requires_grad_())"
+        )
+    if grad is None:
+        if root.data.size != 1:
+            raise GraphError(
+                f"backward: grad can be left out only for a single-value output, but this one has "
+                f"shape {root.shape}; reduce it first (e.g. loss.sum() or .mean()) or pass "
+                "grad= a tensor of that shape"
+            )
+        grad = array_module(root.data).ones_like(root.data)
+    else:
+        grad = grad.data if isinstance(grad, Tensor) else grad
+        if grad.shape != root.shape:
+            raise GraphError(f"backward: grad has shape {grad.shape} but the output has shape {root.shape}")
+
+    grads = {id(root): grad}
+    for tensor in reversed(topological_order(root)):
+        g = grads.pop(id(tensor), None)
+        if g is None:
+            continue
+        node = tensor._node
+        if node is None or tensor._retains_grad:
+            _accumulate(tensor, g)
+        if node is None:
+            continue
+        if node.ctx is None:
+            raise GraphError(
+                f"backward: the graph through {node.function.__name__} was freed by an earlier "
+                "backward(); pass retain_graph=True to the first backward to go through it twice"
+            )
+        input_grads = node.function.backward(node.ctx, g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for parent, parent_grad in zip(node.inputs, input_grads):
+            if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+                continue
+            if parent_grad.shape != parent.shape:
+                raise GraphError(
+                    f"{node.function.__name__}.backward returned a gradient of shape "
+                    f"{parent_grad.shape} for an input of shape {parent.shape}"
+                )
+            key = id(parent)
+            grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+        if not retain_graph:
+            node.ctx = None
+
+
+def _accumulate(tensor: Tensor, g) -> None:
+    # A copy, so in-place changes to one .grad (clipping, say) never reach another that shared g.
+    g = g.astype(tensor.dtype, copy=True)
+    if isinstance(g, np.generic):
+        g = np.asarray(g)
+    if tensor.grad is None:
+        tensor.grad = Tensor(g)
+    else:
+        tensor.grad.data = tensor.grad.data + g

@@ -1,0 +1,124 @@
+"""The ``tinynet`` command: ``tinynet info`` and ``tinynet lessons list|run``."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import tinynet
+from kernels import numpy_ref
+from tinynet import backend
+
+LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
+
+
+def _version(package: str) -> str:
+    # From the installed metadata, so that asking does not import numba or cupy.
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def info() -> int:
+    """Versions, and for each backend: usable or why not, and which kernels it overrides."""
+    print(f"tinynet {tinynet.__version__}  (Python {platform.python_version()}, {platform.platform()})")
+    for package in ("numpy", "numba", "cupy-cuda12x", "torch"):
+        print(f"  {package:<13} {_version(package)}")
+    print(f"\nactive backend: {backend.get_backend()}   kernels in the table: {len(numpy_ref.KERNELS)}")
+    for name in backend.MODULES:
+        usable, reason = backend.status(name)
+        if not usable:
+            print(f"\n[{name}] not usable: {reason}")
+            continue
+        b = backend.load(name)
+        if b.module is numpy_ref:
+            print(f"\n[{name}] usable: the reference (kernels/numpy_ref.py), all {len(numpy_ref.KERNELS)} kernels")
+            continue
+        print(f"\n[{name}] usable: overrides {len(b.overrides)}, falls back to the reference for {len(b.fallbacks)}")
+        print(f"  overrides: {', '.join(b.overrides) or '(none)'}")
+        print(f"  falls back: {', '.join(b.fallbacks) or '(none)'}")
+    return 0
+
+
+def find_lessons(folder: Path = LESSONS_DIR) -> list[Path]:
+    """The lesson scripts ``NN_topic.py`` in ``folder``, in order."""
+    if not folder.is_dir():
+        raise SystemExit(f"tinynet lessons: no lessons folder at {folder}; run from a checkout of tinynet")
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.py"))
+
+
+def _summary(path: Path) -> str:
+    # The lesson's first markdown line: "# # 01 · XOR by hand" -> "XOR by hand".
+    for line in path.read_text().splitlines():
+        if line.startswith("# # "):
+            return line[4:].strip()
+    return ""
+
+
+def lessons_list() -> int:
+    for path in find_lessons():
+        print(f"{path.stem[:2]}  {path.stem:<28} {_summary(path)}")
+    return 0
+
+
+def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> int:
+    """Run the chosen lessons, each in its own Python process, and print a summary."""
+    lessons = find_lessons()
+    if which != "all":
+        lessons = [p for p in lessons if p.stem.startswith(which.zfill(2)) or p.stem == which]
+        if not lessons:
+            raise SystemExit(f"tinynet lessons run: no lesson {which!r}; see `tinynet lessons list`")
+    results = []
+    for path in lessons:
+        command = [sys.executable, str(path), "--out", str(Path(out) / path.stem)]
+        command += ["--smoke"] if smoke else []
+        command += ["--backend", backend_name] if backend_name else []
+        print(f"\n### {path.stem}: {' '.join(command[1:])}", flush=True)
+        start = time.perf_counter()
+        code = subprocess.call(command)
+        results.append((path.stem, code, time.perf_counter() - start))
+    print("\n### summary")
+    for name, code, seconds in results:
+        print(f"  {name:<28} {'ok' if code == 0 else f'FAILED (exit {code})':<18} {seconds:6.1f} s")
+    return 0 if all(code == 0 for _, code, _ in results) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tinynet",
+        description="tinynet: learn how deep-learning frameworks work.",
+        epilog="examples:\n  tinynet info\n  tinynet lessons list\n  tinynet lessons run all --smoke",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("info", help="versions, and each backend: usable or why not, kernels it overrides")
+    lessons = commands.add_parser("lessons", help="list or run the lessons")
+    lesson_commands = lessons.add_subparsers(dest="lesson_command", required=True)
+    lesson_commands.add_parser("list", help="the lessons, in order")
+    run = lesson_commands.add_parser(
+        "run",
+        help="run lessons",
+        epilog="examples:\n  tinynet lessons run 1\n  tinynet lessons run all --smoke --backend numba",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("which", nargs="?", default="all", help="a lesson number (1, 02) or name, or all (default)")
+    run.add_argument("--smoke", action="store_true", help="fast runs with fewer steps")
+    run.add_argument("--backend", default=None, help="numpy (default), numba or cupy")
+    run.add_argument("--out", default="tinynet-out", help="output folder (default ./tinynet-out)")
+    args = parser.parse_args(argv)
+
+    if args.command == "info":
+        return info()
+    if args.lesson_command == "list":
+        return lessons_list()
+    return lessons_run(args.which, args.smoke, args.backend, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

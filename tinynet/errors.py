@@ -1,0 +1,25 @@
+"""The errors tinynet raises. Each subclasses the built-in type a Python user would catch."""
+
+
+class TinynetError(Exception):
+    """Base of every error tinynet raises on purpose."""
+
+
+class ShapeError(TinynetError, ValueError):
+    """Shapes that do not fit the op: the message names the op, the shapes and what was expected."""
+
+
+class DTypeError(TinynetError, TypeError):
+    """A dtype the op cannot take (float labels, say)."""
+
+
+class GraphError(TinynetError, RuntimeError):
+    """Misuse of the autograd graph: backward twice, backward of a non-scalar without a gradient."""
+
+
+class BackendError(TinynetError, RuntimeError):
+    """An unknown backend, or one that cannot run on this machine (the message says why)."""
+
+
+class GradcheckError(TinynetError, RuntimeError):
+    """An analytic gradient disagrees with finite differences."""

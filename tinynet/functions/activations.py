@@ -1,0 +1,169 @@
+"""Activation functions and softmax. The common ones run as fused kernels from the backend table."""
+
+from kernels.numpy_ref import array_module
+from tinynet import backend
+from tinynet.autograd import Function
+from tinynet.functions.reduce import normalize_dims
+from tinynet.tensor import Tensor
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return backend.active().relu_forward(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return backend.active().relu_backward(grad, *ctx.saved)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = backend.active().sigmoid_forward(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return backend.active().sigmoid_backward(grad, *ctx.saved)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = backend.active().tanh_forward(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return backend.active().tanh_backward(grad, *ctx.saved)
+
+
+class GELU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return backend.active().gelu_forward(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return backend.active().gelu_backward(grad, *ctx.saved)
+
+
+class LeakyReLU(Function):
+    @staticmethod
+    def forward(ctx, x, negative_slope):
+        ctx.save_for_backward(x)
+        ctx.negative_slope = negative_slope
+        return array_module(x).where(x > 0, x, negative_slope * x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        return array_module(x).where(x > 0, grad, ctx.negative_slope * grad), None
+
+
+class ELU(Function):
+    @staticmethod
+    def forward(ctx, x, alpha):
+        xp = array_module(x)
+        # expm1 only of the non-positive part, so large positive x never overflows the unused branch.
+        y = xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        ctx.save_for_backward(x, y)
+        ctx.alpha = alpha
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved
+        # For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = y + alpha.
+        return array_module(x).where(x > 0, grad, grad * (y + ctx.alpha)), None
+
+
+class Softplus(Function):
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        xp = array_module(x)
+        bx = beta * x
+        ctx.save_for_backward(bx)
+        # log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|): never overflows. Linear above the threshold.
+        smooth = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / beta
+        return xp.where(bx > threshold, x, smooth).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (bx,) = ctx.saved
+        return grad * backend.active().sigmoid_forward(bx), None, None
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = backend.active().softmax_forward(x, axis)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return backend.active().softmax_backward(grad, *ctx.saved, ctx.axis), None
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = backend.active().log_softmax_forward(x, axis)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return backend.active().log_softmax_backward(grad, *ctx.saved, ctx.axis), None
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0)."""
+    return ReLU.apply(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + e^-x), stable for any x."""
+    return Sigmoid.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Tanh.apply(x)
+
+
+def gelu(x: Tensor) -> Tensor:
+    """x * Phi(x), Phi the standard normal CDF (the exact GELU, PyTorch's default)."""
+    return GELU.apply(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, else negative_slope * x."""
+    return LeakyReLU.apply(x, negative_slope)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, else alpha * (e^x - 1)."""
+    return ELU.apply(x, alpha)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, a smooth ReLU; linear where beta * x > threshold."""
+    return Softplus.apply(x, beta, threshold)
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    """e^x / sum(e^x) along ``dim``: each slice becomes a probability distribution."""
+    return Softmax.apply(x, normalize_dims("softmax", dim, x.ndim)[0] if x.ndim else None)
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed directly (stable, unlike log of softmax)."""
+    return LogSoftmax.apply(x, normalize_dims("log_softmax", dim, x.ndim)[0] if x.ndim else None)

@@ -1,0 +1,368 @@
+"""Elementwise ops and their gradients. Binary ops broadcast as NumPy does.
+
+Python numbers pass straight through to the array library (``x * 2`` keeps x's dtype); arrays and
+lists become tensors first. Gradients of broadcast inputs are summed back by ``unbroadcast``.
+"""
+
+import numpy as np
+
+from kernels.numpy_ref import array_module
+from tinynet.autograd import Function, unbroadcast
+from tinynet.errors import ShapeError
+from tinynet.tensor import Tensor, tensor
+
+
+def operand(value):
+    """A Tensor or a Python number, as binary ops take them; anything else becomes a tensor."""
+    if isinstance(value, (Tensor, int, float, bool)):
+        return value
+    return tensor(value)
+
+
+def _shape_of(value) -> tuple:
+    return np.shape(value.data if isinstance(value, Tensor) else value)
+
+
+def binary(function: type, a, b) -> Tensor:
+    """Apply a broadcasting binary Function, naming the op and both shapes if they cannot broadcast."""
+    a, b = operand(a), operand(b)
+    try:
+        return function.apply(a, b)
+    except ValueError:
+        shape_a, shape_b = _shape_of(a), _shape_of(b)
+        try:
+            np.broadcast_shapes(shape_a, shape_b)
+        except ValueError:
+            raise ShapeError(
+                f"{function.__name__.lower()}: shapes {shape_a} and {shape_b} cannot broadcast "
+                "(aligned from the right, each pair of sizes must be equal or one of them 1)"
+            ) from None
+        raise
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = np.shape(a), np.shape(b)
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_a, need_b = ctx.needs_input_grad
+        shape_a, shape_b = ctx.shapes
+        return (unbroadcast(grad, shape_a) if need_a else None, unbroadcast(grad, shape_b) if need_b else None)
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = np.shape(a), np.shape(b)
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_a, need_b = ctx.needs_input_grad
+        shape_a, shape_b = ctx.shapes
+        return (unbroadcast(grad, shape_a) if need_a else None, unbroadcast(-grad, shape_b) if need_b else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        return (
+            unbroadcast(grad * b, np.shape(a)) if need_a else None,
+            unbroadcast(grad * a, np.shape(b)) if need_b else None,
+        )
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        return (
+            unbroadcast(grad / b, np.shape(a)) if need_a else None,
+            unbroadcast(-grad * a / (b * b), np.shape(b)) if need_b else None,
+        )
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a**b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        # d(a^b)/da = b a^(b-1); d(a^b)/db = a^b log a (asked for only when b is a tensor).
+        return (
+            unbroadcast(grad * b * a ** (b - 1), np.shape(a)) if need_a else None,
+            unbroadcast(grad * out * array_module(a).log(a), np.shape(b)) if need_b else None,
+        )
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return array_module(a, b).maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        # The larger input takes the gradient; a tie splits it in half, as in PyTorch.
+        share_a = ((a > b) + 0.5 * (a == b)).astype(grad.dtype)
+        need_a, need_b = ctx.needs_input_grad
+        return (
+            unbroadcast(grad * share_a, np.shape(a)) if need_a else None,
+            unbroadcast(grad * (1 - share_a), np.shape(b)) if need_b else None,
+        )
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return array_module(a, b).minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        share_a = ((a < b) + 0.5 * (a == b)).astype(grad.dtype)
+        need_a, need_b = ctx.needs_input_grad
+        return (
+            unbroadcast(grad * share_a, np.shape(a)) if need_a else None,
+            unbroadcast(grad * (1 - share_a), np.shape(b)) if need_b else None,
+        )
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        ctx.condition = condition
+        ctx.shapes = np.shape(a), np.shape(b)
+        return array_module(condition).where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = array_module(grad)
+        _, need_a, need_b = ctx.needs_input_grad
+        shape_a, shape_b = ctx.shapes
+        return (
+            None,
+            unbroadcast(xp.where(ctx.condition, grad, 0), shape_a) if need_a else None,
+            unbroadcast(xp.where(ctx.condition, 0, grad), shape_b) if need_b else None,
+        )
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = array_module(x).exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved
+        return grad * out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return array_module(x).log(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        return grad / x
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = array_module(x).sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved
+        return grad / (2 * out)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return array_module(x).abs(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        return grad * array_module(x).sign(x)
+
+
+class Clip(Function):
+    @staticmethod
+    def forward(ctx, x, low, high):
+        ctx.save_for_backward(x)
+        ctx.bounds = low, high
+        return array_module(x).clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        low, high = ctx.bounds
+        # The gradient passes where x lies inside [low, high], bounds included (as in PyTorch).
+        inside = np.True_
+        if low is not None:
+            inside = inside & (x >= low)
+        if high is not None:
+            inside = inside & (x <= high)
+        return grad * inside, None, None
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return x.astype(dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.dtype), None
+
+
+def add(a, b) -> Tensor:
+    """a + b, broadcasting."""
+    return binary(Add, a, b)
+
+
+def sub(a, b) -> Tensor:
+    """a - b, broadcasting."""
+    return binary(Sub, a, b)
+
+
+def mul(a, b) -> Tensor:
+    """a * b, broadcasting."""
+    return binary(Mul, a, b)
+
+
+def div(a, b) -> Tensor:
+    """a / b, broadcasting."""
+    return binary(Div, a, b)
+
+
+def pow(a, b) -> Tensor:  # noqa: A001 (the operator's name)
+    """a ** b, broadcasting; either side may be a tensor."""
+    return binary(Pow, a, b)
+
+
+def maximum(a, b) -> Tensor:
+    """The elementwise larger of a and b."""
+    return binary(Maximum, a, b)
+
+
+def minimum(a, b) -> Tensor:
+    """The elementwise smaller of a and b."""
+    return binary(Minimum, a, b)
+
+
+def where(condition, a, b) -> Tensor:
+    """a where condition holds, else b; all three broadcast together."""
+    condition = condition.data if isinstance(condition, Tensor) else condition
+    a, b = operand(a), operand(b)
+    try:
+        return Where.apply(condition, a, b)
+    except ValueError:
+        shapes = [_shape_of(v) for v in (condition, a, b)]
+        raise ShapeError(f"where: condition, a and b have shapes {shapes} that cannot broadcast") from None
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg.apply(x)
+
+
+def exp(x: Tensor) -> Tensor:
+    return Exp.apply(x)
+
+
+def log(x: Tensor) -> Tensor:
+    """The natural logarithm."""
+    return Log.apply(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt.apply(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 (PyTorch's name)
+    """|x|; its gradient at 0 is 0."""
+    return Abs.apply(x)
+
+
+def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 (PyTorch's argument names)
+    """x limited to [min, max] (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    return Clip.apply(x, min, max)
+
+
+clamp = clip
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    """x converted to ``dtype``; gradients flow back between floating-point dtypes."""
+    dtype = np.dtype(dtype)
+    if x.requires_grad and dtype.kind != "f":
+        return Tensor(x.data.astype(dtype))  # an integer view of values carries no gradient
+    if dtype == x.dtype:
+        return x
+    return Cast.apply(x, dtype)
+
+
+_COMPARISONS = {
+    "lt": "less",
+    "le": "less_equal",
+    "gt": "greater",
+    "ge": "greater_equal",
+    "eq": "equal",
+    "ne": "not_equal",
+}
+
+
+def compare(op: str, a: Tensor, b) -> Tensor:
+    """A boolean tensor (no gradient) comparing a and b elementwise with ``op`` ("lt", "eq", ...)."""
+    b = b.data if isinstance(b, Tensor) else b
+    if isinstance(b, (list, tuple)):
+        b = array_module(a.data).asarray(b)
+    xp = array_module(a.data, b)
+    return Tensor(getattr(xp, _COMPARISONS[op])(a.data, b))

@@ -1,0 +1,66 @@
+"""Matrix multiplication and its gradient."""
+
+import numpy as np
+
+from kernels.numpy_ref import array_module
+from tinynet import backend
+from tinynet.autograd import Function, unbroadcast
+from tinynet.errors import ShapeError
+from tinynet.functions.elementwise import operand
+from tinynet.tensor import Tensor
+
+
+def _as_matrices(a, b):
+    # As in NumPy: a vector on the left acts as a row (1, k), on the right as a column (k, 1).
+    return (a[None, :] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
+
+
+class Matmul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        a2, b2 = _as_matrices(a, b)
+        out = backend.active().matmul(a2, b2)
+        if a.ndim == 1:
+            out = out[..., 0, :]
+        if b.ndim == 1:
+            out = out[..., 0]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        a2, b2 = _as_matrices(a, b)
+        xp, matmul = array_module(grad), backend.active().matmul
+        if a.ndim == 1:
+            grad = xp.expand_dims(grad, -2)
+        if b.ndim == 1:
+            grad = xp.expand_dims(grad, -1)
+        need_a, need_b = ctx.needs_input_grad
+        # out = a b  =>  dL/da = dL/dout b^T and dL/db = a^T dL/dout (summed over broadcast batches).
+        grad_a = unbroadcast(matmul(grad, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape) if need_a else None
+        grad_b = unbroadcast(matmul(xp.swapaxes(a2, -1, -2), grad), b2.shape).reshape(b.shape) if need_b else None
+        return grad_a, grad_b
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """The matrix product a @ b. a: (..., n, k), b: (..., k, m) -> (..., n, m); batches broadcast.
+
+    A 1-D operand is a vector, as in NumPy: (k,) @ (k, m) -> (m,), (n, k) @ (k,) -> (n,).
+    """
+    a, b = operand(a), operand(b)
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(
+            f"matmul: both operands must have at least one dimension, got shapes {np.shape(a)} and {np.shape(b)}"
+        )
+    inner_a, inner_b = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if inner_a != inner_b:
+        raise ShapeError(
+            f"matmul: shapes {a.shape} @ {b.shape}: the inner sizes {inner_a} and {inner_b} must match "
+            "(a's last dimension against b's second-to-last)"
+        )
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ShapeError(f"matmul: shapes {a.shape} @ {b.shape}: the batch dimensions cannot broadcast") from None
+    return Matmul.apply(a, b)

@@ -1,0 +1,235 @@
+"""Ops that move values around without changing them: reshape, permute, broadcast, index, cat, stack.
+
+Their gradients move the output gradient back to where each value came from.
+"""
+
+from kernels.numpy_ref import array_module
+from tinynet import backend
+from tinynet.autograd import Function, unbroadcast
+from tinynet.errors import ShapeError
+from tinynet.functions.reduce import normalize_dims
+from tinynet.tensor import Tensor
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape), None
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return x.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d] = i
+        return grad.transpose(inverse), None
+
+
+class BroadcastTo(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return array_module(x).broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unbroadcast(grad, ctx.shape), None
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.index = x.shape, index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        full = array_module(grad).zeros(ctx.shape, dtype=grad.dtype)
+        if _gathers(ctx.index):  # an index may repeat: each copy adds its gradient
+            backend.active().scatter_add(full, ctx.index, grad)
+        else:
+            full[ctx.index] = grad
+        return full, None
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, *arrays, dim):
+        ctx.dim = dim
+        ctx.sizes = [a.shape[dim] for a in arrays]
+        return array_module(*arrays).concatenate(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grads, start = [], 0
+        for size in ctx.sizes:
+            index = [slice(None)] * grad.ndim
+            index[ctx.dim] = slice(start, start + size)
+            grads.append(grad[tuple(index)])
+            start += size
+        return tuple(grads)
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, *arrays, dim):
+        ctx.dim = dim
+        return array_module(*arrays).stack(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(array_module(grad).moveaxis(grad, ctx.dim, 0))
+
+
+def _gathers(index) -> bool:
+    """Whether ``index`` holds an integer array (which may pick one element several times)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(p, "dtype") and p.dtype.kind in "iu" and p.ndim > 0 for p in parts)
+
+
+def _as_index(index):
+    """A NumPy/CuPy index from what the user wrote (tensors and lists become arrays)."""
+    if isinstance(index, tuple):
+        return tuple(_as_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return backend.active().xp.asarray(index)
+    return index
+
+
+def _sizes(op: str, args) -> tuple[int, ...]:
+    shape = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
+    if not all(isinstance(n, int) for n in shape):
+        raise TypeError(f"{op}: sizes must be integers, got {shape}")
+    return shape
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    """The same values in a new shape (one size may be -1: inferred). ``reshape(x, 2, 3)`` or ``(2, 3)``."""
+    shape = _sizes("reshape", shape)
+    try:
+        return Reshape.apply(x, shape)
+    except ValueError:
+        raise ShapeError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.numel()} elements) into {shape}"
+        ) from None
+
+
+view = reshape
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    """The axes reordered: output axis i is input axis dims[i]."""
+    dims = _sizes("permute", dims)
+    if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        raise ShapeError(f"permute: {dims} is not an ordering of the {x.ndim} axes of a tensor of shape {x.shape}")
+    return Permute.apply(x, tuple(d % x.ndim for d in dims))
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Axes dim0 and dim1 swapped."""
+    dims = list(range(x.ndim))
+    a, b = (normalize_dims("transpose", d, x.ndim)[0] for d in (dim0, dim1))
+    dims[a], dims[b] = dims[b], dims[a]
+    return Permute.apply(x, tuple(dims))
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Axes start_dim..end_dim merged into one."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = (normalize_dims("flatten", d, x.ndim)[0] for d in (start_dim, end_dim))
+    if start > end:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+    return reshape(x, *x.shape[:start], _prod(x.shape[start : end + 1]), *x.shape[end + 1 :])
+
+
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    """Axes of size 1 removed (only ``dim`` when given; a ``dim`` whose size is not 1 is kept)."""
+    axes = range(x.ndim) if dim is None else normalize_dims("squeeze", dim, x.ndim) or ()
+    shape = [n for i, n in enumerate(x.shape) if not (i in axes and n == 1)]
+    return reshape(x, *shape)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """A new axis of size 1 inserted at ``dim`` (counted in the output, so -1 appends)."""
+    if not -x.ndim - 1 <= dim <= x.ndim:
+        raise ShapeError(f"unsqueeze: dim {dim} is out of range for a tensor with {x.ndim} dimensions")
+    dim = dim % (x.ndim + 1)
+    return reshape(x, *x.shape[:dim], 1, *x.shape[dim:])
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    """x repeated along new leading axes and axes of size 1 to fill ``shape``."""
+    shape = tuple(shape)
+    try:
+        return BroadcastTo.apply(x, shape)
+    except ValueError:
+        raise ShapeError(f"broadcast_to: a tensor of shape {x.shape} cannot broadcast to {shape}") from None
+
+
+def expand(x: Tensor, *sizes) -> Tensor:
+    """PyTorch's broadcast_to, where -1 keeps a size: ``x.expand(4, -1)``."""
+    sizes = _sizes("expand", sizes)
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+    return broadcast_to(x, shape)
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    """x[index]: basic indexing (ints, slices, None, ...), boolean masks and integer arrays."""
+    return GetItem.apply(x, _as_index(index))
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Tensors joined along an existing axis ``dim``; every other size must match."""
+    tensors = _tensor_list("cat", tensors)
+    first = tensors[0]
+    if first.ndim == 0:
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+    axis = normalize_dims("cat", dim, first.ndim)[0]
+    for t in tensors:
+        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1 :] != first.shape[:axis] + first.shape[axis + 1 :]:
+            raise ShapeError(
+                f"cat: along dim {dim} all other sizes must match, got shapes {[t.shape for t in tensors]}"
+            )
+    return Cat.apply(*tensors, dim=axis)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Tensors of one shape joined along a new axis ``dim``."""
+    tensors = _tensor_list("stack", tensors)
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ShapeError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+    if not -tensors[0].ndim - 1 <= dim <= tensors[0].ndim:
+        raise ShapeError(f"stack: dim {dim} is out of range for tensors with {tensors[0].ndim} dimensions")
+    return Stack.apply(*tensors, dim=dim % (tensors[0].ndim + 1))
+
+
+def _tensor_list(op: str, tensors) -> list[Tensor]:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+    if not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError(f"{op}: expected tensors, got {[type(t).__name__ for t in tensors]}")
+    return tensors
+
+
+def _prod(sizes) -> int:
+    n = 1
+    for s in sizes:
+        n *= s
+    return n

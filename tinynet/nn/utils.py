@@ -1,0 +1,33 @@
+"""Helpers for training loops."""
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from tinynet.tensor import Tensor
+
+
+def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> Tensor:
+    """Scale all gradients together so their joint norm is at most ``max_norm``; returns the norm before.
+
+    Keeps one bad batch from throwing the weights far away (exploding gradients in RNNs, say).
+    """
+    grads = [p.grad.data for p in parameters if p.grad is not None]
+    if not grads:
+        return Tensor(np.asarray(0.0, dtype=np.float32))
+    if norm_type == float("inf"):
+        total = max(float(abs(g).max()) for g in grads)
+    else:
+        total = float(sum(float((abs(g) ** norm_type).sum()) for g in grads) ** (1.0 / norm_type))
+    scale = max_norm / (total + 1e-6)
+    if scale < 1:
+        for g in grads:
+            g *= scale
+    return Tensor(np.asarray(total, dtype=np.float32))
+
+
+def clip_grad_value_(parameters: Iterable[Tensor], clip_value: float) -> None:
+    """Clip every gradient element into [-clip_value, clip_value], in place."""
+    for p in parameters:
+        if p.grad is not None:
+            p.grad.data.clip(-clip_value, clip_value, out=p.grad.data)

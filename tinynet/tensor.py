@@ -1,0 +1,447 @@
+"""The Tensor: an array on the active backend, plus what autograd needs to differentiate it.
+
+A Tensor wraps ``data`` (a NumPy or CuPy array). When it was computed by a differentiable op while
+grad mode was on, ``_node`` links it to that op (see ``tinynet.autograd``); ``backward()`` follows
+those links. The methods below are thin: the ops themselves live in ``tinynet.functions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from kernels.numpy_ref import array_module
+from tinynet import backend
+from tinynet.errors import DTypeError
+
+float16 = np.dtype("float16")
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+bool_ = np.dtype("bool")
+
+_default_dtype = float32
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype floating-point data gets when none is given (float32 unless changed)."""
+    return _default_dtype
+
+
+def set_default_dtype(dtype) -> None:
+    """Make ``dtype`` (float32 or float64) the dtype of new floating-point tensors."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise DTypeError(f"set_default_dtype: expected a floating-point dtype, got {dtype}")
+    _default_dtype = dtype
+
+
+def to_host(array) -> np.ndarray:
+    """A NumPy array with the values of ``array`` (copied from the GPU when it lives there)."""
+    return array if isinstance(array, np.ndarray) else array.get()
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it and differentiate them.
+
+    Attributes: ``data`` (the backend's array), ``grad`` (a Tensor after backward, or None),
+    ``requires_grad`` (whether gradients flow to it).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "__weakref__")
+    # NumPy defers to Tensor in `ndarray + tensor`, so the result is a Tensor, not an object array.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad: bool = False) -> None:
+        self.data = data
+        self.grad: Tensor | None = None
+        self.requires_grad = requires_grad
+        self._node = None
+        self._retains_grad = False
+        if requires_grad and data.dtype.kind != "f":
+            raise DTypeError(f"only floating-point tensors can require grad, not {data.dtype}")
+
+    # --- what it is ------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: int | None = None):
+        """The shape, or the length of dimension ``dim``."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by a recorded op."""
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> str | None:
+        """The name of the op that made this tensor (None for leaves)."""
+        return None if self._node is None else self._node.function.__name__ + "Backward"
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        body = np.array2string(to_host(self.data), separator=", ", prefix="tensor(")
+        extras = []
+        if self.dtype not in (_default_dtype, int64, bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self.grad_fn}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # --- leaving the graph and the device --------------------------------------------------
+
+    def item(self):
+        """The single value of a one-element tensor, as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert to a Python number, not shape {self.shape}")
+        return to_host(self.data).item()
+
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (shares memory on CPU backends, copied from a GPU)."""
+        return to_host(self.data)
+
+    def tolist(self):
+        return to_host(self.data).tolist()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (no grad)."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Start (or stop) recording gradients for this leaf tensor; returns self."""
+        if self.dtype.kind != "f" and requires_grad:
+            raise DTypeError(f"only floating-point tensors can require grad, not {self.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> Tensor:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (to look at it)."""
+        self._retains_grad = True
+        return self
+
+    def backward(self, grad: Tensor | None = None, retain_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad, adding into ``leaf.grad``."""
+        autograd.backward(self, grad, retain_graph)
+
+    # --- dtypes ----------------------------------------------------------------------------
+
+    def to(self, dtype) -> Tensor:
+        """This tensor as ``dtype`` (differentiable between floating types)."""
+        return ops.cast(self, dtype)
+
+    def float(self) -> Tensor:
+        return ops.cast(self, float32)
+
+    def double(self) -> Tensor:
+        return ops.cast(self, float64)
+
+    def long(self) -> Tensor:
+        return ops.cast(self, int64)
+
+    def int(self) -> Tensor:
+        return ops.cast(self, int32)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    # --- arithmetic (with gradients) -------------------------------------------------------
+
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __pow__(self, other):
+        return ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    # --- comparisons (no gradients) --------------------------------------------------------
+
+    def __lt__(self, other):
+        return ops.compare("lt", self, other)
+
+    def __le__(self, other):
+        return ops.compare("le", self, other)
+
+    def __gt__(self, other):
+        return ops.compare("gt", self, other)
+
+    def __ge__(self, other):
+        return ops.compare("ge", self, other)
+
+    def __eq__(self, other):
+        return ops.compare("eq", self, other)
+
+    def __ne__(self, other):
+        return ops.compare("ne", self, other)
+
+    __hash__ = object.__hash__
+
+    # --- math methods, PyTorch style -------------------------------------------------------
+
+    def neg(self):
+        return ops.neg(self)
+
+    def exp(self):
+        return ops.exp(self)
+
+    def log(self):
+        return ops.log(self)
+
+    def sqrt(self):
+        return ops.sqrt(self)
+
+    def abs(self):
+        return ops.abs(self)
+
+    def clip(self, min=None, max=None):  # noqa: A002 (PyTorch's argument names)
+        return ops.clip(self, min, max)
+
+    clamp = clip
+
+    def maximum(self, other):
+        return ops.maximum(self, other)
+
+    def minimum(self, other):
+        return ops.minimum(self, other)
+
+    def matmul(self, other):
+        return ops.matmul(self, other)
+
+    def sigmoid(self):
+        return ops.sigmoid(self)
+
+    def relu(self):
+        return ops.relu(self)
+
+    def tanh(self):
+        return ops.tanh(self)
+
+    def softmax(self, dim: int):
+        return ops.softmax(self, dim)
+
+    def log_softmax(self, dim: int):
+        return ops.log_softmax(self, dim)
+
+    def sum(self, dim=None, keepdim: bool = False):
+        return ops.sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim: bool = False):
+        return ops.mean(self, dim, keepdim)
+
+    def max(self, dim=None, keepdim: bool = False):
+        return ops.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False):
+        return ops.min(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim: bool = False):
+        return ops.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim: bool = False):
+        return ops.amin(self, dim, keepdim)
+
+    def var(self, dim=None, keepdim: bool = False, correction: int = 1):
+        return ops.var(self, dim, keepdim, correction)
+
+    def std(self, dim=None, keepdim: bool = False, correction: int = 1):
+        return ops.std(self, dim, keepdim, correction)
+
+    def argmax(self, dim=None, keepdim: bool = False):
+        return ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        return ops.argmin(self, dim, keepdim)
+
+    # --- shape methods ---------------------------------------------------------------------
+
+    def reshape(self, *shape):
+        return ops.reshape(self, *shape)
+
+    view = reshape
+
+    def permute(self, *dims):
+        return ops.permute(self, *dims)
+
+    def transpose(self, dim0: int, dim1: int):
+        return ops.transpose(self, dim0, dim1)
+
+    @property
+    def T(self):
+        return ops.permute(self, *reversed(range(self.ndim)))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        return ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim=None):
+        return ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim: int):
+        return ops.unsqueeze(self, dim)
+
+    def broadcast_to(self, shape: Sequence[int]):
+        return ops.broadcast_to(self, shape)
+
+    def expand(self, *sizes):
+        return ops.expand(self, *sizes)
+
+
+def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (a number, nested lists, or an array).
+
+    Floating-point data becomes the default dtype (float32) unless ``dtype`` says otherwise, even
+    float64 NumPy arrays, so models stay in one precision; integers stay integers (labels).
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    xp = backend.active().xp
+    if array_module(data) is not xp:  # e.g. a CuPy array into a NumPy tensor: via the host
+        data = to_host(data)
+    array = xp.asarray(data)
+    if dtype is None:
+        dtype = _default_dtype if array.dtype.kind == "f" else array.dtype
+    return Tensor(array.astype(dtype, copy=True), requires_grad=requires_grad)
+
+
+def _shape(size) -> tuple[int, ...]:
+    # zeros(2, 3) and zeros((2, 3)) both work, as in PyTorch.
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        return tuple(size[0])
+    return tuple(size)
+
+
+def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros, e.g. ``zeros(2, 3)``."""
+    return full(_shape(size), 0, dtype=dtype, requires_grad=requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones, e.g. ``ones(2, 3)``."""
+    return full(_shape(size), 1, dtype=dtype, requires_grad=requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value``."""
+    xp = backend.active().xp
+    return Tensor(xp.full(tuple(size), fill_value, dtype=dtype or _default_dtype), requires_grad=requires_grad)
+
+
+def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return full(t.shape, 0, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return full(t.shape, 1, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None) -> Tensor:
+    """Evenly spaced values in [start, end): integers for integer arguments, as in PyTorch."""
+    if end is None:
+        start, end = 0, start
+    values = np.arange(start, end, step)
+    return tensor(values, dtype=dtype)
+
+
+def linspace(start: float, end: float, steps: int, dtype=None) -> Tensor:
+    """``steps`` evenly spaced values from start to end, both included."""
+    return tensor(np.linspace(start, end, steps), dtype=dtype)
+
+
+def eye(n: int, m: int | None = None, dtype=None) -> Tensor:
+    """The identity matrix (n, m)."""
+    return Tensor(backend.active().xp.eye(n, m, dtype=dtype or _default_dtype))
+
+
+def _random(values: np.ndarray, dtype, requires_grad: bool) -> Tensor:
+    # Drawn on the host by the one seeded generator, then moved to the backend: same numbers everywhere.
+    array = backend.active().xp.asarray(values.astype(dtype or _default_dtype))
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Uniform random numbers in [0, 1)."""
+    return _random(random.generator().random(_shape(size)), dtype, requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal random numbers."""
+    return _random(random.generator().standard_normal(_shape(size)), dtype, requires_grad)
+
+
+def randint(low: int, high: int, size: Sequence[int], dtype=None) -> Tensor:
+    """Random integers in [low, high) (int64 unless ``dtype`` says otherwise)."""
+    return _random(random.generator().integers(low, high, tuple(size)), dtype or int64, False)
+
+
+# Imported last: these modules build on Tensor, and Tensor's methods call into them.
+from tinynet import autograd, random  # noqa: E402
+from tinynet import functions as ops  # noqa: E402
