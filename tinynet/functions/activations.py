@@ -89,6 +89,7 @@ class Softplus(Function):
         xp = array_module(x)
         bx = beta * x
         ctx.save_for_backward(bx)
+        ctx.threshold = threshold
         # log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|): never overflows. Linear above the threshold.
         smooth = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / beta
         return xp.where(bx > threshold, x, smooth).astype(x.dtype, copy=False)
@@ -96,7 +97,8 @@ class Softplus(Function):
     @staticmethod
     def backward(ctx, grad):
         (bx,) = ctx.saved
-        return grad * backend.active().sigmoid_forward(bx), None, None
+        slope = array_module(bx).where(bx > ctx.threshold, 1, backend.active().sigmoid_forward(bx))
+        return (grad * slope).astype(grad.dtype, copy=False), None, None
 
 
 class Softmax(Function):

@@ -3,6 +3,8 @@
 All are numerically stable: finite losses and gradients even for logits of +-1e4.
 """
 
+import numpy as np
+
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function
@@ -83,15 +85,21 @@ class BinaryCrossEntropy(Function):
     @staticmethod
     def forward(ctx, p, t):
         xp = array_module(p)
-        ctx.save_for_backward(p, t)
         # log is clamped at -100, as in PyTorch, so p = 0 or 1 gives a large finite loss, not inf.
-        return -(t * xp.maximum(xp.log(p), -100) + (1 - t) * xp.maximum(xp.log1p(-p), -100))
+        with np.errstate(divide="ignore"):
+            log_p, log_1mp = xp.maximum(xp.log(p), -100), xp.maximum(xp.log1p(-p), -100)
+        ctx.save_for_backward(p, t, log_p, log_1mp)
+        return -(t * log_p + (1 - t) * log_1mp)
 
     @staticmethod
     def backward(ctx, grad):
-        p, t = ctx.saved
+        p, t, log_p, log_1mp = ctx.saved
         xp = array_module(p)
-        return grad * (p - t) / xp.maximum(p * (1 - p), 1e-12), None
+        need_p, need_t = ctx.needs_input_grad
+        return (
+            grad * (p - t) / xp.maximum(p * (1 - p), 1e-12) if need_p else None,
+            -grad * (log_p - log_1mp) if need_t else None,
+        )
 
 
 class BinaryCrossEntropyWithLogits(Function):
@@ -105,7 +113,8 @@ class BinaryCrossEntropyWithLogits(Function):
     @staticmethod
     def backward(ctx, grad):
         x, t = ctx.saved
-        return grad * (backend.active().sigmoid_forward(x) - t), None
+        need_x, need_t = ctx.needs_input_grad
+        return grad * (backend.active().sigmoid_forward(x) - t) if need_x else None, -grad * x if need_t else None
 
 
 def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:  # noqa: A002 (PyTorch's name)
@@ -135,7 +144,7 @@ def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tens
     """-[t log p + (1 - t) log(1 - p)] for probabilities p = input in [0, 1]; same shapes."""
     target = _as_target(target, input)
     _check_same_shape("binary_cross_entropy", input, target)
-    if input.numel() and (float(input.data.min()) < 0 or float(input.data.max()) > 1):
+    if not bool(((input.data >= 0) & (input.data <= 1)).all()):  # NaN fails this too
         raise ValueError(
             "binary_cross_entropy: input must hold probabilities in [0, 1]; for raw scores (logits) "
             "use binary_cross_entropy_with_logits"

@@ -7,12 +7,12 @@ import numpy as np
 from tinynet.tensor import Tensor
 
 
-def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> Tensor:
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> Tensor:
     """Scale all gradients together so their joint norm is at most ``max_norm``; returns the norm before.
 
     Keeps one bad batch from throwing the weights far away (exploding gradients in RNNs, say).
     """
-    grads = [p.grad.data for p in parameters if p.grad is not None]
+    grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return Tensor(np.asarray(0.0, dtype=np.float32))
     if norm_type == float("inf"):
@@ -26,8 +26,13 @@ def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: fl
     return Tensor(np.asarray(total, dtype=np.float32))
 
 
-def clip_grad_value_(parameters: Iterable[Tensor], clip_value: float) -> None:
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clip every gradient element into [-clip_value, clip_value], in place."""
-    for p in parameters:
+    for p in _as_list(parameters):
         if p.grad is not None:
             p.grad.data.clip(-clip_value, clip_value, out=p.grad.data)
+
+
+def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    # One tensor is one parameter (iterating it would yield its rows), as in PyTorch.
+    return [parameters] if isinstance(parameters, Tensor) else list(parameters)

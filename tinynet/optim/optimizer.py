@@ -35,9 +35,9 @@ class Optimizer:
         for p in group["params"]:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__}: can only optimize Tensors, got {type(p).__name__}")
-            if not p.requires_grad or not p.is_leaf:
+            if not p.is_leaf:  # frozen leaves (requires_grad False) are fine: they get no grad and stay put
                 raise ValueError(
-                    f"{type(self).__name__}: can only optimize leaf tensors that require grad (shape {p.shape})"
+                    f"{type(self).__name__}: can only optimize leaf tensors, not the result of an op (shape {p.shape})"
                 )
             if id(p) in seen:
                 raise ValueError(f"{type(self).__name__}: a parameter (shape {p.shape}) appears in more than one group")
