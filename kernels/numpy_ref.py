@@ -30,6 +30,20 @@ KERNELS = (
     "cross_entropy_forward",
     "cross_entropy_backward",
     "scatter_add",
+    "layer_norm_forward",
+    "layer_norm_backward",
+    "embedding_backward",
+    "masked_softmax_forward",
+    "attention_forward",
+    "attention_backward",
+    "conv2d_forward",
+    "conv2d_backward",
+    "conv_transpose2d_forward",
+    "conv_transpose2d_backward",
+    "max_pool2d_forward",
+    "max_pool2d_backward",
+    "avg_pool2d_forward",
+    "avg_pool2d_backward",
     "sgd_step",
     "adam_step",
 )
@@ -181,6 +195,306 @@ def scatter_add(target, index, values):
         import cupyx
 
         cupyx.scatter_add(target, index, values)
+
+
+# --- normalization, embedding, attention ----------------------------------------------------
+
+
+def layer_norm_forward(x, weight, bias, eps):
+    """Normalize each row over the last axis to mean 0 and variance 1, then scale and shift.
+
+    x: (..., D); weight, bias: (D,) or None; eps: added to the variance.
+    -> y: (..., D) = (x - mean) * rstd * weight + bias, mean: (..., 1), rstd: (..., 1) = 1 / sqrt(var + eps),
+    with the biased variance (divided by D), as PyTorch. Several trailing axes: merge them into one first.
+    """
+    xp = array_module(x)
+    mean = x.mean(axis=-1, keepdims=True)
+    centered = x - mean
+    rstd = 1 / xp.sqrt((centered * centered).mean(axis=-1, keepdims=True) + eps)
+    y = centered * rstd
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y, mean, rstd
+
+
+def layer_norm_backward(grad, x, weight, mean, rstd):
+    """Gradients of layer_norm_forward, from the mean and rstd it returned.
+
+    grad, x: (..., D); weight: (D,) or None; mean, rstd: (..., 1)
+    -> grad_x: (..., D), grad_weight: (D,), grad_bias: (D,) (both summed over every leading axis).
+    With xhat = (x - mean) * rstd and g = grad * weight, the chain rule through mean and variance gives
+    grad_x = rstd * (g - mean(g) - xhat * mean(g * xhat)), means over the last axis.
+    """
+    xhat = (x - mean) * rstd
+    lead = tuple(range(x.ndim - 1))
+    grad_weight = (grad * xhat).sum(axis=lead)
+    grad_bias = grad.sum(axis=lead)
+    g = grad if weight is None else grad * weight
+    grad_x = rstd * (g - g.mean(axis=-1, keepdims=True) - xhat * (g * xhat).mean(axis=-1, keepdims=True))
+    return grad_x, grad_weight, grad_bias
+
+
+def embedding_backward(grad, indices, num_embeddings):
+    """Gradient of the embedding table for out = weight[indices].
+
+    grad: (..., D), indices: (...) integers in [0, num_embeddings) -> (num_embeddings, D), where row i
+    sums the gradients of every position that looked up i (a repeated index adds up, never overwrites).
+    """
+    xp = array_module(grad)
+    dim = grad.shape[-1]
+    table = xp.zeros((num_embeddings, dim), dtype=grad.dtype)
+    scatter_add(table, indices.reshape(-1), grad.reshape(-1, dim))
+    return table
+
+
+def masked_softmax_forward(x, mask):
+    """Softmax over the last axis, over the entries ``mask`` allows; a row with none allowed gives zeros.
+
+    x: (..., K) (entries of -inf count as masked too); mask: bool broadcastable to x (True = take part),
+    or None -> y: x's broadcast shape with mask, rows summing to 1, or to 0 where every entry is masked.
+    Its gradient is softmax_backward's: masked entries have y = 0, so no gradient reaches them.
+    """
+    xp = array_module(x)
+    if mask is not None:
+        x = xp.where(mask, x, x.dtype.type(-np.inf))  # a -inf of x's dtype, so float32 stays float32
+    row_max = x.max(axis=-1, keepdims=True)
+    # A fully masked row has max -inf, and -inf - -inf is NaN: shift it by 0 instead (its exps are all 0).
+    row_max = xp.where(xp.isfinite(row_max), row_max, 0)
+    e = xp.exp(x - row_max)
+    total = e.sum(axis=-1, keepdims=True)
+    return e / xp.where(total > 0, total, 1)
+
+
+def attention_forward(q, k, v, mask, scale):
+    """Scaled dot-product attention: out = softmax(q k^T * scale, masked) v.
+
+    q: (..., Tq, d), k: (..., Tk, d), v: (..., Tk, dv) (same leading axes); mask: None, bool broadcastable
+    to (..., Tq, Tk) with True = the query may attend to that key (PyTorch's bool attn_mask), or float,
+    added to the scores (-inf = may not); scale: a number, usually 1 / sqrt(d).
+    -> out: (..., Tq, dv), saved: the attention weights (..., Tq, Tk) that backward needs.
+    A query allowed no key at all gets weights 0 and out 0, never NaN.
+    """
+    xp = array_module(q)
+    scores = xp.matmul(q, xp.swapaxes(k, -1, -2)) * scale
+    if mask is not None and mask.dtype != bool:
+        scores, mask = scores + mask, None
+    probs = masked_softmax_forward(scores, mask).astype(q.dtype, copy=False)
+    return xp.matmul(probs, v), probs
+
+
+def attention_backward(grad_out, q, k, v, saved, mask, scale):
+    """Gradients of attention_forward, from the weights it saved.
+
+    grad_out: (..., Tq, dv); q, k, v, mask, scale: as the forward got them; saved: its weights P (..., Tq, Tk)
+    -> dq: (..., Tq, d), dk: (..., Tk, d), dv: (..., Tk, dv).
+    With S = q k^T * scale and P = softmax(S): dv = P^T dout, dP = dout v^T, dS = P * (dP - rowsum(dP * P)),
+    dq = dS k * scale, dk = dS^T q * scale. Masked entries have P = 0, so dS is 0 there without looking
+    at ``mask`` (a kernel that saves the log-sum-exp instead of P needs it to recompute P).
+    """
+    xp = array_module(q)
+    probs = saved
+    dv = xp.matmul(xp.swapaxes(probs, -1, -2), grad_out)
+    dprobs = xp.matmul(grad_out, xp.swapaxes(v, -1, -2))
+    dscores = softmax_backward(dprobs, probs, -1) * scale
+    dq = xp.matmul(dscores, k)
+    dk = xp.matmul(xp.swapaxes(dscores, -1, -2), q)
+    return dq, dk, dv
+
+
+# --- convolution and pooling ----------------------------------------------------------------
+# Shared geometry: stride, padding, dilation are (h, w) pairs. Along each axis a window of K taps,
+# d apart, slides s at a time over the input padded by p on both sides; it fits (H + 2p - d(K-1) - 1) // s + 1
+# times. These kernels loop over the K_h * K_w kernel offsets only: each offset reads one strided slice
+# of the padded input (every output pixel's tap at that offset) in a single array operation.
+
+
+def _tap_slices(kernel, stride, dilation, out_size):
+    """For each kernel offset (i, j), row-major, the index of the padded-input pixels it touches.
+
+    Offset (i, j) of the window at output pixel (oh, ow) reads padded pixel (oh*sh + i*dh, ow*sw + j*dw),
+    so over all output pixels it reads one strided slice of the last two axes.
+    """
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_size
+    for i in range(kh):
+        for j in range(kw):
+            yield (..., slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+
+
+def _pad(x, padding, value=0.0):
+    """x: (N, C, H, W) -> (N, C, H + 2ph, W + 2pw), the border filled with ``value``."""
+    ph, pw = padding
+    if not (ph or pw):
+        return x
+    n, c, h, w = x.shape
+    padded = array_module(x).full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    padded[:, :, ph : ph + h, pw : pw + w] = x
+    return padded
+
+
+def _crop(padded, padding):
+    """The inverse of _pad: drop ph rows and pw columns from each side."""
+    ph, pw = padding
+    h, w = padded.shape[-2:]
+    return padded[..., ph : h - ph, pw : w - pw]
+
+
+def _out_size(size, kernel, stride, padding, dilation):
+    """How many window positions fit along each axis: (H + 2p - d(K-1) - 1) // s + 1 for each of (h, w)."""
+    geometry = zip(size, kernel, stride, padding, dilation)
+    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in geometry)
+
+
+def _im2col(x, kernel, stride, padding, dilation, out_size):
+    """Copy every window of x into a column: x (N, C, H, W) -> cols (N, C * KH * KW, OH * OW).
+
+    cols[n, (c, i, j), (oh, ow)] = padded x[n, c, oh*sh + i*dh, ow*sw + j*dw], so a convolution becomes one
+    matrix product per sample: out[n] = w.reshape(O, C * KH * KW) @ cols[n].
+    """
+    n, c = x.shape[:2]
+    padded = _pad(x, padding)
+    cols = array_module(x).empty((n, c, kernel[0] * kernel[1], *out_size), dtype=x.dtype)
+    for k, taps in enumerate(_tap_slices(kernel, stride, dilation, out_size)):
+        cols[:, :, k] = padded[taps]
+    return cols.reshape(n, -1, out_size[0] * out_size[1])
+
+
+def _col2im(cols, x_shape, kernel, stride, padding, dilation, out_size):
+    """The adjoint of _im2col: add each column entry back onto the pixel it was copied from.
+
+    cols: (N, C * KH * KW, OH * OW) -> (N, C, H, W) with x_shape = (N, C, H, W). A pixel that several
+    windows share receives the sum of their entries.
+    """
+    n, c, h, w = x_shape
+    ph, pw = padding
+    cols = cols.reshape(n, c, kernel[0] * kernel[1], *out_size)
+    padded = array_module(cols).zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for k, taps in enumerate(_tap_slices(kernel, stride, dilation, out_size)):
+        padded[taps] += cols[:, :, k]
+    return _crop(padded, padding)
+
+
+def conv2d_forward(x, w, stride, padding, dilation):
+    """2-D cross-correlation (what deep learning calls convolution), without bias.
+
+    x: (N, C, H, W), w: (O, C, KH, KW); stride, padding (zeros), dilation: (h, w) int pairs
+    -> (N, O, OH, OW), OH = (H + 2ph - dh(KH-1) - 1) // sh + 1 (likewise OW), where
+    out[n, o, oh, ow] = sum over c, i, j of w[o, c, i, j] * x_pad[n, c, oh*sh + i*dh, ow*sw + j*dw].
+    """
+    n, o = x.shape[0], w.shape[0]
+    kernel = w.shape[2:]
+    out_size = _out_size(x.shape[2:], kernel, stride, padding, dilation)
+    cols = _im2col(x, kernel, stride, padding, dilation, out_size)
+    return matmul(w.reshape(o, -1), cols).reshape(n, o, *out_size)
+
+
+def conv2d_backward(grad, x, w, stride, padding, dilation):
+    """Gradients of conv2d_forward. grad: (N, O, OH, OW); x, w and the rest as the forward got them.
+
+    -> grad_x: (N, C, H, W) = col2im(w^T @ grad), grad_w: (O, C, KH, KW) = sum over n of grad[n] @ cols[n]^T.
+    """
+    n, o = grad.shape[:2]
+    kernel, out_size = w.shape[2:], grad.shape[2:]
+    grad = grad.reshape(n, o, -1)
+    cols = _im2col(x, kernel, stride, padding, dilation, out_size)
+    grad_w = matmul(grad, cols.swapaxes(1, 2)).sum(axis=0).reshape(w.shape)
+    grad_cols = matmul(w.reshape(o, -1).T, grad)
+    grad_x = _col2im(grad_cols, x.shape, kernel, stride, padding, dilation, out_size)
+    return grad_x, grad_w
+
+
+def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
+    """2-D transposed convolution, without bias: the input gradient of conv2d, used as a layer.
+
+    x: (N, C_in, H, W), w: (C_in, C_out, KH, KW) (PyTorch's layout); stride, padding, output_padding,
+    dilation: (h, w) int pairs -> (N, C_out, OH, OW) with OH = (H-1)*sh - 2ph + dh(KH-1) + oph + 1
+    (likewise OW). Each input pixel spreads w[c_in] over a window of the output (windows overlap where the
+    stride is smaller than the kernel); padding then crops ph rows and pw columns from every side.
+    """
+    n, c_in, h, wd = x.shape
+    c_out, kh, kw = w.shape[1:]
+    out_h = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
+    out_w = (wd - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
+    cols = matmul(w.reshape(c_in, -1).T, x.reshape(n, c_in, h * wd))
+    return _col2im(cols, (n, c_out, out_h, out_w), (kh, kw), stride, padding, dilation, (h, wd))
+
+
+def conv_transpose2d_backward(grad, x, w, stride, padding, output_padding, dilation):
+    """Gradients of conv_transpose2d_forward. grad: (N, C_out, OH, OW); the rest as the forward got them.
+
+    -> grad_x: (N, C_in, H, W), grad_w: (C_in, C_out, KH, KW). The forward scattered each input pixel over a
+    window; going back gathers those same windows of grad (an im2col, which is why grad_x is conv2d of grad).
+    """
+    n, c_in, h, wd = x.shape
+    cols = _im2col(grad, w.shape[2:], stride, padding, dilation, (h, wd))
+    x = x.reshape(n, c_in, h * wd)
+    grad_x = matmul(w.reshape(c_in, -1), cols).reshape(n, c_in, h, wd)
+    grad_w = matmul(x, cols.swapaxes(1, 2)).sum(axis=0).reshape(w.shape)
+    return grad_x, grad_w
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding):
+    """The largest value of each window, and where it was.
+
+    x: (N, C, H, W) floating; kernel_size, stride, padding: (h, w) int pairs (the border counts as -inf)
+    -> out: (N, C, OH, OW), argmax: (N, C, OH, OW) int64, the offset i * KW + j inside the window of the
+    first maximum (a NaN counts as the maximum, so it propagates as in PyTorch).
+    """
+    xp = array_module(x)
+    out_size = _out_size(x.shape[2:], kernel_size, stride, padding, (1, 1))
+    padded = _pad(x, padding, -xp.inf)
+    first, *rest = _tap_slices(kernel_size, stride, (1, 1), out_size)
+    out = padded[first].copy()
+    argmax = xp.zeros(out.shape, dtype=xp.int64)
+    for k, taps in enumerate(rest, start=1):
+        values = padded[taps]
+        better = (values > out) | xp.isnan(values)
+        out = xp.where(better, values, out)
+        argmax = xp.where(better, k, argmax)
+    return out, argmax
+
+
+def max_pool2d_backward(grad, argmax, x_shape, kernel_size, stride, padding):
+    """Gradient of max_pool2d_forward: each window's gradient goes to its maximum, the rest get 0.
+
+    grad, argmax: (N, C, OH, OW); x_shape = (N, C, H, W); the rest as the forward got them -> (N, C, H, W).
+    Overlapping windows that share a maximum add their gradients there.
+    """
+    n, c, h, w = x_shape
+    ph, pw = padding
+    padded = array_module(grad).zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad.dtype)
+    for k, taps in enumerate(_tap_slices(kernel_size, stride, (1, 1), grad.shape[2:])):
+        padded[taps] += grad * (argmax == k)
+    return _crop(padded, padding)
+
+
+def avg_pool2d_forward(x, kernel_size, stride, padding):
+    """The mean of each window, counting the zero border (count_include_pad=True, PyTorch's default).
+
+    x: (N, C, H, W); kernel_size, stride, padding: (h, w) int pairs -> (N, C, OH, OW).
+    """
+    out_size = _out_size(x.shape[2:], kernel_size, stride, padding, (1, 1))
+    padded = _pad(x, padding)
+    out = array_module(x).zeros((*x.shape[:2], *out_size), dtype=x.dtype)
+    for taps in _tap_slices(kernel_size, stride, (1, 1), out_size):
+        out += padded[taps]
+    out /= kernel_size[0] * kernel_size[1]
+    return out
+
+
+def avg_pool2d_backward(grad, x_shape, kernel_size, stride, padding):
+    """Gradient of avg_pool2d_forward: each window shares its gradient equally among its KH * KW pixels.
+
+    grad: (N, C, OH, OW); x_shape = (N, C, H, W); the rest as the forward got them -> (N, C, H, W).
+    """
+    n, c, h, w = x_shape
+    ph, pw = padding
+    share = grad / (kernel_size[0] * kernel_size[1])
+    padded = array_module(grad).zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad.dtype)
+    for taps in _tap_slices(kernel_size, stride, (1, 1), grad.shape[2:]):
+        padded[taps] += share
+    return _crop(padded, padding)
 
 
 # --- optimizer steps (in place) -------------------------------------------------------------

@@ -90,6 +90,29 @@ def test_overrides_and_fallbacks_partition_the_kernel_table(name):
 # --- every kernel, on every backend, against the reference ------------------------------------
 
 
+def _window_inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
+    """Convolution and pooling: uneven strides, padding, dilation and overlapping windows."""
+    x = rng.standard_normal((2, 3, 7, 6)).astype(dtype)
+    geometry = ((2, 1), (1, 2), (1, 2))  # stride, padding, dilation
+    if kernel.startswith("conv2d"):
+        w = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+        grad = rng.standard_normal(numpy_ref.conv2d_forward(x, w, *geometry).shape).astype(dtype)
+        return ((x, w, *geometry) if kernel == "conv2d_forward" else (grad, x, w, *geometry)), {}
+    if kernel.startswith("conv_transpose2d"):
+        w = rng.standard_normal((3, 4, 3, 2)).astype(dtype)
+        geometry = ((2, 1), (1, 0), (1, 1), (1, 2))  # stride, padding, output_padding, dilation
+        grad = rng.standard_normal(numpy_ref.conv_transpose2d_forward(x, w, *geometry).shape).astype(dtype)
+        return ((x, w, *geometry) if kernel.endswith("_forward") else (grad, x, w, *geometry)), {}
+    pool = ((3, 2), (2, 1), (1, 1))  # kernel_size, stride, padding
+    out, argmax = numpy_ref.max_pool2d_forward(x, *pool)
+    grad = rng.standard_normal(out.shape).astype(dtype)
+    if kernel.endswith("_forward"):
+        return (x, *pool), {}
+    if kernel == "max_pool2d_backward":
+        return (grad, argmax, x.shape, *pool), {}
+    return (grad, x.shape, *pool), {}
+
+
 def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
     """Arguments for one call of ``kernel``: (positional, keyword)."""
     x = rng.standard_normal((5, 7)).astype(dtype)
@@ -97,6 +120,10 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
     labels = rng.integers(0, 7, 5)
     if kernel == "matmul":
         return (rng.standard_normal((3, 5, 4)).astype(dtype), rng.standard_normal((4, 6)).astype(dtype)), {}
+    if kernel.startswith(("conv", "max_pool", "avg_pool")):
+        return _window_inputs(kernel, rng, dtype)
+    if kernel.startswith(("layer_norm", "embedding", "masked_softmax", "attention")):
+        return _normalization_attention_inputs(kernel, x, g, rng, dtype)
     if kernel.endswith("_forward") and kernel.startswith(("softmax", "log_softmax")):
         return (x, 1), {}
     if kernel == "softmax_backward":
@@ -122,6 +149,29 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         state = np.abs(rng.standard_normal((5, 7))).astype(dtype)
         options = dict(step=3, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, decoupled=True)
         return (x, g, g * 0.1, state), options
+    raise AssertionError(f"no test inputs for kernel {kernel!r}: add them here")
+
+
+def _normalization_attention_inputs(kernel: str, x, g, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
+    """Inputs of the normalization, embedding and attention kernels; masks hide one query's every key."""
+    weight, bias = rng.standard_normal(7).astype(dtype), rng.standard_normal(7).astype(dtype)
+    may_attend = rng.random((5, 6)) < 0.7
+    may_attend[2] = False  # a fully masked row, which must give zeros
+    q, k, v = (rng.standard_normal(shape).astype(dtype) for shape in [(2, 5, 4), (2, 6, 4), (2, 6, 3)])
+    if kernel == "layer_norm_forward":
+        return (x, weight, bias, 1e-5), {}
+    if kernel == "layer_norm_backward":
+        _, mean, rstd = numpy_ref.layer_norm_forward(x, weight, bias, 1e-5)
+        return (g, x, weight, mean, rstd), {}
+    if kernel == "embedding_backward":
+        return (g, rng.integers(0, 4, 5), 4), {}  # 5 lookups into 4 rows: some row repeats
+    if kernel == "masked_softmax_forward":
+        return (rng.standard_normal((2, 5, 6)).astype(dtype), may_attend), {}
+    if kernel == "attention_forward":
+        return (q, k, v, may_attend, 0.5), {}
+    if kernel == "attention_backward":
+        _, probs = numpy_ref.attention_forward(q, k, v, may_attend, 0.5)
+        return (rng.standard_normal((2, 5, 3)).astype(dtype), q, k, v, probs, may_attend, 0.5), {}
     raise AssertionError(f"no test inputs for kernel {kernel!r}: add them here")
 
 

@@ -73,5 +73,7 @@ from tinynet.functions import (
 )
 from tinynet.gradcheck import gradcheck
 from tinynet.random import manual_seed
+from tinynet.serialization import load, save
+from tinynet import data, metrics
 
 __version__ = "0.1.0"

@@ -59,7 +59,8 @@ def gradcheck(
     with no_grad():
         for i in checked:
             x = inputs[i]
-            x.data = array_module(x.data).ascontiguousarray(x.data)  # so the flat view below aliases it
+            # Contiguous, so that the flat view below aliases it (ascontiguousarray makes 0-d 1-d: undo that).
+            x.data = array_module(x.data).ascontiguousarray(x.data).reshape(x.shape)
             numeric = np.zeros(x.shape)
             flat = x.data.reshape(-1)  # a view: writing into it perturbs x in place
             for j in range(flat.size):

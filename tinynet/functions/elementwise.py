@@ -23,9 +23,21 @@ def _shape_of(value) -> tuple:
     return np.shape(value.data if isinstance(value, Tensor) else value)
 
 
+def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    # As in PyTorch: a float tensor meeting an integer (or bool) tensor keeps its float dtype, so a
+    # mask or label tensor never turns a float32 model into float64. (NumPy would give float64.)
+    if a.dtype.kind == "f" and b.dtype.kind != "f":
+        return a, Tensor(b.data.astype(a.dtype))
+    if b.dtype.kind == "f" and a.dtype.kind != "f":
+        return Tensor(a.data.astype(b.dtype)), b
+    return a, b
+
+
 def binary(function: type, a, b) -> Tensor:
     """Apply a broadcasting binary Function, naming the op and both shapes if they cannot broadcast."""
     a, b = operand(a), operand(b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype != b.dtype:
+        a, b = _promote(a, b)
     try:
         return function.apply(a, b)
     except ValueError:
@@ -365,4 +377,10 @@ def compare(op: str, a: Tensor, b) -> Tensor:
     if isinstance(b, (list, tuple)):
         b = array_module(a.data).asarray(b)
     xp = array_module(a.data, b)
-    return Tensor(getattr(xp, _COMPARISONS[op])(a.data, b))
+    try:
+        return Tensor(getattr(xp, _COMPARISONS[op])(a.data, b))
+    except ValueError:
+        raise ShapeError(
+            f"{_COMPARISONS[op]}: shapes {a.shape} and {_shape_of(b)} cannot broadcast "
+            "(aligned from the right, each pair of sizes must be equal or one of them 1)"
+        ) from None

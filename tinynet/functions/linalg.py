@@ -32,10 +32,11 @@ class Matmul(Function):
         a, b = ctx.saved
         a2, b2 = _as_matrices(a, b)
         xp, matmul = array_module(grad), backend.active().matmul
-        if a.ndim == 1:
-            grad = xp.expand_dims(grad, -2)
+        # Put back the axes the forward dropped for vector operands (b's first: it was dropped last).
         if b.ndim == 1:
             grad = xp.expand_dims(grad, -1)
+        if a.ndim == 1:
+            grad = xp.expand_dims(grad, -2)
         need_a, need_b = ctx.needs_input_grad
         # out = a b  =>  dL/da = dL/dout b^T and dL/db = a^T dL/dout (summed over broadcast batches).
         grad_a = unbroadcast(matmul(grad, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape) if need_a else None

@@ -21,7 +21,18 @@ def normalize_dims(op: str, dim, ndim: int) -> tuple[int, ...] | None:
     for d in dims:
         if not -limit <= d < limit:
             raise ShapeError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
-    return tuple(sorted(d % limit for d in dims)) if ndim else None
+    axes = sorted(d % limit for d in dims)
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"{op}: dims {dims} name the same axis twice (for a tensor with {ndim} dimensions)")
+    return tuple(axes) if ndim else None
+
+
+def single_dim(op: str, dim, ndim: int) -> int | None:
+    """``dim`` as one non-negative axis (None for a 0-d tensor); ops that return indices take one dim."""
+    if not isinstance(dim, int):
+        raise TypeError(f"{op}: dim must be a single int, got {dim!r}")
+    axes = normalize_dims(op, dim, ndim)
+    return None if axes is None else axes[0]
 
 
 def expand_back(grad, shape: tuple, axes: tuple | None, keepdim: bool):
@@ -104,6 +115,7 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001
     """The largest element (dim None), or, as in PyTorch, ``(values, indices)`` along ``dim``."""
     if dim is None:
         return amax(x)
+    single_dim("max", dim, x.ndim)
     return ValuesIndices(amax(x, dim, keepdim), argmax(x, dim, keepdim))
 
 
@@ -111,12 +123,13 @@ def min(x: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A001
     """The smallest element (dim None), or, as in PyTorch, ``(values, indices)`` along ``dim``."""
     if dim is None:
         return amin(x)
+    single_dim("min", dim, x.ndim)
     return ValuesIndices(amin(x, dim, keepdim), argmin(x, dim, keepdim))
 
 
-def var(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1) -> Tensor:
+def var(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1, *, op: str = "var") -> Tensor:
     """The variance over ``dim``: sum((x - mean)^2) / (n - correction); correction=1 is unbiased."""
-    axes = normalize_dims("var", dim, x.ndim)
+    axes = normalize_dims(op, dim, x.ndim)
     n = x.numel() if axes is None else _count(x.shape, axes)
     centered = x - mean(x, axes, keepdim=True)
     return sum(centered * centered, axes, keepdim) / (n - correction)
@@ -124,22 +137,20 @@ def var(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1) -> Tens
 
 def std(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1) -> Tensor:
     """The standard deviation over ``dim``: sqrt(var)."""
-    return var(x, dim, keepdim, correction) ** 0.5
+    return var(x, dim, keepdim, correction, op="std") ** 0.5
 
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """The index of the largest element (over the flattened tensor when dim is None). No gradient."""
     _check_not_empty("argmax", x)
-    axes = normalize_dims("argmax", dim, x.ndim)
-    axis = None if axes is None else axes[0]
+    axis = None if dim is None else single_dim("argmax", dim, x.ndim)
     return Tensor(array_module(x.data).asarray(x.data.argmax(axis=axis, keepdims=keepdim and axis is not None)))
 
 
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """The index of the smallest element (over the flattened tensor when dim is None). No gradient."""
     _check_not_empty("argmin", x)
-    axes = normalize_dims("argmin", dim, x.ndim)
-    axis = None if axes is None else axes[0]
+    axis = None if dim is None else single_dim("argmin", dim, x.ndim)
     return Tensor(array_module(x.data).asarray(x.data.argmin(axis=axis, keepdims=keepdim and axis is not None)))
 
 

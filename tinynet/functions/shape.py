@@ -3,6 +3,8 @@
 Their gradients move the output gradient back to where each value came from.
 """
 
+import numpy as np
+
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function, unbroadcast
@@ -105,7 +107,8 @@ def _as_index(index):
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return backend.active().xp.asarray(index)
+        array = backend.active().xp.asarray(index)
+        return array.astype(np.int64) if array.size == 0 else array  # [] selects nothing (not a float index)
     return index
 
 
@@ -133,13 +136,17 @@ view = reshape
 def permute(x: Tensor, *dims) -> Tensor:
     """The axes reordered: output axis i is input axis dims[i]."""
     dims = _sizes("permute", dims)
-    if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+    in_range = all(-x.ndim <= d < x.ndim for d in dims)
+    if not in_range or sorted(d % x.ndim for d in dims) != list(range(x.ndim)):
         raise ShapeError(f"permute: {dims} is not an ordering of the {x.ndim} axes of a tensor of shape {x.shape}")
     return Permute.apply(x, tuple(d % x.ndim for d in dims))
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Axes dim0 and dim1 swapped."""
+    if x.ndim == 0:  # dims 0 and -1 are allowed, and change nothing
+        normalize_dims("transpose", (dim0,), 0), normalize_dims("transpose", (dim1,), 0)
+        return Permute.apply(x, ())
     dims = list(range(x.ndim))
     a, b = (normalize_dims("transpose", d, x.ndim)[0] for d in (dim0, dim1))
     dims[a], dims[b] = dims[b], dims[a]

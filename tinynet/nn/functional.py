@@ -2,6 +2,10 @@
 
 from tinynet.errors import ShapeError
 from tinynet.functions.activations import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, softplus, tanh
+from tinynet.functions.attention import scaled_dot_product_attention
+from tinynet.functions.conv import conv1d, conv2d, conv_transpose2d
+from tinynet.functions.dropout import dropout
+from tinynet.functions.embedding import embedding
 from tinynet.functions.linalg import matmul
 from tinynet.functions.losses import (
     binary_cross_entropy,
@@ -9,6 +13,15 @@ from tinynet.functions.losses import (
     cross_entropy,
     mse_loss,
     nll_loss,
+)
+from tinynet.functions.normalization import batch_norm, layer_norm
+from tinynet.functions.pooling import (
+    avg_pool1d,
+    avg_pool2d,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    upsample_nearest,
 )
 from tinynet.functions.shape import permute
 from tinynet.tensor import Tensor
@@ -29,4 +42,7 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "elu", "gelu",
     "leaky_relu", "linear", "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax",
     "softplus", "tanh",
+    "batch_norm", "dropout", "embedding", "layer_norm", "scaled_dot_product_attention",
+    "avg_pool1d", "avg_pool2d", "conv1d", "conv2d", "conv_transpose2d", "interpolate", "max_pool1d",
+    "max_pool2d", "upsample_nearest",
 ]  # fmt: skip

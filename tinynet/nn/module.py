@@ -168,18 +168,23 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy values from ``state_dict`` into this module's parameters and buffers.
 
-        Shapes must match. With ``strict`` (the default), missing and unexpected keys are errors too;
-        every problem is listed in one error, not just the first.
+        Shapes and dtype kinds (floating, integer, bool) must match. With ``strict`` (the default),
+        missing and unexpected keys are errors too; every problem is listed in one error, not just the first.
         """
         own = dict([*self.named_parameters(), *self.named_buffers()])
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         problems = []
-        for name in own.keys() & state_dict.keys():
+        for name in [k for k in own if k in state_dict]:
             value = state_dict[name]
-            shape = tuple(np.shape(value.data if isinstance(value, Tensor) else value))
+            value = value.data if isinstance(value, Tensor) else value
+            shape = tuple(np.shape(value))
             if shape != own[name].shape:
                 problems.append(f"{name}: shape {shape} in the state dict, {own[name].shape} in the model")
+            # float64 into float32 is a cast; integers into a float parameter are a mix-up.
+            dtype = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+            if dtype.kind != own[name].dtype.kind:
+                problems.append(f"{name}: dtype {dtype} in the state dict, {own[name].dtype} in the model")
         if strict:
             problems += [f"missing key {k!r}" for k in missing] + [f"unexpected key {k!r}" for k in unexpected]
         if problems:

@@ -1,0 +1,152 @@
+"""Scaled dot-product attention: each query takes a weighted average of the values, weighted by how
+well it matches each key: softmax(q k^T / sqrt(d)) v.
+
+Masks say which keys a query may look at. A bool mask follows PyTorch's ``scaled_dot_product_attention``:
+True = may attend. A float mask is added to the scores (-inf = may not). A query that may attend to no
+key at all gets weights 0 and output 0 (PyTorch would give NaN).
+"""
+
+import math
+
+import numpy as np
+
+from tinynet import backend
+from tinynet.autograd import Function
+from tinynet.errors import DTypeError, ShapeError
+from tinynet.functions.dropout import dropout
+from tinynet.functions.elementwise import where
+from tinynet.functions.linalg import matmul
+from tinynet.functions.shape import broadcast_to, transpose
+from tinynet.tensor import Tensor, tensor
+
+
+class Attention(Function):
+    """The fused op: one kernel forward, one backward from the saved weights."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, scale):
+        out, saved = backend.active().attention_forward(q, k, v, mask, scale)
+        ctx.save_for_backward(q, k, v, saved, mask)
+        ctx.scale = scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        dq, dk, dv = backend.active().attention_backward(grad, *ctx.saved, ctx.scale)
+        return dq, dk, dv, None, None
+
+
+class MaskedSoftmax(Function):
+    """Softmax over the last axis among the entries a bool mask allows (rows with none allowed: zeros)."""
+
+    @staticmethod
+    def forward(ctx, scores, mask):
+        probs = backend.active().masked_softmax_forward(scores, mask)
+        ctx.save_for_backward(probs)
+        return probs
+
+    @staticmethod
+    def backward(ctx, grad):
+        (probs,) = ctx.saved
+        return backend.active().softmax_backward(grad, probs, -1), None
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """softmax(query key^T * scale + mask) value, as PyTorch's ``F.scaled_dot_product_attention``.
+
+    query: (..., L, E), key: (..., S, E), value: (..., S, Ev) -> (..., L, Ev); leading axes broadcast.
+    attn_mask: bool (True = may attend) or float (added to the scores), broadcastable to (..., L, S).
+    is_causal: query i may attend to keys 0..i only (combined with attn_mask when both are given).
+    dropout_p: dropout on the attention weights (always applied when > 0: pass 0 in evaluation).
+    scale: defaults to 1 / sqrt(E).
+    Without dropout this is one fused kernel; with it, the weights are computed, dropped, then applied.
+    """
+    query, key, value = _broadcast_batch("scaled_dot_product_attention", query, key, value)
+    scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
+    mask = _combined_mask("scaled_dot_product_attention", attn_mask, is_causal, query, key)
+    if dropout_p == 0 and not (mask is not None and mask.requires_grad):
+        return Attention.apply(query, key, value, None if mask is None else mask.data, scale)
+    weights = _weights(query, key, mask, scale)
+    return matmul(dropout(weights, dropout_p), value)
+
+
+def attention_weights(
+    query: Tensor,
+    key: Tensor,
+    attn_mask: Tensor | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """The attention weights softmax(query key^T * scale + mask) alone, differentiable (to look at them).
+
+    query: (..., L, E), key: (..., S, E) -> (..., L, S), each row summing to 1 (or 0 where fully masked).
+    Masks and scale as in ``scaled_dot_product_attention``.
+    """
+    query, key = _broadcast_batch("attention_weights", query, key)
+    scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
+    return _weights(query, key, _combined_mask("attention_weights", attn_mask, is_causal, query, key), scale)
+
+
+def _weights(query: Tensor, key: Tensor, mask: Tensor | None, scale: float) -> Tensor:
+    scores = matmul(query, transpose(key, -2, -1)) * scale
+    if mask is not None and mask.dtype != np.bool_:
+        scores, mask = scores + mask, None
+    return MaskedSoftmax.apply(scores, None if mask is None else mask.data)
+
+
+def _broadcast_batch(op: str, query: Tensor, *others: Tensor) -> list[Tensor]:
+    """Check the attention shapes, and broadcast the leading (batch, head) axes of every input alike."""
+    names = ("query", "key", "value")
+    tensors = (query, *others)
+    for name, t in zip(names, tensors):
+        if t.ndim < 2:
+            raise ShapeError(f"{op}: {name} must have shape (..., length, features), got {t.shape}")
+    key = others[0]
+    if query.shape[-1] != key.shape[-1]:
+        raise ShapeError(f"{op}: query {query.shape} and key {key.shape} must have the same feature size (last axis)")
+    if len(others) == 2 and others[1].shape[-2] != key.shape[-2]:
+        raise ShapeError(
+            f"{op}: key {key.shape} and value {others[1].shape} must have the same length (second-to-last axis)"
+        )
+    try:
+        batch = np.broadcast_shapes(*(t.shape[:-2] for t in tensors))
+    except ValueError:
+        shapes = ", ".join(f"{n} {t.shape}" for n, t in zip(names, tensors))
+        raise ShapeError(f"{op}: the leading (batch) axes of {shapes} cannot broadcast") from None
+    return [t if t.shape[:-2] == batch else broadcast_to(t, batch + t.shape[-2:]) for t in tensors]
+
+
+def _combined_mask(op: str, attn_mask, is_causal: bool, query: Tensor, key: Tensor) -> Tensor | None:
+    """attn_mask and the causal mask as one mask (bool: True = may attend, or float: added), or None."""
+    length, source = query.shape[-2], key.shape[-2]
+    scores_shape = (*query.shape[:-1], source)
+    if attn_mask is not None:
+        attn_mask = attn_mask if isinstance(attn_mask, Tensor) else tensor(attn_mask)
+        if attn_mask.dtype != np.bool_ and attn_mask.dtype.kind != "f":
+            raise DTypeError(f"{op}: attn_mask must be bool (True = may attend) or float, got {attn_mask.dtype}")
+        try:
+            fits = np.broadcast_shapes(attn_mask.shape, scores_shape) == scores_shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ShapeError(
+                f"{op}: attn_mask of shape {attn_mask.shape} does not broadcast to the scores (..., L, S) "
+                f"= {scores_shape}"
+            )
+    if not is_causal:
+        return attn_mask
+    # Query i sees keys 0..i (aligned at the top left, as in PyTorch, also when L != S).
+    causal = backend.active().xp.tril(backend.active().xp.ones((length, source), dtype=bool))
+    if attn_mask is None:
+        return Tensor(causal)
+    if attn_mask.dtype == np.bool_:
+        return Tensor(attn_mask.data & causal)
+    return where(causal, attn_mask, -math.inf)

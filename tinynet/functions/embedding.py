@@ -1,0 +1,49 @@
+"""Embedding: look up one row of a table per integer index (a one-hot matmul, without the one-hot)."""
+
+from tinynet import backend
+from tinynet.autograd import Function
+from tinynet.errors import DTypeError, ShapeError
+from tinynet.tensor import Tensor
+
+
+class Embedding(Function):
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx):
+        ctx.save_for_backward(indices)
+        ctx.num_embeddings, ctx.padding_idx = weight.shape[0], padding_idx
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (indices,) = ctx.saved
+        grad_weight = backend.active().embedding_backward(grad, indices, ctx.num_embeddings)
+        if ctx.padding_idx is not None:
+            grad_weight[ctx.padding_idx] = 0  # the padding row stays fixed
+        return grad_weight, None, None
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+    """weight[input]: the row of the table for each index.
+
+    input: integer indices of any shape (...), each in [0, num_embeddings); weight: (num_embeddings, D)
+    -> (..., D). Repeated indices each add their gradient to the row. The row ``padding_idx`` (if given)
+    gets no gradient, as in PyTorch.
+    """
+    if not isinstance(input, Tensor) or input.dtype.kind not in "iu":
+        dtype = input.dtype if isinstance(input, Tensor) else type(input).__name__
+        raise DTypeError(f"embedding: input must hold integer indices, got dtype {dtype}; convert with .long()")
+    if weight.ndim != 2:
+        raise ShapeError(f"embedding: weight must be a table (num_embeddings, D), got shape {weight.shape}")
+    num = weight.shape[0]
+    if input.numel():
+        low, high = int(input.data.min()), int(input.data.max())
+        if low < 0 or high >= num:
+            raise ValueError(
+                f"embedding: index {low if low < 0 else high} is out of range for a table of {num} rows "
+                f"(indices must be in [0, {num - 1}])"
+            )
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {num} embeddings")
+        padding_idx %= num
+    return Embedding.apply(weight, input.data, padding_idx)

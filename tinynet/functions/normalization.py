@@ -1,0 +1,149 @@
+"""Layer normalization and batch normalization.
+
+Both rescale activations to mean 0 and variance 1, then apply a learned scale and shift. Layer norm
+takes the statistics of each sample over its features; batch norm takes them of each channel over
+the batch (and positions), and keeps running averages of them for evaluation.
+"""
+
+from collections.abc import Sequence
+
+from kernels.numpy_ref import array_module
+from tinynet import backend
+from tinynet.autograd import Function
+from tinynet.errors import ShapeError
+from tinynet.functions.elementwise import sqrt
+from tinynet.tensor import Tensor
+
+
+class LayerNorm(Function):
+    """Normalize over the last ``n`` axes (merged into one for the kernel, split again after)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, n, eps):
+        lead, features = x.shape[: x.ndim - n], x.shape[x.ndim - n :]
+        rows = x.reshape(*lead, -1)
+        flat_weight = None if weight is None else weight.reshape(-1)
+        flat_bias = None if bias is None else bias.reshape(-1)
+        y, mean, rstd = backend.active().layer_norm_forward(rows, flat_weight, flat_bias, eps)
+        ctx.save_for_backward(rows, flat_weight, mean, rstd)
+        ctx.shapes = x.shape, features
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, flat_weight, mean, rstd = ctx.saved
+        shape, features = ctx.shapes
+        grad_x, grad_weight, grad_bias = backend.active().layer_norm_backward(
+            grad.reshape(rows.shape), rows, flat_weight, mean, rstd
+        )
+        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
+        return (
+            grad_x.reshape(shape) if need_x else None,
+            grad_weight.reshape(features) if need_weight else None,
+            grad_bias.reshape(features) if need_bias else None,
+            None,
+            None,
+        )
+
+
+class BatchNormalize(Function):
+    """x_hat = (x - mean) / sqrt(var + eps) with each channel's statistics over every other axis.
+
+    That is layer norm of the channel-major view (C, N * L): the layer-norm kernels do the work.
+    """
+
+    @staticmethod
+    def forward(ctx, x, eps):
+        xp = array_module(x)
+        channels_first = xp.moveaxis(x, 1, 0)
+        rows = channels_first.reshape(x.shape[1], -1)
+        xhat, mean, rstd = backend.active().layer_norm_forward(rows, None, None, eps)
+        ctx.save_for_backward(rows, mean, rstd)
+        ctx.shape = channels_first.shape
+        return xp.moveaxis(xhat.reshape(channels_first.shape), 0, 1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, mean, rstd = ctx.saved
+        xp = array_module(grad)
+        grad_rows = xp.moveaxis(grad, 1, 0).reshape(rows.shape)
+        grad_x, _, _ = backend.active().layer_norm_backward(grad_rows, rows, None, mean, rstd)
+        return xp.moveaxis(grad_x.reshape(ctx.shape), 0, 1), None
+
+
+def layer_norm(
+    x: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias, statistics over the trailing ``normalized_shape`` axes.
+
+    x: (..., *normalized_shape); weight, bias: normalized_shape or None -> the shape of x.
+    The variance is the biased one (divided by the count), as in PyTorch.
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n = len(shape)
+    if n == 0 or x.ndim < n or x.shape[x.ndim - n :] != shape:
+        raise ShapeError(
+            f"layer_norm: input of shape {x.shape} must end with normalized_shape {shape} "
+            f"(expected input (..., {', '.join(map(str, shape))}))"
+        )
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None and param.shape != shape:
+            raise ShapeError(f"layer_norm: {name} has shape {param.shape} but normalized_shape is {shape}")
+    return LayerNorm.apply(x, weight, bias, n, eps)
+
+
+def batch_norm(
+    x: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each channel, then y = x_hat * weight + bias per channel.
+
+    x: (N, C), (N, C, L) or (N, C, H, W); running_mean, running_var, weight, bias: (C,) or None.
+    Training: normalize with the batch's mean and biased variance, and update the running statistics in
+    place: running = (1 - momentum) * running + momentum * batch, with the unbiased variance (n / (n - 1)),
+    as in PyTorch. Evaluation: normalize with the running statistics.
+    """
+    if x.ndim not in (2, 3, 4):
+        raise ShapeError(f"batch_norm: expected input (N, C), (N, C, L) or (N, C, H, W), got shape {x.shape}")
+    channels = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (channels,):
+            raise ShapeError(f"batch_norm: {name} has shape {t.shape}, expected ({channels},) for input {x.shape}")
+    per_channel = (1, channels) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector over (N, C, ...)
+    if training:
+        count = x.numel() // channels
+        if count < 2:
+            raise ValueError(
+                f"batch_norm: training needs more than 1 value per channel to estimate a variance, "
+                f"got input of shape {x.shape}"
+            )
+        if running_mean is not None and running_var is not None:
+            others = (0, *range(2, x.ndim))
+            _update_running(running_mean, x.data.mean(axis=others), momentum)
+            _update_running(running_var, x.data.var(axis=others, ddof=1), momentum)
+        xhat = BatchNormalize.apply(x, eps)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
+        xhat = (x - running_mean.reshape(per_channel)) / sqrt(running_var.reshape(per_channel) + eps)
+    if weight is not None:
+        xhat = xhat * weight.reshape(per_channel)
+    if bias is not None:
+        xhat = xhat + bias.reshape(per_channel)
+    return xhat
+
+
+def _update_running(running: Tensor, batch, momentum: float) -> None:
+    # In place, so the module's buffer (and anything sharing it) sees the new value.
+    running.data *= 1 - momentum
+    running.data += momentum * batch.astype(running.dtype, copy=False)
