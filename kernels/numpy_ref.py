@@ -357,7 +357,7 @@ def _im2col(x, kernel, stride, padding, dilation, out_size):
     cols = array_module(x).empty((n, c, kernel[0] * kernel[1], *out_size), dtype=x.dtype)
     for k, taps in enumerate(_tap_slices(kernel, stride, dilation, out_size)):
         cols[:, :, k] = padded[taps]
-    return cols.reshape(n, -1, out_size[0] * out_size[1])
+    return cols.reshape(n, c * kernel[0] * kernel[1], out_size[0] * out_size[1])
 
 
 def _col2im(cols, x_shape, kernel, stride, padding, dilation, out_size):
@@ -394,9 +394,9 @@ def conv2d_backward(grad, x, w, stride, padding, dilation):
 
     -> grad_x: (N, C, H, W) = col2im(w^T @ grad), grad_w: (O, C, KH, KW) = sum over n of grad[n] @ cols[n]^T.
     """
-    n, o = grad.shape[:2]
-    kernel, out_size = w.shape[2:], grad.shape[2:]
-    grad = grad.reshape(n, o, -1)
+    n, o, oh, ow = grad.shape
+    kernel, out_size = w.shape[2:], (oh, ow)
+    grad = grad.reshape(n, o, oh * ow)
     cols = _im2col(x, kernel, stride, padding, dilation, out_size)
     grad_w = matmul(grad, cols.swapaxes(1, 2)).sum(axis=0).reshape(w.shape)
     grad_cols = matmul(w.reshape(o, -1).T, grad)
@@ -438,20 +438,20 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     """The largest value of each window, and where it was.
 
     x: (N, C, H, W) floating; kernel_size, stride, padding: (h, w) int pairs (the border counts as -inf)
-    -> out: (N, C, OH, OW), argmax: (N, C, OH, OW) int64, the offset i * KW + j inside the window of the
-    first maximum (a NaN counts as the maximum, so it propagates as in PyTorch).
+    -> out: (N, C, OH, OW), argmax: (N, C, OH, OW) int64, the offset i * KW + j inside the window of its
+    first maximum (row-major). A NaN in a window makes its maximum NaN, as in PyTorch.
     """
     xp = array_module(x)
     out_size = _out_size(x.shape[2:], kernel_size, stride, padding, (1, 1))
     padded = _pad(x, padding, -xp.inf)
-    first, *rest = _tap_slices(kernel_size, stride, (1, 1), out_size)
-    out = padded[first].copy()
+    taps = list(_tap_slices(kernel_size, stride, (1, 1), out_size))
+    out = padded[taps[0]].copy()
+    for tap in taps[1:]:
+        xp.maximum(out, padded[tap], out=out)
+    # Offsets are visited last to first, so where several hold the maximum the first one is kept.
     argmax = xp.zeros(out.shape, dtype=xp.int64)
-    for k, taps in enumerate(rest, start=1):
-        values = padded[taps]
-        better = (values > out) | xp.isnan(values)
-        out = xp.where(better, values, out)
-        argmax = xp.where(better, k, argmax)
+    for k in reversed(range(len(taps))):
+        argmax = xp.where(padded[taps[k]] == out, k, argmax)
     return out, argmax
 
 

@@ -43,8 +43,9 @@ def naive_conv2d(x, w, b, stride, padding, dilation):
         for o in range(w.shape[0]):
             for i in range(oh):
                 for j in range(ow):
-                    window = xp[n, :, i * sh : i * sh + dh * (kh - 1) + 1 : dh, j * sw : j * sw + dw * (kw - 1) + 1 : dw]
-                    out[n, o, i, j] = np.sum(window * w[o]) + (0 if b is None else b[o])
+                    rows = slice(i * sh, i * sh + dh * (kh - 1) + 1, dh)
+                    cols = slice(j * sw, j * sw + dw * (kw - 1) + 1, dw)
+                    out[n, o, i, j] = np.sum(xp[n, :, rows, cols] * w[o]) + (0 if b is None else b[o])
     return out
 
 
@@ -112,9 +113,11 @@ def transpose_cases(draw, max_batch=2, max_channels=3, max_size=4):
     size = tuple(draw(st.integers(1, max_size)) for _ in range(2))
     output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
     # The output before cropping has (n - 1) s + d (k - 1) + 1 + op pixels: padding may crop all but one.
-    uncropped = [(n - 1) * s + d * (k - 1) + 1 + op for n, s, d, k, op in zip(size, stride, dilation, kernel, output_padding)]
+    geometry = zip(size, stride, dilation, kernel, output_padding)
+    uncropped = [(n - 1) * s + d * (k - 1) + 1 + op for n, s, d, k, op in geometry]
     padding = tuple(draw(st.integers(0, min(2, (u - 1) // 2))) for u in uncropped)
-    n, c_in, c_out = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels)), draw(st.integers(1, max_channels))
+    channels = st.integers(1, max_channels)
+    n, c_in, c_out = draw(st.integers(1, max_batch)), draw(channels), draw(channels)
     return dict(
         x_shape=(n, c_in, *size),
         w_shape=(c_in, c_out, *kernel),
@@ -130,7 +133,8 @@ def transpose_cases(draw, max_batch=2, max_channels=3, max_size=4):
 def arrays(case):
     rng = np.random.default_rng(case["seed"])
     x, w = rng.standard_normal(case["x_shape"]), rng.standard_normal(case["w_shape"])
-    out_channels = case["w_shape"][1] if "output_padding" in case else case["w_shape"][0]
+    transposed = "output_padding" in case  # its weight is (in_channels, out_channels, ...)
+    out_channels = case["w_shape"][1] if transposed else case["w_shape"][0]
     return x, w, (rng.standard_normal(out_channels) if case["bias"] else None)
 
 
@@ -270,7 +274,8 @@ def test_output_shapes_follow_pytorchs_formulas():
     assert nn.Conv1d(4, 6, 5, padding=2)(tn.randn(3, 4, 10)).shape == (3, 6, 10)
     assert nn.Conv1d(4, 6, 3, stride=2, dilation=2)(tn.randn(1, 4, 10)).shape == (1, 6, 3)
     assert nn.ConvTranspose2d(8, 3, 4, stride=2, padding=1)(tn.randn(2, 8, 5, 5)).shape == (2, 3, 10, 10)
-    assert nn.ConvTranspose2d(8, 3, 3, stride=2, padding=1, output_padding=1)(tn.randn(1, 8, 5, 5)).shape == (1, 3, 10, 10)
+    up = nn.ConvTranspose2d(8, 3, 3, stride=2, padding=1, output_padding=1)
+    assert up(tn.randn(1, 8, 5, 5)).shape == (1, 3, 10, 10)
 
 
 @pytest.mark.parametrize(
@@ -332,7 +337,7 @@ def test_channel_mismatch_names_both_shapes():
         F.conv2d(tn.randn(1, 3, 5, 5), tn.randn(8, 4, 3, 3))
     with pytest.raises(tn.ShapeError, match=r"conv_transpose2d: .* has 3 channels .* expects 8"):
         F.conv_transpose2d(tn.randn(1, 3, 5, 5), tn.randn(8, 3, 3, 3))
-    with pytest.raises(tn.ShapeError, match=r"Conv2d\(3, 8, .*expected input of shape \(N, 3, H, W\), got \(1, 4, 5, 5\)"):
+    with pytest.raises(tn.ShapeError, match=r"Conv2d\(3, 8, .*expected input of shape \(N, 3, H, W\), got \(1, 4, 5"):
         nn.Conv2d(3, 8, 3)(tn.randn(1, 4, 5, 5))
 
 

@@ -327,6 +327,7 @@ def test_two_layer_bidirectional_gradcheck(kind, length, batch, sizes, batch_fir
     assert tn.gradcheck(fn, [x, *states, *params])
 
 
+@settings(max_examples=10)
 @given(length=st.integers(1, 4), batch=st.integers(1, 3), sizes=st.tuples(small, small))
 def test_gru_gradcheck_without_initial_state(length, batch, sizes):
     input_size, hidden = sizes
@@ -379,6 +380,8 @@ def test_layer_input_errors_name_the_layer_and_the_expected_shape():
         nn.RNN(3, 4)(tn.randn(3))
     with pytest.raises(tn.DTypeError, match="floating point"):
         gru(tn.zeros(5, 2, 3, dtype=tn.int64))
+    with pytest.raises(tn.ShapeError, match=r"sequence is empty .*\(2, 0, 3\)"):
+        nn.LSTM(3, 4, batch_first=True)(tn.randn(2, 0, 3))
 
 
 def test_initial_state_errors_print_the_expected_shape():

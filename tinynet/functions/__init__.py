@@ -6,6 +6,12 @@
 - ``linalg``: matmul
 - ``activations``: relu sigmoid tanh gelu leaky_relu elu softplus softmax log_softmax
 - ``losses``: mse_loss cross_entropy nll_loss binary_cross_entropy(_with_logits)
+- ``conv``, ``pooling`` (with ``windows``, their shared geometry): conv1d conv2d conv_transpose2d,
+  max/avg_pool1d/2d, interpolate
+- ``normalization``, ``dropout``, ``embedding``, ``attention``: layer_norm batch_norm, dropout,
+  embedding, scaled_dot_product_attention
+
+The layer families are reached through ``tinynet.nn.functional``, as in PyTorch.
 """
 
 from tinynet.functions.activations import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, softplus, tanh

@@ -12,6 +12,17 @@ from tinynet.functions.windows import check_ndim, ntuple, output_size
 from tinynet.tensor import Tensor
 
 
+def _input_weight_bias_grads(ctx, grad, backward_kernel):
+    """(grad_x, grad_w, grad_bias) of a convolution, each None where it is not needed."""
+    x, weight = ctx.saved
+    need_x, need_w, need_b = ctx.needs_input_grad[:3]
+    grad_x = grad_w = None
+    if need_x or need_w:
+        grad_x, grad_w = backward_kernel(grad, x, weight, *ctx.geometry)
+    grad_b = grad.sum(axis=(0, 2, 3)) if need_b else None
+    return (grad_x if need_x else None), (grad_w if need_w else None), grad_b
+
+
 class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation):
@@ -22,13 +33,7 @@ class Conv2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_x = grad_w = None
-        if need_x or need_w:
-            grad_x, grad_w = backend.active().conv2d_backward(grad, x, weight, *ctx.geometry)
-        grad_b = grad.sum(axis=(0, 2, 3)) if need_b else None
-        return (grad_x if need_x else None), (grad_w if need_w else None), grad_b, None, None, None
+        return (*_input_weight_bias_grads(ctx, grad, backend.active().conv2d_backward), None, None, None)
 
 
 class ConvTranspose2d(Function):
@@ -41,13 +46,13 @@ class ConvTranspose2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_x = grad_w = None
-        if need_x or need_w:
-            grad_x, grad_w = backend.active().conv_transpose2d_backward(grad, x, weight, *ctx.geometry)
-        grad_b = grad.sum(axis=(0, 2, 3)) if need_b else None
-        return (grad_x if need_x else None), (grad_w if need_w else None), grad_b, None, None, None, None
+        return (
+            *_input_weight_bias_grads(ctx, grad, backend.active().conv_transpose2d_backward),
+            None,
+            None,
+            None,
+            None,
+        )
 
 
 def _check_conv(op: str, x: Tensor, weight: Tensor, bias: Tensor | None, spatial: int, stride, padding, dilation):

@@ -10,8 +10,11 @@ class _Pool(Module):
     """What the pools share: kernel_size, stride (defaulting to kernel_size) and padding, kept as given."""
 
     spatial = 2
+    pool = None  # the functional form, set by each subclass
 
-    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+    def __init__(
+        self, kernel_size: int | tuple[int, ...], stride: int | tuple[int, ...] | None = None, padding: int = 0
+    ) -> None:
         super().__init__()
         name, n = type(self).__name__, self.spatial
         # Checked now, so a bad argument fails where the layer is built rather than at its first call.
@@ -23,6 +26,9 @@ class _Pool(Module):
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
 
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pool(x, self.kernel_size, self.stride, self.padding)
+
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
@@ -31,54 +37,26 @@ class MaxPool1d(_Pool):
     """The maximum of each window. x: (N, C, L) -> (N, C, (L + 2 padding - kernel_size) // stride + 1)."""
 
     spatial = 1
-
-    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0) -> None:
-        super().__init__(kernel_size, stride, padding)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding)
+    pool = staticmethod(F.max_pool1d)
 
 
 class MaxPool2d(_Pool):
     """The maximum of each window. x: (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 padding - KH) // stride + 1."""
 
-    def __init__(
-        self,
-        kernel_size: int | tuple[int, int],
-        stride: int | tuple[int, int] | None = None,
-        padding: int | tuple[int, int] = 0,
-    ) -> None:
-        super().__init__(kernel_size, stride, padding)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+    pool = staticmethod(F.max_pool2d)
 
 
 class AvgPool1d(_Pool):
     """The mean of each window, zero padding included. x: (N, C, L) -> (N, C, OL)."""
 
     spatial = 1
-
-    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0) -> None:
-        super().__init__(kernel_size, stride, padding)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding)
+    pool = staticmethod(F.avg_pool1d)
 
 
 class AvgPool2d(_Pool):
     """The mean of each window, zero padding included. x: (N, C, H, W) -> (N, C, OH, OW)."""
 
-    def __init__(
-        self,
-        kernel_size: int | tuple[int, int],
-        stride: int | tuple[int, int] | None = None,
-        padding: int | tuple[int, int] = 0,
-    ) -> None:
-        super().__init__(kernel_size, stride, padding)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+    pool = staticmethod(F.avg_pool2d)
 
 
 class Upsample(Module):

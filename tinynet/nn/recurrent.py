@@ -269,8 +269,8 @@ class _RNNBase(Module):
     def _step(self, gi: Tensor, states: tuple[Tensor, ...], w_hh_t: Tensor, b_hh: Tensor | None) -> tuple[Tensor, ...]:
         raise NotImplementedError
 
-    def _run(self, states, input: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:  # noqa: A002
-        """Every layer and direction over input. states: per state, (L*D, N, H) or None.
+    def _run(self, input: Tensor, states) -> tuple[Tensor, tuple[Tensor, ...]]:  # noqa: A002
+        """Every layer and direction over input (T, N, in). states: per state, (L*D, N, H) or None.
 
         Returns the last layer's output (T, N, D*H) and, per state, its final values (L*D, N, H).
         """
@@ -316,6 +316,9 @@ class _RNNBase(Module):
                 f"{self._name()}: expected input of shape {layout.format(self.input_size)} or unbatched "
                 f"(T, {self.input_size}), got {input.shape}"
             )
+        time_axis = 1 if input.ndim == 3 and self.batch_first else 0
+        if input.shape[time_axis] == 0:
+            raise ShapeError(f"{self._name()}: the sequence is empty (T = 0 in input of shape {input.shape})")
         _check_floating(self._name(), "the input", input)
         return input.ndim == 3
 
@@ -332,13 +335,13 @@ class _RNNBase(Module):
     def _forward(self, input: Tensor, states: tuple[Tensor | None, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:  # noqa: A002
         """Layout handling around ``_run``: batch_first and unbatched input in, the same layout out."""
         batched = self._check_input(input)
-        x = input if not batched else transpose(input, 0, 1) if self.batch_first else input
+        x = transpose(input, 0, 1) if batched and self.batch_first else input
         if not batched:  # one sequence: a batch of one
             x = reshape(x, x.shape[0], 1, x.shape[1])
         self._check_states(states, x.shape[1], batched)
         if not batched:
             states = tuple(None if s is None else reshape(s, s.shape[0], 1, s.shape[1]) for s in states)
-        output, finals = self._run(states, x)
+        output, finals = self._run(x, states)
         if not batched:
             output = reshape(output, output.shape[0], output.shape[2])
             finals = tuple(reshape(f, f.shape[0], f.shape[2]) for f in finals)
