@@ -35,7 +35,7 @@ from tinynet.tensor import (  # noqa: I001 (tensor first: the modules below buil
 )
 from tinynet import nn, optim
 from tinynet.autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from tinynet.backend import get_backend, set_backend, use_backend
+from tinynet.backend import get_backend, set_backend, use_backend, warmup
 from tinynet.errors import BackendError, DTypeError, GradcheckError, GraphError, ShapeError, TinynetError
 from tinynet.functions import (
     abs,

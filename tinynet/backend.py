@@ -9,6 +9,7 @@ manager) or the ``TINYNET_BACKEND`` environment variable.
 import contextlib
 import importlib
 import os
+import time
 from collections.abc import Iterator
 
 from kernels import numpy_ref
@@ -95,3 +96,18 @@ def status(name: str) -> tuple[bool, str]:
     except BackendError as err:
         return False, str(err)
     return True, ""
+
+
+def warmup(name: str | None = None) -> float:
+    """Compile every kernel of backend ``name`` (the active one by default) now, not at first use.
+
+    JIT backends compile a kernel on its first call (or load it from their disk cache); warming up keeps
+    that cost out of timings. Prints and returns the seconds it took.
+    """
+    chosen = load(name) if name else active()
+    start = time.perf_counter()
+    if hasattr(chosen.module, "warmup"):
+        chosen.module.warmup()
+    seconds = time.perf_counter() - start
+    print(f"warmup: backend {chosen.name!r} compiled or loaded its kernels in {seconds:.2f} s")
+    return seconds

@@ -25,7 +25,7 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def info() -> int:
+def info(warm: bool = False) -> int:
     """Versions, and for each backend: usable or why not, and which kernels it overrides."""
     print(f"tinynet {tinynet.__version__}  (Python {platform.python_version()}, {platform.platform()})")
     for package in ("numpy", "numba", "cupy-cuda12x", "torch"):
@@ -41,6 +41,10 @@ def info() -> int:
             print(f"\n[{name}] usable: the reference (kernels/numpy_ref.py), all {len(numpy_ref.KERNELS)} kernels")
             continue
         print(f"\n[{name}] usable: overrides {len(b.overrides)}, falls back to the reference for {len(b.fallbacks)}")
+        if warm:
+            backend.warmup(name)
+        for key, value in getattr(b.module, "describe", dict)().items():
+            print(f"  {key}: {value}")
         print(f"  overrides: {', '.join(b.overrides) or '(none)'}")
         print(f"  falls back: {', '.join(b.fallbacks) or '(none)'}")
     return 0
@@ -97,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("info", help="versions, and each backend: usable or why not, kernels it overrides")
+    info_parser = commands.add_parser(
+        "info", help="versions, and each backend: usable or why not, kernels it overrides"
+    )
+    info_parser.add_argument("--warmup", action="store_true", help="compile every JIT kernel now and print the time")
     lessons = commands.add_parser("lessons", help="list or run the lessons")
     lesson_commands = lessons.add_subparsers(dest="lesson_command", required=True)
     lesson_commands.add_parser("list", help="the lessons, in order")
@@ -114,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "info":
-        return info()
+        return info(args.warmup)
     if args.lesson_command == "list":
         return lessons_list()
     return lessons_run(args.which, args.smoke, args.backend, args.out)
