@@ -65,3 +65,29 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     except ValueError:
         raise ShapeError(f"matmul: shapes {a.shape} @ {b.shape}: the batch dimensions cannot broadcast") from None
     return Matmul.apply(a, b)
+
+
+class Linear(Function):
+    """y = x W^T + b as one op (one graph node instead of transpose, matmul and add)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        rows = x.reshape(-1, x.shape[-1])  # every leading axis is a batch axis: one GEMM
+        ctx.save_for_backward(rows, weight)
+        ctx.x_shape = x.shape
+        out = backend.active().matmul(rows, weight.T)
+        if bias is not None:
+            out += bias
+        return out.reshape(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, weight = ctx.saved
+        need_x, need_w, need_b = ctx.needs_input_grad
+        grad_rows = grad.reshape(-1, weight.shape[0])
+        matmul = backend.active().matmul
+        return (
+            matmul(grad_rows, weight).reshape(ctx.x_shape) if need_x else None,
+            matmul(grad_rows.T, rows) if need_w else None,
+            grad_rows.sum(axis=0) if need_b else None,
+        )

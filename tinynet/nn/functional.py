@@ -6,7 +6,7 @@ from tinynet.functions.attention import scaled_dot_product_attention
 from tinynet.functions.conv import conv1d, conv2d, conv_transpose2d
 from tinynet.functions.dropout import dropout
 from tinynet.functions.embedding import embedding
-from tinynet.functions.linalg import matmul
+from tinynet.functions.linalg import Linear
 from tinynet.functions.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -23,7 +23,6 @@ from tinynet.functions.pooling import (
     max_pool2d,
     upsample_nearest,
 )
-from tinynet.functions.shape import permute
 from tinynet.tensor import Tensor
 
 
@@ -34,8 +33,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input of shape {input.shape} does not fit weight {weight.shape}: "
             f"expected input (..., {weight.shape[1]})"
         )
-    out = matmul(input, permute(weight, 1, 0))
-    return out if bias is None else out + bias
+    return Linear.apply(input, weight, bias)
 
 
 __all__ = [
