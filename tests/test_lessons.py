@@ -57,3 +57,11 @@ def test_lessons_run_on_the_numba_backend_too(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     results = json.loads((tmp_path / "02_autograd" / "results.json").read_text())
     assert results["backend"] == "numba" and EXPECTATIONS["02_autograd"](results["figures"])
+
+
+def test_progress_prints_plain_lines_when_not_a_terminal(capsys):
+    from tinynet.lesson import progress
+
+    assert list(progress(range(8), "training")) == list(range(8))
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["training: 2/8", "training: 4/8", "training: 6/8", "training: 8/8"]

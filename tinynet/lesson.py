@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,3 +65,26 @@ def setup(name: str, argv: list[str] | None = None) -> Lesson:
     out = Path(args.out) if args.out else Path("tinynet-out") / name
     out.mkdir(parents=True, exist_ok=True)
     return Lesson(name=name, smoke=args.smoke, out=out, backend=backend.get_backend())
+
+
+def progress(items: Iterable, description: str = "", total: int | None = None) -> Iterator:
+    """Yield from ``items`` while drawing a progress bar on a terminal; elsewhere print a few plain lines.
+
+    Use it around training loops: ``for step in progress(range(steps), "training"): ...``
+    """
+    total = len(items) if total is None and hasattr(items, "__len__") else total
+    interactive = sys.stderr.isatty()
+    start, last_line = time.perf_counter(), -1
+    for count, item in enumerate(items, start=1):
+        yield item
+        if not total:
+            continue
+        if interactive:
+            filled = int(30 * count / total)
+            rate = count / max(time.perf_counter() - start, 1e-9)
+            sys.stderr.write(f"\r{description} [{'#' * filled}{'.' * (30 - filled)}] {count}/{total} {rate:.0f}/s")
+            if count == total:
+                sys.stderr.write("\n")
+        elif (line := 4 * count // total) > last_line and line > 0:  # at 25, 50, 75 and 100 %
+            last_line = line
+            print(f"{description}: {count}/{total} ({time.perf_counter() - start:.1f} s)", flush=True)
