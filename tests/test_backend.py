@@ -124,6 +124,8 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         return _window_inputs(kernel, rng, dtype)
     if kernel.startswith(("layer_norm", "embedding", "masked_softmax", "attention")):
         return _normalization_attention_inputs(kernel, x, g, rng, dtype)
+    if kernel.startswith(("rnn_sequence", "gru_sequence", "lstm_sequence")):
+        return _recurrent_inputs(kernel, rng, dtype)
     if kernel.endswith("_forward") and kernel.startswith(("softmax", "log_softmax")):
         return (x, 1), {}
     if kernel == "softmax_backward":
@@ -173,6 +175,27 @@ def _normalization_attention_inputs(kernel: str, x, g, rng: np.random.Generator,
         _, probs = numpy_ref.attention_forward(q, k, v, may_attend, 0.5)
         return (rng.standard_normal((2, 5, 3)).astype(dtype), q, k, v, probs, may_attend, 0.5), {}
     raise AssertionError(f"no test inputs for kernel {kernel!r}: add them here")
+
+
+def _recurrent_inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
+    """One direction of a recurrent layer: T = 4 steps, N = 3, H = 5, with bias, h0 and a gradient for h_T."""
+    kind = kernel.split("_")[0]
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[kind]
+    gi = rng.standard_normal((4, 3, gates * 5)).astype(dtype)
+    w_hh, b_hh = (rng.standard_normal(shape).astype(dtype) * 0.5 for shape in [(gates * 5, 5), (gates * 5,)])
+    h0, c0, grad_hT, grad_cT = (rng.standard_normal((3, 5)).astype(dtype) for _ in range(4))
+    grad_out = rng.standard_normal((4, 3, 5)).astype(dtype)
+    options = {"nonlinearity": "tanh"} if kind == "rnn" else {}
+    forward_args = (gi, w_hh, b_hh, h0, c0) if kind == "lstm" else (gi, w_hh, b_hh, h0)
+    if kernel.endswith("_forward"):
+        return forward_args, options
+    forward = getattr(numpy_ref, f"{kind}_sequence_forward")(*forward_args, **options)
+    if kind == "rnn":
+        return (grad_out, grad_hT, *forward_args, forward), options
+    if kind == "gru":
+        return (grad_out, grad_hT, *forward_args, *forward), options
+    out, _, saved = forward
+    return (grad_out, grad_hT, grad_cT, *forward_args, out, saved), options
 
 
 def _host(value):

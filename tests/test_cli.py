@@ -39,5 +39,6 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     test_command = re.search(r"```bash\n(.*pytest.*)\n```", readme).group(1)
-    assert 'pip install -e ".[dev]"' in test_command
-    assert "python -m pytest" in test_command and "python -m pytest" in ci
+    install, run = test_command.split(" && ")[-2:]  # after creating and activating the venv
+    assert install == 'pip install -e ".[dev]"' and run == "python -m pytest"
+    assert f"{install.replace('pip install', 'pip install --quiet')} && ruff check . && {run}" in ci

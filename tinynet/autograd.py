@@ -13,7 +13,8 @@ import contextlib
 import numpy as np
 
 from kernels.numpy_ref import array_module
-from tinynet.errors import GraphError
+from tinynet import backend
+from tinynet.errors import BackendError, GraphError
 from tinynet.tensor import Tensor
 
 _grad_enabled = True
@@ -124,13 +125,40 @@ class Function:
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx.needs_input_grad = needs
         record = _grad_enabled and any(needs)
-        out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except TypeError:  # how NumPy and CuPy refuse each other's arrays: say which backends met
+            _check_one_array_library(cls, arrays)
+            raise
         if isinstance(out, np.generic):  # NumPy reductions return scalars; tensors hold arrays
             out = np.asarray(out)
         result = Tensor(out, requires_grad=record)
         if record:
             result._node = Node(cls, ctx, args)
         return result
+
+
+def _check_one_array_library(function: type, arrays: list) -> None:
+    """Raise BackendError if ``arrays`` come from two array libraries, or from another than the active backend's.
+
+    A tensor holds its backend's arrays: NumPy ones on numpy and numba, CuPy ones (on the GPU) on cupy.
+    Runs only after an op failed, so the ops that work pay nothing for it.
+    """
+    arrays = [a for a in arrays if hasattr(a, "shape") and hasattr(a, "dtype")]  # NumPy's, CuPy's or the like
+    libraries = sorted({type(a).__module__.split(".")[0] for a in arrays})
+    name = function.__name__.lower()
+    if len(libraries) > 1:
+        raise BackendError(
+            f"{name}: its inputs live on different backends: {' and '.join(libraries)} arrays; "
+            'move them to one first, e.g. tensor.to("cupy") or model.to("cupy") (or to "numpy")'
+        )
+    active = backend.active()
+    if libraries and libraries[0] != active.xp.__name__:
+        raise BackendError(
+            f"{name}: its inputs are {libraries[0]} arrays, but the active backend {active.name!r} computes on "
+            f'{active.xp.__name__} arrays; move them with tensor.to("{active.name}") or model.to("{active.name}")'
+        )
 
 
 def topological_order(root: Tensor) -> list[Tensor]:

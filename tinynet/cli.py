@@ -1,4 +1,4 @@
-"""The ``tinynet`` command: ``tinynet info`` and ``tinynet lessons list|run``."""
+"""The ``tinynet`` command: ``tinynet info``, ``tinynet lessons list|run`` and ``tinynet bench``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from kernels import numpy_ref
 from tinynet import backend
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
+BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 
 
 def _version(package: str) -> str:
@@ -93,11 +94,19 @@ def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> 
     return 0 if all(code == 0 for _, code, _ in results) else 1
 
 
+def bench(args: list[str]) -> int:
+    """Run benchmarks/run.py with ``args`` in its own Python process (its --help lists the options)."""
+    if not BENCH_SCRIPT.is_file():
+        raise SystemExit(f"tinynet bench: no benchmarks at {BENCH_SCRIPT}; run from a checkout of tinynet")
+    return subprocess.call([sys.executable, str(BENCH_SCRIPT), *args])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tinynet",
         description="tinynet: learn how deep-learning frameworks work.",
-        epilog="examples:\n  tinynet info\n  tinynet lessons list\n  tinynet lessons run all --smoke",
+        epilog="examples:\n  tinynet info\n  tinynet lessons list\n  tinynet lessons run all --smoke\n"
+        "  tinynet bench --quick",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -118,10 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--smoke", action="store_true", help="fast runs with fewer steps")
     run.add_argument("--backend", default=None, help="numpy (default), numba or cupy")
     run.add_argument("--out", default="tinynet-out", help="output folder (default ./tinynet-out)")
+    # No option is parsed here (prefix "+" matches none): all go to benchmarks/run.py, --help included.
+    bench_parser = commands.add_parser(
+        "bench", help="benchmark the backends against each other and PyTorch (--help: options)",
+        add_help=False, prefix_chars="+",
+    )  # fmt: skip
+    bench_parser.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
 
     if args.command == "info":
         return info(args.warmup)
+    if args.command == "bench":
+        return bench(args.args)
     if args.lesson_command == "list":
         return lessons_list()
     return lessons_run(args.which, args.smoke, args.backend, args.out)

@@ -44,6 +44,16 @@ def to_host(array) -> np.ndarray:
     return array if isinstance(array, np.ndarray) else array.get()
 
 
+def to_backend(array, name: str):
+    """``array`` in the array library of backend ``name``: as it is if already there, else copied across.
+
+    numpy and numba both hold NumPy arrays, so between them nothing moves; to and from cupy the data is
+    copied (``cupy.asarray`` up to the GPU, ``.get()`` down). Raises BackendError if ``name`` cannot run here.
+    """
+    xp = backend.load(name).xp
+    return array if array_module(array) is xp else xp.asarray(to_host(array))
+
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it and differentiate them.
 
@@ -155,9 +165,17 @@ class Tensor:
 
     # --- dtypes ----------------------------------------------------------------------------
 
-    def to(self, dtype) -> Tensor:
-        """This tensor as ``dtype`` (differentiable between floating types)."""
-        return ops.cast(self, dtype)
+    def to(self, target) -> Tensor:
+        """This tensor as dtype ``target`` (differentiable between floating types), or on backend ``target``.
+
+        ``x.to("cupy")``, ``x.to("numpy")``: a backend name moves the data, as ``Tensor.to(device)`` in
+        PyTorch, but the copy is a new leaf (requires_grad as x's): gradients do not flow back across
+        backends. A tensor whose data is already in that backend's array library is returned as it is.
+        """
+        if isinstance(target, str) and target in backend.MODULES:
+            moved = to_backend(self.data, target)
+            return self if moved is self.data else Tensor(moved, requires_grad=self.requires_grad)
+        return ops.cast(self, target)
 
     def float(self) -> Tensor:
         return ops.cast(self, float32)

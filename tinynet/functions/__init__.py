@@ -10,6 +10,8 @@
   max/avg_pool1d/2d, interpolate
 - ``normalization``, ``dropout``, ``embedding``, ``attention``: layer_norm batch_norm, dropout,
   embedding, scaled_dot_product_attention
+- ``recurrent``: rnn_sequence gru_sequence lstm_sequence (one layer and direction of nn.RNN/GRU/LSTM
+  over a whole sequence as one op)
 
 The layer families are reached through ``tinynet.nn.functional``, as in PyTorch.
 """

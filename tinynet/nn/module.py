@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from kernels.numpy_ref import array_module
-from tinynet.errors import ShapeError
-from tinynet.tensor import Tensor, float32, float64, to_host
+from tinynet import backend
+from tinynet.errors import DTypeError, ShapeError
+from tinynet.tensor import Tensor, float32, float64, to_backend, to_host
 
 
 class Parameter(Tensor):
@@ -155,6 +156,23 @@ class Module:
     def float(self) -> Module:
         """Make every floating parameter and buffer float32."""
         return self._cast(float32)
+
+    def to(self, target) -> Module:
+        """Move every parameter and buffer (and gradient) to backend ``target`` in place; returns self.
+
+        ``model.to("cupy")`` puts the model on the GPU, ``model.to("numpy")`` brings it back. Build the
+        optimizer after moving: the state an optimizer already holds stays where it was. A floating dtype
+        as ``target`` casts instead, as ``double()`` and ``float()`` do.
+        """
+        if not (isinstance(target, str) and target in backend.MODULES):
+            if np.dtype(target).kind != "f":
+                raise DTypeError(f"{type(self).__name__}.to: expected a backend name or floating dtype, not {target!r}")
+            return self._cast(target)
+        for _, t in [*self.named_parameters(), *self.named_buffers()]:
+            t.data = to_backend(t.data, target)
+            if t.grad is not None:
+                t.grad.data = to_backend(t.grad.data, target)
+        return self
 
     # --- saving and loading ----------------------------------------------------------------
 

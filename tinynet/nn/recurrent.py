@@ -5,9 +5,12 @@ cell state c) from each step to the next, with the same weights at every step. E
 names and shapes, and initialisation are PyTorch's, so state dicts carry over.
 
 Each step's gate pre-activations split into x_t W_ih^T, which does not depend on the previous step, and
-h_{t-1} W_hh^T, which does. A layer computes the first for the whole sequence with one matmul before its
-time loop, so only the small (N, H) @ (H, gates * H) product runs step by step. Autograd differentiates
-through the loop ("backpropagation through time"): no backward is written here.
+h_{t-1} W_hh^T, which does. The cells compose one step from ops (``rnn_step``, ``gru_step``, ``lstm_step``
+below: the equations to read), and autograd differentiates them. The layers compute the input's share
+for the whole sequence with one matmul, then run each layer and direction as one fused op over all the
+time steps (``tinynet.functions.recurrent``: the same equations in one kernel, with backpropagation
+through time written out in its backward), since composing ~15 small ops per step would spend nearly
+all the time on per-op overhead. tests/test_recurrent.py checks the layers against loops of the cells.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import math
 from tinynet.errors import DTypeError, ShapeError
 from tinynet.functions.activations import relu, sigmoid, tanh
 from tinynet.functions.linalg import matmul
+from tinynet.functions.recurrent import gru_sequence, lstm_sequence, rnn_sequence
 from tinynet.functions.shape import cat, reshape, stack, transpose
 from tinynet.nn import functional as F
 from tinynet.nn import init
@@ -209,7 +213,7 @@ class _RNNBase(Module):
     Layer k, direction d has weight_ih_l{k}{_reverse} (gates*H, in_k) with in_0 = input_size and
     in_k = num_directions * H above, weight_hh_l{k}{_reverse} (gates*H, H), and the biases
     bias_ih_l{k}{_reverse}, bias_hh_l{k}{_reverse} (gates*H,). Subclasses set ``gates``, ``num_states``
-    (1: h; 2: h and c) and ``_step``.
+    (1: h; 2: h and c) and ``_sequence``.
     """
 
     gates = 1
@@ -266,7 +270,10 @@ class _RNNBase(Module):
     def _name(self) -> str:
         return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
 
-    def _step(self, gi: Tensor, states: tuple[Tensor, ...], w_hh_t: Tensor, b_hh: Tensor | None) -> tuple[Tensor, ...]:
+    def _sequence(
+        self, gi: Tensor, states: tuple[Tensor | None, ...], w_hh: Tensor, b_hh: Tensor | None, reverse: bool
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """The recurrence over gi (T, N, gates*H) -> (outputs (T, N, H), final states, each (N, H))."""
         raise NotImplementedError
 
     def _run(self, input: Tensor, states) -> tuple[Tensor, tuple[Tensor, ...]]:  # noqa: A002
@@ -274,7 +281,6 @@ class _RNNBase(Module):
 
         Returns the last layer's output (T, N, D*H) and, per state, its final values (L*D, N, H).
         """
-        batch = input.shape[1]
         x, finals = input, [[] for _ in range(self.num_states)]
         for layer in range(self.num_layers):
             if layer > 0:  # between layers, never after the last, as in PyTorch
@@ -282,9 +288,7 @@ class _RNNBase(Module):
             outputs = []
             for direction, suffix in enumerate(self._suffixes(layer)):
                 index = layer * self.num_directions + direction
-                initial = tuple(
-                    zeros(batch, self.hidden_size, dtype=x.dtype) if s is None else s[index] for s in states
-                )
+                initial = tuple(None if s is None else s[index] for s in states)  # None: zeros
                 output, last = self._direction(x, initial, suffix, reverse=direction == 1)
                 outputs.append(output)
                 for final, state in zip(finals, last):
@@ -293,7 +297,7 @@ class _RNNBase(Module):
         return x, tuple(stack(final) for final in finals)
 
     def _direction(
-        self, x: Tensor, states: tuple[Tensor, ...], suffix: str, reverse: bool
+        self, x: Tensor, states: tuple[Tensor | None, ...], suffix: str, reverse: bool
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """One layer in one direction. x: (T, N, in) -> (outputs (T, N, H), final states, each (N, H))."""
         length, batch, features = x.shape
@@ -301,12 +305,7 @@ class _RNNBase(Module):
         bias_ih, bias_hh = getattr(self, f"bias_ih{suffix}", None), getattr(self, f"bias_hh{suffix}", None)
         # The input's share of every gate at every step, in one matmul: (T*N, in) -> (T, N, gates*H).
         gi = reshape(F.linear(reshape(x, length * batch, features), weight_ih, bias_ih), length, batch, -1)
-        w_hh_t = transpose(weight_hh, 0, 1)
-        outputs = [None] * length
-        for t in reversed(range(length)) if reverse else range(length):
-            states = self._step(gi[t], states, w_hh_t, bias_hh)
-            outputs[t] = states[0]
-        return stack(outputs), states
+        return self._sequence(gi, states, weight_hh, bias_hh, reverse)
 
     def _check_input(self, input: Tensor) -> bool:  # noqa: A002
         """Whether input is batched; a ShapeError naming the expected layout if it does not fit."""
@@ -380,8 +379,9 @@ class RNN(_RNNBase):
     def _extra_args(self) -> list[str]:
         return [] if self.nonlinearity == "tanh" else [f"nonlinearity={self.nonlinearity!r}"]
 
-    def _step(self, gi, states, w_hh_t, b_hh):
-        return (rnn_step(gi, states[0], w_hh_t, b_hh, self.nonlinearity),)
+    def _sequence(self, gi, states, w_hh, b_hh, reverse):
+        output = rnn_sequence(gi, w_hh, b_hh, states[0], self.nonlinearity, reverse)
+        return output, (output[0 if reverse else -1],)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
         output, (h_n,) = self._forward(input, (hx,))
@@ -398,8 +398,9 @@ class GRU(_RNNBase):
 
     gates = 3
 
-    def _step(self, gi, states, w_hh_t, b_hh):
-        return (gru_step(gi, states[0], w_hh_t, b_hh),)
+    def _sequence(self, gi, states, w_hh, b_hh, reverse):
+        output = gru_sequence(gi, w_hh, b_hh, states[0], reverse)
+        return output, (output[0 if reverse else -1],)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
         output, (h_n,) = self._forward(input, (hx,))
@@ -417,8 +418,9 @@ class LSTM(_RNNBase):
     gates = 4
     num_states = 2
 
-    def _step(self, gi, states, w_hh_t, b_hh):
-        return lstm_step(gi, *states, w_hh_t, b_hh)
+    def _sequence(self, gi, states, w_hh, b_hh, reverse):
+        output, c_last = lstm_sequence(gi, w_hh, b_hh, *states, reverse=reverse)
+        return output, (output[0 if reverse else -1], c_last)
 
     def forward(
         self,

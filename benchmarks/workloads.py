@@ -1,0 +1,308 @@
+"""The benchmark workloads: what one step computes, how many FLOPs and bytes it needs, and its code.
+
+Each workload's ``setup(fw)`` builds float32 inputs (from a fixed seed, identical on every framework)
+on a ``Framework`` and returns ``step``, a function of no arguments that the harness times. The step is
+written once and runs on tinynet and PyTorch alike (see frameworks.py).
+
+FLOP counts: 2 per multiply-add of the matmul-like work; a backward pass costs one such product per
+input that needs a gradient (x W: dx and dW, each as much as the forward). Element-wise workloads carry
+nominal per-element counts, and a minimum memory traffic (``bytes``: every input read once, every
+output written once), because memory, not arithmetic, bounds them: they are held to the speed of a
+plain copy moving as many bytes, instead of the matmul peak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from frameworks import Framework
+
+FLOAT = 4  # bytes per float32
+ADAM_FLOPS_PER_PARAM = 13  # PyTorch's single-tensor Adam: m (3), v (4), sqrt(v)/c + eps (3), p -= s m/denom (3)
+
+# Shapes per size: "full" is the issue's; "quick" cuts the big batches by 4 (the MNIST-1D models keep
+# theirs), so that a quick run stays under a minute; "tiny" only checks that everything runs.
+SIZES = {
+    "full": dict(matmul=1024, conv2d=(64, 16, 28, 28, 32), batch=100, pool=(64, 32, 28, 28),
+                 attention=(8, 4, 128, 64), xent=(2048, 1000), layernorm=(8192, 256), adam=1_000_000),
+    "quick": dict(matmul=512, conv2d=(16, 16, 28, 28, 32), batch=100, pool=(16, 32, 28, 28),
+                  attention=(2, 4, 128, 64), xent=(512, 1000), layernorm=(2048, 256), adam=250_000),
+    "tiny": dict(matmul=64, conv2d=(2, 3, 8, 8, 4), batch=4, pool=(2, 3, 8, 8),
+                 attention=(1, 2, 16, 8), xent=(16, 10), layernorm=(16, 32), adam=1000),
+}  # fmt: skip
+SIGNAL = 40  # MNIST-1D signal length: the reference models are built for it
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One benchmark: ``setup(fw)`` returns the step to time; ``bound`` says which peak it is held to."""
+
+    name: str
+    shape: str  # what one step computes, for the tables
+    flops: float  # floating-point operations per step
+    bytes: float | None  # least memory traffic per step (memory-bound workloads only)
+    bound: str  # "compute" (held to the matmul peak) or "memory" (to a copy of ``bytes``)
+    setup: Callable[[Framework], Callable[[], object]]
+
+
+def _arrays(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape, dtype=np.float32) for shape in shapes]
+
+
+def _forward_backward(fw: Framework, forward: Callable, inputs: list[np.ndarray], grad_out: np.ndarray):
+    """A step running ``forward(*tensors).backward(grad_out)``, clearing the inputs' grads first."""
+    tensors = [fw.tensor(a, requires_grad=True) for a in inputs]
+    grad = fw.tensor(grad_out)
+
+    def step():
+        for t in tensors:
+            t.grad = None
+        forward(*tensors).backward(grad)
+
+    return step
+
+
+def _training_flops(*layers: tuple[float, bool]) -> float:
+    """FLOPs of forward + backward for layers given as (forward FLOPs, needs a gradient w.r.t. its input)."""
+    return sum(flops * (3 if input_grad else 2) for flops, input_grad in layers)
+
+
+def _conv_flops(batch: int, c_in: int, c_out: int, out_positions: int, kernel_size: int) -> float:
+    return 2 * batch * c_out * out_positions * c_in * kernel_size
+
+
+# --- the workloads --------------------------------------------------------------------------
+
+
+def matmul(n: int) -> Workload:
+    a, b = _arrays(0, (n, n), (n, n))
+
+    def setup(fw: Framework):
+        ta, tb = fw.tensor(a), fw.tensor(b)
+        return lambda: fw.lib.matmul(ta, tb)
+
+    return Workload("matmul", f"({n}, {n}) @ ({n}, {n}), forward", 2 * n**3, None, "compute", setup)
+
+
+def conv2d(n: int, c: int, h: int, w: int, o: int) -> Workload:
+    x, weight, grad = _arrays(1, (n, c, h, w), (o, c, 3, 3), (n, o, h, w))
+
+    def setup(fw: Framework):
+        return _forward_backward(fw, lambda x, w: fw.F.conv2d(x, w, padding=1), [x, weight], grad)
+
+    flops = _training_flops((_conv_flops(n, c, o, h * w, 9), True))
+    return Workload("conv2d", f"x ({n}, {c}, {h}, {w}), w ({o}, {c}, 3, 3), pad 1", flops, None, "compute", setup)
+
+
+def conv1d_mnist1d(batch: int) -> Workload:
+    """The MNIST-1D CNN's three conv1d layers in a row (the input signal needs no gradient)."""
+    (x,) = _arrays(2, (batch, 1, SIGNAL))
+    layers, lengths, c_in, length = [], [], 1, SIGNAL
+    for index, kernel in enumerate((5, 3, 3)):
+        length = (length + 2 - kernel) // 2 + 1
+        layers.append((_conv_flops(batch, c_in, 25, length, kernel), index > 0))
+        lengths.append(length)
+        c_in = 25
+    (grad,) = _arrays(3, (batch, 25, length))
+
+    def setup(fw: Framework):
+        model = fw.model("MNIST1DCNN")
+        signal, grad_out = fw.tensor(x), fw.tensor(grad)
+
+        def step():
+            model.zero_grad()
+            model.conv3(model.conv2(model.conv1(signal))).backward(grad_out)
+
+        return step
+
+    shape = f"({batch}, 1, {SIGNAL}) -> 25 x {lengths[0]} -> {lengths[1]} -> {lengths[2]}"
+    return Workload("conv1d_mnist1d", shape, _training_flops(*layers), None, "compute", setup)
+
+
+def maxpool2d(n: int, c: int, h: int, w: int) -> Workload:
+    x, grad = _arrays(4, (n, c, h, w), (n, c, h // 2, w // 2))
+
+    def setup(fw: Framework):
+        return _forward_backward(fw, lambda x: fw.F.max_pool2d(x, 2, 2), [x], grad)
+
+    size = n * c * h * w
+    # Forward: read x, write a quarter of it; backward: read that quarter's gradient, write dx.
+    traffic = FLOAT * size * (1 + 1 / 4 + 1 / 4 + 1)
+    return Workload("maxpool2d", f"({n}, {c}, {h}, {w}), kernel 2, stride 2", size, traffic, "memory", setup)
+
+
+def attention(b: int, h: int, length: int, e: int, causal: bool) -> Workload:
+    q, k, v, grad = _arrays(5, *[(b, h, length, e)] * 4)
+
+    def setup(fw: Framework):
+        def forward(q, k, v):
+            return fw.F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+        return _forward_backward(fw, forward, [q, k, v], grad)
+
+    # Forward: scores q k^T and weights v (2 products); backward: dv, dweights, dq, dk (4 products).
+    # Causal counts only the query-key pairs it keeps: a kernel that skips the masked half gains.
+    pairs = length * (length + 1) // 2 if causal else length * length
+    name, mask = ("attention_causal", ", causal") if causal else ("attention", "")
+    return Workload(name, f"q, k, v ({b}, {h}, {length}, {e}){mask}", 12 * b * h * pairs * e, None, "compute", setup)
+
+
+def softmax_xent(n: int, classes: int) -> Workload:
+    (logits,) = _arrays(6, (n, classes))
+    labels = np.random.default_rng(7).integers(0, classes, n)
+
+    def setup(fw: Framework):
+        x, y = fw.tensor(logits, requires_grad=True), fw.tensor(labels)
+
+        def step():
+            x.grad = None
+            fw.F.cross_entropy(x, y).backward()
+
+        return step
+
+    # Forward max, subtract, exp, sum; backward normalise and subtract the one-hot: 6 per logit.
+    size = n * classes
+    return Workload("softmax_xent", f"logits ({n}, {classes}), int labels", 6 * size, 2 * FLOAT * size, "memory", setup)
+
+
+def layernorm(n: int, d: int) -> Workload:
+    x, weight, bias, grad = _arrays(8, (n, d), (d,), (d,), (n, d))
+
+    def setup(fw: Framework):
+        return _forward_backward(fw, lambda x, w, b: fw.F.layer_norm(x, (d,), w, b), [x, weight, bias], grad)
+
+    # Forward: statistics, normalise, scale and shift (7 per element); backward: 11 per element.
+    # Traffic: read x, write y; read x and dy, write dx.
+    return Workload("layernorm", f"({n}, {d}), with weight and bias", 18 * n * d, 5 * FLOAT * n * d, "memory", setup)
+
+
+def adam_step(n: int) -> Workload:
+    param, grad = _arrays(9, (n,), (n,))
+
+    def setup(fw: Framework):
+        p = fw.nn.Parameter(fw.tensor(param))
+        p.grad = fw.tensor(grad)
+        optimizer = fw.optim.Adam([p], lr=1e-2)
+        return optimizer.step
+
+    # Read p, g, m, v; write p, m, v.
+    return Workload("adam_step", f"{n:,} parameters", ADAM_FLOPS_PER_PARAM * n, 7 * FLOAT * n, "memory", setup)
+
+
+def _classifier_step(fw: Framework, factory, x: np.ndarray, labels: np.ndarray, train: bool):
+    """Forward, cross-entropy, backward (and an Adam step with lr 1e-2 when ``train``)."""
+    model = fw.model(factory)
+    inputs, targets = fw.tensor(x), fw.tensor(labels)
+    optimizer = fw.optim.Adam(model.parameters(), lr=1e-2)
+
+    def step():
+        optimizer.zero_grad()
+        fw.F.cross_entropy(model(inputs), targets).backward()
+        if train:
+            optimizer.step()
+
+    return step
+
+
+def _mnist1d_batch(batch: int) -> tuple[np.ndarray, np.ndarray]:
+    # Random signals: a step's time does not depend on the values, only on the shapes.
+    (x,) = _arrays(10, (batch, SIGNAL))
+    return x, np.random.default_rng(11).integers(0, 10, batch)
+
+
+def _gru_layers(batch: int, hidden: int = 6, classes: int = 10) -> list[tuple[float, bool]]:
+    steps = 2 * SIGNAL  # both directions
+    return [
+        (steps * 2 * batch * 1 * 3 * hidden, False),  # input projections (x needs no gradient)
+        (steps * 2 * batch * hidden * 3 * hidden, True),  # hidden projections
+        (2 * batch * 2 * hidden * SIGNAL * classes, True),  # head
+    ]
+
+
+def gru(batch: int) -> Workload:
+    x, labels = _mnist1d_batch(batch)
+    flops = _training_flops(*_gru_layers(batch))
+    return Workload(
+        "gru", f"MNIST-1D bidirectional GRU (hidden 6) + head on ({batch}, {SIGNAL}, 1), no optimizer",
+        flops, None, "compute", lambda fw: _classifier_step(fw, "MNIST1DGRU", x, labels, train=False),
+    )  # fmt: skip
+
+
+def _with_adam(layers: list[tuple[float, bool]], params: int) -> float:
+    return _training_flops(*layers) + ADAM_FLOPS_PER_PARAM * params
+
+
+def train_cnn(batch: int) -> Workload:
+    x, labels = _mnist1d_batch(batch)
+    layers = [(_conv_flops(batch, 1, 25, 19, 5), False), (_conv_flops(batch, 25, 25, 10, 3), True),
+              (_conv_flops(batch, 25, 25, 5, 3), True), (2 * batch * 125 * 10, True)]  # fmt: skip
+    params = 25 * 5 + 25 + 2 * (25 * 25 * 3 + 25) + 125 * 10 + 10
+    return Workload(
+        "train_cnn", f"MNIST-1D CNN training step, batch {batch}, Adam lr 1e-2", _with_adam(layers, params),
+        None, "compute", lambda fw: _classifier_step(fw, "MNIST1DCNN", x, labels, train=True),
+    )  # fmt: skip
+
+
+def train_mlp(batch: int) -> Workload:
+    x, labels = _mnist1d_batch(batch)
+    sizes = [(SIGNAL, 100), (100, 100), (100, 10)]
+    layers = [(2 * batch * i * o, k > 0) for k, (i, o) in enumerate(sizes)]
+    params = sum(i * o + o for i, o in sizes)
+    return Workload(
+        "train_mlp", f"MNIST-1D MLP (40-100-100-10) training step, batch {batch}, Adam lr 1e-2",
+        _with_adam(layers, params), None, "compute",
+        lambda fw: _classifier_step(fw, "mnist1d_mlp", x, labels, train=True),
+    )  # fmt: skip
+
+
+def _xor_mlp(nn):
+    return nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Sigmoid())
+
+
+def train_xor() -> Workload:
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array([[0], [1], [1], [0]], dtype=np.float32)
+
+    def setup(fw: Framework):
+        model = fw.model(_xor_mlp)
+        inputs, targets = fw.tensor(x), fw.tensor(y)
+        optimizer = fw.optim.Adam(model.parameters(), lr=1e-2)
+
+        def step():
+            optimizer.zero_grad()
+            fw.F.mse_loss(model(inputs), targets).backward()
+            optimizer.step()
+
+        return step
+
+    flops = _with_adam([(2 * 4 * 2 * 8, False), (2 * 4 * 8 * 1, True)], 2 * 8 + 8 + 8 + 1)
+    return Workload(
+        "train_xor", "2-8-1 XOR MLP training step, batch 4: framework overhead", flops, None, "compute", setup
+    )
+
+
+def all_workloads(size: str = "full") -> list[Workload]:
+    """Every workload at ``size`` (a key of SIZES), in report order."""
+    s = SIZES[size]
+    return [
+        matmul(s["matmul"]),
+        conv2d(*s["conv2d"]),
+        conv1d_mnist1d(s["batch"]),
+        maxpool2d(*s["pool"]),
+        attention(*s["attention"], causal=False),
+        attention(*s["attention"], causal=True),
+        softmax_xent(*s["xent"]),
+        layernorm(*s["layernorm"]),
+        adam_step(s["adam"]),
+        gru(s["batch"]),
+        train_cnn(s["batch"]),
+        train_mlp(s["batch"]),
+        train_xor(),
+    ]
+
+
+def names() -> list[str]:
+    return [w.name for w in all_workloads("tiny")]

@@ -1,0 +1,84 @@
+"""Run the CUDA kernels of kernels/cuda on the CPU, to test their logic on a machine without a GPU.
+
+Every kernel family is compiled with g++ as C++, with cuda_emulator.h standing in for CUDA, into one
+shared library per dtype, and ``EmulatedKernel`` launches a kernel as ``cupy.RawKernel`` would:
+``kernel(grid, block, args)``, with NumPy arrays where CuPy would take device arrays. Patching
+``kernels.cupy_gpu._kernel`` to ``emulated_kernel`` and ``kernels.cupy_gpu.cupy`` to NumPy then runs
+the whole CuPy backend, Python launch code included, on the CPU.
+"""
+
+import atexit
+import ctypes
+import functools
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from kernels import cupy_gpu
+
+HEADER = Path(__file__).with_name("cuda_emulator.h")
+COMPILER = shutil.which("g++")
+_SCALARS = {np.int64: ctypes.c_int64, np.float32: ctypes.c_float, np.float64: ctypes.c_double}
+_build_dir = Path(tempfile.mkdtemp(prefix="tinynet-cuda-emulator-"))
+atexit.register(shutil.rmtree, _build_dir, ignore_errors=True)
+
+
+def _with_launchers(family: str) -> str:
+    """One family's source in a namespace of its own, and a C entry point ``emu_launch_<kernel>(dims, args)``
+    for each of its kernels (kernel names are unique across families)."""
+    source = cupy_gpu.source(family).replace("#pragma once", "")
+    names = re.findall(r'extern "C" __global__ void (\w+)\(', source)
+    launchers = "\n".join(
+        f'extern "C" int emu_launch_{name}(const unsigned* dims, void** args) '
+        f"{{ return emu::launch(dims, [=] {{ emu::call({family}::{name}, args); }}); }}"
+        for name in names
+    )
+    return f"namespace {family} {{\n{source}\n}}\n{launchers}\n"
+
+
+@functools.cache
+def library(dtype_name: str) -> ctypes.CDLL:
+    """Every kernel family compiled for the CPU, as one library, with scalar_t = the C type of ``dtype_name``."""
+    source = "".join(_with_launchers(family) for family in cupy_gpu.FAMILIES)
+    defines = [o for o in cupy_gpu.compile_options(dtype_name) if o.startswith("-D")]  # scalar_t
+    path = _build_dir / f"kernels-{dtype_name}.so"
+    cpp = path.with_suffix(".cpp")
+    cpp.write_text(source)
+    command = [COMPILER, "-std=c++20", "-O1", "-shared", "-fPIC", "-include", str(HEADER)]
+    built = subprocess.run([*command, *defines, "-o", str(path), str(cpp)], capture_output=True, text=True)
+    if built.returncode:
+        raise RuntimeError(f"g++ could not build the emulated kernels ({dtype_name}):\n{built.stderr}")
+    return ctypes.CDLL(str(path))
+
+
+def _pointer_to(value) -> ctypes.c_void_p | ctypes._SimpleCData:
+    """The C value of one kernel argument (what the kernel's parameter holds)."""
+    if value is None:
+        return ctypes.c_void_p(None)
+    if isinstance(value, np.ndarray):
+        return ctypes.c_void_p(value.ctypes.data)
+    return _SCALARS[type(value)](value)
+
+
+class EmulatedKernel:
+    """One kernel of a family's CPU library, called like ``cupy.RawKernel``: ``kernel(grid, block, args)``."""
+
+    def __init__(self, family: str, name: str, dtype_name: str) -> None:
+        self.launch = getattr(library(dtype_name), f"emu_launch_{name}")
+        self.name = name
+
+    def __call__(self, grid: tuple, block: tuple, args: tuple, shared_mem: int = 0) -> None:
+        dims = (ctypes.c_uint * 6)(*(*grid, 1, 1)[:3], *(*block, 1, 1)[:3])
+        values = [_pointer_to(a) for a in args]  # kept alive until the launch returns
+        pointers = (ctypes.c_void_p * len(values))(*(ctypes.addressof(v) for v in values))
+        if self.launch(dims, pointers):
+            raise RuntimeError(f"{self.name}: deadlock: its threads wait at barriers that can never open")
+
+
+def emulated_kernel(family: str, name: str, dtype_name: str) -> EmulatedKernel:
+    """A stand-in for ``kernels.cupy_gpu._kernel``."""
+    return EmulatedKernel(family, name, dtype_name)

@@ -1,0 +1,152 @@
+"""`tinynet bench`: a tiny quick run writes the tables, results.json, results.md and the chart.
+
+The schema is checked, not the speed: a tiny run times microsecond steps on whatever machine runs it.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinynet import backend
+
+ROOT = Path(__file__).resolve().parents[1]
+# The issue's workloads, in the report's order.
+WORKLOADS = [
+    "matmul", "conv2d", "conv1d_mnist1d", "maxpool2d", "attention", "attention_causal", "softmax_xent",
+    "layernorm", "adam_step", "gru", "train_cnn", "train_mlp", "train_xor",
+]  # fmt: skip
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+TINYNET = [name for name in ("numpy", "numba", "cupy") if backend.status(name)[0]]
+RUNNERS = [*TINYNET, "torch"]
+
+
+def _bench(*args: str, env=None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "tinynet", "bench", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    # One thread: on a busy machine, threads waiting for each other at every op make a tiny run slow.
+    result = _bench("--quick", "--size", "tiny", "--threads", "1", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out, result.stdout, json.loads((out / "results.json").read_text())
+
+
+def test_results_json_describes_the_machine(tiny_run):
+    _, _, results = tiny_run
+    machine = results["machine"]
+    assert isinstance(machine["cpu"], str) and machine["cpu"]
+    assert isinstance(machine["cores"], int) and machine["cores"] >= 1
+    assert len(machine["load_average"]) == 3 and len(machine["load_average_end"]) == 3
+    assert machine["threads"]["requested"] == 1
+    assert machine["threads"]["numba"] in (1, None) and machine["threads"]["torch"] in (1, None)
+    assert {"tinynet", "numpy", "numba", "torch"} <= set(machine["versions"])
+    assert results["mode"]["name"] == "tiny" and results["mode"]["repeat"] == 2
+    peak = results["peak"]["cpu"]
+    assert peak["gflops"] > 0 and peak["gflops"] == max(peak["gflops_by"].values())
+    memory_bound = [w["name"] for w in results["workloads"] if w["bound"] == "memory"]
+    assert sorted(peak["gbytes_per_s"]) == sorted(memory_bound) and min(peak["gbytes_per_s"].values()) > 0
+    assert results["backends"]["numpy"]["status"] == "ok"
+    # PyTorch on the GPU joins only when cupy runs and torch has CUDA.
+    assert results["runners"] == RUNNERS + (["torch-cuda"] if "torch-cuda" in results["backends"] else [])
+
+
+def test_every_workload_has_a_timed_entry_per_runner(tiny_run):
+    _, _, results = tiny_run
+    assert [w["name"] for w in results["workloads"]] == WORKLOADS
+    for workload in results["workloads"]:
+        assert workload["flops"] > 0 and workload["bound"] in ("compute", "memory")
+        assert (workload["bytes"] is not None) == (workload["bound"] == "memory")
+        assert set(workload["results"]) == set(results["runners"])
+        for name, result in workload["results"].items():
+            if name == "torch" and not HAS_TORCH:
+                assert result["status"] == "not installed"
+                continue
+            assert result["status"] == "ok", (workload["name"], name, result["status"])
+            assert result["repeats"] == len(result["per_call_s"]) == 2 and result["calls_per_repeat"] == 1
+            time = result["time_s"]
+            assert 0 < time["min"] <= time["p25"] <= time["median"] <= time["p75"]
+            assert result["first_call_s"] > 0
+            assert result["gflops"] == pytest.approx(workload["flops"] / time["median"] / 1e9)
+            assert isinstance(result["pct_of_peak"], float)
+
+
+def test_tinynet_entries_say_which_kernels_were_the_backends_own(tiny_run):
+    _, _, results = tiny_run
+    for workload in results["workloads"]:
+        for name in TINYNET:
+            kernels = workload["results"][name]["kernels"]
+            assert kernels["used"], workload["name"]  # every workload runs through the kernel table
+            own = set(results["backends"][name].get("overrides", []))
+            assert set(kernels["overridden"]) == set(kernels["used"]) & own
+            assert set(kernels["overridden"]) | set(kernels["fallback"]) <= set(kernels["used"])
+
+
+def test_ratios_pair_runs_measured_side_by_side(tiny_run):
+    _, _, results = tiny_run
+    expected = [f"{b}/torch" for b in TINYNET if b != "cupy"] + [f"{b}/numpy" for b in TINYNET if b != "numpy"]
+    assert set(expected) <= set(results["pairs"])
+    for workload in results["workloads"]:
+        for pair in results["pairs"]:
+            ratio = workload["ratios"][pair]
+            if "torch" in pair and not HAS_TORCH:
+                assert ratio["status"] == "torch: not installed"
+                continue
+            assert ratio["status"] == "ok" and ratio["p25"] <= ratio["median"] <= ratio["p75"]
+            top, bottom = (workload["results"][name]["per_call_s"] for name in pair.split("/"))
+            assert ratio["median"] == pytest.approx(np.median([a / b for a, b in zip(top, bottom)]))
+
+
+def test_files_and_the_terminal_table(tiny_run):
+    out, stdout, results = tiny_run
+    markdown = (out / "results.md").read_text()
+    assert (out / "ratios.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in WORKLOADS:
+        assert f"| {name} |" in markdown and f"\n{name} " in stdout
+    for pair in results["pairs"]:
+        assert pair in markdown and pair in stdout
+
+
+def test_workload_flop_counts_match_the_formulas(tiny_run):
+    _, _, results = tiny_run
+    entries = {w["name"]: w for w in results["workloads"]}
+    assert entries["matmul"]["flops"] == 2 * 64**3
+    # conv2d tiny: x (2, 3, 8, 8), w (4, 3, 3, 3), padding 1: forward, then dx and dw as much again each.
+    n, o, positions, c, taps = 2, 4, 8 * 8, 3, 3 * 3
+    assert entries["conv2d"]["flops"] == 3 * 2 * n * o * positions * c * taps
+    assert entries["attention_causal"]["flops"] < entries["attention"]["flops"]
+
+
+def test_without_torch_the_torch_columns_say_not_installed(tmp_path):
+    # A torch package that fails to import stands in for a machine without PyTorch.
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no torch here')\n")
+    env = {**os.environ, "PYTHONPATH": str(fake.parent)}
+    out = tmp_path / "out"
+    result = _bench("--quick", "--size", "tiny", "--only", "matmul", "--backends", "numpy,torch", "--out", str(out),
+                    env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    (matmul,) = results["workloads"]
+    assert matmul["results"]["torch"] == {"status": "not installed"}
+    assert matmul["ratios"]["numpy/torch"] == {"status": "torch: not installed"}
+    assert "not installed" in result.stdout
+
+
+def test_unknown_workload_is_a_clear_error():
+    result = _bench("--only", "matmul,nope")
+    assert result.returncode == 2 and "unknown nope" in result.stderr and "train_xor" in result.stderr
+
+
+def test_bench_help_shows_an_example():
+    result = _bench("--help")
+    assert result.returncode == 0 and "tinynet bench --quick" in result.stdout and "--only" in result.stdout

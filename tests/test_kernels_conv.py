@@ -1,0 +1,280 @@
+"""Matmul, convolution and pooling kernels of every backend against the reference kernels (the spec).
+
+Each test draws shapes, window geometry and data with hypothesis, runs the active backend's kernel and
+``kernels.numpy_ref``'s on the same inputs, and compares: float32 within its rounding, float64 tightly,
+max-pool positions exactly. The draws include unit-height images (what conv1d and the 1-D pools pass),
+non-contiguous inputs, ties, NaN and -inf.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from kernels import numpy_ref
+from tinynet import backend
+
+# The `backend_name` fixture only switches the backend for the whole test: sharing it across examples is fine.
+per_backend = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+DTYPES = [np.float32, np.float64]
+TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
+
+
+def assert_matches(got, expected, dtype):
+    """Same shapes, same dtypes, same values (within the dtype's tolerance), output by output."""
+    got = got if isinstance(got, tuple) else (got,)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert isinstance(g, np.ndarray) and g.shape == e.shape and g.dtype == e.dtype, (g.shape, e.shape)
+        np.testing.assert_allclose(g, e, **TOLERANCE[dtype])
+
+
+def random_array(rng, shape, dtype, contiguous=True):
+    """Standard normal data; when not contiguous, a view that skips every other element of the last axis."""
+    if contiguous:
+        return rng.standard_normal(shape).astype(dtype)
+    wide = rng.standard_normal((*shape[:-1], 2 * shape[-1])).astype(dtype)
+    return wide[..., ::2]
+
+
+def run_both(kernel, *args):
+    """(active backend's result, reference's result); the reference gets copies, so a kernel that wrote
+    into its inputs would show up as a mismatch."""
+    copies = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    return getattr(backend.active(), kernel)(*args), getattr(numpy_ref, kernel)(*copies)
+
+
+# --- matmul ---------------------------------------------------------------------------------
+
+
+@st.composite
+def matmul_cases(draw):
+    """Operand shapes (..., n, k) and (..., k, m) whose batch axes broadcast (either may have none)."""
+    n, k, m = draw(st.integers(1, 6)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    batch = draw(st.lists(st.integers(1, 3), max_size=2))
+    batch_a = tuple(b if draw(st.booleans()) else 1 for b in batch)[draw(st.integers(0, len(batch))) :]
+    batch_b = tuple(b if draw(st.booleans()) else 1 for b in batch)[draw(st.integers(0, len(batch))) :]
+    return (*batch_a, n, k), (*batch_b, k, m), draw(st.booleans())
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=matmul_cases(), seed=st.integers(0, 2**32 - 1))
+def test_matmul_matches_the_reference(backend_name, dtype, case, seed):
+    shape_a, shape_b, transposed = case
+    rng = np.random.default_rng(seed)
+    a = random_array(rng, shape_a, dtype)
+    # A transposed operand (as the matmul backward passes) is a non-contiguous view.
+    if transposed:
+        b = np.swapaxes(random_array(rng, (*shape_b[:-2], shape_b[-1], shape_b[-2]), dtype), -1, -2)
+    else:
+        b = random_array(rng, shape_b, dtype)
+    assert_matches(*run_both("matmul", a, b), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "shape_a, shape_b, transposed",
+    [
+        ((64, 40), (40, 30), False),
+        ((6, 50, 40), (40, 30), False),  # a batch times one matrix, as in a linear layer
+        ((12, 30, 20), (12, 20, 25), False),  # batches of equal shape
+        ((2, 5, 30, 20), (2, 5, 25, 20), True),  # ... with b transposed, as the matmul backward passes it
+        ((12, 7, 5), (12, 5, 9), False),
+    ],
+)
+def test_matmul_on_larger_operands(backend_name, dtype, shape_a, shape_b, transposed):
+    """Products big enough that a backend may compute them differently from small ones."""
+    rng = np.random.default_rng(0)
+    a, b = random_array(rng, shape_a, dtype), random_array(rng, shape_b, dtype)
+    assert_matches(*run_both("matmul", a, np.swapaxes(b, -1, -2) if transposed else b), dtype)
+
+
+# --- convolution ----------------------------------------------------------------------------
+
+
+@st.composite
+def conv_cases(draw, transposed=False):
+    """(x shape, w shape, stride, padding, [output_padding,] dilation, x contiguous?) of a valid convolution.
+
+    One case in three is a conv1d's: unit height, a (1, K) kernel and no stride, padding or dilation in height.
+    """
+    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    unit_height = draw(st.integers(0, 2)) == 0
+    kh, kw = (1 if unit_height else draw(st.integers(1, 3))), draw(st.integers(1, 3))
+    stride = (1 if unit_height else draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (0 if unit_height else draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    dilation = (1 if unit_height else draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    h, w = (1 if unit_height else draw(st.integers(1, 8))), draw(st.integers(1, 9))
+    contiguous = draw(st.booleans())
+    if not transposed:
+        assume(all(s + 2 * p - d * (k - 1) - 1 >= 0 for s, k, p, d in zip((h, w), (kh, kw), padding, dilation)))
+        return (n, c, h, w), (o, c, kh, kw), stride, padding, dilation, contiguous
+    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    geometry = zip((h, w), (kh, kw), stride, padding, output_padding, dilation)
+    assume(all((size - 1) * s - 2 * p + d * (k - 1) + op + 1 >= 1 for size, k, s, p, op, d in geometry))
+    return (n, c, h, w), (c, o, kh, kw), stride, padding, output_padding, dilation, contiguous
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=conv_cases(), seed=st.integers(0, 2**32 - 1))
+def test_conv2d_forward_and_backward_match_the_reference(backend_name, dtype, case, seed):
+    x_shape, w_shape, stride, padding, dilation, contiguous = case
+    rng = np.random.default_rng(seed)
+    x, w = random_array(rng, x_shape, dtype, contiguous), random_array(rng, w_shape, dtype)
+    got, expected = run_both("conv2d_forward", x, w, stride, padding, dilation)
+    assert_matches(got, expected, dtype)
+    grad = random_array(rng, expected.shape, dtype, contiguous)
+    assert_matches(*run_both("conv2d_backward", grad, x, w, stride, padding, dilation), dtype)
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=conv_cases(transposed=True), seed=st.integers(0, 2**32 - 1))
+def test_conv_transpose2d_forward_and_backward_match_the_reference(backend_name, dtype, case, seed):
+    x_shape, w_shape, stride, padding, output_padding, dilation, contiguous = case
+    geometry = (stride, padding, output_padding, dilation)
+    rng = np.random.default_rng(seed)
+    x, w = random_array(rng, x_shape, dtype, contiguous), random_array(rng, w_shape, dtype)
+    got, expected = run_both("conv_transpose2d_forward", x, w, *geometry)
+    assert_matches(got, expected, dtype)
+    grad = random_array(rng, expected.shape, dtype, contiguous)
+    assert_matches(*run_both("conv_transpose2d_backward", grad, x, w, *geometry), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "x_shape, w_shape, stride, padding, dilation",
+    [
+        # The MNIST-1D CNN's second and first layers on 13 signals: more samples than threads, split unevenly.
+        ((13, 25, 1, 19), (25, 25, 1, 3), (1, 2), (0, 1), (1, 1)),
+        ((13, 1, 1, 40), (25, 1, 1, 5), (1, 2), (0, 1), (1, 1)),
+        ((3, 4, 12, 11), (5, 4, 3, 3), (1, 2), (0, 1), (1, 1)),
+        # Stride 1 on wider images, with and without dilation: backends may lay these out differently.
+        ((3, 4, 12, 11), (5, 4, 3, 3), (1, 1), (1, 1), (1, 1)),
+        ((2, 3, 9, 20), (4, 3, 3, 3), (1, 1), (2, 1), (2, 2)),
+    ],
+)
+def test_convolutions_of_larger_batches_and_images(backend_name, dtype, x_shape, w_shape, stride, padding, dilation):
+    rng = np.random.default_rng(0)
+    x, w = random_array(rng, x_shape, dtype), random_array(rng, w_shape, dtype)
+    geometry = (stride, padding, dilation)
+    out, expected = run_both("conv2d_forward", x, w, *geometry)
+    assert_matches(out, expected, dtype)
+    grad = random_array(rng, expected.shape, dtype)
+    assert_matches(*run_both("conv2d_backward", grad, x, w, *geometry), dtype)
+    # The transposed convolution maps conv2d's output back: its weight is (C_in, C_out, KH, KW) = w's shape.
+    w_t = random_array(rng, w_shape, dtype)
+    output_padding = tuple(1 if s > 1 else 0 for s in stride)
+    transposed = (stride, padding, output_padding, dilation)
+    y, expected = run_both("conv_transpose2d_forward", out, w_t, *transposed)
+    assert_matches(y, expected, dtype)
+    grad_y = random_array(rng, expected.shape, dtype)
+    assert_matches(*run_both("conv_transpose2d_backward", grad_y, out, w_t, *transposed), dtype)
+
+
+# --- pooling --------------------------------------------------------------------------------
+
+
+@st.composite
+def pool_cases(draw):
+    """(x shape, kernel_size, stride, padding, x contiguous?), padding at most half the kernel."""
+    unit_height = draw(st.integers(0, 2)) == 0
+    kernel = (1 if unit_height else draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (1 if unit_height else draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    h = 1 if unit_height else draw(st.integers(max(1, kernel[0] - 2 * padding[0]), 8))
+    w = draw(st.integers(max(1, kernel[1] - 2 * padding[1]), 9))
+    return (draw(st.integers(1, 3)), draw(st.integers(1, 3)), h, w), kernel, stride, padding, draw(st.booleans())
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=pool_cases(), seed=st.integers(0, 2**32 - 1), specials=st.sampled_from(["none", "nan", "-inf", "both"]))
+def test_max_pool2d_matches_the_reference_exactly(backend_name, dtype, case, seed, specials):
+    x_shape, kernel, stride, padding, contiguous = case
+    rng = np.random.default_rng(seed)
+    # Few distinct values, so windows often hold their maximum twice: the first one must win.
+    x = random_array(rng, x_shape, dtype, contiguous).round()
+    if specials in ("nan", "both"):
+        x[tuple(rng.integers(0, s) for s in x_shape)] = np.nan
+    if specials in ("-inf", "both"):
+        x[0, 0] = -np.inf  # whole windows of -inf, padding included
+    (out, argmax), (expected_out, expected_argmax) = run_both("max_pool2d_forward", x, kernel, stride, padding)
+    assert out.dtype == expected_out.dtype and argmax.dtype == expected_argmax.dtype
+    np.testing.assert_array_equal(out, expected_out)
+    np.testing.assert_array_equal(argmax, expected_argmax)
+    grad = random_array(rng, out.shape, dtype, contiguous)
+    args = (grad, expected_argmax, x_shape, kernel, stride, padding)
+    assert_matches(*run_both("max_pool2d_backward", *args), dtype)
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=pool_cases(), seed=st.integers(0, 2**32 - 1))
+def test_avg_pool2d_matches_the_reference(backend_name, dtype, case, seed):
+    x_shape, kernel, stride, padding, contiguous = case
+    rng = np.random.default_rng(seed)
+    x = random_array(rng, x_shape, dtype, contiguous)
+    got, expected = run_both("avg_pool2d_forward", x, kernel, stride, padding)
+    assert_matches(got, expected, dtype)
+    grad = random_array(rng, expected.shape, dtype, contiguous)
+    assert_matches(*run_both("avg_pool2d_backward", grad, x_shape, kernel, stride, padding), dtype)
+
+
+# --- the numba kernels as plain Python ------------------------------------------------------
+
+_PLAIN_PYTHON_CHECK = """
+import numpy as np
+from kernels import numba_cpu, numpy_ref
+
+rng = np.random.default_rng(0)
+x, w = rng.standard_normal((3, 2, 5, 4)), rng.standard_normal((3, 2, 2, 3))
+w_t = rng.standard_normal((2, 3, 2, 2))
+grad = numpy_ref.conv2d_forward(x, w, (1, 2), (1, 1), (2, 1))
+grad_t = numpy_ref.conv_transpose2d_forward(x, w_t, (2, 1), (1, 0), (1, 0), (1, 2))
+pool = ((2, 3), (1, 2), (1, 1))
+_, argmax = numpy_ref.max_pool2d_forward(x, *pool)
+pooled = rng.standard_normal(argmax.shape)
+calls = {
+    "matmul": (rng.standard_normal((3, 60, 30)), np.swapaxes(rng.standard_normal((3, 20, 30)), -1, -2)),
+    "conv2d_forward": (x, w, (1, 2), (1, 1), (2, 1)),
+    "conv2d_backward": (grad, x, w, (1, 2), (1, 1), (2, 1)),
+    "conv_transpose2d_forward": (x, w_t, (2, 1), (1, 0), (1, 0), (1, 2)),
+    "conv_transpose2d_backward": (grad_t, x, w_t, (2, 1), (1, 0), (1, 0), (1, 2)),
+    "max_pool2d_forward": (x, *pool),
+    "max_pool2d_backward": (pooled, argmax, x.shape, *pool),
+    "avg_pool2d_forward": (x, *pool),
+    "avg_pool2d_backward": (pooled, x.shape, *pool),
+}
+for name, args in calls.items():
+    got, expected = getattr(numba_cpu, name)(*args), getattr(numpy_ref, name)(*args)
+    if not isinstance(got, tuple):
+        got, expected = (got,), (expected,)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+print("checked", len(calls))
+"""
+
+
+def test_the_numba_kernels_also_run_as_plain_python():
+    """NUMBA_DISABLE_JIT=1 (for stepping through a kernel in a debugger) must give the same results."""
+    usable, reason = backend.status("numba")
+    if not usable:
+        pytest.skip(reason)
+    result = subprocess.run(
+        [sys.executable, "-c", _PLAIN_PYTHON_CHECK],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NUMBA_DISABLE_JIT": "1"},
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "checked 9"

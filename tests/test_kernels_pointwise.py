@@ -1,0 +1,380 @@
+"""Activation, softmax-family, cross-entropy, layer-norm, scatter-add and optimizer-step kernels of every
+backend against the reference kernels (the spec).
+
+Each test draws shapes and data with hypothesis, runs the active backend's kernel and ``kernels.numpy_ref``'s
+on the same inputs, and compares: float32 within its rounding, float64 tightly, dtypes exactly. The draws
+include size-1 axes, non-contiguous inputs, large logits, -inf and NaN entries, fully masked rows and
+repeated indices. Then: the numba kernels run as plain Python (NUMBA_DISABLE_JIT=1), warm up, and load from
+a read-only copy of the package.
+"""
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kernels import numpy_ref
+from tinynet import backend
+
+# The `backend_name` fixture only switches the backend for the whole test: sharing it across examples is fine.
+per_backend = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+DTYPES = [np.float32, np.float64]
+TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
+LAYOUTS = ["contiguous", "transposed", "strided"]
+
+shapes = st.lists(st.integers(1, 6), min_size=1, max_size=3).map(tuple)
+seeds = st.integers(0, 2**32 - 1)
+
+
+def assert_matches(got, expected, dtype):
+    """Same shapes, same dtypes, same values (within the dtype's tolerance; NaN equals NaN), output by output."""
+    got = got if isinstance(got, tuple) else (got,)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert isinstance(g, np.ndarray) and g.shape == e.shape and g.dtype == e.dtype, (g.shape, e.shape, g.dtype)
+        np.testing.assert_allclose(g, e, **TOLERANCE[dtype])
+
+
+def random_array(rng, shape, dtype, layout="contiguous", scale=1.0):
+    """Normal data of ``shape``: contiguous, a transposed view, or a view skipping every other element."""
+    if layout == "transposed":
+        return (scale * rng.standard_normal(shape[::-1])).astype(dtype).T
+    if layout == "strided":
+        return (scale * rng.standard_normal((*shape[:-1], 2 * shape[-1]))).astype(dtype)[..., ::2]
+    return (scale * rng.standard_normal(shape)).astype(dtype)
+
+
+def sprinkle(rng, a, values):
+    """``a`` with a few random entries set (in place, whatever its strides) to the given special values."""
+    for value in values:
+        a[tuple(rng.integers(size) for size in a.shape)] = value
+    return a
+
+
+def run_both(kernel, *args, **options):
+    """(active backend's result, reference's result), after checking that the backend's kernel left its
+    inputs as they were."""
+    copies = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    got = getattr(backend.active(), kernel)(*args, **options)
+    for a, copy in zip(args, copies):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, copy, err_msg=f"{kernel} wrote into its input")
+    return got, getattr(numpy_ref, kernel)(*copies, **options)
+
+
+# --- activations ----------------------------------------------------------------------------
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "gelu"])
+@given(shape=shapes, layout=st.sampled_from(LAYOUTS), specials=st.booleans(), seed=seeds)
+def test_activations_match_the_reference(backend_name, name, dtype, shape, layout, specials, seed):
+    rng = np.random.default_rng(seed)
+    # Scale 10 reaches both tails of sigmoid and tanh (and exp's underflow), 0.01 the cancellation near 0.
+    x = random_array(rng, shape, dtype, layout, scale=rng.choice([0.01, 1.0, 10.0]))
+    if specials:
+        x = sprinkle(rng, x, [0.0, np.inf, -np.inf, np.nan, 1e-30])
+    grad = random_array(rng, shape, dtype, layout)
+    assert_matches(*run_both(f"{name}_forward", x), dtype)
+    saved = x if name in ("relu", "gelu") else getattr(numpy_ref, f"{name}_forward")(x)  # backward's input
+    assert_matches(*run_both(f"{name}_backward", grad, saved), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_activations_match_the_reference_across_the_whole_range(backend_name, dtype):
+    # Dense sweep: every branch of the exp approximation (underflow, both signs, tiny and huge inputs).
+    x = np.concatenate([np.linspace(-800, 800, 4001), np.geomspace(1e-12, 30, 2000)]).astype(dtype)
+    x = np.concatenate([x, -x])
+    for name in ("sigmoid", "tanh", "gelu"):
+        assert_matches(*run_both(f"{name}_forward", x), dtype)
+
+
+# --- softmax family and cross-entropy -------------------------------------------------------
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@given(shape=shapes, data=st.data(), layout=st.sampled_from(LAYOUTS), minus_inf=st.booleans(), seed=seeds)
+def test_softmax_family_matches_the_reference(backend_name, name, dtype, shape, data, layout, minus_inf, seed):
+    rng = np.random.default_rng(seed)
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    x = random_array(rng, shape, dtype, layout, scale=rng.choice([1.0, 50.0]))  # 50: exp(x) alone overflows
+    if minus_inf:
+        x = sprinkle(rng, x, [-np.inf])
+    assert_matches(*run_both(f"{name}_forward", x, axis), dtype)
+    y = getattr(numpy_ref, f"{name}_forward")(x, axis)
+    grad = random_array(rng, shape, dtype, layout)
+    assert_matches(*run_both(f"{name}_backward", grad, y, axis), dtype)
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(n=st.integers(1, 8), classes=st.integers(1, 9), transposed=st.booleans(), mean=st.booleans(), seed=seeds)
+def test_cross_entropy_matches_the_reference(backend_name, dtype, n, classes, transposed, mean, seed):
+    rng = np.random.default_rng(seed)
+    logits = random_array(rng, (n, classes), dtype, "transposed" if transposed else "contiguous", scale=5.0)
+    labels = rng.integers(0, classes, n)
+    assert_matches(*run_both("cross_entropy_forward", logits, labels), dtype)
+    _, probs = numpy_ref.cross_entropy_forward(logits, labels)
+    # reduction="mean" passes the loss gradient as one value broadcast over the batch.
+    grad_loss = np.broadcast_to(dtype(1 / n), (n,)) if mean else random_array(rng, (n,), dtype)
+    assert_matches(*run_both("cross_entropy_backward", grad_loss, probs, labels), dtype)
+
+
+@st.composite
+def mask_shapes(draw, shape):
+    """A mask shape broadcastable with ``shape``: each axis full or 1, then leading axes dropped, or a new
+    leading axis added (the output then has more axes than x)."""
+    mask_shape = tuple(draw(st.sampled_from([size, 1])) for size in shape)
+    dropped = draw(st.integers(0, len(shape)))
+    return (2, *mask_shape) if dropped == len(shape) else mask_shape[dropped:]
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(shape=shapes, data=st.data(), layout=st.sampled_from(LAYOUTS), seed=seeds)
+def test_masked_softmax_matches_the_reference(backend_name, dtype, shape, data, layout, seed):
+    rng = np.random.default_rng(seed)
+    x = sprinkle(rng, random_array(rng, shape, dtype, layout, scale=5.0), [-np.inf])
+    if data.draw(st.booleans(), label="no mask"):
+        mask = None
+    else:
+        mask = rng.random(data.draw(mask_shapes(shape), label="mask shape")) < 0.7
+        mask.reshape(-1, mask.shape[-1])[0] = False  # a fully masked row, which must give zeros
+    assert_matches(*run_both("masked_softmax_forward", x, mask), dtype)
+
+
+# --- layer norm -----------------------------------------------------------------------------
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(shape=shapes, layout=st.sampled_from(LAYOUTS), affine=st.booleans(), bias=st.booleans(), seed=seeds)
+def test_layer_norm_matches_the_reference(backend_name, dtype, shape, layout, affine, bias, seed):
+    rng = np.random.default_rng(seed)
+    x = random_array(rng, shape, dtype, layout, scale=3.0) + dtype(2)  # an offset: the mean matters
+    weight = random_array(rng, shape[-1:], dtype) if affine else None
+    shift = random_array(rng, shape[-1:], dtype) if bias else None
+    assert_matches(*run_both("layer_norm_forward", x, weight, shift, 1e-5), dtype)
+    _, mean, rstd = numpy_ref.layer_norm_forward(x, weight, shift, 1e-5)
+    grad = random_array(rng, shape, dtype, layout)
+    assert_matches(*run_both("layer_norm_backward", grad, x, weight, mean, rstd), dtype)
+
+
+# --- scatter-add and the embedding gradient -------------------------------------------------
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(
+    rows=st.integers(1, 5),
+    row_shape=st.lists(st.integers(1, 4), max_size=2).map(tuple),
+    index_shape=st.lists(st.integers(1, 6), max_size=2).map(tuple),
+    broadcast=st.booleans(),
+    seed=seeds,
+)
+def test_scatter_add_of_integer_indices_matches_the_reference(
+    backend_name, dtype, rows, row_shape, index_shape, broadcast, seed
+):
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, rows, index_shape)  # repeats: every copy must add
+    values = random_array(rng, row_shape if broadcast else index_shape + row_shape, dtype)
+    got = random_array(rng, (rows, *row_shape), dtype)
+    expected = got.copy()
+    assert backend.active().scatter_add(got, index, values) is None
+    numpy_ref.scatter_add(expected, index, values)
+    assert_matches(got, expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "index",
+    [(np.array([0, 2, 0]), np.array([1, 1, 1])), slice(1, 3), np.array([-1, 0, -1]), (np.array([0, 2]), 1)],
+    ids=["pairs", "slice", "negative", "row-and-column"],
+)
+def test_scatter_add_of_other_indices_matches_the_reference(backend_name, dtype, index):
+    # These go to the reference's np.add.at on every backend: the results must still match.
+    rng = np.random.default_rng(0)
+    got = random_array(rng, (3, 4), dtype)
+    expected = got.copy()
+    values = random_array(rng, expected[index].shape, dtype)
+    backend.active().scatter_add(got, index, values)
+    numpy_ref.scatter_add(expected, index, values)
+    assert_matches(got, expected, dtype)
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(num=st.integers(1, 6), lookups=shapes, dim=st.integers(1, 5), layout=st.sampled_from(LAYOUTS), seed=seeds)
+def test_embedding_backward_matches_the_reference(backend_name, dtype, num, lookups, dim, layout, seed):
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, num, lookups)
+    grad = random_array(rng, (*lookups, dim), dtype, layout)
+    assert_matches(*run_both("embedding_backward", grad, indices, num), dtype)
+
+
+# --- optimizer steps ------------------------------------------------------------------------
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(
+    shape=shapes,
+    momentum=st.sampled_from([0.0, 0.9]),
+    dampening=st.sampled_from([0.0, 0.3]),
+    nesterov=st.booleans(),
+    weight_decay=st.sampled_from([0.0, 0.01]),
+    strided=st.booleans(),
+    seed=seeds,
+)
+def test_sgd_step_matches_the_reference(
+    backend_name, dtype, shape, momentum, dampening, nesterov, weight_decay, strided, seed
+):
+    rng = np.random.default_rng(seed)
+    nesterov = nesterov and momentum > 0 and dampening == 0  # what the SGD optimizer allows
+    layout = "strided" if strided else "contiguous"  # a strided param must be updated through its view
+    state = {"param": random_array(rng, shape, dtype, layout), "buffer": np.zeros(shape, dtype) if momentum else None}
+    expected = {key: None if a is None else a.copy() for key, a in state.items()}
+    options = dict(lr=0.1, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+    for first in (True, False):  # the buffer's first step, then an ordinary one
+        grad = random_array(rng, shape, dtype)
+        backend.active().sgd_step(state["param"], grad, state["buffer"], **options, first=first)
+        numpy_ref.sgd_step(expected["param"], grad.copy(), expected["buffer"], **options, first=first)
+        for key, a in state.items():
+            if a is not None:
+                assert_matches(a, expected[key], dtype)
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(shape=shapes, weight_decay=st.sampled_from([0.0, 0.05]), decoupled=st.booleans(), seed=seeds)
+def test_adam_step_matches_the_reference(backend_name, dtype, shape, weight_decay, decoupled, seed):
+    rng = np.random.default_rng(seed)
+    state = [random_array(rng, shape, dtype), np.zeros(shape, dtype), np.zeros(shape, dtype)]
+    expected = [a.copy() for a in state]
+    options = dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=weight_decay, decoupled=decoupled)
+    for step in (1, 2, 3):
+        grad = random_array(rng, shape, dtype)
+        param, exp_avg, exp_avg_sq = state
+        backend.active().adam_step(param, grad, exp_avg, exp_avg_sq, step=step, **options)
+        numpy_ref.adam_step(expected[0], grad.copy(), expected[1], expected[2], step=step, **options)
+        for got, want in zip(state, expected):
+            assert_matches(got, want, dtype)  # float32 state stays float32
+
+
+# --- the numba backend: plain Python, warm-up, read-only install ----------------------------
+
+POINTWISE_KERNELS = [
+    "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
+    "gelu_forward", "gelu_backward", "softmax_forward", "softmax_backward", "log_softmax_forward",
+    "log_softmax_backward", "cross_entropy_forward", "cross_entropy_backward", "masked_softmax_forward",
+    "layer_norm_forward", "layer_norm_backward", "embedding_backward", "scatter_add", "sgd_step", "adam_step",
+]  # fmt: skip
+
+numba_usable = pytest.mark.skipif(not backend.status("numba")[0], reason=backend.status("numba")[1])
+
+# Every pointwise kernel on small float64 inputs, numba's against the reference; prints "ok".
+PLAIN_PYTHON_SCRIPT = """
+import numpy as np
+from kernels import numba_cpu as nb, numpy_ref as ref
+
+rng = np.random.default_rng(0)
+x, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+labels, mask = np.array([0, 3, 1]), rng.random((3, 4)) < 0.6
+w, b = rng.standard_normal(4), rng.standard_normal(4)
+_, mean, rstd = ref.layer_norm_forward(x, w, b, 1e-5)
+sgd = dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.1, nesterov=True, first=False)
+adam = dict(step=2, lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1, decoupled=True)
+calls = [
+    ("relu_forward", (x,), {}), ("relu_backward", (g, x), {}), ("sigmoid_forward", (x,), {}),
+    ("sigmoid_backward", (g, x), {}), ("tanh_forward", (x,), {}), ("tanh_backward", (g, x), {}),
+    ("gelu_forward", (x,), {}), ("gelu_backward", (g, x), {}), ("softmax_forward", (x, 0), {}),
+    ("softmax_backward", (g, ref.softmax_forward(x, 0), 0), {}), ("log_softmax_forward", (x, 1), {}),
+    ("log_softmax_backward", (g, ref.log_softmax_forward(x, 1), 1), {}),
+    ("cross_entropy_forward", (x, labels), {}), ("cross_entropy_backward", (g[:, 0], np.abs(x), labels), {}),
+    ("masked_softmax_forward", (x, mask), {}), ("layer_norm_forward", (x, w, b, 1e-5), {}),
+    ("layer_norm_backward", (g, x, w, mean, rstd), {}), ("embedding_backward", (x, labels, 4), {}),
+    ("scatter_add", (np.zeros((4, 4)), labels, x), {}), ("sgd_step", (x, g, g * 2), sgd),
+    ("adam_step", (x, g, g * 0.1, g * g), adam),
+]
+for name, args, options in calls:
+    mine = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    theirs = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    got, want = getattr(nb, name)(*mine, **options), getattr(ref, name)(*theirs, **options)
+    if want is None:  # in place: compare the updated arguments
+        got, want = mine, theirs
+    for a, e in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        if isinstance(e, np.ndarray):
+            np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12, err_msg=name)
+print("ok", len(calls))
+"""
+
+
+@numba_usable
+def test_the_numba_kernels_run_as_plain_python_without_the_jit():
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    result = subprocess.run([sys.executable, "-c", PLAIN_PYTHON_SCRIPT], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ok", str(len(POINTWISE_KERNELS))]
+
+
+@numba_usable
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_warmup_compiles_every_pointwise_kernel(dtype):
+    import numba
+
+    from kernels import numba_cpu
+
+    assert set(POINTWISE_KERNELS) <= set(backend.load("numba").overrides)
+    assert numba_cpu._warm_up_pointwise in numba_cpu._warmups  # so tinynet.warmup() runs it
+    numba_cpu._warm_up_pointwise(np.dtype(dtype))
+    # The compiled inner functions: one per kernel, but scatter_add and embedding_backward share one.
+    inner = [f"_{name}" for name in POINTWISE_KERNELS if name not in ("scatter_add", "embedding_backward")]
+    float_type = numba.from_dtype(np.dtype(dtype))
+    uncompiled = [
+        name
+        for name in [*inner, "_add_rows_at"]
+        if not any(signature[0].dtype == float_type for signature in getattr(numba_cpu, name).signatures)
+    ]
+    assert uncompiled == [], f"warm-up left these uncompiled for {float_type}"
+
+
+@numba_usable
+def test_a_read_only_copy_of_the_package_imports_and_caches_elsewhere(tmp_path):
+    # As root, chmod cannot stop writes: run as an unprivileged user in a user namespace instead.
+    prefix = []
+    if os.geteuid() == 0:
+        if shutil.which("unshare") is None:
+            pytest.skip("running as root, and no `unshare` to drop privileges: a folder cannot be read-only")
+        prefix = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
+    package = tmp_path / "site" / "kernels"
+    shutil.copytree(Path(numpy_ref.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [package, *package.iterdir()]:
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    code = (
+        "import numpy as np, kernels.numba_cpu as k; "
+        "print(k.__file__); print(k.relu_forward(np.array([-1.5, 2.5])).tolist())"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "NUMBA_CACHE_DIR"}
+    env.update(PYTHONPATH=str(package.parent), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    try:
+        # cwd: a `python -c` puts the working directory first on sys.path, ahead of PYTHONPATH.
+        command = [*prefix, sys.executable, "-c", code]
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+    finally:
+        package.chmod(0o755)  # so that pytest can remove it
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == [str(package / "numba_cpu.py"), "[0.0, 2.5]"]
+    assert not (package / "__pycache__").exists()
+    assert list((tmp_path / "cache").rglob("*relu_forward*.nbi")), "numba cached nothing in the user-wide cache"

@@ -1,0 +1,142 @@
+"""Whole-sequence recurrences: one layer, one direction of an RNN, GRU or LSTM as a single op.
+
+The cells in ``tinynet.nn.recurrent`` compose each step from ops (a matmul, slices, sigmoids, tanh ...),
+so autograd can differentiate them; a sequence of T steps then costs some 15 small ops per step forward
+and as many backward, and for small hidden sizes that Python overhead is nearly all the time. These ops
+run the same equations over the whole sequence in one kernel, and backpropagation through time in one
+backward kernel (written out in kernels/numpy_ref.py, "recurrent sequences").
+
+Every op takes gi: (T, N, gates*H), the input's share of every gate at every step (x W_ih^T + b_ih for
+the whole sequence, one matmul done by the caller), the recurrent weight w_hh: (gates*H, H), its bias
+b_hh: (gates*H,) or None, and the initial state(s) (N, H) or None for zeros. ``reverse=True`` runs the
+recurrence from the last step to the first (the second direction of a bidirectional layer); out[t] is
+then still the state at step t, so the final state is out[0].
+"""
+
+from tinynet import backend
+from tinynet.autograd import Function
+from tinynet.errors import ShapeError
+from tinynet.functions.shape import getitem
+from tinynet.tensor import Tensor
+
+
+def _in_time_order(array, reverse: bool):
+    """A view of array (T, ...) in the order the recurrence visits the steps."""
+    return array[::-1] if reverse else array
+
+
+class RNNSequence(Function):
+    @staticmethod
+    def forward(ctx, gi, w_hh, b_hh, h0, nonlinearity, reverse):
+        gi = _in_time_order(gi, reverse)
+        out = backend.active().rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity)
+        ctx.save_for_backward(gi, w_hh, b_hh, h0, out)
+        ctx.nonlinearity, ctx.reverse = nonlinearity, reverse
+        return _in_time_order(out, reverse)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_out = _in_time_order(grad, ctx.reverse)
+        grad_gi, grad_w_hh, grad_b_hh, grad_h0 = backend.active().rnn_sequence_backward(
+            grad_out, None, *ctx.saved, ctx.nonlinearity
+        )
+        return _in_time_order(grad_gi, ctx.reverse), grad_w_hh, grad_b_hh, grad_h0, None, None
+
+
+class GRUSequence(Function):
+    @staticmethod
+    def forward(ctx, gi, w_hh, b_hh, h0, reverse):
+        gi = _in_time_order(gi, reverse)
+        out, saved = backend.active().gru_sequence_forward(gi, w_hh, b_hh, h0)
+        ctx.save_for_backward(gi, w_hh, b_hh, h0, out, saved)
+        ctx.reverse = reverse
+        return _in_time_order(out, reverse)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_out = _in_time_order(grad, ctx.reverse)
+        grad_gi, grad_w_hh, grad_b_hh, grad_h0 = backend.active().gru_sequence_backward(grad_out, None, *ctx.saved)
+        return _in_time_order(grad_gi, ctx.reverse), grad_w_hh, grad_b_hh, grad_h0, None
+
+
+class LSTMSequence(Function):
+    """Returns (T + 1, N, H): h_t at the T steps, then the final cell state c_T, so that both are one
+    output (a Function has one) and a gradient can reach c_T. ``lstm_sequence`` splits them."""
+
+    @staticmethod
+    def forward(ctx, gi, w_hh, b_hh, h0, c0, reverse):
+        xp = backend.active().xp
+        gi = _in_time_order(gi, reverse)
+        out, c_last, saved = backend.active().lstm_sequence_forward(gi, w_hh, b_hh, h0, c0)
+        ctx.save_for_backward(gi, w_hh, b_hh, h0, c0, out, saved)
+        ctx.reverse = reverse
+        return xp.concatenate([_in_time_order(out, reverse), c_last[None]])
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_out = _in_time_order(grad[:-1], ctx.reverse)
+        grad_gi, grad_w_hh, grad_b_hh, grad_h0, grad_c0 = backend.active().lstm_sequence_backward(
+            grad_out, None, grad[-1], *ctx.saved
+        )
+        return _in_time_order(grad_gi, ctx.reverse), grad_w_hh, grad_b_hh, grad_h0, grad_c0, None
+
+
+def _check(op: str, gates: int, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, *states: Tensor | None) -> None:
+    """ShapeError unless gi is (T, N, gates*H), w_hh (gates*H, H), b_hh (gates*H,) and each state (N, H)."""
+    size = w_hh.shape[-1] if w_hh.ndim == 2 else -1
+    if w_hh.shape != (gates * size, size):
+        raise ShapeError(f"{op}: expected w_hh of shape ({gates} * H, H), got {w_hh.shape}")
+    if gi.ndim != 3 or gi.shape[2] != gates * size:
+        raise ShapeError(f"{op}: expected gi of shape (T, N, {gates * size}) for w_hh {w_hh.shape}, got {gi.shape}")
+    if b_hh is not None and b_hh.shape != (gates * size,):
+        raise ShapeError(f"{op}: expected b_hh of shape ({gates * size},) for w_hh {w_hh.shape}, got {b_hh.shape}")
+    for state in states:
+        if state is not None and state.shape != (gi.shape[1], size):
+            raise ShapeError(f"{op}: expected initial states of shape {(gi.shape[1], size)} (N, H), got {state.shape}")
+
+
+def rnn_sequence(
+    gi: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor | None = None,
+    h0: Tensor | None = None,
+    nonlinearity: str = "tanh",
+    reverse: bool = False,
+) -> Tensor:
+    """h_t = act(gi_t + h_{t-1} W_hh^T + b_hh) for every step, act tanh or relu.
+
+    gi: (T, N, H), w_hh: (H, H), b_hh: (H,) or None, h0: (N, H) or None (zeros) -> out (T, N, H).
+    """
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"rnn_sequence: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    _check("rnn_sequence", 1, gi, w_hh, b_hh, h0)
+    return RNNSequence.apply(gi, w_hh, b_hh, h0, nonlinearity, reverse)
+
+
+def gru_sequence(
+    gi: Tensor, w_hh: Tensor, b_hh: Tensor | None = None, h0: Tensor | None = None, reverse: bool = False
+) -> Tensor:
+    """A GRU's states at every step (equations: ``tinynet.nn.recurrent.gru_step``), gates r, z, n.
+
+    gi: (T, N, 3H), w_hh: (3H, H), b_hh: (3H,) or None, h0: (N, H) or None (zeros) -> out (T, N, H).
+    """
+    _check("gru_sequence", 3, gi, w_hh, b_hh, h0)
+    return GRUSequence.apply(gi, w_hh, b_hh, h0, reverse)
+
+
+def lstm_sequence(
+    gi: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor | None = None,
+    h0: Tensor | None = None,
+    c0: Tensor | None = None,
+    reverse: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """An LSTM's hidden states at every step and its final cell state (equations: ``lstm_step``), gates i, f, g, o.
+
+    gi: (T, N, 4H), w_hh: (4H, H), b_hh: (4H,) or None, h0, c0: (N, H) or None (zeros)
+    -> (out (T, N, H), c_T (N, H)).
+    """
+    _check("lstm_sequence", 4, gi, w_hh, b_hh, h0, c0)
+    both = LSTMSequence.apply(gi, w_hh, b_hh, h0, c0, reverse)
+    return getitem(both, slice(None, -1)), getitem(both, -1)
