@@ -367,15 +367,16 @@ def _warm_recurrent(dtype: np.dtype) -> None:
 
 
 # --- matmul, convolution and pooling ---
-# Convolutions are im2col + BLAS, like the reference, but one sample (or a group of samples) at a time, in
-# parallel over the batch: each thread unfolds its sample's windows into a column buffer that stays in its
-# L2 cache (_unfold), then multiplies it with np.dot, which calls SciPy's BLAS. Measured on conv2d
-# (64, 16, 28, 28) * (32, 16, 3, 3), 2 cores: unfolding the whole batch and making one big product is 1.5 to 4
-# times slower (the unfolded batch is 29 MB, so every pass over it goes to memory), and so is letting BLAS
-# split each sample's product over its own threads while numba's threads run other samples (the two thread
-# pools fight): numba's BLAS runs single-threaded (_with_one_blas_thread).
-# Images with few pixels (conv1d on short signals: 5 to 19 outputs) would make tiny products, so samples are
-# grouped side by side into one product of at least ~512 columns (_group_size).
+# Convolutions are im2col + BLAS, like the reference, but one sample (or a small group of samples) at a time,
+# in parallel over the batch: each thread unfolds its samples' windows into a column buffer that stays in
+# its cache (_unfold), then multiplies it with np.dot, which calls SciPy's BLAS. Measured on conv2d
+# (64, 16, 28, 28) * (32, 16, 3, 3), 2 cores: unfolding the whole batch for one big product is much slower
+# (that product alone took 9 to 23 ms, depending on its orientation; this whole forward takes 4: the unfolded
+# batch is 29 MB, so every pass over it goes to memory), and letting BLAS split each sample's product over
+# threads of its own while numba's threads run other samples is 2x slower (the two thread pools fight):
+# numba's BLAS runs single-threaded (_with_one_blas_thread).
+# Conv1d on short signals (5 to 19 outputs) would make tiny products, so samples are set side by side in
+# one product of ~512 columns (_group_size).
 # Weight gradients sum over the batch: each thread adds its samples' products into its own slice of
 # ``partial``, summed after the parallel loop, so no two threads write the same memory.
 # Pooling runs each (sample, channel) plane in parallel, one output pixel at a time with its taps innermost.
@@ -426,32 +427,23 @@ def _index(i):
 
 @numba.njit(cache=True)
 def _unfold(padded, size, geometry, cols):
-    """im2col of a group of zero-padded samples, side by side: sample m's columns start at m * span.
+    """im2col of a group of zero-padded samples, side by side: sample m's columns are m*P .. (m+1)*P - 1.
 
-    padded: (G, C, H + 2ph, W + 2pw), its first ``size`` samples used; cols: (C*KH*KW, >= size * span);
-    geometry: (KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, pitch), span = (OH-1)*pitch + OW. Output pixel (oy, ox)
-    of sample m is column m*span + oy*pitch + ox, with
-    cols[(c, i, j), m*span + oy*pitch + ox] = padded[m, c, oy*sh + i*dh, ox*sw + j*dw].
-    pitch = OW packs the pixels; pitch = W + 2pw (stride 1 only) makes each row of cols a single run of the
-    flattened padded image, one fast copy (the pitch - OW columns between output rows get pixels no output
-    needs: _zero_gaps clears them where they would count).
+    padded: (G, C, H + 2ph, W + 2pw), its first ``size`` samples used; cols: (C*KH*KW, >= size * P);
+    geometry: (KH, KW, sh, sw, ph, pw, dh, dw, OH, OW), P = OH*OW, and
+    cols[(c, i, j), m*P + oy*OW + ox] = padded[m, c, oy*sh + i*dh, ox*sw + j*dw].
     Loops over flat arrays, not slices: LLVM vectorizes these and not numba's slice copies (5x faster).
     """
-    kh, kw, sh, sw, _, _, dh, dw, oh, ow, pitch = geometry  # the padding is already in padded
+    kh, kw, sh, sw, _, _, dh, dw, oh, ow = geometry  # the padding is already in padded
     channels, padded_h, padded_w = padded.shape[1], padded.shape[2], padded.shape[3]
     source, target, width = padded.reshape(-1), cols.reshape(-1), cols.shape[1]
-    span = (oh - 1) * pitch + ow
     for c in range(channels):
         for i in range(kh):
             for j in range(kw):
                 for m in range(size):
                     # tap (i, j) of output pixel (0, 0), and where it goes
                     start = ((m * channels + c) * padded_h + i * dh) * padded_w + j * dw
-                    to = ((c * kh + i) * kw + j) * width + m * span
-                    if pitch != ow:
-                        for q in range(span):
-                            target[_index(to + q)] = source[_index(start + q)]
-                        continue
+                    to = ((c * kh + i) * kw + j) * width + m * oh * ow
                     for oy in range(oh):
                         row_start, row_to = start + oy * sh * padded_w, to + oy * ow
                         for ox in range(ow):
@@ -462,21 +454,16 @@ def _unfold(padded, size, geometry, cols):
 def _fold(cols, size, geometry, padded):
     """The adjoint of _unfold: padded[:size] = 0, then every entry of cols added onto the pixel it was copied
     from."""
-    kh, kw, sh, sw, _, _, dh, dw, oh, ow, pitch = geometry
+    kh, kw, sh, sw, _, _, dh, dw, oh, ow = geometry
     channels, padded_h, padded_w = padded.shape[1], padded.shape[2], padded.shape[3]
     padded[:size] = 0
     source, target, width = cols.reshape(-1), padded.reshape(-1), cols.shape[1]
-    span = (oh - 1) * pitch + ow
     for c in range(channels):
         for i in range(kh):
             for j in range(kw):
                 for m in range(size):
-                    start = ((c * kh + i) * kw + j) * width + m * span
+                    start = ((c * kh + i) * kw + j) * width + m * oh * ow
                     to = ((m * channels + c) * padded_h + i * dh) * padded_w + j * dw
-                    if pitch != ow:
-                        for q in range(span):
-                            target[_index(to + q)] += source[_index(start + q)]
-                        continue
                     for oy in range(oh):
                         row_start, row_to = start + oy * ow, to + oy * sh * padded_w
                         for ox in range(ow):
@@ -484,18 +471,11 @@ def _fold(cols, size, geometry, padded):
 
 
 @numba.njit(cache=True)
-def _zero_gaps(block, oh, ow, pitch):
-    """Zero the columns between output rows (oy*pitch + OW .. (oy+1)*pitch - 1) of an unfolded block."""
-    for oy in range(oh - 1):
-        block[:, oy * pitch + ow : (oy + 1) * pitch] = 0
-
-
-@numba.njit(cache=True)
 def _copy_rows(source, start, pitch, target, to, to_pitch, rows, length):
     """target[to + k*to_pitch + x] = source[start + k*pitch + x] for k < rows, x < length (flat arrays).
 
-    _to_columns and _from_columns copy rows of a few to a few dozen numbers: a slice per row (a view each)
-    took 1.6x as long as these loops.
+    The copies between layouts below are of rows of a few to a few dozen numbers: a slice per row (a view
+    each) took 1.6x as long as these loops.
     """
     for k in range(rows):
         a, b = start + k * pitch, to + k * to_pitch
@@ -532,61 +512,52 @@ def _crop(padded, size, ph, pw, out, n0):
 
 
 @numba.njit(cache=True)
-def _to_columns(a, n0, size, oh, ow, pitch, block):
-    """Samples n0 .. n0 + size - 1 of a (N, R, OH*OW) into block (R, size * span) in the column layout of
-    _unfold (span = (OH-1)*pitch + OW per sample), zeros in the gaps and after the last sample."""
-    rows, span, width = a.shape[1], (oh - 1) * pitch + ow, block.shape[1]
-    block[:] = 0
-    source, target = a.reshape(-1), block.reshape(-1)
+def _side_by_side(a, n0, size, block):
+    """block[:, m*P : (m+1)*P] = a[n0 + m] for m < size, zeros after. a: (N, R, P), block: (R, G*P)."""
+    rows, p = a.shape[1], a.shape[2]
+    block[:, size * p :] = 0
     for m in range(size):
-        for r in range(rows):
-            start, to = ((n0 + m) * rows + r) * oh * ow, r * width + m * span
-            _copy_rows(source, start, ow, target, to, pitch, oh, ow)
+        _copy_rows(a.reshape(-1), (n0 + m) * rows * p, p, block.reshape(-1), m * p, block.shape[1], rows, p)
 
 
 @numba.njit(cache=True)
-def _from_columns(block, n0, size, oh, ow, pitch, out):
-    """The inverse of _to_columns: out[n0 + m] (R, OH*OW) = sample m's columns of block."""
-    rows, span, width = out.shape[1], (oh - 1) * pitch + ow, block.shape[1]
-    source, target = block.reshape(-1), out.reshape(-1)
+def _split(block, n0, size, out):
+    """The inverse of _side_by_side: out[n0 + m] = block[:, m*P : (m+1)*P] for m < size. out: (N, R, P)."""
+    rows, p = out.shape[1], out.shape[2]
     for m in range(size):
-        for r in range(rows):
-            start, to = r * width + m * span, ((n0 + m) * rows + r) * oh * ow
-            _copy_rows(source, start, pitch, target, to, ow, oh, ow)
+        _copy_rows(block.reshape(-1), m * p, block.shape[1], out.reshape(-1), (n0 + m) * rows * p, p, rows, p)
 
 
 @numba.njit(cache=True)
 def _unfold_multiply_samples(src, a, b, geometry, group, start, stop, out, partial):
     """_unfold_multiply for samples start .. stop - 1, on this thread: partial is this thread's (K, B)."""
-    _, _, _, _, ph, pw, _, _, oh, ow, pitch = geometry
+    _, _, _, _, ph, pw, _, _, oh, ow = geometry
     channels, h, w = src.shape[1], src.shape[2], src.shape[3]
-    k, span = a.shape[1], (oh - 1) * pitch + ow
+    k, p = a.shape[1], oh * ow
     rows_a, rows_b = a.shape[0], b.shape[1]
-    direct = group == 1 and pitch == ow  # the products' layout is the outputs': no copies
     padded = np.zeros((group, channels, h + 2 * ph, w + 2 * pw), src.dtype)  # its border stays 0
-    cols = np.empty((k, group * span), src.dtype)
-    product = np.empty((rows_a, group * span), src.dtype)
-    b_block = np.empty((rows_b, group * span), src.dtype)
+    cols = np.empty((k, group * p), src.dtype)
+    product = np.empty((rows_a, group * p), src.dtype)
+    b_block = np.empty((rows_b, group * p), src.dtype)
     b_product = np.empty((k, rows_b), src.dtype)
     for n0 in range(start, stop, group):
         size = min(group, stop - n0)
         _pad(src, n0, size, ph, pw, padded)
         _unfold(padded, size, geometry, cols)
-        if rows_a and direct:
+        if rows_a and group == 1:
             np.dot(a, cols, out[n0])
         elif rows_a:
             np.dot(a, cols, product)
-            _from_columns(product, n0, size, oh, ow, pitch, out)
-        if rows_b:
-            # Columns that no output pixel owns (gaps, a last smaller group) meet zeros of b_block, and are
-            # zeroed themselves so that an inf there cannot make 0 * inf = NaN.
-            _zero_gaps(cols, oh, ow, pitch)
-            cols[:, size * span :] = 0
-            if direct:
-                np.dot(cols, b[n0].T, b_product)
-            else:
-                _to_columns(b, n0, size, oh, ow, pitch, b_block)
-                np.dot(cols, b_block.T, b_product)
+            _split(product, n0, size, out)
+        if rows_b and group == 1:
+            np.dot(cols, b[n0].T, b_product)
+            partial += b_product
+        elif rows_b:
+            # A last, smaller group leaves columns of cols from the group before: zeroed (in b_block too), they
+            # add nothing, and an inf there cannot make 0 * inf = NaN.
+            cols[:, size * p :] = 0
+            _side_by_side(b, n0, size, b_block)
+            np.dot(cols, b_block.T, b_product)
             partial += b_product
 
 
@@ -596,8 +567,7 @@ def _unfold_multiply(src, a, b, geometry, group, threads):
 
     src: (N, C, H, W); a: (A, C*KH*KW), or (0, C*KH*KW) to skip; b: (N, B, OH*OW), or (N, 0, OH*OW) to skip
     -> out: (N, A, OH*OW), partial: (threads, C*KH*KW, B), to be summed over threads.
-    Each thread takes a contiguous share of the samples. (The loop body is a separate, serial function:
-    numba compiles a prange body full of array expressions 10x more slowly.)
+    Each thread takes a contiguous share of the samples.
     """
     batch, p = src.shape[0], geometry[8] * geometry[9]
     out = np.empty((batch, a.shape[0], p), src.dtype)
@@ -611,21 +581,19 @@ def _unfold_multiply(src, a, b, geometry, group, threads):
 @numba.njit(cache=True)
 def _multiply_fold_samples(src, at, geometry, group, start, stop, out):
     """_multiply_fold for samples start .. stop - 1, on this thread."""
-    _, _, _, _, ph, pw, _, _, oh, ow, pitch = geometry
-    rows = src.shape[1]
+    _, _, _, _, ph, pw, _, _, oh, ow = geometry
+    rows, p = src.shape[1], oh * ow
     channels, h, w = out.shape[1], out.shape[2], out.shape[3]
-    k, span = at.shape[0], (oh - 1) * pitch + ow
     padded = np.empty((group, channels, h + 2 * ph, w + 2 * pw), src.dtype)
-    cols = np.empty((k, group * span), src.dtype)
-    block = np.empty((rows, group * span), src.dtype)
+    cols = np.empty((at.shape[0], group * p), src.dtype)
+    block = np.empty((rows, group * p), src.dtype)
     for n0 in range(start, stop, group):
         size = min(group, stop - n0)
-        if group == 1 and pitch == ow:
+        if group == 1:
             np.dot(at, src[n0], cols)
         else:
-            _to_columns(src, n0, size, oh, ow, pitch, block)
+            _side_by_side(src, n0, size, block)
             np.dot(at, block, cols)
-            _zero_gaps(cols, oh, ow, pitch)  # 0 already, unless at holds an inf or NaN
         _fold(cols, size, geometry, padded)
         _crop(padded, size, ph, pw, out, n0)
 
@@ -642,31 +610,29 @@ def _multiply_fold(src, at, out, geometry, group, threads):
 @numba.njit(cache=True)
 def _conv2d_backward_samples(grad, x, w2t, geometry, group, start, stop, grad_x, partial):
     """_conv2d_backward for samples start .. stop - 1, on this thread: partial is this thread's (K, O)."""
-    _, _, _, _, ph, pw, _, _, oh, ow, pitch = geometry
-    o = grad.shape[1]
+    _, _, _, _, ph, pw, _, _, oh, ow = geometry
+    o, p = grad.shape[1], oh * ow
     channels, h, w = x.shape[1], x.shape[2], x.shape[3]
-    k, span = w2t.shape[0], (oh - 1) * pitch + ow
+    k = w2t.shape[0]
     padded = np.zeros((group, channels, h + 2 * ph, w + 2 * pw), x.dtype)  # its border stays 0
     grad_padded = np.empty_like(padded)
-    cols = np.empty((k, group * span), x.dtype)
-    grad_cols = np.empty((k, group * span), x.dtype)
-    block = np.empty((o, group * span), x.dtype)
+    cols = np.empty((k, group * p), x.dtype)
+    grad_cols = np.empty((k, group * p), x.dtype)
+    block = np.empty((o, group * p), x.dtype)
     product = np.empty((k, o), x.dtype)
     for n0 in range(start, stop, group):
         size = min(group, stop - n0)
         _pad(x, n0, size, ph, pw, padded)
         _unfold(padded, size, geometry, cols)
-        _zero_gaps(cols, oh, ow, pitch)  # as in _unfold_multiply_samples
-        cols[:, size * span :] = 0
-        if group == 1 and pitch == ow:
+        if group == 1:
             g = grad[n0]
         else:
-            _to_columns(grad, n0, size, oh, ow, pitch, block)
+            cols[:, size * p :] = 0  # as in _unfold_multiply_samples
+            _side_by_side(grad, n0, size, block)
             g = block
         np.dot(cols, g.T, product)
         partial += product
         np.dot(w2t, g, grad_cols)
-        _zero_gaps(grad_cols, oh, ow, pitch)
         _fold(grad_cols, size, geometry, grad_padded)
         _crop(grad_padded, size, ph, pw, grad_x, n0)
 
@@ -687,19 +653,10 @@ def _conv2d_backward(grad, x, w2t, geometry, group, threads):
     return grad_x, partial
 
 
-def _conv_plan(batch: int, rows: int, padded_w: int, stride: tuple, out_size: tuple, threads: int):
-    """(pitch, group): how _unfold lays out each sample's columns, and how many samples one product takes.
-
-    Stride 1 with at most 25 % waste (padded width <= 1.25 OW) uses pitch = padded width: each unfolded row is
-    one copy (measured 2 to 4x faster than row by row on 28x28 images). Few pixels per sample: group enough
-    samples for >= 512 columns (BLAS is slow on thin products), few enough that the (rows, columns) buffer
-    stays within 256 KB, at most a thread's share.
-    """
-    oh, ow = out_size
-    pixels = oh * ow
-    group = max(1, min(512 // pixels, (1 << 16) // max(1, rows * pixels), batch // threads))
-    wide = group == 1 and tuple(stride) == (1, 1) and oh > 1 and 4 * padded_w <= 5 * ow
-    return (padded_w if wide else ow), group
+def _group_size(batch: int, rows: int, pixels: int, threads: int) -> int:
+    """How many samples one product takes: enough for >= 512 columns (BLAS is slow on thin products), few
+    enough that the (rows, group * pixels) column buffer stays within 256 KB, at most a thread's share."""
+    return max(1, min(512 // pixels, (1 << 16) // max(1, rows * pixels), batch // threads))
 
 
 def _conv_arrays(dtype, *arrays):
@@ -744,8 +701,7 @@ def conv2d_forward(x, w, stride, padding, dilation):
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     w2, threads = w.reshape(o, -1), numba.get_num_threads()
-    pitch, group = _conv_plan(n, w2.shape[1], wd + 2 * pw, stride, (oh, ow), threads)
-    geometry = (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, pitch)
+    group, geometry = _group_size(n, w2.shape[1], oh * ow, threads), (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     no_b = np.empty((n, 0, oh * ow), x.dtype)
     out, _ = _with_one_blas_thread(_unfold_multiply, x, w2, no_b, geometry, group, threads)
     return out.reshape(n, o, oh, ow)
@@ -759,8 +715,7 @@ def conv2d_backward(grad, x, w, stride, padding, dilation):
     kh, kw = w.shape[2:]
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     w2t, threads = np.ascontiguousarray(w.reshape(o, -1).T), numba.get_num_threads()
-    pitch, group = _conv_plan(n, w2t.shape[0], x.shape[3] + 2 * pw, stride, (oh, ow), threads)
-    geometry = (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, pitch)
+    group, geometry = _group_size(n, w2t.shape[0], oh * ow, threads), (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     grad = grad.reshape(n, o, oh * ow)
     grad_x, partial = _with_one_blas_thread(_conv2d_backward, grad, x, w2t, geometry, group, threads)
     return grad_x, partial.sum(axis=0).T.reshape(w.shape)
@@ -776,8 +731,7 @@ def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
     out_w = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
     wt, threads = np.ascontiguousarray(w.reshape(c_in, -1).T), numba.get_num_threads()
     # The windows are the input's pixels: conv2d's output size is this one's input size.
-    pitch, group = _conv_plan(n, wt.shape[0], out_w + 2 * pw, stride, (h, wd), threads)
-    geometry = (kh, kw, sh, sw, ph, pw, dh, dw, h, wd, pitch)
+    group, geometry = _group_size(n, wt.shape[0], h * wd, threads), (kh, kw, sh, sw, ph, pw, dh, dw, h, wd)
     out = np.empty((n, c_out, out_h, out_w), x.dtype)
     return _with_one_blas_thread(_multiply_fold, x.reshape(n, c_in, h * wd), wt, out, geometry, group, threads)
 
@@ -790,8 +744,7 @@ def conv_transpose2d_backward(grad, x, w, stride, padding, output_padding, dilat
     kh, kw = w.shape[2:]
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     w2, threads = w.reshape(c_in, -1), numba.get_num_threads()
-    pitch, group = _conv_plan(n, w2.shape[1], grad.shape[3] + 2 * pw, stride, (h, wd), threads)
-    geometry = (kh, kw, sh, sw, ph, pw, dh, dw, h, wd, pitch)
+    group, geometry = _group_size(n, w2.shape[1], h * wd, threads), (kh, kw, sh, sw, ph, pw, dh, dw, h, wd)
     x3 = x.reshape(n, c_in, h * wd)
     grad_x, partial = _with_one_blas_thread(_unfold_multiply, grad, w2, x3, geometry, group, threads)
     return grad_x.reshape(x.shape), partial.sum(axis=0).T.reshape(w.shape)
