@@ -12,11 +12,12 @@ import types
 
 import numpy as np
 import pytest
+from test_model_parity import train_losses
 
 import tinynet as tn
 import tinynet.nn.functional as F
 from kernels import cupy_gpu
-from tinynet import backend, nn, optim
+from tinynet import backend, nn
 from tinynet.cli import main
 from tinynet.models import MNIST1DCNN
 
@@ -270,28 +271,15 @@ def test_gradcheck_on_the_gpu(case):
         assert tn.gradcheck(fn, inputs)
 
 
-def _train(model, x, y, steps: int = 50) -> list[float]:
-    optimizer = optim.Adam(model.parameters(), lr=1e-2)
-    inputs, labels = tn.tensor(x), tn.tensor(y)
-    losses = []
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(inputs), labels)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-
-
 @needs_gpu
 def test_mnist1d_cnn_moved_to_the_gpu_trains_as_on_numpy():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((100, 40)).astype(np.float32), rng.integers(0, 10, 100)
     tn.manual_seed(0)
-    reference = _train(MNIST1DCNN(), x, y)
+    reference = train_losses(MNIST1DCNN(), x, y)
     assert reference[-1] < 0.5 * reference[0]
     tn.manual_seed(0)
     model = MNIST1DCNN().to("cupy")  # built on the host, then moved
     with tn.use_backend("cupy"):
-        np.testing.assert_allclose(_train(model, x, y), reference, rtol=1e-4)
+        np.testing.assert_allclose(train_losses(model, x, y), reference, rtol=1e-4)
     assert all(type(p.data).__module__.startswith("cupy") for p in model.parameters())

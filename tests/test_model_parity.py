@@ -26,20 +26,24 @@ class TinyEncoder(nn.Module):
         return self.head(self.encoder(self.position(self.embed(tokens))).mean(dim=1))
 
 
+def train_losses(model, x, y, steps: int = 50) -> list[float]:
+    """The loss at each of ``steps`` Adam steps (lr 1e-2) of cross-entropy training on (x, y)."""
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    inputs, labels = tn.tensor(x), tn.tensor(y)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(inputs), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
 def _losses(backend_name: str, make_model, x, y, steps: int = 50) -> list[float]:
     with tn.use_backend(backend_name):
         tn.manual_seed(0)  # the same initial weights on every backend
-        model = make_model()
-        optimizer = optim.Adam(model.parameters(), lr=1e-2)
-        inputs, labels = tn.tensor(x), tn.tensor(y)
-        losses = []
-        for _ in range(steps):
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(inputs), labels)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-    return losses
+        return train_losses(make_model(), x, y, steps)
 
 
 @pytest.mark.parametrize("other", OTHER_BACKENDS)
