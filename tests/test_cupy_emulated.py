@@ -14,8 +14,8 @@ import cuda_emulator
 import numpy as np
 import pytest
 from test_backend import _inputs
-from test_cupy_backend import _gradcheck_cases, _train
-from test_model_parity import TinyEncoder
+from test_cupy_backend import _gradcheck_cases
+from test_model_parity import TinyEncoder, train_losses
 
 import tinynet as tn
 from kernels import cupy_gpu, numpy_ref
@@ -264,5 +264,5 @@ def test_models_train_on_the_emulated_kernels_as_on_numpy(emulated_backend, mode
     for name in ("numpy", emulated_backend):
         with tn.use_backend(name):
             tn.manual_seed(0)
-            losses[name] = _train(model(), x, y, steps=3)
+            losses[name] = train_losses(model(), x, y, steps=3)
     np.testing.assert_allclose(losses[emulated_backend], losses["numpy"], rtol=1e-5)

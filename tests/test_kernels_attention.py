@@ -31,12 +31,20 @@ MASKS = ["none", "causal", "bool", "float"]
 numba_usable = pytest.mark.skipif(not backend.status("numba")[0], reason=backend.status("numba")[1])
 
 
-def assert_matches(got, expected, dtype):
-    """Same number of outputs, shapes, dtypes and values (within the dtype's tolerance), output by output."""
+def assert_matches(got, expected, dtype, scaled=False):
+    """Same number of outputs, shapes, dtypes and values (within the dtype's tolerance), output by output.
+
+    scaled: measure the absolute tolerance against each output's largest entry, for outputs whose entries
+    are differences of terms that large (their rounding is a few epsilons of the largest term, whatever
+    the kernel: the float32 reference is no closer to the float64 truth).
+    """
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         assert isinstance(g, np.ndarray) and g.shape == e.shape and g.dtype == e.dtype, (g.shape, e.shape, g.dtype)
-        np.testing.assert_allclose(g, e, **TOLERANCE[dtype])
+        tolerance = dict(TOLERANCE[dtype])
+        if scaled:
+            tolerance["atol"] = max(tolerance["atol"], 8 * np.finfo(dtype).eps * float(np.abs(e).max()))
+        np.testing.assert_allclose(g, e, **tolerance)
 
 
 def make_input(rng, shape, dtype, layout):
@@ -143,7 +151,8 @@ def test_huge_scores_stay_finite_and_match(backend_name, dtype):
     _, weights = numpy_ref.attention_forward(q, k, v, None, 1.0)
     assert_matches((out,), (numpy_ref.attention_forward(q, k, v, None, 1.0)[0],), dtype)
     grads = backend.active().attention_backward(grad, q, k, v, saved, None, 1.0)
-    assert_matches(grads, numpy_ref.attention_backward(grad, q, k, v, weights, None, 1.0), dtype)
+    # dq and dk are sums of P * (dP - D) * (+-1e4): entries near zero carry the rounding of 1e4-sized terms.
+    assert_matches(grads, numpy_ref.attention_backward(grad, q, k, v, weights, None, 1.0), dtype, scaled=True)
 
 
 def test_mixed_dtypes_give_the_references_results(backend_name):
