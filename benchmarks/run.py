@@ -15,7 +15,6 @@ import platform
 import sys
 import time
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 BACKENDS = ("numpy", "numba", "cupy", "torch")
@@ -82,13 +81,6 @@ def _choose(parser: argparse.ArgumentParser, option: str, value: str | None, all
 # --- the machine ----------------------------------------------------------------------------
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -144,6 +136,8 @@ def set_threads(requested: int | None, torch_lib) -> tuple[dict, object]:
 
 def machine(threads: dict, gpu: str | None, load_at_start: tuple[float, ...]) -> dict:
     """What ran the benchmark: CPU, cores, GPU, load averages (1, 5, 15 minutes), threads, BLAS, versions."""
+    from tinynet.cli import package_versions
+
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
@@ -154,7 +148,7 @@ def machine(threads: dict, gpu: str | None, load_at_start: tuple[float, ...]) ->
         "gpu": gpu,
         "threads": threads,
         "blas": _blas(),
-        "versions": {p: _version(p) for p in ("tinynet", "numpy", "numba", "torch", "cupy-cuda12x")},
+        "versions": package_versions(("tinynet", "numpy", "numba", "torch", "cupy")),
     }
 
 

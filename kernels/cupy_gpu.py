@@ -375,13 +375,14 @@ ATTENTION_MAX_DIM = {np.dtype(np.float32): 128, np.dtype(np.float64): 64}
 class AttentionSaved:
     """What the fused attention forward keeps for backward, instead of the (..., Tq, Tk) weights.
 
-    out: (..., Tq, Dv), the forward's output; lse: (..., Tq), each query's log-sum-exp of its masked
-    scores (-inf for a query allowed no key). A weight is exp(score - lse): the backward recomputes
-    them tile by tile; ``weights()`` computes them all at once, to look at.
+    out: (..., Tq, Dv), the forward's output; row_max, log_sum: (..., Tq), each query's largest masked
+    score m (-inf for a query allowed no key) and the log of its sum l of exp(score - m). A weight is
+    exp((score - m) - log l): the backward recomputes them tile by tile; ``weights()`` computes them all
+    at once, to look at. (m and log l stay apart: their float32 sum would lose log l at huge scores.)
     """
 
-    def __init__(self, out, lse, q, k, mask, scale) -> None:
-        self.out, self.lse = out, lse
+    def __init__(self, out, row_max, log_sum, q, k, mask, scale) -> None:
+        self.out, self.row_max, self.log_sum = out, row_max, log_sum
         self._inputs = q, k, mask, scale
 
     def weights(self):
@@ -390,9 +391,10 @@ class AttentionSaved:
         scores = cupy.matmul(q, cupy.swapaxes(k, -1, -2)) * scale
         if mask is not None:
             scores = cupy.where(mask, scores, -cupy.inf) if mask.dtype == bool else scores + mask
-        lse = self.lse[..., None]
-        hidden = cupy.isneginf(scores) | cupy.isneginf(lse)
-        return cupy.where(hidden, 0, cupy.exp(cupy.where(hidden, 0, scores - lse))).astype(q.dtype, copy=False)
+        m, log_l = self.row_max[..., None], self.log_sum[..., None]
+        hidden = cupy.isneginf(scores) | cupy.isneginf(m)
+        exponent = cupy.where(hidden, 0, (scores - m) - log_l)
+        return cupy.where(hidden, 0, cupy.exp(exponent)).astype(q.dtype, copy=False)
 
     def get(self):
         """The weights on the host, as a NumPy array (what ``.get()`` of the reference's saved array gives)."""
@@ -437,7 +439,7 @@ def attention_forward(q, k, v, mask, scale):
 
     q: (..., Tq, d), k: (..., Tk, d), v: (..., Tk, dv); mask: None, bool (True = may attend) or float
     (added to the scores), broadcastable to (..., Tq, Tk); scale: a number.
-    -> out: (..., Tq, dv), saved: an AttentionSaved (out and each query's log-sum-exp) for backward.
+    -> out: (..., Tq, dv), saved: an AttentionSaved (out, each query's max score and log-sum) for backward.
     Grid (ceil(Tq / 8), B) of 256 threads: each warp owns a query.
     """
     if not _attention_fits(q, k, v):
@@ -446,13 +448,14 @@ def attention_forward(q, k, v, mask, scale):
     lead, real = q.shape[:-2], q.dtype.type
     q3, k3, v3 = _batched(q, tq), _batched(k, tk), _batched(v, tk)
     allow, bias, strides = _mask_operand(mask, (*lead, tq, tk), q.dtype)
-    out, lse = cupy.empty((len(q3), tq, dv), dtype=q.dtype), cupy.empty((len(q3), tq), dtype=q.dtype)
+    out = cupy.empty((len(q3), tq, dv), dtype=q.dtype)
+    row_max, log_sum = (cupy.empty((len(q3), tq), dtype=q.dtype) for _ in range(2))
     _launch(
         "attention", "attention_forward", q.dtype, (-(-tq // ATTENTION_ROWS_PER_BLOCK), len(q3)), (THREADS,),
-        q3, k3, v3, allow, bias, *strides, out, lse, tq, tk, d, dv, real(scale),
+        q3, k3, v3, allow, bias, *strides, out, row_max, log_sum, tq, tk, d, dv, real(scale),
     )  # fmt: skip
     out = out.reshape(*lead, tq, dv)
-    return out, AttentionSaved(out, lse.reshape(*lead, tq), q, k, mask, scale)
+    return out, AttentionSaved(out, row_max.reshape(*lead, tq), log_sum.reshape(*lead, tq), q, k, mask, scale)
 
 
 def attention_backward(grad_out, q, k, v, saved, mask, scale):
@@ -467,11 +470,11 @@ def attention_backward(grad_out, q, k, v, saved, mask, scale):
     lead, real = q.shape[:-2], q.dtype.type
     q3, k3, v3, g3 = _batched(q, tq), _batched(k, tk), _batched(v, tk), _batched(grad_out, tq)
     allow, bias, strides = _mask_operand(mask, (*lead, tq, tk), q.dtype)
-    lse = _contiguous(saved.lse).reshape(-1, tq)
+    row_max, log_sum = (_contiguous(a).reshape(-1, tq) for a in (saved.row_max, saved.log_sum))
     # delta = rowsum(dP * P) = rowsum(dout * out): one number per query, so computed once, here.
     delta = _contiguous((grad_out * saved.out).sum(axis=-1)).reshape(-1, tq)
     dq, dk, dv_ = cupy.empty_like(q3), cupy.empty_like(k3), cupy.empty_like(v3)
-    common = (q3, k3, v3, allow, bias, *strides, g3, lse, delta)
+    common = (q3, k3, v3, allow, bias, *strides, g3, row_max, log_sum, delta)
     sizes = (tq, tk, d, dv, real(scale))
     batch = len(q3)
     _launch(

@@ -179,6 +179,26 @@ def test_attention_over_several_tiles_of_queries_and_keys(launched, dtype, mask_
         np.testing.assert_allclose(g, e, **_tolerance(dtype), err_msg=name)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_attention_at_huge_scores_with_tied_keys(launched, dtype):
+    """Scores of +-8e8 (exact in float32) where several keys tie for the top score: their weights are
+    1/ties, which exp(score - (max + log sum)) in float32 would round to 1 (log sum lost beside 8e8)."""
+    rng = np.random.default_rng(1)
+    q, k = (rng.choice([-1e4, 1e4], (2, n, 8)).astype(dtype) for n in (3, 5))
+    v, grad_out = rng.standard_normal((2, 5, 3)).astype(dtype), rng.standard_normal((2, 3, 3)).astype(dtype)
+    out, saved = cupy_gpu.attention_forward(q, k, v, None, 1.0)
+    expected_out, probs = numpy_ref.attention_forward(q, k, v, None, 1.0)
+    assert (probs.max(-1) < 1).any()  # some query's top score is tied
+    np.testing.assert_allclose(out, expected_out, **_tolerance(dtype))
+    np.testing.assert_allclose(saved.weights(), probs, **_tolerance(dtype))
+    got = cupy_gpu.attention_backward(grad_out, q, k, v, saved, None, 1.0)
+    expected = numpy_ref.attention_backward(grad_out, q, k, v, probs, None, 1.0)
+    for name, g, e in zip(("dq", "dk", "dv"), got, expected, strict=True):
+        # dq and dk: sums of terms of 1e4 that cancel to near zero, rounded at float32's epsilon of 1e4.
+        atol = 8 * np.finfo(dtype).eps * np.abs(e).max()
+        np.testing.assert_allclose(g, e, rtol=_tolerance(dtype)["rtol"], atol=atol, err_msg=name)
+
+
 def test_attention_falls_back_to_the_reference_for_heads_wider_than_its_tiles(launched):
     rng = np.random.default_rng(5)
     q, k, v = (rng.standard_normal((3, 65)) for _ in range(3))  # float64 tiles hold 64 dims

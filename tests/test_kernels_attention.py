@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from device import to_device, to_host
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -78,13 +79,19 @@ def make_mask(rng, kind, shape, kept_axes, fully_masked_row):
 
 
 def call(kernel, *args):
-    """The active backend's ``kernel`` on copies of args, checking that it left its inputs as they were."""
-    copies = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
-    result = getattr(backend.active(), kernel)(*args)
-    for a, copy in zip(args, copies):
+    """The active backend's ``kernel`` on args moved to its device, checking that it left its inputs as they
+    were. Arrays come back to the host; what a forward saves for its backward stays as the backend made it."""
+    device_args = to_device(args)
+    result = getattr(backend.active(), kernel)(*device_args)
+    for a, device_a in zip(args, device_args):
         if isinstance(a, np.ndarray):
-            np.testing.assert_array_equal(a, copy, err_msg=f"{kernel} wrote into its input")
-    return result
+            np.testing.assert_array_equal(to_host(device_a), a, err_msg=f"{kernel} wrote into its input")
+    return to_host(result)
+
+
+def weights_of(saved) -> np.ndarray:
+    """The attention weights a forward saved: that array, or on the GPU, what its saved state recomputes."""
+    return saved.get() if hasattr(saved, "weights") else saved
 
 
 @per_backend
@@ -116,7 +123,7 @@ def test_attention_matches_the_reference(
 
     out, saved = call("attention_forward", q, k, v, mask, scale)
     expected_out, expected_weights = numpy_ref.attention_forward(q, k, v, mask, scale)
-    assert_matches((out, saved), (expected_out, expected_weights), dtype)
+    assert_matches((out, weights_of(saved)), (expected_out, expected_weights), dtype)
 
     expected_grads = numpy_ref.attention_backward(grad, q, k, v, expected_weights, mask, scale)
     # A backend's backward takes what its own forward saved, and the reference's weights as well.
@@ -131,9 +138,11 @@ def test_a_query_allowed_no_key_gets_zero_weights_output_and_gradient(backend_na
     q, k, v = (rng.standard_normal((2, 3, n, 4)).astype(dtype) for n in (3, 5, 5))
     allowed = np.array([[True] * 5, [False] * 5, [True, False, True, False, False]])
     mask = np.where(allowed, 0.0, -np.inf) if float_mask else allowed
-    out, saved = backend.active().attention_forward(q, k, v, mask, 0.5)
-    dq, dk, dv = backend.active().attention_backward(np.ones_like(out), q, k, v, saved, mask, 0.5)
-    # What a forward saves is the weights P (see the docstring): test_backend feeds numpy_ref's to every backward.
+    out, saved = call("attention_forward", q, k, v, mask, 0.5)
+    dq, dk, dv = call("attention_backward", np.ones_like(out), q, k, v, saved, mask, 0.5)
+    # What a forward saves stands for the weights P (see the docstring): test_backend feeds numpy_ref's to every
+    # backward. (The GPU's saves the log-sum-exp of each row instead, and recomputes P when asked.)
+    saved = weights_of(saved)
     np.testing.assert_array_equal(out[..., 1, :], 0)
     np.testing.assert_array_equal(saved[..., 1, :], 0)
     np.testing.assert_array_equal(saved[..., 2, [1, 3, 4]], 0)  # masked keys of a partly masked query
@@ -147,10 +156,10 @@ def test_huge_scores_stay_finite_and_match(backend_name, dtype):
     rng = np.random.default_rng(1)
     q, k = (rng.choice([-1e4, 1e4], (2, n, 8)).astype(dtype) for n in (3, 5))  # scores of +-8e8
     v, grad = rng.standard_normal((2, 5, 3)).astype(dtype), rng.standard_normal((2, 3, 3)).astype(dtype)
-    out, saved = backend.active().attention_forward(q, k, v, None, 1.0)
+    out, saved = call("attention_forward", q, k, v, None, 1.0)
     _, weights = numpy_ref.attention_forward(q, k, v, None, 1.0)
     assert_matches((out,), (numpy_ref.attention_forward(q, k, v, None, 1.0)[0],), dtype)
-    grads = backend.active().attention_backward(grad, q, k, v, saved, None, 1.0)
+    grads = call("attention_backward", grad, q, k, v, saved, None, 1.0)
     # dq and dk are sums of P * (dP - D) * (+-1e4): entries near zero carry the rounding of 1e4-sized terms.
     assert_matches(grads, numpy_ref.attention_backward(grad, q, k, v, weights, None, 1.0), dtype, scaled=True)
 
@@ -160,11 +169,11 @@ def test_mixed_dtypes_give_the_references_results(backend_name):
     q, k = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4))
     v = rng.standard_normal((2, 5, 2)).astype(np.float32)
     mask = rng.random((3, 5)) < 0.7
-    out, saved = backend.active().attention_forward(q, k, v, mask, 0.5)
+    out, saved = call("attention_forward", q, k, v, mask, 0.5)
     expected_out, expected_weights = numpy_ref.attention_forward(q, k, v, mask, 0.5)
-    assert_matches((out, saved), (expected_out, expected_weights), np.float64)
+    assert_matches((out, weights_of(saved)), (expected_out, expected_weights), np.float64)
     grad = np.ones_like(out)
-    got = backend.active().attention_backward(grad, q, k, v, saved, mask, 0.5)
+    got = call("attention_backward", grad, q, k, v, saved, mask, 0.5)
     assert_matches(got, numpy_ref.attention_backward(grad, q, k, v, expected_weights, mask, 0.5), np.float64)
 
 

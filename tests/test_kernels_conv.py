@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from device import to_device, to_host
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -52,10 +53,10 @@ def random_array(rng, shape, dtype, contiguous=True):
 
 
 def run_both(kernel, *args):
-    """(active backend's result, reference's result); the reference gets copies, so a kernel that wrote
-    into its inputs would show up as a mismatch."""
+    """(active backend's result, reference's result), both on the host; the reference gets copies, so a
+    kernel that wrote into its inputs would show up as a mismatch."""
     copies = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
-    return getattr(backend.active(), kernel)(*args), getattr(numpy_ref, kernel)(*copies)
+    return to_host(getattr(backend.active(), kernel)(*to_device(args))), getattr(numpy_ref, kernel)(*copies)
 
 
 # --- matmul ---------------------------------------------------------------------------------

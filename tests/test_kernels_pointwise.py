@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from device import to_device, to_host
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -64,8 +65,9 @@ def run_both(kernel, *args, **options):
     """(active backend's result, reference's result), after checking that the backend's kernel left its
     inputs as they were."""
     copies = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
-    got = getattr(backend.active(), kernel)(*args, **options)
-    for a, copy in zip(args, copies):
+    device_args = to_device(args)
+    got = to_host(getattr(backend.active(), kernel)(*device_args, **options))
+    for a, copy in zip(to_host(device_args), copies):
         if isinstance(a, np.ndarray):
             np.testing.assert_array_equal(a, copy, err_msg=f"{kernel} wrote into its input")
     return got, getattr(numpy_ref, kernel)(*copies, **options)
@@ -190,11 +192,11 @@ def test_scatter_add_of_integer_indices_matches_the_reference(
     rng = np.random.default_rng(seed)
     index = rng.integers(0, rows, index_shape)  # repeats: every copy must add
     values = random_array(rng, row_shape if broadcast else index_shape + row_shape, dtype)
-    got = random_array(rng, (rows, *row_shape), dtype)
-    expected = got.copy()
-    assert backend.active().scatter_add(got, index, values) is None
+    expected = random_array(rng, (rows, *row_shape), dtype)
+    got = to_device(expected.copy())
+    assert backend.active().scatter_add(got, *to_device((index, values))) is None
     numpy_ref.scatter_add(expected, index, values)
-    assert_matches(got, expected, dtype)
+    assert_matches(to_host(got), expected, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -206,12 +208,12 @@ def test_scatter_add_of_integer_indices_matches_the_reference(
 def test_scatter_add_of_other_indices_matches_the_reference(backend_name, dtype, index):
     # These go to the reference's np.add.at on every backend: the results must still match.
     rng = np.random.default_rng(0)
-    got = random_array(rng, (3, 4), dtype)
-    expected = got.copy()
+    expected = random_array(rng, (3, 4), dtype)
+    got = to_device(expected.copy())
     values = random_array(rng, expected[index].shape, dtype)
-    backend.active().scatter_add(got, index, values)
+    backend.active().scatter_add(got, to_device(index), to_device(values))
     numpy_ref.scatter_add(expected, index, values)
-    assert_matches(got, expected, dtype)
+    assert_matches(to_host(got), expected, dtype)
 
 
 @per_backend
@@ -246,14 +248,15 @@ def test_sgd_step_matches_the_reference(
     layout = "strided" if strided else "contiguous"  # a strided param must be updated through its view
     state = {"param": random_array(rng, shape, dtype, layout), "buffer": np.zeros(shape, dtype) if momentum else None}
     expected = {key: None if a is None else a.copy() for key, a in state.items()}
+    state = {key: to_device(a) for key, a in state.items()}
     options = dict(lr=0.1, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
     for first in (True, False):  # the buffer's first step, then an ordinary one
         grad = random_array(rng, shape, dtype)
-        backend.active().sgd_step(state["param"], grad, state["buffer"], **options, first=first)
+        backend.active().sgd_step(state["param"], to_device(grad), state["buffer"], **options, first=first)
         numpy_ref.sgd_step(expected["param"], grad.copy(), expected["buffer"], **options, first=first)
         for key, a in state.items():
             if a is not None:
-                assert_matches(a, expected[key], dtype)
+                assert_matches(to_host(a), expected[key], dtype)
 
 
 @per_backend
@@ -261,16 +264,16 @@ def test_sgd_step_matches_the_reference(
 @given(shape=shapes, weight_decay=st.sampled_from([0.0, 0.05]), decoupled=st.booleans(), seed=seeds)
 def test_adam_step_matches_the_reference(backend_name, dtype, shape, weight_decay, decoupled, seed):
     rng = np.random.default_rng(seed)
-    state = [random_array(rng, shape, dtype), np.zeros(shape, dtype), np.zeros(shape, dtype)]
-    expected = [a.copy() for a in state]
+    expected = [random_array(rng, shape, dtype), np.zeros(shape, dtype), np.zeros(shape, dtype)]
+    state = [to_device(a.copy()) for a in expected]
     options = dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=weight_decay, decoupled=decoupled)
     for step in (1, 2, 3):
         grad = random_array(rng, shape, dtype)
         param, exp_avg, exp_avg_sq = state
-        backend.active().adam_step(param, grad, exp_avg, exp_avg_sq, step=step, **options)
+        backend.active().adam_step(param, to_device(grad), exp_avg, exp_avg_sq, step=step, **options)
         numpy_ref.adam_step(expected[0], grad.copy(), expected[1], expected[2], step=step, **options)
         for got, want in zip(state, expected):
-            assert_matches(got, want, dtype)  # float32 state stays float32
+            assert_matches(to_host(got), want, dtype)  # float32 state stays float32
 
 
 # --- the numba backend: plain Python, warm-up, read-only install ----------------------------

@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 import pytest
+from device import to_device, to_host
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -84,10 +85,9 @@ def test_forward_kernels_match_the_reference(backend_name, case, seed):
     name, args, options = _case(np.random.default_rng(seed), **case)
     kernel = f"{name}_sequence_forward"
     table = backend.active()
-    device_args = [None if a is None else table.xp.asarray(a) for a in args]
-    got = getattr(table, kernel)(*device_args, **options)
+    got = getattr(table, kernel)(*to_device(tuple(args)), **options)
     expected = getattr(numpy_ref, kernel)(*args, **options)
-    _assert_matches(_host(got), expected, case["dtype"])
+    _assert_matches(to_host(got), expected, case["dtype"])
 
 
 @per_backend
@@ -105,10 +105,9 @@ def test_backward_kernels_match_the_reference(backend_name, case, seed, grads_of
     saved = () if name == "rnn" else (forward[-1],)
     kernel_args = (grad_out, *grads_last, *args, out, *saved)
     table = backend.active()
-    device_args = [None if a is None else table.xp.asarray(a) for a in kernel_args]
-    got = getattr(table, f"{name}_sequence_backward")(*device_args, **options)
+    got = getattr(table, f"{name}_sequence_backward")(*to_device(kernel_args), **options)
     expected = getattr(numpy_ref, f"{name}_sequence_backward")(*kernel_args, **options)
-    _assert_matches(_host(got), expected, dtype)
+    _assert_matches(to_host(got), expected, dtype)
 
 
 @numba_usable
@@ -132,7 +131,7 @@ def test_the_kernels_leave_their_inputs_alone(backend_name):
     rng, table = np.random.default_rng(0), backend.active()
     for kind in KINDS:
         name, args, options = _case(rng, kind, 3, 2, 4, np.float64, True, True, False)
-        args = tuple(table.xp.asarray(a) for a in args)
+        args = to_device(tuple(args))
         copies = [a.copy() for a in args]
         forward = getattr(table, f"{name}_sequence_forward")(*args, **options)
         out = forward if name == "rnn" else forward[0]
@@ -141,13 +140,7 @@ def test_the_kernels_leave_their_inputs_alone(backend_name):
         grad_out = table.xp.ones_like(out)
         getattr(table, f"{name}_sequence_backward")(grad_out, *extra, *args, out, *saved, **options)
         for a, copy in zip(args, copies):
-            np.testing.assert_array_equal(_host(a), _host(copy))
-
-
-def _host(value):
-    if isinstance(value, tuple):
-        return tuple(_host(v) for v in value)
-    return value if value is None or isinstance(value, np.ndarray) else value.get()
+            np.testing.assert_array_equal(to_host(a), to_host(copy))
 
 
 # --- the reference against the cells' one-step ops ------------------------------------------------------

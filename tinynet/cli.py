@@ -18,19 +18,23 @@ LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 
 
-def _version(package: str) -> str:
-    # From the installed metadata, so that asking does not import numba or cupy.
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
+def package_versions(packages=("numpy", "numba", "cupy", "torch")) -> dict[str, str]:
+    """{distribution: version or "not installed"}, from the installed metadata, so that asking imports
+    neither numba nor cupy. "cupy" stands for whichever build is installed (cupy-cuda12x, cupy-cuda13x, ...)."""
+    installed = {d.metadata["Name"].lower(): d.version for d in metadata.distributions()}
+    versions = {}
+    for package in packages:
+        if package == "cupy":
+            package = min((n for n in installed if n.startswith("cupy")), default="cupy-cuda12x")
+        versions[package] = installed.get(package, "not installed")
+    return versions
 
 
 def info(warm: bool = False) -> int:
     """Versions, and for each backend: usable or why not, and which kernels it overrides."""
     print(f"tinynet {tinynet.__version__}  (Python {platform.python_version()}, {platform.platform()})")
-    for package in ("numpy", "numba", "cupy-cuda12x", "torch"):
-        print(f"  {package:<13} {_version(package)}")
+    for package, version in package_versions().items():
+        print(f"  {package:<13} {version}")
     print(f"\nactive backend: {backend.get_backend()}   kernels in the table: {len(numpy_ref.KERNELS)}")
     for name in backend.MODULES:
         usable, reason = backend.status(name)

@@ -40,8 +40,9 @@ def set_default_dtype(dtype) -> None:
 
 
 def to_host(array) -> np.ndarray:
-    """A NumPy array with the values of ``array`` (copied from the GPU when it lives there)."""
-    return array if isinstance(array, np.ndarray) else array.get()
+    """A NumPy array with the values of ``array``: an array of either library, a number or nested lists
+    (copied from the GPU when it lives there)."""
+    return np.asarray(array) if array_module(array) is np else array.get()
 
 
 def to_backend(array, name: str):

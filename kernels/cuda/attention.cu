@@ -3,15 +3,16 @@
 // The forward never writes the (Tq, Tk) weights to global memory: it streams keys and values through
 // shared memory one tile at a time and keeps, per query, a running max m, a running sum l of
 // exp(score - m) and a running weighted sum of values, rescaled whenever m grows ("online softmax",
-// as in FlashAttention). It saves each query's log-sum-exp lse = m + log(l), from which the backward
-// recomputes any weight as exp(score - lse), tile by tile.
+// as in FlashAttention). It saves each query's m and log(l), from which the backward recomputes any
+// weight as exp((score - m) - log(l)), tile by tile. (Not as exp(score - lse) with lse = m + log(l) in one
+// number: at scores of 1e8 a float32 lse has lost log(l), and tied top weights of 1/2 would come back as 1.)
 //
 // Launch: blocks of QUERIES_PER_BLOCK warps (256 threads), grid (ceil(T / QUERIES_PER_BLOCK), B).
 // Each warp owns one query (or one key, in attention_backward_dkdv); a tile holds 32 rows, one per lane.
 //
 // Masks: allow (bool, true = may attend) or bias (added to the scores; -inf = may not), at most one of
 // them non-null, element (b, i, j) at b*mask_sb + i*mask_sq + j*mask_sk: a mask broadcast over the batch
-// has mask_sb = 0 and is read in place. A query allowed no key gets output 0 and lse = -inf.
+// has mask_sb = 0 and is read in place. A query allowed no key gets output 0 and m = -inf.
 #include "common.cuh"
 
 #define TILE 32               // rows per shared-memory tile: one per lane
@@ -56,7 +57,8 @@ __device__ __forceinline__ scalar_t masked_score(scalar_t dot_product, scalar_t 
 extern "C" __global__ void attention_forward(const scalar_t* __restrict__ q, const scalar_t* __restrict__ k,
                                              const scalar_t* __restrict__ v, const bool* __restrict__ allow,
                                              const scalar_t* __restrict__ bias, index_t mask_sb, index_t mask_sq,
-                                             index_t mask_sk, scalar_t* __restrict__ out, scalar_t* __restrict__ lse,
+                                             index_t mask_sk, scalar_t* __restrict__ out,
+                                             scalar_t* __restrict__ row_max, scalar_t* __restrict__ log_sum,
                                              index_t Tq, index_t Tk, index_t D, index_t Dv, scalar_t scale) {
     __shared__ scalar_t k_tile[TILE][PADDED_DIM];
     __shared__ scalar_t v_tile[TILE][PADDED_DIM];
@@ -66,7 +68,7 @@ extern "C" __global__ void attention_forward(const scalar_t* __restrict__ q, con
     const int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
     const index_t query = blockIdx.x * (index_t)QUERIES_PER_BLOCK + warp;
     const bool active = query < Tq;  // a warp past the last query still helps load the tiles
-    q += b * Tq * D, k += b * Tk * D, v += b * Tk * Dv, out += b * Tq * Dv, lse += b * Tq;
+    q += b * Tq * D, k += b * Tk * D, v += b * Tk * Dv, out += b * Tq * Dv, row_max += b * Tq, log_sum += b * Tq;
     const index_t mask_row = b * mask_sb + query * mask_sq;
     if (active) load_row(q_rows[warp], q, query, D);
 
@@ -107,17 +109,21 @@ extern "C" __global__ void attention_forward(const scalar_t* __restrict__ q, con
         index_t c = lane + r * WARP_SIZE;
         if (c < Dv) out[query * Dv + c] = total > 0 ? acc[r] / total : (scalar_t)0;
     }
-    if (lane == 0) lse[query] = total > 0 ? running_max + math_log(total) : negative_infinity();
+    if (lane == 0) {
+        row_max[query] = total > 0 ? running_max : negative_infinity();
+        log_sum[query] = total > 0 ? math_log(total) : (scalar_t)0;
+    }
 }
 
-// Backward, with P = exp(score - lse), dP = dout v^T, dS = P * (dP - delta) where delta = rowsum(dout * out)
+// Backward, with P = exp((score - m) - log(l)), dP = dout v^T, dS = P * (dP - delta) where delta = rowsum(dout * out)
 // (= rowsum(dP * P)), and dq = dS k * scale, dk = dS^T q * scale, dv = P^T dout.
 // This kernel: dq. Each warp owns a query and streams the keys and values through shared memory.
 extern "C" __global__ void attention_backward_dq(const scalar_t* __restrict__ q, const scalar_t* __restrict__ k,
                                                  const scalar_t* __restrict__ v, const bool* __restrict__ allow,
                                                  const scalar_t* __restrict__ bias, index_t mask_sb, index_t mask_sq,
                                                  index_t mask_sk, const scalar_t* __restrict__ grad_out,
-                                                 const scalar_t* __restrict__ lse, const scalar_t* __restrict__ delta,
+                                                 const scalar_t* __restrict__ row_max,
+                                                 const scalar_t* __restrict__ log_sum, const scalar_t* __restrict__ delta,
                                                  scalar_t* __restrict__ dq, index_t Tq, index_t Tk, index_t D, index_t Dv,
                                                  scalar_t scale) {
     __shared__ scalar_t k_tile[TILE][PADDED_DIM];
@@ -130,13 +136,13 @@ extern "C" __global__ void attention_backward_dq(const scalar_t* __restrict__ q,
     const index_t query = blockIdx.x * (index_t)QUERIES_PER_BLOCK + warp;
     const bool active = query < Tq;
     q += b * Tq * D, k += b * Tk * D, v += b * Tk * Dv, grad_out += b * Tq * Dv;
-    lse += b * Tq, delta += b * Tq, dq += b * Tq * D;
+    row_max += b * Tq, log_sum += b * Tq, delta += b * Tq, dq += b * Tq * D;
     const index_t mask_row = b * mask_sb + query * mask_sq;
-    scalar_t row_lse = 0, row_delta = 0;
+    scalar_t m = negative_infinity(), log_l = 0, row_delta = 0;
     if (active) {
         load_row(q_rows[warp], q, query, D);
         load_row(g_rows[warp], grad_out, query, Dv);
-        row_lse = lse[query], row_delta = delta[query];
+        m = row_max[query], log_l = log_sum[query], row_delta = delta[query];
     }
 
     scalar_t acc[DIMS_PER_LANE];
@@ -149,10 +155,10 @@ extern "C" __global__ void attention_backward_dq(const scalar_t* __restrict__ q,
         if (!active) continue;
         index_t key = start + lane;
         scalar_t ds = 0;
-        if (key < Tk && row_lse != negative_infinity()) {
+        if (key < Tk && m != negative_infinity()) {
             scalar_t score = masked_score(dot(q_rows[warp], k_tile[lane], D), scale, allow, bias, mask_row + key * mask_sk);
             if (score != negative_infinity()) {
-                scalar_t p = math_exp(score - row_lse);
+                scalar_t p = math_exp((score - m) - log_l);
                 ds = p * (dot(g_rows[warp], v_tile[lane], Dv) - row_delta);
             }
         }
@@ -174,17 +180,20 @@ extern "C" __global__ void attention_backward_dq(const scalar_t* __restrict__ q,
 }
 
 // This kernel: dk and dv. Each warp owns a key (and its value) and streams the queries, the output
-// gradients and the per-query lse and delta through shared memory. Launch: grid (ceil(Tk / 8), B).
+// gradients and the per-query m, log(l) and delta through shared memory. Launch: grid (ceil(Tk / 8), B).
 extern "C" __global__ void attention_backward_dkdv(const scalar_t* __restrict__ q, const scalar_t* __restrict__ k,
                                                    const scalar_t* __restrict__ v, const bool* __restrict__ allow,
                                                    const scalar_t* __restrict__ bias, index_t mask_sb, index_t mask_sq,
                                                    index_t mask_sk, const scalar_t* __restrict__ grad_out,
-                                                   const scalar_t* __restrict__ lse, const scalar_t* __restrict__ delta,
+                                                   const scalar_t* __restrict__ row_max,
+                                                   const scalar_t* __restrict__ log_sum,
+                                                   const scalar_t* __restrict__ delta,
                                                    scalar_t* __restrict__ dk, scalar_t* __restrict__ dv, index_t Tq,
                                                    index_t Tk, index_t D, index_t Dv, scalar_t scale) {
     __shared__ scalar_t q_tile[TILE][PADDED_DIM];
     __shared__ scalar_t g_tile[TILE][PADDED_DIM];
-    __shared__ scalar_t lse_tile[TILE];
+    __shared__ scalar_t max_tile[TILE];
+    __shared__ scalar_t log_sum_tile[TILE];
     __shared__ scalar_t delta_tile[TILE];
     __shared__ scalar_t k_rows[QUERIES_PER_BLOCK][MAX_DIM];
     __shared__ scalar_t v_rows[QUERIES_PER_BLOCK][MAX_DIM];
@@ -195,7 +204,7 @@ extern "C" __global__ void attention_backward_dkdv(const scalar_t* __restrict__ 
     const index_t key = blockIdx.x * (index_t)QUERIES_PER_BLOCK + warp;
     const bool active = key < Tk;
     q += b * Tq * D, k += b * Tk * D, v += b * Tk * Dv, grad_out += b * Tq * Dv;
-    lse += b * Tq, delta += b * Tq, dk += b * Tk * D, dv += b * Tk * Dv;
+    row_max += b * Tq, log_sum += b * Tq, delta += b * Tq, dk += b * Tk * D, dv += b * Tk * Dv;
     if (active) {
         load_row(k_rows[warp], k, key, D);
         load_row(v_rows[warp], v, key, Dv);
@@ -209,18 +218,19 @@ extern "C" __global__ void attention_backward_dkdv(const scalar_t* __restrict__ 
         load_tile(g_tile, grad_out, start, Tq, Dv);
         if (threadIdx.x < TILE) {
             bool inside = start + threadIdx.x < Tq;
-            lse_tile[threadIdx.x] = inside ? lse[start + threadIdx.x] : negative_infinity();
+            max_tile[threadIdx.x] = inside ? row_max[start + threadIdx.x] : negative_infinity();
+            log_sum_tile[threadIdx.x] = inside ? log_sum[start + threadIdx.x] : (scalar_t)0;
             delta_tile[threadIdx.x] = inside ? delta[start + threadIdx.x] : (scalar_t)0;
         }
         __syncthreads();
         if (!active) continue;
         index_t query = start + lane;
         scalar_t p = 0, ds = 0;
-        if (query < Tq && lse_tile[lane] != negative_infinity()) {
+        if (query < Tq && max_tile[lane] != negative_infinity()) {
             index_t mask_offset = b * mask_sb + query * mask_sq + key * mask_sk;
             scalar_t score = masked_score(dot(q_tile[lane], k_rows[warp], D), scale, allow, bias, mask_offset);
             if (score != negative_infinity()) {
-                p = math_exp(score - lse_tile[lane]);
+                p = math_exp((score - max_tile[lane]) - log_sum_tile[lane]);
                 ds = p * (dot(g_tile[lane], v_rows[warp], Dv) - delta_tile[lane]);
             }
         }

@@ -310,7 +310,8 @@ def minimum(a, b) -> Tensor:
 
 def where(condition, a, b) -> Tensor:
     """a where condition holds, else b; all three broadcast together."""
-    condition = condition.data if isinstance(condition, Tensor) else condition
+    # A condition given as an array or lists is a constant, made on the active backend as operands are.
+    condition = condition.data if isinstance(condition, Tensor) else tensor(condition).data
     a, b = operand(a), operand(b)
     try:
         return Where.apply(condition, a, b)
@@ -374,7 +375,7 @@ _COMPARISONS = {
 def compare(op: str, a: Tensor, b) -> Tensor:
     """A boolean tensor (no gradient) comparing a and b elementwise with ``op`` ("lt", "eq", ...)."""
     b = b.data if isinstance(b, Tensor) else b
-    if isinstance(b, (list, tuple)):
+    if not isinstance(b, (int, float, bool)) and array_module(b) is np:  # lists, host arrays: constants
         b = array_module(a.data).asarray(b)
     xp = array_module(a.data, b)
     try:

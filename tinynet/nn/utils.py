@@ -4,6 +4,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from kernels.numpy_ref import array_module
+from tinynet import backend
 from tinynet.tensor import Tensor
 
 
@@ -14,7 +16,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     """
     grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
     if not grads:
-        return Tensor(np.asarray(0.0, dtype=np.float32))
+        return Tensor(backend.active().xp.asarray(0.0, dtype=np.float32))
     if norm_type == float("inf"):
         total = max(float(abs(g).max()) for g in grads)
     else:
@@ -23,7 +25,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     if scale < 1:
         for g in grads:
             g *= scale
-    return Tensor(np.asarray(total, dtype=np.float32))
+    return Tensor(array_module(grads[0]).asarray(total, dtype=np.float32))  # on the gradients' device
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
