@@ -82,21 +82,27 @@ def _as(dtype, array, zeros_shape=None):
     return np.zeros(zeros_shape, dtype) if array is None else np.ascontiguousarray(array, dtype=dtype)
 
 
-# Below about this many multiply-adds, waking the other threads costs more than they save (a launch costs
-# ~10 us on an idle machine; on a busy one it can wait for a scheduler tick: measured 16 ms against 7 us
-# on one thread for a (3, 2, 6) GRU).
+# Work is counted in units of about a nanosecond on one thread (a multiply-add, an element of a simple
+# elementwise pass). Below about _SPLIT_WORK, waking the other threads costs more than they save: a launch
+# costs ~10 us on an idle machine, and on a busy one it can wait for a scheduler tick (measured 16 ms against
+# 7 us on one thread for a (3, 2, 6) GRU; a 40-100-100-10 MLP training step took 18 ms on two threads,
+# 1.5 ms on NumPy, before its small kernels ran on one).
 _SPLIT_WORK = 50_000
+# Units of work per element of the elementwise and row kernels: a compare or a multiply-add; an exp or a
+# division (sigmoid, tanh, gelu, softmax); the Adam step (a square root, a division, four arrays).
+_CHEAP, _EXP, _ADAM = 1, 4, 6
 
 
-def _run_kernel(kernel, work: int, *args) -> None:
+def _run_kernel(kernel, work: int, *args):
     """kernel(*args) on Numba's threads, or on one thread when ``work`` is below _SPLIT_WORK."""
     if work >= _SPLIT_WORK:
-        kernel(*args)
-        return
+        return kernel(*args)
     threads = numba.get_num_threads()
+    if threads == 1:
+        return kernel(*args)
     numba.set_num_threads(1)
     try:
-        kernel(*args)
+        return kernel(*args)
     finally:
         numba.set_num_threads(threads)
 
@@ -847,7 +853,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     x = np.ascontiguousarray(x)
     shape = x.shape[:2] + _pooled_size(x.shape, kernel_size, stride, padding)
     out, argmax = np.empty(shape, x.dtype), np.empty(shape, np.int64)
-    _max_pool2d_forward(x, *kernel_size, *stride, *padding, out, argmax)
+    _run_kernel(_max_pool2d_forward, out.size * math.prod(kernel_size), x, *kernel_size, *stride, *padding, out, argmax)
     return out, argmax
 
 
@@ -855,7 +861,7 @@ def max_pool2d_backward(grad, argmax, x_shape, kernel_size, stride, padding):
     """As numpy_ref.max_pool2d_backward, parallel over (sample, channel) planes."""
     grad, argmax = np.ascontiguousarray(grad), np.ascontiguousarray(argmax, dtype=np.int64)
     grad_x = np.empty(x_shape, grad.dtype)
-    _max_pool2d_backward(grad, argmax, kernel_size[1], *stride, *padding, grad_x)
+    _run_kernel(_max_pool2d_backward, grad_x.size + grad.size, grad, argmax, kernel_size[1], *stride, *padding, grad_x)
     return grad_x
 
 
@@ -863,7 +869,7 @@ def avg_pool2d_forward(x, kernel_size, stride, padding):
     """As numpy_ref.avg_pool2d_forward (the zero padding counts), parallel over (sample, channel) planes."""
     x = np.ascontiguousarray(x)
     out = np.empty(x.shape[:2] + _pooled_size(x.shape, kernel_size, stride, padding), x.dtype)
-    _avg_pool2d(x, *kernel_size, *stride, *padding, out)
+    _run_kernel(_avg_pool2d, out.size * math.prod(kernel_size), x, *kernel_size, *stride, *padding, out)
     return out
 
 
@@ -871,7 +877,9 @@ def avg_pool2d_backward(grad, x_shape, kernel_size, stride, padding):
     """As numpy_ref.avg_pool2d_backward, parallel over (sample, channel) planes."""
     grad = np.ascontiguousarray(grad)
     grad_x = np.empty(x_shape, grad.dtype)
-    _avg_pool2d_backward(grad, *kernel_size, *stride, *padding, grad_x)
+    _run_kernel(
+        _avg_pool2d_backward, grad_x.size * math.prod(kernel_size), grad, *kernel_size, *stride, *padding, grad_x
+    )
     return grad_x
 
 
@@ -991,21 +999,22 @@ def _expm1_compiled(x):
     return _exp_polynomial(x, minus_one=True)
 
 
-def _unary(kernel, reference, x):
-    """y = f(x) elementwise: ``kernel(x_flat, y_flat)`` fills y; any shape or strides in, C-contiguous out."""
+def _unary(kernel, reference, x, cost: int = _EXP):
+    """y = f(x) elementwise: ``kernel(x_flat, y_flat)`` fills y; any shape or strides in, C-contiguous out.
+    cost: units of work per element (see _SPLIT_WORK)."""
     if not _same_floats(x):
         return reference(x)
     y = np.empty(x.shape, x.dtype)
-    kernel(_flat(x), y.reshape(-1))
+    _run_kernel(kernel, cost * x.size, _flat(x), y.reshape(-1))
     return y
 
 
-def _binary(kernel, reference, a, b):
+def _binary(kernel, reference, a, b, cost: int = _EXP):
     """out = f(a, b) elementwise, for a and b of one shape (other shapes broadcast in the reference)."""
     if not (_same_floats(a, b) and a.shape == b.shape):
         return reference(a, b)
     out = np.empty(a.shape, a.dtype)
-    kernel(_flat(a), _flat(b), out.reshape(-1))
+    _run_kernel(kernel, cost * a.size, _flat(a), _flat(b), out.reshape(-1))
     return out
 
 
@@ -1021,7 +1030,7 @@ def _relu_forward(x, y):
 
 def relu_forward(x):
     """y = max(x, 0). x: any shape -> y: same shape and dtype."""
-    return _unary(_relu_forward, numpy_ref.relu_forward, x)
+    return _unary(_relu_forward, numpy_ref.relu_forward, x, _CHEAP)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -1033,7 +1042,7 @@ def _relu_backward(grad_y, x, grad_x):
 
 def relu_backward(grad_y, x):
     """dL/dx = dL/dy where x > 0, else 0. grad_y, x: same shape."""
-    return _binary(_relu_backward, numpy_ref.relu_backward, grad_y, x)
+    return _binary(_relu_backward, numpy_ref.relu_backward, grad_y, x, _CHEAP)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -1058,7 +1067,7 @@ def _sigmoid_backward(grad_y, y, grad_x):
 
 def sigmoid_backward(grad_y, y):
     """dL/dx = dL/dy * y * (1 - y), from the forward's output y. grad_y, y: same shape."""
-    return _binary(_sigmoid_backward, numpy_ref.sigmoid_backward, grad_y, y)
+    return _binary(_sigmoid_backward, numpy_ref.sigmoid_backward, grad_y, y, _CHEAP)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -1089,7 +1098,7 @@ def _tanh_backward(grad_y, y, grad_x):
 
 def tanh_backward(grad_y, y):
     """dL/dx = dL/dy * (1 - y^2), from the forward's output y. grad_y, y: same shape."""
-    return _binary(_tanh_backward, numpy_ref.tanh_backward, grad_y, y)
+    return _binary(_tanh_backward, numpy_ref.tanh_backward, grad_y, y, _CHEAP)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -1166,7 +1175,7 @@ def softmax_forward(x, axis):
         return numpy_ref.softmax_forward(x, axis)
     rows, moved_shape = _as_rows(x, axis)
     y = np.empty_like(rows)
-    _softmax_forward(rows, y)
+    _run_kernel(_softmax_forward, _EXP * rows.size, rows, y)
     return _from_rows(y, moved_shape, axis)
 
 
@@ -1187,7 +1196,7 @@ def softmax_backward(grad_y, y, axis):
         return numpy_ref.softmax_backward(grad_y, y, axis)
     (g, moved_shape), (p, _) = _as_rows(grad_y, axis), _as_rows(y, axis)
     grad_x = np.empty_like(p)
-    _softmax_backward(g, p, grad_x)
+    _run_kernel(_softmax_backward, _EXP * g.size, g, p, grad_x)
     return _from_rows(grad_x, moved_shape, axis)
 
 
@@ -1210,7 +1219,7 @@ def log_softmax_forward(x, axis):
         return numpy_ref.log_softmax_forward(x, axis)
     rows, moved_shape = _as_rows(x, axis)
     y = np.empty_like(rows)
-    _log_softmax_forward(rows, y)
+    _run_kernel(_log_softmax_forward, _EXP * rows.size, rows, y)
     return _from_rows(y, moved_shape, axis)
 
 
@@ -1231,7 +1240,7 @@ def log_softmax_backward(grad_y, y, axis):
         return numpy_ref.log_softmax_backward(grad_y, y, axis)
     (g, moved_shape), (log_p, _) = _as_rows(grad_y, axis), _as_rows(y, axis)
     grad_x = np.empty_like(log_p)
-    _log_softmax_backward(g, log_p, grad_x)
+    _run_kernel(_log_softmax_backward, _EXP * g.size, g, log_p, grad_x)
     return _from_rows(grad_x, moved_shape, axis)
 
 
@@ -1270,7 +1279,9 @@ def cross_entropy_forward(logits, labels):
     if not (usable and _labels_in_range(labels, *logits.shape)):
         return numpy_ref.cross_entropy_forward(logits, labels)
     loss, probs = np.empty(logits.shape[0], logits.dtype), np.empty(logits.shape, logits.dtype)
-    _cross_entropy_forward(_contiguous(logits), _contiguous(labels, np.intp), loss, probs)
+    _run_kernel(
+        _cross_entropy_forward, _EXP * logits.size, _contiguous(logits), _contiguous(labels, np.intp), loss, probs
+    )
     return loss, probs
 
 
@@ -1290,7 +1301,8 @@ def cross_entropy_backward(grad_loss, probs, labels):
         return numpy_ref.cross_entropy_backward(grad_loss, probs, labels)
     grad = np.empty(probs.shape, probs.dtype)
     # grad_loss is often a broadcast scalar (reduction="mean"): `_contiguous` copies its N values.
-    _cross_entropy_backward(_contiguous(grad_loss), _contiguous(probs), _contiguous(labels, np.intp), grad)
+    labels = _contiguous(labels, np.intp)
+    _run_kernel(_cross_entropy_backward, _CHEAP * probs.size, _contiguous(grad_loss), _contiguous(probs), labels, grad)
     return grad
 
 
@@ -1337,7 +1349,7 @@ def masked_softmax_forward(x, mask):
         mask_row = _flat(np.broadcast_to(np.arange(math.prod(mask_lead)).reshape(mask_lead), lead), np.intp)
         mask = _contiguous(np.broadcast_to(mask.reshape(-1, mask.shape[-1]), (math.prod(mask_lead), width)), bool)
     y = np.empty_like(rows)
-    _masked_softmax_forward(rows, mask, mask_row, y)
+    _run_kernel(_masked_softmax_forward, _EXP * rows.size, rows, mask, mask_row, y)
     return y.reshape(shape)
 
 
@@ -1378,7 +1390,7 @@ def layer_norm_forward(x, weight, bias, eps):
     weight = np.ones(width, x.dtype) if weight is None else _contiguous(weight)
     bias = np.zeros(width, x.dtype) if bias is None else _contiguous(bias)
     y, mean, rstd = np.empty_like(rows), np.empty(rows.shape[0], x.dtype), np.empty(rows.shape[0], x.dtype)
-    _layer_norm_forward(rows, weight, bias, x.dtype.type(eps), y, mean, rstd)
+    _run_kernel(_layer_norm_forward, _EXP * rows.size, rows, weight, bias, x.dtype.type(eps), y, mean, rstd)
     stats_shape = (*x.shape[:-1], 1)
     return y.reshape(x.shape), mean.reshape(stats_shape), rstd.reshape(stats_shape)
 
@@ -1426,9 +1438,9 @@ def layer_norm_backward(grad, x, weight, mean, rstd):
     chunks = min(rows, 64)
     weight_partial, bias_partial = np.zeros((chunks, width), x.dtype), np.zeros((chunks, width), x.dtype)
     grad_x = np.empty((rows, width), x.dtype)
-    _layer_norm_backward(
-        _contiguous(grad).reshape(rows, width), _contiguous(x).reshape(rows, width), weight,
-        _flat(mean), _flat(rstd), grad_x, weight_partial, bias_partial,
+    _run_kernel(
+        _layer_norm_backward, _EXP * x.size, _contiguous(grad).reshape(rows, width),
+        _contiguous(x).reshape(rows, width), weight, _flat(mean), _flat(rstd), grad_x, weight_partial, bias_partial,
     )  # fmt: skip
     return grad_x.reshape(x.shape), weight_partial.sum(axis=0), bias_partial.sum(axis=0)
 
@@ -1632,8 +1644,8 @@ def scatter_add(target, index, values):
         return numpy_ref.scatter_add(target, index, values)
     row_size = math.prod(target.shape[1:])
     values = _contiguous(np.broadcast_to(values, index.shape + target.shape[1:]))
-    _add_rows_at(
-        target.reshape(target.shape[0], row_size), _flat(index, np.intp),
+    _run_kernel(
+        _add_rows_at, values.size, target.reshape(target.shape[0], row_size), _flat(index, np.intp),
         values.reshape(index.size, row_size), _column_blocks(row_size),
     )  # fmt: skip
 
@@ -1650,7 +1662,7 @@ def embedding_backward(grad, indices, num_embeddings):
     dim = grad.shape[-1]
     table = np.zeros((num_embeddings, dim), grad.dtype)
     values = _contiguous(grad).reshape(-1, dim)
-    _add_rows_at(table, _flat(indices, np.intp), values, _column_blocks(dim))
+    _run_kernel(_add_rows_at, values.size, table, _flat(indices, np.intp), values, _column_blocks(dim))
     return table
 
 
@@ -1689,9 +1701,9 @@ def sgd_step(param, grad, momentum_buffer, *, lr, momentum, dampening, weight_de
         )  # fmt: skip
     real = param.dtype.type
     buffer = np.empty(0, param.dtype) if momentum_buffer is None else momentum_buffer.reshape(-1)
-    _sgd_step(
-        param.reshape(-1), grad.reshape(-1), buffer, real(lr), real(momentum), real(1 - dampening),
-        real(weight_decay), bool(nesterov), bool(first),
+    _run_kernel(
+        _sgd_step, _EXP * param.size, param.reshape(-1), grad.reshape(-1), buffer, real(lr), real(momentum),
+        real(1 - dampening), real(weight_decay), bool(nesterov), bool(first),
     )  # fmt: skip
 
 
@@ -1722,10 +1734,10 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1, beta2, eps, 
     shrink = 1 - lr * weight_decay if weight_decay and decoupled else 1
     l2 = 0 if decoupled else weight_decay
     bias_correction1, bias_correction2 = 1 - beta1**step, 1 - beta2**step
-    _adam_step(
-        param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1), real(shrink), real(l2),
-        real(beta1), real(1 - beta1), real(beta2), real(1 - beta2), real(lr / bias_correction1),
-        real(math.sqrt(bias_correction2)), real(eps),
+    _run_kernel(
+        _adam_step, _ADAM * param.size, param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1),
+        exp_avg_sq.reshape(-1), real(shrink), real(l2), real(beta1), real(1 - beta1), real(beta2), real(1 - beta2),
+        real(lr / bias_correction1), real(math.sqrt(bias_correction2)), real(eps),
     )  # fmt: skip
 
 
