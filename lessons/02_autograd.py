@@ -40,13 +40,57 @@ W1, b1, W2, b2 = rng.normal(0, 1, (2, 2)), np.zeros(2), rng.normal(0, 1, (2, 1))
 model.load_state_dict({"0.weight": W1.T, "0.bias": b1, "2.weight": W2.T, "2.bias": b2})
 
 # %% [markdown]
+# ## The graph autograd records
+#
+# Computing the loss runs the forward pass, and every op on a tensor that requires a gradient
+# remembers which op made it and from which inputs. That record is the **computation graph**:
+#
+#     X, W1, b1 -> Linear -> Sigmoid -> Linear (W2, b2) -> Sigmoid -> Sub (T) -> Mul -> Mean -> loss
+#
+# (`F.mse_loss` is mean((y - t) * (y - t)): Sub, Mul, Mean.) `tn.graph.draw` pictures it and
+# `tn.graph.to_mermaid` writes it as Mermaid text, which GitHub, many editors and mermaid.live render.
+# Backward walks the same arrows the other way, from the loss to every parameter.
+
+# %%
+loss = F.mse_loss(model(X), T)
+names = {"X": X, "T": T, "loss": loss, **dict(model.named_parameters())}
+ax = tn.graph.draw(loss, names)
+ax.set_title("The computation graph of the XOR loss: tensors (blue) and the ops that made them (orange)")
+lesson.savefig(ax.figure, "computation_graph.png")
+mermaid = tn.graph.to_mermaid(loss, names)
+(lesson.out / "computation_graph.mmd").write_text(mermaid + "\n")
+print(mermaid)
+graph_ops = sum(kind == "op" for kind, _ in tn.graph.build(loss, names).nodes.values())
+
+# %% [markdown]
+# ## Watching the chain rule run
+#
+# `tn.trace()` prints every op as it runs. Take one sigmoid neuron, y = sigmoid(w x + b), and the
+# loss (y - t)^2. The forward lines show each value as it is computed, numbered; the backward lines
+# run the numbers in reverse: each op receives dL/dout, the gradient of its output, and hands each input
+# that needs one dL/din = dL/dout times its local derivative (in1, in2: its inputs in order). Check the
+# last lines by hand: Sigmoid turns dL/dy = -1 into dL/dz = dL/dy * y (1 - y) = -0.25, and Mul turns
+# dL/d(w x) into dL/dw = dL/d(w x) * x = -0.5 (x is data: it gets no gradient).
+
+# %%
+w, b = tn.tensor([0.5], requires_grad=True), tn.tensor([-1.0], requires_grad=True)
+x, t = tn.tensor([2.0]), tn.tensor([1.0])
+with tn.trace() as traced:
+    y = (w * x + b).sigmoid()
+    neuron_loss = ((y - t) ** 2).sum()
+    neuron_loss.backward()
+y_value = 1 / (1 + np.exp(-(0.5 * 2.0 - 1.0)))
+chain_rule_by_hand = 2 * (y_value - 1.0) * y_value * (1 - y_value) * 2.0  # dL/dy * dy/dz * dz/dw
+trace_gap = abs(w.grad.item() - chain_rule_by_hand)
+print(f"dL/dw by autograd {w.grad.item():.6f}, by hand {chain_rule_by_hand:.6f}")
+
+# %% [markdown]
 # ## One backward pass, compared with the hand-derived gradients
 #
 # `loss.backward()` fills `.grad` of every parameter. The hand formulas from lesson 01 give
 # the same numbers (up to float32 rounding: tinynet computes in float32 by default).
 
 # %%
-loss = F.mse_loss(model(X), T)
 loss.backward()
 print("loss:", loss.item(), " its graph starts at:", loss.grad_fn)
 
@@ -112,4 +156,12 @@ ax_surface.set(title="Network output over the input square", xlabel="x1", ylabel
 fig.colorbar(contour, ax=ax_surface)
 lesson.savefig(fig, "xor_autograd.png")
 
-lesson.report(final_mse=final_loss, gap_to_hand_gradients=gap_to_hand, gradcheck_passed=passed, steps=steps)
+lesson.report(
+    final_mse=final_loss,
+    gap_to_hand_gradients=gap_to_hand,
+    gradcheck_passed=passed,
+    graph_ops=graph_ops,
+    traced_ops=len(traced.records),
+    trace_chain_rule_gap=trace_gap,
+    steps=steps,
+)

@@ -12,7 +12,14 @@ from tinynet.cli import find_lessons
 # What each lesson must show at smoke scale (checked against its results.json).
 EXPECTATIONS = {
     "01_xor_by_hand": lambda f: f["final_mse"] < 0.05 and f["gradient_check_gap"] < 1e-6,
-    "02_autograd": lambda f: f["final_mse"] < 0.05 and f["gap_to_hand_gradients"] < 1e-5 and f["gradcheck_passed"],
+    "02_autograd": lambda f: (
+        f["final_mse"] < 0.05
+        and f["gap_to_hand_gradients"] < 1e-5
+        and f["gradcheck_passed"]
+        and f["graph_ops"] == 7  # Linear, Sigmoid, Linear, Sigmoid, then MSE's Sub, Mul, Mean
+        and f["traced_ops"] == 2 * 6  # the neuron's 6 ops, each traced forward and backward
+        and f["trace_chain_rule_gap"] < 1e-6
+    ),
     "03_activations_and_losses": lambda f: (
         f["max_derivative_error"] < 1e-12  # autograd matches the closed-form derivatives
         and abs(f["sigmoid_max_slope"] - 0.25) < 1e-3

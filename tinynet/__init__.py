@@ -36,7 +36,16 @@ from tinynet.tensor import (  # noqa: I001 (tensor first: the modules below buil
 from tinynet import nn, optim
 from tinynet.autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from tinynet.backend import get_backend, set_backend, use_backend, warmup
-from tinynet.errors import BackendError, DTypeError, GradcheckError, GraphError, ShapeError, TinynetError
+from tinynet.debug import detect_anomaly, trace
+from tinynet.errors import (
+    AnomalyError,
+    BackendError,
+    DTypeError,
+    GradcheckError,
+    GraphError,
+    ShapeError,
+    TinynetError,
+)
 from tinynet.functions import (
     abs,
     amax,
@@ -74,6 +83,6 @@ from tinynet.functions import (
 from tinynet.gradcheck import gradcheck
 from tinynet.random import manual_seed
 from tinynet.serialization import load, save
-from tinynet import data, metrics
+from tinynet import data, graph, metrics
 
 __version__ = "0.1.0"

@@ -18,6 +18,11 @@ from tinynet.errors import BackendError, GraphError
 from tinynet.tensor import Tensor
 
 _grad_enabled = True
+# Watchers of every op as it runs (tinynet.debug's trace and detect_anomaly): objects with methods
+# forward(function, inputs, output) and backward(output, grad_output, grad_inputs), output._node saying
+# which Function made it from which inputs.
+# Empty unless one is active, so ordinary runs pay one truth test per op.
+watchers: list = []
 
 
 def is_grad_enabled() -> bool:
@@ -136,6 +141,8 @@ class Function:
         result = Tensor(out, requires_grad=record)
         if record:
             result._node = Node(cls, ctx, args)
+        for watcher in watchers:
+            watcher.forward(cls, args, result)
         return result
 
 
@@ -226,6 +233,8 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
         input_grads = node.function.backward(node.ctx, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
+        for watcher in watchers:
+            watcher.backward(tensor, g, input_grads)
         for parent, parent_grad in zip(node.inputs, input_grads):
             if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                 continue

@@ -23,3 +23,7 @@ class BackendError(TinynetError, RuntimeError):
 
 class GradcheckError(TinynetError, RuntimeError):
     """An analytic gradient disagrees with finite differences."""
+
+
+class AnomalyError(TinynetError, RuntimeError):
+    """An op made NaN or inf while ``tinynet.detect_anomaly()`` watched: the message names it."""
