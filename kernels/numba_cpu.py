@@ -724,7 +724,7 @@ def conv2d_backward(grad, x, w, stride, padding, dilation):
     group, geometry = _group_size(n, w2t.shape[0], oh * ow, threads), (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
     grad = grad.reshape(n, o, oh * ow)
     grad_x, partial = _with_one_blas_thread(_conv2d_backward, grad, x, w2t, geometry, group, threads)
-    return grad_x, partial.sum(axis=0).T.reshape(w.shape)
+    return grad_x, np.ascontiguousarray(partial.sum(axis=0).T).reshape(w.shape)
 
 
 def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
@@ -753,7 +753,7 @@ def conv_transpose2d_backward(grad, x, w, stride, padding, output_padding, dilat
     group, geometry = _group_size(n, w2.shape[1], h * wd, threads), (kh, kw, sh, sw, ph, pw, dh, dw, h, wd)
     x3 = x.reshape(n, c_in, h * wd)
     grad_x, partial = _with_one_blas_thread(_unfold_multiply, grad, w2, x3, geometry, group, threads)
-    return grad_x.reshape(x.shape), partial.sum(axis=0).T.reshape(w.shape)
+    return grad_x.reshape(x.shape), np.ascontiguousarray(partial.sum(axis=0).T).reshape(w.shape)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -1694,6 +1694,7 @@ def sgd_step(param, grad, momentum_buffer, *, lr, momentum, dampening, weight_de
     arrays, threads splitting it; the hyperparameters are cast to param's dtype, as NumPy does.
     """
     buffers = () if momentum_buffer is None else (momentum_buffer,)
+    grad = _contiguous(grad)  # only read: a strided gradient (a conv weight's, say) is copied, not refused
     if not _updatable(param, grad, *buffers) or (momentum and momentum_buffer is None):
         return numpy_ref.sgd_step(
             param, grad, momentum_buffer, lr=lr, momentum=momentum, dampening=dampening,
@@ -1725,6 +1726,7 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1, beta2, eps, 
     param, grad, exp_avg (m), exp_avg_sq (v): same shape; step: 1 on the first update. One fused pass over
     the flattened arrays (read p, g, m, v; write p, m, v), threads splitting it; float32 stays float32.
     """
+    grad = _contiguous(grad)  # only read: a strided gradient (a conv weight's, say) is copied, not refused
     if not _updatable(param, grad, exp_avg, exp_avg_sq):
         return numpy_ref.adam_step(
             param, grad, exp_avg, exp_avg_sq, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
