@@ -98,14 +98,17 @@ class Node:
     """One recorded op: which Function made the tensor, what it saved, and its inputs.
 
     ``ctx`` becomes None when backward frees the graph; walking through it again is an error.
+    ``versions``: the inputs' version counters at the forward (see ``_check_unchanged``).
     """
 
-    __slots__ = ("function", "ctx", "inputs")
+    __slots__ = ("function", "ctx", "inputs", "versions")
 
     def __init__(self, function: type, ctx: Context, inputs: tuple) -> None:
         self.function = function
         self.ctx = ctx
         self.inputs = inputs
+        # Each input's in-place change count when the forward ran: backward checks nothing changed since.
+        self.versions = tuple(a._version if isinstance(a, Tensor) else 0 for a in inputs)
 
 
 class Function:
@@ -230,6 +233,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
                 f"backward: the graph through {node.function.__name__} was freed by an earlier "
                 "backward(); pass retain_graph=True to the first backward to go through it twice"
             )
+        _check_unchanged(tensor, node)
         input_grads = node.function.backward(node.ctx, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
@@ -247,6 +251,26 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
             grads[key] = grads[key] + parent_grad if key in grads else parent_grad
         if not retain_graph:
             node.ctx = None
+
+
+def _check_unchanged(output: Tensor, node: Node) -> None:
+    """Raise GraphError if an input or the output of ``node`` was changed in place after its forward ran:
+    its backward may need those values (Mul needs its inputs, Sigmoid its output) and would use the new ones."""
+    name = node.function.__name__
+    changed = [
+        (f"input {i} (shape {a.shape})", before, a._version)
+        for i, (a, before) in enumerate(zip(node.inputs, node.versions))
+        if isinstance(a, Tensor) and a._version != before
+    ]
+    if output._version:
+        changed.append((f"output (shape {output.shape})", 0, output._version))
+    if changed:
+        what, before, now = changed[0]
+        raise GraphError(
+            f"backward: {name} needs the values its {what} had in the forward pass, but it was changed in place "
+            f"since (version {before} -> {now}): by optimizer.step(), an in-place op such as mul_() or x[i] = ..., "
+            "or nn.init. Call backward() before changing it, or change a copy instead"
+        )
 
 
 def _accumulate(tensor: Tensor, g) -> None:

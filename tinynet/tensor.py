@@ -13,7 +13,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
-from tinynet.errors import DTypeError
+from tinynet.errors import DTypeError, GraphError
 
 float16 = np.dtype("float16")
 float32 = np.dtype("float32")
@@ -62,7 +62,7 @@ class Tensor:
     ``requires_grad`` (whether gradients flow to it).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "_version", "__weakref__")
     # NumPy defers to Tensor in `ndarray + tensor`, so the result is a Tensor, not an object array.
     __array_ufunc__ = None
 
@@ -72,6 +72,7 @@ class Tensor:
         self.requires_grad = requires_grad
         self._node = None
         self._retains_grad = False
+        self._version = 0  # how many in-place changes: backward checks it has not moved since the forward
         if requires_grad and data.dtype.kind != "f":
             raise DTypeError(f"only floating-point tensors can require grad, not {data.dtype}")
 
@@ -163,6 +164,60 @@ class Tensor:
     def backward(self, grad: Tensor | None = None, retain_graph: bool = False) -> None:
         """Compute d(self)/d(leaf) for every leaf that requires grad, adding into ``leaf.grad``."""
         autograd.backward(self, grad, retain_graph)
+
+    # --- in-place changes ------------------------------------------------------------------
+    # Autograd does not record them: they are for data, for updates under no_grad (as optimizers do) and
+    # for tensors that need no gradient. Each bumps the version counter, so that a backward which needs the
+    # old values (a Mul that saved this tensor, say) refuses instead of computing with the new ones.
+
+    def mark_changed(self) -> Tensor:
+        """Record that ``data`` was changed in place (optimizers and nn.init call it); returns self."""
+        self._version += 1
+        return self
+
+    def _inplace(self, op: str, value) -> Tensor:
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise GraphError(
+                f"{op}: cannot change a tensor that requires grad (shape {self.shape}) in place while autograd "
+                f"records: the graph would not see it. Use the out-of-place op (x = x.{op.rstrip('_')}(...)), "
+                "or do it under tn.no_grad() as optimizers do"
+            )
+        value = value.data if isinstance(value, Tensor) else value
+        self.data[...] = value  # broadcast to this tensor's shape, cast to its dtype
+        return self.mark_changed()
+
+    def copy_(self, src) -> Tensor:
+        """Overwrite the values with ``src``'s (broadcast to this shape, cast to this dtype)."""
+        return self._inplace("copy_", src)
+
+    def fill_(self, value: float) -> Tensor:
+        return self._inplace("fill_", value)
+
+    def zero_(self) -> Tensor:
+        return self._inplace("zero_", 0)
+
+    def add_(self, other) -> Tensor:
+        return self._inplace("add_", self.data + (other.data if isinstance(other, Tensor) else other))
+
+    def sub_(self, other) -> Tensor:
+        return self._inplace("sub_", self.data - (other.data if isinstance(other, Tensor) else other))
+
+    def mul_(self, other) -> Tensor:
+        return self._inplace("mul_", self.data * (other.data if isinstance(other, Tensor) else other))
+
+    def div_(self, other) -> Tensor:
+        return self._inplace("div_", self.data / (other.data if isinstance(other, Tensor) else other))
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 (PyTorch's argument names)
+        return self._inplace("clamp_", array_module(self.data).clip(self.data, min, max))
+
+    def __setitem__(self, index, value) -> None:
+        """``x[index] = value``: an in-place change (see above)."""
+        if self.requires_grad and autograd.is_grad_enabled():
+            self._inplace("__setitem__", None)  # raises, saying why
+        index = index.data if isinstance(index, Tensor) else index
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+        self.mark_changed()
 
     # --- dtypes ----------------------------------------------------------------------------
 

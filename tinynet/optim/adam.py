@@ -40,6 +40,7 @@ class Adam(Optimizer):
                     step=state["step"], lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
                     weight_decay=group["weight_decay"], decoupled=self.decoupled,
                 )  # fmt: skip
+                p.mark_changed()
 
 
 class AdamW(Adam):

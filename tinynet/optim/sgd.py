@@ -37,3 +37,4 @@ class SGD(Optimizer):
                     lr=group["lr"], momentum=momentum, dampening=group["dampening"],
                     weight_decay=group["weight_decay"], nesterov=group["nesterov"], first=first,
                 )  # fmt: skip
+                p.mark_changed()
