@@ -293,3 +293,20 @@ def test_a_failed_op_leaves_its_inputs_as_they_were():
     assert x.shape == (2, 3) and x.grad is None and x.is_leaf
     (x * 2).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0))
+
+
+def test_an_index_out_of_range_is_an_indexing_error_naming_the_shape():
+    x = tn.randn(3, 4)
+    with pytest.raises(tn.IndexingError, match=r"shape \(3, 4\).*index 5 is out of bounds for axis 0 with size 3"):
+        x[5]
+    with pytest.raises(IndexError):  # what a Python user catches
+        x[tn.tensor([0, 9])]
+    assert issubclass(tn.IndexingError, tn.TinynetError)
+
+
+def test_integers_a_float_tensor_cannot_hold_exactly_are_refused_not_rounded():
+    big = tn.tensor([2**24 + 1])  # float32 has 24 bits of mantissa: 2^24 + 1 would become 2^24
+    with pytest.raises(tn.DTypeError, match=r"mul: an integer tensor with values up to 16777217 meets a float32"):
+        big * tn.tensor([1.0])
+    assert (big * tn.tensor([1.0], dtype=tn.float64)).item() == 2**24 + 1  # float64 holds it exactly
+    assert (tn.tensor([2**24]) + tn.tensor([0.0])).item() == 2**24  # exact: allowed, stays float32

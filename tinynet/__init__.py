@@ -43,6 +43,7 @@ from tinynet.errors import (
     DTypeError,
     GradcheckError,
     GraphError,
+    IndexingError,
     ShapeError,
     TinynetError,
 )

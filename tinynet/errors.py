@@ -13,6 +13,10 @@ class DTypeError(TinynetError, TypeError):
     """A dtype the op cannot take (float labels, say)."""
 
 
+class IndexingError(TinynetError, IndexError):
+    """An index outside a tensor's bounds, or of a kind it cannot take: the message names both."""
+
+
 class GraphError(TinynetError, RuntimeError):
     """Misuse of the autograd graph: backward twice, backward of a non-scalar without a gradient."""
 

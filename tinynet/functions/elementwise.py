@@ -8,7 +8,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet.autograd import Function, unbroadcast
-from tinynet.errors import ShapeError
+from tinynet.errors import DTypeError, ShapeError
 from tinynet.tensor import Tensor, tensor
 
 
@@ -23,21 +23,33 @@ def _shape_of(value) -> tuple:
     return np.shape(value.data if isinstance(value, Tensor) else value)
 
 
-def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+def _promote(op: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     # As in PyTorch: a float tensor meeting an integer (or bool) tensor keeps its float dtype, so a
     # mask or label tensor never turns a float32 model into float64. (NumPy would give float64.)
     if a.dtype.kind == "f" and b.dtype.kind != "f":
-        return a, Tensor(b.data.astype(a.dtype))
+        return a, Tensor(_exact_cast(op, b.data, a.dtype))
     if b.dtype.kind == "f" and a.dtype.kind != "f":
-        return Tensor(a.data.astype(b.dtype)), b
+        return Tensor(_exact_cast(op, a.data, b.dtype)), b
     return a, b
+
+
+def _exact_cast(op: str, integers, dtype):
+    """``integers`` cast to the float ``dtype``, refusing values it would round (above 2^24 in float32)."""
+    limit = 2 ** (np.finfo(dtype).nmant + 1)  # every integer up to this is exact in dtype
+    if integers.dtype.kind in "iu" and integers.size and int(abs(integers).max()) > limit:
+        raise DTypeError(
+            f"{op}: an integer tensor with values up to {int(abs(integers).max())} meets a {dtype} tensor, whose "
+            f"dtype cannot hold integers above {limit} exactly: they would be rounded silently. Convert one "
+            "explicitly (the integers with .double(), or both to float64)"
+        )
+    return integers.astype(dtype)
 
 
 def binary(function: type, a, b) -> Tensor:
     """Apply a broadcasting binary Function, naming the op and both shapes if they cannot broadcast."""
     a, b = operand(a), operand(b)
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype != b.dtype:
-        a, b = _promote(a, b)
+        a, b = _promote(function.__name__.lower(), a, b)
     try:
         return function.apply(a, b)
     except ValueError:

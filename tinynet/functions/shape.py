@@ -8,7 +8,7 @@ import numpy as np
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function, unbroadcast
-from tinynet.errors import ShapeError
+from tinynet.errors import IndexingError, ShapeError
 from tinynet.functions.reduce import normalize_dims
 from tinynet.tensor import Tensor
 
@@ -197,7 +197,10 @@ def expand(x: Tensor, *sizes) -> Tensor:
 
 def getitem(x: Tensor, index) -> Tensor:
     """x[index]: basic indexing (ints, slices, None, ...), boolean masks and integer arrays."""
-    return GetItem.apply(x, _as_index(index))
+    try:
+        return GetItem.apply(x, _as_index(index))
+    except IndexError as err:  # NumPy's and CuPy's own words, with the tensor's shape added
+        raise IndexingError(f"indexing a tensor of shape {x.shape}: {err}") from None
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
