@@ -141,6 +141,8 @@ def gelu_backward(grad_y, x):
 def softmax_forward(x, axis):
     """y = exp(x) / sum(exp(x)) along axis; the max is subtracted first so exp never overflows."""
     xp = array_module(x)
+    if x.size == 0:  # no values: no max to take, nothing to compute
+        return x.copy()
     e = xp.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
@@ -153,6 +155,8 @@ def softmax_backward(grad_y, y, axis):
 def log_softmax_forward(x, axis):
     """y = x - logsumexp(x) along axis, computed from the max-shifted x (stable)."""
     xp = array_module(x)
+    if x.size == 0:
+        return x.copy()
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -251,7 +255,7 @@ def embedding_backward(grad, indices, num_embeddings):
     xp = array_module(grad)
     dim = grad.shape[-1]
     table = xp.zeros((num_embeddings, dim), dtype=grad.dtype)
-    scatter_add(table, indices.reshape(-1), grad.reshape(-1, dim))
+    scatter_add(table, indices.reshape(-1), grad.reshape(indices.size, dim))
     return table
 
 

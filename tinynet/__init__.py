@@ -39,6 +39,8 @@ from tinynet.backend import get_backend, set_backend, use_backend, warmup
 from tinynet.debug import detect_anomaly, trace
 from tinynet.errors import (
     AnomalyError,
+    ArgumentError,
+    ArgumentTypeError,
     BackendError,
     DTypeError,
     GradcheckError,

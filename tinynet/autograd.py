@@ -14,7 +14,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
-from tinynet.errors import BackendError, GraphError
+from tinynet.errors import ArgumentError, BackendError, DTypeError, GraphError, IndexingError, TinynetError
 from tinynet.tensor import Tensor
 
 _grad_enabled = True
@@ -136,9 +136,17 @@ class Function:
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
-        except TypeError:  # how NumPy and CuPy refuse each other's arrays: say which backends met
-            _check_one_array_library(cls, arrays)
+        except TinynetError:
             raise
+        # What NumPy, CuPy or a kernel refused, said as a TinynetError that names the op and its inputs (the
+        # ops check their arguments first, so these are the cases no check foresaw).
+        except TypeError as err:  # how NumPy and CuPy refuse each other's arrays, and dtypes an op cannot take
+            _check_one_array_library(cls, arrays)
+            raise DTypeError(f"{_op_name(cls)}: cannot compute on inputs of dtype {_dtypes(arrays)} ({err})") from None
+        except ValueError as err:
+            raise ArgumentError(f"{_op_name(cls)}: {err} (inputs of shapes {_shapes(arrays)})") from None
+        except IndexError as err:
+            raise IndexingError(f"{_op_name(cls)}: {err} (inputs of shapes {_shapes(arrays)})") from None
         if isinstance(out, np.generic):  # NumPy reductions return scalars; tensors hold arrays
             out = np.asarray(out)
         result = Tensor(out, requires_grad=record)
@@ -147,6 +155,18 @@ class Function:
         for watcher in watchers:
             watcher.forward(cls, args, result)
         return result
+
+
+def _op_name(function: type) -> str:
+    return function.__name__.lower()
+
+
+def _dtypes(arrays) -> str:
+    return ", ".join(str(a.dtype) for a in arrays if hasattr(a, "dtype"))
+
+
+def _shapes(arrays) -> str:
+    return ", ".join(str(tuple(a.shape)) for a in arrays if hasattr(a, "shape"))
 
 
 def _check_one_array_library(function: type, arrays: list) -> None:

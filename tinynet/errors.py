@@ -9,6 +9,15 @@ class ShapeError(TinynetError, ValueError):
     """Shapes that do not fit the op: the message names the op, the shapes and what was expected."""
 
 
+class ArgumentError(TinynetError, ValueError):
+    """An argument's value the op or class cannot take (a stride of 0, a probability above 1, an unknown
+    reduction): the message names the argument, the value and what was expected."""
+
+
+class ArgumentTypeError(TinynetError, TypeError):
+    """An argument of a type the op or class cannot take (a list where a Tensor belongs, say)."""
+
+
 class DTypeError(TinynetError, TypeError):
     """A dtype the op cannot take (float labels, say)."""
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet.autograd import no_grad
-from tinynet.errors import GradcheckError
+from tinynet.errors import ArgumentError, ArgumentTypeError, GradcheckError
 from tinynet.tensor import Tensor, float64, to_host
 
 
@@ -37,11 +37,11 @@ def gradcheck(
     inputs = [_as_float64(x) for x in inputs]
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
-        raise ValueError("gradcheck: no input requires grad; create them with requires_grad=True")
+        raise ArgumentError("gradcheck: no input requires grad; create them with requires_grad=True")
 
     output = fn(*inputs)
     if not isinstance(output, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
+        raise ArgumentTypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
     projection = np.random.default_rng(seed).standard_normal(output.shape)
     projection = array_module(output.data).asarray(projection)
 

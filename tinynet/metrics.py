@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinynet.errors import DTypeError, ShapeError
+from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.tensor import Tensor, to_host
 
 
@@ -49,7 +49,7 @@ def confusion_matrix(target, pred, num_classes: int | None = None) -> np.ndarray
     if num_classes is None:
         num_classes = int(max(target.max(initial=0), pred.max(initial=0))) + 1
     if target.size and not (0 <= min(target.min(), pred.min()) and max(target.max(), pred.max()) < num_classes):
-        raise ValueError(
+        raise ArgumentError(
             f"confusion_matrix: labels must lie in 0..{num_classes - 1}, got target in "
             f"[{target.min()}, {target.max()}] and pred in [{pred.min()}, {pred.max()}]"
         )
@@ -67,13 +67,13 @@ def _counts(name: str, target, pred, average: str, pos_label) -> tuple[np.ndarra
     classes = np.union1d(target, pred)
     if average == "binary":
         if len(classes) > 2 or (len(classes) == 2 and pos_label not in classes):
-            raise ValueError(
+            raise ArgumentError(
                 f"{name}: average='binary' needs two classes including pos_label={pos_label!r}, got classes "
                 f"{classes.tolist()}; use average='macro' or 'micro' for more classes"
             )
         classes = np.array([pos_label])
     elif average not in ("macro", "micro"):
-        raise ValueError(f"{name}: average must be 'binary', 'macro' or 'micro', got {average!r}")
+        raise ArgumentError(f"{name}: average must be 'binary', 'macro' or 'micro', got {average!r}")
     is_true = target[:, None] == classes  # (N, K): sample n belongs to class k
     is_pred = pred[:, None] == classes
     counts = (is_true & is_pred).sum(0), is_pred.sum(0), is_true.sum(0)
@@ -114,7 +114,7 @@ def roc_curve(target, scores, pos_label=1) -> tuple[np.ndarray, np.ndarray, np.n
         raise ShapeError(f"roc_curve: expected target (N,) and scores (N,), got {target.shape} and {scores.shape}")
     positive = target == pos_label
     if positive.all() or not positive.any():
-        raise ValueError(f"roc_curve: needs both positive (== {pos_label!r}) and negative samples in target")
+        raise ArgumentError(f"roc_curve: needs both positive (== {pos_label!r}) and negative samples in target")
     order = np.argsort(-scores, kind="stable")
     scores, positive = scores[order], positive[order]
     last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # lowering t past a score admits all ties

@@ -24,6 +24,7 @@ from typing import IO, Any
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from tinynet.errors import ArgumentError, ArgumentTypeError
 from tinynet.nn.module import Parameter
 from tinynet.tensor import Tensor, tensor, to_host
 
@@ -77,18 +78,18 @@ def load(path: str | os.PathLike) -> Any:
         is_zip = f.read(4) == b"PK\x03\x04"  # every .npz is a zip file, and every zip file starts so
     try:
         if not is_zip:
-            raise ValueError("it is not an .npz (zip) file")
+            raise ArgumentError("it is not an .npz (zip) file")
         with np.load(path, allow_pickle=False) as npz:
             meta = json.loads(str(npz[_META]))
             arrays = {name: npz[name] for name in npz.files if name != _META}
         if meta.get("format") != _FORMAT:
-            raise ValueError(f"unknown format {meta.get('format')!r}")
+            raise ArgumentError(f"unknown format {meta.get('format')!r}")
         if meta.get("version") != _VERSION:
-            raise ValueError(f"format version {meta.get('version')!r}, this tinynet reads version {_VERSION}")
+            raise ArgumentError(f"format version {meta.get('version')!r}, this tinynet reads version {_VERSION}")
         return _decode(meta["object"], arrays)
     # A damaged zip, npy header or JSON entry surfaces as any of these, depending on where the damage is.
     except (zipfile.BadZipFile, ValueError, KeyError, TypeError, EOFError, OSError) as err:
-        raise ValueError(
+        raise ArgumentError(
             f"tn.load: {path!r} is not a readable tinynet checkpoint (truncated, corrupted, or not written by "
             f"tn.save): {type(err).__name__}: {err}"
         ) from err
@@ -118,7 +119,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], where: str):
         kind = "ordered_dict" if isinstance(obj, OrderedDict) else "dict"
         return {kind: [[_encode(k, arrays, f"{where} key {k!r}"), _encode(v, arrays, f"{where}[{k!r}]")]
                        for k, v in obj.items()]}  # fmt: skip
-    raise TypeError(
+    raise ArgumentTypeError(
         f"tn.save: cannot store {where} of type {type(obj).__name__}; checkpoints hold Tensors, arrays, "
         "numbers, strings, None, and lists/tuples/dicts of them"
     )
@@ -126,7 +127,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], where: str):
 
 def _store(array: np.ndarray, arrays: dict[str, np.ndarray], where: str) -> str:
     if array.dtype.hasobject:
-        raise TypeError(f"tn.save: {where} is an array of Python objects, which a checkpoint cannot hold")
+        raise ArgumentTypeError(f"tn.save: {where} is an array of Python objects, which a checkpoint cannot hold")
     name = f"a{len(arrays)}"
     arrays[name] = array
     return name
@@ -150,4 +151,4 @@ def _decode(item, arrays: dict[str, np.ndarray]):
     for kind, mapping in (("dict", dict), ("ordered_dict", OrderedDict)):
         if kind in item:
             return mapping((_decode(k, arrays), _decode(v, arrays)) for k, v in item[kind])
-    raise ValueError(f"unknown entry {item!r} in the metadata")
+    raise ArgumentError(f"unknown entry {item!r} in the metadata")

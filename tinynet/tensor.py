@@ -13,7 +13,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
-from tinynet.errors import DTypeError, GraphError
+from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, GraphError
 
 float16 = np.dtype("float16")
 float32 = np.dtype("float32")
@@ -113,7 +113,7 @@ class Tensor:
 
     def __len__(self) -> int:
         if self.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
+            raise ArgumentTypeError("len() of a 0-d tensor")
         return self.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
@@ -135,7 +135,7 @@ class Tensor:
     def item(self):
         """The single value of a one-element tensor, as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item: only one-element tensors convert to a Python number, not shape {self.shape}")
+            raise ArgumentError(f"item: only one-element tensors convert to a Python number, not shape {self.shape}")
         return to_host(self.data).item()
 
     def numpy(self) -> np.ndarray:

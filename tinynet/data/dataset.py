@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from kernels.numpy_ref import array_module
-from tinynet.errors import ShapeError
+from tinynet.errors import ArgumentError, ArgumentTypeError, ShapeError
 from tinynet.tensor import Tensor
 
 
@@ -29,9 +29,9 @@ class TensorDataset(Dataset):
 
     def __init__(self, *tensors: Tensor) -> None:
         if not tensors:
-            raise ValueError("TensorDataset: expected at least one tensor")
+            raise ArgumentError("TensorDataset: expected at least one tensor")
         if not all(isinstance(t, Tensor) and t.ndim > 0 for t in tensors):
-            raise TypeError(
+            raise ArgumentTypeError(
                 "TensorDataset: expected tensors with at least one dimension, got "
                 + ", ".join(f"{type(t).__name__}{getattr(t, 'shape', '')}" for t in tensors)
             )

@@ -10,6 +10,7 @@ import numpy as np
 
 from tinynet import random
 from tinynet.data.dataset import Dataset, TensorDataset, take
+from tinynet.errors import ArgumentError
 from tinynet.functions import stack
 from tinynet.tensor import Tensor, tensor
 
@@ -25,7 +26,7 @@ class DataLoader:
 
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+            raise ArgumentError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle

@@ -21,6 +21,7 @@ import numpy as np
 
 from tinynet.data.datasets import as_tensors, require
 from tinynet.data.split import train_test_split
+from tinynet.errors import ArgumentError
 from tinynet.serialization import atomic_write
 from tinynet.tensor import Tensor
 
@@ -36,7 +37,7 @@ def cache_dir() -> Path:
 
 def _check_split(name: str, split: str) -> None:
     if split not in SPLITS:
-        raise ValueError(f"{name}: split must be one of {SPLITS}, got {split!r}")
+        raise ArgumentError(f"{name}: split must be one of {SPLITS}, got {split!r}")
 
 
 def mnist1d(split: str = "train", shuffle_seq: bool = False) -> tuple[Tensor, Tensor]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from tinynet import random
 from tinynet.data.dataset import take
-from tinynet.errors import ShapeError
+from tinynet.errors import ArgumentError, ShapeError
 from tinynet.tensor import Tensor, to_host
 
 
@@ -27,13 +27,15 @@ def train_test_split(*arrays, test_size: float | int = 0.25, shuffle: bool = Tru
     parts keep. Without ``shuffle`` the test part is the last samples (of each class, if stratified).
     """
     if not arrays:
-        raise ValueError("train_test_split: expected at least one array")
+        raise ArgumentError("train_test_split: expected at least one array")
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise ShapeError(f"train_test_split: every input needs the same first dimension, got {list(map(len, arrays))}")
     n_test = math.ceil(test_size * n) if isinstance(test_size, float) else test_size
     if not 0 < n_test < n:
-        raise ValueError(f"train_test_split: test_size={test_size} of {n} samples leaves an empty train or test part")
+        raise ArgumentError(
+            f"train_test_split: test_size={test_size} of {n} samples leaves an empty train or test part"
+        )
 
     rng = _rng(seed)
     labels = np.zeros(n, dtype=np.int64) if stratify is None else _labels(stratify, n)
@@ -72,9 +74,9 @@ class KFold:
 
     def __init__(self, n_splits: int = 5, shuffle: bool = False, seed: int | None = None) -> None:
         if not isinstance(n_splits, int) or n_splits < 2:
-            raise ValueError(f"KFold: n_splits must be an integer >= 2, got {n_splits!r}")
+            raise ArgumentError(f"KFold: n_splits must be an integer >= 2, got {n_splits!r}")
         if seed is not None and not shuffle:
-            raise ValueError("KFold: a seed only matters with shuffle=True")
+            raise ArgumentError("KFold: a seed only matters with shuffle=True")
         self.n_splits = n_splits
         self.shuffle = shuffle
         self.seed = seed
@@ -86,7 +88,7 @@ class KFold:
         """Yield ``(train_idx, test_idx)`` index arrays; ``n_or_data``: a sample count, or data with ``len()``."""
         n = n_or_data if isinstance(n_or_data, int) else len(n_or_data)
         if n < self.n_splits:
-            raise ValueError(f"KFold: cannot make {self.n_splits} folds of {n} samples")
+            raise ArgumentError(f"KFold: cannot make {self.n_splits} folds of {n} samples")
         order = _rng(self.seed).permutation(n) if self.shuffle else np.arange(n)
         sizes = np.full(self.n_splits, n // self.n_splits)
         sizes[: n % self.n_splits] += 1

@@ -70,6 +70,11 @@ def scaled_dot_product_attention(
     Without dropout this is one fused kernel; with it, the weights are computed, dropped, then applied.
     """
     query, key, value = _broadcast_batch("scaled_dot_product_attention", query, key, value)
+    if scale is None and query.shape[-1] == 0:
+        raise ShapeError(
+            f"scaled_dot_product_attention: query {query.shape} has feature size 0, so the default scale "
+            "1 / sqrt(E) is undefined; give queries and keys at least one feature (or pass scale=)"
+        )
     scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
     mask = _combined_mask("scaled_dot_product_attention", attn_mask, is_causal, query, key)
     if dropout_p == 0 and not (mask is not None and mask.requires_grad):
@@ -91,6 +96,11 @@ def attention_weights(
     Masks and scale as in ``scaled_dot_product_attention``.
     """
     query, key = _broadcast_batch("attention_weights", query, key)
+    if scale is None and query.shape[-1] == 0:
+        raise ShapeError(
+            f"scaled_dot_product_attention: query {query.shape} has feature size 0, so the default scale "
+            "1 / sqrt(E) is undefined; give queries and keys at least one feature (or pass scale=)"
+        )
     scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
     return _weights(query, key, _combined_mask("attention_weights", attn_mask, is_causal, query, key), scale)
 

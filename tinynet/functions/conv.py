@@ -6,7 +6,7 @@ conv2d speeds up conv1d too. The bias is added here, not in the kernels.
 
 from tinynet import backend
 from tinynet.autograd import Function
-from tinynet.errors import ShapeError
+from tinynet.errors import ArgumentError, ShapeError
 from tinynet.functions.windows import check_ndim, ntuple, output_size
 from tinynet.tensor import Tensor
 
@@ -164,7 +164,7 @@ def conv_transpose2d(
     output_padding = ntuple(op, "output_padding", output_padding, 2, 0)
     dilation = ntuple(op, "dilation", dilation, 2, 1)
     if any(o >= max(s, d) for o, s, d in zip(output_padding, stride, dilation)):
-        raise ValueError(
+        raise ArgumentError(
             f"{op}: output_padding={output_padding} must be smaller than stride={stride} or dilation={dilation} "
             "along each axis"
         )

@@ -5,6 +5,7 @@ no correction: there dropout is simply the identity.
 """
 
 from tinynet import backend
+from tinynet.errors import ArgumentError
 from tinynet.functions.elementwise import mul
 from tinynet.random import generator
 from tinynet.tensor import Tensor
@@ -16,7 +17,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     Returns x itself when not training or p = 0; all zeros when p = 1. ``tn.manual_seed`` repeats the mask.
     """
     if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p is the probability of zeroing a value and must be in [0, 1], got {p}")
+        raise ArgumentError(f"dropout: p is the probability of zeroing a value and must be in [0, 1], got {p}")
     if not training or p == 0:
         return x
     keep = generator().random(x.shape) >= p

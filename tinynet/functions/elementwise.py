@@ -8,7 +8,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet.autograd import Function, unbroadcast
-from tinynet.errors import DTypeError, ShapeError
+from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.tensor import Tensor, tensor
 
 
@@ -357,7 +357,7 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001 (PyTorch's name)
 def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 (PyTorch's argument names)
     """x limited to [min, max] (either bound may be None)."""
     if min is None and max is None:
-        raise ValueError("clip: give at least one of min and max")
+        raise ArgumentError("clip: give at least one of min and max")
     return Clip.apply(x, min, max)
 
 

@@ -2,7 +2,7 @@
 
 from tinynet import backend
 from tinynet.autograd import Function
-from tinynet.errors import DTypeError, ShapeError
+from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.tensor import Tensor
 
 
@@ -38,12 +38,12 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     if input.numel():
         low, high = int(input.data.min()), int(input.data.max())
         if low < 0 or high >= num:
-            raise ValueError(
+            raise ArgumentError(
                 f"embedding: index {low if low < 0 else high} is out of range for a table of {num} rows "
                 f"(indices must be in [0, {num - 1}])"
             )
     if padding_idx is not None:
         if not -num <= padding_idx < num:
-            raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {num} embeddings")
+            raise ArgumentError(f"embedding: padding_idx {padding_idx} is out of range for {num} embeddings")
         padding_idx %= num
     return Embedding.apply(weight, input.data, padding_idx)

@@ -8,7 +8,7 @@ import numpy as np
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function
-from tinynet.errors import DTypeError, ShapeError
+from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions import reduce
 from tinynet.functions.shape import getitem
 from tinynet.tensor import Tensor, tensor
@@ -24,7 +24,7 @@ def apply_reduction(op: str, loss: Tensor, reduction: str) -> Tensor:
         return reduce.sum(loss)
     if reduction == "none":
         return loss
-    raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    raise ArgumentError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def _check_same_shape(op: str, input: Tensor, target: Tensor) -> None:  # noqa: A002
@@ -50,7 +50,7 @@ def _check_class_labels(op: str, input: Tensor, target: Tensor) -> None:  # noqa
         low, high = int(target.data.min()), int(target.data.max())
         if low < 0 or high >= input.shape[1]:
             bad = low if low < 0 else high
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: target holds class {bad}, outside [0, {input.shape[1] - 1}] for C={input.shape[1]}"
             )
 
@@ -129,7 +129,7 @@ def cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Ten
     """Softmax cross-entropy, fused and stable. input: (N, C) logits, target: (N,) class indices."""
     _check_class_labels("cross_entropy", input, target)
     if reduction not in REDUCTIONS:
-        raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        raise ArgumentError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     return CrossEntropy.apply(input, target, reduction)
 
 
@@ -145,7 +145,7 @@ def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tens
     target = _as_target(target, input)
     _check_same_shape("binary_cross_entropy", input, target)
     if not bool(((input.data >= 0) & (input.data <= 1)).all()):  # NaN fails this too
-        raise ValueError(
+        raise ArgumentError(
             "binary_cross_entropy: input must hold probabilities in [0, 1]; for raw scores (logits) "
             "use binary_cross_entropy_with_logits"
         )

@@ -5,12 +5,13 @@ takes the statistics of each sample over its features; batch norm takes them of 
 the batch (and positions), and keeps running averages of them for evaluation.
 """
 
+import math
 from collections.abc import Sequence
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function
-from tinynet.errors import ShapeError
+from tinynet.errors import ArgumentError, ShapeError
 from tinynet.functions.elementwise import sqrt
 from tinynet.tensor import Tensor
 
@@ -21,7 +22,7 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, n, eps):
         lead, features = x.shape[: x.ndim - n], x.shape[x.ndim - n :]
-        rows = x.reshape(*lead, -1)
+        rows = x.reshape(*lead, math.prod(features))  # (not -1: features may hold no values)
         flat_weight = None if weight is None else weight.reshape(-1)
         flat_bias = None if bias is None else bias.reshape(-1)
         y, mean, rstd = backend.active().layer_norm_forward(rows, flat_weight, flat_bias, eps)
@@ -123,7 +124,7 @@ def batch_norm(
     if training:
         count = x.numel() // channels
         if count < 2:
-            raise ValueError(
+            raise ArgumentError(
                 f"batch_norm: training needs more than 1 value per channel to estimate a variance, "
                 f"got input of shape {x.shape}"
             )
@@ -134,7 +135,7 @@ def batch_norm(
         xhat = BatchNormalize.apply(x, eps)
     else:
         if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
+            raise ArgumentError("batch_norm: evaluation (training=False) needs running_mean and running_var")
         xhat = (x - running_mean.reshape(per_channel)) / sqrt(running_var.reshape(per_channel) + eps)
     if weight is not None:
         xhat = xhat * weight.reshape(per_channel)

@@ -9,7 +9,7 @@ import numbers
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function
-from tinynet.errors import ShapeError
+from tinynet.errors import ArgumentError, ShapeError
 from tinynet.functions.shape import squeeze, unsqueeze
 from tinynet.functions.windows import check_ndim, ntuple, output_size
 from tinynet.tensor import Tensor
@@ -71,7 +71,7 @@ def _check_pool(op: str, x: Tensor, kernel_size, stride, padding, spatial: int):
     stride = kernel_size if stride is None else ntuple(op, "stride", stride, spatial, 1)
     padding = ntuple(op, "padding", padding, spatial, 0)
     if any(p > k // 2 for p, k in zip(padding, kernel_size)):
-        raise ValueError(
+        raise ArgumentError(
             f"{op}: padding={padding} is more than half of kernel_size={kernel_size}; expected padding <= "
             "kernel_size // 2 along each axis (otherwise a window could hold nothing but padding)"
         )
@@ -142,7 +142,7 @@ def interpolate(
     The gradient of each input pixel is the sum over its block.
     """
     if mode != "nearest":
-        raise ValueError(f"interpolate: only mode='nearest' is supported, got mode={mode!r}")
+        raise ArgumentError(f"interpolate: only mode='nearest' is supported, got mode={mode!r}")
     return UpsampleNearest.apply(input, _scales("interpolate", input, size, scale_factor))
 
 
@@ -161,18 +161,18 @@ def _scales(op: str, x: Tensor, size, scale_factor) -> tuple[int, ...]:
         raise ShapeError(f"{op}: expected input of shape (N, C, L) or (N, C, H, W), got shape {x.shape}")
     spatial = x.shape[2:]
     if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+        raise ArgumentError(f"{op}: give exactly one of size and scale_factor")
     if size is not None:
         size = ntuple(op, "size", size, len(spatial), 1)
         if any(m % n for m, n in zip(size, spatial)):
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: size={size} must be a whole multiple of the input's spatial size {spatial} "
                 "(nearest resizing here repeats pixels; it cannot resize by fractions)"
             )
         return tuple(m // n for m, n in zip(size, spatial))
     factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * len(spatial)
     if len(factors) != len(spatial) or not all(_is_whole(f) for f in factors):
-        raise ValueError(
+        raise ArgumentError(
             f"{op}: scale_factor must be a whole number >= 1, or {len(spatial)} of them (one per spatial axis), "
             f"got {scale_factor!r}"
         )

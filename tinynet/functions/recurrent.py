@@ -15,7 +15,7 @@ then still the state at step t, so the final state is out[0].
 
 from tinynet import backend
 from tinynet.autograd import Function
-from tinynet.errors import ShapeError
+from tinynet.errors import ArgumentError, ShapeError
 from tinynet.functions.shape import getitem
 from tinynet.tensor import Tensor
 
@@ -108,7 +108,7 @@ def rnn_sequence(
     gi: (T, N, H), w_hh: (H, H), b_hh: (H,) or None, h0: (N, H) or None (zeros) -> out (T, N, H).
     """
     if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"rnn_sequence: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        raise ArgumentError(f"rnn_sequence: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     _check("rnn_sequence", 1, gi, w_hh, b_hh, h0)
     return RNNSequence.apply(gi, w_hh, b_hh, h0, nonlinearity, reverse)
 

@@ -8,7 +8,7 @@ from collections import namedtuple
 
 from kernels.numpy_ref import array_module
 from tinynet.autograd import Function
-from tinynet.errors import ShapeError
+from tinynet.errors import ArgumentTypeError, ShapeError
 from tinynet.tensor import Tensor
 
 
@@ -30,7 +30,7 @@ def normalize_dims(op: str, dim, ndim: int) -> tuple[int, ...] | None:
 def single_dim(op: str, dim, ndim: int) -> int | None:
     """``dim`` as one non-negative axis (None for a 0-d tensor); ops that return indices take one dim."""
     if not isinstance(dim, int):
-        raise TypeError(f"{op}: dim must be a single int, got {dim!r}")
+        raise ArgumentTypeError(f"{op}: dim must be a single int, got {dim!r}")
     axes = normalize_dims(op, dim, ndim)
     return None if axes is None else axes[0]
 

@@ -8,7 +8,7 @@ import numpy as np
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function, unbroadcast
-from tinynet.errors import IndexingError, ShapeError
+from tinynet.errors import ArgumentError, ArgumentTypeError, ShapeError
 from tinynet.functions.reduce import normalize_dims
 from tinynet.tensor import Tensor
 
@@ -115,7 +115,7 @@ def _as_index(index):
 def _sizes(op: str, args) -> tuple[int, ...]:
     shape = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
     if not all(isinstance(n, int) for n in shape):
-        raise TypeError(f"{op}: sizes must be integers, got {shape}")
+        raise ArgumentTypeError(f"{op}: sizes must be integers, got {shape}")
     return shape
 
 
@@ -197,10 +197,7 @@ def expand(x: Tensor, *sizes) -> Tensor:
 
 def getitem(x: Tensor, index) -> Tensor:
     """x[index]: basic indexing (ints, slices, None, ...), boolean masks and integer arrays."""
-    try:
-        return GetItem.apply(x, _as_index(index))
-    except IndexError as err:  # NumPy's and CuPy's own words, with the tensor's shape added
-        raise IndexingError(f"indexing a tensor of shape {x.shape}: {err}") from None
+    return GetItem.apply(x, _as_index(index))  # an index out of range: IndexingError, naming the shape
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
@@ -232,9 +229,9 @@ def stack(tensors, dim: int = 0) -> Tensor:
 def _tensor_list(op: str, tensors) -> list[Tensor]:
     tensors = list(tensors)
     if not tensors:
-        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+        raise ArgumentError(f"{op}: expected a non-empty sequence of tensors")
     if not all(isinstance(t, Tensor) for t in tensors):
-        raise TypeError(f"{op}: expected tensors, got {[type(t).__name__ for t in tensors]}")
+        raise ArgumentTypeError(f"{op}: expected tensors, got {[type(t).__name__ for t in tensors]}")
     return tensors
 
 

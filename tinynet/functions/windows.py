@@ -7,7 +7,7 @@ times: that is the output size.
 
 import numpy as np
 
-from tinynet.errors import ShapeError
+from tinynet.errors import ArgumentError, ShapeError
 
 
 def ntuple(op: str, name: str, value, n: int, minimum: int) -> tuple[int, ...]:
@@ -18,9 +18,9 @@ def ntuple(op: str, name: str, value, n: int, minimum: int) -> tuple[int, ...]:
         values = tuple(int(v) for v in value)
     else:
         expected = "an int" if n == 1 else f"an int or a tuple of {n} ints"
-        raise ValueError(f"{op}: {name} must be {expected}, got {value!r}")
+        raise ArgumentError(f"{op}: {name} must be {expected}, got {value!r}")
     if min(values) < minimum:
-        raise ValueError(f"{op}: {name} must be at least {minimum}, got {value!r}")
+        raise ArgumentError(f"{op}: {name} must be at least {minimum}, got {value!r}")
     return values
 
 

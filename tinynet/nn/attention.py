@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from tinynet import backend
-from tinynet.errors import DTypeError, ShapeError
+from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.attention import attention_weights
 from tinynet.functions.linalg import matmul
 from tinynet.functions.shape import reshape, transpose
@@ -41,7 +41,7 @@ class MultiheadAttention(Module):
     ) -> None:
         super().__init__()
         if num_heads <= 0 or embed_dim % num_heads:
-            raise ValueError(
+            raise ArgumentError(
                 f"MultiheadAttention: embed_dim {embed_dim} must split evenly into num_heads {num_heads} heads"
             )
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads

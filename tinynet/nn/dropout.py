@@ -1,5 +1,6 @@
 """Dropout as a module: active in training mode, the identity after ``model.eval()``."""
 
+from tinynet.errors import ArgumentError
 from tinynet.nn import functional as F
 from tinynet.nn.module import Module
 from tinynet.tensor import Tensor
@@ -11,7 +12,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
         if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p is the probability of zeroing a value and must be in [0, 1], got {p}")
+            raise ArgumentError(f"Dropout: p is the probability of zeroing a value and must be in [0, 1], got {p}")
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:

@@ -1,5 +1,6 @@
 """Embedding: a learned table with one vector per token id."""
 
+from tinynet.errors import ArgumentError
 from tinynet.nn import functional as F
 from tinynet.nn import init
 from tinynet.nn.module import Module, Parameter
@@ -17,7 +18,7 @@ class Embedding(Module):
         super().__init__()
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(
+                raise ArgumentError(
                     f"Embedding: padding_idx {padding_idx} is out of range for {num_embeddings} embeddings"
                 )
             padding_idx %= num_embeddings

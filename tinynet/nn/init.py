@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from tinynet.errors import ArgumentError
 from tinynet.random import generator
 from tinynet.tensor import Tensor
 
@@ -27,13 +28,13 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}")
+    raise ArgumentError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}")
 
 
 def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     """(inputs, outputs) feeding each unit: for a weight (out, in, *kernel), in * kernel and out * kernel."""
     if tensor.ndim < 2:
-        raise ValueError(f"fan_in_and_fan_out: needs a weight with at least 2 dimensions, got shape {tensor.shape}")
+        raise ArgumentError(f"fan_in_and_fan_out: needs a weight with at least 2 dimensions, got shape {tensor.shape}")
     receptive_field = int(np.prod(tensor.shape[2:])) if tensor.ndim > 2 else 1
     return tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field
 
@@ -81,7 +82,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
 def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float:
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"kaiming init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+        raise ArgumentError(f"kaiming init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     fan = fan_in if mode == "fan_in" else fan_out
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)

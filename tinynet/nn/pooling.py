@@ -1,5 +1,6 @@
 """Pooling and upsampling layers: MaxPool1d/2d, AvgPool1d/2d, Upsample. None has parameters."""
 
+from tinynet.errors import ArgumentError
 from tinynet.functions.windows import ntuple
 from tinynet.nn import functional as F
 from tinynet.nn.module import Module
@@ -73,9 +74,9 @@ class Upsample(Module):
     ) -> None:
         super().__init__()
         if mode != "nearest":
-            raise ValueError(f"Upsample: only mode='nearest' is supported, got mode={mode!r}")
+            raise ArgumentError(f"Upsample: only mode='nearest' is supported, got mode={mode!r}")
         if (size is None) == (scale_factor is None):
-            raise ValueError("Upsample: give exactly one of size and scale_factor")
+            raise ArgumentError("Upsample: give exactly one of size and scale_factor")
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
 
     def forward(self, x: Tensor) -> Tensor:

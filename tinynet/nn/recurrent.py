@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from tinynet.errors import DTypeError, ShapeError
+from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.activations import relu, sigmoid, tanh
 from tinynet.functions.linalg import matmul
 from tinynet.functions.recurrent import gru_sequence, lstm_sequence, rnn_sequence
@@ -74,7 +74,7 @@ def lstm_step(gi: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor, b_hh: Tensor | N
 
 def _check_sizes(name: str, input_size: int, hidden_size: int) -> None:
     if not (isinstance(input_size, int) and input_size >= 0 and isinstance(hidden_size, int) and hidden_size > 0):
-        raise ValueError(
+        raise ArgumentError(
             f"{name}: input_size must be an integer >= 0 and hidden_size one > 0, got {input_size} and {hidden_size}"
         )
 
@@ -152,7 +152,7 @@ class RNNCell(_CellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh") -> None:
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+            raise ArgumentError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, bias)
         self.nonlinearity = nonlinearity
 
@@ -233,9 +233,9 @@ class _RNNBase(Module):
         name = type(self).__name__
         _check_sizes(name, input_size, hidden_size)
         if not (isinstance(num_layers, int) and num_layers >= 1):
-            raise ValueError(f"{name}: num_layers must be an integer >= 1, got {num_layers}")
+            raise ArgumentError(f"{name}: num_layers must be an integer >= 1, got {num_layers}")
         if not 0 <= dropout <= 1:
-            raise ValueError(
+            raise ArgumentError(
                 f"{name}: dropout is a probability of zeroing a value and must be in [0, 1], got {dropout}"
             )
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -372,7 +372,7 @@ class RNN(_RNNBase):
         bidirectional: bool = False,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+            raise ArgumentError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
         self.nonlinearity = nonlinearity
 

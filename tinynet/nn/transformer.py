@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tinynet.errors import ArgumentError
 from tinynet.nn import functional as F
 from tinynet.nn.attention import MultiheadAttention
 from tinynet.nn.dropout import Dropout
@@ -25,7 +26,7 @@ def _activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tenso
     if callable(activation):
         return activation
     if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or a function, got {activation!r}")
+        raise ArgumentError(f"activation must be one of {sorted(ACTIVATIONS)} or a function, got {activation!r}")
     return ACTIVATIONS[activation]
 
 

@@ -2,6 +2,7 @@
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
+from tinynet.errors import ArgumentError
 from tinynet.optim.optimizer import Optimizer
 
 
@@ -17,7 +18,7 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:  # fmt: skip
         if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(
+            raise ArgumentError(
                 f"{type(self).__name__}: need lr, eps, weight_decay >= 0 and betas in [0, 1), "
                 f"got lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}"
             )

@@ -6,6 +6,7 @@ import copy
 from collections.abc import Iterable
 
 from kernels.numpy_ref import array_module
+from tinynet.errors import ArgumentError, ArgumentTypeError
 from tinynet.tensor import Tensor, to_host
 
 
@@ -21,7 +22,7 @@ class Optimizer:
         self.state: dict[int, dict] = {}  # by id(param): lives as long as the optimizer
         params = list(params)
         if not params:
-            raise ValueError(
+            raise ArgumentError(
                 f"{type(self).__name__}: got an empty parameter list (did the model define any Parameters?)"
             )
         groups = params if isinstance(params[0], dict) else [{"params": params}]
@@ -34,13 +35,15 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for p in group["params"]:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{type(self).__name__}: can only optimize Tensors, got {type(p).__name__}")
+                raise ArgumentTypeError(f"{type(self).__name__}: can only optimize Tensors, got {type(p).__name__}")
             if not p.is_leaf:  # frozen leaves (requires_grad False) are fine: they get no grad and stay put
-                raise ValueError(
+                raise ArgumentError(
                     f"{type(self).__name__}: can only optimize leaf tensors, not the result of an op (shape {p.shape})"
                 )
             if id(p) in seen:
-                raise ValueError(f"{type(self).__name__}: a parameter (shape {p.shape}) appears in more than one group")
+                raise ArgumentError(
+                    f"{type(self).__name__}: a parameter (shape {p.shape}) appears in more than one group"
+                )
             seen.add(id(p))
         self.param_groups.append(group)
 
@@ -79,7 +82,7 @@ class Optimizer:
         if len(groups) != len(self.param_groups) or any(
             len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)
         ):
-            raise ValueError(
+            raise ArgumentError(
                 f"{type(self).__name__}.load_state_dict: the saved parameter groups do not match this optimizer's"
             )
         params = [p for group in self.param_groups for p in group["params"]]
