@@ -5,6 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+import tinynet as tn
 from tinynet.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,3 +45,86 @@ def test_ci_runs_the_readme_test_command():
     install, run = test_command.split(" && ")[-2:]  # after creating and activating the venv
     assert install == 'pip install -e ".[dev]"' and run == "python -m pytest"
     assert f"{install.replace('pip install', 'pip install --quiet')} && ruff check . && {run}" in ci
+
+
+def _tinynet(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tinynet", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    "command", [["info"], ["doctor"], ["gradcheck"], ["lessons"], ["lessons", "run"], ["lessons", "list"]]
+)
+def test_every_command_shows_an_example_in_its_help(command):
+    result = _tinynet(*command, "--help")
+    assert result.returncode == 0 and "example" in result.stdout and f"tinynet {command[0]}" in result.stdout
+
+
+def test_gradcheck_checks_every_builtin_op_and_prints_a_table(capsys):
+    assert main(["gradcheck", "--only", "mul,conv2d,attention"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith("  ") and "ms" in line]
+    assert [row[0] for row in rows] == ["mul", "conv2d", "attention"] and all(
+        " ok " in f" {' '.join(r)} " for r in rows
+    )
+    assert "3 of 3 ops passed" in out
+
+
+def test_gradcheck_reports_a_wrong_backward_and_fails(capsys, monkeypatch):
+    from tinynet.functions.activations import ReLU
+
+    monkeypatch.setattr(ReLU, "backward", staticmethod(lambda ctx, grad: grad))  # forgets the mask
+    assert main(["gradcheck", "--only", "relu,tanh"]) == 1
+    out = capsys.readouterr().out
+    assert "relu" in out and "FAILED: gradcheck: input 0" in out and "1 of 2 ops passed" in out
+
+
+def test_the_catalogue_covers_every_differentiable_op():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import tinynet.functions
+    from tinynet import catalogue
+    from tinynet.autograd import Function
+
+    defined = set()
+    for module_info in pkgutil.iter_modules(tinynet.functions.__path__):
+        module = importlib.import_module(f"tinynet.functions.{module_info.name}")
+        defined |= {
+            name for name, obj in vars(module).items()
+            if inspect.isclass(obj) and issubclass(obj, Function) and obj.__module__ == module.__name__
+        }  # fmt: skip
+    with tn.trace(file=None) as traced:
+        for _, fn, inputs, _ in catalogue.cases():
+            fn(*inputs).sum().backward()
+    assert defined - {op for _, _, op, _ in traced.records} == set()
+
+
+def test_doctor_passes_here_and_names_a_missing_package_with_its_fix(capsys, monkeypatch, tmp_path):
+    from tinynet import doctor
+
+    monkeypatch.chdir(tmp_path)
+    # (Compiling a kernel in a fresh process takes seconds: the numba tests cover it.)
+    monkeypatch.setattr(doctor, "CHECKS", [(name, check) for name, check in doctor.CHECKS if name != "numba"])
+    assert main(["doctor"]) == 0
+    assert "ok   packages  all 7 required packages installed" in capsys.readouterr().out
+    monkeypatch.setitem(doctor.REQUIRED, "tinynet_no_such_module", "tinynet-no-such-package")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "FIX  packages  missing: tinynet-no-such-package" in out and "fix: pip install tinynet-no-such-package" in out
+    )
+
+
+def test_an_unusable_backend_stops_the_lesson_runner_with_one_line():
+    result = _tinynet("lessons", "run", "1", "--backend", "jax")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "tinynet lessons run: unknown backend 'jax'; choose one of: numpy, numba, cupy"
+    ]
+    direct = subprocess.run(
+        [sys.executable, str(ROOT / "lessons" / "01_xor_by_hand.py"), "--backend", "jax"],
+        capture_output=True,
+        text=True,
+    )
+    assert direct.returncode != 0 and "Traceback" not in direct.stderr and "unknown backend 'jax'" in direct.stderr

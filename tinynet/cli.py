@@ -1,4 +1,4 @@
-"""The ``tinynet`` command: ``tinynet info``, ``tinynet lessons list|run`` and ``tinynet bench``."""
+"""The ``tinynet`` command: ``info``, ``doctor``, ``lessons list|run``, ``gradcheck`` and ``bench``."""
 
 from __future__ import annotations
 
@@ -78,6 +78,8 @@ def lessons_list() -> int:
 
 def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> int:
     """Run the chosen lessons, each in its own Python process, and print a summary."""
+    if backend_name:  # one clear line now, rather than the same traceback from every lesson
+        _usable_backend("tinynet lessons run", backend_name)
     lessons = find_lessons()
     if which != "all":
         lessons = [p for p in lessons if p.stem.startswith(which.zfill(2)) or p.stem == which]
@@ -98,6 +100,47 @@ def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> 
     return 0 if all(code == 0 for _, code, _ in results) else 1
 
 
+def gradcheck(backend_name: str | None, only: str | None) -> int:
+    """Check every built-in op's gradients against finite differences (tinynet/catalogue.py); print a table."""
+    from tinynet import catalogue
+
+    cases = catalogue.cases()
+    if only:
+        wanted = {name.strip() for name in only.split(",")}
+        unknown = wanted - {name for name, *_ in cases}
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            raise SystemExit(f"tinynet gradcheck: unknown op(s) {names}; see tinynet/catalogue.py")
+        cases = [case for case in cases if case[0] in wanted]
+    name = _usable_backend("tinynet gradcheck", backend_name)
+    print(f"gradcheck: analytic gradients against central differences in float64, backend {name}\n")
+    print(f"  {'op':<28} {'inputs':<34} {'values':>6}  {'result':<8} {'time':>7}")
+    failures = 0
+    with tinynet.use_backend(name):
+        for op, fn, inputs, options in cases:
+            inputs = [t.to(name) for t in inputs]
+            shapes = " ".join(str(tuple(t.shape)) for t in inputs if t.requires_grad)
+            start = time.perf_counter()
+            try:
+                tinynet.gradcheck(fn, inputs, **options)
+                result = "ok"
+            except tinynet.GradcheckError as err:
+                result, failures = f"FAILED: {err}", failures + 1
+            values = sum(t.numel() for t in inputs if t.requires_grad)
+            print(f"  {op:<28} {shapes:<34} {values:>6}  {result:<8} {1e3 * (time.perf_counter() - start):5.0f} ms")
+    print(f"\n{len(cases) - failures} of {len(cases)} ops passed")
+    return 1 if failures else 0
+
+
+def _usable_backend(command: str, name: str | None) -> str:
+    """``name`` (default: the active backend) if it can run here; else exit with the reason and the fix."""
+    name = name or backend.get_backend()
+    usable, reason = backend.status(name)
+    if not usable:
+        raise SystemExit(f"{command}: {reason}")
+    return name
+
+
 def bench(args: list[str]) -> int:
     """Run benchmarks/run.py with ``args`` in its own Python process (its --help lists the options)."""
     if not BENCH_SCRIPT.is_file():
@@ -109,18 +152,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tinynet",
         description="tinynet: learn how deep-learning frameworks work.",
-        epilog="examples:\n  tinynet info\n  tinynet lessons list\n  tinynet lessons run all --smoke\n"
-        "  tinynet bench --quick",
+        epilog="examples:\n  tinynet doctor\n  tinynet info\n  tinynet lessons list\n"
+        "  tinynet lessons run all --smoke\n  tinynet gradcheck\n  tinynet bench --quick",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    info_parser = commands.add_parser(
-        "info", help="versions, and each backend: usable or why not, kernels it overrides"
-    )
+
+    def command(name: str, help: str, *examples: str, **options):  # noqa: A002 (argparse's name)
+        epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
+        return commands.add_parser(
+            name, help=help, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter, **options
+        )
+
+    info_parser = command(
+        "info", "versions, and each backend: usable or why not, kernels it overrides",
+        "tinynet info", "tinynet info --warmup     # also compile the numba kernels, timed",
+    )  # fmt: skip
     info_parser.add_argument("--warmup", action="store_true", help="compile every JIT kernel now and print the time")
-    lessons = commands.add_parser("lessons", help="list or run the lessons")
+    command("doctor", "check the install and say what to fix", "tinynet doctor")
+    gradcheck_parser = command(
+        "gradcheck", "check every built-in op's gradients against finite differences",
+        "tinynet gradcheck", "tinynet gradcheck --backend numba --only conv2d,attention",
+    )  # fmt: skip
+    gradcheck_parser.add_argument("--backend", default=None, help="numpy (default), numba or cupy")
+    gradcheck_parser.add_argument("--only", default=None, help="comma-separated op names (default: all)")
+    lessons = command("lessons", "list or run the lessons", "tinynet lessons list", "tinynet lessons run 1")
     lesson_commands = lessons.add_subparsers(dest="lesson_command", required=True)
-    lesson_commands.add_parser("list", help="the lessons, in order")
+    lesson_commands.add_parser(
+        "list", help="the lessons, in order", epilog="example:\n  tinynet lessons list",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     run = lesson_commands.add_parser(
         "run",
         help="run lessons",
@@ -141,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "info":
         return info(args.warmup)
+    if args.command == "doctor":
+        from tinynet import doctor
+
+        return doctor.run()
+    if args.command == "gradcheck":
+        return gradcheck(args.backend, args.only)
     if args.command == "bench":
         return bench(args.args)
     if args.lesson_command == "list":

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinynet import backend
+from tinynet.errors import BackendError
 
 
 @dataclass
@@ -61,7 +62,10 @@ def setup(name: str, argv: list[str] | None = None) -> Lesson:
 
         matplotlib.use("Agg")  # headless: plots go to files
     if args.backend:
-        backend.set_backend(args.backend)
+        try:
+            backend.set_backend(args.backend)
+        except BackendError as err:  # say why in one line, not a traceback
+            raise SystemExit(f"{name}: {err}") from None
     out = Path(args.out) if args.out else Path("tinynet-out") / name
     out.mkdir(parents=True, exist_ok=True)
     return Lesson(name=name, smoke=args.smoke, out=out, backend=backend.get_backend())
