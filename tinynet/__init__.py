@@ -84,7 +84,7 @@ from tinynet.functions import (
     where,
 )
 from tinynet.gradcheck import gradcheck
-from tinynet.random import manual_seed
+from tinynet.random import get_rng_state, manual_seed, set_rng_state
 from tinynet.serialization import load, save
 from tinynet import data, graph, metrics
 

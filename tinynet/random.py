@@ -18,3 +18,14 @@ def manual_seed(seed: int) -> None:
 def generator() -> np.random.Generator:
     """The current generator (a ``numpy.random.Generator``)."""
     return _generator
+
+
+def get_rng_state() -> dict:
+    """The generator's state, to save in a checkpoint (``tn.save`` keeps it): training resumed with
+    ``set_rng_state`` draws the same dropout masks and shuffles as if it had never stopped."""
+    return _generator.bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    """Put the generator back in a state from ``get_rng_state``."""
+    _generator.bit_generator.state = state
