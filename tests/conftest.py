@@ -34,3 +34,13 @@ def _fresh_state():
     previous = backend.get_backend()
     yield
     backend.set_backend(previous)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Full-length runs (marked slow) run only when asked for: ``pytest -m slow``."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="a full-length run: select it with pytest -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
