@@ -5,6 +5,11 @@ boost, thermal limits). Timing all of numpy's repeats and then all of PyTorch's 
 into their ratio; instead every repeat times each runner once, one after the other, and a ratio is
 taken per repeat between runners measured moments apart. The median over repeats is reported, with
 the 25th-75th percentile range as its spread.
+
+The loop (``measure``) only talks to ``Runner`` objects: a ``LocalRunner`` runs its framework in this
+process (the tinynet backends), a ``RemoteRunner`` (worker.py) forwards the same calls to a worker
+process that runs a ``LocalRunner`` of its own (PyTorch, whose OpenMP runtime must not share this
+process with Numba's: see worker.py). Either way the clock runs where the step runs.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import gc
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,9 +32,51 @@ def _nothing() -> None:
     pass
 
 
-@dataclass
-class Runner:
+class RunnerError(Exception):
+    """A failure already described in full (by a worker: its own exception, or how it died)."""
+
+
+class Runner(ABC):
     """Something a workload runs on: a tinynet backend, or PyTorch on a device.
+
+    ``measure`` and ``calibrate`` call only these methods, so they need not know where a runner's
+    framework lives (this process or a worker).
+    """
+
+    name: str
+    device: str  # "cpu" or "gpu": whose peak the runner is held to
+
+    @abstractmethod
+    def prepare(self, workload: Workload) -> None:
+        """Build ``workload``'s step (inputs, model, optimizer): what ``time`` then calls."""
+
+    @abstractmethod
+    def time(self, calls: int, collect: bool = False) -> float:
+        """Seconds per call of the prepared step over ``calls`` calls, device work included.
+
+        ``collect``: collect garbage first, so that the step pays only for the garbage it makes itself.
+        """
+
+    def kernels(self) -> dict[str, list[str]] | None:
+        """tinynet runners: which kernels the prepared step uses (see trace_kernels); others: None."""
+        return None
+
+    @abstractmethod
+    def peak(self, n: int) -> float:
+        """GFLOP/s of a float32 (n, n) matmul on this runner's framework (see matmul_peak)."""
+
+    @abstractmethod
+    def copy(self, nbytes: float) -> float:
+        """GB/s of this runner's framework copying ``nbytes`` (see copy_bandwidth)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the runner holds (a worker process): called once the runner is no longer needed."""
+
+
+@dataclass
+class LocalRunner(Runner):
+    """A framework in this process: a tinynet backend, or (inside a worker) PyTorch.
 
     ``activate`` is called before each timed batch (it selects the tinynet backend); ``sync`` waits for
     queued GPU work, so that the clock stops when the work is done rather than when it was queued.
@@ -39,7 +87,38 @@ class Runner:
     activate: Callable[[], None] = _nothing
     sync: Callable[[], None] = _nothing
     backend: object | None = None  # tinynet runners: the Backend, whose kernels we trace
-    device: str = "cpu"  # "cpu" or "gpu": whose peak the runner is held to
+    device: str = "cpu"
+    step: Callable[[], object] | None = field(default=None, repr=False)  # set by prepare
+
+    def prepare(self, workload: Workload) -> None:
+        self.step = None  # the previous workload's step (and its arrays) can go before the next is built
+        self.activate()
+        self.step = workload.setup(self.framework)
+
+    def time(self, calls: int, collect: bool = False) -> float:
+        if self.step is None:
+            raise RuntimeError(f"{self.name}: no workload prepared")
+        self.activate()
+        if collect:
+            gc.collect()
+        return _timed(self.step, calls, self.sync)
+
+    def kernels(self) -> dict[str, list[str]] | None:
+        if self.backend is None or self.step is None:
+            return None
+        self.activate()
+        return trace_kernels(self.backend, self.step)
+
+    def peak(self, n: int) -> float:
+        self.activate()
+        return matmul_peak(n, self.framework, self.sync)
+
+    def copy(self, nbytes: float) -> float:
+        self.activate()
+        return copy_bandwidth(self.framework, nbytes, self.sync)
+
+    def close(self) -> None:
+        self.step = None  # nothing else to release: the framework lives in this process
 
 
 @dataclass(frozen=True)
@@ -48,6 +127,9 @@ class Settings:
     min_repeat_s: float  # a repeat calls the step until it has taken at least this long ...
     max_calls: int  # ... but at most this many times
     warmup_calls: int  # calls after the first one, before the repeats (at least 1)
+    # A pause before each runner's repeat, untimed: the previous runner's idle threads stop spinning first
+    # (OpenBLAS's spin for 50-100 ms after a call, and a PyTorch GRU timed in that window took 68 ms, not 32).
+    settle_s: float = 0.0
 
 
 @dataclass
@@ -98,41 +180,56 @@ def trace_kernels(backend, step: Callable[[], object]) -> dict[str, list[str]]:
     }
 
 
+def error_status(err: Exception) -> str:
+    """The status of a runner that failed: the exception's type and message (a RunnerError's is complete)."""
+    return f"error: {err}" if isinstance(err, RunnerError) else f"error: {type(err).__name__}: {err}"
+
+
+def _get_ready(runner: Runner, workload: Workload, settings: Settings, result: Measurement) -> None:
+    """Prepare ``workload`` on ``runner``, time its first call, trace its kernels, and choose ``result.calls``."""
+    runner.prepare(workload)
+    # The first call pays for JIT compilation or loading it from the cache (numba), allocator
+    # growth and lazy initialisation: reported on its own, never mixed into the repeats.
+    result.first_call_s = runner.time(1)
+    result.kernels = runner.kernels()
+    # Warm-up calls also tell how many calls make a repeat last min_repeat_s.
+    warm = min(runner.time(1) for _ in range(max(1, settings.warmup_calls)))
+    result.calls = max(1, min(settings.max_calls, math.ceil(settings.min_repeat_s / max(warm, 1e-9))))
+
+
 def measure(workload: Workload, runners: list[Runner], settings: Settings) -> dict[str, Measurement]:
-    """Time ``workload`` on every runner: first call, warm-up, then ``settings.repeat`` interleaved repeats."""
-    results: dict[str, Measurement] = {}
-    ready: list[tuple[Runner, Callable[[], object]]] = []
+    """Time ``workload`` on every runner: first call, warm-up, then ``settings.repeat`` interleaved repeats.
+
+    A runner that fails (its step raises, its worker dies or stops answering) gets an error status and
+    leaves the repeats; the others carry on.
+    """
+    results = {runner.name: Measurement() for runner in runners}
+    ready: list[Runner] = []
     for runner in runners:
-        result = results[runner.name] = Measurement()
         try:
-            runner.activate()
-            step = workload.setup(runner.framework)
-            # The first call pays for JIT compilation or loading it from the cache (numba), allocator
-            # growth and lazy initialisation: reported on its own, never mixed into the repeats.
-            result.first_call_s = _timed(step, 1, runner.sync)
-            if runner.backend is not None:
-                result.kernels = trace_kernels(runner.backend, step)
-            # Warm-up calls also tell how many calls make a repeat last min_repeat_s.
-            warm = min(_timed(step, 1, runner.sync) for _ in range(max(1, settings.warmup_calls)))
-            result.calls = max(1, min(settings.max_calls, math.ceil(settings.min_repeat_s / max(warm, 1e-9))))
+            _get_ready(runner, workload, settings, results[runner.name])
         except Exception as err:  # reported in the table and results.json, and run.py exits non-zero
-            result.status = f"error: {type(err).__name__}: {err}"
+            results[runner.name].status = error_status(err)
             continue
-        ready.append((runner, step))
+        ready.append(runner)
 
     # Collecting garbage is the clock's business only for garbage the step itself makes: the objects
-    # that exist now (PyTorch alone brings millions) are frozen, out of the collector's sight, and
-    # what one runner leaves behind is collected before the next one's clock starts.
+    # that exist now are frozen, out of the collector's sight, and what one runner leaves behind is
+    # collected before the next one's clock starts (a worker does the same in its own process).
     gc.collect()
     gc.freeze()
     try:
         for index in range(settings.repeat):
             # Rotate who goes first, so that no runner always follows the same neighbour.
             shift = index % max(1, len(ready))
-            for runner, step in ready[shift:] + ready[:shift]:
-                runner.activate()
-                gc.collect()
-                results[runner.name].per_call_s.append(_timed(step, results[runner.name].calls, runner.sync))
+            for runner in ready[shift:] + ready[:shift]:
+                result = results[runner.name]
+                time.sleep(settings.settle_s)
+                try:
+                    result.per_call_s.append(runner.time(result.calls, collect=True))
+                except Exception as err:
+                    result.status = error_status(err)
+                    ready.remove(runner)
     finally:
         gc.unfreeze()
     return results

@@ -5,6 +5,9 @@
 Runs every workload (workloads.py) on each usable tinynet backend and on PyTorch when it is installed,
 interleaved (harness.py), prints the tables, and writes results.json, results.md and ratios.png to
 --out (report.py). See benchmarks/README.md for how to read the figures.
+
+The tinynet backends run in this process; PyTorch runs in worker processes of its own (worker.py), so
+that its OpenMP runtime and Numba's do not share a process: this one never imports torch.
 """
 
 from __future__ import annotations
@@ -16,15 +19,26 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the type hints only: this file imports its modules where it uses them
+    from harness import Runner
+    from worker import RemoteRunner
+    from workloads import Workload
 
 BACKENDS = ("numpy", "numba", "cupy", "torch")
 README = Path(__file__).resolve().parent / "README.md"
+# The environment PyTorch's workers get: this process's as it started, before the numba backend loads
+# and sets OMP_WAIT_POLICY=PASSIVE for its own threads (kernels/numba_cpu.py), which PyTorch's would
+# inherit, and slow down (its GRU step from 17 to 47 ms).
+WORKER_ENV = dict(os.environ)
 
 # Repeats and calls per mode; "tiny" is for the test, which checks the output rather than the speed.
 MODES = {
-    "full": dict(repeat=15, min_repeat_s=0.02, max_calls=1000, warmup_calls=3, matmul_n=2048),
-    "quick": dict(repeat=5, min_repeat_s=0.01, max_calls=50, warmup_calls=2, matmul_n=2048),
-    "tiny": dict(repeat=2, min_repeat_s=0.0, max_calls=1, warmup_calls=1, matmul_n=128),
+    "full": dict(repeat=15, min_repeat_s=0.02, max_calls=1000, warmup_calls=3, matmul_n=2048, settle_s=0.1),
+    "quick": dict(repeat=5, min_repeat_s=0.01, max_calls=50, warmup_calls=2, matmul_n=2048, settle_s=0.1),
+    "tiny": dict(repeat=2, min_repeat_s=0.0, max_calls=1, warmup_calls=1, matmul_n=128, settle_s=0.0),
 }
 
 
@@ -110,17 +124,31 @@ def _blas() -> str:
     return "unknown"
 
 
-def set_threads(requested: int | None, torch_lib) -> tuple[dict, object]:
-    """Give numba, PyTorch and NumPy's BLAS the same thread count; return the counts and the BLAS limiter."""
-    try:
-        import numba
-    except ImportError:
-        numba = None
+def _numba() -> ModuleType | None:
+    """numba, after tinynet's numba backend has loaded (None when that backend cannot run here).
+
+    The backend sets OMP_WAIT_POLICY=PASSIVE for numba's OpenMP threads, which read it when they start,
+    and asking numba for its thread count starts them: asked first, they would spin when idle and take
+    the cores from NumPy's BLAS (a numba MLP training step took 8.5 ms instead of 0.85 ms).
+    """
+    from tinynet import backend
+
+    if not backend.status("numba")[0]:
+        return None
+    import numba
+
+    return numba
+
+
+def set_threads(requested: int | None) -> tuple[dict, object]:
+    """Give numba and NumPy's BLAS the same thread count; return the counts and the BLAS limiter.
+
+    PyTorch gets the same count in its workers (make_runners), which fill in ``threads["torch"]``.
+    """
+    numba = _numba()
     count = requested or (numba.get_num_threads() if numba else os.cpu_count() or 1)
     if numba:
         numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
-    if torch_lib:
-        torch_lib.set_num_threads(count)
     threadpoolctl, limiter, blas = _threadpoolctl(), None, None
     if threadpoolctl:
         limiter = threadpoolctl.threadpool_limits(count, user_api="blas")
@@ -128,7 +156,7 @@ def set_threads(requested: int | None, torch_lib) -> tuple[dict, object]:
     threads = {
         "requested": count,
         "numba": numba.get_num_threads() if numba else None,
-        "torch": torch_lib.get_num_threads() if torch_lib else None,
+        "torch": None,
         "blas": blas,
     }
     return threads, limiter
@@ -136,7 +164,7 @@ def set_threads(requested: int | None, torch_lib) -> tuple[dict, object]:
 
 def machine(threads: dict, gpu: str | None, load_at_start: tuple[float, ...]) -> dict:
     """What ran the benchmark: CPU, cores, GPU, load averages (1, 5, 15 minutes), threads, BLAS, versions."""
-    from tinynet.cli import package_versions
+    from tinynet.cli import package_versions  # from the installed metadata: imports none of them
 
     return {
         "cpu": _cpu_model(),
@@ -157,14 +185,25 @@ def machine(threads: dict, gpu: str | None, load_at_start: tuple[float, ...]) ->
 COLUMNS = ("numpy", "numba", "cupy", "torch", "torch-cuda")
 
 
-def make_runners(requested: list[str], explicit: bool, torch_lib) -> tuple[list, dict[str, str], dict[str, dict]]:
+def make_runners(
+    requested: list[str], explicit: bool, threads: dict, size: str
+) -> tuple[list[Runner], dict[str, str], dict[str, dict]]:
     """(runners, {requested runner that cannot run here: why}, the "backends" section of results.json).
 
     A backend that cannot run here gets a column saying why, except cupy on a machine without a GPU,
-    which is left out unless asked for by name.
+    which is left out unless asked for by name. PyTorch's workers are started here (given
+    ``threads["requested"]`` threads, and ``threads["torch"]`` is set to what they report).
     """
+    runners, missing, info = _tinynet_runners(requested, explicit)
+    if "torch" in requested:
+        runners += _torch_runners(threads, size, any(r.device == "gpu" for r in runners), missing, info)
+    return runners, missing, info
+
+
+def _tinynet_runners(requested: list[str], explicit: bool) -> tuple[list[Runner], dict[str, str], dict[str, dict]]:
+    """The tinynet backends asked for that can run here, in this process; see make_runners."""
     import frameworks
-    from harness import Runner
+    from harness import LocalRunner
 
     from tinynet import backend
 
@@ -183,20 +222,45 @@ def make_runners(requested: list[str], explicit: bool, torch_lib) -> tuple[list,
         if name != "numpy":  # the reference is the table the others override
             info[name].update(overrides=list(b.overrides), fallbacks=list(b.fallbacks))
         if name in requested:
-            sync = b.xp.cuda.Device().synchronize if name == "cupy" else Runner.sync
-            runners.append(Runner(name, tinynet, lambda n=name: backend.set_backend(n), sync, b, device))
-    if "torch" in requested:
-        if torch_lib is None:
-            info["torch"] = {"status": "not installed"}
-            missing["torch"] = "not installed"
-        else:
-            info["torch"] = {"status": "ok", "device": "cpu"}
-            runners.append(Runner("torch", frameworks.torch("cpu")))
-            if any(r.device == "gpu" for r in runners) and torch_lib.cuda.is_available():
-                info["torch-cuda"] = {"status": "ok", "device": "gpu"}
-                cuda = frameworks.torch("cuda")
-                runners.append(Runner("torch-cuda", cuda, sync=torch_lib.cuda.synchronize, device="gpu"))
+            sync = b.xp.cuda.Device().synchronize if name == "cupy" else LocalRunner.sync
+            runners.append(LocalRunner(name, tinynet, lambda n=name: backend.set_backend(n), sync, b, device))
     return runners, missing, info
+
+
+def _torch_runners(
+    threads: dict, size: str, gpu: bool, missing: dict[str, str], info: dict[str, dict]
+) -> list[RemoteRunner]:
+    """PyTorch on the CPU, and on the GPU when a tinynet runner uses one and torch has CUDA, each in a
+    worker process of its own (worker.py); one that cannot start is noted in ``missing`` and ``info``."""
+    cpu = _start_torch("cpu", threads["requested"], size, missing, info)
+    if cpu is None:
+        return []
+    threads["torch"] = cpu.hello["threads"]
+    if not (gpu and cpu.hello["cuda"]):
+        return [cpu]
+    cuda = _start_torch("cuda", threads["requested"], size, missing, info)
+    return [cpu] if cuda is None else [cpu, cuda]
+
+
+def _start_torch(
+    device: str, threads: int, size: str, missing: dict[str, str], info: dict[str, dict]
+) -> RemoteRunner | None:
+    """A started PyTorch worker on ``device``, or None when it cannot start (why: in ``missing`` and ``info``)."""
+    from harness import RunnerError, error_status
+    from worker import NotInstalledError, torch_runner
+
+    runner = torch_runner(device, threads, size, WORKER_ENV)
+    try:
+        runner.start()
+    except NotInstalledError:
+        status = "not installed"
+    except RunnerError as err:
+        status = error_status(err)
+    else:
+        info[runner.name] = {"status": "ok", "device": runner.device}
+        return runner
+    info[runner.name], missing[runner.name] = {"status": status}, status
+    return None
 
 
 def ratio_pairs(columns: list[str]) -> list[str]:
@@ -206,45 +270,36 @@ def ratio_pairs(columns: list[str]) -> list[str]:
     return [f"{a}/{b}" for a, b in pairs if a in columns and b in columns]
 
 
-def calibrate(runners: list, workloads: list, matmul_n: int) -> dict[str, dict]:
+def calibrate(runners: list[Runner], workloads: list[Workload], matmul_n: int) -> dict[str, dict]:
     """The machine's measured peaks, per device that a runner uses.
 
     gflops: the fastest float32 (n, n) matmul among the device's BLAS libraries (n: matmul_n, 4x on a GPU);
     gbytes_per_s: for each memory-bound workload, the fastest copy moving as many bytes as its step.
+    PyTorch's are measured in its worker, with its threads.
     """
     import frameworks
-    from harness import Runner, copy_bandwidth, matmul_peak
+    from harness import LocalRunner
 
     from tinynet import backend
 
     # The libraries that bring their own BLAS and copy (numba's matmul is its own kernel, not a BLAS):
     # NumPy always (through tinynet's reference backend), the others when they run.
     libraries = [r for r in runners if r.name in ("cupy", "torch", "torch-cuda")]
-    libraries.insert(0, Runner("numpy", frameworks.tinynet(), lambda: backend.set_backend("numpy")))
+    libraries.insert(0, LocalRunner("numpy", frameworks.tinynet(), lambda: backend.set_backend("numpy")))
     peaks: dict[str, dict] = {}
     for device in dict.fromkeys(r.device for r in runners):
         gflops_by, gbytes_by = {}, {}
         n = matmul_n * (4 if device == "gpu" else 1)  # a GPU needs a bigger product to reach its peak
         for runner in (r for r in libraries if r.device == device):
-            runner.activate()
-            gflops_by[runner.name] = matmul_peak(n, runner.framework, runner.sync)
+            gflops_by[runner.name] = runner.peak(n)
             for w in workloads:
                 if w.bound == "memory":
-                    gbytes = copy_bandwidth(runner.framework, w.bytes, runner.sync)
-                    gbytes_by.setdefault(w.name, {})[runner.name] = gbytes
+                    gbytes_by.setdefault(w.name, {})[runner.name] = runner.copy(w.bytes)
         peaks[device] = {
             "gflops": max(gflops_by.values()), "gflops_by": gflops_by, "matmul_n": n,
             "gbytes_per_s": {name: max(by.values()) for name, by in gbytes_by.items()}, "gbytes_per_s_by": gbytes_by,
         }  # fmt: skip
     return peaks
-
-
-def _import_torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 def _gpu_name(runners: list) -> str | None:
@@ -278,9 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     from harness import Settings, measure
     from workloads import all_workloads
 
-    torch_lib = _import_torch() if "torch" in requested else None
-    threads, _blas_limit = set_threads(args.threads, torch_lib)
-    runners, missing, info = make_runners(requested, explicit, torch_lib)
+    threads, _blas_limit = set_threads(args.threads)
+    runners, missing, info = make_runners(requested, explicit, threads, mode_name)
     columns = [c for c in COLUMNS if c in missing or any(r.name == c for r in runners)]
     pairs = ratio_pairs(columns)
     print(f"tinynet bench: {mode_name} run of {len(args.only)} workloads on {', '.join(columns)}", flush=True)
@@ -288,15 +342,19 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     workloads = [w for w in all_workloads(mode_name) if w.name in args.only]
-    peaks = calibrate(runners, workloads, mode["matmul_n"])
-    keys = ("repeat", "min_repeat_s", "max_calls", "warmup_calls")
+    keys = ("repeat", "min_repeat_s", "max_calls", "warmup_calls", "settle_s")
     settings = Settings(**{k: mode[k] for k in keys})
-    entries = []
-    for index, workload in enumerate(workloads, start=1):
-        began = time.perf_counter()
-        measured = measure(workload, runners, settings)
-        entries.append(report.summarise(workload, measured, runners, missing, peaks, pairs))
-        print(f"  [{index}/{len(workloads)}] {workload.name:<18} {time.perf_counter() - began:6.1f} s", flush=True)
+    try:
+        peaks = calibrate(runners, workloads, mode["matmul_n"])
+        entries = []
+        for index, workload in enumerate(workloads, start=1):
+            began = time.perf_counter()
+            measured = measure(workload, runners, settings)
+            entries.append(report.summarise(workload, measured, runners, missing, peaks, pairs))
+            print(f"  [{index}/{len(workloads)}] {workload.name:<18} {time.perf_counter() - began:6.1f} s", flush=True)
+    finally:
+        for runner in runners:  # PyTorch's workers exit here, after an error or Ctrl-C as well
+            runner.close()
 
     results = {
         "schema": 1,

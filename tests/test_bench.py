@@ -1,13 +1,17 @@
 """`tinynet bench`: a tiny quick run writes the tables, results.json, results.md and the chart.
 
 The schema is checked, not the speed: a tiny run times microsecond steps on whatever machine runs it.
+PyTorch runs in worker processes (benchmarks/worker.py): the harness's own process never imports it,
+and a worker that fails, dies or hangs is an error for its runner only.
 """
 
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +28,7 @@ WORKLOADS = [
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 TINYNET = [name for name in ("numpy", "numba", "cupy") if backend.status(name)[0]]
 RUNNERS = [*TINYNET, "torch"]
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed (pip install -e '.[bench]')")
 
 
 def _bench(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -150,3 +155,94 @@ def test_unknown_workload_is_a_clear_error():
 def test_bench_help_shows_an_example():
     result = _bench("--help")
     assert result.returncode == 0 and "tinynet bench --quick" in result.stdout and "--only" in result.stdout
+
+
+# --- PyTorch in its own process ---------------------------------------------------------------
+
+
+@needs_torch
+def test_the_harness_process_never_imports_torch(tmp_path):
+    # Numba's OpenMP threads would share PyTorch's runtime, and its defaults, if torch were imported here.
+    args = ["--size", "tiny", "--only", "train_xor", "--backends", "numpy,torch", "--threads", "1"]
+    args += ["--out", str(tmp_path)]
+    script = (
+        "import sys; sys.path.insert(0, 'benchmarks'); import run\n"
+        f"code = run.main({args!r})\n"
+        "print('torch imported:', 'torch' in sys.modules); sys.exit(code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "torch imported: False" in result.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    (xor,) = results["workloads"]
+    assert xor["results"]["torch"]["status"] == "ok" and xor["ratios"]["numpy/torch"]["status"] == "ok"
+    assert results["machine"]["threads"]["torch"] == 1  # as the worker reported it
+
+
+@pytest.fixture
+def bench_modules(monkeypatch):
+    """benchmarks/'s harness, worker and workloads modules, imported here (they import no torch)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import frameworks
+    import harness
+    import worker
+    import workloads
+
+    return harness, worker, workloads, frameworks
+
+
+def _tiny(workloads, name: str):
+    return next(w for w in workloads.all_workloads("tiny") if w.name == name)
+
+
+@needs_torch
+def test_a_worker_that_dies_is_an_error_for_its_runner_only(bench_modules, monkeypatch):
+    harness, worker, workloads, frameworks = bench_modules
+    xor = _tiny(workloads, "train_xor")
+    numpy_runner = harness.LocalRunner("numpy", frameworks.tinynet(), lambda: backend.set_backend("numpy"))
+    torch = worker.torch_runner("cpu", 1, "tiny")
+    settings = harness.Settings(repeat=2, min_repeat_s=0.0, max_calls=1, warmup_calls=1)
+    prepare, workers = worker.RemoteRunner.prepare, []
+
+    def prepare_then_die(self, workload):
+        prepare(self, workload)
+        workers.append(self.process)
+        self.process.kill()
+
+    try:
+        torch.start()
+        with monkeypatch.context() as patch:
+            patch.setattr(worker.RemoteRunner, "prepare", prepare_then_die)
+            measured = harness.measure(xor, [numpy_runner, torch], settings)
+        assert measured["numpy"].status == "ok" and len(measured["numpy"].per_call_s) == 2
+        assert measured["torch"].status == "error: the torch worker exited (signal SIGKILL)"
+        assert workers[0].returncode is not None  # reaped, not left behind
+        # The next workload starts a fresh worker: a crash costs one workload, not the rest of the run.
+        assert harness.measure(xor, [torch], settings)["torch"].status == "ok"
+        workers.append(torch.process)
+    finally:
+        torch.close()
+    assert torch.process is None and workers[1].returncode == 0  # it exited on its own when its stdin closed
+
+
+@needs_torch
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP to make a worker hang")
+def test_a_worker_error_is_reported_and_a_hung_worker_killed(bench_modules):
+    harness, worker, workloads, _ = bench_modules
+    torch = worker.torch_runner("cpu", 1, "tiny")
+    try:
+        torch.start()
+        # A request that fails in the worker is an error for that request; the worker carries on.
+        with pytest.raises(harness.RunnerError, match="ValueError: this worker has no workload 'nope'"):
+            torch.prepare(workloads.Workload("nope", "?", 1.0, None, "compute", lambda fw: None))
+        torch.prepare(_tiny(workloads, "train_xor"))
+        assert torch.time(2) > 0
+        # A worker that stops answering is killed once the timeout has passed, rather than waited for.
+        process, torch.timeout_s = torch.process, 1.0
+        os.kill(process.pid, signal.SIGSTOP)
+        started = time.perf_counter()
+        with pytest.raises(harness.RunnerError, match="no answer from the torch worker within 1 s"):
+            torch.time(1)
+        assert time.perf_counter() - started < 10 and process.returncode == -signal.SIGKILL
+    finally:
+        torch.close()
