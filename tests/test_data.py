@@ -422,7 +422,8 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     assert tn.data.cache_dir() == tmp_path / "home" / ".cache" / "tinynet"
 
 
-def test_loaders_name_the_missing_package(monkeypatch):
+def test_loaders_name_the_missing_package(monkeypatch, tmp_path):
+    monkeypatch.setenv("TINYNET_CACHE", str(tmp_path))  # nothing cached: MNIST-1D must be generated
     monkeypatch.setitem(sys.modules, "mnist1d.data", None)
     with pytest.raises(ImportError, match="pip install mnist1d"):
         tn.data.mnist1d()
