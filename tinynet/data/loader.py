@@ -48,6 +48,13 @@ class DataLoader:
                 yield collate([self.dataset[int(i)] for i in index])
 
 
+def cycle(loader: DataLoader) -> Iterator[Any]:
+    """``loader``'s batches without end, a newly shuffled pass each time one is done: for training loops
+    counted in steps rather than epochs (``for step, (x, y) in zip(range(8000), cycle(loader))``)."""
+    while True:
+        yield from loader
+
+
 def collate(samples: list) -> Any:
     """One batch from a list of samples: Tensors, arrays and numbers are stacked along a new dim 0;
     tuples/lists and dicts are collated field by field."""
