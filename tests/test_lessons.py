@@ -56,7 +56,7 @@ EXPECTATIONS = {
         and f["weight_decay_weight_norm"] < 0.95 * f["baseline_weight_norm"]  # weight decay keeps weights smaller
         and f["grad_norm_max_before_clip"] > 1.5
         and f["grad_norm_max_after_clip"] <= 1.0 + 1e-4  # clip_grad_norm_ caps the norm at max_norm = 1
-        and f["final_loss_clipped"] < f["final_loss_no_clip"] / 10  # lr = 1 trains only with clipping
+        and f["final_loss_clipped"] < f["final_loss_no_clip"] / 10  # lr = 1.5 trains only with clipping
     ),
     "07_mlp_digits": lambda f: (
         f["test_accuracy"] > 0.93  # chance is 0.10; 8 smoke epochs reach ~0.95, the full run ~0.98
