@@ -211,8 +211,7 @@ gelu_backward = _activation("gelu_backward")
 
 
 def _along_rows(name: str, axis: int, *arrays):
-    """Run row kernel ``name`` of softmax.cu along ``axis`` of same-shaped arrays (at least 1-d); one output,
-    their shape.
+    """Run row kernel ``name`` of softmax.cu along ``axis`` of same-shaped arrays; one output, their shape.
 
     The axis is moved last and the arrays made contiguous, so each row is one run of memory.
     """
@@ -225,28 +224,28 @@ def _along_rows(name: str, axis: int, *arrays):
 
 def softmax_forward(x, axis):
     """y = exp(x) / sum(exp(x)) along axis; the max is subtracted first so exp never overflows."""
-    if not _fits(x) or x.ndim == 0:
+    if not _fits(x):
         return numpy_ref.softmax_forward(x, axis)
     return _along_rows("softmax_forward", axis, x)
 
 
 def softmax_backward(grad_y, y, axis):
     """dL/dx = y * (dL/dy - sum(dL/dy * y)) along axis (the softmax Jacobian, applied)."""
-    if not _fits(grad_y, y) or grad_y.shape != y.shape or y.ndim == 0:
+    if not _fits(grad_y, y) or grad_y.shape != y.shape:
         return numpy_ref.softmax_backward(grad_y, y, axis)
     return _along_rows("softmax_backward", axis, grad_y, y)
 
 
 def log_softmax_forward(x, axis):
     """y = x - logsumexp(x) along axis, computed from the max-shifted x (stable)."""
-    if not _fits(x) or x.ndim == 0:
+    if not _fits(x):
         return numpy_ref.log_softmax_forward(x, axis)
     return _along_rows("log_softmax_forward", axis, x)
 
 
 def log_softmax_backward(grad_y, y, axis):
     """dL/dx = dL/dy - softmax(x) * sum(dL/dy) along axis, with softmax(x) = exp(y)."""
-    if not _fits(grad_y, y) or grad_y.shape != y.shape or y.ndim == 0:
+    if not _fits(grad_y, y) or grad_y.shape != y.shape:
         return numpy_ref.log_softmax_backward(grad_y, y, axis)
     return _along_rows("log_softmax_backward", axis, grad_y, y)
 

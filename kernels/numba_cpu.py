@@ -1202,7 +1202,7 @@ def _softmax_forward(x, y):
 
 def softmax_forward(x, axis):
     """y = exp(x) / sum(exp(x)) along axis, the max subtracted first. Threads split the rows."""
-    if not _same_floats(x) or x.ndim == 0 or x.size == 0:
+    if not _same_floats(x) or x.size == 0:
         return numpy_ref.softmax_forward(x, axis)
     rows, moved_shape = _as_rows(x, axis)
     y = np.empty_like(rows)
@@ -1223,7 +1223,7 @@ def _softmax_backward(grad_y, y, grad_x):
 
 def softmax_backward(grad_y, y, axis):
     """dL/dx = y * (dL/dy - sum(dL/dy * y)) along axis. grad_y, y: same shape."""
-    if not (_same_floats(grad_y, y) and grad_y.shape == y.shape) or y.ndim == 0 or y.size == 0:
+    if not (_same_floats(grad_y, y) and grad_y.shape == y.shape) or y.size == 0:
         return numpy_ref.softmax_backward(grad_y, y, axis)
     (g, moved_shape), (p, _) = _as_rows(grad_y, axis), _as_rows(y, axis)
     grad_x = np.empty_like(p)
@@ -1246,7 +1246,7 @@ def _log_softmax_forward(x, y):
 
 def log_softmax_forward(x, axis):
     """y = x - logsumexp(x) along axis, from the max-shifted x (stable). Threads split the rows."""
-    if not _same_floats(x) or x.ndim == 0 or x.size == 0:
+    if not _same_floats(x) or x.size == 0:
         return numpy_ref.log_softmax_forward(x, axis)
     rows, moved_shape = _as_rows(x, axis)
     y = np.empty_like(rows)
@@ -1267,7 +1267,7 @@ def _log_softmax_backward(grad_y, y, grad_x):
 
 def log_softmax_backward(grad_y, y, axis):
     """dL/dx = dL/dy - softmax(x) * sum(dL/dy) along axis, with softmax(x) = exp(y). Same shapes."""
-    if not (_same_floats(grad_y, y) and grad_y.shape == y.shape) or y.ndim == 0 or y.size == 0:
+    if not (_same_floats(grad_y, y) and grad_y.shape == y.shape) or y.size == 0:
         return numpy_ref.log_softmax_backward(grad_y, y, axis)
     (g, moved_shape), (log_p, _) = _as_rows(grad_y, axis), _as_rows(y, axis)
     grad_x = np.empty_like(log_p)

@@ -6,6 +6,7 @@ import types
 
 import numpy as np
 import pytest
+from device import to_device
 
 import tinynet as tn
 from kernels import numpy_ref
@@ -209,7 +210,7 @@ def _host(value):
 def test_every_kernel_matches_the_reference(backend_name, kernel, dtype):
     args, options = _inputs(kernel, np.random.default_rng(0), dtype)
     table = backend.active()
-    device_args = tuple(table.xp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+    device_args = to_device(args, table.xp)
     reference_args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
     got = getattr(table, kernel)(*device_args, **options)
     expected = getattr(numpy_ref, kernel)(*reference_args, **options)

@@ -127,16 +127,6 @@ def test_row_kernels_on_rows_longer_than_a_block_and_along_a_middle_axis(launche
     _check("cross_entropy_backward", (grad_loss, numpy_ref.softmax_forward(logits, 1), labels), {}, launched)
 
 
-@pytest.mark.parametrize("kernel", ["softmax", "log_softmax"])
-def test_softmax_of_a_zero_dimensional_array_goes_to_the_reference(launched, kernel):
-    x = np.array(2.5)  # F.softmax passes axis None for a 0-d tensor
-    y = getattr(cupy_gpu, f"{kernel}_forward")(x, None)
-    grad = getattr(cupy_gpu, f"{kernel}_backward")(np.array(1.0), y, None)
-    assert not launched
-    np.testing.assert_array_equal(y, getattr(numpy_ref, f"{kernel}_forward")(x, None))
-    np.testing.assert_array_equal(grad, getattr(numpy_ref, f"{kernel}_backward")(np.array(1.0), y, None))
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_masked_softmax_with_broadcast_masks_and_rows_with_nothing_left(launched, dtype):
     rng = np.random.default_rng(9)

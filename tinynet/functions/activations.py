@@ -163,9 +163,13 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 def softmax(x: Tensor, dim: int) -> Tensor:
     """e^x / sum(e^x) along ``dim``: each slice becomes a probability distribution."""
-    return Softmax.apply(x, normalize_dims("softmax", dim, x.ndim)[0] if x.ndim else None)
+    if x.ndim == 0:  # one value is a distribution of one: the kernels see it as a 1-d slice
+        return softmax(x.reshape(1), 0).reshape(())
+    return Softmax.apply(x, normalize_dims("softmax", dim, x.ndim)[0])
 
 
 def log_softmax(x: Tensor, dim: int) -> Tensor:
     """log(softmax(x)) along ``dim``, computed directly (stable, unlike log of softmax)."""
-    return LogSoftmax.apply(x, normalize_dims("log_softmax", dim, x.ndim)[0] if x.ndim else None)
+    if x.ndim == 0:
+        return log_softmax(x.reshape(1), 0).reshape(())
+    return LogSoftmax.apply(x, normalize_dims("log_softmax", dim, x.ndim)[0])
