@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # for the type hints only: this file imports its modules wher
 BACKENDS = ("numpy", "numba", "cupy", "torch")
 README = Path(__file__).resolve().parent / "README.md"
 # The environment PyTorch's workers get: this process's as it started, before the numba backend loads
-# and sets OMP_WAIT_POLICY=PASSIVE for its own threads (kernels/numba_cpu.py), which PyTorch's would
+# and sets OMP_WAIT_POLICY=PASSIVE for its own threads (kernels/numba_cpu/common.py), which PyTorch's would
 # inherit, and slow down (its GRU step from 17 to 47 ms).
 WORKER_ENV = dict(os.environ)
 

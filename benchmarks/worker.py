@@ -4,7 +4,7 @@ Why a process of its own: PyTorch brings its own OpenMP runtime (libgomp), and N
 layer then shares it. ``import torch`` initialises it with PyTorch's defaults, under which idle threads
 keep spinning, and they take the cores from NumPy's BLAS and Numba between parallel regions: a tinynet
 numba MLP training step took 0.96 ms in a process without torch and 8.2 ms in one that had imported it.
-Making every thread sleep when idle (OMP_WAIT_POLICY=PASSIVE, as kernels/numba_cpu.py asks for its own)
+Making every thread sleep when idle (OMP_WAIT_POLICY=PASSIVE, as kernels/numba_cpu/common.py asks for its own)
 is no fix either: PyTorch's GRU step then went from 17 to 47 ms. So each framework runs in its own
 process with its runtime's defaults, and the harness process (run.py) never imports torch.
 

@@ -145,7 +145,7 @@ lesson.savefig(fig, "handmade_filters.png")
 # and a reshape to (N, O, OH, OW). Building cols needs only KH*KW slicing copies (one per offset
 # (i, j) inside the window, each taking every window's (i, j) pixel at once), and the matrix product
 # runs in optimised BLAS. The price is memory: each pixel is copied into up to KH*KW columns.
-# tinynet's numpy backend computes conv2d exactly this way (`kernels/numpy_ref.py`).
+# tinynet's numpy backend computes conv2d exactly this way (`kernels/numpy_ref/conv.py`).
 
 
 # %%

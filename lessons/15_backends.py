@@ -5,11 +5,11 @@
 # ends in a call to a **kernel**: a function that takes arrays and returns arrays, knowing nothing
 # about autograd. Which function runs is looked up in a table, the **backend**:
 #
-# - `numpy`: `kernels/numpy_ref.py`, plain NumPy. It is the reference: short, readable, and the
+# - `numpy`: `kernels/numpy_ref/`, plain NumPy. It is the reference: short, readable, and the
 #   specification every other backend is tested against.
-# - `numba`: `kernels/numba_cpu.py`, Python loops compiled to machine code by Numba, spread over the
+# - `numba`: `kernels/numba_cpu/`, Python loops compiled to machine code by Numba, spread over the
 #   CPU's cores.
-# - `cupy`: `kernels/cupy_gpu.py` with the CUDA C kernels of `kernels/cuda/*.cu`, run on an NVIDIA
+# - `cupy`: `kernels/cupy_gpu/` with the CUDA C kernels of `kernels/cuda/*.cu`, run on an NVIDIA
 #   GPU through CuPy.
 #
 # This lesson trains the same convolutional network, from the same starting weights on the same
@@ -32,9 +32,12 @@ import matplotlib.pyplot as plt
 import numba
 import numpy as np
 
+import kernels
 import tinynet as tn
 import tinynet.nn.functional as F
-from kernels import numba_cpu, numpy_ref
+from kernels import numpy_ref
+from kernels.numba_cpu import activations as numba_activations
+from kernels.numba_cpu import softmax as numba_softmax
 from tinynet import backend, optim
 from tinynet.cli import info
 from tinynet.lesson import progress, setup
@@ -266,14 +269,17 @@ print(inspect.getsource(numpy_ref.softmax_forward))
 # Inside a row the passes are fused: one loop finds the max, one computes exp and the sum
 # together, one divides; no temporary arrays. `fastmath={"reassoc", "contract"}` lets LLVM reorder
 # the sum to add several numbers per instruction (SIMD), which changes the rounding a little (the
-# gaps above). `_exp` is replaced by a vectorizable polynomial when compiled. `cache=True` stores
-# the machine code on disk, so the next process loads it instead of compiling again. The Python
-# wrapper around the kernel does the per-call fallback and moves `axis` last:
+# gaps above). `exp` (from `kernels/numba_cpu/common.py`) is replaced by a vectorizable polynomial
+# when compiled. `cache=True` stores the machine code on disk, so the next process loads it instead
+# of compiling again. These are in `kernels/numba_cpu/softmax.py`, with the Python wrapper around
+# the kernel, which does the per-call fallback and moves `axis` last (`_along_rows`, shared with
+# log-softmax):
 
 # %%
-for function in (numba_cpu._row_max, numba_cpu._softmax_forward):
+for function in (numba_softmax._row_max, numba_softmax._softmax_row, numba_softmax._softmax_forward):
     print(inspect.getsource(function.py_func))  # .py_func: the Python function inside the compiled dispatcher
-print(inspect.getsource(numba_cpu.softmax_forward))
+for function in (numba_softmax.softmax_forward, numba_softmax._along_rows):
+    print(inspect.getsource(function))
 
 # %% [markdown]
 # **CUDA** turns the loops inside out. A GPU runs thousands of threads in groups of 32 (a
@@ -286,11 +292,11 @@ print(inspect.getsource(numba_cpu.softmax_forward))
 # - each thread finds the max of its columns, then `block_max` combines the block's values;
 # - the same for the sum of exps with `block_sum`, and every thread writes its own outputs.
 #
-# The threads per block come from the row length (`_row_threads` in `kernels/cupy_gpu.py`): one
+# The threads per block come from the row length (`row_threads` in `kernels/cupy_gpu/common.py`): one
 # warp per 32 columns, at most 256 threads. MNIST-1D's 10 classes get one warp with 22 lanes idle.
 
 # %%
-cuda_dir = Path(numpy_ref.__file__).parent / "cuda"
+cuda_dir = Path(kernels.__file__).parent / "cuda"
 
 
 def cuda_function(path: Path, name: str) -> str:
@@ -328,16 +334,18 @@ for helper in ("warp_sum", "block_sum"):
 # 1. `numba.njit(parallel=True)(f)`: no cache, so the first call type-infers, optimises and
 #    compiles the loop through LLVM;
 # 2. `numba.njit(cache=True, parallel=True)(f)`: the engine's own options, so it finds the cache
-#    file the engine wrote (in `kernels/__pycache__/`, or `NUMBA_CACHE_DIR` if set) and the first
-#    call only loads machine code from disk;
+#    file the engine wrote (in `kernels/numba_cpu/__pycache__/`, or `NUMBA_CACHE_DIR` if set) and
+#    the first call only loads machine code from disk;
 # 3. any later call: the compiled code is already in memory.
 #
-# The cache is keyed by the source file's modification time and size: edit `numba_cpu.py` and every
-# kernel in it compiles again. Compiling all of tinynet's Numba kernels takes minutes, so
-# `tinynet.warmup("numba")` (or `tinynet info --warmup`) does it once, up front.
+# The cache is keyed by the kernel's source file, its modification time and size: edit
+# `kernels/numba_cpu/activations.py` and every kernel in it compiles again, while the other families'
+# stay cached. Only that file counts: after an edit to `common.py`, whose helpers the kernels compile
+# in, delete `kernels/numba_cpu/__pycache__/` to recompile them. Compiling all of tinynet's Numba
+# kernels takes minutes, so `tinynet.warmup("numba")` (or `tinynet info --warmup`) does it once, up front.
 
 # %%
-relu_python = numba_cpu._relu_forward.py_func
+relu_python = numba_activations._relu_forward.py_func
 relu_input = np.random.default_rng(0).standard_normal(100_000).astype(np.float32)
 relu_output = np.empty_like(relu_input)
 
@@ -355,7 +363,7 @@ def first_and_later_call(dispatcher) -> tuple[float, float]:
     return first, float(np.median(later))
 
 
-numba_cpu.relu_forward(relu_input)  # the engine's kernel, for this argument type: writes the cache if missing
+numba_activations.relu_forward(relu_input)  # the engine's kernel, for this argument type: writes the cache if missing
 numba_compile_s, numba_call_s = first_and_later_call(numba.njit(parallel=True)(relu_python))
 from_cache = numba.njit(cache=True, parallel=True)(relu_python)
 numba_cache_load_s, _ = first_and_later_call(from_cache)
@@ -363,7 +371,7 @@ cache_hit = sum(from_cache.stats.cache_hits.values()) > 0
 print(f"relu, 100,000 float32: compile {numba_compile_s:.3f} s, load from cache {numba_cache_load_s:.4f} s "
       f"(a cache hit: {cache_hit}), later calls {1e6 * numba_call_s:.0f} us")  # fmt: skip
 if not cache_hit:
-    print("no cache hit: the cache on disk did not match numba_cpu.py (edited since?), so that call compiled too")
+    print("no cache hit: the cache on disk did not match activations.py (edited since?), so that call compiled too")
 
 # %% [markdown]
 # A real first training step needs about a dozen kernels (convolution forward and backward, relu,

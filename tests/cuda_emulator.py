@@ -3,8 +3,9 @@
 Every kernel family is compiled with g++ as C++, with cuda_emulator.h standing in for CUDA, into one
 shared library per dtype, and ``EmulatedKernel`` launches a kernel as ``cupy.RawKernel`` would:
 ``kernel(grid, block, args)``, with NumPy arrays where CuPy would take device arrays. Patching
-``kernels.cupy_gpu._kernel`` to ``emulated_kernel`` and ``kernels.cupy_gpu.cupy`` to NumPy then runs
-the whole CuPy backend, Python launch code included, on the CPU.
+``kernels.cupy_gpu.common._kernel`` to ``emulated_kernel``, and cupy to NumPy in every module of
+kernels.cupy_gpu (test_cupy_backend.patch_cupy), then runs the whole CuPy backend, Python launch code
+included, on the CPU.
 """
 
 import atexit
@@ -80,5 +81,5 @@ class EmulatedKernel:
 
 
 def emulated_kernel(family: str, name: str, dtype_name: str) -> EmulatedKernel:
-    """A stand-in for ``kernels.cupy_gpu._kernel``."""
+    """A stand-in for ``kernels.cupy_gpu.common._kernel``."""
     return EmulatedKernel(family, name, dtype_name)

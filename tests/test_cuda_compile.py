@@ -58,7 +58,7 @@ def test_every_kernel_family_compiles(family, arch, dtype):
     assert f".target {arch}" in ptx  # PTX for compute_XX names its target sm_XX
     for used in re.findall(r"(\d+) bytes smem", log):
         assert int(used) <= STATIC_SHARED_MEMORY_LIMIT, log
-    # Every kernel keeps its C name (extern "C"), which is how cupy_gpu.py asks for it.
+    # Every kernel keeps its C name (extern "C"), which is how kernels/cupy_gpu asks for it.
     kernels = re.findall(r'extern "C" __global__ void (\w+)\(', source)
     assert kernels
     for kernel in kernels:

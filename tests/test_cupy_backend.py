@@ -6,6 +6,8 @@ GPU, test_cupy_emulated.py runs the same CUDA kernels on the CPU and test_cuda_c
 Moving data and mixing backends are tested here with a fake device array, so they run everywhere.
 """
 
+import importlib
+import pkgutil
 import re
 import sys
 import types
@@ -50,12 +52,24 @@ def _fake_cupy(device_count=None, runtime_error=None, nvrtc_error=None) -> types
     return types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime, nvrtc=nvrtc))
 
 
+def patch_cupy(monkeypatch, module) -> None:
+    """Make kernels.cupy_gpu see ``module`` as cupy (None: not installed), for the rest of the test.
+
+    Each module of the package that uses cupy holds its own name for it (imported from cupy_gpu.common),
+    so every one is patched: the package itself, common and the family modules.
+    """
+    names = [f"{cupy_gpu.__name__}.{info.name}" for info in pkgutil.iter_modules(cupy_gpu.__path__)]
+    for loaded in [cupy_gpu, *map(importlib.import_module, names)]:
+        if hasattr(loaded, "cupy"):
+            monkeypatch.setattr(loaded, "cupy", module)
+
+
 @pytest.fixture
 def cupy_as(monkeypatch):
     """Make kernels.cupy_gpu see ``module`` as cupy (None: not installed), and forget any loaded cupy backend."""
 
     def replace(module):
-        monkeypatch.setattr(cupy_gpu, "cupy", module)
+        patch_cupy(monkeypatch, module)
         monkeypatch.delitem(backend._loaded, "cupy", raising=False)
 
     return replace

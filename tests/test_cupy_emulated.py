@@ -14,7 +14,7 @@ import cuda_emulator
 import numpy as np
 import pytest
 from test_backend import _inputs
-from test_cupy_backend import _gradcheck_cases
+from test_cupy_backend import _gradcheck_cases, patch_cupy
 from test_model_parity import TinyEncoder, train_losses
 
 import tinynet as tn
@@ -43,8 +43,8 @@ def launched(monkeypatch, _libraries) -> list[str]:
         names.append(name)
         return cuda_emulator.emulated_kernel(family, name, dtype_name)
 
-    monkeypatch.setattr(cupy_gpu, "cupy", np)
-    monkeypatch.setattr(cupy_gpu, "_kernel", kernel)
+    patch_cupy(monkeypatch, np)
+    monkeypatch.setattr(cupy_gpu.common, "_kernel", kernel)  # launch() looks it up there at every call
     return names
 
 
@@ -101,7 +101,8 @@ def test_every_cuda_kernel_matches_the_reference(launched, kernel, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_grid_stride_loops_cover_more_elements_than_the_grid_has_threads(launched, monkeypatch, dtype):
-    monkeypatch.setattr(cupy_gpu, "MAX_BLOCKS", 2)  # 512 threads for 2000 elements: about 4 each
+    monkeypatch.setattr(cupy_gpu.common, "MAX_BLOCKS", 2)  # 512 threads for 2000 elements: about 4 each
+    assert cupy_gpu.common.blocks(2000) == 2
     rng = np.random.default_rng(1)
     x, g = (rng.standard_normal(2000).astype(dtype) for _ in range(2))
     for kernel in ("gelu_forward", "sigmoid_forward"):

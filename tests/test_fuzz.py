@@ -5,6 +5,8 @@ a raw IndexError, ValueError or TypeError from deep inside NumPy or a kernel, an
 backend the result must be the NumPy reference backend's (and an error the same error).
 """
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +20,10 @@ CPU_BACKENDS = [
     pytest.param(name, marks=pytest.mark.skipif(not backend.status(name)[0], reason=backend.status(name)[1]))
     for name in ("numpy", "numba")
 ]
-fuzz = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+# FUZZ_EXAMPLES=1000 for a deeper search than CI's.
+fuzz = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 40)), deadline=None, suppress_health_check=list(HealthCheck)
+)
 
 DTYPES = [np.float32, np.float64, np.int64, np.bool_]
 sizes = st.integers(0, 4)
@@ -195,11 +200,14 @@ CASES = {name[len("case_") :]: value for name, value in globals().items() if nam
 
 
 def _outcome(call, backend_name: str):
-    """(result arrays or None, error type or None) of ``call`` on ``backend_name``, with a fixed seed."""
+    """(result arrays or None, error type or None) of ``call`` on ``backend_name``, with a fixed seed. A
+    KernelError is never an outcome: the op accepted its inputs and a kernel failed on them, a bug."""
     with tn.use_backend(backend_name), np.errstate(all="ignore"):
         tn.manual_seed(0)
         try:
             out = call()
+        except tn.KernelError:
+            raise
         except tn.TinynetError as err:
             return None, type(err)
         results = [out] if isinstance(out, tn.Tensor) else list(out)

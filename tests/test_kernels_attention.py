@@ -18,6 +18,7 @@ import pytest
 from device import to_device, to_host
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba_marks import jit_compiles, numba_usable
 
 from kernels import numpy_ref
 from tinynet import backend
@@ -28,8 +29,6 @@ per_backend = settings(suppress_health_check=[HealthCheck.function_scoped_fixtur
 DTYPES = [np.float32, np.float64]
 TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 MASKS = ["none", "causal", "bool", "float"]
-
-numba_usable = pytest.mark.skipif(not backend.status("numba")[0], reason=backend.status("numba")[1])
 
 
 def assert_matches(got, expected, dtype, scaled=False):
@@ -178,17 +177,18 @@ def test_mixed_dtypes_give_the_references_results(backend_name):
 
 
 @numba_usable
+@jit_compiles
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_warmup_compiles_the_attention_kernels(dtype):
     import numba
 
-    from kernels import numba_cpu
+    from kernels.numba_cpu import attention, common
 
     assert {"attention_forward", "attention_backward"} <= set(backend.load("numba").overrides)
-    assert numba_cpu._warm_attention in numba_cpu._warmups  # so tinynet.warmup() runs it
-    numba_cpu._warm_attention(np.dtype(dtype))
+    assert attention.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
+    attention.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    for inner in (numba_cpu._attention_forward, numba_cpu._attention_backward):
+    for inner in (attention._attention_forward, attention._attention_backward):
         assert any(signature[0].dtype == float_type for signature in inner.signatures), inner
 
 

@@ -20,7 +20,9 @@ import pytest
 from device import to_device, to_host
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba_marks import jit_compiles, numba_usable
 
+import kernels
 from kernels import numpy_ref
 from tinynet import backend
 
@@ -285,7 +287,6 @@ POINTWISE_KERNELS = [
     "layer_norm_forward", "layer_norm_backward", "embedding_backward", "scatter_add", "sgd_step", "adam_step",
 ]  # fmt: skip
 
-numba_usable = pytest.mark.skipif(not backend.status("numba")[0], reason=backend.status("numba")[1])
 
 # Every pointwise kernel on small float64 inputs, numba's against the reference; prints "ok".
 PLAIN_PYTHON_SCRIPT = """
@@ -333,28 +334,36 @@ def test_the_numba_kernels_run_as_plain_python_without_the_jit():
 
 
 @numba_usable
+@jit_compiles
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_warmup_compiles_every_pointwise_kernel(dtype):
     import numba
 
-    from kernels import numba_cpu
+    from kernels.numba_cpu import activations, attention, common, embedding, normalization, optim, softmax
 
     assert set(POINTWISE_KERNELS) <= set(backend.load("numba").overrides)
-    assert numba_cpu._warm_up_pointwise in numba_cpu._warmups  # so tinynet.warmup() runs it
-    numba_cpu._warm_up_pointwise(np.dtype(dtype))
-    # The compiled inner functions: one per kernel, but scatter_add and embedding_backward share one.
+    families = (activations, softmax, attention, normalization, embedding, optim)
+    for family in families:
+        assert family.warm_up in common.WARMUPS, family  # so tinynet.warmup() runs it
+        family.warm_up(np.dtype(dtype))
+    # The compiled inner functions, each in its family's module: one per kernel, but scatter_add and
+    # embedding_backward share one.
     inner = [f"_{name}" for name in POINTWISE_KERNELS if name not in ("scatter_add", "embedding_backward")]
+    inner.append("_add_rows_at")
+    by_name = {name: getattr(family, name) for family in families for name in inner if hasattr(family, name)}
+    assert sorted(by_name) == sorted(inner)
     float_type = numba.from_dtype(np.dtype(dtype))
     uncompiled = [
         name
-        for name in [*inner, "_add_rows_at"]
-        for kernel in (getattr(numba_cpu, name), getattr(numba_cpu, name).serial)  # threaded, and its serial twin
-        if not any(signature[0].dtype == float_type for signature in kernel.signatures)
+        for name, kernel in by_name.items()
+        for compiled in (kernel, kernel.serial)  # threaded, and its serial twin
+        if not any(signature[0].dtype == float_type for signature in compiled.signatures)
     ]
     assert uncompiled == [], f"warm-up left these uncompiled for {float_type}"
 
 
 @numba_usable
+@jit_compiles
 def test_a_read_only_copy_of_the_package_imports_and_caches_elsewhere(tmp_path):
     # As root, chmod cannot stop writes: run as an unprivileged user in a user namespace instead.
     prefix = []
@@ -363,8 +372,9 @@ def test_a_read_only_copy_of_the_package_imports_and_caches_elsewhere(tmp_path):
             pytest.skip("running as root, and no `unshare` to drop privileges: a folder cannot be read-only")
         prefix = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
     package = tmp_path / "site" / "kernels"
-    shutil.copytree(Path(numpy_ref.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
-    for path in [package, *package.iterdir()]:
+    shutil.copytree(Path(kernels.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    folders = [package, *(path for path in package.rglob("*") if path.is_dir())]
+    for path in [package, *package.rglob("*")]:  # every file and folder, kernels/numba_cpu/ included
         path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     code = (
         "import numpy as np, kernels.numba_cpu as k; "
@@ -377,8 +387,9 @@ def test_a_read_only_copy_of_the_package_imports_and_caches_elsewhere(tmp_path):
         command = [*prefix, sys.executable, "-c", code]
         result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
     finally:
-        package.chmod(0o755)  # so that pytest can remove it
+        for folder in folders:
+            folder.chmod(0o755)  # so that pytest can remove it
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:2] == [str(package / "numba_cpu.py"), "[0.0, 2.5]"]
-    assert not (package / "__pycache__").exists()
+    assert result.stdout.split("\n")[:2] == [str(package / "numba_cpu" / "__init__.py"), "[0.0, 2.5]"]
+    assert not list(package.rglob("__pycache__"))
     assert list((tmp_path / "cache").rglob("*relu_forward*.nbi")), "numba cached nothing in the user-wide cache"

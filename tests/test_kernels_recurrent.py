@@ -17,6 +17,7 @@ import pytest
 from device import to_device, to_host
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba_marks import jit_compiles, numba_usable
 
 import tinynet as tn
 from kernels import numpy_ref
@@ -30,7 +31,6 @@ per_backend = settings(suppress_health_check=[HealthCheck.function_scoped_fixtur
 KINDS = ["rnn-tanh", "rnn-relu", "gru", "lstm"]
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
-numba_usable = pytest.mark.skipif(not backend.status("numba")[0], reason=backend.status("numba")[1])
 
 
 def _case(rng, kind, length, batch, size, dtype, bias, states, reverse_view):
@@ -113,9 +113,10 @@ def test_backward_kernels_match_the_reference(backend_name, case, seed, grads_of
 @numba_usable
 def test_numba_hands_large_hidden_sizes_to_the_reference():
     from kernels import numba_cpu
+    from kernels.numba_cpu import recurrent
 
     rng = np.random.default_rng(0)
-    size = numba_cpu._LOOPS_UP_TO + 1
+    size = recurrent._LOOPS_UP_TO + 1
     for kind in KINDS:
         name, args, options = _case(rng, kind, 2, 2, size, np.float32, True, True, False)
         forward = getattr(numba_cpu, f"{name}_sequence_forward")(*args, **options)
@@ -286,19 +287,20 @@ def test_the_numba_kernels_run_as_plain_python_without_the_jit():
 
 
 @numba_usable
+@jit_compiles
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_warmup_compiles_every_recurrent_kernel(dtype):
     import numba
 
-    from kernels import numba_cpu
+    from kernels.numba_cpu import common, recurrent
 
     names = [f"{kind}_sequence_{way}" for kind in GATES for way in ("forward", "backward")]
     assert set(names) <= set(backend.load("numba").overrides)
-    assert numba_cpu._warm_recurrent in numba_cpu._warmups  # so tinynet.warmup() runs it
-    numba_cpu._warm_recurrent(np.dtype(dtype))
+    assert recurrent.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
+    recurrent.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
     inner = [f"_{kind}_{way}" for kind in GATES for way in ("forward", "backward")]
     uncompiled = [
-        name for name in inner if not any(sig[0].dtype == float_type for sig in getattr(numba_cpu, name).signatures)
+        name for name in inner if not any(sig[0].dtype == float_type for sig in getattr(recurrent, name).signatures)
     ]
     assert uncompiled == [], f"warm-up left these uncompiled for {float_type}"

@@ -7,7 +7,7 @@
 
 Read in this order: ``tensor`` (the Tensor), ``autograd`` (the graph and backward), ``functions``
 (every op with its gradient), ``nn`` and ``optim`` (models and training), ``backend`` (which kernels
-compute the heavy ops: ``kernels/numpy_ref.py`` is their specification).
+compute the heavy ops: ``kernels/numpy_ref/`` is their specification).
 """
 
 from tinynet.tensor import (  # noqa: I001 (tensor first: the modules below build on it)
@@ -46,6 +46,7 @@ from tinynet.errors import (
     GradcheckError,
     GraphError,
     IndexingError,
+    KernelError,
     ShapeError,
     TinynetError,
 )

@@ -9,12 +9,21 @@ more than once.
 """
 
 import contextlib
+from typing import NoReturn
 
 import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
-from tinynet.errors import ArgumentError, BackendError, DTypeError, GraphError, IndexingError, TinynetError
+from tinynet.errors import (
+    ArgumentError,
+    BackendError,
+    DTypeError,
+    GraphError,
+    IndexingError,
+    KernelError,
+    TinynetError,
+)
 from tinynet.tensor import Tensor
 
 _grad_enabled = True
@@ -98,7 +107,7 @@ class Node:
     """One recorded op: which Function made the tensor, what it saved, and its inputs.
 
     ``ctx`` becomes None when backward frees the graph; walking through it again is an error.
-    ``versions``: the inputs' version counters at the forward (see ``_check_unchanged``).
+    ``versions``: the inputs' version counters at the forward (see ``_check_backward_possible``).
     """
 
     __slots__ = ("function", "ctx", "inputs", "versions")
@@ -129,32 +138,226 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs) -> Tensor:
+        """Run ``forward`` on the arrays inside ``args``; record a Node when a gradient will be needed."""
         ctx = Context()
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        ctx.needs_input_grad = needs
-        record = _grad_enabled and any(needs)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
-        except TinynetError:
-            raise
-        # What NumPy, CuPy or a kernel refused, said as a TinynetError that names the op and its inputs (the
-        # ops check their arguments first, so these are the cases no check foresaw).
-        except TypeError as err:  # how NumPy and CuPy refuse each other's arrays, and dtypes an op cannot take
-            _check_one_array_library(cls, arrays)
-            raise DTypeError(f"{_op_name(cls)}: cannot compute on inputs of dtype {_dtypes(arrays)} ({err})") from None
-        except ValueError as err:
-            raise ArgumentError(f"{_op_name(cls)}: {err} (inputs of shapes {_shapes(arrays)})") from None
-        except IndexError as err:
-            raise IndexingError(f"{_op_name(cls)}: {err} (inputs of shapes {_shapes(arrays)})") from None
+        except Exception as err:
+            _raise_explained(cls, arrays, err)
         if isinstance(out, np.generic):  # NumPy reductions return scalars; tensors hold arrays
             out = np.asarray(out)
-        result = Tensor(out, requires_grad=record)
-        if record:
+        result = Tensor(out, requires_grad=_grad_enabled and any(ctx.needs_input_grad))
+        if result.requires_grad:
             result._node = Node(cls, ctx, args)
         for watcher in watchers:
             watcher.forward(cls, args, result)
         return result
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor ``root`` depends on that requires grad, inputs before outputs, ``root`` last.
+
+    Depth-first with an explicit stack (no recursion), so a chain of any length works.
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor._node is not None:
+            for parent in tensor._node.inputs:
+                if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    ``grad`` is dL/d(root); it may be left out only when root holds a single value (it is then 1).
+    The graph is freed afterwards unless ``retain_graph`` is True.
+    """
+    grads = {id(root): _seed_gradient(root, grad)}  # dL/d(tensor), by tensor, summed over its uses
+    taken = {id(_buffer(grads[id(root)]))}  # gradient buffers already in a .grad (see _accumulate)
+    for tensor in reversed(topological_order(root)):
+        g = grads.pop(id(tensor), None)
+        if g is None:
+            continue
+        node = tensor._node
+        if node is None or tensor._retains_grad:
+            _accumulate(tensor, g, taken)
+        if node is None:  # a leaf: nothing before it
+            continue
+        _check_backward_possible(tensor, node)
+        input_grads = _input_gradients(node, g)  # the chain rule, one op: dL/d(inputs) from dL/d(output)
+        for watcher in watchers:
+            watcher.backward(tensor, g, input_grads)
+        for parent, parent_grad in zip(node.inputs, input_grads):
+            if parent_grad is not None and isinstance(parent, Tensor) and parent.requires_grad:
+                if parent_grad.shape != parent.shape:
+                    _refuse_gradient_shape(node, parent, parent_grad)
+                key = id(parent)
+                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+        if not retain_graph:
+            node.ctx = None  # free what the forward saved
+
+
+# --- guard rails: the checks, error reports and the buffer reuse that the idea above calls in one line each ---
+
+
+def _seed_gradient(root: Tensor, grad):
+    """dL/d(root) to start backward from: ``grad``'s array, or 1 for a single value. Refuses a root without a
+    graph, a missing grad for a root of many values, and a grad of another shape."""
+    if not root.requires_grad:
+        raise GraphError(
+            f"backward: this tensor (shape {root.shape}) does not require grad and has no graph; "
+            "create its inputs with requires_grad=True (or call .requires_grad_())"
+        )
+    if grad is None:
+        if root.data.size != 1:
+            raise GraphError(
+                f"backward: grad can be left out only for a single-value output, but this one has "
+                f"shape {root.shape}; reduce it first (e.g. loss.sum() or .mean()) or pass "
+                "grad= a tensor of that shape"
+            )
+        return array_module(root.data).ones_like(root.data)
+    grad = grad.data if isinstance(grad, Tensor) else grad
+    if grad.shape != root.shape:
+        raise GraphError(f"backward: grad has shape {grad.shape} but the output has shape {root.shape}")
+    return grad
+
+
+
+
+def _input_gradients(node: Node, grad) -> tuple:
+    """``node.function.backward`` on dL/d(output): one gradient (or None) per input, always as a tuple. A kernel
+    that fails in there is reported as a kernel bug (see _raise_explained); other errors pass unchanged."""
+    try:
+        input_grads = node.function.backward(node.ctx, grad)
+    except Exception as err:
+        inputs = [a.data if isinstance(a, Tensor) else a for a in node.inputs]
+        _raise_explained(node.function, [grad, *inputs], err, inputs_checked=False)
+    return input_grads if isinstance(input_grads, tuple) else (input_grads,)
+
+
+def _refuse_gradient_shape(node: Node, parent: Tensor, parent_grad) -> NoReturn:
+    """A backward returned a gradient shaped unlike its input: a bug in that Function."""
+    raise GraphError(
+        f"{node.function.__name__}.backward returned a gradient of shape "
+        f"{parent_grad.shape} for an input of shape {parent.shape}"
+    )
+
+
+def _buffer(array):
+    """The array that owns ``array``'s memory: itself, or the base that a view (a reshape, a slice) looks into."""
+    while array.base is not None and hasattr(array.base, "base"):
+        array = array.base
+    return array
+
+
+def _check_backward_possible(output: Tensor, node: Node) -> None:
+    """Raise GraphError if ``node``'s saved values are gone (freed by an earlier backward) or stale: an input or
+    the output was changed in place after the forward ran. Its backward may need those values (Mul needs its
+    inputs, Sigmoid its output) and would use the new ones."""
+    if node.ctx is None:
+        raise GraphError(
+            f"backward: the graph through {node.function.__name__} was freed by an earlier "
+            "backward(); pass retain_graph=True to the first backward to go through it twice"
+        )
+    name = node.function.__name__
+    changed = [
+        (f"input {i} (shape {a.shape})", before, a._version)
+        for i, (a, before) in enumerate(zip(node.inputs, node.versions))
+        if isinstance(a, Tensor) and a._version != before
+    ]
+    if output._version:
+        changed.append((f"output (shape {output.shape})", 0, output._version))
+    if changed:
+        what, before, now = changed[0]
+        raise GraphError(
+            f"backward: {name} needs the values its {what} had in the forward pass, but it was changed in place "
+            f"since (version {before} -> {now}): by optimizer.step(), an in-place op such as mul_() or x[i] = ..., "
+            "or nn.init. Call backward() before changing it, or change a copy instead"
+        )
+
+
+def _accumulate(tensor: Tensor, g, taken: set[int]) -> None:
+    """Add ``g`` into ``tensor.grad``. A .grad is changed in place by clipping and zeroing, so it must share
+    memory with no other: ``g`` is taken as it is only when it may be written and the buffer under it (its
+    base, for a reshaped view) is in no .grad yet (``taken``: their buffers, and the caller's grad);
+    anything else (a broadcast, a second view of one buffer) is copied. Copying them all cost 1.3 ms of a
+    4 ms layer-norm step on (8192, 256): gradients are mostly fresh arrays that nothing else holds."""
+    if isinstance(g, np.generic):
+        g = np.asarray(g)
+    # CuPy's flags do not say whether an array may be written (a broadcast view may not): copy those always.
+    if g.dtype != tensor.dtype or not getattr(g.flags, "writeable", False) or id(_buffer(g)) in taken:
+        g = g.astype(tensor.dtype, copy=True)
+    taken.add(id(_buffer(g)))
+    if tensor.grad is None:
+        tensor.grad = Tensor(g)
+    else:
+        tensor.grad.data = tensor.grad.data + g
+
+
+def _raise_explained(function: type, arrays: list, err: Exception, inputs_checked: bool = True) -> NoReturn:
+    """Raise ``err``, which ``function``'s forward (or, ``inputs_checked`` False, its backward) raised, as an
+    error that says whose fault it is:
+
+    - a TinynetError: the op's own check, already clear; raised as it is;
+    - arrays of two libraries (NumPy and CuPy), or of another than the active backend's: a BackendError;
+    - raised inside a kernel: the op had accepted its inputs, so the kernel is at fault. A KernelError names
+      the kernel and its backend, chained to the kernel's error so that the traceback shows the failing line;
+    - raised by NumPy in the forward's own code: what no check foresaw about the caller's inputs, said as a
+      DTypeError, ArgumentError or IndexingError naming the op and its inputs (the NumPy traceback is noise
+      to the caller);
+    - anything else: raised as it is.
+    """
+    if isinstance(err, TinynetError):
+        raise err
+    if isinstance(err, TypeError):  # how NumPy and CuPy refuse each other's arrays
+        _check_one_array_library(function, arrays)
+    name = _op_name(function) + ("" if inputs_checked else " (backward)")
+    kernel = _failed_kernel(err)
+    if kernel is not None:
+        kernel_name, backend_name = kernel
+        active = backend.active().name
+        fallback = "" if backend_name == active else f" (the reference, which the active backend {active} fell back on)"
+        raise KernelError(
+            f"{name}: kernel {kernel_name} of backend {backend_name}{fallback} failed on inputs of shapes "
+            f"{_shapes(arrays)} and dtypes {_dtypes(arrays)}: {type(err).__name__}: {err}. The inputs passed "
+            f"{_op_name(function)}'s checks, so this is a bug in the kernel, not in the caller's inputs; the "
+            "traceback above shows the kernel's line"
+        ) from err
+    if not inputs_checked:
+        raise err
+    if isinstance(err, TypeError):  # dtypes an op cannot take
+        raise DTypeError(f"{name}: cannot compute on inputs of dtype {_dtypes(arrays)} ({err})") from None
+    if isinstance(err, ValueError):
+        raise ArgumentError(f"{name}: {err} (inputs of shapes {_shapes(arrays)})") from None
+    if isinstance(err, IndexError):
+        raise IndexingError(f"{name}: {err} (inputs of shapes {_shapes(arrays)})") from None
+    raise err
+
+
+def _failed_kernel(err: Exception) -> tuple[str, str] | None:
+    """(kernel, backend) when ``err`` was raised inside a backend's kernel: the outermost frame of its traceback
+    in a backend package of ``kernels/`` is the kernel the op called."""
+    tb = err.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        for backend_name, package in backend.MODULES.items():
+            if module == package or module.startswith(package + "."):
+                return tb.tb_frame.f_code.co_name, backend_name
+        tb = tb.tb_next
+    return None
 
 
 def _op_name(function: type) -> str:
@@ -189,130 +392,3 @@ def _check_one_array_library(function: type, arrays: list) -> None:
             f"{name}: its inputs are {libraries[0]} arrays, but the active backend {active.name!r} computes on "
             f'{active.xp.__name__} arrays; move them with tensor.to("{active.name}") or model.to("{active.name}")'
         )
-
-
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor ``root`` depends on that requires grad, inputs before outputs, ``root`` last.
-
-    Depth-first with an explicit stack (no recursion), so a chain of any length works.
-    """
-    order, visited = [], set()
-    stack = [(root, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        if tensor._node is not None:
-            for parent in tensor._node.inputs:
-                if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
-    return order
-
-
-def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
-
-    ``grad`` is dL/d(root); it may be left out only when root holds a single value (it is then 1).
-    The graph is freed afterwards unless ``retain_graph`` is True.
-    """
-    if not root.requires_grad:
-        raise GraphError(
-            f"backward: this tensor (shape {root.shape}) does not require grad and has no graph; "
-            "create its inputs with requires_grad=True (or call .requires_grad_())"
-        )
-    if grad is None:
-        if root.data.size != 1:
-            raise GraphError(
-                f"backward: grad can be left out only for a single-value output, but this one has "
-                f"shape {root.shape}; reduce it first (e.g. loss.sum() or .mean()) or pass "
-                "grad= a tensor of that shape"
-            )
-        grad = array_module(root.data).ones_like(root.data)
-    else:
-        grad = grad.data if isinstance(grad, Tensor) else grad
-        if grad.shape != root.shape:
-            raise GraphError(f"backward: grad has shape {grad.shape} but the output has shape {root.shape}")
-
-    grads = {id(root): grad}
-    handed_out = {id(_buffer(grad))}  # buffers a .grad may not take: the caller's, and each one already taken
-    for tensor in reversed(topological_order(root)):
-        g = grads.pop(id(tensor), None)
-        if g is None:
-            continue
-        node = tensor._node
-        if node is None or tensor._retains_grad:
-            _accumulate(tensor, g, handed_out)
-        if node is None:
-            continue
-        if node.ctx is None:
-            raise GraphError(
-                f"backward: the graph through {node.function.__name__} was freed by an earlier "
-                "backward(); pass retain_graph=True to the first backward to go through it twice"
-            )
-        _check_unchanged(tensor, node)
-        input_grads = node.function.backward(node.ctx, g)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        for watcher in watchers:
-            watcher.backward(tensor, g, input_grads)
-        for parent, parent_grad in zip(node.inputs, input_grads):
-            if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
-                continue
-            if parent_grad.shape != parent.shape:
-                raise GraphError(
-                    f"{node.function.__name__}.backward returned a gradient of shape "
-                    f"{parent_grad.shape} for an input of shape {parent.shape}"
-                )
-            key = id(parent)
-            grads[key] = grads[key] + parent_grad if key in grads else parent_grad
-        if not retain_graph:
-            node.ctx = None
-
-
-def _buffer(array):
-    """The array that owns ``array``'s memory: itself, or the base that a view (a reshape, a slice) looks into."""
-    while array.base is not None and hasattr(array.base, "base"):
-        array = array.base
-    return array
-
-
-def _check_unchanged(output: Tensor, node: Node) -> None:
-    """Raise GraphError if an input or the output of ``node`` was changed in place after its forward ran:
-    its backward may need those values (Mul needs its inputs, Sigmoid its output) and would use the new ones."""
-    name = node.function.__name__
-    changed = [
-        (f"input {i} (shape {a.shape})", before, a._version)
-        for i, (a, before) in enumerate(zip(node.inputs, node.versions))
-        if isinstance(a, Tensor) and a._version != before
-    ]
-    if output._version:
-        changed.append((f"output (shape {output.shape})", 0, output._version))
-    if changed:
-        what, before, now = changed[0]
-        raise GraphError(
-            f"backward: {name} needs the values its {what} had in the forward pass, but it was changed in place "
-            f"since (version {before} -> {now}): by optimizer.step(), an in-place op such as mul_() or x[i] = ..., "
-            "or nn.init. Call backward() before changing it, or change a copy instead"
-        )
-
-
-def _accumulate(tensor: Tensor, g, handed_out: set[int]) -> None:
-    """Add ``g`` into ``tensor.grad``. A .grad is changed in place by clipping and zeroing, so it must share
-    memory with no other: ``g`` is taken as it is only when it may be written and the buffer under it (its
-    base, for a reshaped view) is in no .grad yet (``handed_out``: their buffers, and the caller's grad);
-    anything else (a broadcast, a second view of one buffer) is copied. Copying them all cost 1.3 ms of a
-    4 ms layer-norm step on (8192, 256): gradients are mostly fresh arrays that nothing else holds."""
-    if isinstance(g, np.generic):
-        g = np.asarray(g)
-    if g.dtype != tensor.dtype or not g.flags.writeable or id(_buffer(g)) in handed_out:
-        g = g.astype(tensor.dtype, copy=True)
-    handed_out.add(id(_buffer(g)))
-    if tensor.grad is None:
-        tensor.grad = Tensor(g)
-    else:
-        tensor.grad.data = tensor.grad.data + g

@@ -29,14 +29,23 @@ class Backend:
         self.module = module
         self.xp = module.array_module()
         # The reference neither overrides nor falls back: it is the table everyone else is measured by.
-        is_reference = module is numpy_ref
-        self.overrides = () if is_reference else tuple(k for k in numpy_ref.KERNELS if hasattr(module, k))
-        self.fallbacks = () if is_reference else tuple(k for k in numpy_ref.KERNELS if k not in self.overrides)
+        self.overrides = _overrides(module)
+        self.fallbacks = () if module is numpy_ref else tuple(k for k in numpy_ref.KERNELS if k not in self.overrides)
         for kernel in numpy_ref.KERNELS:
             setattr(self, kernel, getattr(module, kernel, getattr(numpy_ref, kernel)))
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r}, overrides={len(self.overrides)}, falls back for {len(self.fallbacks)})"
+
+
+def _overrides(module) -> tuple[str, ...]:
+    return () if module is numpy_ref else tuple(k for k in numpy_ref.KERNELS if hasattr(module, k))
+
+
+def overrides(name: str) -> tuple[str, ...]:
+    """The kernels backend ``name`` computes itself, read from its package without checking that it can run
+    here (so cupy's are known without a GPU). Raises ImportError when the package cannot be imported."""
+    return _overrides(importlib.import_module(MODULES[name]))
 
 
 _loaded: dict[str, Backend] = {}

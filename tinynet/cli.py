@@ -1,4 +1,4 @@
-"""The ``tinynet`` command: ``info``, ``doctor``, ``lessons list|run``, ``gradcheck`` and ``bench``."""
+"""The ``tinynet`` command: ``info``, ``doctor``, ``lessons list|run``, ``gradcheck``, ``ops`` and ``bench``."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def info(warm: bool = False) -> int:
             continue
         b = backend.load(name)
         if b.module is numpy_ref:
-            print(f"\n[{name}] usable: the reference (kernels/numpy_ref.py), all {len(numpy_ref.KERNELS)} kernels")
+            print(f"\n[{name}] usable: the reference (kernels/numpy_ref/), all {len(numpy_ref.KERNELS)} kernels")
             continue
         print(f"\n[{name}] usable: overrides {len(b.overrides)}, falls back to the reference for {len(b.fallbacks)}")
         if warm:
@@ -132,6 +132,17 @@ def gradcheck(backend_name: str | None, only: str | None) -> int:
     return 1 if failures else 0
 
 
+def ops(only: str | None) -> int:
+    """Print every op's forward, derivative and kernels, with the backends that override each kernel."""
+    from tinynet import op_table
+
+    wanted = None if not only else {name.strip().lower() for name in only.split(",")}
+    shown = op_table.print_table(wanted)
+    if wanted and not shown:
+        raise SystemExit(f"tinynet ops: no op named {only}; `tinynet ops` lists them all (Function names: ReLU, ...)")
+    return 0
+
+
 def _usable_backend(command: str, name: str | None) -> str:
     """``name`` (default: the active backend) if it can run here; else exit with the reason and the fix."""
     name = name or backend.get_backend()
@@ -153,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="tinynet",
         description="tinynet: learn how deep-learning frameworks work.",
         epilog="examples:\n  tinynet doctor\n  tinynet info\n  tinynet lessons list\n"
-        "  tinynet lessons run all --smoke\n  tinynet gradcheck\n  tinynet bench --quick",
+        "  tinynet lessons run all --smoke\n  tinynet gradcheck\n  tinynet ops\n  tinynet bench --quick",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -176,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     gradcheck_parser.add_argument("--backend", default=None, help="numpy (default), numba or cupy")
     gradcheck_parser.add_argument("--only", default=None, help="comma-separated op names (default: all)")
+    ops_parser = command(
+        "ops", "every op's forward, derivative and kernels, and which backends override each kernel",
+        "tinynet ops", "tinynet ops --only relu,conv2d",
+    )  # fmt: skip
+    ops_parser.add_argument("--only", default=None, help="comma-separated Function names (default: all)")
     lessons = command("lessons", "list or run the lessons", "tinynet lessons list", "tinynet lessons run 1")
     lesson_commands = lessons.add_subparsers(dest="lesson_command", required=True)
     lesson_commands.add_parser(
@@ -208,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         return doctor.run()
     if args.command == "gradcheck":
         return gradcheck(args.backend, args.only)
+    if args.command == "ops":
+        return ops(args.only)
     if args.command == "bench":
         return bench(args.args)
     if args.lesson_command == "list":

@@ -30,6 +30,11 @@ class GraphError(TinynetError, RuntimeError):
     """Misuse of the autograd graph: backward twice, backward of a non-scalar without a gradient."""
 
 
+class KernelError(TinynetError, RuntimeError):
+    """A kernel failed on inputs its op had accepted: a bug in that kernel, not in the caller's inputs. The
+    message names the kernel and its backend; the kernel's own error is chained, with its traceback."""
+
+
 class BackendError(TinynetError, RuntimeError):
     """An unknown backend, or one that cannot run on this machine (the message says why)."""
 

@@ -1,7 +1,7 @@
 // Shared by every kernel file in this folder.
 //
 // Each .cu file is compiled twice, once per dtype: with -DSCALAR_T=float and with -DSCALAR_T=double.
-// kernels/cupy_gpu.py pastes this header in place of the #include, so NVRTC (and CuPy's disk cache,
+// kernels/cupy_gpu/common.py pastes this header in place of the #include, so NVRTC (and CuPy's disk cache,
 // which is keyed by the source text) always sees one self-contained source.
 //
 // Conventions:

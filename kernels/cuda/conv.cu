@@ -1,7 +1,7 @@
 // im2col and col2im: the two data movements that turn a 2-D convolution into matrix products
 // (the products themselves are cuBLAS GEMMs, called from Python).
 //
-// Geometry, as in kernels/numpy_ref.py: an image (N, C, H, W), a window of KH x KW taps dilation
+// Geometry, as in kernels/numpy_ref/conv.py: an image (N, C, H, W), a window of KH x KW taps dilation
 // (dh, dw) apart, sliding stride (sh, sw) over the image padded by (ph, pw) zeros, at OH x OW positions.
 // Tap (i, j) of the window at position (oh, ow) reads image pixel (oh*sh - ph + i*dh, ow*sw - pw + j*dw).
 #include "common.cuh"

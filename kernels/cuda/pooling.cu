@@ -1,6 +1,6 @@
 // Max and average pooling over 2-D windows, forward and backward.
 //
-// Geometry, as in kernels/numpy_ref.py: an image (N, C, H, W), KH x KW windows sliding stride (sh, sw)
+// Geometry, as in kernels/numpy_ref/pooling.py: an image (N, C, H, W), KH x KW windows sliding stride (sh, sw)
 // over it padded by (ph, pw) (padding counts as -inf for max, 0 for average), at OH x OW positions.
 // Window (oh, ow) covers pixels (oh*sh - ph + i, ow*sw - pw + j) for taps i < KH, j < KW.
 // Forward: one thread per output. Backward: one thread per input pixel, gathering from the windows

@@ -14,6 +14,22 @@
   over a whole sequence as one op)
 
 The layer families are reached through ``tinynet.nn.functional``, as in PyTorch.
+
+Where an op's math is: every Function's docstring gives it in three lines, ``forward:`` (the formula),
+``derivative:`` (what backward computes) and ``kernels:`` (the named kernels it calls, or "none");
+``tinynet ops`` prints them all as one table, with the backends that override each kernel.
+
+Which ops call a named kernel, and which compute inline: one rule for every family. An op calls a kernel
+from the backend table (``backend.active().relu_forward(x)``) when it is where the course's models spend
+their time and a backend can do better than a few array-library calls: matrix products; convolution and
+pooling windows; the row-wise softmax, cross-entropy and normalization; the activations those models use
+in every layer (ReLU, sigmoid, tanh, GELU); attention; recurrences over time; scatter-adds; optimizer
+steps. Only there does writing the op three times (the reference in ``kernels/numpy_ref/``, Numba, CUDA)
+pay. Every other op is one or a few calls of the array module (``xp.where``, ``a * b``, ``x.sum()``,
+``x[index]``) that NumPy and CuPy already run as compiled loops: it computes inline, in its own forward and
+backward (LeakyReLU, ELU and Softplus among them: rarer activations, each a couple of ``xp`` calls).
+Moving an op from inline to a kernel moves its math into the reference kernel, and its ``kernels:`` line
+says so.
 """
 
 from tinynet.functions.activations import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, softplus, tanh

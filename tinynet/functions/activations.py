@@ -3,11 +3,19 @@
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function
+from tinynet.errors import DTypeError
 from tinynet.functions.reduce import normalize_dims
 from tinynet.tensor import Tensor
 
 
 class ReLU(Function):
+    """The rectified linear unit, elementwise.
+
+    forward:    y = max(x, 0)
+    derivative: dL/dx = dL/dy where x > 0, else 0
+    kernels:    relu_forward, relu_backward
+    """
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -19,6 +27,13 @@ class ReLU(Function):
 
 
 class Sigmoid(Function):
+    """The logistic sigmoid, elementwise.
+
+    forward:    y = σ(x) = 1 / (1 + e^-x)
+    derivative: dL/dx = dL/dy · y (1 - y), from the saved output y
+    kernels:    sigmoid_forward, sigmoid_backward
+    """
+
     @staticmethod
     def forward(ctx, x):
         y = backend.active().sigmoid_forward(x)
@@ -31,6 +46,13 @@ class Sigmoid(Function):
 
 
 class Tanh(Function):
+    """The hyperbolic tangent, elementwise.
+
+    forward:    y = tanh(x) = (e^x - e^-x) / (e^x + e^-x)
+    derivative: dL/dx = dL/dy · (1 - y²), from the saved output y
+    kernels:    tanh_forward, tanh_backward
+    """
+
     @staticmethod
     def forward(ctx, x):
         y = backend.active().tanh_forward(x)
@@ -43,6 +65,13 @@ class Tanh(Function):
 
 
 class GELU(Function):
+    """The Gaussian error linear unit (exact, PyTorch's default), elementwise.
+
+    forward:    y = x Φ(x), Φ(x) = (1 + erf(x / √2)) / 2 the standard normal CDF
+    derivative: dL/dx = dL/dy · (Φ(x) + x φ(x)), φ(x) = e^(-x²/2) / √(2π) its density
+    kernels:    gelu_forward, gelu_backward
+    """
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -54,6 +83,13 @@ class GELU(Function):
 
 
 class LeakyReLU(Function):
+    """ReLU with a small slope below 0, elementwise.
+
+    forward:    y = x where x > 0, else negative_slope · x
+    derivative: dL/dx = dL/dy where x > 0, else negative_slope · dL/dy
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x, negative_slope):
         ctx.save_for_backward(x)
@@ -67,6 +103,13 @@ class LeakyReLU(Function):
 
 
 class ELU(Function):
+    """The exponential linear unit, elementwise.
+
+    forward:    y = x where x > 0, else α (e^x - 1)
+    derivative: dL/dx = dL/dy where x > 0, else dL/dy · (y + α) (= α e^x)
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x, alpha):
         xp = array_module(x)
@@ -84,6 +127,13 @@ class ELU(Function):
 
 
 class Softplus(Function):
+    """A smooth ReLU, elementwise.
+
+    forward:    y = log(1 + e^(βx)) / β, and y = x where βx > threshold
+    derivative: dL/dx = dL/dy · σ(βx), and dL/dy where βx > threshold
+    kernels:    sigmoid_forward in backward; the forward is inline
+    """
+
     @staticmethod
     def forward(ctx, x, beta, threshold):
         xp = array_module(x)
@@ -102,6 +152,13 @@ class Softplus(Function):
 
 
 class Softmax(Function):
+    """Softmax along an axis: each slice becomes a probability distribution.
+
+    forward:    y_i = e^(x_i) / Σ_j e^(x_j)
+    derivative: dL/dx = y ⊙ (dL/dy - Σ_j dL/dy_j y_j)
+    kernels:    softmax_forward, softmax_backward
+    """
+
     @staticmethod
     def forward(ctx, x, axis):
         y = backend.active().softmax_forward(x, axis)
@@ -115,6 +172,13 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    """The log of softmax along an axis, computed directly.
+
+    forward:    y_i = x_i - log Σ_j e^(x_j)
+    derivative: dL/dx = dL/dy - softmax(x) Σ_j dL/dy_j, with softmax(x) = e^y
+    kernels:    log_softmax_forward, log_softmax_backward
+    """
+
     @staticmethod
     def forward(ctx, x, axis):
         y = backend.active().log_softmax_forward(x, axis)
@@ -127,6 +191,12 @@ class LogSoftmax(Function):
         return backend.active().log_softmax_backward(grad, *ctx.saved, ctx.axis), None
 
 
+def _check_not_bool(op: str, x: Tensor) -> None:
+    """The kernels compute on numbers; a bool tensor (True/False) has no e^x or max-shift to take."""
+    if x.dtype == bool:
+        raise DTypeError(f"{op}: expected a tensor of numbers, got dtype bool; convert it first, e.g. x.float()")
+
+
 def relu(x: Tensor) -> Tensor:
     """max(x, 0)."""
     return ReLU.apply(x)
@@ -134,6 +204,7 @@ def relu(x: Tensor) -> Tensor:
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e^-x), stable for any x."""
+    _check_not_bool("sigmoid", x)
     return Sigmoid.apply(x)
 
 
@@ -163,6 +234,7 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 def softmax(x: Tensor, dim: int) -> Tensor:
     """e^x / sum(e^x) along ``dim``: each slice becomes a probability distribution."""
+    _check_not_bool("softmax", x)
     if x.ndim == 0:  # one value is a distribution of one: the kernels see it as a 1-d slice
         return softmax(x.reshape(1), 0).reshape(())
     return Softmax.apply(x, normalize_dims("softmax", dim, x.ndim)[0])
@@ -170,6 +242,7 @@ def softmax(x: Tensor, dim: int) -> Tensor:
 
 def log_softmax(x: Tensor, dim: int) -> Tensor:
     """log(softmax(x)) along ``dim``, computed directly (stable, unlike log of softmax)."""
+    _check_not_bool("log_softmax", x)
     if x.ndim == 0:
         return log_softmax(x.reshape(1), 0).reshape(())
     return LogSoftmax.apply(x, normalize_dims("log_softmax", dim, x.ndim)[0])

@@ -21,7 +21,12 @@ from tinynet.tensor import Tensor, tensor
 
 
 class Attention(Function):
-    """The fused op: one kernel forward, one backward from the saved weights."""
+    """The fused op: one kernel forward, one backward from the saved weights.
+
+    forward:    out = P v, P = softmax(S), S = q kᵀ · scale (+ mask)
+    derivative: dv = Pᵀ dout, dP = dout vᵀ, dS = P ⊙ (dP - rowsum(dP ⊙ P)), dq = dS k · scale, dk = dSᵀ q · scale
+    kernels:    attention_forward, attention_backward
+    """
 
     @staticmethod
     def forward(ctx, q, k, v, mask, scale):
@@ -37,7 +42,12 @@ class Attention(Function):
 
 
 class MaskedSoftmax(Function):
-    """Softmax over the last axis among the entries a bool mask allows (rows with none allowed: zeros)."""
+    """Softmax over the last axis among the entries a bool mask allows (rows with none allowed: zeros).
+
+    forward:    y_i = e^(x_i) / Σ_j e^(x_j) over the allowed j; 0 where masked
+    derivative: dL/dx = y ⊙ (dL/dy - Σ_j dL/dy_j y_j) (0 where masked, since y = 0 there)
+    kernels:    masked_softmax_forward, softmax_backward
+    """
 
     @staticmethod
     def forward(ctx, scores, mask):

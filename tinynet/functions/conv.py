@@ -4,6 +4,7 @@ Only 2-D kernels exist: conv1d runs them on a unit-height image (N, C, 1, L), so
 conv2d speeds up conv1d too. The bias is added here, not in the kernels.
 """
 
+from kernels import windows
 from tinynet import backend
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError, ShapeError
@@ -24,6 +25,14 @@ def _input_weight_bias_grads(ctx, grad, backward_kernel):
 
 
 class Conv2d(Function):
+    """2-D convolution (cross-correlation) plus a bias per output channel.
+
+    forward:    out[n, o] = Σ_c,i,j w[o, c, i, j] x_pad[n, c, oh·s + i·d, ow·s + j·d] + b[o]; as matrices, out[n] = W
+                cols[n] (im2col)
+    derivative: dL/dx = col2im(Wᵀ dL/dout), dL/dW = Σ_n dL/dout[n] cols[n]ᵀ, dL/db = Σ dL/dout over (n, oh, ow)
+    kernels:    conv2d_forward, conv2d_backward
+    """
+
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation):
         ctx.save_for_backward(x, weight)
@@ -41,6 +50,10 @@ class Conv1d(Function):
 
     One op in the graph rather than conv2d between reshapes, which saves a learner's trace three lines and a
     small model's training step the overhead of six ops per layer.
+
+    forward:    conv2d's on (N, C, 1, L): out[n, o, l] = Σ_c,k w[o, c, k] x_pad[n, c, l·s + k·d] + b[o]
+    derivative: conv2d's, with the unit height dropped again
+    kernels:    conv2d_forward, conv2d_backward
     """
 
     @staticmethod
@@ -58,6 +71,14 @@ class Conv1d(Function):
 
 
 class ConvTranspose2d(Function):
+    """2-D transposed convolution plus a bias: conv2d's input gradient, used as a layer.
+
+    forward:    out[n] = col2im(Wᵀ x[n]) + b: each input pixel spreads w[c_in] over an output window
+    derivative: dL/dx[n] = W im2col(dL/dout[n]) (a conv2d of dL/dout), dL/dW = Σ_n x[n] im2col(dL/dout[n])ᵀ, dL/db = Σ
+                dL/dout over (n, h, w)
+    kernels:    conv_transpose2d_forward, conv_transpose2d_backward
+    """
+
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, output_padding, dilation):
         ctx.save_for_backward(x, weight)
@@ -87,12 +108,22 @@ def _check_conv(op: str, x: Tensor, weight: Tensor, bias: Tensor | None, spatial
             f"{op}: input of shape {x.shape} has {x.shape[1]} channels but weight of shape {weight.shape} "
             f"expects {weight.shape[1]} (weight is (out_channels, in_channels, {kernel_axes}))"
         )
+    _check_weight_not_empty(op, weight, out_channels_axis=0)
     _check_bias(op, bias, weight.shape[0])
     stride = ntuple(op, "stride", stride, spatial, 1)
     padding = ntuple(op, "padding", padding, spatial, 0)
     dilation = ntuple(op, "dilation", dilation, spatial, 1)
     output_size(op, x.shape, weight.shape[2:], stride, padding, dilation)
     return stride, padding, dilation
+
+
+def _check_weight_not_empty(op: str, weight: Tensor, out_channels_axis: int) -> None:
+    """PyTorch refuses a weight with no output channels or a kernel of size 0: there is nothing to slide."""
+    if weight.shape[out_channels_axis] == 0 or 0 in weight.shape[2:]:
+        raise ShapeError(
+            f"{op}: weight of shape {weight.shape} is empty; expected at least 1 output channel (axis "
+            f"{out_channels_axis}) and a kernel of at least 1 along every spatial axis"
+        )
 
 
 def _check_bias(op: str, bias: Tensor | None, out_channels: int) -> None:
@@ -159,6 +190,7 @@ def conv_transpose2d(
             f"{op}: input of shape {input.shape} has {input.shape[1]} channels but weight of shape {weight.shape} "
             f"expects {weight.shape[0]} (a transposed convolution's weight is (in_channels, out_channels, KH, KW))"
         )
+    _check_weight_not_empty(op, weight, out_channels_axis=1)
     _check_bias(op, bias, weight.shape[1])
     stride = ntuple(op, "stride", stride, 2, 1)
     padding = ntuple(op, "padding", padding, 2, 0)
@@ -169,10 +201,7 @@ def conv_transpose2d(
             f"{op}: output_padding={output_padding} must be smaller than stride={stride} or dilation={dilation} "
             "along each axis"
         )
-    sizes = tuple(
-        (n - 1) * s - 2 * p + d * (k - 1) + o + 1
-        for n, k, s, p, o, d in zip(input.shape[2:], weight.shape[2:], stride, padding, output_padding, dilation)
-    )
+    sizes = windows.transposed_output_size(input.shape[2:], weight.shape[2:], stride, padding, output_padding, dilation)
     if min(sizes) < 1:
         raise ShapeError(
             f"{op}: input of shape {input.shape} with weight {weight.shape}, stride={stride}, padding={padding}, "

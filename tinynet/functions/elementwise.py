@@ -65,6 +65,13 @@ def binary(function: type, a, b) -> Tensor:
 
 
 class Add(Function):
+    """a + b, broadcasting.
+
+    forward:    out = a + b
+    derivative: dL/da = dL/dout, dL/db = dL/dout, each summed over the axes it was broadcast along
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = np.shape(a), np.shape(b)
@@ -78,6 +85,13 @@ class Add(Function):
 
 
 class Sub(Function):
+    """a - b, broadcasting.
+
+    forward:    out = a - b
+    derivative: dL/da = dL/dout, dL/db = -dL/dout (summed over broadcast axes)
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = np.shape(a), np.shape(b)
@@ -91,6 +105,13 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """a * b, broadcasting.
+
+    forward:    out = a b
+    derivative: dL/da = dL/dout · b, dL/db = dL/dout · a (summed over broadcast axes)
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -107,6 +128,13 @@ class Mul(Function):
 
 
 class Div(Function):
+    """a / b, broadcasting.
+
+    forward:    out = a / b
+    derivative: dL/da = dL/dout / b, dL/db = -dL/dout · a / b² (summed over broadcast axes)
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -123,6 +151,13 @@ class Div(Function):
 
 
 class Pow(Function):
+    """a ** b, broadcasting.
+
+    forward:    out = a^b
+    derivative: dL/da = dL/dout · b a^(b-1), dL/db = dL/dout · a^b log a (summed over broadcast axes)
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, a, b):
         out = a**b
@@ -141,6 +176,13 @@ class Pow(Function):
 
 
 class Maximum(Function):
+    """The elementwise larger of a and b.
+
+    forward:    out = max(a, b)
+    derivative: dL/da = dL/dout where a > b, half of it where a = b, else 0; dL/db the rest
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -159,6 +201,13 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    """The elementwise smaller of a and b.
+
+    forward:    out = min(a, b)
+    derivative: dL/da = dL/dout where a < b, half of it where a = b, else 0; dL/db the rest
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -176,6 +225,13 @@ class Minimum(Function):
 
 
 class Where(Function):
+    """a where a condition holds, else b.
+
+    forward:    out = a where condition, else b
+    derivative: dL/da = dL/dout where condition, else 0; dL/db = dL/dout where not (the condition gets none)
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, condition, a, b):
         ctx.condition = condition
@@ -195,6 +251,13 @@ class Where(Function):
 
 
 class Neg(Function):
+    """Negation.
+
+    forward:    out = -x
+    derivative: dL/dx = -dL/dout
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x):
         return -x
@@ -205,6 +268,13 @@ class Neg(Function):
 
 
 class Exp(Function):
+    """The exponential.
+
+    forward:    out = e^x
+    derivative: dL/dx = dL/dout · e^x, from the saved output
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x):
         out = array_module(x).exp(x)
@@ -218,6 +288,13 @@ class Exp(Function):
 
 
 class Log(Function):
+    """The natural logarithm.
+
+    forward:    out = log x
+    derivative: dL/dx = dL/dout / x
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -230,6 +307,13 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    """The square root.
+
+    forward:    out = √x
+    derivative: dL/dx = dL/dout / (2 √x), from the saved output
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x):
         out = array_module(x).sqrt(x)
@@ -243,6 +327,13 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    """The absolute value.
+
+    forward:    out = |x|
+    derivative: dL/dx = dL/dout · sign(x) (0 at x = 0)
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -255,6 +346,13 @@ class Abs(Function):
 
 
 class Clip(Function):
+    """x limited to [low, high].
+
+    forward:    out = min(max(x, low), high)
+    derivative: dL/dx = dL/dout where low ≤ x ≤ high, else 0
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x, low, high):
         ctx.save_for_backward(x)
@@ -275,6 +373,13 @@ class Clip(Function):
 
 
 class Cast(Function):
+    """x converted to another dtype.
+
+    forward:    out = x as dtype
+    derivative: dL/dx = dL/dout converted back to x's dtype
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x, dtype):
         ctx.dtype = x.dtype

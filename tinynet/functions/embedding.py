@@ -7,6 +7,13 @@ from tinynet.tensor import Tensor
 
 
 class Embedding(Function):
+    """A table lookup: one row of weight per integer index.
+
+    forward:    out = weight[indices]
+    derivative: dL/dweight[i] = Σ of dL/dout over the positions that looked up i (0 for padding_idx)
+    kernels:    embedding_backward in backward; the forward is indexing, inline
+    """
+
     @staticmethod
     def forward(ctx, weight, indices, padding_idx):
         ctx.save_for_backward(indices)

@@ -16,6 +16,13 @@ def _as_matrices(a, b):
 
 
 class Matmul(Function):
+    """The matrix product, with broadcast batches.
+
+    forward:    out = a b
+    derivative: dL/da = dL/dout bᵀ, dL/db = aᵀ dL/dout (summed over broadcast batches)
+    kernels:    matmul
+    """
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -68,7 +75,12 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 
 
 class Linear(Function):
-    """y = x W^T + b as one op (one graph node instead of transpose, matmul and add)."""
+    """y = x W^T + b as one op (one graph node instead of transpose, matmul and add).
+
+    forward:    y = x Wᵀ + b
+    derivative: dL/dx = dL/dy W, dL/dW = dL/dyᵀ x, dL/db = Σ dL/dy over the rows
+    kernels:    matmul
+    """
 
     @staticmethod
     def forward(ctx, x, weight, bias):

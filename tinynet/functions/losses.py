@@ -60,6 +60,13 @@ def _as_target(target, like: Tensor) -> Tensor:
 
 
 class CrossEntropy(Function):
+    """Softmax cross-entropy with integer labels, fused and stable.
+
+    forward:    loss_n = -log softmax(x_n)[label_n], then mean, sum or none
+    derivative: dL/dx_n = (softmax(x_n) - onehot(label_n)) · dL/dloss_n
+    kernels:    cross_entropy_forward, cross_entropy_backward
+    """
+
     @staticmethod
     def forward(ctx, logits, labels, reduction):
         loss, probs = backend.active().cross_entropy_forward(logits, labels)
@@ -82,6 +89,13 @@ class CrossEntropy(Function):
 
 
 class BinaryCrossEntropy(Function):
+    """Binary cross-entropy of probabilities.
+
+    forward:    loss = -(t log p + (1 - t) log(1 - p)), each log clamped at -100
+    derivative: dL/dp = dL/dloss · (p - t) / (p (1 - p)), dL/dt = -dL/dloss · (log p - log(1 - p))
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, p, t):
         xp = array_module(p)
@@ -103,6 +117,13 @@ class BinaryCrossEntropy(Function):
 
 
 class BinaryCrossEntropyWithLogits(Function):
+    """Sigmoid and binary cross-entropy in one stable step.
+
+    forward:    loss = max(x, 0) - x t + log(1 + e^-|x|) = BCE(σ(x), t)
+    derivative: dL/dx = dL/dloss · (σ(x) - t), dL/dt = -dL/dloss · x
+    kernels:    sigmoid_forward in backward; the forward is inline
+    """
+
     @staticmethod
     def forward(ctx, x, t):
         xp = array_module(x)

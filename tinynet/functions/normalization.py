@@ -17,7 +17,13 @@ from tinynet.tensor import Tensor
 
 
 class LayerNorm(Function):
-    """Normalize over the last ``n`` axes (merged into one for the kernel, split again after)."""
+    """Normalize over the last ``n`` axes (merged into one for the kernel, split again after).
+
+    forward:    y = x̂ · weight + bias, x̂ = (x - mean) · rstd, rstd = 1 / √(var + eps), over the normalized axes
+    derivative: with g = dL/dy · weight: dL/dx = rstd (g - mean(g) - x̂ mean(g x̂)), dL/dweight = Σ dL/dy x̂, dL/dbias =
+                Σ dL/dy
+    kernels:    layer_norm_forward, layer_norm_backward
+    """
 
     @staticmethod
     def forward(ctx, x, weight, bias, n, eps):
@@ -51,6 +57,11 @@ class BatchNormalize(Function):
     """x_hat = (x - mean) / sqrt(var + eps) with each channel's statistics over every other axis.
 
     That is layer norm of the channel-major view (C, N * L): the layer-norm kernels do the work.
+
+    forward:    x̂ = (x - mean_c) / √(var_c + eps), statistics of channel c over every other axis
+    derivative: layer norm's without weight, on the (C, N·L) view: dL/dx = rstd (g - mean(g) - x̂ mean(g x̂)), g =
+                dL/dx̂
+    kernels:    layer_norm_forward, layer_norm_backward
     """
 
     @staticmethod

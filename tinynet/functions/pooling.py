@@ -16,6 +16,13 @@ from tinynet.tensor import Tensor
 
 
 class MaxPool2d(Function):
+    """The maximum of each window.
+
+    forward:    out = max over each KH x KW window (the padding counts as -inf)
+    derivative: each window's dL/dout goes to its (first) maximum; overlapping windows add
+    kernels:    max_pool2d_forward, max_pool2d_backward
+    """
+
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding):
         out, argmax = backend.active().max_pool2d_forward(x, kernel_size, stride, padding)
@@ -30,6 +37,13 @@ class MaxPool2d(Function):
 
 
 class AvgPool2d(Function):
+    """The mean of each window.
+
+    forward:    out = Σ over each KH x KW window / (KH KW) (the zero padding counts)
+    derivative: each window's dL/dout / (KH KW) goes to each of its pixels
+    kernels:    avg_pool2d_forward, avg_pool2d_backward
+    """
+
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding):
         ctx.geometry = (x.shape, kernel_size, stride, padding)
@@ -41,6 +55,13 @@ class AvgPool2d(Function):
 
 
 class UpsampleNearest(Function):
+    """Nearest-neighbour upsampling by integer scales.
+
+    forward:    out[..., h, w] = x[..., h // sh, w // sw]
+    derivative: dL/dx = Σ of dL/dout over each sh x sw block
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x, scales):
         ctx.scales = scales

@@ -4,7 +4,7 @@ The cells in ``tinynet.nn.recurrent`` compose each step from ops (a matmul, slic
 so autograd can differentiate them; a sequence of T steps then costs some 15 small ops per step forward
 and as many backward, and for small hidden sizes that Python overhead is nearly all the time. These ops
 run the same equations over the whole sequence in one kernel, and backpropagation through time in one
-backward kernel (written out in kernels/numpy_ref.py, "recurrent sequences").
+backward kernel (written out in kernels/numpy_ref/recurrent.py).
 
 Every op takes gi: (T, N, gates*H), the input's share of every gate at every step (x W_ih^T + b_ih for
 the whole sequence, one matmul done by the caller), the recurrent weight w_hh: (gates*H, H), its bias
@@ -26,6 +26,14 @@ def _in_time_order(array, reverse: bool):
 
 
 class RNNSequence(Function):
+    """An Elman RNN layer over a whole sequence.
+
+    forward:    h_t = act(gi_t + h_{t-1} W_hhᵀ + b_hh), act tanh or relu
+    derivative: backpropagation through time: da_t = (dL/dh_t + dh carried) · act', dh carried = da_t W_hh, dL/dW_hh =
+                Σ_t da_tᵀ h_{t-1}
+    kernels:    rnn_sequence_forward, rnn_sequence_backward
+    """
+
     @staticmethod
     def forward(ctx, gi, w_hh, b_hh, h0, nonlinearity, reverse):
         gi = _in_time_order(gi, reverse)
@@ -44,6 +52,13 @@ class RNNSequence(Function):
 
 
 class GRUSequence(Function):
+    """A GRU layer over a whole sequence.
+
+    forward:    r, z = σ(gi + gh), n = tanh(gi_n + r ⊙ gh_n), h_t = (1 - z) n + z h_{t-1}, gh = h_{t-1} W_hhᵀ + b_hh
+    derivative: backpropagation through time through each gate (written out in kernels/numpy_ref/recurrent.py)
+    kernels:    gru_sequence_forward, gru_sequence_backward
+    """
+
     @staticmethod
     def forward(ctx, gi, w_hh, b_hh, h0, reverse):
         gi = _in_time_order(gi, reverse)
@@ -61,7 +76,14 @@ class GRUSequence(Function):
 
 class LSTMSequence(Function):
     """Returns (T + 1, N, H): h_t at the T steps, then the final cell state c_T, so that both are one
-    output (a Function has one) and a gradient can reach c_T. ``lstm_sequence`` splits them."""
+    output (a Function has one) and a gradient can reach c_T. ``lstm_sequence`` splits them.
+
+    forward:    i, f, o = σ(a_i, a_f, a_o), g = tanh(a_g), c_t = f c_{t-1} + i g, h_t = o tanh(c_t), a = gi_t + h_{t-1}
+                W_hhᵀ + b_hh
+    derivative: backpropagation through time through each gate and the cell (written out in
+                kernels/numpy_ref/recurrent.py)
+    kernels:    lstm_sequence_forward, lstm_sequence_backward
+    """
 
     @staticmethod
     def forward(ctx, gi, w_hh, b_hh, h0, c0, reverse):

@@ -44,6 +44,13 @@ def expand_back(grad, shape: tuple, axes: tuple | None, keepdim: bool):
 
 
 class Sum(Function):
+    """The sum over some axes.
+
+    forward:    out = Σ x over the axes
+    derivative: dL/dx = dL/dout broadcast back over the summed axes
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
@@ -55,6 +62,13 @@ class Sum(Function):
 
 
 class Mean(Function):
+    """The mean over some axes.
+
+    forward:    out = Σ x / count over the axes
+    derivative: dL/dx = dL/dout / count, broadcast back
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
@@ -68,7 +82,12 @@ class Mean(Function):
 
 
 class Extremum(Function):
-    """max or min over axes; the gradient goes to the extreme elements, split evenly among ties."""
+    """max or min over axes; the gradient goes to the extreme elements, split evenly among ties.
+
+    forward:    out = max (or min) of x over the axes
+    derivative: dL/dx = dL/dout shared evenly among the elements equal to the extreme, 0 elsewhere
+    kernels:    none: computed inline with the array module's calls
+    """
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, largest):

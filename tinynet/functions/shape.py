@@ -14,6 +14,13 @@ from tinynet.tensor import Tensor
 
 
 class Reshape(Function):
+    """The same values in another shape.
+
+    forward:    out = x with a new shape
+    derivative: dL/dx = dL/dout reshaped to x's shape
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -25,6 +32,13 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    """The axes reordered.
+
+    forward:    out = x with axes permuted by dims
+    derivative: dL/dx = dL/dout permuted by the inverse of dims
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
@@ -39,6 +53,13 @@ class Permute(Function):
 
 
 class BroadcastTo(Function):
+    """x repeated along new and size-1 axes.
+
+    forward:    out = x broadcast to shape
+    derivative: dL/dx = dL/dout summed over the broadcast axes
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -50,6 +71,13 @@ class BroadcastTo(Function):
 
 
 class GetItem(Function):
+    """Indexing: slices, integers, masks and integer arrays.
+
+    forward:    out = x[index]
+    derivative: dL/dx = zeros with dL/dout added in at index (a repeated index adds each time)
+    kernels:    scatter_add in backward, for integer-array indices; the rest is inline
+    """
+
     @staticmethod
     def forward(ctx, x, index):
         ctx.shape, ctx.index = x.shape, index
@@ -66,6 +94,13 @@ class GetItem(Function):
 
 
 class Cat(Function):
+    """Tensors joined along an existing axis.
+
+    forward:    out = [x_1, x_2, ...] along dim
+    derivative: dL/dx_k = the slice of dL/dout where x_k went
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, *arrays, dim):
         ctx.dim = dim
@@ -84,6 +119,13 @@ class Cat(Function):
 
 
 class Stack(Function):
+    """Tensors stacked along a new axis.
+
+    forward:    out[..., k, ...] = x_k along dim
+    derivative: dL/dx_k = dL/dout[..., k, ...]
+    kernels:    none: computed inline with the array module's calls
+    """
+
     @staticmethod
     def forward(ctx, *arrays, dim):
         ctx.dim = dim

@@ -2,11 +2,12 @@
 
 Along one axis a window of ``kernel`` taps, ``dilation`` apart, slides ``stride`` at a time over the
 input padded by ``padding`` on both sides. It fits (size + 2 padding - dilation (kernel - 1) - 1) // stride + 1
-times: that is the output size.
+times: that is the output size, computed by ``kernels.windows`` for the ops and every backend alike.
 """
 
 import numpy as np
 
+from kernels import windows
 from tinynet.errors import ArgumentError, ShapeError
 
 
@@ -30,10 +31,7 @@ def _is_int(value) -> bool:
 
 def output_size(op: str, input_shape: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple) -> tuple:
     """The output's spatial size for an input (N, C, *spatial); raises ShapeError when any is below 1."""
-    spatial = input_shape[2:]
-    sizes = tuple(
-        (n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation)
-    )
+    sizes = windows.output_size(input_shape[2:], kernel, stride, padding, dilation)
     if min(sizes) < 1:
         smallest = tuple(d * (k - 1) + 1 - 2 * p for k, p, d in zip(kernel, padding, dilation))
         raise ShapeError(

@@ -1,0 +1,56 @@
+"""Layer normalization over the last axis (layernorm.cu), forward and backward.
+
+The forward and the input gradient run one block per row, its ``row_threads(cols)`` threads striding
+over the columns and summing across the block; the weight and bias gradients are column sums over every
+row, tiled 32 columns a block.
+"""
+
+from kernels import numpy_ref
+from kernels.cupy_gpu.common import contiguous, cupy, fits, launch, row_threads
+
+
+def layer_norm_forward(x, weight, bias, eps):
+    """Normalize each row over the last axis to mean 0 and variance 1, then scale and shift.
+
+    x: (..., D); weight, bias: (D,) or None -> y: (..., D), mean: (..., 1), rstd: (..., 1). One block per row.
+    """
+    if not fits(x, *(a for a in (weight, bias) if a is not None)):
+        return numpy_ref.layer_norm_forward(x, weight, bias, eps)
+    cols = x.shape[-1]
+    rows = contiguous(x).reshape(-1, cols)
+    weight, bias = (None if a is None else contiguous(a) for a in (weight, bias))
+    y = cupy.empty_like(rows)
+    mean, rstd = cupy.empty((len(rows), 1), dtype=x.dtype), cupy.empty((len(rows), 1), dtype=x.dtype)
+    real = x.dtype.type
+    launch(
+        "layernorm", "layer_norm_forward", x.dtype, (len(rows),), (row_threads(cols),),
+        rows, weight, bias, y, mean, rstd, cols, real(eps),
+    )  # fmt: skip
+    stats_shape = (*x.shape[:-1], 1)
+    return y.reshape(x.shape), mean.reshape(stats_shape), rstd.reshape(stats_shape)
+
+
+def layer_norm_backward(grad, x, weight, mean, rstd):
+    """Gradients of layer_norm_forward, from the mean and rstd it returned.
+
+    grad, x: (..., D); weight: (D,) or None; mean, rstd: (..., 1) -> grad_x: (..., D), grad_weight: (D,),
+    grad_bias: (D,). grad_x: one block per row; grad_weight and grad_bias: column sums, 32 columns a block.
+    """
+    if not fits(grad, x, mean, rstd, *(() if weight is None else (weight,))) or grad.shape != x.shape:
+        return numpy_ref.layer_norm_backward(grad, x, weight, mean, rstd)
+    cols = x.shape[-1]
+    grad_rows, rows = contiguous(grad).reshape(-1, cols), contiguous(x).reshape(-1, cols)
+    mean, rstd = contiguous(mean).reshape(-1), contiguous(rstd).reshape(-1)
+    weight = None if weight is None else contiguous(weight)
+    grad_x = cupy.empty_like(rows)
+    launch(
+        "layernorm", "layer_norm_backward_input", x.dtype, (len(rows),), (row_threads(cols),),
+        grad_rows, rows, weight, mean, rstd, grad_x, cols,
+    )  # fmt: skip
+    grad_weight, grad_bias = cupy.empty(cols, dtype=x.dtype), cupy.empty(cols, dtype=x.dtype)
+    # Blocks of 32 columns x 8 row lanes (COLUMN_TILE x ROW_LANES in layernorm.cu).
+    launch(
+        "layernorm", "layer_norm_backward_params", x.dtype, (-(-cols // 32),), (32, 8),
+        grad_rows, rows, mean, rstd, grad_weight, grad_bias, len(rows), cols,
+    )  # fmt: skip
+    return grad_x.reshape(x.shape), grad_weight, grad_bias

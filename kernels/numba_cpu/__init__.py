@@ -1,0 +1,85 @@
+"""Numba-JIT CPU kernels: NumPy arrays in and out, so numba and numpy tensors mix freely.
+
+Every kernel here has the name, signature and results of its reference in ``numpy_ref`` (within
+float32 rounding); whatever is missing falls back to the reference (``tinynet info`` lists both). One module
+per op family, named as the reference's; what the families share (threads, warm-up, argument helpers, a
+vectorizable exp) is in ``common``.
+
+Practicalities:
+- Compilation happens on a kernel's first call for each dtype and is cached on disk (``cache=True``),
+  in this folder's ``__pycache__`` or, when that folder is read-only, in Numba's user-wide cache (or
+  NUMBA_CACHE_DIR). ``tinynet.warmup()`` / ``tinynet info --warmup`` compile everything up front and say
+  how long it took.
+- Threads: ``parallel=True`` kernels split work with ``prange`` over NUMBA_NUM_THREADS threads.
+- Debugging: with NUMBA_DISABLE_JIT=1 every kernel runs as plain Python (slowly), so a debugger can
+  step into it line by line; the results are the same.
+"""
+
+import numpy as np
+
+from kernels.numba_cpu.activations import (
+    gelu_backward,
+    gelu_forward,
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    tanh_backward,
+    tanh_forward,
+)
+from kernels.numba_cpu.attention import attention_backward, attention_forward, masked_softmax_forward
+from kernels.numba_cpu.common import WARMUPS, numba
+from kernels.numba_cpu.conv import (
+    conv2d_backward,
+    conv2d_forward,
+    conv_transpose2d_backward,
+    conv_transpose2d_forward,
+)
+from kernels.numba_cpu.embedding import embedding_backward, scatter_add
+from kernels.numba_cpu.linalg import matmul
+from kernels.numba_cpu.normalization import layer_norm_backward, layer_norm_forward
+from kernels.numba_cpu.optim import adam_step, sgd_step
+from kernels.numba_cpu.pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+from kernels.numba_cpu.recurrent import (
+    gru_sequence_backward,
+    gru_sequence_forward,
+    lstm_sequence_backward,
+    lstm_sequence_forward,
+    rnn_sequence_backward,
+    rnn_sequence_forward,
+)
+from kernels.numba_cpu.softmax import (
+    cross_entropy_backward,
+    cross_entropy_forward,
+    log_softmax_backward,
+    log_softmax_forward,
+    softmax_backward,
+    softmax_forward,
+)
+
+NAME = "numba"
+
+
+def check_available() -> None:
+    """Numba imported (in ``common``), so this backend runs here."""
+
+
+def array_module():
+    """Tensors on this backend hold NumPy arrays."""
+    return np
+
+
+def describe() -> dict[str, str]:
+    """What `tinynet info` shows about this backend: threads and the threading layer."""
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # only known once a parallel kernel has run
+        layer = "chosen at the first parallel kernel"
+    return {"threads": str(numba.get_num_threads()), "threading layer": layer, "numba": numba.__version__}
+
+
+def warmup() -> None:
+    """Compile (or load from the cache) every kernel for float32 and float64, threaded and serial."""
+    for dtype in (np.float32, np.float64):
+        for function in WARMUPS:
+            function(np.dtype(dtype))

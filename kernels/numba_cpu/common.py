@@ -1,0 +1,284 @@
+"""What every family of numba kernels shares: numba itself, threads or not, warm-up, and scalar math.
+
+- ``numba``, imported here once, so that a missing numba says how to fix it: family modules take it from here.
+- ``threaded`` compiles a kernel twice, with threads and without; ``run_kernel`` picks one by the work.
+- ``warms_up`` registers what ``warmup()`` runs to compile every kernel up front.
+- ``same_floats``, ``contiguous``, ``flat``: which arguments the kernels compile for, and getting them there.
+- ``exp``, ``expm1`` (vectorizable), ``sigmoid`` and ``tanh``: scalar math for loops inside kernels.
+- ``with_one_blas_thread``: for kernels that call BLAS from numba's threads.
+
+Numba's disk cache keys a kernel by its own file only: the kernels that compile ``exp``, ``tanh`` or
+``sigmoid`` in keep their cached code when this file changes. After editing it, delete
+``kernels/numba_cpu/__pycache__/`` (or NUMBA_CACHE_DIR) so that they compile again.
+"""
+
+import functools
+import math
+import os
+import types
+from collections.abc import Callable
+
+import numpy as np
+
+# Numba's OpenMP threads otherwise spin for a while after each parallel kernel, keeping the cores busy
+# just when NumPy's BLAS threads want them: a 40-100-100-10 MLP training step took 9 ms spinning against
+# 0.8 ms sleeping (and 1.4 ms on the NumPy backend). Read when the threads start: at the first parallel kernel.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+try:
+    import numba
+except ImportError as missing:  # every kernel needs numba at import: say why, with the fix
+    raise ImportError("numba is not installed; fix: pip install numba") from missing
+
+
+# --- warm-up ---
+
+# Functions that call kernels on tiny inputs of a given dtype, so warmup() can compile them all.
+WARMUPS: list[Callable[[np.dtype], None]] = []
+_warming = False  # set while one runs: run_kernel then compiles the threaded and the serial kernels alike
+
+
+def warms_up(function: Callable[[np.dtype], None]) -> Callable[[np.dtype], None]:
+    """Register ``function(dtype)``, which calls some kernels on tiny inputs, with warmup(). While it runs,
+    `run_kernel` compiles each kernel's threaded version too, not only the serial one tiny inputs get."""
+
+    @functools.wraps(function)
+    def warm(dtype: np.dtype) -> None:
+        global _warming
+        _warming = True
+        try:
+            function(dtype)
+        finally:
+            _warming = False
+
+    WARMUPS.append(warm)
+    return warm
+
+
+# --- threads, or not ---
+
+
+def threaded(**options):
+    """``numba.njit(cache=True, parallel=True, **options)``, with a twin ``.serial``: the same loops compiled
+    without threads (``prange`` then runs as ``range``), which `run_kernel` calls for inputs too small to
+    split. (Running the threaded code on one thread still pays its launch: 4 us against 1.3 us for a relu of
+    10,000 values, and switching numba's thread count costs 3 us each way.)"""
+
+    def compile_both(function):
+        kernel = numba.njit(cache=True, parallel=True, **options)(function)
+        # A renamed copy of the function: Numba keys its disk cache by qualified name, so the two
+        # compilations never overwrite each other's cached code.
+        twin = types.FunctionType(function.__code__, function.__globals__, f"{function.__name__}_serial")
+        twin.__qualname__ = f"{function.__qualname__}_serial"
+        kernel.serial = numba.njit(cache=True, **options)(twin)
+        return kernel
+
+    return compile_both
+
+
+# Work is counted in units of about a nanosecond on one thread (a multiply-add, an element of a simple
+# elementwise pass). Below about SPLIT_WORK, waking the other threads costs more than they save: a launch
+# costs ~10 us on an idle machine, and on a busy one it can wait for a scheduler tick (measured 16 ms against
+# 7 us on one thread for a (3, 2, 6) GRU; a 40-100-100-10 MLP training step took 18 ms on two threads,
+# 1.5 ms on NumPy, before its small kernels ran on one).
+SPLIT_WORK = 50_000
+# Units of work per element of the elementwise and row kernels: a compare or a multiply-add; an exp or a
+# division (sigmoid, tanh, gelu, softmax); the Adam step (a square root, a division, four arrays).
+CHEAP, EXP, ADAM = 1, 4, 6
+
+
+def run_kernel(kernel, work: int, *args):
+    """kernel(*args) on Numba's threads, or its serial twin when ``work`` is below SPLIT_WORK."""
+    if _warming:  # compile both, whatever the size (the warm-up's scratch arrays take a second update)
+        kernel(*args)
+    return kernel(*args) if work >= SPLIT_WORK else kernel.serial(*args)
+
+
+# --- BLAS inside parallel kernels ---
+
+_numba_blas_limited = False
+
+
+def with_one_blas_thread(kernel, *args):
+    """kernel(*args), with the BLAS that numba's np.dot calls (SciPy's copy) limited to one thread.
+
+    Parallel kernels call np.dot from each of numba's threads; a BLAS that also splits every product over
+    threads of its own fights them for the cores (measured: 2x slower). The limit is set on first use and
+    left there: restoring it after every kernel made BLAS restart its threads, which cost up to 16 ms per call
+    when the cores were busy. NumPy's BLAS (a separate library in pip installs) keeps its threads. Without
+    threadpoolctl (a dependency of scikit-learn), or when SciPy shares NumPy's BLAS, nothing is limited:
+    slower, same results.
+    """
+    global _numba_blas_limited
+    if not _numba_blas_limited:
+        _limit_scipy_blas()
+        _numba_blas_limited = True
+    return kernel(*args)
+
+
+def _limit_scipy_blas() -> None:
+    """Set the BLAS libraries that SciPy bundles (in scipy/ or scipy.libs/) to one thread."""
+    try:
+        import scipy
+        import scipy.linalg.cython_blas  # numba's np.dot calls this module's BLAS: load it before listing
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return
+    scipy_dir = os.path.dirname(os.path.realpath(scipy.__file__))
+    for lib in ThreadpoolController().lib_controllers:
+        path = os.path.realpath(lib.filepath)
+        if lib.user_api == "blas" and path.startswith((scipy_dir + os.sep, scipy_dir + ".libs" + os.sep)):
+            lib.set_num_threads(1)
+
+
+# --- arguments: what the kernels compile for ---
+
+# Sums may be reordered (so that LLVM vectorizes them) and a * b + c fused: only the rounding changes,
+# never how inf and NaN propagate (so no "nnan"/"ninf", which fastmath=True would add).
+REORDER_SUMS = {"reassoc", "contract"}
+
+
+def same_floats(*arrays) -> bool:
+    """Whether every argument is a NumPy array of one dtype, float32 or float64: what these kernels compile for.
+
+    Anything else (float16, integers, mixed dtypes) goes to the reference kernel, which handles every case.
+    """
+    first = arrays[0]
+    same = all(isinstance(a, np.ndarray) and a.dtype == first.dtype for a in arrays)
+    return same and first.dtype in (np.float32, np.float64)
+
+
+def contiguous(a, dtype=None):
+    """``a`` as a writable C-contiguous array (of ``dtype``): ``a`` itself when it is one, else a copy.
+
+    Numba compiles a kernel anew for every array layout and for read-only arrays (such as np.broadcast_to's
+    views): copying the odd input is cheaper than compiling for it, so every kernel gets this one type.
+    """
+    dtype = a.dtype if dtype is None else np.dtype(dtype)
+    usable = a.flags.c_contiguous and a.flags.writeable and a.dtype == dtype
+    return a if usable else np.array(a, dtype=dtype, order="C")
+
+
+def flat(a, dtype=None):
+    """``a`` as a writable C-contiguous 1-D array: a view when `contiguous` need not copy."""
+    return contiguous(a, dtype).reshape(-1)
+
+
+# --- a vectorizable exp ---
+
+
+def exp(x):
+    """exp(x) of a float32 or float64 scalar.
+
+    Run as Python (NUMBA_DISABLE_JIT=1) this is NumPy's exp; compiled, it is `_exp_polynomial` below.
+    """
+    return np.exp(x)
+
+
+def expm1(x):
+    """exp(x) - 1, accurate also for tiny |x| (tanh needs that); NumPy's expm1 when run as Python."""
+    return np.expm1(x)
+
+
+def _exp_polynomial(float_type, minus_one: bool):
+    """The compiled exp (or expm1, when ``minus_one``) for ``float_type``: float32 or float64.
+
+    Why: without Intel's SVML, Numba calls libm's scalar exp, which does not vectorize; on the (2048, 1000)
+    logits of a softmax it was 3-6x slower than NumPy's SIMD exp. This one vectorizes (AVX-512 here) and
+    measured 2x faster than NumPy's in float32, on par in float64. How: write x = n ln2 + r with
+    |r| <= ln2 / 2 (ln2 split in a high and a low part, so that n ln2 is exact: Cody and Waite),
+    expm1(r) = r + r^2/2! + ... to degree 7 (float32) or 13 (float64), which leaves an error under half an
+    ulp, then exp(x) = 2^n (1 + expm1(r)), with 2^n assembled from its exponent bits. Measured against
+    the exact values on 2M points: at most 1 ulp (exp) and 1.3 ulp (expm1) off. Below about -87.3 (float32;
+    -708.4 in float64) it returns 0 (-1 for expm1) where the true value is subnormal; above 88 (709) inf,
+    a little before the true overflow: softmax and friends only ever call it on x <= 0.
+    """
+    single = float_type == numba.float32
+    if not single and float_type != numba.float64:
+        return None
+    # Polynomial degree, exponent bias and mantissa bits; where the result leaves the normal range; and
+    # ln 2 = ln2_high + ln2_low, ln2_high with few enough bits that n * ln2_high is exact.
+    if single:
+        real, bits, degree, bias, mantissa = np.float32, np.int32, 7, 127, 23
+        low, high, ln2_high, ln2_low = -87.33, 88.0, 0.693359375, -2.12194440e-4
+    else:
+        real, bits, degree, bias, mantissa = np.float64, np.int64, 13, 1023, 52
+        low, high, ln2_high, ln2_low = -708.39, 709.0, 0.6931471803691238, 1.9082149292705877e-10
+    low, high, ln2_high, ln2_low, log2_e = real(low), real(high), real(ln2_high), real(ln2_low), real(1 / math.log(2))
+    top = real(1 / math.factorial(degree))
+    coefficients = tuple(real(1 / math.factorial(k)) for k in range(degree - 1, 0, -1))
+    half, one, inf = real(0.5), real(1), real(np.inf)
+    underflow = -one if minus_one else real(0)
+
+    def exp_or_expm1(x):
+        clamped = min(max(x, low), high)
+        n = np.floor(clamped * log2_e + half)
+        r = (clamped - n * ln2_high) - n * ln2_low
+        q = top
+        for c in coefficients:  # Horner's rule: q = expm1(r) / r, then expm1(r)
+            q = q * r + c
+        q = q * r
+        two_to_n = bits((bits(n) + bits(bias)) << bits(mantissa)).view(real)
+        y = (two_to_n - one) + two_to_n * q if minus_one else two_to_n + two_to_n * q
+        # Out of range: 0 (or -1) below, inf above, and NaN stays NaN (NaN + inf).
+        return y if low <= x <= high else (underflow if x < low else x + inf)
+
+    return exp_or_expm1
+
+
+@numba.extending.overload(exp)
+def _exp_compiled(x):
+    return _exp_polynomial(x, minus_one=False)
+
+
+@numba.extending.overload(expm1)
+def _expm1_compiled(x):
+    return _exp_polynomial(x, minus_one=True)
+
+
+# --- sigmoid and tanh of one value, for kernels that compute them inside their own loops ---
+# Both stay in x's float type: ``one`` and ``two`` are of that type (a bare 1 would promote float32 to float64).
+
+
+@numba.njit(cache=True)
+def sigmoid(x):
+    """1 / (1 + exp(-x)) of a float32 or float64 scalar: 0 (not NaN) where exp(-x) overflows to inf."""
+    one = type(x)(1)
+    return one / (one + np.exp(-x))
+
+
+@numba.njit(cache=True, inline="always")  # a call per value would stop the loops around it vectorizing
+def tanh(x):
+    """tanh of a float32 or float64 scalar, from expm1: tanh|x| = -m / (2 + m) with m = expm1(-2|x|) in
+    (-1, 0], the sign put back.
+
+    Why not np.tanh: it compiles to a libm call that costs ~5x an exp (measured: 16 ns against 3 ns a value)
+    and does not vectorize, and tanh is a third of the GRU's and half the LSTM's gate math. Why expm1 and
+    not (1 - e) / (1 + e) with e = exp(-2|x|): that cancels as |x| -> 0, where tanh(x) ~ x is tiny and e
+    rounds towards 1. Measured against tanh in 80-bit long double, on 200k points per range of |x|, in
+    float32 and float64 alike: (1 - e) / (1 + e) is off by up to 17 ulp for |x| in [0.01, 0.5], 2,000 ulp in
+    [1e-4, 0.01] and 1.7e7 in [1e-8, 1e-4] (float32: 0 once e rounds to 1); this one by at most 2.8 ulp
+    anywhere (np.tanh: 1.4).
+    """
+    two = type(x)(2)
+    m = expm1(-two * abs(x))  # no cancellation near 0, unlike 1 - exp(-2|x|)
+    t = -m / (two + m)
+    return -t if x < 0 else t
+
+
+@numba.njit(cache=True)
+def gate_tanh(x):
+    """tanh of a float32 or float64 scalar from libm's exp, for the GRU's and LSTM's gate loops:
+    (1 - e) / (1 + e) with e = exp(-2|x|) <= 1, the sign put back.
+
+    Those loops call libm's exp for their sigmoids and do not vectorize; one value at a time, ``tanh``'s
+    polynomial expm1 costs more than libm's exp. Measured on (T, N, H) = (40, 100, 6) float32, one thread,
+    forward: GRU 0.40 ms with this against 0.52 ms with ``tanh``, LSTM 0.53 against 0.88. (The RNN's loop does
+    vectorize, with ``tanh``: 0.53 ms against 0.85 with this.) Its absolute error is about 1 ulp of 1.0, as
+    ``tanh``'s; only its relative error grows as |x| -> 0 (see ``tanh``), which a gate does not feel: it
+    mixes the value into a state of order 1.
+    """
+    one = type(x)(1)
+    e = np.exp(-(one + one) * abs(x))
+    t = (one - e) / (one + e)
+    return t if x >= 0 else -t

@@ -1,0 +1,82 @@
+"""Scatter-add and the embedding gradient: adding rows of values into the rows of a table that an index picks."""
+
+import math
+
+import numpy as np
+
+from kernels import numpy_ref
+from kernels.numba_cpu.common import contiguous, flat, numba, run_kernel, same_floats, threaded, warms_up
+
+
+@threaded()
+def _add_rows_at(table, index, values, blocks):
+    # table[index[i]] += values[i] for every i in order. Threads split the columns into blocks, not the i,
+    # so no two threads add into one element, and each element adds its values in the reference's order.
+    columns = table.shape[1]
+    for b in numba.prange(blocks):
+        for i in range(index.size):
+            target, source = table[index[i]], values[i]
+            for j in range(b * columns // blocks, (b + 1) * columns // blocks):
+                target[j] += source[j]
+
+
+def _column_blocks(columns: int) -> int:
+    return min(columns, numba.get_num_threads())
+
+
+def _rows_index(index, rows: int) -> bool:
+    """Whether ``index`` is an integer array whose entries all pick one of ``rows`` rows (no negatives)."""
+    return (
+        isinstance(index, np.ndarray)
+        and index.dtype.kind in "iu"
+        and (index.size == 0 or (index.min() >= 0 and index.max() < rows))
+    )
+
+
+def scatter_add(target, index, values):
+    """target[index] += values, in place, where repeated indices each add (unlike ``+=``).
+
+    target: any shape; index: anything that indexes it; values: the shape of target[index] (or broadcast
+    to it). Compiled for the common case, an integer array picking rows of a C-contiguous target (any
+    shape of index, entries in [0, len(target))); every other index (slices, tuples, booleans, negative
+    entries) and dtype goes to the reference's np.add.at.
+    """
+    if not (
+        same_floats(target, values)
+        and target.ndim >= 1
+        and target.flags.c_contiguous
+        and target.flags.writeable
+        and _rows_index(index, target.shape[0])
+    ):
+        return numpy_ref.scatter_add(target, index, values)
+    row_size = math.prod(target.shape[1:])
+    values = contiguous(np.broadcast_to(values, index.shape + target.shape[1:]))
+    run_kernel(
+        _add_rows_at, values.size, target.reshape(target.shape[0], row_size), flat(index, np.intp),
+        values.reshape(index.size, row_size), _column_blocks(row_size),
+    )  # fmt: skip
+
+
+def embedding_backward(grad, indices, num_embeddings):
+    """Gradient of the embedding table for out = weight[indices].
+
+    grad: (..., D), indices: (...) integers in [0, num_embeddings) -> (num_embeddings, D), row i summing
+    the gradients of every position that looked up i. Threads split the D columns (see `_add_rows_at`).
+    """
+    usable = same_floats(grad) and grad.ndim >= 1 and _rows_index(indices, num_embeddings)
+    if not (usable and indices.shape == grad.shape[:-1]):
+        return numpy_ref.embedding_backward(grad, indices, num_embeddings)
+    dim = grad.shape[-1]
+    table = np.zeros((num_embeddings, dim), grad.dtype)
+    values = contiguous(grad).reshape(indices.size, dim)
+    run_kernel(_add_rows_at, values.size, table, flat(indices, np.intp), values, _column_blocks(dim))
+    return table
+
+
+@warms_up
+def warm_up(dtype: np.dtype) -> None:
+    """Compile this family's kernel for dtype (see common.warms_up)."""
+    x = np.linspace(-3, 3, 12).astype(dtype).reshape(3, 4)
+    labels = np.array([0, 3, 1])
+    embedding_backward(x, labels, 4)
+    scatter_add(np.zeros((4, 4), dtype), labels, x)

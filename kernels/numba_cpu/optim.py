@@ -1,0 +1,91 @@
+"""Optimizer steps (SGD, Adam and AdamW), updating parameters and their state in place in one fused pass."""
+
+import math
+
+import numpy as np
+
+from kernels import numpy_ref
+from kernels.numba_cpu.common import ADAM, EXP, contiguous, numba, run_kernel, same_floats, threaded, warms_up
+
+
+def _updatable(*arrays) -> bool:
+    """In-place steps need writable C-contiguous arrays of one shape and float dtype: flat views that write
+    through. (grad is only read, but a read-only one would cost a compile: see `common.contiguous`.)"""
+    same = same_floats(*arrays)
+    return same and all(a.flags.c_contiguous and a.flags.writeable and a.shape == arrays[0].shape for a in arrays)
+
+
+@threaded()
+def _sgd_step(param, grad, buffer, lr, momentum, one_minus_dampening, weight_decay, nesterov, first):
+    for i in numba.prange(param.size):
+        d = grad[i] + weight_decay * param[i] if weight_decay else grad[i]
+        if momentum:
+            buffer[i] = d if first else buffer[i] * momentum + one_minus_dampening * d
+            d = d + momentum * buffer[i] if nesterov else buffer[i]
+        param[i] -= lr * d
+
+
+def sgd_step(param, grad, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, first):
+    """One SGD step, as PyTorch defines it, updating param (and momentum_buffer) in place.
+
+    param, grad, momentum_buffer: same shape (momentum_buffer is None when momentum == 0); first: True on
+    the buffer's first step, when it starts as the gradient itself. One fused pass over the flattened
+    arrays, threads splitting it; the hyperparameters are cast to param's dtype, as NumPy does.
+    """
+    buffers = () if momentum_buffer is None else (momentum_buffer,)
+    grad = contiguous(grad)  # only read: a strided gradient (a conv weight's, say) is copied, not refused
+    if not _updatable(param, grad, *buffers) or (momentum and momentum_buffer is None):
+        return numpy_ref.sgd_step(
+            param, grad, momentum_buffer, lr=lr, momentum=momentum, dampening=dampening,
+            weight_decay=weight_decay, nesterov=nesterov, first=first,
+        )  # fmt: skip
+    real = param.dtype.type
+    buffer = np.empty(0, param.dtype) if momentum_buffer is None else momentum_buffer.reshape(-1)
+    run_kernel(
+        _sgd_step, EXP * param.size, param.reshape(-1), grad.reshape(-1), buffer, real(lr), real(momentum),
+        real(1 - dampening), real(weight_decay), bool(nesterov), bool(first),
+    )  # fmt: skip
+
+
+@threaded()
+def _adam_step(param, grad, exp_avg, exp_avg_sq, shrink, l2, beta1, one_minus_beta1, beta2, one_minus_beta2,
+               step_size, sqrt_bias_correction2, eps):  # fmt: skip
+    for i in numba.prange(param.size):
+        param[i] *= shrink  # AdamW's decoupled decay (1 exactly otherwise)
+        g = grad[i] + l2 * param[i] if l2 else grad[i]  # Adam's L2 decay
+        exp_avg[i] = exp_avg[i] * beta1 + one_minus_beta1 * g
+        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + one_minus_beta2 * g * g
+        denom = math.sqrt(exp_avg_sq[i]) / sqrt_bias_correction2 + eps
+        param[i] -= step_size * exp_avg[i] / denom
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1, beta2, eps, weight_decay, decoupled):
+    """One Adam (decoupled=False) or AdamW (decoupled=True) step, updating everything in place.
+
+    param, grad, exp_avg (m), exp_avg_sq (v): same shape; step: 1 on the first update. One fused pass over
+    the flattened arrays (read p, g, m, v; write p, m, v), threads splitting it; float32 stays float32.
+    """
+    grad = contiguous(grad)  # only read: a strided gradient (a conv weight's, say) is copied, not refused
+    if not _updatable(param, grad, exp_avg, exp_avg_sq):
+        return numpy_ref.adam_step(
+            param, grad, exp_avg, exp_avg_sq, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+            weight_decay=weight_decay, decoupled=decoupled,
+        )  # fmt: skip
+    real = param.dtype.type
+    shrink = 1 - lr * weight_decay if weight_decay and decoupled else 1
+    l2 = 0 if decoupled else weight_decay
+    bias_correction1, bias_correction2 = 1 - beta1**step, 1 - beta2**step
+    run_kernel(
+        _adam_step, ADAM * param.size, param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1),
+        exp_avg_sq.reshape(-1), real(shrink), real(l2), real(beta1), real(1 - beta1), real(beta2), real(1 - beta2),
+        real(lr / bias_correction1), real(math.sqrt(bias_correction2)), real(eps),
+    )  # fmt: skip
+
+
+@warms_up
+def warm_up(dtype: np.dtype) -> None:
+    """Compile both optimizer steps for dtype (see common.warms_up)."""
+    x = np.linspace(-3, 3, 12).astype(dtype).reshape(3, 4)
+    sgd_step(x.copy(), x, x.copy(), lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.1, nesterov=False, first=False)
+    adam_step(x.copy(), x, x.copy(), x * x, step=1, lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.0,
+              decoupled=False)  # fmt: skip

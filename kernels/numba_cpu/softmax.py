@@ -1,0 +1,203 @@
+"""Softmax, log-softmax and cross-entropy along an axis: the row-wise family, stable by subtracting the max.
+
+The axis is moved last and each row is one loop, threads splitting the rows: max, exps and their sum,
+then the outputs, with no temporary arrays.
+"""
+
+import math
+
+import numpy as np
+
+from kernels import numpy_ref
+from kernels.numba_cpu.common import (
+    CHEAP,
+    EXP,
+    REORDER_SUMS,
+    contiguous,
+    exp,
+    numba,
+    run_kernel,
+    same_floats,
+    threaded,
+    warms_up,
+)
+
+
+def _as_rows(x, axis):
+    """x with ``axis`` moved last, as a C-contiguous (rows, K) array (no copy when it already is one),
+    and the shape of x with the axis moved (to put the result back with `_from_rows`)."""
+    moved = np.moveaxis(x, axis, -1)
+    rows = contiguous(moved).reshape(math.prod(moved.shape[:-1]), moved.shape[-1])
+    return rows, moved.shape
+
+
+def _from_rows(rows, moved_shape, axis):
+    return np.moveaxis(rows.reshape(moved_shape), -1, axis)
+
+
+def _along_rows(kernel, reference, x, axis):
+    """y = f(x) along axis: ``kernel(rows, y_rows)`` fills each row of y from that row of x."""
+    if not same_floats(x) or x.size == 0:
+        return reference(x, axis)
+    rows, moved_shape = _as_rows(x, axis)
+    y = np.empty_like(rows)
+    run_kernel(kernel, EXP * rows.size, rows, y)
+    return _from_rows(y, moved_shape, axis)
+
+
+def _along_rows_backward(kernel, reference, grad_y, y, axis):
+    """dL/dx along axis, from dL/dy and the forward's output y (same shape): ``kernel(g, y, grad_x)``, by rows."""
+    if not (same_floats(grad_y, y) and grad_y.shape == y.shape) or y.size == 0:
+        return reference(grad_y, y, axis)
+    (g, moved_shape), (rows, _) = _as_rows(grad_y, axis), _as_rows(y, axis)
+    grad_x = np.empty_like(rows)
+    run_kernel(kernel, EXP * g.size, g, rows, grad_x)
+    return _from_rows(grad_x, moved_shape, axis)
+
+
+@numba.njit(cache=True)
+def _row_max(row):
+    # A NaN is skipped here, but it still turns the row's sum of exps, and so every output, into NaN.
+    top = row[0]
+    for v in row:
+        top = v if v > top else top
+    return top
+
+
+@numba.njit(cache=True, fastmath=REORDER_SUMS)
+def _softmax_row(row, out):
+    """out = softmax(row), the max subtracted first; returns that max and the sum of the shifted exps."""
+    top = _row_max(row)
+    total = row.dtype.type(0)
+    for j in range(row.size):
+        out[j] = exp(row[j] - top)
+        total += out[j]
+    for j in range(row.size):
+        out[j] = out[j] / total
+    return top, total
+
+
+@threaded(fastmath=REORDER_SUMS)
+def _softmax_forward(x, y):
+    for i in numba.prange(x.shape[0]):
+        _softmax_row(x[i], y[i])
+
+
+def softmax_forward(x, axis):
+    """y = exp(x) / sum(exp(x)) along axis, the max subtracted first. Threads split the rows."""
+    return _along_rows(_softmax_forward, numpy_ref.softmax_forward, x, axis)
+
+
+@threaded(fastmath=REORDER_SUMS)
+def _softmax_backward(grad_y, y, grad_x):
+    for i in numba.prange(y.shape[0]):
+        g, p, out = grad_y[i], y[i], grad_x[i]
+        dot = y.dtype.type(0)
+        for j in range(p.size):
+            dot += g[j] * p[j]
+        for j in range(p.size):
+            out[j] = p[j] * (g[j] - dot)
+
+
+def softmax_backward(grad_y, y, axis):
+    """dL/dx = y * (dL/dy - sum(dL/dy * y)) along axis. grad_y, y: same shape."""
+    return _along_rows_backward(_softmax_backward, numpy_ref.softmax_backward, grad_y, y, axis)
+
+
+@threaded(fastmath=REORDER_SUMS)
+def _log_softmax_forward(x, y):
+    for i in numba.prange(x.shape[0]):
+        row, out = x[i], y[i]
+        top = _row_max(row)
+        total = x.dtype.type(0)
+        for j in range(row.size):
+            total += exp(row[j] - top)
+        log_total = math.log(total)
+        for j in range(row.size):
+            out[j] = (row[j] - top) - log_total
+
+
+def log_softmax_forward(x, axis):
+    """y = x - logsumexp(x) along axis, from the max-shifted x (stable). Threads split the rows."""
+    return _along_rows(_log_softmax_forward, numpy_ref.log_softmax_forward, x, axis)
+
+
+@threaded(fastmath=REORDER_SUMS)
+def _log_softmax_backward(grad_y, y, grad_x):
+    for i in numba.prange(y.shape[0]):
+        g, log_p, out = grad_y[i], y[i], grad_x[i]
+        total = y.dtype.type(0)
+        for j in range(g.size):
+            total += g[j]
+        for j in range(g.size):
+            out[j] = g[j] - exp(log_p[j]) * total
+
+
+def log_softmax_backward(grad_y, y, axis):
+    """dL/dx = dL/dy - softmax(x) * sum(dL/dy) along axis, with softmax(x) = exp(y). Same shapes."""
+    return _along_rows_backward(_log_softmax_backward, numpy_ref.log_softmax_backward, grad_y, y, axis)
+
+
+def _labels_in_range(labels, n: int, classes: int) -> bool:
+    """n integer labels, all in [0, classes): anything else goes to the reference, which wraps or raises."""
+    return (
+        isinstance(labels, np.ndarray)
+        and labels.shape == (n,)
+        and labels.dtype.kind in "iu"
+        and (labels.size == 0 or (labels.min() >= 0 and labels.max() < classes))
+    )
+
+
+@threaded(fastmath=REORDER_SUMS)
+def _cross_entropy_forward(logits, labels, loss, probs):
+    for i in numba.prange(logits.shape[0]):
+        row = logits[i]
+        top, total = _softmax_row(row, probs[i])
+        loss[i] = math.log(total) - (row[labels[i]] - top)
+
+
+def cross_entropy_forward(logits, labels):
+    """Per-sample cross-entropy of integer labels, and the probabilities backward needs.
+
+    logits: (N, C) float, labels: (N,) integers in [0, C) -> loss: (N,), probs: (N, C).
+    One pass per row (threads split the rows): max, exps into probs, their sum, loss = logsumexp - the
+    label's logit, probs scaled by 1 / sum.
+    """
+    usable = same_floats(logits) and logits.ndim == 2 and logits.size > 0
+    if not (usable and _labels_in_range(labels, *logits.shape)):
+        return numpy_ref.cross_entropy_forward(logits, labels)
+    loss, probs = np.empty(logits.shape[0], logits.dtype), np.empty(logits.shape, logits.dtype)
+    run_kernel(_cross_entropy_forward, EXP * logits.size, contiguous(logits), contiguous(labels, np.intp), loss, probs)
+    return loss, probs
+
+
+@threaded()
+def _cross_entropy_backward(grad_loss, probs, labels, grad):
+    for i in numba.prange(probs.shape[0]):
+        g, p, out = grad_loss[i], probs[i], grad[i]
+        for j in range(p.size):
+            out[j] = p[j] * g
+        out[labels[i]] = (p[labels[i]] - p.dtype.type(1)) * g
+
+
+def cross_entropy_backward(grad_loss, probs, labels):
+    """dL/dlogits = (probs - onehot(labels)) * dL/dloss. grad_loss: (N,), probs: (N, C), labels: (N,)."""
+    usable = same_floats(grad_loss, probs) and probs.ndim == 2 and grad_loss.shape == probs.shape[:1]
+    if not (usable and _labels_in_range(labels, *probs.shape)):
+        return numpy_ref.cross_entropy_backward(grad_loss, probs, labels)
+    grad = np.empty(probs.shape, probs.dtype)
+    # grad_loss is often a broadcast scalar (reduction="mean"): `contiguous` copies its N values.
+    labels = contiguous(labels, np.intp)
+    run_kernel(_cross_entropy_backward, CHEAP * probs.size, contiguous(grad_loss), contiguous(probs), labels, grad)
+    return grad
+
+
+@warms_up
+def warm_up(dtype: np.dtype) -> None:
+    """Compile every kernel of this family for dtype (see common.warms_up)."""
+    x = np.linspace(-3, 3, 12).astype(dtype).reshape(3, 4)
+    labels = np.array([0, 3, 1])
+    for forward, backward in ((softmax_forward, softmax_backward), (log_softmax_forward, log_softmax_backward)):
+        backward(x, forward(x, -1), -1)
+    _, probs = cross_entropy_forward(x, labels)
+    cross_entropy_backward(x[:, 0].copy(), probs, labels)

@@ -1,0 +1,79 @@
+"""Reference kernels: the specification every other backend must match.
+
+Each kernel is plain, readable NumPy with its shapes in the docstring, in one module per op family
+(the same families as ``tinynet/functions``). A kernel takes its array module from its inputs
+(``xp = array_module(x)``), so the same code runs on CuPy arrays, on the GPU, when a backend falls
+back to it. Kernels never modify their inputs, except the optimizer steps, which update parameters
+and their state in place by design.
+"""
+
+from kernels.numpy_ref.activations import (
+    gelu_backward,
+    gelu_forward,
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    tanh_backward,
+    tanh_forward,
+)
+from kernels.numpy_ref.attention import attention_backward, attention_forward, masked_softmax_forward
+from kernels.numpy_ref.common import array_module
+from kernels.numpy_ref.conv import (
+    conv2d_backward,
+    conv2d_forward,
+    conv_transpose2d_backward,
+    conv_transpose2d_forward,
+)
+from kernels.numpy_ref.embedding import embedding_backward, scatter_add
+from kernels.numpy_ref.linalg import matmul
+from kernels.numpy_ref.normalization import layer_norm_backward, layer_norm_forward
+from kernels.numpy_ref.optim import adam_step, sgd_step
+from kernels.numpy_ref.pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+from kernels.numpy_ref.recurrent import (
+    gru_sequence_backward,
+    gru_sequence_forward,
+    lstm_sequence_backward,
+    lstm_sequence_forward,
+    rnn_sequence_backward,
+    rnn_sequence_forward,
+)
+from kernels.numpy_ref.softmax import (
+    cross_entropy_backward,
+    cross_entropy_forward,
+    log_softmax_backward,
+    log_softmax_forward,
+    softmax_backward,
+    softmax_forward,
+)
+
+NAME = "numpy"
+
+# The kernel table, by family (the module each comes from): every backend provides these names, or
+# falls back to this package's.
+FAMILIES = {
+    "linalg": ("matmul",),
+    "activations": (
+        "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
+        "tanh_forward", "tanh_backward", "gelu_forward", "gelu_backward",
+    ),
+    "softmax": (
+        "softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward",
+        "cross_entropy_forward", "cross_entropy_backward",
+    ),
+    "embedding": ("scatter_add", "embedding_backward"),
+    "normalization": ("layer_norm_forward", "layer_norm_backward"),
+    "attention": ("masked_softmax_forward", "attention_forward", "attention_backward"),
+    "conv": ("conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward"),
+    "pooling": ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"),
+    "optim": ("sgd_step", "adam_step"),
+    "recurrent": (
+        "rnn_sequence_forward", "rnn_sequence_backward", "gru_sequence_forward", "gru_sequence_backward",
+        "lstm_sequence_forward", "lstm_sequence_backward",
+    ),
+}  # fmt: skip
+KERNELS = tuple(kernel for family in FAMILIES.values() for kernel in family)
+
+
+def check_available() -> None:
+    """The reference runs wherever NumPy does."""

@@ -1,0 +1,59 @@
+"""Elementwise activations and their derivatives: y = f(x), dL/dx = dL/dy * f'(x)."""
+
+import numpy as np
+
+from kernels.numpy_ref.common import array_module
+
+
+def relu_forward(x):
+    """y = max(x, 0). x: any shape -> y: same shape."""
+    return array_module(x).maximum(x, 0)
+
+
+def relu_backward(grad_y, x):
+    """dL/dx = dL/dy where x > 0, else 0. grad_y, x: same shape."""
+    return grad_y * (x > 0)
+
+
+def sigmoid_forward(x):
+    """y = 1 / (1 + exp(-x)), computed without overflow for large |x|. x: any shape."""
+    xp = array_module(x)
+    e = xp.exp(-xp.abs(x))  # in (0, 1], never overflows
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def sigmoid_backward(grad_y, y):
+    """dL/dx = dL/dy * y * (1 - y), from the forward's output y. grad_y, y: same shape."""
+    return grad_y * y * (1 - y)
+
+
+def tanh_forward(x):
+    """y = tanh(x). x: any shape."""
+    return array_module(x).tanh(x)
+
+
+def tanh_backward(grad_y, y):
+    """dL/dx = dL/dy * (1 - y^2), from the forward's output y. grad_y, y: same shape."""
+    return grad_y * (1 - y * y)
+
+
+def _erf(x):
+    # NumPy has no erf; SciPy's (or CuPy's twin of it) is exact to the last bit.
+    if array_module(x) is np:
+        from scipy.special import erf
+    else:
+        from cupyx.scipy.special import erf
+    return erf(x)
+
+
+def gelu_forward(x):
+    """y = x * Phi(x), Phi the standard normal CDF = (1 + erf(x / sqrt 2)) / 2. x: any shape."""
+    return (0.5 * x * (1 + _erf(x / np.sqrt(2)))).astype(x.dtype, copy=False)
+
+
+def gelu_backward(grad_y, x):
+    """dL/dx = dL/dy * (Phi(x) + x * phi(x)), phi the standard normal density. grad_y, x: same shape."""
+    xp = array_module(x)
+    cdf = 0.5 * (1 + _erf(x / np.sqrt(2)))
+    pdf = xp.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+    return (grad_y * (cdf + x * pdf)).astype(x.dtype, copy=False)

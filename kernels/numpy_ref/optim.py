@@ -1,0 +1,43 @@
+"""Optimizer steps, in place: SGD (with momentum, Nesterov) and Adam/AdamW."""
+
+import numpy as np
+
+from kernels.numpy_ref.common import array_module
+
+
+def sgd_step(param, grad, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, first):
+    """One SGD step, as PyTorch defines it, updating param (and momentum_buffer) in place.
+
+    param, grad, momentum_buffer: same shape (momentum_buffer is None when momentum == 0);
+    first: True on the buffer's first step, when it starts as the gradient itself.
+    """
+    d = grad + weight_decay * param if weight_decay else grad
+    if momentum:
+        if first:
+            momentum_buffer[...] = d
+        else:
+            momentum_buffer *= momentum
+            momentum_buffer += (1 - dampening) * d
+        d = d + momentum * momentum_buffer if nesterov else momentum_buffer
+    param -= lr * d
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1, beta2, eps, weight_decay, decoupled):
+    """One Adam (decoupled=False) or AdamW (decoupled=True) step, updating everything in place.
+
+    param, grad, exp_avg (m), exp_avg_sq (v): same shape; step: 1 on the first update.
+    Adam adds weight_decay * param to the gradient (L2); AdamW shrinks param directly.
+    """
+    if weight_decay and decoupled:
+        param *= 1 - lr * weight_decay
+    elif weight_decay:
+        grad = grad + weight_decay * param
+    exp_avg *= beta1
+    exp_avg += (1 - beta1) * grad
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad
+    xp = array_module(param)
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    denom = xp.sqrt(exp_avg_sq) / np.sqrt(bias_correction2) + eps
+    param -= (lr / bias_correction1) * exp_avg / denom
