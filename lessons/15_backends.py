@@ -277,7 +277,8 @@ print(inspect.getsource(numpy_ref.softmax_forward))
 
 # %%
 for function in (numba_softmax._row_max, numba_softmax._softmax_row, numba_softmax._softmax_forward):
-    print(inspect.getsource(function.py_func))  # .py_func: the Python function inside the compiled dispatcher
+    # .py_func: the Python function inside the compiled dispatcher (with NUMBA_DISABLE_JIT=1, the function itself)
+    print(inspect.getsource(getattr(function, "py_func", function)))
 for function in (numba_softmax.softmax_forward, numba_softmax._along_rows):
     print(inspect.getsource(function))
 
@@ -345,7 +346,7 @@ for helper in ("warp_sum", "block_sum"):
 # kernels takes minutes, so `tinynet.warmup("numba")` (or `tinynet info --warmup`) does it once, up front.
 
 # %%
-relu_python = numba_activations._relu_forward.py_func
+relu_python = getattr(numba_activations._relu_forward, "py_func", numba_activations._relu_forward)
 relu_input = np.random.default_rng(0).standard_normal(100_000).astype(np.float32)
 relu_output = np.empty_like(relu_input)
 
@@ -367,10 +368,13 @@ numba_activations.relu_forward(relu_input)  # the engine's kernel, for this argu
 numba_compile_s, numba_call_s = first_and_later_call(numba.njit(parallel=True)(relu_python))
 from_cache = numba.njit(cache=True, parallel=True)(relu_python)
 numba_cache_load_s, _ = first_and_later_call(from_cache)
-cache_hit = sum(from_cache.stats.cache_hits.values()) > 0
+jit_disabled = bool(numba.config.DISABLE_JIT)  # NUMBA_DISABLE_JIT=1: every "dispatcher" is the plain function
+cache_hit = not jit_disabled and sum(from_cache.stats.cache_hits.values()) > 0
 print(f"relu, 100,000 float32: compile {numba_compile_s:.3f} s, load from cache {numba_cache_load_s:.4f} s "
       f"(a cache hit: {cache_hit}), later calls {1e6 * numba_call_s:.0f} us")  # fmt: skip
-if not cache_hit:
+if jit_disabled:
+    print("NUMBA_DISABLE_JIT is set: nothing was compiled or loaded; those three times are plain Python's")
+elif not cache_hit:
     print("no cache hit: the cache on disk did not match activations.py (edited since?), so that call compiled too")
 
 # %% [markdown]
@@ -445,5 +449,6 @@ lesson.report(
     numba_cache_load_s=numba_cache_load_s,
     numba_call_s=numba_call_s,
     numba_cache_hit=cache_hit,
+    numba_jit_disabled=jit_disabled,
     steps=steps,
 )
