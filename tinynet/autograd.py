@@ -235,8 +235,6 @@ def _seed_gradient(root: Tensor, grad):
     return grad
 
 
-
-
 def _input_gradients(node: Node, grad) -> tuple:
     """``node.function.backward`` on dL/d(output): one gradient (or None) per input, always as a tuple. A kernel
     that fails in there is reported as a kernel bug (see _raise_explained); other errors pass unchanged."""

@@ -13,30 +13,17 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
+from tinynet.dtypes import (  # noqa: F401 (re-exported: tinynet.tensor.float32 as before)
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    set_default_dtype,
+)
 from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, GraphError
-
-float16 = np.dtype("float16")
-float32 = np.dtype("float32")
-float64 = np.dtype("float64")
-int32 = np.dtype("int32")
-int64 = np.dtype("int64")
-bool_ = np.dtype("bool")
-
-_default_dtype = float32
-
-
-def get_default_dtype() -> np.dtype:
-    """The dtype floating-point data gets when none is given (float32 unless changed)."""
-    return _default_dtype
-
-
-def set_default_dtype(dtype) -> None:
-    """Make ``dtype`` (float32 or float64) the dtype of new floating-point tensors."""
-    global _default_dtype
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise DTypeError(f"set_default_dtype: expected a floating-point dtype, got {dtype}")
-    _default_dtype = dtype
 
 
 def to_host(array) -> np.ndarray:
@@ -122,7 +109,7 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(to_host(self.data), separator=", ", prefix="tensor(")
         extras = []
-        if self.dtype not in (_default_dtype, int64, bool_):
+        if self.dtype not in (get_default_dtype(), int64, bool_):
             extras.append(f"dtype={self.dtype}")
         if self._node is not None:
             extras.append(f"grad_fn=<{self.grad_fn}>")
@@ -320,113 +307,12 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    # --- math methods, PyTorch style -------------------------------------------------------
-
-    def neg(self):
-        return ops.neg(self)
-
-    def exp(self):
-        return ops.exp(self)
-
-    def log(self):
-        return ops.log(self)
-
-    def sqrt(self):
-        return ops.sqrt(self)
-
-    def abs(self):
-        return ops.abs(self)
-
-    def clip(self, min=None, max=None):  # noqa: A002 (PyTorch's argument names)
-        return ops.clip(self, min, max)
-
-    clamp = clip
-
-    def maximum(self, other):
-        return ops.maximum(self, other)
-
-    def minimum(self, other):
-        return ops.minimum(self, other)
-
-    def matmul(self, other):
-        return ops.matmul(self, other)
-
-    def sigmoid(self):
-        return ops.sigmoid(self)
-
-    def relu(self):
-        return ops.relu(self)
-
-    def tanh(self):
-        return ops.tanh(self)
-
-    def softmax(self, dim: int):
-        return ops.softmax(self, dim)
-
-    def log_softmax(self, dim: int):
-        return ops.log_softmax(self, dim)
-
-    def sum(self, dim=None, keepdim: bool = False):
-        return ops.sum(self, dim, keepdim)
-
-    def mean(self, dim=None, keepdim: bool = False):
-        return ops.mean(self, dim, keepdim)
-
-    def max(self, dim=None, keepdim: bool = False):
-        return ops.max(self, dim, keepdim)
-
-    def min(self, dim=None, keepdim: bool = False):
-        return ops.min(self, dim, keepdim)
-
-    def amax(self, dim=None, keepdim: bool = False):
-        return ops.amax(self, dim, keepdim)
-
-    def amin(self, dim=None, keepdim: bool = False):
-        return ops.amin(self, dim, keepdim)
-
-    def var(self, dim=None, keepdim: bool = False, correction: int = 1):
-        return ops.var(self, dim, keepdim, correction)
-
-    def std(self, dim=None, keepdim: bool = False, correction: int = 1):
-        return ops.std(self, dim, keepdim, correction)
-
-    def argmax(self, dim=None, keepdim: bool = False):
-        return ops.argmax(self, dim, keepdim)
-
-    def argmin(self, dim=None, keepdim: bool = False):
-        return ops.argmin(self, dim, keepdim)
-
-    # --- shape methods ---------------------------------------------------------------------
-
-    def reshape(self, *shape):
-        return ops.reshape(self, *shape)
-
-    view = reshape
-
-    def permute(self, *dims):
-        return ops.permute(self, *dims)
-
-    def transpose(self, dim0: int, dim1: int):
-        return ops.transpose(self, dim0, dim1)
-
     @property
     def T(self):
         return ops.permute(self, *reversed(range(self.ndim)))
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1):
-        return ops.flatten(self, start_dim, end_dim)
-
-    def squeeze(self, dim=None):
-        return ops.squeeze(self, dim)
-
-    def unsqueeze(self, dim: int):
-        return ops.unsqueeze(self, dim)
-
-    def broadcast_to(self, shape: Sequence[int]):
-        return ops.broadcast_to(self, shape)
-
-    def expand(self, *sizes):
-        return ops.expand(self, *sizes)
+    # The math, reduction and shape methods (x.exp(), x.sum(dim), x.reshape(...)) call the functions of
+    # tinynet.functions: each family lists its own in METHODS, attached at the end of this file.
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -442,7 +328,7 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
         data = to_host(data)
     array = xp.asarray(data)
     if dtype is None:
-        dtype = _default_dtype if array.dtype.kind == "f" else array.dtype
+        dtype = get_default_dtype() if array.dtype.kind == "f" else array.dtype
     return Tensor(array.astype(dtype, copy=True), requires_grad=requires_grad)
 
 
@@ -466,7 +352,7 @@ def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     """A tensor of shape ``size`` filled with ``fill_value``."""
     xp = backend.active().xp
-    return Tensor(xp.full(tuple(size), fill_value, dtype=dtype or _default_dtype), requires_grad=requires_grad)
+    return Tensor(xp.full(tuple(size), fill_value, dtype=dtype or get_default_dtype()), requires_grad=requires_grad)
 
 
 def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -492,12 +378,12 @@ def linspace(start: float, end: float, steps: int, dtype=None) -> Tensor:
 
 def eye(n: int, m: int | None = None, dtype=None) -> Tensor:
     """The identity matrix (n, m)."""
-    return Tensor(backend.active().xp.eye(n, m, dtype=dtype or _default_dtype))
+    return Tensor(backend.active().xp.eye(n, m, dtype=dtype or get_default_dtype()))
 
 
 def _random(values: np.ndarray, dtype, requires_grad: bool) -> Tensor:
     # Drawn on the host by the one seeded generator, then moved to the backend: same numbers everywhere.
-    array = backend.active().xp.asarray(values.astype(dtype or _default_dtype))
+    array = backend.active().xp.asarray(values.astype(dtype or get_default_dtype()))
     return Tensor(array, requires_grad=requires_grad)
 
 
@@ -519,3 +405,8 @@ def randint(low: int, high: int, size: Sequence[int], dtype=None) -> Tensor:
 # Imported last: these modules build on Tensor, and Tensor's methods call into them.
 from tinynet import autograd, random  # noqa: E402
 from tinynet import functions as ops  # noqa: E402
+
+# The methods each op family declares (its METHODS): x.sin() is ops.sin(x). Those written out above stay.
+for _name, _method in ops.METHODS.items():
+    if _name not in vars(Tensor):
+        setattr(Tensor, _name, _method)

@@ -32,55 +32,19 @@ Moving an op from inline to a kernel moves its math into the reference kernel, a
 says so.
 """
 
-from tinynet.functions.activations import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, softplus, tanh
-from tinynet.functions.elementwise import (
-    abs,
-    add,
-    cast,
-    clamp,
-    clip,
-    compare,
-    div,
-    exp,
-    log,
-    maximum,
-    minimum,
-    mul,
-    neg,
-    pow,
-    sqrt,
-    sub,
-    where,
-)
-from tinynet.functions.linalg import matmul
-from tinynet.functions.losses import (
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    mse_loss,
-    nll_loss,
-)
-from tinynet.functions.reduce import amax, amin, argmax, argmin, max, mean, min, std, sum, var
-from tinynet.functions.shape import (
-    broadcast_to,
-    cat,
-    expand,
-    flatten,
-    getitem,
-    permute,
-    reshape,
-    squeeze,
-    stack,
-    transpose,
-    unsqueeze,
-    view,
-)
+# Each family module lists its public functions in __all__ and the Tensor methods it adds in METHODS.
+from tinynet.functions import activations, elementwise, indexing, linalg, losses, pointwise, reduce, scan, shape
+from tinynet.functions.activations import *  # noqa: F403
+from tinynet.functions.elementwise import *  # noqa: F403
+from tinynet.functions.indexing import *  # noqa: F403
+from tinynet.functions.linalg import *  # noqa: F403
+from tinynet.functions.losses import *  # noqa: F403
+from tinynet.functions.pointwise import *  # noqa: F403
+from tinynet.functions.reduce import *  # noqa: F403
+from tinynet.functions.scan import *  # noqa: F403
+from tinynet.functions.shape import *  # noqa: F403
 
-__all__ = [
-    "abs", "add", "amax", "amin", "argmax", "argmin", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "broadcast_to", "cast", "cat", "clamp", "clip", "compare",
-    "cross_entropy", "div", "elu", "exp", "expand", "flatten", "gelu", "getitem", "leaky_relu", "log",
-    "log_softmax", "matmul", "max", "maximum", "mean", "min", "minimum", "mse_loss", "mul", "neg",
-    "nll_loss", "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "softplus", "sqrt",
-    "squeeze", "stack", "std", "sub", "sum", "tanh", "transpose", "unsqueeze", "var", "view", "where",
-]  # fmt: skip
+FAMILIES = (elementwise, pointwise, reduce, scan, shape, indexing, linalg, activations, losses)
+__all__ = [name for family in FAMILIES for name in family.__all__]
+# Tensor methods that call a function of these families: x.sin() is tn.sin(x) (tensor.py attaches them).
+METHODS = {name: method for family in FAMILIES for name, method in family.METHODS.items()}

@@ -246,3 +246,8 @@ def log_softmax(x: Tensor, dim: int) -> Tensor:
     if x.ndim == 0:
         return log_softmax(x.reshape(1), 0).reshape(())
     return LogSoftmax.apply(x, normalize_dims("log_softmax", dim, x.ndim)[0])
+
+
+__all__ = ["elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "softmax", "softplus", "tanh"]  # fmt: skip
+# The functions that are also Tensor methods, by method name (x.NAME(...) is FUNCTION(x, ...)).
+METHODS: dict = {"sigmoid": sigmoid, "relu": relu, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax}

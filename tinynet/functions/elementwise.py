@@ -8,6 +8,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet.autograd import Function, unbroadcast
+from tinynet.dtypes import get_default_dtype
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.tensor import Tensor, tensor
 
@@ -17,6 +18,12 @@ def operand(value):
     if isinstance(value, (Tensor, int, float, bool)):
         return value
     return tensor(value)
+
+
+def floating(x: Tensor) -> Tensor:
+    """``x`` itself if floating-point, else converted to the default float dtype: ops like sin or sigmoid
+    take integer and bool tensors and compute in floating point, as in PyTorch."""
+    return x if x.dtype.kind == "f" else Tensor(x.data.astype(get_default_dtype()))
 
 
 def _shape_of(value) -> tuple:
@@ -502,3 +509,36 @@ def compare(op: str, a: Tensor, b) -> Tensor:
             f"{_COMPARISONS[op]}: shapes {a.shape} and {_shape_of(b)} cannot broadcast "
             "(aligned from the right, each pair of sizes must be equal or one of them 1)"
         ) from None
+
+
+__all__ = [
+    "abs",
+    "add",
+    "cast",
+    "clamp",
+    "clip",
+    "compare",
+    "div",
+    "exp",
+    "log",
+    "maximum",
+    "minimum",
+    "mul",
+    "neg",
+    "pow",
+    "sqrt",
+    "sub",
+    "where",
+]
+# The functions that are also Tensor methods, by method name (x.NAME(...) is FUNCTION(x, ...)).
+METHODS: dict = {
+    "neg": neg,
+    "exp": exp,
+    "log": log,
+    "sqrt": sqrt,
+    "abs": abs,
+    "clip": clip,
+    "clamp": clamp,
+    "maximum": maximum,
+    "minimum": minimum,
+}

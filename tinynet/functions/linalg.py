@@ -103,3 +103,8 @@ class Linear(Function):
             matmul(grad_rows.T, rows) if need_w else None,
             grad_rows.sum(axis=0) if need_b else None,
         )
+
+
+__all__ = ["matmul"]  # fmt: skip
+# The functions that are also Tensor methods, by method name (x.NAME(...) is FUNCTION(x, ...)).
+METHODS: dict = {"matmul": matmul}

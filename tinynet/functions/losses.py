@@ -180,3 +180,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target, reduction: str = "me
     return apply_reduction(
         "binary_cross_entropy_with_logits", BinaryCrossEntropyWithLogits.apply(input, target), reduction
     )
+
+
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "mse_loss", "nll_loss"]
+# The functions that are also Tensor methods, by method name (x.NAME(...) is FUNCTION(x, ...)).
+METHODS: dict = {}

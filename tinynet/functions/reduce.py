@@ -183,3 +183,19 @@ def _count(shape: tuple, axes: tuple) -> int:
 def _check_not_empty(op: str, x: Tensor) -> None:
     if x.numel() == 0:
         raise ShapeError(f"{op}: the tensor of shape {x.shape} is empty; it has no extreme element")
+
+
+__all__ = ["amax", "amin", "argmax", "argmin", "max", "mean", "min", "std", "sum", "var"]  # fmt: skip
+# The functions that are also Tensor methods, by method name (x.NAME(...) is FUNCTION(x, ...)).
+METHODS: dict = {
+    "sum": sum,
+    "mean": mean,
+    "max": max,
+    "min": min,
+    "amax": amax,
+    "amin": amin,
+    "var": var,
+    "std": std,
+    "argmax": argmax,
+    "argmin": argmin,
+}

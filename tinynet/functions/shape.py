@@ -282,3 +282,31 @@ def _prod(sizes) -> int:
     for s in sizes:
         n *= s
     return n
+
+
+__all__ = [
+    "broadcast_to",
+    "cat",
+    "expand",
+    "flatten",
+    "getitem",
+    "permute",
+    "reshape",
+    "squeeze",
+    "stack",
+    "transpose",
+    "unsqueeze",
+    "view",
+]
+# The functions that are also Tensor methods, by method name (x.NAME(...) is FUNCTION(x, ...)).
+METHODS: dict = {
+    "reshape": reshape,
+    "view": view,
+    "permute": permute,
+    "transpose": transpose,
+    "flatten": flatten,
+    "squeeze": squeeze,
+    "unsqueeze": unsqueeze,
+    "broadcast_to": broadcast_to,
+    "expand": expand,
+}
