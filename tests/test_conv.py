@@ -168,7 +168,7 @@ def test_conv1d_matches_the_naive_loop(backend_name, case):
 def test_conv_transpose2d_matches_the_naive_scatter(backend_name, case):
     x, w, b = arrays(case)
     geometry = case["stride"], case["padding"], case["output_padding"], case["dilation"]
-    got = F.conv_transpose2d(*tensors(case), *geometry)
+    got = F.conv_transpose2d(*tensors(case), *geometry[:3], dilation=geometry[3])
     expected = naive_conv_transpose2d(x, w, b, *geometry)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-12)
 
@@ -183,7 +183,7 @@ def test_conv_transpose2d_undoes_the_shape_of_conv2d(backend_name, case):
     y = F.conv2d(f64(x), f64(w), None, stride, padding, dilation).numpy()
     geometry = zip(x.shape[2:], padding, dilation, w.shape[2:], stride)
     lost = tuple((n + 2 * p - d * (k - 1) - 1) % s for n, p, d, k, s in geometry)  # always < stride
-    back = F.conv_transpose2d(f64(y), f64(w), None, stride, padding, lost, dilation).numpy()
+    back = F.conv_transpose2d(f64(y), f64(w), None, stride, padding, lost, dilation=dilation).numpy()
     assert back.shape == x.shape
     np.testing.assert_allclose(np.sum(y * y), np.sum(x * back), rtol=1e-9)
 
@@ -237,7 +237,7 @@ def test_conv_transpose2d_gradcheck(case):
     geometry = case["stride"], case["padding"], case["output_padding"], case["dilation"]
     x, w, b = tensors(case, requires_grad=True)
     b = b if b is not None else f64(np.zeros(case["w_shape"][1]), requires_grad=True)
-    assert tn.gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, *geometry), [x, w, b])
+    assert tn.gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, *geometry[:3], dilation=geometry[3]), [x, w, b])
 
 
 def test_an_input_that_needs_no_grad_gets_none_and_the_weight_still_learns():
@@ -351,8 +351,10 @@ def test_an_input_too_small_for_the_kernel_gives_the_computed_size():
 
 
 def test_wrong_ndim_says_which_layout_is_expected():
-    with pytest.raises(tn.ShapeError, match=r"conv2d: expected input of shape \(N, C, H, W\), got shape \(3, 5, 5\)"):
-        F.conv2d(tn.randn(3, 5, 5), tn.randn(8, 3, 3, 3))
+    with pytest.raises(
+        tn.ShapeError, match=r"conv2d: expected input of shape \(N, C, H, W\).*got shape \(1, 3, 5, 5, 5\)"
+    ):
+        F.conv2d(tn.randn(1, 3, 5, 5, 5), tn.randn(8, 3, 3, 3))
     with pytest.raises(tn.ShapeError, match=r"conv2d: expected weight of shape \(out_channels, in_channels, KH, KW\)"):
         F.conv2d(tn.randn(1, 3, 5, 5), tn.randn(8, 3, 3))
     with pytest.raises(tn.ShapeError, match=r"conv1d: expected input of shape \(N, C, L\)"):

@@ -464,10 +464,18 @@ def test_cross_entropy_needs_2d_logits(shape):
         F.nll_loss(tn.randn(*shape), labels([0, 1]))
 
 
+def test_mse_broadcasts_n1_against_n_with_pytorchs_warning():
+    # PyTorch broadcasts (4, 1) against (4,) to (4, 4), warning that this is likely a mistake: so does tinynet.
+    p, t = tn.rand(4, 1), tn.rand(4)
+    with pytest.warns(UserWarning, match="target size"):
+        loss = F.mse_loss(p, t, reduction="none")
+    assert loss.shape == (4, 4)
+
+
 @pytest.mark.parametrize(
-    "loss", [F.mse_loss, F.binary_cross_entropy, F.binary_cross_entropy_with_logits], ids=["mse", "bce", "bce_logits"]
+    "loss", [F.binary_cross_entropy, F.binary_cross_entropy_with_logits], ids=["bce", "bce_logits"]
 )
-def test_elementwise_losses_refuse_to_broadcast_n1_against_n(loss):
+def test_binary_losses_refuse_to_broadcast_n1_against_n(loss):
     p, t = tn.rand(4, 1), tn.rand(4)
     with pytest.raises(tn.ShapeError, match=r"\(4, 1\).*\(4,\)"):
         loss(p, t)

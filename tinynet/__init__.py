@@ -10,31 +10,11 @@ Read in this order: ``tensor`` (the Tensor), ``autograd`` (the graph and backwar
 compute the heavy ops: ``kernels/numpy_ref/`` is their specification).
 """
 
-from tinynet.tensor import (  # noqa: I001 (tensor first: the modules below build on it)
-    Tensor,
-    arange,
-    bool_,
-    eye,
-    float16,
-    float32,
-    float64,
-    full,
-    get_default_dtype,
-    int32,
-    int64,
-    linspace,
-    ones,
-    ones_like,
-    rand,
-    randint,
-    randn,
-    set_default_dtype,
-    tensor,
-    zeros,
-    zeros_like,
-)
+from tinynet.tensor import Tensor  # noqa: I001 (tensor first: the modules below build on it)
+from tinynet.dtypes import bool_, float16, float32, float64, get_default_dtype, int32, int64, set_default_dtype
+from tinynet.creation import *  # noqa: F403 (tensor, zeros, arange, randn, ..., as torch.*)
 from tinynet import nn, optim
-from tinynet.autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinynet.autograd import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from tinynet.backend import get_backend, set_backend, use_backend, warmup
 from tinynet.debug import detect_anomaly, trace
 from tinynet.errors import (
@@ -42,51 +22,33 @@ from tinynet.errors import (
     ArgumentError,
     ArgumentTypeError,
     BackendError,
+    DimensionError,
     DTypeError,
     GradcheckError,
     GraphError,
     IndexingError,
     KernelError,
+    NotImplementedOpError,
     ShapeError,
     TinynetError,
 )
-from tinynet.functions import (
-    abs,
-    amax,
-    amin,
-    argmax,
-    argmin,
-    cat,
-    clamp,
-    clip,
-    exp,
-    flatten,
-    log,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    permute,
-    relu,
-    reshape,
-    sigmoid,
-    softmax,
-    sqrt,
-    squeeze,
-    stack,
-    std,
-    sum,
-    tanh,
-    transpose,
-    unsqueeze,
-    var,
-    where,
-)
+from tinynet.functions import *  # noqa: F403 (every op family's functions: tn.sin, tn.cumsum, tn.gather...)
+from tinynet.dtypes import finfo, iinfo, int8, int16, promote_types, result_type, uint8
 from tinynet.gradcheck import gradcheck
 from tinynet.random import get_rng_state, manual_seed, set_rng_state
 from tinynet.serialization import load, save
-from tinynet import data, graph, metrics
+from tinynet import data, graph, linalg, metrics
+
+# PyTorch's other names for the dtypes (last, since they shadow Python's float, int and bool in this module).
+half, float, double = float16, float32, float64  # noqa: A001
+short, int, long = int16, int32, int64  # noqa: A001
+bool = bool_  # noqa: A001
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Only names not found above arrive here: PyTorch's that tinynet lacks say so (tinynet.missing).
+    from importlib import import_module  # (not `from tinynet import`: that would come back here)
+
+    raise import_module("tinynet.missing").attribute_error("torch", name, "module tinynet")

@@ -69,6 +69,16 @@ class no_grad(set_grad_enabled):
         return type(self)()
 
 
+class inference_mode(set_grad_enabled):
+    """PyTorch's faster no_grad for inference; here the same as ``no_grad`` (``inference_mode(False)``: records)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__(not mode)
+
+    def _recreate_cm(self):
+        return type(self)(not self.mode)
+
+
 class enable_grad(set_grad_enabled):
     """Record the graph again inside a ``no_grad`` region."""
 
@@ -179,22 +189,28 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
+def backward(root: Tensor, grad=None, retain_graph: bool = False, collect: dict | None = None) -> None:
     """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
     ``grad`` is dL/d(root); it may be left out only when root holds a single value (it is then 1).
-    The graph is freed afterwards unless ``retain_graph`` is True.
+    The graph is freed afterwards unless ``retain_graph`` is True. With ``collect`` (a dict keyed by the ids of
+    some tensors), their gradients are put there instead, and no ``.grad`` changes (``autograd.grad``).
     """
     grads = {id(root): _seed_gradient(root, grad)}  # dL/d(tensor), by tensor, summed over its uses
     taken = {id(_buffer(grads[id(root)]))}  # gradient buffers already in a .grad (see _accumulate)
-    for tensor in reversed(topological_order(root)):
+    order = topological_order(root)
+    needed = None if collect is None else _leading_to(order, collect)
+    for tensor in reversed(order):
         g = grads.pop(id(tensor), None)
         if g is None:
             continue
         node = tensor._node
-        if node is None or tensor._retains_grad:
+        if collect is not None:
+            if id(tensor) in collect:
+                collect[id(tensor)] = g
+        elif node is None or tensor._retains_grad:
             _accumulate(tensor, g, taken)
-        if node is None:  # a leaf: nothing before it
+        if node is None or (needed is not None and id(tensor) not in needed):  # nothing before it to reach
             continue
         _check_backward_possible(tensor, node)
         input_grads = _input_gradients(node, g)  # the chain rule, one op: dL/d(inputs) from dL/d(output)
@@ -210,7 +226,52 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False) -> None:
             node.ctx = None  # free what the forward saved
 
 
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool | None = None) -> tuple:  # fmt: skip
+    """d(outputs)/d(inputs), returned (one per input) instead of added into ``.grad``, as ``torch.autograd.grad``.
+
+    ``outputs``: a tensor or a sequence of them (their gradients add up), ``grad_outputs`` the dL/d(output) of
+    each (may be left out for single values). An input the outputs do not depend on is an error unless
+    ``allow_unused`` (then its gradient is None).
+    """
+    if create_graph:
+        raise TinynetError(
+            "autograd.grad: create_graph=True (gradients of gradients) is not implemented in tinynet yet"
+        )
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    grad_outputs = (
+        [grad_outputs] * len(outputs) if grad_outputs is None or isinstance(grad_outputs, Tensor) else grad_outputs
+    )
+    found: dict[int, object] = {}
+    for k, (output, output_grad) in enumerate(zip(outputs, grad_outputs)):
+        collect = dict.fromkeys(map(id, inputs))
+        keep = bool(retain_graph) or k < len(outputs) - 1
+        backward(output, output_grad, retain_graph=keep, collect=collect)
+        for key, g in collect.items():
+            if g is not None:
+                found[key] = found[key] + g if key in found else g
+    unused = [k for k, t in enumerate(inputs) if id(t) not in found]
+    if unused and not allow_unused:
+        raise GraphError(
+            f"autograd.grad: input {unused[0]} (shape {inputs[unused[0]].shape}) was not used to compute the outputs; "
+            "pass allow_unused=True to get None for it"
+        )
+    return tuple(Tensor(found[id(t)].copy()) if id(t) in found else None for t in inputs)
+
+
 # --- guard rails: the checks, error reports and the buffer reuse that the idea above calls in one line each ---
+
+
+def _leading_to(order: list[Tensor], targets: dict) -> set[int]:
+    """The ids of the tensors in ``order`` (inputs first) from which a tensor in ``targets`` can be reached by
+    going back through the graph: only those need backward (``autograd.grad`` asks for a few tensors)."""
+    leading = set()
+    for tensor in order:
+        inputs = tensor._node.inputs if tensor._node is not None else ()
+        if any(id(parent) in targets or id(parent) in leading for parent in inputs if isinstance(parent, Tensor)):
+            leading.add(id(tensor))
+    return leading
 
 
 def _seed_gradient(root: Tensor, grad):

@@ -6,6 +6,7 @@ import argparse
 import platform
 import subprocess
 import sys
+import textwrap
 import time
 from importlib import metadata
 from pathlib import Path
@@ -132,14 +133,32 @@ def gradcheck(backend_name: str | None, only: str | None) -> int:
     return 1 if failures else 0
 
 
-def ops(only: str | None) -> int:
-    """Print every op's forward, derivative and kernels, with the backends that override each kernel."""
+def ops(only: str | None, missing: bool = False) -> int:
+    """Print every op's forward, derivative and kernels, with the backends that override each kernel; or with
+    ``missing``, PyTorch's names that tinynet does not have yet."""
     from tinynet import op_table
+
+    if missing:
+        return print_missing()
 
     wanted = None if not only else {name.strip().lower() for name in only.split(",")}
     shown = op_table.print_table(wanted)
     if wanted and not shown:
         raise SystemExit(f"tinynet ops: no op named {only}; `tinynet ops` lists them all (Function names: ReLU, ...)")
+    return 0
+
+
+def print_missing() -> int:
+    """PyTorch's public names (functions, Tensor methods, nn.functional, nn modules) that tinynet lacks."""
+    import tinynet.nn.functional
+    from tinynet import missing
+
+    namespaces = {"torch": tinynet, "Tensor": tinynet.Tensor, "functional": tinynet.nn.functional, "nn": tinynet.nn}
+    for namespace, present in namespaces.items():
+        names = missing.missing(namespace, present)
+        total = len(missing.NAMES[namespace])
+        print(f"{missing.SPELLING[namespace][0]}*: {len(names)} of PyTorch's {total} names not in tinynet yet")
+        print(textwrap.fill(" ".join(names), width=110, initial_indent="  ", subsequent_indent="  ") + "\n")
     return 0
 
 
@@ -189,9 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     gradcheck_parser.add_argument("--only", default=None, help="comma-separated op names (default: all)")
     ops_parser = command(
         "ops", "every op's forward, derivative and kernels, and which backends override each kernel",
-        "tinynet ops", "tinynet ops --only relu,conv2d",
+        "tinynet ops", "tinynet ops --only relu,conv2d\n  tinynet ops --missing",
     )  # fmt: skip
     ops_parser.add_argument("--only", default=None, help="comma-separated Function names (default: all)")
+    ops_parser.add_argument("--missing", action="store_true", help="list PyTorch's names tinynet does not have yet")
     lessons = command("lessons", "list or run the lessons", "tinynet lessons list", "tinynet lessons run 1")
     lesson_commands = lessons.add_subparsers(dest="lesson_command", required=True)
     lesson_commands.add_parser(
@@ -225,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "gradcheck":
         return gradcheck(args.backend, args.only)
     if args.command == "ops":
-        return ops(args.only)
+        return ops(args.only, args.missing)
     if args.command == "bench":
         return bench(args.args)
     if args.lesson_command == "list":

@@ -26,9 +26,6 @@ int32 = np.dtype("int32")
 int64 = np.dtype("int64")
 uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
-# PyTorch's other names for them: tn.float, tn.long... (``tinynet/__init__.py`` exports these.)
-ALIASES = {"half": float16, "float": float32, "double": float64, "short": int16, "int": int32, "long": int64,
-           "bool": bool_}  # fmt: skip
 
 _default = float32
 

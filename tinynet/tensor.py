@@ -7,7 +7,7 @@ those links. The methods below are thin: the ops themselves live in ``tinynet.fu
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -63,6 +63,12 @@ class Tensor:
         if requires_grad and data.dtype.kind != "f":
             raise DTypeError(f"only floating-point tensors can require grad, not {data.dtype}")
 
+    def __getattr__(self, name: str):
+        # Only attributes not found otherwise arrive here: PyTorch's methods that tinynet lacks say so.
+        from importlib import import_module
+
+        raise import_module("tinynet.missing").attribute_error("Tensor", name, "'Tensor' object")
+
     # --- what it is ------------------------------------------------------------------------
 
     @property
@@ -84,6 +90,11 @@ class Tensor:
     def numel(self) -> int:
         """The number of elements."""
         return int(self.data.size)
+
+    nelement = numel
+
+    def ndimension(self) -> int:
+        return self.data.ndim
 
     def dim(self) -> int:
         return self.data.ndim
@@ -124,6 +135,11 @@ class Tensor:
         if self.data.size != 1:
             raise ArgumentError(f"item: only one-element tensors convert to a Python number, not shape {self.shape}")
         return to_host(self.data).item()
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        # np.asarray(x), as for a PyTorch tensor: the values on the host.
+        values = to_host(self.data)
+        return values if dtype is None else values.astype(dtype)
 
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array (shares memory on CPU backends, copied from a GPU)."""
@@ -183,11 +199,11 @@ class Tensor:
     def zero_(self) -> Tensor:
         return self._inplace("zero_", 0)
 
-    def add_(self, other) -> Tensor:
-        return self._inplace("add_", self.data + (other.data if isinstance(other, Tensor) else other))
+    def add_(self, other, *, alpha=1) -> Tensor:
+        return self._inplace("add_", self.data + alpha * (other.data if isinstance(other, Tensor) else other))
 
-    def sub_(self, other) -> Tensor:
-        return self._inplace("sub_", self.data - (other.data if isinstance(other, Tensor) else other))
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        return self._inplace("sub_", self.data - alpha * (other.data if isinstance(other, Tensor) else other))
 
     def mul_(self, other) -> Tensor:
         return self._inplace("mul_", self.data * (other.data if isinstance(other, Tensor) else other))
@@ -202,14 +218,14 @@ class Tensor:
         """``x[index] = value``: an in-place change (see above)."""
         if self.requires_grad and autograd.is_grad_enabled():
             self._inplace("__setitem__", None)  # raises, saying why
-        index = index.data if isinstance(index, Tensor) else index
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        ops.subscript.assign(self.data, index, value)  # PyTorch's layout for mixed int and list indices
         self.mark_changed()
 
     # --- dtypes ----------------------------------------------------------------------------
 
-    def to(self, target) -> Tensor:
-        """This tensor as dtype ``target`` (differentiable between floating types), or on backend ``target``.
+    def to(self, target=None, dtype=None) -> Tensor:
+        """This tensor as dtype ``target`` (differentiable between floating types), as another tensor's dtype
+        (``x.to(y)``), or on backend ``target``.
 
         ``x.to("cupy")``, ``x.to("numpy")``: a backend name moves the data, as ``Tensor.to(device)`` in
         PyTorch, but the copy is a new leaf (requires_grad as x's): gradients do not flow back across
@@ -217,8 +233,18 @@ class Tensor:
         """
         if isinstance(target, str) and target in backend.MODULES:
             moved = to_backend(self.data, target)
-            return self if moved is self.data else Tensor(moved, requires_grad=self.requires_grad)
-        return ops.cast(self, target)
+            moved = self if moved is self.data else Tensor(moved, requires_grad=self.requires_grad)
+            return moved if dtype is None else ops.cast(moved, dtype)
+        target = target.dtype if isinstance(target, Tensor) else target
+        if target is None and dtype is None:
+            raise ArgumentTypeError("to: give a dtype, a tensor whose dtype to take, or a backend name")
+        return ops.cast(self, dtype if target is None else target)
+
+    def type(self, dtype=None):
+        """``x.type(dtype)``: x converted to ``dtype``; ``x.type()``: the dtype's PyTorch-style type name."""
+        if dtype is None:
+            return _TYPE_NAMES.get(self.dtype, f"tinynet.{self.dtype}")
+        return ops.cast(self, dtype)
 
     def float(self) -> Tensor:
         return ops.cast(self, float32)
@@ -226,11 +252,33 @@ class Tensor:
     def double(self) -> Tensor:
         return ops.cast(self, float64)
 
+    def half(self) -> Tensor:
+        return ops.cast(self, float16)
+
     def long(self) -> Tensor:
         return ops.cast(self, int64)
 
     def int(self) -> Tensor:
         return ops.cast(self, int32)
+
+    def short(self) -> Tensor:
+        return ops.cast(self, np.int16)
+
+    def char(self) -> Tensor:
+        return ops.cast(self, np.int8)
+
+    def byte(self) -> Tensor:
+        return ops.cast(self, np.uint8)
+
+    def bool(self) -> Tensor:
+        return ops.cast(self, bool_)
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.kind == "f"
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self.dtype.itemsize
 
     def __float__(self) -> float:
         return float(self.item())
@@ -240,6 +288,21 @@ class Tensor:
 
     def __bool__(self) -> bool:
         return bool(self.item())
+
+    def __index__(self) -> int:
+        # range(t), lst[t]: only an integer tensor of one element is an index, as in PyTorch.
+        if self.dtype.kind not in "iub" or self.data.size != 1:
+            raise ArgumentTypeError(
+                f"only integer tensors of a single element can be an index, not {self.dtype} {self.shape}"
+            )
+        return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.4f}" formats a 0-d tensor's value; other tensors only without a format spec, as in PyTorch.
+        return format(self.item(), spec) if self.ndim == 0 else object.__format__(self, spec)
+
+    def __contains__(self, value) -> bool:
+        return bool((self == value).data.any())
 
     # --- arithmetic (with gradients) -------------------------------------------------------
 
@@ -282,6 +345,59 @@ class Tensor:
     def __neg__(self):
         return ops.neg(self)
 
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __mod__(self, other):
+        return ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return ops.remainder(other, self)
+
+    def __floordiv__(self, other):
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return ops.floor_divide(other, self)
+
+    # --- bitwise operators, on integer and bool tensors (no gradients) ----------------------
+
+    def __and__(self, other):
+        return ops.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return ops.bitwise_and(other, self)
+
+    def __or__(self, other):
+        return ops.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return ops.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return ops.bitwise_xor(other, self)
+
+    def __invert__(self):
+        return ops.bitwise_not(self)
+
+    def __lshift__(self, other):
+        return ops.bitwise_left_shift(self, other)
+
+    def __rlshift__(self, other):
+        return ops.bitwise_left_shift(other, self)
+
+    def __rshift__(self, other):
+        return ops.bitwise_right_shift(self, other)
+
+    def __rrshift__(self, other):
+        return ops.bitwise_right_shift(other, self)
+
     def __getitem__(self, index):
         return ops.getitem(self, index)
 
@@ -311,99 +427,56 @@ class Tensor:
     def T(self):
         return ops.permute(self, *reversed(range(self.ndim)))
 
+    @property
+    def mT(self):
+        """The last two dims swapped (a batch of matrices transposed)."""
+        return ops.axes.matrix_transpose(self)
+
     # The math, reduction and shape methods (x.exp(), x.sum(dim), x.reshape(...)) call the functions of
     # tinynet.functions: each family lists its own in METHODS, attached at the end of this file.
 
 
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A new tensor holding a copy of ``data`` (a number, nested lists, or an array).
-
-    Floating-point data becomes the default dtype (float32) unless ``dtype`` says otherwise, even
-    float64 NumPy arrays, so models stay in one precision; integers stay integers (labels).
-    """
-    if isinstance(data, Tensor):
-        data = data.data
-    xp = backend.active().xp
-    if array_module(data) is not xp:  # e.g. a CuPy array into a NumPy tensor: via the host
-        data = to_host(data)
-    array = xp.asarray(data)
-    if dtype is None:
-        dtype = get_default_dtype() if array.dtype.kind == "f" else array.dtype
-    return Tensor(array.astype(dtype, copy=True), requires_grad=requires_grad)
+# x.type() names, as PyTorch prints them for CPU tensors.
+_TYPE_NAMES = {
+    float16: "torch.HalfTensor",
+    float32: "torch.FloatTensor",
+    float64: "torch.DoubleTensor",
+    np.dtype("int8"): "torch.CharTensor",
+    np.dtype("uint8"): "torch.ByteTensor",
+    np.dtype("int16"): "torch.ShortTensor",
+    int32: "torch.IntTensor",
+    int64: "torch.LongTensor",
+    bool_: "torch.BoolTensor",
+}
 
 
-def _shape(size) -> tuple[int, ...]:
-    # zeros(2, 3) and zeros((2, 3)) both work, as in PyTorch.
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(size[0])
-    return tuple(size)
+# The factories (tensor, zeros, full, arange, rand, randint...) live in tinynet/creation.py, which builds on
+# Tensor above; they are importable from here too, as before.
+from tinynet.creation import (  # noqa: E402, F401, I001 (before functions: they import tensor())
+    _shape,
+    arange,
+    eye,
+    full,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from tinynet.creation import METHODS as _CREATION_METHODS  # noqa: E402
 
-
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros, e.g. ``zeros(2, 3)``."""
-    return full(_shape(size), 0, dtype=dtype, requires_grad=requires_grad)
-
-
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones, e.g. ``ones(2, 3)``."""
-    return full(_shape(size), 1, dtype=dtype, requires_grad=requires_grad)
-
-
-def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of shape ``size`` filled with ``fill_value``."""
-    xp = backend.active().xp
-    return Tensor(xp.full(tuple(size), fill_value, dtype=dtype or get_default_dtype()), requires_grad=requires_grad)
-
-
-def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return full(t.shape, 0, dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-
-def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return full(t.shape, 1, dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-
-def arange(start, end=None, step=1, dtype=None) -> Tensor:
-    """Evenly spaced values in [start, end): integers for integer arguments, as in PyTorch."""
-    if end is None:
-        start, end = 0, start
-    values = np.arange(start, end, step)
-    return tensor(values, dtype=dtype)
-
-
-def linspace(start: float, end: float, steps: int, dtype=None) -> Tensor:
-    """``steps`` evenly spaced values from start to end, both included."""
-    return tensor(np.linspace(start, end, steps), dtype=dtype)
-
-
-def eye(n: int, m: int | None = None, dtype=None) -> Tensor:
-    """The identity matrix (n, m)."""
-    return Tensor(backend.active().xp.eye(n, m, dtype=dtype or get_default_dtype()))
-
-
-def _random(values: np.ndarray, dtype, requires_grad: bool) -> Tensor:
-    # Drawn on the host by the one seeded generator, then moved to the backend: same numbers everywhere.
-    array = backend.active().xp.asarray(values.astype(dtype or get_default_dtype()))
-    return Tensor(array, requires_grad=requires_grad)
-
-
-def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Uniform random numbers in [0, 1)."""
-    return _random(random.generator().random(_shape(size)), dtype, requires_grad)
-
-
-def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal random numbers."""
-    return _random(random.generator().standard_normal(_shape(size)), dtype, requires_grad)
-
-
-def randint(low: int, high: int, size: Sequence[int], dtype=None) -> Tensor:
-    """Random integers in [low, high) (int64 unless ``dtype`` says otherwise)."""
-    return _random(random.generator().integers(low, high, tuple(size)), dtype or int64, False)
+# x.new_zeros(2, 3), x.uniform_(-1, 1), x.multinomial(4)...: the creation methods, as PyTorch's.
+for _name, _method in _CREATION_METHODS.items():
+    if _name not in vars(Tensor):
+        setattr(Tensor, _name, _method)
 
 
 # Imported last: these modules build on Tensor, and Tensor's methods call into them.
-from tinynet import autograd, random  # noqa: E402
+from tinynet import autograd  # noqa: E402
 from tinynet import functions as ops  # noqa: E402
 
 # The methods each op family declares (its METHODS): x.sin() is ops.sin(x). Those written out above stay.

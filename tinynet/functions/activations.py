@@ -1,10 +1,28 @@
-"""Activation functions and softmax. The common ones run as fused kernels from the backend table."""
+"""Activation functions and softmax. The common ones run as fused kernels from the backend table.
+
+The rarer ones compute inline in ``activations_smooth`` (SiLU, Mish, GELU's tanh form...) and
+``activations_piecewise`` (Hardtanh, Hardswish, the shrinks, PReLU...); this module exports them all.
+"""
+
+import warnings
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function
-from tinynet.errors import DTypeError
+from tinynet.errors import ArgumentError
+from tinynet.functions.activation_checks import (
+    floating_only,
+    in_place_form,
+    inplace_result,
+    numbers_only,
+    promoted,
+)
+from tinynet.functions.activations_piecewise import hardshrink, hardtanh, prelu, threshold
+from tinynet.functions.activations_smooth import gelu_tanh
+from tinynet.functions.elementwise import cast, floating, mul, sub
 from tinynet.functions.reduce import normalize_dims
+from tinynet.functions.unary import neg
+from tinynet.random import generator
 from tinynet.tensor import Tensor
 
 
@@ -103,27 +121,29 @@ class LeakyReLU(Function):
 
 
 class ELU(Function):
-    """The exponential linear unit, elementwise.
+    """The exponential linear unit, elementwise; SELU and CELU are ELU with other constants.
 
-    forward:    y = x where x > 0, else α (e^x - 1)
-    derivative: dL/dx = dL/dy where x > 0, else dL/dy · (y + α) (= α e^x)
+    forward:    y = scale · x where x > 0, else scale · α (e^(input_scale · x) - 1)
+    derivative: dL/dx = scale · dL/dy where x > 0, else dL/dy · input_scale (y + scale · α)
     kernels:    none: computed inline with the array module's calls
     """
 
     @staticmethod
-    def forward(ctx, x, alpha):
+    def forward(ctx, x, alpha, scale, input_scale):
         xp = array_module(x)
         # expm1 only of the non-positive part, so large positive x never overflows the unused branch.
-        y = xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        y = scale * xp.where(x > 0, x, alpha * xp.expm1(input_scale * xp.minimum(x, 0)))
         ctx.save_for_backward(x, y)
-        ctx.alpha = alpha
+        ctx.constants = alpha, scale, input_scale
         return y
 
     @staticmethod
     def backward(ctx, grad):
         x, y = ctx.saved
-        # For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = y + alpha.
-        return array_module(x).where(x > 0, grad, grad * (y + ctx.alpha)), None
+        alpha, scale, input_scale = ctx.constants
+        # For x <= 0, d/dx scale α (e^(s x) - 1) = s scale α e^(s x) = s (y + scale α), s = input_scale.
+        grad_x = array_module(x).where(x > 0, scale * grad, grad * (input_scale * (y + scale * alpha)))
+        return grad_x, None, None, None
 
 
 class Softplus(Function):
@@ -191,63 +211,160 @@ class LogSoftmax(Function):
         return backend.active().log_softmax_backward(grad, *ctx.saved, ctx.axis), None
 
 
-def _check_not_bool(op: str, x: Tensor) -> None:
-    """The kernels compute on numbers; a bool tensor (True/False) has no e^x or max-shift to take."""
-    if x.dtype == bool:
-        raise DTypeError(f"{op}: expected a tensor of numbers, got dtype bool; convert it first, e.g. x.float()")
+# SELU's constants (Klambauer et al., 2017), as PyTorch writes them.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def relu(x: Tensor) -> Tensor:
-    """max(x, 0)."""
-    return ReLU.apply(x)
+def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 (PyTorch's names)
+    """max(x, 0); integer tensors stay integers, as in PyTorch."""
+    numbers_only("relu", input)
+    return inplace_result("relu", input, ReLU.apply(input), inplace)
 
 
-def sigmoid(x: Tensor) -> Tensor:
-    """1 / (1 + e^-x), stable for any x."""
-    _check_not_bool("sigmoid", x)
-    return Sigmoid.apply(x)
+def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """1 / (1 + e^-x), stable for any x; integers and bools are computed in the default float dtype."""
+    return Sigmoid.apply(floating(input))
 
 
-def tanh(x: Tensor) -> Tensor:
-    return Tanh.apply(x)
+def tanh(input: Tensor) -> Tensor:  # noqa: A002
+    """tanh(x); integers and bools are computed in the default float dtype, as in PyTorch."""
+    return Tanh.apply(floating(input))
 
 
-def gelu(x: Tensor) -> Tensor:
-    """x * Phi(x), Phi the standard normal CDF (the exact GELU, PyTorch's default)."""
-    return GELU.apply(x)
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+    """x * Phi(x), Phi the standard normal CDF: exact (``approximate="none"``, PyTorch's default) or with
+    Phi approximated by tanh (``approximate="tanh"``)."""
+    floating_only("gelu", input)
+    if approximate == "none":
+        return GELU.apply(input)
+    if approximate == "tanh":
+        return gelu_tanh(input)
+    raise ArgumentError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
     """x for x > 0, else negative_slope * x."""
-    return LeakyReLU.apply(x, negative_slope)
+    floating_only("leaky_relu", input)
+    return inplace_result("leaky_relu", input, LeakyReLU.apply(input, negative_slope), inplace)
 
 
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
     """x for x > 0, else alpha * (e^x - 1)."""
-    return ELU.apply(x, alpha)
+    floating_only("elu", input)
+    return inplace_result("elu", input, ELU.apply(input, alpha, 1.0, 1.0), inplace)
 
 
-def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """scale * elu(x, alpha) with SELU's fixed constants, which keep activations near mean 0, variance 1."""
+    floating_only("selu", input)
+    return inplace_result("selu", input, ELU.apply(input, SELU_ALPHA, SELU_SCALE, 1.0), inplace)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x for x > 0, else alpha * (e^(x / alpha) - 1): an ELU whose slope at 0 is 1 for every alpha."""
+    floating_only("celu", input)
+    if alpha == 0:
+        raise ArgumentError("celu: alpha cannot be 0 (the formula divides x by alpha)")
+    return inplace_result("celu", input, ELU.apply(input, alpha, 1.0, 1 / alpha), inplace)
+
+
+def rrelu(input: Tensor, lower: float = 1 / 8, upper: float = 1 / 3, training: bool = False,  # noqa: A002
+          inplace: bool = False) -> Tensor:  # fmt: skip
+    """x for x > 0, else a * x: a drawn uniformly from [lower, upper) for each value while training (from
+    tinynet's generator, so ``tn.manual_seed`` repeats it), the fixed (lower + upper) / 2 otherwise."""
+    floating_only("rrelu", input)
+    if lower > upper:
+        raise ArgumentError(f"rrelu: lower ({lower}) must not exceed upper ({upper})")
+    if not training:
+        return inplace_result("rrelu", input, LeakyReLU.apply(input, (lower + upper) / 2), inplace)
+    xp = array_module(input.data)
+    slopes = xp.asarray(generator().uniform(lower, upper, input.shape))
+    noise = xp.where(input.data > 0, 1, slopes).astype(input.dtype)
+    return inplace_result("rrelu", input, mul(input, Tensor(noise)), inplace)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
     """log(1 + e^(beta x)) / beta, a smooth ReLU; linear where beta * x > threshold."""
-    return Softplus.apply(x, beta, threshold)
+    floating_only("softplus", input)
+    return Softplus.apply(input, beta, threshold)
 
 
-def softmax(x: Tensor, dim: int) -> Tensor:
-    """e^x / sum(e^x) along ``dim``: each slice becomes a probability distribution."""
-    _check_not_bool("softmax", x)
-    if x.ndim == 0:  # one value is a distribution of one: the kernels see it as a 1-d slice
-        return softmax(x.reshape(1), 0).reshape(())
-    return Softmax.apply(x, normalize_dims("softmax", dim, x.ndim)[0])
+def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
+    """x - tanh(x); integers are computed in the default float dtype, as in PyTorch."""
+    x = promoted("tanhshrink", input)
+    return sub(x, tanh(x))
 
 
-def log_softmax(x: Tensor, dim: int) -> Tensor:
+def _softmax_input(op: str, x: Tensor, dim, stacklevel, dtype) -> tuple[Tensor, int | None]:
+    """x cast to ``dtype`` (if given, before the op, as in PyTorch), checked, and the axis to normalize."""
+    if not isinstance(stacklevel, int):  # torch.softmax(x, dim, dtype): its third argument is the dtype
+        dtype = stacklevel
+    if dtype is not None:
+        x = cast(x, dtype)
+    floating_only(op, x)
+    if dim is None:
+        # PyTorch's old implicit choice (deprecated there, with this warning): axis 0 for 0-, 1- and 3-d
+        # tensors (a vector, or unbatched (C, H, W)), else axis 1 (the channels of a batch).
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+        warnings.warn(
+            f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X as an argument.",
+            stacklevel=3,
+        )
+    axes = normalize_dims(op, dim, x.ndim)
+    return x, None if axes is None else axes[0]
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:  # noqa: A002
+    """e^x / sum(e^x) along ``dim``: each slice becomes a probability distribution. ``dtype``: cast to it first."""
+    x, axis = _softmax_input("softmax", input, dim, _stacklevel, dtype)
+    if axis is None:  # one value is a distribution of one: the kernels see it as a 1-d slice
+        return Softmax.apply(x.reshape(1), 0).reshape(())
+    return Softmax.apply(x, axis)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:  # noqa: A002
     """log(softmax(x)) along ``dim``, computed directly (stable, unlike log of softmax)."""
-    _check_not_bool("log_softmax", x)
-    if x.ndim == 0:
-        return log_softmax(x.reshape(1), 0).reshape(())
-    return LogSoftmax.apply(x, normalize_dims("log_softmax", dim, x.ndim)[0])
+    x, axis = _softmax_input("log_softmax", input, dim, _stacklevel, dtype)
+    if axis is None:
+        return LogSoftmax.apply(x.reshape(1), 0).reshape(())
+    return LogSoftmax.apply(x, axis)
 
 
-__all__ = ["elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "softmax", "softplus", "tanh"]  # fmt: skip
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:  # noqa: A002
+    """softmax(-x) along ``dim``: the smallest values get the most weight."""
+    x, axis = _softmax_input("softmin", input, dim, _stacklevel, dtype)
+    return softmax(neg(x), 0 if axis is None else axis)
+
+
+def _softmax_method(x: Tensor, dim: int, dtype=None) -> Tensor:
+    return softmax(x, dim, dtype=dtype)
+
+
+def _log_softmax_method(x: Tensor, dim: int, dtype=None) -> Tensor:
+    return log_softmax(x, dim, dtype=dtype)
+
+
+# In-place forms, where PyTorch has them (torch.relu_, F.elu_, x.sigmoid_()...).
+relu_ = in_place_form("relu_", relu)
+sigmoid_ = in_place_form("sigmoid_", sigmoid)
+tanh_ = in_place_form("tanh_", tanh)
+selu_ = in_place_form("selu_", selu)
+celu_ = in_place_form("celu_", celu)
+threshold_ = in_place_form("threshold_", threshold)
+rrelu_ = in_place_form("rrelu_", rrelu)
+elu_ = in_place_form("elu_", elu)
+leaky_relu_ = in_place_form("leaky_relu_", leaky_relu)
+hardtanh_ = in_place_form("hardtanh_", hardtanh)
+
+# At tinynet.* (as torch.*): PyTorch's names there. elu, gelu, leaky_relu and softplus are tinynet's own extras.
+__all__ = [
+    "celu", "celu_", "elu", "gelu", "hardshrink", "leaky_relu", "log_softmax", "prelu", "relu", "relu_",
+    "rrelu", "rrelu_", "selu", "selu_", "sigmoid", "sigmoid_", "softmax", "softplus", "tanh", "tanh_",
+    "threshold", "threshold_",
+]  # fmt: skip
 # The functions that are also Tensor methods, by method name (x.NAME(...) is FUNCTION(x, ...)).
-METHODS: dict = {"sigmoid": sigmoid, "relu": relu, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax}
+METHODS: dict = {
+    "sigmoid": sigmoid, "relu": relu, "tanh": tanh, "softmax": _softmax_method, "log_softmax": _log_softmax_method,
+    "hardshrink": hardshrink, "prelu": prelu, "relu_": relu_, "sigmoid_": sigmoid_, "tanh_": tanh_,
+}  # fmt: skip

@@ -1,120 +1,48 @@
-"""Convolutions: conv1d, conv2d, conv_transpose2d. The kernels (im2col + matmul) come from the backend table.
+"""Convolutions, as PyTorch's: conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d.
 
-Only 2-D kernels exist: conv1d runs them on a unit-height image (N, C, 1, L), so a backend that speeds up
-conv2d speeds up conv1d too. The bias is added here, not in the kernels.
+Each checks its arguments (saying what was expected) and turns PyTorch's conveniences into what the ops in
+``conv_ops`` take: an int or a tuple for stride/padding/dilation, ``padding="same"`` or ``"valid"``, ``groups``,
+and an unbatched input (C, *spatial), which runs as a batch of one.
 """
 
+from __future__ import annotations
+
 from kernels import windows
-from tinynet import backend
 from tinynet.autograd import Function
-from tinynet.errors import ArgumentError, ShapeError
+from tinynet.errors import ArgumentError, DTypeError, ShapeError
+from tinynet.functions.conv_ops import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from tinynet.functions.padding import pad
 from tinynet.functions.windows import check_ndim, ntuple, output_size
 from tinynet.tensor import Tensor
 
-
-def _input_weight_bias_grads(ctx, grad, backward_kernel):
-    """(grad_x, grad_w, grad_bias) of a convolution, each None where it is not needed."""
-    x, weight = ctx.saved
-    need_x, need_w, need_b = ctx.needs_input_grad[:3]
-    grad_x = grad_w = None
-    if need_x or need_w:
-        grad_x, grad_w = backward_kernel(grad, x, weight, *ctx.geometry)
-    # The batch axis first: whole contiguous planes add up (7x faster than one sum over axes (0, 2, 3)).
-    grad_b = grad.sum(axis=0).sum(axis=(1, 2)) if need_b else None
-    return (grad_x if need_x else None), (grad_w if need_w else None), grad_b
+_AXES = {1: ("L", "K"), 2: ("H, W", "KH, KW"), 3: ("D, H, W", "KD, KH, KW")}
+IntOrTuple = int | tuple[int, ...]
 
 
-class Conv2d(Function):
-    """2-D convolution (cross-correlation) plus a bias per output channel.
-
-    forward:    out[n, o] = Σ_c,i,j w[o, c, i, j] x_pad[n, c, oh·s + i·d, ow·s + j·d] + b[o]; as matrices, out[n] = W
-                cols[n] (im2col)
-    derivative: dL/dx = col2im(Wᵀ dL/dout), dL/dW = Σ_n dL/dout[n] cols[n]ᵀ, dL/db = Σ dL/dout over (n, oh, ow)
-    kernels:    conv2d_forward, conv2d_backward
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, dilation):
-        ctx.save_for_backward(x, weight)
-        ctx.geometry = (stride, padding, dilation)
-        out = backend.active().conv2d_forward(x, weight, stride, padding, dilation)
-        return out if bias is None else out + bias.reshape(-1, 1, 1)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return (*_input_weight_bias_grads(ctx, grad, backend.active().conv2d_backward), None, None, None)
-
-
-class Conv1d(Function):
-    """conv2d's kernels on sequences seen as images of height 1: (N, C, L) -> (N, C, 1, L), views both ways.
-
-    One op in the graph rather than conv2d between reshapes, which saves a learner's trace three lines and a
-    small model's training step the overhead of six ops per layer.
-
-    forward:    conv2d's on (N, C, 1, L): out[n, o, l] = Σ_c,k w[o, c, k] x_pad[n, c, l·s + k·d] + b[o]
-    derivative: conv2d's, with the unit height dropped again
-    kernels:    conv2d_forward, conv2d_backward
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, dilation):
-        ctx.save_for_backward(x[:, :, None, :], weight[:, :, None, :])
-        ctx.geometry = ((1, *stride), (0, *padding), (1, *dilation))
-        return Conv2d.forward(ctx, *ctx.saved, bias, *ctx.geometry)[:, :, 0, :]
-
-    @staticmethod
-    def backward(ctx, grad):
-        grad_x, grad_w, grad_b = _input_weight_bias_grads(ctx, grad[:, :, None, :], backend.active().conv2d_backward)
-        grad_x = None if grad_x is None else grad_x[:, :, 0, :]
-        grad_w = None if grad_w is None else grad_w[:, :, 0, :]
-        return grad_x, grad_w, grad_b, None, None, None
-
-
-class ConvTranspose2d(Function):
-    """2-D transposed convolution plus a bias: conv2d's input gradient, used as a layer.
-
-    forward:    out[n] = col2im(Wᵀ x[n]) + b: each input pixel spreads w[c_in] over an output window
-    derivative: dL/dx[n] = W im2col(dL/dout[n]) (a conv2d of dL/dout), dL/dW = Σ_n x[n] im2col(dL/dout[n])ᵀ, dL/db = Σ
-                dL/dout over (n, h, w)
-    kernels:    conv_transpose2d_forward, conv_transpose2d_backward
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, output_padding, dilation):
-        ctx.save_for_backward(x, weight)
-        ctx.geometry = (stride, padding, output_padding, dilation)
-        out = backend.active().conv_transpose2d_forward(x, weight, stride, padding, output_padding, dilation)
-        return out if bias is None else out + bias.reshape(-1, 1, 1)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return (
-            *_input_weight_bias_grads(ctx, grad, backend.active().conv_transpose2d_backward),
-            None,
-            None,
-            None,
-            None,
-        )
-
-
-def _check_conv(op: str, x: Tensor, weight: Tensor, bias: Tensor | None, spatial: int, stride, padding, dilation):
-    """Validate a convolution's arguments; returns stride, padding, dilation as tuples of ``spatial`` ints."""
-    axes = "L" if spatial == 1 else "H, W"
-    kernel_axes = "K" if spatial == 1 else "KH, KW"
-    check_ndim(op, "input", x, f"(N, C, {axes})")
-    check_ndim(op, "weight", weight, f"(out_channels, in_channels, {kernel_axes})")
-    if x.shape[1] != weight.shape[1]:
+def _unbatched(op: str, spatial: int, input: Tensor) -> bool:  # noqa: A002
+    """Whether ``input`` is one sample (C, *spatial); raises ShapeError for any other than that or a batch."""
+    axes = _AXES[spatial][0]
+    if input.ndim not in (spatial + 1, spatial + 2):
         raise ShapeError(
-            f"{op}: input of shape {x.shape} has {x.shape[1]} channels but weight of shape {weight.shape} "
-            f"expects {weight.shape[1]} (weight is (out_channels, in_channels, {kernel_axes}))"
+            f"{op}: expected input of shape (N, C, {axes}) or unbatched (C, {axes}), got shape {input.shape}"
         )
-    _check_weight_not_empty(op, weight, out_channels_axis=0)
-    _check_bias(op, bias, weight.shape[0])
-    stride = ntuple(op, "stride", stride, spatial, 1)
-    padding = ntuple(op, "padding", padding, spatial, 0)
-    dilation = ntuple(op, "dilation", dilation, spatial, 1)
-    output_size(op, x.shape, weight.shape[2:], stride, padding, dilation)
-    return stride, padding, dilation
+    return input.ndim == spatial + 1
+
+
+def _check_common(op: str, spatial: int, input: Tensor, weight: Tensor, bias, groups, layout: str) -> int:  # noqa: A002
+    """The checks convolutions and transposed ones share; returns groups as an int."""
+    check_ndim(op, "weight", weight, f"({layout}, {_AXES[spatial][1]})")
+    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
+        if t is not None and not t.is_floating_point():
+            raise DTypeError(f"{op}: {name} must be floating point, got dtype {t.dtype}; convert it with .float()")
+        if t is not None and t.dtype != input.dtype:
+            raise DTypeError(f"{op}: {name} has dtype {t.dtype} but input has {input.dtype}; they must be the same")
+    groups = ntuple(op, "groups", groups, 1, 1)[0]
+    if weight.shape[0] % groups:
+        raise ShapeError(
+            f"{op}: groups={groups} must divide the weight's dim 0 ({weight.shape[0]}), weight of shape {weight.shape}"
+        )
+    return groups
 
 
 def _check_weight_not_empty(op: str, weight: Tensor, out_channels_axis: int) -> None:
@@ -131,71 +59,127 @@ def _check_bias(op: str, bias: Tensor | None, out_channels: int) -> None:
         raise ShapeError(f"{op}: bias must have shape ({out_channels},), one per output channel, got {bias.shape}")
 
 
-def conv2d(
-    input: Tensor,  # noqa: A002 (PyTorch's name)
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-    dilation: int | tuple[int, int] = 1,
-) -> Tensor:
-    """2-D convolution (cross-correlation, as in every DL framework), zero padding.
+def same_padding(kernel: tuple, dilation: tuple) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(padding before, padding after) per axis that keeps the size at stride 1: dilation (kernel - 1) in all,
+    the odd one after (on the right, the bottom), as PyTorch splits it."""
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return tuple(t // 2 for t in totals), tuple(t - t // 2 for t in totals)
 
-    input: (N, C, H, W), weight: (O, C, KH, KW), bias: (O,) or None -> (N, O, OH, OW) with
-    OH = (H + 2 padding - dilation (KH - 1) - 1) // stride + 1, likewise OW. stride, padding, dilation:
-    an int for both axes or an (h, w) pair.
-    """
-    stride, padding, dilation = _check_conv("conv2d", input, weight, bias, 2, stride, padding, dilation)
-    return Conv2d.apply(input, weight, bias, stride, padding, dilation)
+
+def _convolve(
+    op: str, spatial: int, function: type[Function], input: Tensor, weight: Tensor, bias, stride, padding, dilation,  # noqa: A002
+    groups,
+) -> Tensor:  # fmt: skip
+    """Check a convolution's arguments, then run ``function`` (its op) on a batch."""
+    if _unbatched(op, spatial, input):
+        return _convolve(op, spatial, function, input[None], weight, bias, stride, padding, dilation, groups)[0]
+    groups = _check_common(op, spatial, input, weight, bias, groups, "out_channels, in_channels")
+    if input.shape[1] != weight.shape[1] * groups:
+        raise ShapeError(
+            f"{op}: input of shape {input.shape} has {input.shape[1]} channels but weight of shape {weight.shape} "
+            f"expects {weight.shape[1] * groups} (weight is (out_channels, in_channels / groups, "
+            f"{_AXES[spatial][1]}), groups={groups})"
+        )
+    _check_weight_not_empty(op, weight, out_channels_axis=0)
+    _check_bias(op, bias, weight.shape[0])
+    stride = ntuple(op, "stride", stride, spatial, 1)
+    dilation = ntuple(op, "dilation", dilation, spatial, 1)
+    x = input
+    if isinstance(padding, str):
+        x, padding = _string_padding(op, x, weight, padding, stride, dilation)
+    else:
+        padding = ntuple(op, "padding", padding, spatial, 0)
+    output_size(op, x.shape, weight.shape[2:], stride, padding, dilation)
+    return function.apply(x, weight, bias, stride, padding, dilation, groups)
+
+
+def _string_padding(op: str, x: Tensor, weight: Tensor, padding: str, stride, dilation):
+    """``padding="valid"`` (none) or ``"same"`` (output size = input size) as (input, symmetric padding): an odd
+    total pads the input by one more after, on each axis that needs it, as PyTorch does."""
+    if padding == "valid":
+        return x, (0,) * len(stride)
+    if padding != "same":
+        raise ArgumentError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+    if any(s != 1 for s in stride):
+        raise ArgumentError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
+    before, after = same_padding(weight.shape[2:], dilation)
+    extra = [a - b for b, a in zip(before, after)]
+    if any(extra):
+        x = pad(x, [p for e in reversed(extra) for p in (0, e)])
+    return x, before
 
 
 def conv1d(
+    input: Tensor,  # noqa: A002 (PyTorch's name)
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple | str = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D convolution, zero padding. input: (N, C, L) or (C, L), weight: (O, C / groups, K), bias: (O,) or None
+    -> (N, O, OL) with OL = (L + 2 padding - dilation (K - 1) - 1) // stride + 1.
+
+    padding: an int, or "valid" (0) or "same" (OL = L; stride 1 only). groups: the channels split into that many
+    groups, each convolved with its own O / groups filters (groups = C: depthwise).
+    """
+    return _convolve("conv1d", 1, Conv1d, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(
     input: Tensor,  # noqa: A002
     weight: Tensor,
     bias: Tensor | None = None,
-    stride: int = 1,
-    padding: int = 0,
-    dilation: int = 1,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple | str = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
 ) -> Tensor:
-    """1-D convolution, zero padding. input: (N, C, L), weight: (O, C, K), bias: (O,) or None -> (N, O, OL).
+    """2-D convolution (cross-correlation, as in every DL framework), zero padding.
 
-    OL = (L + 2 padding - dilation (K - 1) - 1) // stride + 1.
+    input: (N, C, H, W) or (C, H, W), weight: (O, C / groups, KH, KW), bias: (O,) or None -> (N, O, OH, OW) with
+    OH = (H + 2 padding - dilation (KH - 1) - 1) // stride + 1, likewise OW. stride, padding, dilation: an int for
+    both axes or an (h, w) pair; padding also "valid" or "same" (stride 1). groups as in conv1d.
     """
-    stride, padding, dilation = _check_conv("conv1d", input, weight, bias, 1, stride, padding, dilation)
-    # A sequence is an image of height 1: the kernel runs the 2-D op with a (1, K) kernel.
-    return Conv1d.apply(input, weight, bias, stride, padding, dilation)
+    return _convolve("conv2d", 2, Conv2d, input, weight, bias, stride, padding, dilation, groups)
 
 
-def conv_transpose2d(
+def conv3d(
     input: Tensor,  # noqa: A002
     weight: Tensor,
     bias: Tensor | None = None,
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-    output_padding: int | tuple[int, int] = 0,
-    dilation: int | tuple[int, int] = 1,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple | str = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
 ) -> Tensor:
-    """2-D transposed convolution (the gradient of conv2d with respect to its input, used as a layer).
+    """3-D convolution. input: (N, C, D, H, W) or (C, D, H, W), weight: (O, C / groups, KD, KH, KW), bias: (O,)
+    or None -> (N, O, OD, OH, OW), each size as in conv2d. Arguments as in conv2d, with triples."""
+    return _convolve("conv3d", 3, Conv3d, input, weight, bias, stride, padding, dilation, groups)
 
-    input: (N, C_in, H, W), weight: (C_in, C_out, KH, KW), bias: (C_out,) or None -> (N, C_out, OH, OW) with
-    OH = (H - 1) stride - 2 padding + dilation (KH - 1) + output_padding + 1, likewise OW. With stride s it
-    upsamples by s: conv2d with the same arguments maps the output's shape back to the input's.
-    output_padding (smaller than stride or dilation) picks among the output sizes that conv2d maps to H.
-    """
-    op = "conv_transpose2d"
-    check_ndim(op, "input", input, "(N, C_in, H, W)")
-    check_ndim(op, "weight", weight, "(in_channels, out_channels, KH, KW)")
+
+def _convolve_transposed(
+    op: str, spatial: int, function: type[Function], input: Tensor, weight: Tensor, bias, stride, padding,  # noqa: A002
+    output_padding, groups, dilation,
+) -> Tensor:  # fmt: skip
+    """Check a transposed convolution's arguments, then run ``function`` (its op) on a batch."""
+    if _unbatched(op, spatial, input):
+        args = (stride, padding, output_padding, groups, dilation)
+        return _convolve_transposed(op, spatial, function, input[None], weight, bias, *args)[0]
+    groups = _check_common(op, spatial, input, weight, bias, groups, "in_channels, out_channels / groups")
     if input.shape[1] != weight.shape[0]:
         raise ShapeError(
             f"{op}: input of shape {input.shape} has {input.shape[1]} channels but weight of shape {weight.shape} "
-            f"expects {weight.shape[0]} (a transposed convolution's weight is (in_channels, out_channels, KH, KW))"
+            f"expects {weight.shape[0]} (a transposed convolution's weight is (in_channels, out_channels / groups, "
+            f"{_AXES[spatial][1]}))"
         )
     _check_weight_not_empty(op, weight, out_channels_axis=1)
-    _check_bias(op, bias, weight.shape[1])
-    stride = ntuple(op, "stride", stride, 2, 1)
-    padding = ntuple(op, "padding", padding, 2, 0)
-    output_padding = ntuple(op, "output_padding", output_padding, 2, 0)
-    dilation = ntuple(op, "dilation", dilation, 2, 1)
+    _check_bias(op, bias, weight.shape[1] * groups)
+    stride = ntuple(op, "stride", stride, spatial, 1)
+    padding = ntuple(op, "padding", padding, spatial, 0)
+    output_padding = ntuple(op, "output_padding", output_padding, spatial, 0)
+    dilation = ntuple(op, "dilation", dilation, spatial, 1)
     if any(o >= max(s, d) for o, s, d in zip(output_padding, stride, dilation)):
         raise ArgumentError(
             f"{op}: output_padding={output_padding} must be smaller than stride={stride} or dilation={dilation} "
@@ -209,4 +193,61 @@ def conv_transpose2d(
             "((size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1); expected at "
             "least 1 along every axis: use less padding"
         )
-    return ConvTranspose2d.apply(input, weight, bias, stride, padding, output_padding, dilation)
+    return function.apply(input, weight, bias, stride, padding, output_padding, dilation, groups)
+
+
+def conv_transpose1d(
+    input: Tensor,  # noqa: A002
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+) -> Tensor:
+    """1-D transposed convolution. input: (N, C_in, L) or (C_in, L), weight: (C_in, C_out / groups, K), bias:
+    (C_out,) or None -> (N, C_out, OL), OL = (L - 1) stride - 2 padding + dilation (K - 1) + output_padding + 1."""
+    args = (stride, padding, output_padding, groups, dilation)
+    return _convolve_transposed("conv_transpose1d", 1, ConvTranspose1d, input, weight, bias, *args)
+
+
+def conv_transpose2d(
+    input: Tensor,  # noqa: A002
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+) -> Tensor:
+    """2-D transposed convolution (the gradient of conv2d with respect to its input, used as a layer).
+
+    input: (N, C_in, H, W) or (C_in, H, W), weight: (C_in, C_out / groups, KH, KW), bias: (C_out,) or None ->
+    (N, C_out, OH, OW) with OH = (H - 1) stride - 2 padding + dilation (KH - 1) + output_padding + 1, likewise OW.
+    With stride s it upsamples by s: conv2d with the same arguments maps the output's shape back to the input's.
+    output_padding (smaller than stride or dilation) picks among the output sizes that conv2d maps to H.
+    """
+    args = (stride, padding, output_padding, groups, dilation)
+    return _convolve_transposed("conv_transpose2d", 2, ConvTranspose2d, input, weight, bias, *args)
+
+
+def conv_transpose3d(
+    input: Tensor,  # noqa: A002
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+) -> Tensor:
+    """3-D transposed convolution. input: (N, C_in, D, H, W) or unbatched, weight: (C_in, C_out / groups, KD, KH,
+    KW), bias: (C_out,) or None -> (N, C_out, OD, OH, OW), each size as in conv_transpose2d."""
+    args = (stride, padding, output_padding, groups, dilation)
+    return _convolve_transposed("conv_transpose3d", 3, ConvTranspose3d, input, weight, bias, *args)
+
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+METHODS: dict = {}

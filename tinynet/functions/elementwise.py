@@ -8,7 +8,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet.autograd import Function, unbroadcast
-from tinynet.dtypes import get_default_dtype
+from tinynet.dtypes import get_default_dtype, result_type
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.tensor import Tensor, tensor
 
@@ -30,14 +30,23 @@ def _shape_of(value) -> tuple:
     return np.shape(value.data if isinstance(value, Tensor) else value)
 
 
-def _promote(op: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    # As in PyTorch: a float tensor meeting an integer (or bool) tensor keeps its float dtype, so a
-    # mask or label tensor never turns a float32 model into float64. (NumPy would give float64.)
-    if a.dtype.kind == "f" and b.dtype.kind != "f":
-        return a, Tensor(_exact_cast(op, b.data, a.dtype))
-    if b.dtype.kind == "f" and a.dtype.kind != "f":
-        return Tensor(_exact_cast(op, a.data, b.dtype)), b
-    return a, b
+def _common_dtype(op: str, a, b, floating: bool):
+    """The dtype a binary op computes in: PyTorch's promotion (tinynet.dtypes), and the default float dtype for
+    ops that always compute in floating point (true division) when both operands are integers."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype:
+        dtype = a.dtype  # the common case, decided without the general rule
+    else:
+        dtype = result_type(a, b)
+    return get_default_dtype() if floating and dtype.kind != "f" else dtype
+
+
+def _converted(op: str, value, dtype):
+    # Python numbers stay numbers: the array library computes them in the tensor's dtype (NumPy >= 2 does).
+    if not isinstance(value, Tensor) or value.dtype == dtype:
+        return value
+    if value.dtype.kind != "f" and dtype.kind == "f":
+        return Tensor(_exact_cast(op, value.data, dtype))
+    return cast(value, dtype)
 
 
 def _exact_cast(op: str, integers, dtype):
@@ -52,11 +61,14 @@ def _exact_cast(op: str, integers, dtype):
     return integers.astype(dtype)
 
 
-def binary(function: type, a, b) -> Tensor:
-    """Apply a broadcasting binary Function, naming the op and both shapes if they cannot broadcast."""
+def binary(function: type, a, b, floating: bool = False) -> Tensor:
+    """Apply a broadcasting binary Function to a and b converted to their common dtype (PyTorch's promotion;
+    ``floating``: integers compute in the default float dtype), naming the op and both shapes if they cannot
+    broadcast."""
     a, b = operand(a), operand(b)
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype != b.dtype:
-        a, b = _promote(function.__name__.lower(), a, b)
+    op = function.__name__.lower()
+    dtype = _common_dtype(op, a, b, floating)
+    a, b = _converted(op, a, dtype), _converted(op, b, dtype)
     try:
         return function.apply(a, b)
     except ValueError:
@@ -161,13 +173,15 @@ class Pow(Function):
     """a ** b, broadcasting.
 
     forward:    out = a^b
-    derivative: dL/da = dL/dout · b a^(b-1), dL/db = dL/dout · a^b log a (summed over broadcast axes)
+    derivative: dL/da = dL/dout · b a^(b-1) (0 where b = 0), dL/db = dL/dout · a^b log a (0 where a = 0 and b ≥ 0),
+                summed over broadcast axes
     kernels:    none: computed inline with the array module's calls
     """
 
     @staticmethod
     def forward(ctx, a, b):
-        out = a**b
+        with np.errstate(invalid="ignore", divide="ignore"):  # NaN for (-2)^0.5, inf for 0^-1: no warning, as PyTorch
+            out = a**b
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -175,10 +189,15 @@ class Pow(Function):
     def backward(ctx, grad):
         a, b, out = ctx.saved
         need_a, need_b = ctx.needs_input_grad
-        # d(a^b)/da = b a^(b-1); d(a^b)/db = a^b log a (asked for only when b is a tensor).
+        xp = array_module(grad)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0^(b-1) and log 0 are masked out below
+            # d(a^b)/da = b a^(b-1), taken as 0 where b = 0 (a^0 is constant, even at a = 0, as in PyTorch).
+            grad_a = xp.where(b == 0, 0, grad * b * a ** (b - 1)) if need_a else None
+            # d(a^b)/db = a^b log a, taken as 0 where a = 0 and b >= 0 (the limit from the right, as in PyTorch).
+            grad_b = xp.where((a == 0) & (b >= 0), 0, grad * out * xp.log(a)) if need_b else None
         return (
-            unbroadcast(grad * b * a ** (b - 1), np.shape(a)) if need_a else None,
-            unbroadcast(grad * out * array_module(a).log(a), np.shape(b)) if need_b else None,
+            unbroadcast(grad_a.astype(grad.dtype, copy=False), np.shape(a)) if need_a else None,
+            unbroadcast(grad_b.astype(grad.dtype, copy=False), np.shape(b)) if need_b else None,
         )
 
 
@@ -257,128 +276,6 @@ class Where(Function):
         )
 
 
-class Neg(Function):
-    """Negation.
-
-    forward:    out = -x
-    derivative: dL/dx = -dL/dout
-    kernels:    none: computed inline with the array module's calls
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        return -x
-
-    @staticmethod
-    def backward(ctx, grad):
-        return -grad
-
-
-class Exp(Function):
-    """The exponential.
-
-    forward:    out = e^x
-    derivative: dL/dx = dL/dout · e^x, from the saved output
-    kernels:    none: computed inline with the array module's calls
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        out = array_module(x).exp(x)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved
-        return grad * out
-
-
-class Log(Function):
-    """The natural logarithm.
-
-    forward:    out = log x
-    derivative: dL/dx = dL/dout / x
-    kernels:    none: computed inline with the array module's calls
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return array_module(x).log(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved
-        return grad / x
-
-
-class Sqrt(Function):
-    """The square root.
-
-    forward:    out = √x
-    derivative: dL/dx = dL/dout / (2 √x), from the saved output
-    kernels:    none: computed inline with the array module's calls
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        out = array_module(x).sqrt(x)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved
-        return grad / (2 * out)
-
-
-class Abs(Function):
-    """The absolute value.
-
-    forward:    out = |x|
-    derivative: dL/dx = dL/dout · sign(x) (0 at x = 0)
-    kernels:    none: computed inline with the array module's calls
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return array_module(x).abs(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved
-        return grad * array_module(x).sign(x)
-
-
-class Clip(Function):
-    """x limited to [low, high].
-
-    forward:    out = min(max(x, low), high)
-    derivative: dL/dx = dL/dout where low ≤ x ≤ high, else 0
-    kernels:    none: computed inline with the array module's calls
-    """
-
-    @staticmethod
-    def forward(ctx, x, low, high):
-        ctx.save_for_backward(x)
-        ctx.bounds = low, high
-        return array_module(x).clip(x, low, high)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved
-        low, high = ctx.bounds
-        # The gradient passes where x lies inside [low, high], bounds included (as in PyTorch).
-        inside = np.True_
-        if low is not None:
-            inside = inside & (x >= low)
-        if high is not None:
-            inside = inside & (x <= high)
-        return grad * inside, None, None
-
-
 class Cast(Function):
     """x converted to another dtype.
 
@@ -397,29 +294,53 @@ class Cast(Function):
         return grad.astype(ctx.dtype), None
 
 
-def add(a, b) -> Tensor:
-    """a + b, broadcasting."""
-    return binary(Add, a, b)
+def add(input, other, *, alpha=1) -> Tensor:  # noqa: A002 (PyTorch's names)
+    """input + alpha · other, broadcasting."""
+    return binary(Add, input, other if alpha == 1 else mul(other, alpha))
 
 
-def sub(a, b) -> Tensor:
-    """a - b, broadcasting."""
-    return binary(Sub, a, b)
+def sub(input, other, *, alpha=1) -> Tensor:  # noqa: A002
+    """input - alpha · other, broadcasting."""
+    return binary(Sub, input, other if alpha == 1 else mul(other, alpha))
 
 
-def mul(a, b) -> Tensor:
-    """a * b, broadcasting."""
-    return binary(Mul, a, b)
+def rsub(input, other, *, alpha=1) -> Tensor:  # noqa: A002
+    """other - alpha · input (PyTorch's reversed subtraction)."""
+    return sub(other, input, alpha=alpha)
 
 
-def div(a, b) -> Tensor:
-    """a / b, broadcasting."""
-    return binary(Div, a, b)
+def mul(input, other) -> Tensor:  # noqa: A002
+    """input · other, broadcasting."""
+    return binary(Mul, input, other)
 
 
-def pow(a, b) -> Tensor:  # noqa: A001 (the operator's name)
-    """a ** b, broadcasting; either side may be a tensor."""
-    return binary(Pow, a, b)
+def div(input, other, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
+    """input / other, broadcasting: true division (integers give the default float dtype), or rounded with
+    ``rounding_mode="trunc"`` (towards zero) or ``"floor"`` (down; integers stay integers), as in PyTorch."""
+    from tinynet.functions import pointwise_binary, rounding  # (they build on this module)
+
+    if rounding_mode is None:
+        return binary(Div, input, other, floating=True)
+    if rounding_mode == "floor":
+        return pointwise_binary.floor_divide(input, other)
+    if rounding_mode == "trunc":
+        a, b = operand(input), operand(other)
+        if _common_dtype("div", a, b, floating=False).kind == "f":
+            return rounding.trunc(binary(Div, a, b))
+        # Integers: floor division, moved up by one where the exact quotient was negative and not whole.
+        floor = pointwise_binary.floor_divide(a, b).data
+        a, b = (v.data if isinstance(v, Tensor) else v for v in (a, b))
+        return Tensor(floor + ((a % b != 0) & ((a < 0) != (b < 0))).astype(floor.dtype))
+    raise ArgumentError(f'div: rounding_mode must be None, "trunc" or "floor", not {rounding_mode!r}')
+
+
+def true_divide(input, other) -> Tensor:  # noqa: A002
+    return div(input, other)
+
+
+def pow(input, exponent) -> Tensor:  # noqa: A001, A002 (the operator's name)
+    """input ** exponent, broadcasting; either side may be a tensor."""
+    return binary(Pow, input, exponent)
 
 
 def maximum(a, b) -> Tensor:
@@ -432,11 +353,21 @@ def minimum(a, b) -> Tensor:
     return binary(Minimum, a, b)
 
 
-def where(condition, a, b) -> Tensor:
-    """a where condition holds, else b; all three broadcast together."""
+def where(condition, input=None, other=None) -> Tensor:  # noqa: A002 (PyTorch's names)
+    """input where condition holds, else other; all three broadcast together, and input and other may be
+    numbers. ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``, as in PyTorch."""
+    from tinynet.functions import indexing  # (it builds on this module)
+
+    if input is None and other is None:
+        return indexing.where_indices(condition)
     # A condition given as an array or lists is a constant, made on the active backend as operands are.
     condition = condition.data if isinstance(condition, Tensor) else tensor(condition).data
-    a, b = operand(a), operand(b)
+    if condition.dtype != np.bool_:
+        raise DTypeError(f"where: expected a bool condition, got a tensor of {condition.dtype} (compare it: c != 0)")
+    a, b = operand(input), operand(other)
+    dtype = _common_dtype("where", a, b, floating=False)
+    xp = array_module(condition)
+    a, b = (_converted("where", v, dtype) if isinstance(v, Tensor) else Tensor(xp.asarray(v, dtype)) for v in (a, b))
     try:
         return Where.apply(condition, a, b)
     except ValueError:
@@ -444,36 +375,9 @@ def where(condition, a, b) -> Tensor:
         raise ShapeError(f"where: condition, a and b have shapes {shapes} that cannot broadcast") from None
 
 
-def neg(x: Tensor) -> Tensor:
-    return Neg.apply(x)
-
-
-def exp(x: Tensor) -> Tensor:
-    return Exp.apply(x)
-
-
-def log(x: Tensor) -> Tensor:
-    """The natural logarithm."""
-    return Log.apply(x)
-
-
-def sqrt(x: Tensor) -> Tensor:
-    return Sqrt.apply(x)
-
-
-def abs(x: Tensor) -> Tensor:  # noqa: A001 (PyTorch's name)
-    """|x|; its gradient at 0 is 0."""
-    return Abs.apply(x)
-
-
-def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 (PyTorch's argument names)
-    """x limited to [min, max] (either bound may be None)."""
-    if min is None and max is None:
-        raise ArgumentError("clip: give at least one of min and max")
-    return Clip.apply(x, min, max)
-
-
-clamp = clip
+def _where_method(input: Tensor, condition, other) -> Tensor:  # noqa: A002
+    # x.where(condition, y) is where(condition, x, y).
+    return where(condition, input, other)
 
 
 def cast(x: Tensor, dtype) -> Tensor:
@@ -486,59 +390,35 @@ def cast(x: Tensor, dtype) -> Tensor:
     return Cast.apply(x, dtype)
 
 
-_COMPARISONS = {
-    "lt": "less",
-    "le": "less_equal",
-    "gt": "greater",
-    "ge": "greater_equal",
-    "eq": "equal",
-    "ne": "not_equal",
-}
-
-
-def compare(op: str, a: Tensor, b) -> Tensor:
-    """A boolean tensor (no gradient) comparing a and b elementwise with ``op`` ("lt", "eq", ...)."""
-    b = b.data if isinstance(b, Tensor) else b
-    if not isinstance(b, (int, float, bool)) and array_module(b) is np:  # lists, host arrays: constants
-        b = array_module(a.data).asarray(b)
-    xp = array_module(a.data, b)
-    try:
-        return Tensor(getattr(xp, _COMPARISONS[op])(a.data, b))
-    except ValueError:
-        raise ShapeError(
-            f"{_COMPARISONS[op]}: shapes {a.shape} and {_shape_of(b)} cannot broadcast "
-            "(aligned from the right, each pair of sizes must be equal or one of them 1)"
-        ) from None
-
-
 __all__ = [
-    "abs",
     "add",
-    "cast",
-    "clamp",
-    "clip",
-    "compare",
     "div",
-    "exp",
-    "log",
     "maximum",
     "minimum",
     "mul",
-    "neg",
     "pow",
-    "sqrt",
+    "rsub",
     "sub",
+    "true_divide",
     "where",
+    # PyTorch's other names for them
+    "divide",
+    "multiply",
+    "subtract",
 ]
+divide, multiply, subtract = div, mul, sub
 # The functions that are also Tensor methods, by method name (x.NAME(...) is FUNCTION(x, ...)).
 METHODS: dict = {
-    "neg": neg,
-    "exp": exp,
-    "log": log,
-    "sqrt": sqrt,
-    "abs": abs,
-    "clip": clip,
-    "clamp": clamp,
     "maximum": maximum,
     "minimum": minimum,
+    "add": add,
+    "sub": sub,
+    "subtract": sub,
+    "mul": mul,
+    "multiply": mul,
+    "div": div,
+    "divide": div,
+    "true_divide": true_divide,
+    "pow": pow,
+    "where": _where_method,
 }

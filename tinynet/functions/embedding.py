@@ -1,5 +1,8 @@
-"""Embedding: look up one row of a table per integer index (a one-hot matmul, without the one-hot)."""
+"""Embedding: look up one row of a table per integer index (a one-hot matmul, without the one-hot); one_hot."""
 
+import numpy as np
+
+from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
@@ -54,3 +57,28 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
             raise ArgumentError(f"embedding: padding_idx {padding_idx} is out of range for {num} embeddings")
         padding_idx %= num
     return Embedding.apply(weight, input.data, padding_idx)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """An int64 tensor (..., num_classes) with a 1 at each index of ``tensor`` (int64 (...)) and 0 elsewhere.
+
+    ``num_classes=-1`` takes the largest index + 1. Every index must lie in [0, num_classes).
+    """
+    if not isinstance(tensor, Tensor) or tensor.dtype != np.int64:
+        dtype = tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
+        raise DTypeError(f"one_hot: expected a tensor of int64 class indices, got dtype {dtype}; convert with .long()")
+    indices = tensor.data
+    if num_classes == -1:
+        if not indices.size:
+            raise ArgumentError("one_hot: cannot infer the number of classes from an empty tensor; give num_classes")
+        num_classes = int(indices.max()) + 1
+    elif num_classes < 0:
+        raise ArgumentError(f"one_hot: num_classes must be -1 (inferred) or at least 0, got {num_classes}")
+    if indices.size:
+        low, high = int(indices.min()), int(indices.max())
+        if low < 0:
+            raise ArgumentError(f"one_hot: class indices must be non-negative, got {low}")
+        if high >= num_classes:
+            raise ArgumentError(f"one_hot: class index {high} is out of range for num_classes={num_classes}")
+    xp = array_module(indices)
+    return Tensor((indices[..., None] == xp.arange(num_classes)).astype(np.int64))

@@ -5,8 +5,8 @@ import numpy as np
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function, unbroadcast
-from tinynet.errors import ShapeError
-from tinynet.functions.elementwise import operand
+from tinynet.errors import DTypeError, ShapeError
+from tinynet.functions.elementwise import add, mul, operand
 from tinynet.tensor import Tensor
 
 
@@ -67,6 +67,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
             f"matmul: shapes {a.shape} @ {b.shape}: the inner sizes {inner_a} and {inner_b} must match "
             "(a's last dimension against b's second-to-last)"
         )
+    if a.dtype != b.dtype:
+        raise DTypeError(f"matmul: both operands must have the same dtype, got {a.dtype} and {b.dtype} (as in PyTorch)")
     try:
         np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
@@ -105,6 +107,53 @@ class Linear(Function):
         )
 
 
-__all__ = ["matmul"]  # fmt: skip
+def _check_dims(op: str, **tensors: Tensor) -> None:
+    # The fixed-rank products (mm: matrices, bmm: batches of matrices, mv, dot) refuse other shapes, as in PyTorch.
+    expected = {"mm": 2, "bmm": 3, "mv": {"input": 2, "vec": 1}, "dot": 1}[op]
+    for name, t in tensors.items():
+        want = expected[name] if isinstance(expected, dict) else expected
+        if t.ndim != want:
+            raise ShapeError(f"{op}: {name} must be {want}-D, got shape {t.shape}")
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002 (PyTorch's names)
+    """The product of two matrices. input: (n, k), mat2: (k, m) -> (n, m)."""
+    _check_dims("mm", input=input, mat2=mat2)
+    return matmul(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
+    """Batched matrix products, without broadcasting. input: (b, n, k), mat2: (b, k, m) -> (b, n, m)."""
+    _check_dims("bmm", input=input, mat2=mat2)
+    if input.shape[0] != mat2.shape[0]:
+        raise ShapeError(f"bmm: batch sizes differ: {input.shape} and {mat2.shape}")
+    return matmul(input, mat2)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:  # noqa: A002
+    """Matrix times vector. input: (n, k), vec: (k,) -> (n,)."""
+    _check_dims("mv", input=input, vec=vec)
+    return matmul(input, vec)
+
+
+def dot(input: Tensor, tensor: Tensor) -> Tensor:  # noqa: A002
+    """The inner product of two vectors. (k,), (k,) -> ()."""
+    _check_dims("dot", input=input, tensor=tensor)
+    return matmul(input, tensor)
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """beta · input + alpha · (mat1 @ mat2); input broadcasts to (n, m)."""
+    product = mm(mat1, mat2)
+    return add(input if beta == 1 else mul(input, beta), product if alpha == 1 else mul(product, alpha))
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """beta · input + alpha · (batch1 @ batch2), batch by batch; input broadcasts to (b, n, m)."""
+    product = bmm(batch1, batch2)
+    return add(input if beta == 1 else mul(input, beta), product if alpha == 1 else mul(product, alpha))
+
+
+__all__ = ["addmm", "baddbmm", "bmm", "dot", "matmul", "mm", "mv"]
 # The functions that are also Tensor methods, by method name (x.NAME(...) is FUNCTION(x, ...)).
-METHODS: dict = {"matmul": matmul}
+METHODS: dict = {"matmul": matmul, "mm": mm, "bmm": bmm, "mv": mv, "dot": dot, "addmm": addmm, "baddbmm": baddbmm}

@@ -12,7 +12,7 @@ from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError, ShapeError
-from tinynet.functions.elementwise import sqrt
+from tinynet.functions.unary import sqrt
 from tinynet.tensor import Tensor
 
 

@@ -1,15 +1,24 @@
 """Ops that move values around without changing them: reshape, permute, broadcast, index, cat, stack.
 
+Their relatives live next door: ``axes`` (movedim, t, unflatten, clone...), ``rearrange`` (repeat, flip, roll,
+meshgrid...), ``pieces`` (split, chunk, hstack...), ``matrices`` (diag, tril...) and ``contraction`` (einsum, outer).
+
 Their gradients move the output gradient back to where each value came from.
 """
+
+import math
 
 import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function, unbroadcast
-from tinynet.errors import ArgumentError, ArgumentTypeError, ShapeError
-from tinynet.functions.reduce import normalize_dims
+from tinynet.dtypes import result_type
+from tinynet.errors import ArgumentError, ArgumentTypeError, DimensionError, ShapeError
+from tinynet.functions import subscript
+from tinynet.functions.aliases import numpy_names
+from tinynet.functions.dims import normalize_dims
+from tinynet.functions.elementwise import cast
 from tinynet.tensor import Tensor
 
 
@@ -71,7 +80,7 @@ class BroadcastTo(Function):
 
 
 class GetItem(Function):
-    """Indexing: slices, integers, masks and integer arrays.
+    """Indexing: slices, integers, masks and integer arrays (a NumPy index: see ``getitem`` for PyTorch's).
 
     forward:    out = x[index]
     derivative: dL/dx = zeros with dL/dout added in at index (a repeated index adds each time)
@@ -103,14 +112,19 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx, *arrays, dim):
+        xp = array_module(*arrays)
+        joined = [a for a in arrays if not _skipped(a, arrays)]
         ctx.dim = dim
-        ctx.sizes = [a.shape[dim] for a in arrays]
-        return array_module(*arrays).concatenate(arrays, axis=dim)
+        ctx.sizes = [None if _skipped(a, arrays) else a.shape[dim] for a in arrays]
+        return xp.concatenate(joined, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
         grads, start = [], 0
         for size in ctx.sizes:
+            if size is None:  # a skipped empty tensor
+                grads.append(array_module(grad).zeros((0,), dtype=grad.dtype))
+                continue
             index = [slice(None)] * grad.ndim
             index[ctx.dim] = slice(start, start + size)
             grads.append(grad[tuple(index)])
@@ -136,34 +150,36 @@ class Stack(Function):
         return tuple(array_module(grad).moveaxis(grad, ctx.dim, 0))
 
 
+def _skipped(array, arrays) -> bool:
+    """PyTorch's cat skips 1-d empty tensors among tensors of more dimensions (an old way to start a list)."""
+    return array.shape == (0,) and any(a.ndim != 1 for a in arrays)
+
+
 def _gathers(index) -> bool:
     """Whether ``index`` holds an integer array (which may pick one element several times)."""
     parts = index if isinstance(index, tuple) else (index,)
     return any(hasattr(p, "dtype") and p.dtype.kind in "iu" and p.ndim > 0 for p in parts)
 
 
-def _as_index(index):
-    """A NumPy/CuPy index from what the user wrote (tensors and lists become arrays)."""
-    if isinstance(index, tuple):
-        return tuple(_as_index(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, list):
-        array = backend.active().xp.asarray(index)
-        return array.astype(np.int64) if array.size == 0 else array  # [] selects nothing (not a float index)
-    return index
-
-
-def _sizes(op: str, args) -> tuple[int, ...]:
+def size_args(op: str, args) -> tuple[int, ...]:
+    """Sizes as PyTorch takes them: ``f(2, 3)`` or ``f((2, 3))`` (``args`` is the tuple of arguments)."""
     shape = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
-    if not all(isinstance(n, int) for n in shape):
+    if not all(isinstance(n, (int, np.integer)) for n in shape):
         raise ArgumentTypeError(f"{op}: sizes must be integers, got {shape}")
-    return shape
+    return tuple(int(n) for n in shape)
+
+
+def axis(op: str, dim, ndim: int) -> int:
+    """``dim`` as one axis in [0, ndim); a 0-d tensor takes 0 or -1 (and gets 0), as in PyTorch."""
+    if dim is None or isinstance(dim, (tuple, list, bool)):
+        raise ArgumentTypeError(f"{op}: dim must be one int, got {dim!r}")
+    axes = normalize_dims(op, dim, ndim)
+    return 0 if axes is None else axes[0]
 
 
 def reshape(x: Tensor, *shape) -> Tensor:
     """The same values in a new shape (one size may be -1: inferred). ``reshape(x, 2, 3)`` or ``(2, 3)``."""
-    shape = _sizes("reshape", shape)
+    shape = size_args("reshape", shape)
     try:
         return Reshape.apply(x, shape)
     except ValueError:
@@ -172,12 +188,18 @@ def reshape(x: Tensor, *shape) -> Tensor:
         ) from None
 
 
-view = reshape
+def view(x: Tensor, *shape) -> Tensor:
+    """``x.view(2, 3)``: reshape. ``x.view(tn.int32)``: the same bytes read as another dtype (no gradient)."""
+    if len(shape) == 1 and (
+        isinstance(shape[0], np.dtype) or (isinstance(shape[0], type) and issubclass(shape[0], np.generic))
+    ):
+        return Tensor(x.data.view(shape[0]))
+    return reshape(x, *shape)
 
 
 def permute(x: Tensor, *dims) -> Tensor:
     """The axes reordered: output axis i is input axis dims[i]."""
-    dims = _sizes("permute", dims)
+    dims = size_args("permute", dims)
     in_range = all(-x.ndim <= d < x.ndim for d in dims)
     if not in_range or sorted(d % x.ndim for d in dims) != list(range(x.ndim)):
         raise ShapeError(f"permute: {dims} is not an ordering of the {x.ndim} axes of a tensor of shape {x.shape}")
@@ -202,20 +224,22 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     start, end = (normalize_dims("flatten", d, x.ndim)[0] for d in (start_dim, end_dim))
     if start > end:
         raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
-    return reshape(x, *x.shape[:start], _prod(x.shape[start : end + 1]), *x.shape[end + 1 :])
+    return reshape(x, *x.shape[:start], math.prod(x.shape[start : end + 1]), *x.shape[end + 1 :])
 
 
+@numpy_names
 def squeeze(x: Tensor, dim=None) -> Tensor:
-    """Axes of size 1 removed (only ``dim`` when given; a ``dim`` whose size is not 1 is kept)."""
+    """Axes of size 1 removed (only those in ``dim``, an int or a tuple, when given; others are kept)."""
     axes = range(x.ndim) if dim is None else normalize_dims("squeeze", dim, x.ndim) or ()
     shape = [n for i, n in enumerate(x.shape) if not (i in axes and n == 1)]
     return reshape(x, *shape)
 
 
+@numpy_names
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """A new axis of size 1 inserted at ``dim`` (counted in the output, so -1 appends)."""
     if not -x.ndim - 1 <= dim <= x.ndim:
-        raise ShapeError(f"unsqueeze: dim {dim} is out of range for a tensor with {x.ndim} dimensions")
+        raise DimensionError(f"unsqueeze: dim {dim} is out of range for a tensor with {x.ndim} dimensions")
     dim = dim % (x.ndim + 1)
     return reshape(x, *x.shape[:dim], 1, *x.shape[dim:])
 
@@ -231,41 +255,57 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
 
 def expand(x: Tensor, *sizes) -> Tensor:
     """PyTorch's broadcast_to, where -1 keeps a size: ``x.expand(4, -1)``."""
-    sizes = _sizes("expand", sizes)
+    sizes = size_args("expand", sizes)
     lead = len(sizes) - x.ndim
     shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
     return broadcast_to(x, shape)
 
 
 def getitem(x: Tensor, index) -> Tensor:
-    """x[index]: basic indexing (ints, slices, None, ...), boolean masks and integer arrays."""
-    return GetItem.apply(x, _as_index(index))  # an index out of range: IndexingError, naming the shape
+    """x[index], with PyTorch's rules (see ``subscript``): ints, slices, None, ..., bool masks and integer
+    tensors or lists, in any combination."""
+    basic, advanced = subscript.plan(index, x.shape)  # an index out of range: IndexingError, naming the shape
+    out = x if basic is None else GetItem.apply(x, basic)
+    if advanced is not None:
+        out = GetItem.apply(out, advanced)
+    return GetItem.apply(x, ...) if out is x else out
 
 
+@numpy_names
 def cat(tensors, dim: int = 0) -> Tensor:
-    """Tensors joined along an existing axis ``dim``; every other size must match."""
+    """Tensors joined along an existing axis ``dim``; every other size must match. Mixed dtypes are promoted;
+    1-d empty tensors are skipped, as in PyTorch."""
     tensors = _tensor_list("cat", tensors)
-    first = tensors[0]
+    joined = [t for t in tensors if not _skipped(t, tensors)]
+    first = joined[0]
     if first.ndim == 0:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
     axis = normalize_dims("cat", dim, first.ndim)[0]
-    for t in tensors:
+    for t in joined:
         if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1 :] != first.shape[:axis] + first.shape[axis + 1 :]:
             raise ShapeError(
                 f"cat: along dim {dim} all other sizes must match, got shapes {[t.shape for t in tensors]}"
             )
-    return Cat.apply(*tensors, dim=axis)
+    return Cat.apply(*_promoted(tensors), dim=axis)
 
 
+@numpy_names
 def stack(tensors, dim: int = 0) -> Tensor:
-    """Tensors of one shape joined along a new axis ``dim``."""
+    """Tensors of one shape joined along a new axis ``dim``. Mixed dtypes are promoted."""
     tensors = _tensor_list("stack", tensors)
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ShapeError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
     if not -tensors[0].ndim - 1 <= dim <= tensors[0].ndim:
-        raise ShapeError(f"stack: dim {dim} is out of range for tensors with {tensors[0].ndim} dimensions")
-    return Stack.apply(*tensors, dim=dim % (tensors[0].ndim + 1))
+        raise DimensionError(f"stack: dim {dim} is out of range for tensors with {tensors[0].ndim} dimensions")
+    return Stack.apply(*_promoted(tensors), dim=dim % (tensors[0].ndim + 1))
+
+
+def _promoted(tensors: list[Tensor]) -> list[Tensor]:
+    if all(t.dtype == tensors[0].dtype for t in tensors):
+        return tensors
+    dtype = result_type(*tensors)
+    return [cast(t, dtype) for t in tensors]
 
 
 def _tensor_list(op: str, tensors) -> list[Tensor]:
@@ -277,19 +317,11 @@ def _tensor_list(op: str, tensors) -> list[Tensor]:
     return tensors
 
 
-def _prod(sizes) -> int:
-    n = 1
-    for s in sizes:
-        n *= s
-    return n
-
-
 __all__ = [
     "broadcast_to",
     "cat",
     "expand",
     "flatten",
-    "getitem",
     "permute",
     "reshape",
     "squeeze",
