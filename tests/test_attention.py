@@ -51,7 +51,11 @@ def test_sdpa_matches_numpy(backend_name, mask_kind):
         is_causal, expected_allowed = True, _causal(4, 6)
     elif mask_kind == "causal+bool":
         attn_mask, is_causal, expected_allowed = tn.tensor(allowed), True, allowed & _causal(4, 6)
-    got = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
+    # SDPA refuses a mask with is_causal, as PyTorch does: it gets the two folded into one (attention_weights
+    # and MultiheadAttention fold them themselves).
+    one_mask = mask_kind == "causal+bool"
+    sdpa_mask, sdpa_causal = (tn.tensor(expected_allowed), False) if one_mask else (attn_mask, is_causal)
+    got = F.scaled_dot_product_attention(q, k, v, attn_mask=sdpa_mask, is_causal=sdpa_causal)
     allowed_b = np.broadcast_to(expected_allowed, (6, 4, 6))
     expected, weights = attention_reference(
         _flat(q.numpy()), _flat(k.numpy()), _flat(v.numpy()), allowed_b, 1 / math.sqrt(5)

@@ -581,3 +581,11 @@ def test_dtypes_pytorch_refuses(fn):
         fn(torch, torch.tensor(x))
     with pytest.raises(tn.DTypeError, match=r"(pool|interpolate)"):
         fn(tn, tn.tensor(x))
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("size", [(10, 10), (7, 13), (100, 90), (64, 30), (2, 33), (3, 1)])
+def test_bilinear_on_uint8_images_rounds_as_pytorch_does(size, align_corners):
+    # PyTorch resizes uint8 in fixed point, width first then height, rounding after each: not float-then-round.
+    image = (np.random.default_rng(3).uniform(-60, 120, (2, 3, 64, 64))).clip(0, 255).astype(np.uint8)
+    check(lambda lib, x: F(lib).interpolate(x, size=size, mode="bilinear", align_corners=align_corners), image)

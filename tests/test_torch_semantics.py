@@ -411,3 +411,40 @@ def test_a_linalg_function_tinynet_lacks_says_so():
         tn.NotImplementedOpError, match=re.escape("tinynet.linalg.svd: PyTorch's torch.linalg.svd is not implemented")
     ):
         tn.linalg.svd(tn.ones(2, 2))
+
+
+# --- devices, as far as a CPU program sees them ----------------------------------------------------------------
+
+
+def test_reading_results_the_pytorch_way_works_on_the_cpu():
+    check(lambda lib, x: (x * 2).detach().cpu(), (2, 3), grad=False)
+    check(lambda lib, x: x.to("cpu") * x.cpu(), (2, 3))
+    for lib in (torch, tn):
+        x = lib.ones(2, 3)
+        assert str(x.device) == "cpu" and x.device == lib.device("cpu") and not x.is_cuda
+        assert x.to(x.device) is x and x.cpu() is x
+        assert x.to("cpu", lib.float64).dtype == lib.float64 and x.to(lib.ones(1, dtype=lib.int64)).dtype == lib.int64
+        np.testing.assert_array_equal(x.detach().cpu().numpy(force=True), np.ones((2, 3)))
+    assert repr(tn.device("cuda:1")) == repr(torch.device("cuda:1")) == "device(type='cuda', index=1)"
+    with pytest.raises(tn.ArgumentError, match="device: expected 'cpu' or 'cuda'"):
+        tn.device("tpu")
+
+
+def test_from_numpy_shares_memory_and_as_tensor_keeps_the_arrays_dtype():
+    for lib in (torch, tn):
+        array = np.arange(3.0)
+        shared = lib.from_numpy(array)
+        array[0] = 5.0
+        assert shared[0].item() == 5.0 and str(shared.dtype).endswith("float64")
+        assert str(lib.as_tensor(array).dtype).endswith("float64") and str(lib.as_tensor([1, 2]).dtype).endswith(
+            "int64"
+        )
+        assert lib.as_tensor(shared) is shared
+
+
+def test_attention_refuses_a_mask_together_with_is_causal_as_pytorch_does():
+    q = tn.randn(1, 2, 4, 8)
+    mask = tn.ones(4, 4, dtype=tn.bool)
+    with pytest.raises(RuntimeError, match="give attn_mask or is_causal=True, not both"):
+        tn.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=mask, is_causal=True)
+    check(lambda lib, q: lib.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True), (1, 2, 4, 8))

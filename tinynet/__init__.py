@@ -17,6 +17,7 @@ from tinynet import nn, optim
 from tinynet.autograd import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from tinynet.backend import get_backend, set_backend, use_backend, warmup
 from tinynet.debug import detect_anomaly, trace
+from tinynet.device import device
 from tinynet.errors import (
     AnomalyError,
     ArgumentError,

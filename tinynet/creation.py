@@ -85,6 +85,26 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memor
     return _make("tensor", array.astype(dtype, copy=True), requires_grad, device)
 
 
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A CPU tensor sharing ``array``'s memory and keeping its dtype (float64 stays float64), as in PyTorch."""
+    if not isinstance(array, np.ndarray):
+        raise ArgumentTypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
+    if array.dtype.kind not in "biuf":
+        raise ArgumentTypeError(f"from_numpy: cannot make a tensor of {array.dtype} values")
+    return Tensor(array)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor, sharing memory where it can: a tensor of that dtype is returned as it is, and a
+    NumPy array keeps its dtype (PyTorch's ``as_tensor``); other data is copied as ``tensor`` copies it."""
+    check_device("as_tensor", device)
+    if isinstance(data, Tensor):
+        return data if dtype is None or np.dtype(dtype) == data.dtype else data.to(dtype)
+    if isinstance(data, np.ndarray) and backend.active().xp is np:
+        return from_numpy(data) if dtype is None else from_numpy(data).to(dtype)
+    return tensor(data, dtype=dtype)
+
+
 def _fill_dtype(fill_value, dtype):
     # PyTorch's full: a bool fills bool, an int int64, a float the default float dtype.
     if dtype is not None:
@@ -217,7 +237,8 @@ from tinynet.sampling import METHODS as _RANDOM_METHODS  # noqa: E402
 from tinynet.sampling import __all__ as _random_all  # noqa: E402
 
 __all__ = [
-    "arange", "empty", "empty_like", "eye", "full", "full_like", "linspace", "ones", "ones_like", "tensor",
+    "arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like", "linspace", "ones",
+    "ones_like", "tensor",
     "zeros", "zeros_like", *_random_all,
 ]  # fmt: skip
 # Tensor methods (tensor.py attaches them): x.new_zeros(2, 3), x.uniform_(), ...

@@ -56,7 +56,11 @@ def _generate() -> str:
     names = {
         "torch": public(torch, function),
         "Tensor": public(torch.Tensor, lambda obj: True),
-        "functional": public(torch.nn.functional, lambda obj: function(obj) and not internal(obj)),
+        "functional": [
+            name
+            for name in public(torch.nn.functional, lambda obj: function(obj) and not internal(obj))
+            if not name.startswith("has_torch_function") and name != "assert_int_or_pair"
+        ],
         "nn": public(torch.nn, lambda obj: inspect.isclass(obj) and issubclass(obj, torch.nn.Module)),
     }
     version = torch.__version__.split("+")[0]

@@ -13,6 +13,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
+from tinynet import device as target_device
 from tinynet.dtypes import (  # noqa: F401 (re-exported: tinynet.tensor.float32 as before)
     bool_,
     float16,
@@ -141,7 +142,7 @@ class Tensor:
         values = to_host(self.data)
         return values if dtype is None else values.astype(dtype)
 
-    def numpy(self) -> np.ndarray:
+    def numpy(self, force: bool = False) -> np.ndarray:
         """The values as a NumPy array (shares memory on CPU backends, copied from a GPU)."""
         return to_host(self.data)
 
@@ -223,22 +224,48 @@ class Tensor:
 
     # --- dtypes ----------------------------------------------------------------------------
 
-    def to(self, target=None, dtype=None) -> Tensor:
-        """This tensor as dtype ``target`` (differentiable between floating types), as another tensor's dtype
-        (``x.to(y)``), or on backend ``target``.
+    def to(self, *targets, dtype=None, device=None, non_blocking: bool = False, copy: bool = False) -> Tensor:
+        """This tensor as another dtype (differentiable between floating types), another tensor's dtype
+        (``x.to(y)``), or on another device or backend: ``x.to("cpu")``, ``x.to("cuda", tn.float16)``.
 
-        ``x.to("cupy")``, ``x.to("numpy")``: a backend name moves the data, as ``Tensor.to(device)`` in
-        PyTorch, but the copy is a new leaf (requires_grad as x's): gradients do not flow back across
-        backends. A tensor whose data is already in that backend's array library is returned as it is.
+        Moving between devices (``"cpu"``, ``"cuda"``) or backends (``x.to("cupy")``, ``x.to("numpy")``) copies
+        the data only when its array library changes, and the copy is a new leaf (requires_grad as x's):
+        gradients do not flow back across devices here. Data already there is returned as it is.
         """
-        if isinstance(target, str) and target in backend.MODULES:
-            moved = to_backend(self.data, target)
-            moved = self if moved is self.data else Tensor(moved, requires_grad=self.requires_grad)
-            return moved if dtype is None else ops.cast(moved, dtype)
-        target = target.dtype if isinstance(target, Tensor) else target
-        if target is None and dtype is None:
-            raise ArgumentTypeError("to: give a dtype, a tensor whose dtype to take, or a backend name")
-        return ops.cast(self, dtype if target is None else target)
+        moved = self
+        for target in targets:
+            if isinstance(target, Tensor):
+                dtype = target.dtype if dtype is None else dtype
+            elif target_device.is_device(target) or (isinstance(target, str) and target in backend.MODULES):
+                device = target
+            else:
+                dtype = target
+        if device is not None:
+            name = device if isinstance(device, str) and device in backend.MODULES else None
+            name = name or target_device.BACKEND_OF[target_device.device(device).type]
+            data = to_backend(self.data, name)
+            moved = self if data is self.data else Tensor(data, requires_grad=self.requires_grad)
+        if dtype is None and device is None:
+            raise ArgumentTypeError("to: give a dtype, a device, or a tensor whose dtype to take")
+        return moved if dtype is None else ops.cast(moved, dtype)
+
+    def cpu(self) -> Tensor:
+        """This tensor on the CPU (itself if already there)."""
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> Tensor:
+        """This tensor on the GPU, through the cupy backend (an error says why where none can run)."""
+        return self.to("cuda")
+
+    @property
+    def device(self):
+        """Where the data lives: device(type='cpu') for NumPy arrays, device(type='cuda', index=0) for CuPy's."""
+        on_gpu = array_module(self.data) is not np
+        return target_device.device("cuda", 0) if on_gpu else target_device.device("cpu")
+
+    @property
+    def is_cuda(self) -> bool:
+        return array_module(self.data) is not np
 
     def type(self, dtype=None):
         """``x.type(dtype)``: x converted to ``dtype``; ``x.type()``: the dtype's PyTorch-style type name."""

@@ -1,22 +1,37 @@
 """Every differentiable op, grouped by family; each is a Function with forward and backward together.
 
-- ``elementwise``: + - * / ** neg exp log sqrt abs clip maximum minimum where, casts, comparisons
-- ``reduce``: sum mean max min amax amin var std, argmax argmin
-- ``shape``: reshape permute transpose flatten squeeze unsqueeze broadcast_to expand [], cat stack
-- ``linalg``: matmul
+Arithmetic and elementwise math
+- ``elementwise``: + - * / ** maximum minimum where, casts, PyTorch's type promotion for two operands
+- ``unary``: neg exp log sqrt abs clip; ``pointwise``: sin cos tan and the hyperbolic and inverse functions;
+  ``exponential``: log2 log10 log1p exp2 expm1 rsqrt erf ...; ``rounding``: floor ceil round trunc sign
+  isnan nan_to_num ...; ``pointwise_binary``: remainder floor_divide atan2 hypot lerp xlogy ...;
+  ``bitwise``: & | ^ ~ << >> and the logical ops; ``comparison``: < <= == ... isclose
+Reductions, scans, order
+- ``reduce``: sum mean prod max min amax amin any all logsumexp argmax ...; ``moments``: var std norm;
+  ``scan``: cumsum cumprod cummax cummin logcumsumexp; ``sorting``: sort argsort topk kthvalue median
+  mode unique (``dims``: how every one of them reads ``dim``)
+Shapes and indexing
+- ``shape``: reshape view permute transpose flatten squeeze unsqueeze expand cat stack, x[index]
+  (``subscript``: PyTorch's index layout); ``axes``: movedim t unflatten clone ...; ``rearrange``: repeat
+  tile flip roll unfold meshgrid ...; ``pieces``: split chunk unbind narrow *stack; ``matrices``: diag
+  diagonal tril triu; ``contraction``: einsum outer
+- ``indexing``: gather scatter scatter_add index_select index_add ... (``scatter_reduce``, ``masking``:
+  masked_fill masked_select nonzero, ``index_checks``)
+- ``linalg``: matmul mm bmm mv dot addmm baddbmm
+Layers (reached through ``tinynet.nn.functional``, as in PyTorch)
 - ``activations``: relu sigmoid tanh gelu leaky_relu elu softplus softmax log_softmax
   (with ``activations_smooth``: silu mish logsigmoid softsign glu, and ``activations_piecewise``: hardtanh
-  relu6 hardswish hardsigmoid threshold softshrink hardshrink prelu)
+  relu6 hardswish hardsigmoid threshold softshrink hardshrink prelu; ``activation_checks``)
 - ``distance``: normalize cosine_similarity pairwise_distance cdist
-- ``losses``: mse_loss cross_entropy nll_loss binary_cross_entropy(_with_logits)
-- ``conv``, ``pooling`` (with ``windows``, their shared geometry): conv1d conv2d conv_transpose2d,
-  max/avg_pool1d/2d, interpolate
+- ``losses``: cross_entropy nll_loss (``losses_pointwise``: mse l1 smooth_l1 huber kl_div bce ...,
+  ``losses_embedding``: margin ranking, triplet, cosine embedding ...)
+- ``conv`` (``conv_ops``), ``padding``, ``pooling`` (``pool_windows``), ``adaptive_pooling``, ``resize``
+  (with ``windows``, their shared geometry): conv1d/2d/3d and their transposes, pad, max/avg/lp pools,
+  adaptive pools, unpooling, interpolate
 - ``normalization``, ``dropout``, ``embedding``, ``attention``: layer_norm batch_norm, dropout,
-  embedding, scaled_dot_product_attention
+  embedding one_hot, scaled_dot_product_attention
 - ``recurrent``: rnn_sequence gru_sequence lstm_sequence (one layer and direction of nn.RNN/GRU/LSTM
   over a whole sequence as one op)
-
-The layer families are reached through ``tinynet.nn.functional``, as in PyTorch.
 
 Where an op's math is: every Function's docstring gives it in three lines, ``forward:`` (the formula),
 ``derivative:`` (what backward computes) and ``kernels:`` (the named kernels it calls, or "none");

@@ -12,7 +12,7 @@ import numpy as np
 
 from tinynet import backend
 from tinynet.autograd import Function
-from tinynet.errors import DTypeError, ShapeError
+from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.dropout import dropout
 from tinynet.functions.elementwise import where
 from tinynet.functions.linalg import matmul
@@ -74,11 +74,17 @@ def scaled_dot_product_attention(
 
     query: (..., L, E), key: (..., S, E), value: (..., S, Ev) -> (..., L, Ev); leading axes broadcast.
     attn_mask: bool (True = may attend) or float (added to the scores), broadcastable to (..., L, S).
-    is_causal: query i may attend to keys 0..i only (combined with attn_mask when both are given).
+    is_causal: query i may attend to keys 0..i only (not with attn_mask: PyTorch refuses both; fold the
+    causal mask into attn_mask instead).
     dropout_p: dropout on the attention weights (always applied when > 0: pass 0 in evaluation).
     scale: defaults to 1 / sqrt(E).
     Without dropout this is one fused kernel; with it, the weights are computed, dropped, then applied.
     """
+    if is_causal and attn_mask is not None:
+        raise ArgumentError(
+            "scaled_dot_product_attention: give attn_mask or is_causal=True, not both (as in PyTorch); "
+            "fold the causal mask into attn_mask (tn.ones(L, S, dtype=tn.bool).tril() & attn_mask for a bool mask)"
+        )
     query, key, value = _broadcast_batch("scaled_dot_product_attention", query, key, value)
     if scale is None and query.shape[-1] == 0:
         raise ShapeError(

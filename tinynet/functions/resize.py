@@ -21,6 +21,7 @@ from kernels.numpy_ref import array_module
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from tinynet.functions.adaptive_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
+from tinynet.functions.resize_uint8 import bilinear_uint8
 from tinynet.tensor import Tensor
 
 # mode -> the number of spatial axes it takes (None: any of 1, 2, 3)
@@ -180,9 +181,11 @@ def interpolate(
             f"{sizes}"
         )
     nearest = mode.startswith("nearest")
+    if mode == "bilinear" and input.dtype == np.uint8:
+        return bilinear_uint8(input, sizes, bool(align_corners))
     if input.dtype.kind != "f" and not (nearest and input.dtype == np.uint8):
         raise DTypeError(
-            f"{op}: mode={mode!r} takes a floating-point input (nearest modes uint8 too), got {input.dtype}"
+            f"{op}: mode={mode!r} takes a floating-point input (nearest and bilinear uint8 too), got {input.dtype}"
         )
     dtype = np.dtype(np.float64 if input.dtype == np.float64 else np.float32)
     geometry = zip(spatial, sizes, factors)

@@ -14,7 +14,7 @@ import numpy as np
 
 from tinynet import backend
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
-from tinynet.functions.attention import attention_weights
+from tinynet.functions.attention import _combined_mask, attention_weights
 from tinynet.functions.linalg import matmul
 from tinynet.functions.shape import reshape, transpose
 from tinynet.nn import functional as F
@@ -97,7 +97,8 @@ class MultiheadAttention(Module):
                 weights = weights.mean(1)
         else:
             weights = None
-            out = F.scaled_dot_product_attention(q, k, v, mask, dropout_p, is_causal)
+            causal_and_mask = _combined_mask("MultiheadAttention", mask, is_causal, q, k)
+            out = F.scaled_dot_product_attention(q, k, v, causal_and_mask, dropout_p)
         out = self.out_proj(reshape(transpose(out, 1, 2), n, length, self.embed_dim))
         if not batched:  # drop the batch of one again
             out = reshape(out, *out.shape[1:])
