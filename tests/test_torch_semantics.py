@@ -448,3 +448,34 @@ def test_attention_refuses_a_mask_together_with_is_causal_as_pytorch_does():
     with pytest.raises(RuntimeError, match="give attn_mask or is_causal=True, not both"):
         tn.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=mask, is_causal=True)
     check(lambda lib, q: lib.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True), (1, 2, 4, 8))
+
+
+def test_grouped_query_attention_shares_each_key_head_with_a_group_of_query_heads():
+    check(
+        lambda lib, q, k, v: lib.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True),
+        (2, 8, 5, 4),
+        (2, 2, 6, 4),
+        (2, 2, 6, 3),
+    )
+    with pytest.raises(tn.ShapeError, match="query's 8 heads must be a multiple of the key's and value's 3"):
+        tn.nn.functional.scaled_dot_product_attention(
+            tn.ones(1, 8, 2, 4), tn.ones(1, 3, 2, 4), tn.ones(1, 3, 2, 4), enable_gqa=True
+        )
+
+
+def test_pytorchs_old_constructors_and_backward_keywords():
+    for lib in (torch, tn):
+        assert lib.Tensor([2, 2]).argmax().item() == 0 and str(lib.Tensor([1, 2]).dtype).endswith("float32")
+        assert tuple(lib.Tensor(3, 4).shape) == (3, 4) and tuple(lib.Tensor().shape) == (0,)
+        assert str(lib.LongTensor([1, 2]).dtype).endswith("int64") and tuple(lib.FloatTensor(2, 3).shape) == (2, 3)
+        a, b = lib.ones(3, requires_grad=True), lib.ones(3, requires_grad=True)
+        (a * b * 3).backward(gradient=lib.ones(3), inputs=[a])
+        assert a.grad.tolist() == [3.0, 3.0, 3.0] and b.grad is None
+    with pytest.raises(tn.TinynetError, match=r"create_graph=True .* is not implemented in tinynet yet"):
+        (tn.ones(1, requires_grad=True) * 2).sum().backward(create_graph=True)
+
+
+@pytest.mark.parametrize("p", [2, 1, 3.5, float("inf")])
+def test_dist_is_the_norm_of_the_difference(p):
+    check(lambda lib, a, b: lib.dist(a, b, p), (3, 4), (4,))
+    check(lambda lib, a, b: a.dist(b, p=p), (2, 3), (2, 3), dtype=np.float64)

@@ -105,6 +105,25 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     return tensor(data, dtype=dtype)
 
 
+def _typed_tensor(name: str, dtype: np.dtype):
+    def typed(*data_or_sizes) -> Tensor:
+        return Tensor(*data_or_sizes).to(dtype) if data_or_sizes else Tensor().to(dtype)
+
+    typed.__name__ = typed.__qualname__ = name
+    typed.__doc__ = f"PyTorch's old constructor of {dtype} tensors: ``{name}([1, 2])`` or ``{name}(2, 3)``."
+    return typed
+
+
+FloatTensor = _typed_tensor("FloatTensor", np.dtype("float32"))
+DoubleTensor = _typed_tensor("DoubleTensor", np.dtype("float64"))
+HalfTensor = _typed_tensor("HalfTensor", np.dtype("float16"))
+LongTensor = _typed_tensor("LongTensor", int64)
+IntTensor = _typed_tensor("IntTensor", np.dtype("int32"))
+ShortTensor = _typed_tensor("ShortTensor", np.dtype("int16"))
+ByteTensor = _typed_tensor("ByteTensor", np.dtype("uint8"))
+BoolTensor = _typed_tensor("BoolTensor", bool_)
+
+
 def _fill_dtype(fill_value, dtype):
     # PyTorch's full: a bool fills bool, an int int64, a float the default float dtype.
     if dtype is not None:
@@ -237,9 +256,9 @@ from tinynet.sampling import METHODS as _RANDOM_METHODS  # noqa: E402
 from tinynet.sampling import __all__ as _random_all  # noqa: E402
 
 __all__ = [
-    "arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like", "linspace", "ones",
-    "ones_like", "tensor",
-    "zeros", "zeros_like", *_random_all,
+    "BoolTensor", "ByteTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor", "LongTensor",
+    "ShortTensor", "arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
+    "linspace", "ones", "ones_like", "tensor", "zeros", "zeros_like", *_random_all,
 ]  # fmt: skip
 # Tensor methods (tensor.py attaches them): x.new_zeros(2, 3), x.uniform_(), ...
 METHODS = {

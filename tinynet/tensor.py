@@ -24,7 +24,7 @@ from tinynet.dtypes import (  # noqa: F401 (re-exported: tinynet.tensor.float32 
     int64,
     set_default_dtype,
 )
-from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, GraphError
+from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, GraphError, TinynetError
 
 
 def to_host(array) -> np.ndarray:
@@ -54,7 +54,9 @@ class Tensor:
     # NumPy defers to Tensor in `ndarray + tensor`, so the result is a Tensor, not an object array.
     __array_ufunc__ = None
 
-    def __init__(self, data, requires_grad: bool = False) -> None:
+    def __init__(self, data=(), *sizes: int, requires_grad: bool = False) -> None:
+        if sizes or not hasattr(data, "dtype"):  # PyTorch's old constructor: tn.Tensor([1, 2]), tn.Tensor(2, 3)
+            data = _legacy_data(data, sizes)
         self.data = data
         self.grad: Tensor | None = None
         self.requires_grad = requires_grad
@@ -165,9 +167,23 @@ class Tensor:
         self._retains_grad = True
         return self
 
-    def backward(self, grad: Tensor | None = None, retain_graph: bool = False) -> None:
-        """Compute d(self)/d(leaf) for every leaf that requires grad, adding into ``leaf.grad``."""
-        autograd.backward(self, grad, retain_graph)
+    def backward(
+        self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None
+    ) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad, adding into ``leaf.grad``.
+
+        gradient: dL/d(self), needed unless self holds one value. inputs: only these tensors' ``.grad`` change.
+        """
+        if create_graph:
+            raise TinynetError("backward: create_graph=True (gradients of gradients) is not implemented in tinynet yet")
+        if inputs is None:
+            autograd.backward(self, gradient, bool(retain_graph))
+            return
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        grads = autograd.grad(self, inputs, gradient, retain_graph, allow_unused=True)
+        for leaf, grad in zip(inputs, grads):
+            if grad is not None:
+                leaf.grad = grad if leaf.grad is None else Tensor(leaf.grad.data + grad.data)
 
     # --- in-place changes ------------------------------------------------------------------
     # Autograd does not record them: they are for data, for updates under no_grad (as optimizers do) and
@@ -461,6 +477,17 @@ class Tensor:
 
     # The math, reduction and shape methods (x.exp(), x.sum(dim), x.reshape(...)) call the functions of
     # tinynet.functions: each family lists its own in METHODS, attached at the end of this file.
+
+
+def _legacy_data(data, sizes: tuple):
+    """The array of PyTorch's old-style constructor: ``Tensor(2, 3)`` is a (2, 3) tensor (of zeros here: PyTorch
+    leaves it uninitialised), ``Tensor([1, 2])`` the values as the default float dtype."""
+    xp = backend.active().xp
+    if isinstance(data, int) and not isinstance(data, bool):
+        return xp.zeros((data, *sizes), dtype=get_default_dtype())
+    if sizes:
+        raise ArgumentTypeError(f"Tensor: expected sizes (ints) or data (a list), got {(data, *sizes)!r}")
+    return xp.asarray(np.asarray(data, dtype=get_default_dtype()))
 
 
 # x.type() names, as PyTorch prints them for CPU tensors.

@@ -16,6 +16,7 @@ from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.dropout import dropout
 from tinynet.functions.elementwise import where
 from tinynet.functions.linalg import matmul
+from tinynet.functions.rearrange import repeat_interleave
 from tinynet.functions.shape import broadcast_to, transpose
 from tinynet.tensor import Tensor, tensor
 
@@ -69,6 +70,7 @@ def scaled_dot_product_attention(
     dropout_p: float = 0.0,
     is_causal: bool = False,
     scale: float | None = None,
+    enable_gqa: bool = False,
 ) -> Tensor:
     """softmax(query key^T * scale + mask) value, as PyTorch's ``F.scaled_dot_product_attention``.
 
@@ -78,6 +80,8 @@ def scaled_dot_product_attention(
     causal mask into attn_mask instead).
     dropout_p: dropout on the attention weights (always applied when > 0: pass 0 in evaluation).
     scale: defaults to 1 / sqrt(E).
+    enable_gqa: grouped-query attention: key and value may have fewer heads (axis -3) than query, each shared by
+    a group of query heads.
     Without dropout this is one fused kernel; with it, the weights are computed, dropped, then applied.
     """
     if is_causal and attn_mask is not None:
@@ -85,6 +89,8 @@ def scaled_dot_product_attention(
             "scaled_dot_product_attention: give attn_mask or is_causal=True, not both (as in PyTorch); "
             "fold the causal mask into attn_mask (tn.ones(L, S, dtype=tn.bool).tril() & attn_mask for a bool mask)"
         )
+    if enable_gqa:
+        key, value = _shared_heads(query, key), _shared_heads(query, value)
     query, key, value = _broadcast_batch("scaled_dot_product_attention", query, key, value)
     if scale is None and query.shape[-1] == 0:
         raise ShapeError(
@@ -126,6 +132,20 @@ def _weights(query: Tensor, key: Tensor, mask: Tensor | None, scale: float) -> T
     if mask is not None and mask.dtype != np.bool_:
         scores, mask = scores + mask, None
     return MaskedSoftmax.apply(scores, None if mask is None else mask.data)
+
+
+def _shared_heads(query: Tensor, key_or_value: Tensor) -> Tensor:
+    """Grouped-query attention: key_or_value's heads (axis -3) repeated so that each serves its group of query
+    heads, as PyTorch's enable_gqa does."""
+    if query.ndim < 3 or key_or_value.ndim < 3:
+        return key_or_value
+    heads, shared = query.shape[-3], key_or_value.shape[-3]
+    if heads % shared:
+        raise ShapeError(
+            f"scaled_dot_product_attention: with enable_gqa, the query's {heads} heads must be a multiple of the "
+            f"key's and value's {shared}"
+        )
+    return repeat_interleave(key_or_value, heads // shared, dim=-3) if heads != shared else key_or_value
 
 
 def _broadcast_batch(op: str, query: Tensor, *others: Tensor) -> list[Tensor]:

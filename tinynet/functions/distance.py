@@ -15,6 +15,7 @@ from tinynet.dtypes import result_type
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.activation_checks import floating_only, in_place, numbers_only
 from tinynet.functions.elementwise import add, cast, sub
+from tinynet.functions.moments import norm
 from tinynet.functions.reduce import normalize_dims
 from tinynet.functions.shape import unsqueeze
 from tinynet.tensor import Tensor
@@ -221,5 +222,10 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_fo
     return PNorm.apply(difference, p, difference.ndim - 1, False)
 
 
-__all__ = ["cdist", "cosine_similarity", "pairwise_distance"]  # at torch.*; normalize is only in F
-METHODS: dict = {}
+def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:  # noqa: A002 (PyTorch's names)
+    """The p-norm of input - other over every element (they broadcast), as ``torch.dist``."""
+    return norm(sub(input, other), p)
+
+
+__all__ = ["cdist", "cosine_similarity", "dist", "pairwise_distance"]  # at torch.*; normalize is only in F
+METHODS: dict = {"dist": dist}
