@@ -50,14 +50,14 @@ class Tensor:
     ``requires_grad`` (whether gradients flow to it).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "_version", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "_node", "_retains_grad", "_version", "__weakref__")
     # NumPy defers to Tensor in `ndarray + tensor`, so the result is a Tensor, not an object array.
     __array_ufunc__ = None
 
     def __init__(self, data=(), *sizes: int, requires_grad: bool = False) -> None:
         if sizes or not hasattr(data, "dtype"):  # PyTorch's old constructor: tn.Tensor([1, 2]), tn.Tensor(2, 3)
             data = _legacy_data(data, sizes)
-        self.data = data
+        self.array = data
         self.grad: Tensor | None = None
         self.requires_grad = requires_grad
         self._node = None
@@ -65,6 +65,16 @@ class Tensor:
         self._version = 0  # how many in-place changes: backward checks it has not moved since the forward
         if requires_grad and data.dtype.kind != "f":
             raise DTypeError(f"only floating-point tensors can require grad, not {data.dtype}")
+
+    # TRANSITION: ``.data`` reads and writes the array for now; it becomes PyTorch's ``.data`` (a Tensor sharing
+    # the storage, outside the graph) once every internal use reads ``.array``.
+    @property
+    def data(self):
+        return self.array
+
+    @data.setter
+    def data(self, value) -> None:
+        self.array = value
 
     def __getattr__(self, name: str):
         # Only attributes not found otherwise arrive here: PyTorch's methods that tinynet lacks say so.
