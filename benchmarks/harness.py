@@ -269,6 +269,6 @@ def copy_bandwidth(framework: Framework, nbytes: float, sync: Callable[[], None]
     if framework.name == "torch":
         copy = lambda: target.copy_(source)  # noqa: E731 (PyTorch copies with its threads)
     else:
-        xp = numpy_ref.array_module(source.data)
-        copy = lambda: xp.copyto(target.data, source.data)  # noqa: E731 (one thread on the CPU)
+        xp = numpy_ref.array_module(source.array)
+        copy = lambda: xp.copyto(target.array, source.array)  # noqa: E731 (one thread on the CPU)
     return 8 * source.numel() / best_of(copy, 5, sync) / 1e9

@@ -185,8 +185,8 @@ def input_gradient_norms(layer, x) -> np.ndarray:
 def with_gate_bias(layer, gate: int, value: float):
     """Centre one gate's pre-activation on `value` (bias_ih = value, bias_hh = 0); gate: index in PyTorch's order."""
     size = layer.hidden_size
-    layer.bias_ih_l0.data[gate * size : (gate + 1) * size] = value
-    layer.bias_hh_l0.data[gate * size : (gate + 1) * size] = 0.0
+    layer.bias_ih_l0.array[gate * size : (gate + 1) * size] = value
+    layer.bias_hh_l0.array[gate * size : (gate + 1) * size] = 0.0
     return layer
 
 
@@ -215,7 +215,7 @@ exploding_norms = {}
 for gain in (0.5, 1.0, 1.5, 2.0):
     tn.manual_seed(1)
     rnn = nn.RNN(inputs, hidden)
-    rnn.weight_hh_l0.data[...] = tn.tensor(gain * orthogonal).data
+    rnn.weight_hh_l0.array[...] = tn.tensor(gain * orthogonal).array
     exploding_norms[gain] = input_gradient_norms(rnn, sequence)
 rnn_gain2_first_over_last = exploding_norms[2.0][0] / exploding_norms[2.0][-1]
 

@@ -68,7 +68,7 @@ def train_steps(model, loader, steps: int, description: str, masks: dict | None 
         F.cross_entropy(model(xb), yb).backward()
         optimizer.step()
         for name, mask in masks.items():  # pruned weights stay exactly zero
-            parameters[name].data = (parameters[name].detach() * mask).data
+            parameters[name].array = (parameters[name].detach() * mask).array
 
 
 def test_accuracy(model) -> float:

@@ -208,7 +208,7 @@ def test_multihead_attention_parameters_as_pytorch():
 def test_multihead_attention_matches_numpy(backend_name, batch_first):
     mha = nn.MultiheadAttention(8, 2, batch_first=batch_first).double()
     for p in mha.parameters():  # nonzero biases, so a wrong bias slice would show
-        p.data = p.data + tn.randn(*p.shape, dtype=tn.float64).data * 0.1
+        p.array = p.array + tn.randn(*p.shape, dtype=tn.float64).array * 0.1
     query, key = tn.randn(3, 4, 8, dtype=tn.float64), tn.randn(3, 5, 8, dtype=tn.float64)  # batch first
     value = tn.randn(3, 5, 8, dtype=tn.float64)
     padding = np.zeros((3, 5), bool)

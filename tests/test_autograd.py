@@ -131,7 +131,7 @@ def test_leaf_grads_do_not_alias_each_other():
     a = tn.tensor([1.0, 1.0], requires_grad=True)
     b = tn.tensor([1.0, 1.0], requires_grad=True)
     (a + b).sum().backward()  # Add hands the same gradient array to both inputs
-    a.grad.data *= 10
+    a.grad.array *= 10
     np.testing.assert_allclose(b.grad.numpy(), [1.0, 1.0])
 
 
@@ -139,12 +139,12 @@ def test_a_grad_shares_memory_with_no_view_of_another_nor_with_the_callers_array
     x = tn.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
     y = tn.tensor([[1.0, 1.0], [1.0, 1.0]], requires_grad=True)
     (x + y.reshape(4)).backward(tn.ones(4))  # y's gradient is a view of the array x's comes from
-    x.grad.data *= 10
+    x.grad.array *= 10
     np.testing.assert_allclose(y.grad.numpy(), [[1.0, 1.0], [1.0, 1.0]])
     given = tn.tensor([5.0, 6.0, 7.0, 8.0])
     x.grad = None
     x.backward(given)  # a leaf's own backward: its .grad is a copy, not the caller's tensor
-    x.grad.data *= 0
+    x.grad.array *= 0
     assert given.tolist() == [5.0, 6.0, 7.0, 8.0]
 
 

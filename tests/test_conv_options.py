@@ -231,9 +231,9 @@ LAYERS = [
 
 
 def _copy_parameters(ours, theirs):
-    ours.weight.data = theirs.weight.detach().numpy().copy()
+    ours.weight.array = theirs.weight.detach().numpy().copy()
     if theirs.bias is not None:
-        ours.bias.data = theirs.bias.detach().numpy().copy()
+        ours.bias.array = theirs.bias.detach().numpy().copy()
 
 
 @pytest.mark.parametrize(("name", "args", "options", "shape"), LAYERS, ids=lambda v: str(v))

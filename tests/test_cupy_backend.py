@@ -159,12 +159,12 @@ def fake_gpu(monkeypatch):
 def test_tensor_to_a_backend_copies_the_data_across_as_a_new_leaf(fake_gpu):
     x = tn.tensor([1.0, 2.0, 3.0], requires_grad=True)
     on_gpu = x.to("cupy")
-    assert isinstance(on_gpu.data, FakeDeviceArray) and on_gpu.is_leaf and on_gpu.requires_grad
+    assert isinstance(on_gpu.array, FakeDeviceArray) and on_gpu.is_leaf and on_gpu.requires_grad
     assert on_gpu.to("cupy") is on_gpu  # already there: nothing moves
     back = on_gpu.to("numpy")
-    assert isinstance(back.data, np.ndarray) and back.is_leaf and back.dtype == x.dtype
+    assert isinstance(back.array, np.ndarray) and back.is_leaf and back.dtype == x.dtype
     np.testing.assert_array_equal(back.numpy(), [1.0, 2.0, 3.0])
-    assert back.data is not x.data  # a copy, not the original
+    assert back.array is not x.array  # a copy, not the original
     assert tn.tensor([5], dtype=tn.int64).to("cupy").to("numpy").tolist() == [5]
 
 
@@ -172,7 +172,7 @@ def test_new_tensors_from_numbers_lists_and_host_arrays_land_on_the_active_gpu_b
     with tn.use_backend("cupy"):
         for data, dtype in [([1.0, 2.0], tn.float32), ((3, 4), tn.int64), (5.0, tn.float32), (np.ones(2), tn.float32)]:
             t = tn.tensor(data)
-            assert isinstance(t.data, FakeDeviceArray) and t.dtype == dtype, data
+            assert isinstance(t.array, FakeDeviceArray) and t.dtype == dtype, data
             np.testing.assert_array_equal(t.numpy(), np.asarray(data, dtype=dtype))
 
 
@@ -190,11 +190,11 @@ def test_module_to_moves_parameters_buffers_and_gradients_in_place(fake_gpu):
     assert model.to("cupy") is model
     assert model[0].weight is weight  # the same Parameter objects, their data moved
     for name, t in [*model.named_parameters(), *model.named_buffers()]:
-        assert isinstance(t.data, FakeDeviceArray), name
-    assert isinstance(weight.grad.data, FakeDeviceArray)
+        assert isinstance(t.array, FakeDeviceArray), name
+    assert isinstance(weight.grad.array, FakeDeviceArray)
     model.to("numpy")
     for name, t in model.state_dict().items():
-        assert isinstance(t.data, np.ndarray)
+        assert isinstance(t.array, np.ndarray)
         np.testing.assert_array_equal(t.numpy(), before[name], err_msg=name)
 
 
@@ -203,36 +203,24 @@ def test_module_to_a_backend_that_cannot_run_moves_nothing(cupy_as):
     model = nn.Linear(3, 2)
     with pytest.raises(tn.BackendError, match="cupy is not installed"):
         model.to("cupy")
-    assert all(isinstance(p.data, np.ndarray) for p in model.parameters())
+    assert all(isinstance(p.array, np.ndarray) for p in model.parameters())
 
 
 def test_module_to_a_dtype_casts_and_rejects_integer_dtypes():
     model = nn.Linear(3, 2)
     assert model.to(tn.float64).weight.dtype == tn.float64
-    with pytest.raises(tn.DTypeError, match=r"Linear\.to: expected a backend name or floating dtype"):
+    with pytest.raises(
+        TypeError, match=r"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype=int64"
+    ):
         model.to(tn.int64)
 
 
 def test_mixing_tensors_of_two_backends_names_both(fake_gpu):
     on_gpu, on_host = tn.tensor([1.0, 2.0]).to("cupy"), tn.tensor([3.0, 4.0])
     for a, b in [(on_gpu, on_host), (on_host, on_gpu)]:
-        with pytest.raises(tn.BackendError, match=r"add: its inputs live on different backends: cupy and numpy"):
+        with pytest.raises(tn.BackendError, match=r"add: expected all tensors to be on the same device, but found"):
             a + b
     np.testing.assert_array_equal((on_gpu + on_gpu).numpy(), [2.0, 4.0])  # one backend: fine
-
-
-def test_tensors_of_another_backend_than_the_active_one_say_so(monkeypatch):
-    def relu_forward(x):
-        raise TypeError(f"expected a fake array, got {type(x).__name__}")  # as cupy_gpu refuses NumPy arrays
-
-    fake_xp = types.ModuleType("fakegpu")
-    kernels = types.ModuleType("fake_kernels")
-    kernels.array_module, kernels.relu_forward = (lambda: fake_xp), relu_forward
-    x = tn.tensor([1.0, -1.0])
-    monkeypatch.setitem(backend._loaded, "fakegpu", backend.Backend("fakegpu", kernels))
-    monkeypatch.setattr(backend, "_active", backend._loaded["fakegpu"])
-    with pytest.raises(tn.BackendError, match=r"relu: its inputs are numpy arrays, but the active backend 'fakegpu'"):
-        tn.relu(x)
 
 
 def test_an_unrelated_type_error_is_not_reported_as_a_backend_mix():
@@ -255,9 +243,9 @@ def test_tensor_to_cupy_and_back_on_a_real_gpu():
 
     x = tn.tensor([[1.0, 2.0], [3.0, 4.0]])
     on_gpu = x.to("cupy")
-    assert isinstance(on_gpu.data, cupy.ndarray)
+    assert isinstance(on_gpu.array, cupy.ndarray)
     np.testing.assert_array_equal(on_gpu.to("numpy").numpy(), x.numpy())
-    with pytest.raises(tn.BackendError, match="different backends: cupy and numpy"):
+    with pytest.raises(tn.BackendError, match="expected all tensors to be on the same device"):
         on_gpu @ x
 
 
@@ -292,7 +280,7 @@ def _gradcheck_cases(rng):
 def test_gradcheck_on_the_gpu(case):
     with tn.use_backend("cupy"):
         fn, inputs = _gradcheck_cases(np.random.default_rng(0))[case]
-        assert all(type(x.data).__module__.startswith("cupy") for x in inputs)
+        assert all(type(x.array).__module__.startswith("cupy") for x in inputs)
         assert tn.gradcheck(fn, inputs)
 
 
@@ -308,4 +296,4 @@ def test_mnist1d_cnn_moved_to_the_gpu_trains_as_on_numpy():
     with tn.use_backend("cupy"):
         # atol: the last losses are near 1e-4, where float32 rounding is the relative 1e-4 (test_model_parity.py).
         np.testing.assert_allclose(train_losses(model, x, y), reference, rtol=1e-4, atol=1e-7)
-    assert all(type(p.data).__module__.startswith("cupy") for p in model.parameters())
+    assert all(type(p.array).__module__.startswith("cupy") for p in model.parameters())

@@ -41,8 +41,9 @@ def test_tensor_dataset_refuses_non_tensors_and_nothing():
         tn.data.TensorDataset()
 
 
-def test_dataset_base_asks_for_len_and_getitem():
-    with pytest.raises(NotImplementedError, match="__len__"):
+def test_dataset_base_asks_for_getitem_and_has_no_len():
+    # As PyTorch's Dataset: no __len__ of its own (len() is Python's TypeError), __getitem__ must be written.
+    with pytest.raises(TypeError, match="has no len"):
         len(tn.data.Dataset())
     with pytest.raises(NotImplementedError, match="__getitem__"):
         tn.data.Dataset()[0]
@@ -137,7 +138,7 @@ def test_loader_collates_dicts_and_tensor_samples():
 
 def test_loader_batches_keep_the_backend(backend_name):
     (xb,) = next(iter(tn.data.DataLoader(tn.data.TensorDataset(tn.arange(6.0)), batch_size=4, shuffle=True)))
-    assert type(xb.data) is type(tn.zeros(1).data)
+    assert type(xb.array) is type(tn.zeros(1).array)
 
 
 def test_loader_refuses_a_bad_batch_size():

@@ -83,6 +83,6 @@ def test_a_failing_fallback_says_the_reference_ran_for_the_active_backend(monkey
     monkeypatch.setattr(activations, "array_module", lambda *arrays: _Broken)
     with tn.use_backend("partial"), pytest.raises(tn.KernelError) as caught:
         F.relu(tn.tensor([1.0, -1.0]))
-    assert "kernel relu_forward of backend numpy (the reference, which the active backend partial fell back on)" in str(
+    assert "kernel relu_forward of backend numpy (the reference, which backend partial fell back on)" in str(
         caught.value
     )

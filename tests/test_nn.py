@@ -198,10 +198,10 @@ def test_state_dict_round_trip_copies_values():
     np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
     # Copied, not aliased: changing a's weights (as an optimizer does, in place) leaves b alone.
     before = b.encoder[0].weight.numpy().copy()
-    a.encoder[0].weight.data += 1.0
-    state["encoder.0.weight"].data += 1.0
+    a.encoder[0].weight.array += 1.0
+    state["encoder.0.weight"].array += 1.0
     np.testing.assert_array_equal(b.encoder[0].weight.numpy(), before)
-    b.encoder[0].weight.data -= 5.0
+    b.encoder[0].weight.array -= 5.0
     assert not np.allclose(a.encoder[0].weight.numpy(), b.encoder[0].weight.numpy())
 
 
@@ -245,7 +245,8 @@ def test_register_buffer_is_saved_but_not_learned():
     model = WithBuffer()
     assert [n for n, _ in model.named_parameters()] == ["lin.weight", "lin.bias"]
     assert all(p is not model.running_mean for p in model.parameters())
-    assert list(model.state_dict()) == ["lin.weight", "lin.bias", "running_mean"]
+    # PyTorch's order: each module's own parameters and buffers, then its children's.
+    assert list(model.state_dict()) == ["running_mean", "lin.weight", "lin.bias"]
     assert [n for n, _ in model.named_buffers()] == ["running_mean"]
     model.running_mean = tn.ones(3)  # reassigning keeps it a buffer
     assert "running_mean" in model.state_dict() and count(model) == 12

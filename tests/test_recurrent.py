@@ -153,7 +153,7 @@ def _cells_of(layer, index: int, suffix: str):
     kwargs = {"nonlinearity": layer.nonlinearity} if kind == "RNN" else {}
     cell = CELLS[kind](input_size, layer.hidden_size, bias=layer.bias, **kwargs).double()
     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")[: 4 if layer.bias else 2]:
-        getattr(cell, name).data = getattr(layer, f"{name}{suffix}").data.copy()
+        getattr(cell, name).array = getattr(layer, f"{name}{suffix}").array.copy()
     return cell
 
 

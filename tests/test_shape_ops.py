@@ -307,7 +307,7 @@ def test_views_keep_integers_and_float64(backend_name):
 def test_clone_is_a_copy():
     x = tn.ones(3, requires_grad=True)
     y = x.clone()
-    assert y.data is not x.data and not np.shares_memory(y.data, x.data)
+    assert y.array is not x.array and not np.shares_memory(y.array, x.array)
 
 
 # --- repeat, tile, flip, roll, unfold, meshgrid -------------------------------------------------------------

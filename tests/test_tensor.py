@@ -74,7 +74,7 @@ def test_requires_grad_and_detach():
     assert not t.requires_grad
     assert t.requires_grad_() is t and t.requires_grad
     d = t.detach()
-    assert not d.requires_grad and d.data is t.data
+    assert not d.requires_grad and d.array is t.array
     with pytest.raises(tn.DTypeError, match="floating-point"):
         tn.tensor([1, 2], requires_grad=True)
 

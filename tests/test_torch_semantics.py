@@ -3,6 +3,7 @@ spellings (methods, alpha=, rounding_mode=), casts, where's forms, the fixed-ran
 for a PyTorch name tinynet does not have yet. PyTorch itself is the oracle (tests/torch_oracle.py)."""
 
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -272,7 +273,7 @@ def test_a_pytorch_name_tinynet_lacks_says_so_and_a_typo_stays_an_attribute_erro
         (tn.ones(4), "stft"): "tinynet.Tensor.stft: PyTorch's Tensor.stft is not implemented in tinynet yet",
         (F, "grid_sample"): "tinynet.nn.functional.grid_sample: PyTorch's torch.nn.functional.grid_sample is not",
         (tn, "cholesky"): "tinynet.cholesky: PyTorch's torch.cholesky is not implemented",
-        (tn.nn, "Bilinear"): "tinynet.nn.Bilinear: PyTorch's torch.nn.Bilinear is not implemented",
+        (tn.nn, "EmbeddingBag"): "tinynet.nn.EmbeddingBag: PyTorch's torch.nn.EmbeddingBag is not implemented",
     }
     for (owner, name), message in missing.items():
         with pytest.raises(tn.NotImplementedOpError, match=re.escape(message)):
@@ -479,3 +480,137 @@ def test_pytorchs_old_constructors_and_backward_keywords():
 def test_dist_is_the_norm_of_the_difference(p):
     check(lambda lib, a, b: lib.dist(a, b, p), (3, 4), (4,))
     check(lambda lib, a, b: a.dist(b, p=p), (2, 3), (2, 3), dtype=np.float64)
+
+
+# --- in-place operators ----------------------------------------------------------------------------------------
+
+
+IN_PLACE = {
+    "+=": lambda x, y: x.__iadd__(y),
+    "-=": lambda x, y: x.__isub__(y),
+    "*=": lambda x, y: x.__imul__(y),
+    "/=": lambda x, y: x.__itruediv__(y),
+    "**=": lambda x, y: x.__ipow__(2),
+    "add_ alpha": lambda x, y: x.add_(y, alpha=-0.5),
+    "sub_": lambda x, y: x.sub_(y),
+    "mul_ number": lambda x, y: x.mul_(3),
+    "div_": lambda x, y: x.div_(y),
+    "clamp_": lambda x, y: x.clamp_(min=0.5),
+    "neg_ abs_": lambda x, y: x.neg_().abs_(),
+    "exp_ log_ sqrt_": lambda x, y: x.exp_().log_().sqrt_(),
+}
+
+
+@pytest.mark.parametrize("name", IN_PLACE)
+def test_in_place_operators_change_the_same_tensor_as_pytorch(name):
+    values = np.random.default_rng(5).uniform(0.5, 2.0, (3, 4)).astype(np.float32)
+    for lib in (torch, tn):
+        x, y = lib.tensor(values), lib.tensor(values[0])
+        same = IN_PLACE[name](x, y)
+        assert same is x
+        if lib is torch:
+            expected = x.numpy()
+        else:
+            np.testing.assert_allclose(x.numpy(), expected, rtol=1e-6)
+            assert x._version > 0
+
+
+def test_the_tutorials_update_loop_changes_the_parameters_and_the_loss_falls():
+    rng = np.random.default_rng(0)
+    xs = tn.tensor(rng.uniform(-1, 1, 200))
+    ys = 2.0 * xs + 1.0
+    w, b = tn.zeros(1, requires_grad=True), tn.zeros(1, requires_grad=True)
+    losses = []
+    for _ in range(50):
+        loss = ((w * xs + b - ys) ** 2).mean()
+        losses.append(loss.item())
+        loss.backward()
+        with tn.no_grad():
+            w -= 0.1 * w.grad
+            b -= 0.1 * b.grad
+            w.grad.zero_()
+            b.grad.zero_()
+    assert losses[-1] < 0.1 * losses[0]
+
+
+def test_in_place_changes_keep_the_dtype_and_shape_and_refuse_a_leaf_that_requires_grad():
+    ints = tn.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="add_: result type float32 can't be cast to this tensor's dtype int64"):
+        ints += 1.5
+    with pytest.raises(RuntimeError, match=r"add_: the result has shape \(2, 2\) but this tensor has \(2,\)"):
+        ints += tn.ones(2, 2, dtype=tn.int64)
+    with pytest.raises(RuntimeError):  # PyTorch refuses it too
+        torch.ones(2, requires_grad=True).add_(1)
+    with pytest.raises(tn.GraphError, match=r"add_: cannot change a tensor that requires grad .* in place"):
+        tn.ones(2, requires_grad=True).add_(1)
+
+
+# --- custom autograd Functions, PyTorch's way ------------------------------------------------------------------
+
+
+def _legendre(lib):
+    class LegendreP3(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return 0.5 * (5 * x**3 - 3 * x)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return grad_output * 1.5 * (5 * x**2 - 1)
+
+    return LegendreP3
+
+
+def _clipped_relu(lib):
+    class ClippedReLU(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, limit):
+            ctx.save_for_backward(x)
+            ctx.limit = limit
+            return x.clamp(min=0, max=limit)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            grad = grad_output.clone()
+            grad[(x < 0) | (x > ctx.limit)] = 0
+            return grad, None
+
+    return ClippedReLU
+
+
+def test_a_custom_function_gets_tensors_as_in_pytorchs_tutorial():
+    check(lambda lib, x: _legendre(lib).apply(x) * 2, (3, 4))
+    check(lambda lib, x: _clipped_relu(lib).apply(x, 1.0), (3, 4))
+    y = _legendre(tn).apply(tn.ones(2, requires_grad=True))
+    assert y.grad_fn == "LegendreP3Backward" and isinstance(y, tn.Tensor)
+
+
+def test_a_custom_function_can_mark_an_output_non_differentiable_and_must_return_a_tensor():
+    class Argmax(tn.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            out = x.argmax(dim=-1)
+            ctx.mark_non_differentiable(out)
+            return out
+
+    assert not Argmax.apply(tn.randn(2, 3, requires_grad=True)).requires_grad
+
+    class Pair(tn.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x, x
+
+    with pytest.raises(tn.TinynetError, match=r"Pair\.forward returned tuple: a custom Function returns one Tensor"):
+        Pair.apply(tn.ones(2, requires_grad=True))
+
+
+def test_bfloat16_comes_from_ml_dtypes_or_says_what_to_install(monkeypatch):
+    pytest.importorskip("ml_dtypes", reason="ml_dtypes is not installed: tn.bfloat16 needs it")
+    x = tn.tensor([1.5, -2.25]).to(tn.bfloat16)
+    assert str(x.dtype) == "bfloat16" and x.float().tolist() == [1.5, -2.25]
+    monkeypatch.setitem(sys.modules, "ml_dtypes", None)  # as if it were not installed
+    with pytest.raises(tn.TinynetError, match=r"tn.bfloat16 needs the ml_dtypes package .* pip install ml_dtypes"):
+        getattr(tn, "bfloat16")  # noqa: B009 (the attribute lookup is what is tested)

@@ -23,7 +23,7 @@ def _params(module) -> dict:
 def _jitter(module) -> None:
     """Move every parameter off its init (zero biases, unit norms) so a misplaced one would show."""
     for p in module.parameters():
-        p.data = p.data + 0.1 * tn.randn(*p.shape, dtype=p.dtype).data
+        p.array = p.array + 0.1 * tn.randn(*p.shape, dtype=p.dtype).array
 
 
 # --- embedding --------------------------------------------------------------------------------

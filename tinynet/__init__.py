@@ -15,7 +15,7 @@ from tinynet.dtypes import bool_, float16, float32, float64, get_default_dtype, 
 from tinynet.creation import *  # noqa: F403 (tensor, zeros, arange, randn, ..., as torch.*)
 from tinynet import nn, optim
 from tinynet.autograd import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from tinynet.backend import get_backend, set_backend, use_backend, warmup
+from tinynet.backend import get_backend, get_default_device, set_backend, set_default_device, use_backend, warmup
 from tinynet.debug import detect_anomaly, trace
 from tinynet.device import device
 from tinynet.errors import (
@@ -34,11 +34,14 @@ from tinynet.errors import (
     TinynetError,
 )
 from tinynet.functions import *  # noqa: F403 (every op family's functions: tn.sin, tn.cumsum, tn.gather...)
+from tinynet import dtypes
 from tinynet.dtypes import finfo, iinfo, int8, int16, promote_types, result_type, uint8
 from tinynet.gradcheck import gradcheck
-from tinynet.random import get_rng_state, manual_seed, set_rng_state
+from tinynet.random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from tinynet.serialization import load, save
 from tinynet import data, graph, linalg, metrics
+from tinynet import utils  # torch.utils: tinynet.utils.data
+from tinynet import accelerator, backends, cuda  # devices: tn.cuda.is_available(), tn.backends.cudnn...
 
 # PyTorch's other names for the dtypes (last, since they shadow Python's float, int and bool in this module).
 half, float, double = float16, float32, float64  # noqa: A001
@@ -49,7 +52,12 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # Only names not found above arrive here: PyTorch's that tinynet lacks say so (tinynet.missing).
+    # Only names not found above arrive here: bfloat16 (loaded when asked for), and PyTorch's names that tinynet
+    # lacks, which say so (tinynet.missing).
+    if name == "bfloat16":
+        return dtypes.bfloat16()
     from importlib import import_module  # (not `from tinynet import`: that would come back here)
 
+    if name == "onnx":  # imported when first used, so that `import tinynet` never loads the onnx package
+        return import_module("tinynet.onnx")
     raise import_module("tinynet.missing").attribute_error("torch", name, "module tinynet")

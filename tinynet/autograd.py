@@ -112,6 +112,15 @@ class Context:
     def save_for_backward(self, *values) -> None:
         self.saved = values
 
+    @property
+    def saved_tensors(self) -> tuple:
+        """What ``save_for_backward`` kept (PyTorch's name)."""
+        return self.saved
+
+    def mark_non_differentiable(self, *outputs) -> None:
+        """Say that these outputs get no gradient (indices, masks), as PyTorch's ctx does."""
+        self.non_differentiable = {id(t) for t in outputs}
+
 
 class Node:
     """One recorded op: which Function made the tensor, what it saved, and its inputs.
@@ -136,7 +145,17 @@ class Function:
     ``forward`` receives arrays where the caller passed Tensors, and returns an array.
     ``backward`` receives dL/d(output) and returns one gradient per positional argument of
     ``forward`` (None where no gradient is needed: ``ctx.needs_input_grad`` says which are).
+
+    That is how tinynet's own ops (the Functions of the tinynet package) are written: on raw arrays, the engine's
+    fast path. A Function written anywhere else - a learner's, as in PyTorch's tutorials - works as PyTorch's:
+    its forward and backward receive and return Tensors, and run with grad mode off (see ``on_arrays``).
     """
+
+    on_arrays = True  # set for each subclass below
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.on_arrays = cls.__module__.startswith("tinynet.")
 
     @staticmethod
     def forward(ctx: Context, *args, **kwargs):
@@ -151,14 +170,15 @@ class Function:
         """Run ``forward`` on the arrays inside ``args``; record a Node when a gradient will be needed."""
         ctx = Context()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
         try:
-            out = cls.forward(ctx, *arrays, **kwargs)
+            out = cls.forward(ctx, *arrays, **kwargs) if cls.on_arrays else _forward_on_tensors(cls, ctx, args, kwargs)
         except Exception as err:
             _raise_explained(cls, arrays, err)
         if isinstance(out, np.generic):  # NumPy reductions return scalars; tensors hold arrays
             out = np.asarray(out)
-        result = Tensor(out, requires_grad=_grad_enabled and any(ctx.needs_input_grad))
+        differentiable = getattr(ctx, "output_differentiable", True)  # (see Context.mark_non_differentiable)
+        result = Tensor(out, requires_grad=_grad_enabled and differentiable and any(ctx.needs_input_grad))
         if result.requires_grad:
             result._node = Node(cls, ctx, args)
         for watcher in watchers:
@@ -283,14 +303,14 @@ def _seed_gradient(root: Tensor, grad):
             "create its inputs with requires_grad=True (or call .requires_grad_())"
         )
     if grad is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise GraphError(
                 f"backward: grad can be left out only for a single-value output, but this one has "
                 f"shape {root.shape}; reduce it first (e.g. loss.sum() or .mean()) or pass "
                 "grad= a tensor of that shape"
             )
-        return array_module(root.data).ones_like(root.data)
-    grad = grad.data if isinstance(grad, Tensor) else grad
+        return array_module(root.array).ones_like(root.array)
+    grad = grad.array if isinstance(grad, Tensor) else grad
     if grad.shape != root.shape:
         raise GraphError(f"backward: grad has shape {grad.shape} but the output has shape {root.shape}")
     return grad
@@ -300,11 +320,35 @@ def _input_gradients(node: Node, grad) -> tuple:
     """``node.function.backward`` on dL/d(output): one gradient (or None) per input, always as a tuple. A kernel
     that fails in there is reported as a kernel bug (see _raise_explained); other errors pass unchanged."""
     try:
-        input_grads = node.function.backward(node.ctx, grad)
+        if node.function.on_arrays:
+            input_grads = node.function.backward(node.ctx, grad)
+        else:
+            input_grads = _backward_on_tensors(node.function, node.ctx, grad)
     except Exception as err:
-        inputs = [a.data if isinstance(a, Tensor) else a for a in node.inputs]
+        inputs = [a.array if isinstance(a, Tensor) else a for a in node.inputs]
         _raise_explained(node.function, [grad, *inputs], err, inputs_checked=False)
     return input_grads if isinstance(input_grads, tuple) else (input_grads,)
+
+
+def _forward_on_tensors(function: type, ctx: Context, args: tuple, kwargs: dict):
+    """A PyTorch-style Function's forward: Tensors in, a Tensor out (its array kept), with grad mode off."""
+    with no_grad():
+        out = function.forward(ctx, *args, **kwargs)
+    if not isinstance(out, Tensor):
+        raise TinynetError(
+            f"{function.__name__}.forward returned {type(out).__name__}: a custom Function returns one Tensor "
+            "(several outputs are not implemented in tinynet yet)"
+        )
+    ctx.output_differentiable = id(out) not in getattr(ctx, "non_differentiable", ())
+    return out.array
+
+
+def _backward_on_tensors(function: type, ctx: Context, grad) -> tuple:
+    """A PyTorch-style Function's backward: dL/d(output) as a Tensor in, Tensors (or None) out, as arrays."""
+    with no_grad():
+        grads = function.backward(ctx, Tensor(grad))
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    return tuple(g.array if isinstance(g, Tensor) else g for g in grads)
 
 
 def _refuse_gradient_shape(node: Node, parent: Tensor, parent_grad) -> NoReturn:
@@ -363,7 +407,7 @@ def _accumulate(tensor: Tensor, g, taken: set[int]) -> None:
     if tensor.grad is None:
         tensor.grad = Tensor(g)
     else:
-        tensor.grad.data = tensor.grad.data + g
+        tensor.grad.array = tensor.grad.array + g
 
 
 def _raise_explained(function: type, arrays: list, err: Exception, inputs_checked: bool = True) -> NoReturn:
@@ -387,8 +431,8 @@ def _raise_explained(function: type, arrays: list, err: Exception, inputs_checke
     kernel = _failed_kernel(err)
     if kernel is not None:
         kernel_name, backend_name = kernel
-        active = backend.active().name
-        fallback = "" if backend_name == active else f" (the reference, which the active backend {active} fell back on)"
+        active = backend.for_arrays(*(a for a in arrays if hasattr(a, "shape"))).name
+        fallback = "" if backend_name == active else f" (the reference, which backend {active} fell back on)"
         raise KernelError(
             f"{name}: kernel {kernel_name} of backend {backend_name}{fallback} failed on inputs of shapes "
             f"{_shapes(arrays)} and dtypes {_dtypes(arrays)}: {type(err).__name__}: {err}. The inputs passed "
@@ -432,22 +476,8 @@ def _shapes(arrays) -> str:
 
 
 def _check_one_array_library(function: type, arrays: list) -> None:
-    """Raise BackendError if ``arrays`` come from two array libraries, or from another than the active backend's.
-
-    A tensor holds its backend's arrays: NumPy ones on numpy and numba, CuPy ones (on the GPU) on cupy.
-    Runs only after an op failed, so the ops that work pay nothing for it.
-    """
+    """Raise BackendError if ``arrays`` live on two devices (NumPy arrays on the CPU, CuPy's on the GPU): an op
+    runs on its inputs' device, as in PyTorch. Runs only after an op failed, so the ops that work pay nothing."""
     arrays = [a for a in arrays if hasattr(a, "shape") and hasattr(a, "dtype")]  # NumPy's, CuPy's or the like
-    libraries = sorted({type(a).__module__.split(".")[0] for a in arrays})
-    name = function.__name__.lower()
-    if len(libraries) > 1:
-        raise BackendError(
-            f"{name}: its inputs live on different backends: {' and '.join(libraries)} arrays; "
-            'move them to one first, e.g. tensor.to("cupy") or model.to("cupy") (or to "numpy")'
-        )
-    active = backend.active()
-    if libraries and libraries[0] != active.xp.__name__:
-        raise BackendError(
-            f"{name}: its inputs are {libraries[0]} arrays, but the active backend {active.name!r} computes on "
-            f'{active.xp.__name__} arrays; move them with tensor.to("{active.name}") or model.to("{active.name}")'
-        )
+    if len({type(a).__module__.split(".")[0] for a in arrays}) > 1:
+        raise BackendError(backend.device_mix_message(function.__name__.lower(), arrays))

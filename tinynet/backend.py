@@ -1,19 +1,28 @@
-"""The backend switch: which kernel module computes the heavy ops.
+"""Which kernel table computes an op: the one for its inputs' device.
 
-``numpy`` (the reference) is the default; ``numba`` and ``cupy`` replace kernels one for one, and any
-kernel a backend lacks falls back to the reference. Backend modules are imported lazily, so importing
-tinynet imports neither numba nor cupy. Choose with ``set_backend``, ``use_backend`` (a context
-manager) or the ``TINYNET_BACKEND`` environment variable.
+A tensor lives on a device: ``cpu`` (NumPy arrays) or ``cuda`` (CuPy arrays). An op runs its kernels on its
+inputs' device: CuPy arrays on the ``cupy`` backend, NumPy arrays on the CPU backend chosen with
+``set_backend`` (``numpy``, the reference and the default, or ``numba``); ``for_arrays(*arrays)`` is that
+lookup. A backend replaces kernels one for one, and any kernel it lacks falls back to the reference.
+
+``set_backend("cupy")`` (or ``set_default_device("cuda")``) makes ``cuda`` the device of new tensors;
+``active()`` is the table for new tensors' device, for the few places that create data. Backend modules
+are imported lazily, so importing tinynet imports neither numba nor cupy. Choose with ``set_backend``,
+``use_backend`` (a context manager) or the ``TINYNET_BACKEND`` environment variable.
 """
 
 import contextlib
 import importlib
 import os
+import sys
 import time
 from collections.abc import Iterator
 
+import numpy as np
+
 from kernels import numpy_ref
-from tinynet.errors import BackendError
+from tinynet import device as devices
+from tinynet.errors import ArgumentTypeError, BackendError
 
 MODULES = {"numpy": "kernels.numpy_ref", "numba": "kernels.numba_cpu", "cupy": "kernels.cupy_gpu"}
 
@@ -49,7 +58,6 @@ def overrides(name: str) -> tuple[str, ...]:
 
 
 _loaded: dict[str, Backend] = {}
-_active: Backend | None = None
 
 
 def load(name: str) -> Backend:
@@ -67,35 +75,155 @@ def load(name: str) -> Backend:
     return _loaded[name]
 
 
+class _Choice:
+    """What set_backend chose, by name: the backend for CPU arrays, the one for GPU arrays (cupy) and whether
+    new tensors go to the GPU. Names, not tables: the table for a name is always ``load(name)``'s."""
+
+    __slots__ = ("cpu", "gpu", "new_on_gpu")
+
+    def __init__(self, cpu: str, gpu: str = "cupy", new_on_gpu: bool = False) -> None:
+        self.cpu, self.gpu, self.new_on_gpu = cpu, gpu, new_on_gpu
+
+
+_choice: _Choice | None = None
+
+
+def _chosen() -> _Choice:
+    global _choice
+    if _choice is None:  # first use: TINYNET_BACKEND, else numpy
+        _choice = _with(_Choice("numpy"), os.environ.get("TINYNET_BACKEND", "numpy") or "numpy")
+    return _choice
+
+
+def _with(choice: _Choice, name: str) -> _Choice:
+    """``choice`` with backend ``name`` set (BackendError if it cannot run here). A CPU backend (its arrays are
+    NumPy's, as numpy's and numba's) computes CPU arrays and new tensors go to the CPU; a GPU backend computes
+    GPU arrays and new tensors go to the GPU (the CPU backend stays as it was)."""
+    if load(name).xp is np:
+        return _Choice(name, choice.gpu, new_on_gpu=False)
+    return _Choice(choice.cpu, name, new_on_gpu=True)
+
+
 def active() -> Backend:
-    """The backend ops run on now (from TINYNET_BACKEND on first use, else numpy)."""
-    global _active
-    if _active is None:
-        _active = load(os.environ.get("TINYNET_BACKEND", "numpy") or "numpy")
-    return _active
+    """The table for new tensors' device: the GPU backend after set_backend("cupy") or
+    set_default_device("cuda"), else the chosen CPU backend. Ops pick theirs with ``for_arrays``."""
+    choice = _chosen()
+    return load(choice.gpu if choice.new_on_gpu else choice.cpu)
+
+
+def cpu() -> Backend:
+    """The table that computes on CPU (NumPy) arrays: numpy unless set_backend chose another."""
+    return load(_chosen().cpu)
+
+
+def gpu() -> Backend:
+    """The table that computes on CUDA (CuPy) arrays: cupy. Raises BackendError saying why where none runs."""
+    return load(_chosen().gpu)
+
+
+def for_arrays(*arrays) -> Backend:
+    """The kernel table for ``arrays``' device: the cupy backend's for CuPy arrays, else the chosen CPU
+    backend's. Entries that are not arrays (None, numbers) are skipped. Raises BackendError naming the op and
+    both devices when the arrays live on two devices, as PyTorch refuses to mix them."""
+    on_cpu = on_gpu = False
+    for array in arrays:
+        if type(array).__module__.startswith("cupy"):
+            on_gpu = True
+        elif isinstance(array, (np.ndarray, np.generic)):
+            on_cpu = True
+    if on_gpu:
+        if on_cpu:
+            raise BackendError(device_mix_message(_calling_op(), arrays))
+        return gpu()
+    return cpu()
+
+
+def device_of(array) -> str:
+    """The device an array lives on, as PyTorch prints it: "cpu", or "cuda:N" for a CuPy array."""
+    if not type(array).__module__.startswith("cupy"):
+        return "cpu"
+    return f"cuda:{getattr(getattr(array, 'device', None), 'id', 0)}"
+
+
+def device_mix_message(op: str, arrays) -> str:
+    """PyTorch's words for an op whose inputs live on two devices, naming the op and the devices."""
+    found = list(dict.fromkeys(device_of(a) for a in arrays if hasattr(a, "shape") and hasattr(a, "dtype")))
+    first, second = [*found, "cpu"][:2]
+    return (
+        f"{op}: expected all tensors to be on the same device, but found at least two devices, {first} and "
+        f"{second}; move them to one first, e.g. x.to({second!r}) or model.to({second!r})"
+    )
+
+
+def _calling_op() -> str:
+    """The name of the op whose forward or backward called for_arrays, read off the stack (only when raising:
+    so that each kernel call stays one short ``backend.for_arrays(x)``), e.g. "relu" for Relu.forward."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        qualname = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)  # co_qualname: Python 3.11+
+        parts = qualname.split(".")
+        if len(parts) > 1 and parts[1] in ("forward", "backward"):
+            return parts[0].lower() + (" (backward)" if parts[1] == "backward" else "")
+        frame = frame.f_back
+    return "an op"
 
 
 def set_backend(name: str) -> None:
-    """Make ``name`` ("numpy", "numba" or "cupy") the backend for every op from now on."""
-    global _active
-    _active = load(name)
+    """Make ``name`` the backend from now on: "numpy" or "numba" compute CPU tensors (and new tensors go to
+    the CPU); "cupy" computes CUDA tensors and makes ``cuda`` the device of new tensors, as
+    ``set_default_device("cuda")``. Raises BackendError (changing nothing) where ``name`` cannot run."""
+    global _choice
+    _choice = _with(_chosen(), name)
 
 
 def get_backend() -> str:
-    """The name of the active backend."""
+    """The name of the backend of new tensors' device ("numpy", "numba" or "cupy")."""
     return active().name
 
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[Backend]:
-    """Run the ``with`` block on backend ``name``, then restore the previous one."""
-    global _active
-    previous = _active
-    _active = load(name)
+    """Run the ``with`` block on backend ``name`` (as set_backend), then restore the previous choice."""
+    global _choice
+    previous = _chosen()
+    _choice = _with(previous, name)
     try:
-        yield _active
+        yield load(name)
     finally:
-        _active = previous
+        _choice = previous
+
+
+def set_default_device(device) -> None:
+    """PyTorch's ``torch.set_default_device``: where factories (zeros, randn, tensor...) put new tensors that
+    are given no ``device=``: "cpu" (or None) or "cuda" (raises BackendError saying why where no GPU runs)."""
+    global _choice
+    kind, choice = "cpu" if device is None else _device_type(device), _chosen()
+    if kind == "cuda":
+        gpu()  # raises, saying why, where no GPU runs
+    _choice = _Choice(choice.cpu, choice.gpu, new_on_gpu=kind == "cuda")
+
+
+def get_default_device() -> devices.device:
+    """The device of new tensors: device(type='cpu'), or device(type='cuda', index=0)."""
+    return devices.device("cuda", 0) if _chosen().new_on_gpu else devices.device("cpu")
+
+
+def for_device(device) -> Backend:
+    """The table whose arrays live on ``device`` ("cpu", "cuda", "cuda:0", a tn.device; None: the default
+    device). Raises ArgumentError for an unknown device, BackendError where CUDA cannot run here."""
+    if device is None:
+        return active()
+    return gpu() if _device_type(device) == "cuda" else cpu()
+
+
+def _device_type(device) -> str:
+    parsed = devices.device(device) if isinstance(device, (str, int, devices.device)) else None
+    if parsed is None:
+        raise ArgumentTypeError(f"expected a device such as 'cpu', 'cuda' or tn.device('cuda'), got {device!r}")
+    if parsed.type == "cuda" and parsed.index not in (None, 0):
+        gpu()  # no GPU at all: say that first
+        raise BackendError(f"device {parsed}: tinynet runs on one GPU, cuda:0 (several GPUs are not supported)")
+    return parsed.type
 
 
 def status(name: str) -> tuple[bool, str]:

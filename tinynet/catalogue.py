@@ -63,6 +63,7 @@ def cases(seed: int = 0) -> list[Case]:
         ("maximum", ops.maximum, [x(2, 3), x(2, 3)]),
         ("minimum", ops.minimum, [x(2, 3), x(3)]),
         ("where", lambda a, b: ops.where(mask, a, b), [x(3, 4), x(4)]),
+        ("compare", lambda a, b: ops.where(a > b, a, b), [x(2, 3), x(2, 3)]),
         ("cast", lambda a: a.float() * 1.0, [x(3)]),  # float32 inside: checked with a coarser step
         # reductions
         ("sum", lambda a: a.sum(dim=1), [x(2, 3)]),

@@ -4,7 +4,9 @@
 
 Sizes are given as ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``. Every random draw comes
 from tinynet's one seeded generator (``tinynet.random``), on the host, then moves to the backend: a seed
-(``tn.manual_seed``) repeats them, on every backend. ``device`` may be None or "cpu" for now.
+(``tn.manual_seed``) repeats them, on every backend. ``device`` is PyTorch's: "cpu", "cuda", "cuda:0", a
+``tn.device``, or None for the default device (``tn.set_default_device``); the ``*_like`` and ``x.new_*``
+factories default to their tensor's device, ``tensor(t)`` to ``t``'s.
 """
 
 from __future__ import annotations
@@ -16,16 +18,27 @@ import numpy as np
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.dtypes import bool_, get_default_dtype, int64
-from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
+from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError, TinynetError
 from tinynet.tensor import Tensor, to_host
 
 
+def device_array_module(op: str, device):
+    """The array library of ``device`` (numpy for "cpu", cupy for "cuda"; None: the default device), for a
+    factory to make its array with. Raises, naming the op, ArgumentError for an unknown device and
+    BackendError (saying why) where CUDA cannot run here."""
+    try:
+        return backend.for_device(device).xp
+    except TinynetError as err:
+        raise type(err)(f"{op}: device={device!r} cannot be used: {err}") from None
+
+
 def check_device(op: str, device) -> None:
-    """Refuse any device but the CPU (None or "cpu"), naming the op."""
-    if device is not None and str(device) != "cpu":
+    """For factories that make their array on the default device (``backend.active()``): refuse, naming the op,
+    a device that is not the default one. (``device_array_module`` puts an array on any device instead.)"""
+    if device is not None and device_array_module(op, device) is not backend.active().xp:
         raise ArgumentError(
-            f"{op}: device={device!r} is not supported yet: tinynet's tensors are on the CPU (devices arrive "
-            "with another issue; the cupy backend, tn.set_backend('cupy'), already runs ops on a GPU)"
+            f"{op}: device={str(device)!r} is not supported by {op} yet: it makes its tensors on the default "
+            f"device ({backend.get_default_device()}); move the result with .to({str(device)!r})"
         )
 
 
@@ -50,15 +63,10 @@ def _size(op: str, sizes: tuple, size) -> tuple[int, ...]:
     return _shape(sizes, op)
 
 
-def _make(op: str, array, requires_grad: bool, device) -> Tensor:
-    check_device(op, device)
-    return Tensor(array, requires_grad=requires_grad)
-
-
 def _values(data):
     # Lists may hold tensors (torch.tensor([a, b]) of 0-d tensors): take their values.
     if isinstance(data, Tensor):
-        return to_host(data.data)
+        return to_host(data.array)
     if isinstance(data, (list, tuple)) and any(isinstance(item, (Tensor, list, tuple)) for item in data):
         return [_values(item) for item in data]
     return data
@@ -71,10 +79,12 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memor
     a mix the highest of these; a tensor keeps its dtype. Unlike PyTorch, floating NumPy arrays also take the
     default dtype (float64 arrays would otherwise slip float64 into float32 models); pass ``dtype`` to keep it.
     """
-    xp = backend.active().xp
     if dtype is None and isinstance(data, Tensor):
         dtype = data.dtype
-    data = data.data if isinstance(data, Tensor) else _values(data)
+    # PyTorch: with no device, a tensor's copy stays on its device; other data goes to the default device.
+    stays = device is None and (isinstance(data, Tensor) or type(data).__module__.startswith("cupy"))
+    data = data.array if isinstance(data, Tensor) else _values(data)
+    xp = backend.for_arrays(data).xp if stays else device_array_module("tensor", device)
     if array_module(data) is not xp:  # e.g. a CuPy array into a NumPy tensor: via the host
         data = to_host(data)
     array = xp.asarray(data)
@@ -82,7 +92,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memor
         raise ArgumentTypeError(f"tensor: cannot make a tensor of {type(data).__name__} holding {array.dtype} values")
     if dtype is None:
         dtype = get_default_dtype() if array.dtype.kind == "f" else array.dtype
-    return _make("tensor", array.astype(dtype, copy=True), requires_grad, device)
+    return Tensor(array.astype(dtype, copy=True), requires_grad=requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -96,13 +106,15 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """``data`` as a tensor, sharing memory where it can: a tensor of that dtype is returned as it is, and a
-    NumPy array keeps its dtype (PyTorch's ``as_tensor``); other data is copied as ``tensor`` copies it."""
-    check_device("as_tensor", device)
+    NumPy array keeps its dtype (PyTorch's ``as_tensor``); other data is copied as ``tensor`` copies it.
+    With ``device`` the result is on that device (copied there if need be)."""
+    xp = device_array_module("as_tensor", device)
     if isinstance(data, Tensor):
+        data = data if device is None else data.to(device)
         return data if dtype is None or np.dtype(dtype) == data.dtype else data.to(dtype)
-    if isinstance(data, np.ndarray) and backend.active().xp is np:
+    if isinstance(data, np.ndarray) and xp is np:
         return from_numpy(data) if dtype is None else from_numpy(data).to(dtype)
-    return tensor(data, dtype=dtype)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def _typed_tensor(name: str, dtype: np.dtype):
@@ -133,48 +145,58 @@ def _fill_dtype(fill_value, dtype):
     return int64 if isinstance(fill_value, (int, np.integer)) else get_default_dtype()
 
 
-def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of shape ``size`` filled with ``fill_value`` (its dtype follows the value if none is given)."""
+def _filled(op: str, shape: tuple, fill_value, dtype, device, requires_grad: bool) -> Tensor:
+    # Every filled factory ends here, naming itself in errors (zeros(device="cuda") says zeros, not full).
     if isinstance(fill_value, Tensor):
         dtype, fill_value = dtype or fill_value.dtype, fill_value.item()
+    array = device_array_module(op, device).full(shape, fill_value, dtype=_fill_dtype(fill_value, dtype))
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value`` (its dtype follows the value if none is given)."""
     shape = _shape(size if isinstance(size, (tuple, list)) else (size,), "full")
-    array = backend.active().xp.full(shape, fill_value, dtype=_fill_dtype(fill_value, dtype))
-    return _make("full", array, requires_grad, device)
+    return _filled("full", shape, fill_value, dtype, device, requires_grad)
 
 
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros, e.g. ``zeros(2, 3)`` (the default float dtype unless ``dtype`` says otherwise)."""
-    return full(_size("zeros", sizes, size), 0, dtype=dtype or get_default_dtype(), device=device,
-                requires_grad=requires_grad)  # fmt: skip
+    return _filled("zeros", _size("zeros", sizes, size), 0, dtype or get_default_dtype(), device, requires_grad)
 
 
 def ones(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones, e.g. ``ones(2, 3)``."""
-    return full(_size("ones", sizes, size), 1, dtype=dtype or get_default_dtype(), device=device,
-                requires_grad=requires_grad)  # fmt: skip
+    return _filled("ones", _size("ones", sizes, size), 1, dtype or get_default_dtype(), device, requires_grad)
 
 
 def empty(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor in PyTorch; here zeros, so that a program that reads one is repeatable."""
-    return zeros(*sizes, size=size, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _filled("empty", _size("empty", sizes, size), 0, dtype or get_default_dtype(), device, requires_grad)
+
+
+def _like(op: str, input: Tensor, fill_value, dtype, device, requires_grad: bool) -> Tensor:  # noqa: A002
+    # PyTorch's *_like: input's shape, dtype and device unless given.
+    device = input.device if device is None else device
+    return _filled(op, input.shape, fill_value, dtype or input.dtype, device, requires_grad)
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    """A tensor of ``input``'s shape and dtype (unless ``dtype`` is given) filled with ``fill_value``."""
-    return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    """A tensor of ``input``'s shape, dtype and device (unless ``dtype``, ``device`` are given) filled with
+    ``fill_value``."""
+    return _like("full_like", input, fill_value, dtype, device, requires_grad)
 
 
 def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    return full_like(input, 0, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _like("zeros_like", input, 0, dtype, device, requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    return full_like(input, 1, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _like("ones_like", input, 1, dtype, device, requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    """Zeros of ``input``'s shape and dtype (see ``empty``)."""
-    return full_like(input, 0, dtype=dtype, device=device, requires_grad=requires_grad)
+    """Zeros of ``input``'s shape, dtype and device (see ``empty``)."""
+    return _like("empty_like", input, 0, dtype, device, requires_grad)
 
 
 def _number(value, op: str):
@@ -200,7 +222,7 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad:
     # Computed in float64 (or exact integers), then rounded once to dtype, as PyTorch does.
     steps = np.arange(count, dtype=np.float64 if floating or dtype.kind == "f" else np.int64)
     values = (start + steps * step).astype(dtype)
-    return _make("arange", backend.active().xp.asarray(values), requires_grad, device)
+    return Tensor(device_array_module("arange", device).asarray(values), requires_grad=requires_grad)
 
 
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -218,36 +240,40 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
     step = (last - first) / max(steps - 1, 1)
     index = np.arange(steps).astype(work)
     values = np.where(index < max(steps // 2, 1), first + step * index, last - step * (steps - 1 - index))
-    return _make("linspace", backend.active().xp.asarray(values.astype(dtype)), requires_grad, device)
+    xp = device_array_module("linspace", device)
+    return Tensor(xp.asarray(values.astype(dtype)), requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """The identity matrix (n, m) (m = n by default)."""
     rows, cols = _shape((n, n if m is None else m), "eye")
-    array = backend.active().xp.eye(rows, cols, dtype=np.dtype(dtype) if dtype is not None else get_default_dtype())
-    return _make("eye", array, requires_grad, device)
+    dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+    return Tensor(device_array_module("eye", device).eye(rows, cols, dtype=dtype), requires_grad=requires_grad)
 
 
-# --- methods: x.new_zeros(2, 3) makes a tensor of x's dtype --------------------------------------------
+# --- methods: x.new_zeros(2, 3) makes a tensor of x's dtype, on x's device -------------------------------
 
 
 def _new(kind: str, value: int):
     def method(self: Tensor, *sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-        shape = _size(f"new_{kind}", sizes, size)
-        return full(shape, value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
+        shape, device = _size(f"new_{kind}", sizes, size), self.device if device is None else device
+        return _filled(f"new_{kind}", shape, value, dtype or self.dtype, device, requires_grad)
 
     method.__name__ = f"new_{kind}"
-    method.__doc__ = f"A tensor of {kind} with this tensor's dtype (unless ``dtype`` is given)."
+    method.__doc__ = f"A tensor of {kind} with this tensor's dtype and device (unless ``dtype``, ``device`` are given)."
     return method
 
 
 def new_full(self: Tensor, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of shape ``size`` filled with ``fill_value``, with this tensor's dtype unless ``dtype`` is given."""
-    return full(size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
+    """A tensor of shape ``size`` filled with ``fill_value``, with this tensor's dtype and device unless given."""
+    shape = _shape(size if isinstance(size, (tuple, list)) else (size,), "new_full")
+    return _filled("new_full", shape, fill_value, dtype or self.dtype, self.device if device is None else device,
+                   requires_grad)  # fmt: skip
 
 
 def new_tensor(self: Tensor, data, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A copy of ``data`` with this tensor's dtype unless ``dtype`` is given."""
+    """A copy of ``data`` with this tensor's dtype and device unless ``dtype``, ``device`` are given."""
+    device = self.device if device is None else device
     return tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 

@@ -83,11 +83,11 @@ class trace(_Watching):
 
     def forward(self, function: type, inputs: tuple, output: Tensor) -> None:
         number = self._numbers[id(output)] = len(self._numbers) + 1
-        arrays = [a.data if isinstance(a, Tensor) else a for a in inputs]
-        self.records.append(("forward", number, _name(function), to_host(output.data)))
+        arrays = [a.array if isinstance(a, Tensor) else a for a in inputs]
+        self.records.append(("forward", number, _name(function), to_host(output.array)))
         self._print(
             f"forward  #{number:<3} {_name(function):<14} {_inputs(arrays)} -> out {tuple(output.shape)}  "
-            f"{self._show(output.data)}"
+            f"{self._show(output.array)}"
         )
 
     def backward(self, output: Tensor, grad_output, grad_inputs: tuple) -> None:
@@ -117,8 +117,8 @@ class detect_anomaly(_Watching):
     """
 
     def forward(self, function: type, inputs: tuple, output: Tensor) -> None:
-        if output.dtype.kind == "f" and not _finite(output.data):
-            arrays = [a.data if isinstance(a, Tensor) else a for a in inputs]
+        if output.dtype.kind == "f" and not _finite(output.array):
+            arrays = [a.array if isinstance(a, Tensor) else a for a in inputs]
             bad = [a for a in arrays if hasattr(a, "dtype") and a.dtype.kind == "f" and not _finite(a)]
             cause = "one of its inputs already held NaN or inf" if bad else "its inputs were all finite"
             raise AnomalyError(
@@ -130,7 +130,7 @@ class detect_anomaly(_Watching):
         node = output._node
         for index, g in enumerate(grad_inputs):
             if g is not None and not _finite(g):
-                arrays = [a.data if isinstance(a, Tensor) else a for a in node.inputs]
+                arrays = [a.array if isinstance(a, Tensor) else a for a in node.inputs]
                 cause = (
                     "the gradient it received was already not finite"
                     if not _finite(grad_output)

@@ -10,16 +10,21 @@ BACKEND_OF = {"cpu": "numpy", "cuda": "cupy"}
 
 
 class device:
-    """A device: ``device("cpu")``, ``device("cuda")``, ``device("cuda:0")`` or ``device("cuda", 0)``."""
+    """A device: ``device("cpu")``, ``device("cuda")``, ``device("cuda:0")``, ``device("cuda", 0)`` or, as in
+    PyTorch, a GPU's number alone: ``device(0)`` is cuda:0."""
 
     __slots__ = ("type", "index")
 
-    def __init__(self, type: str | device, index: int | None = None) -> None:  # noqa: A002 (PyTorch's name)
+    def __init__(self, type: str | int | device, index: int | None = None) -> None:  # noqa: A002 (PyTorch's name)
         name = type
         if isinstance(name, device):
             name, index = name.type, name.index
+        elif isinstance(name, int) and not isinstance(name, bool):
+            name, index = "cuda", name
         elif ":" in str(name):
             name, number = str(name).split(":", 1)
+            if not number.isdigit():
+                raise ArgumentError(f"device: expected a GPU number after 'cuda:', got {type!r}")
             index = int(number)
         if name not in BACKEND_OF:
             raise ArgumentError(f"device: expected 'cpu' or 'cuda' (optionally 'cuda:N'), got {name!r}")
@@ -27,6 +32,8 @@ class device:
 
     def __eq__(self, other) -> bool:
         if isinstance(other, str):
+            if not is_device(other):
+                return False  # x.device == "mps": not this device, rather than an error
             other = device(other)
         return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tinynet import backend
+from tinynet import backends as pytorch_backends
 
 REQUIRED = {
     "numpy": "numpy", "numba": "numba", "scipy": "scipy", "matplotlib": "matplotlib", "sklearn": "scikit-learn",
@@ -47,6 +48,16 @@ def backends() -> Check:
 def gpu() -> Check:
     ok, why = backend.status("cupy")
     return True, "cupy usable: GPU lessons and benchmarks will use it" if ok else f"no GPU backend ({why})", ""
+
+
+def pytorch_flags() -> Check:
+    """PyTorch's tn.backends flags (cudnn.benchmark, TF32...): a program may set them; say what they do here."""
+    chosen = pytorch_backends.flags_set()
+    if not chosen:
+        found = "torch.backends flags (cudnn.benchmark, allow_tf32...): none set (accepted, with no effect here)"
+        return True, found, ""
+    tip = "; ".join(f"{name} = {value!r}: {meaning}" for name, value, meaning in chosen)
+    return True, f"{len(chosen)} torch.backends flag(s) set by this program, none with an effect here", tip
 
 
 def numba_compiles() -> Check:
@@ -82,7 +93,7 @@ def threads() -> Check:
 
 CHECKS: list[tuple[str, Callable[[], Check]]] = [
     ("python", python_version), ("packages", packages), ("backends", backends), ("gpu", gpu),
-    ("numba", numba_compiles), ("output", output_folder), ("threads", threads),
+    ("flags", pytorch_flags), ("numba", numba_compiles), ("output", output_folder), ("threads", threads),
 ]  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinynet.errors import DTypeError
+from tinynet.errors import DTypeError, TinynetError
 
 float16 = np.dtype("float16")
 float32 = np.dtype("float32")
@@ -28,6 +28,18 @@ uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
 
 _default = float32
+
+
+def bfloat16() -> np.dtype:
+    """The bfloat16 dtype (``tn.bfloat16``), from the ml_dtypes package, which NumPy lacks: imported when first
+    asked for. Tensors of it can be made and converted; most ops compute in float32 and up."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise TinynetError(
+            "tn.bfloat16 needs the ml_dtypes package (NumPy has no bfloat16): pip install ml_dtypes"
+        ) from None
+    return np.dtype(ml_dtypes.bfloat16)
 
 
 def get_default_dtype() -> np.dtype:
@@ -85,7 +97,7 @@ def result_type(*operands) -> np.dtype:
         if isinstance(value, (int, float, bool)):
             rank, dtype = 2, _scalar_dtype(value)
         else:
-            data = getattr(value, "data", value)  # a Tensor's array, or an array
+            data = getattr(value, "array", value)  # a Tensor's array, or an array
             rank, dtype = (0 if data.ndim else 1), data.dtype
         classes[rank] = dtype if classes[rank] is None else promote_types(classes[rank], dtype)
     return _combine(classes[0], _combine(classes[1], classes[2]))

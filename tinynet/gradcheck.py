@@ -43,10 +43,10 @@ def gradcheck(
     if not isinstance(output, Tensor):
         raise ArgumentTypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
     projection = np.random.default_rng(seed).standard_normal(output.shape)
-    projection = array_module(output.data).asarray(projection)
+    projection = array_module(output.array).asarray(projection)
 
     def projected(out: Tensor) -> float:
-        return float((out.data.astype(np.float64) * projection).sum())
+        return float((out.array.astype(np.float64) * projection).sum())
 
     saved_grads = [inputs[i].grad for i in checked]
     for i in checked:
@@ -60,9 +60,9 @@ def gradcheck(
         for i in checked:
             x = inputs[i]
             # Contiguous, so that the flat view below aliases it (ascontiguousarray makes 0-d 1-d: undo that).
-            x.data = array_module(x.data).ascontiguousarray(x.data).reshape(x.shape)
+            x.array = array_module(x.array).ascontiguousarray(x.array).reshape(x.shape)
             numeric = np.zeros(x.shape)
-            flat = x.data.reshape(-1)  # a view: writing into it perturbs x in place
+            flat = x.array.reshape(-1)  # a view: writing into it perturbs x in place
             for j in range(flat.size):
                 original = flat[j].item()
                 flat[j] = original + eps
@@ -77,14 +77,14 @@ def gradcheck(
 
 def _as_float64(x):
     if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != float64:
-        return Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad)
+        return Tensor(x.array.astype(np.float64), requires_grad=x.requires_grad)
     return x
 
 
 def _grad_array(x: Tensor):
     if x.grad is None:  # the output does not depend on x: its gradient is zero
-        return array_module(x.data).zeros(x.shape)
-    return x.grad.data
+        return array_module(x.array).zeros(x.shape)
+    return x.grad.array
 
 
 def _compare(index: int, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float) -> None:

@@ -12,7 +12,7 @@ from tinynet.tensor import Tensor, to_host
 
 
 def _host(x) -> np.ndarray:
-    return to_host(x.data) if isinstance(x, Tensor) else np.asarray(x)
+    return to_host(x.array) if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _labels(name: str, target, pred) -> tuple[np.ndarray, np.ndarray]:

@@ -1,8 +1,9 @@
 """Random tensors, as PyTorch's: rand randn randint (and their ``*_like``), randperm, normal, bernoulli,
 multinomial, poisson, and the in-place initialisers ``x.uniform_()``, ``x.normal_()``...
 
-Every draw comes from tinynet's one seeded generator (``tinynet.random``), on the host, then moves to the
-backend: ``tn.manual_seed(s)`` repeats all of them, on every backend. The numbers are NumPy's, so they are
+Every draw comes from the ``generator=`` given (a ``tn.Generator``) or else the default generator
+(``tinynet.random``), on the host, then moves to the backend: ``tn.manual_seed(s)`` repeats all of them, on every
+backend. The numbers are NumPy's, so they are
 not the same numbers PyTorch draws for the same seed; their distributions are.
 """
 
@@ -19,12 +20,8 @@ from tinynet.tensor import Tensor, to_host
 
 
 def _generator(op: str, generator) -> np.random.Generator:
-    if generator is not None:
-        raise ArgumentTypeError(
-            f"{op}: generator objects are not supported: tinynet draws from one generator; seed it with "
-            "tn.manual_seed(seed)"
-        )
-    return random.generator()
+    # A tinynet.Generator's own stream, else the default generator's (the one tn.manual_seed seeds).
+    return random.generator(generator, op)
 
 
 def _drawn(op: str, values: np.ndarray, dtype, requires_grad: bool, device) -> Tensor:
@@ -81,22 +78,27 @@ def randint(*args, size=None, low=None, high=None, generator=None, dtype=None, d
     return _drawn("randint", draws, dtype or int64, requires_grad, device)
 
 
-def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
+def rand_like(input: Tensor, *, generator=None, dtype=None, device=None,  # noqa: A002
+              requires_grad: bool = False) -> Tensor:  # fmt: skip
     """Uniform numbers in [0, 1) of ``input``'s shape and dtype."""
-    return rand(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    return rand(input.shape, generator=generator, dtype=dtype or input.dtype, device=device,
+                requires_grad=requires_grad)  # fmt: skip
 
 
-def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
+def randn_like(input: Tensor, *, generator=None, dtype=None, device=None,  # noqa: A002
+               requires_grad: bool = False) -> Tensor:  # fmt: skip
     """Standard normal numbers of ``input``'s shape and dtype."""
-    return randn(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    return randn(input.shape, generator=generator, dtype=dtype or input.dtype, device=device,
+                 requires_grad=requires_grad)  # fmt: skip
 
 
-def randint_like(input: Tensor, *bounds, low=None, high=None, dtype=None, device=None,  # noqa: A002
+def randint_like(input: Tensor, *bounds, low=None, high=None, generator=None, dtype=None, device=None,  # noqa: A002
                  requires_grad: bool = False) -> Tensor:  # fmt: skip
     """Random integers in [low, high) of ``input``'s shape and dtype: ``randint_like(x, high)`` or
     ``randint_like(x, low, high)``."""
     low, high = _bounds("randint_like", list(bounds), 0 if low is None else low, high)
-    return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    return randint(low, high, input.shape, generator=generator, dtype=dtype or input.dtype, device=device,
+                   requires_grad=requires_grad)  # fmt: skip
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -109,7 +111,7 @@ def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: 
 def _probabilities(op: str, p: Tensor) -> np.ndarray:
     if p.dtype.kind != "f":
         raise DTypeError(f"{op}: expects floating-point probabilities, got {p.dtype}")
-    values = to_host(p.data)
+    values = to_host(p.array)
     if not bool(((values >= 0) & (values <= 1)).all()):
         raise ArgumentError(f"{op}: every probability must be in [0, 1]")
     return values
@@ -133,7 +135,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         raise ShapeError(f"multinomial: input must be 1 or 2 dim (C,) or (N, C), got shape {input.shape}")
     if input.dtype.kind != "f":
         raise DTypeError(f"multinomial: expects floating-point weights, got {input.dtype}")
-    rows = to_host(input.data).reshape(-1, input.shape[-1]).astype(np.float64)
+    rows = to_host(input.array).reshape(-1, input.shape[-1]).astype(np.float64)
     if not np.isfinite(rows).all() or (rows < 0).any() or (rows.sum(1) <= 0).any():
         raise ArgumentError("multinomial: invalid distribution: weights must be finite, >= 0, with a positive sum")
     if num_samples <= 0:
@@ -166,7 +168,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         raise ArgumentTypeError("normal: with a number for both mean and std, give the size, e.g. normal(0, 1, (2, 3))")
     else:
         shape, dtype = _size("normal", (), size), _float_dtype("normal", dtype)
-    means, stds = (to_host(v.data) if isinstance(v, Tensor) else v for v in (mean, std))
+    means, stds = (to_host(v.array) if isinstance(v, Tensor) else v for v in (mean, std))
     if bool(np.any(np.asarray(stds) < 0)):
         raise ArgumentError("normal: expects std >= 0.0")
     draws = means + stds * _generator("normal", generator).standard_normal(shape)
@@ -175,7 +177,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
 def poisson(input: Tensor, generator=None) -> Tensor:  # noqa: A002
     """Counts drawn from a Poisson distribution with rate ``input`` (elementwise, >= 0), in its dtype."""
-    rates = to_host(input.data)
+    rates = to_host(input.array)
     if input.dtype.kind != "f" or bool((rates < 0).any()):
         raise ArgumentError("poisson: rates must be a floating-point tensor of values >= 0")
     return _drawn("poisson", _generator("poisson", generator).poisson(rates), input.dtype, False, None)
@@ -185,7 +187,7 @@ def poisson(input: Tensor, generator=None) -> Tensor:  # noqa: A002
 
 
 def _fill(self: Tensor, op: str, values) -> Tensor:
-    return self._inplace(op, array_module(self.data).asarray(np.asarray(values).astype(self.dtype)))
+    return self._inplace(op, array_module(self.array).asarray(np.asarray(values).astype(self.dtype)))
 
 
 def _between(op: str, args: tuple, names: dict, defaults: tuple) -> tuple:
@@ -196,10 +198,10 @@ def _between(op: str, args: tuple, names: dict, defaults: tuple) -> tuple:
     return tuple(values)
 
 
-def uniform_(self: Tensor, *args, **names) -> Tensor:
+def uniform_(self: Tensor, *args, generator=None, **names) -> Tensor:
     """Fill with uniform numbers in [from, to) (default [0, 1)): ``x.uniform_(-1, 1)``."""
     low, high = _between("uniform_", args, names, (0.0, 1.0))
-    return _fill(self, "uniform_", random.generator().uniform(low, high, self.shape))
+    return _fill(self, "uniform_", _generator("uniform_", generator).uniform(low, high, self.shape))
 
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
@@ -222,7 +224,7 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
     return _fill(self, "exponential_", _generator("exponential_", generator).exponential(1 / lambd, self.shape))
 
 
-def random_(self: Tensor, *args, **names) -> Tensor:
+def random_(self: Tensor, *args, generator=None, **names) -> Tensor:
     """Fill with whole numbers in [from, to): ``x.random_(10)`` is [0, 10), ``x.random_(2, 5)`` [2, 5); with no
     bounds, [0, 2^mantissa bits] for floats (every integer exact) and [0, max] for integers."""
     if len(args) == 1 and not names:
@@ -232,7 +234,7 @@ def random_(self: Tensor, *args, **names) -> Tensor:
         high = 2 ** (np.finfo(self.dtype).nmant + 1) + 1 if self.dtype.kind == "f" else int(np.iinfo(self.dtype).max)
     if low >= high:
         raise ArgumentError(f"random_: expects 'from' to be less than 'to', got from={low} >= to={high}")
-    return _fill(self, "random_", random.generator().integers(low, high, self.shape))
+    return _fill(self, "random_", _generator("random_", generator).integers(low, high, self.shape))
 
 
 __all__ = [

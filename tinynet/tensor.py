@@ -24,7 +24,7 @@ from tinynet.dtypes import (  # noqa: F401 (re-exported: tinynet.tensor.float32 
     int64,
     set_default_dtype,
 )
-from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, GraphError, TinynetError
+from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, GraphError, ShapeError, TinynetError
 
 
 def to_host(array) -> np.ndarray:
@@ -66,15 +66,16 @@ class Tensor:
         if requires_grad and data.dtype.kind != "f":
             raise DTypeError(f"only floating-point tensors can require grad, not {data.dtype}")
 
-    # TRANSITION: ``.data`` reads and writes the array for now; it becomes PyTorch's ``.data`` (a Tensor sharing
-    # the storage, outside the graph) once every internal use reads ``.array``.
     @property
-    def data(self):
-        return self.array
+    def data(self) -> Tensor:
+        """PyTorch's ``.data``: this tensor's values as a new tensor outside the graph, sharing the storage:
+        changing it changes this tensor, and autograd does not see it (``p.data.normal_()``). Prefer
+        ``detach()`` and ``no_grad()``; tinynet's own code reads the raw array, ``.array``."""
+        return Tensor(self.array)
 
     @data.setter
     def data(self, value) -> None:
-        self.array = value
+        self.array = value.array if isinstance(value, Tensor) else value
 
     def __getattr__(self, name: str):
         # Only attributes not found otherwise arrive here: PyTorch's methods that tinynet lacks say so.
@@ -86,31 +87,31 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim: int | None = None):
         """The shape, or the length of dimension ``dim``."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def numel(self) -> int:
         """The number of elements."""
-        return int(self.data.size)
+        return int(self.array.size)
 
     nelement = numel
 
     def ndimension(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -131,7 +132,7 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        body = np.array2string(to_host(self.data), separator=", ", prefix="tensor(")
+        body = np.array2string(to_host(self.array), separator=", ", prefix="tensor(")
         extras = []
         if self.dtype not in (get_default_dtype(), int64, bool_):
             extras.append(f"dtype={self.dtype}")
@@ -145,25 +146,25 @@ class Tensor:
 
     def item(self):
         """The single value of a one-element tensor, as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ArgumentError(f"item: only one-element tensors convert to a Python number, not shape {self.shape}")
-        return to_host(self.data).item()
+        return to_host(self.array).item()
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         # np.asarray(x), as for a PyTorch tensor: the values on the host.
-        values = to_host(self.data)
+        values = to_host(self.array)
         return values if dtype is None else values.astype(dtype)
 
     def numpy(self, force: bool = False) -> np.ndarray:
         """The values as a NumPy array (shares memory on CPU backends, copied from a GPU)."""
-        return to_host(self.data)
+        return to_host(self.array)
 
     def tolist(self):
-        return to_host(self.data).tolist()
+        return to_host(self.array).tolist()
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no grad)."""
-        return Tensor(self.data)
+        return Tensor(self.array)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Start (or stop) recording gradients for this leaf tensor; returns self."""
@@ -193,28 +194,47 @@ class Tensor:
         grads = autograd.grad(self, inputs, gradient, retain_graph, allow_unused=True)
         for leaf, grad in zip(inputs, grads):
             if grad is not None:
-                leaf.grad = grad if leaf.grad is None else Tensor(leaf.grad.data + grad.data)
+                leaf.grad = grad if leaf.grad is None else Tensor(leaf.grad.array + grad.array)
 
     # --- in-place changes ------------------------------------------------------------------
-    # Autograd does not record them: they are for data, for updates under no_grad (as optimizers do) and
-    # for tensors that need no gradient. Each bumps the version counter, so that a backward which needs the
-    # old values (a Mul that saved this tensor, say) refuses instead of computing with the new ones.
+    # Autograd does not record them: they are for data, for updates under no_grad (as optimizers and
+    # `p -= lr * p.grad` loops do) and for tensors that need no gradient. Each bumps the version counter, so that
+    # a backward which needs the old values (a Mul that saved this tensor, say) refuses instead of computing with
+    # the new ones.
 
     def mark_changed(self) -> Tensor:
-        """Record that ``data`` was changed in place (optimizers and nn.init call it); returns self."""
+        """Record that the array was changed in place (optimizers and nn.init call it); returns self."""
         self._version += 1
         return self
 
-    def _inplace(self, op: str, value) -> Tensor:
+    def _check_inplace(self, op: str) -> None:
         if self.requires_grad and autograd.is_grad_enabled():
             raise GraphError(
                 f"{op}: cannot change a tensor that requires grad (shape {self.shape}) in place while autograd "
-                f"records: the graph would not see it. Use the out-of-place op (x = x.{op.rstrip('_')}(...)), "
+                f"records: the graph would not see it. Use the out-of-place op (x = x.{op.strip('_')}(...)), "
                 "or do it under tn.no_grad() as optimizers do"
             )
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[...] = value  # broadcast to this tensor's shape, cast to its dtype
+
+    def _inplace(self, op: str, value) -> Tensor:
+        """Write ``value`` (broadcast to this tensor's shape, cast to its dtype) into this tensor."""
+        self._check_inplace(op)
+        self.array[...] = value.array if isinstance(value, Tensor) else value
         return self.mark_changed()
+
+    def _update(self, op: str, compute) -> Tensor:
+        """Write ``compute(x)`` - an op on this tensor's values, outside the graph - back into this tensor, as
+        PyTorch's in-place ops do: the result must keep this tensor's shape and fit its dtype."""
+        self._check_inplace(op)
+        with autograd.no_grad():
+            result = compute(Tensor(self.array))
+        if result.shape != self.shape:
+            raise ShapeError(
+                f"{op}: the result has shape {result.shape} but this tensor has {self.shape}: in place, the other "
+                "operand must broadcast to this tensor's shape"
+            )
+        if not np.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise DTypeError(f"{op}: result type {result.dtype} can't be cast to this tensor's dtype {self.dtype}")
+        return self._inplace(op, result)
 
     def copy_(self, src) -> Tensor:
         """Overwrite the values with ``src``'s (broadcast to this shape, cast to this dtype)."""
@@ -227,25 +247,82 @@ class Tensor:
         return self._inplace("zero_", 0)
 
     def add_(self, other, *, alpha=1) -> Tensor:
-        return self._inplace("add_", self.data + alpha * (other.data if isinstance(other, Tensor) else other))
+        return self._update("add_", lambda x: ops.add(x, other, alpha=alpha))
 
     def sub_(self, other, *, alpha=1) -> Tensor:
-        return self._inplace("sub_", self.data - alpha * (other.data if isinstance(other, Tensor) else other))
+        return self._update("sub_", lambda x: ops.sub(x, other, alpha=alpha))
 
     def mul_(self, other) -> Tensor:
-        return self._inplace("mul_", self.data * (other.data if isinstance(other, Tensor) else other))
+        return self._update("mul_", lambda x: ops.mul(x, other))
 
-    def div_(self, other) -> Tensor:
-        return self._inplace("div_", self.data / (other.data if isinstance(other, Tensor) else other))
+    def div_(self, other, *, rounding_mode: str | None = None) -> Tensor:
+        return self._update("div_", lambda x: ops.div(x, other, rounding_mode=rounding_mode))
+
+    def pow_(self, exponent) -> Tensor:
+        return self._update("pow_", lambda x: ops.pow(x, exponent))
 
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 (PyTorch's argument names)
-        return self._inplace("clamp_", array_module(self.data).clip(self.data, min, max))
+        return self._update("clamp_", lambda x: ops.clamp(x, min, max))
+
+    clip_ = clamp_
+
+    def neg_(self) -> Tensor:
+        return self._update("neg_", ops.neg)
+
+    def abs_(self) -> Tensor:
+        return self._update("abs_", ops.abs)
+
+    def exp_(self) -> Tensor:
+        return self._update("exp_", ops.exp)
+
+    def log_(self) -> Tensor:
+        return self._update("log_", ops.log)
+
+    def sqrt_(self) -> Tensor:
+        return self._update("sqrt_", ops.sqrt)
+
+    # x += y is x.add_(y), as in PyTorch: the same tensor, changed (not a new one bound to the name).
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __ifloordiv__(self, other):
+        return self._update("__ifloordiv__", lambda x: ops.floor_divide(x, other))
+
+    def __imod__(self, other):
+        return self._update("__imod__", lambda x: ops.remainder(x, other))
+
+    def __ipow__(self, other):
+        return self.pow_(other)
+
+    def __iand__(self, other):
+        return self._update("__iand__", lambda x: ops.bitwise_and(x, other))
+
+    def __ior__(self, other):
+        return self._update("__ior__", lambda x: ops.bitwise_or(x, other))
+
+    def __ixor__(self, other):
+        return self._update("__ixor__", lambda x: ops.bitwise_xor(x, other))
+
+    def __ilshift__(self, other):
+        return self._update("__ilshift__", lambda x: ops.bitwise_left_shift(x, other))
+
+    def __irshift__(self, other):
+        return self._update("__irshift__", lambda x: ops.bitwise_right_shift(x, other))
 
     def __setitem__(self, index, value) -> None:
         """``x[index] = value``: an in-place change (see above)."""
         if self.requires_grad and autograd.is_grad_enabled():
             self._inplace("__setitem__", None)  # raises, saying why
-        ops.subscript.assign(self.data, index, value)  # PyTorch's layout for mixed int and list indices
+        ops.subscript.assign(self.array, index, value)  # PyTorch's layout for mixed int and list indices
         self.mark_changed()
 
     # --- dtypes ----------------------------------------------------------------------------
@@ -269,8 +346,8 @@ class Tensor:
         if device is not None:
             name = device if isinstance(device, str) and device in backend.MODULES else None
             name = name or target_device.BACKEND_OF[target_device.device(device).type]
-            data = to_backend(self.data, name)
-            moved = self if data is self.data else Tensor(data, requires_grad=self.requires_grad)
+            data = to_backend(self.array, name)
+            moved = self if data is self.array else Tensor(data, requires_grad=self.requires_grad)
         if dtype is None and device is None:
             raise ArgumentTypeError("to: give a dtype, a device, or a tensor whose dtype to take")
         return moved if dtype is None else ops.cast(moved, dtype)
@@ -281,17 +358,17 @@ class Tensor:
 
     def cuda(self, device=None) -> Tensor:
         """This tensor on the GPU, through the cupy backend (an error says why where none can run)."""
-        return self.to("cuda")
+        return self.to("cuda" if device is None else device)
 
     @property
     def device(self):
         """Where the data lives: device(type='cpu') for NumPy arrays, device(type='cuda', index=0) for CuPy's."""
-        on_gpu = array_module(self.data) is not np
+        on_gpu = array_module(self.array) is not np
         return target_device.device("cuda", 0) if on_gpu else target_device.device("cpu")
 
     @property
     def is_cuda(self) -> bool:
-        return array_module(self.data) is not np
+        return array_module(self.array) is not np
 
     def type(self, dtype=None):
         """``x.type(dtype)``: x converted to ``dtype``; ``x.type()``: the dtype's PyTorch-style type name."""
@@ -344,7 +421,7 @@ class Tensor:
 
     def __index__(self) -> int:
         # range(t), lst[t]: only an integer tensor of one element is an index, as in PyTorch.
-        if self.dtype.kind not in "iub" or self.data.size != 1:
+        if self.dtype.kind not in "iub" or self.array.size != 1:
             raise ArgumentTypeError(
                 f"only integer tensors of a single element can be an index, not {self.dtype} {self.shape}"
             )
@@ -355,7 +432,7 @@ class Tensor:
         return format(self.item(), spec) if self.ndim == 0 else object.__format__(self, spec)
 
     def __contains__(self, value) -> bool:
-        return bool((self == value).data.any())
+        return bool((self == value).array.any())
 
     # --- arithmetic (with gradients) -------------------------------------------------------
 

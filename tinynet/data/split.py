@@ -51,7 +51,7 @@ def train_test_split(*arrays, test_size: float | int = 0.25, shuffle: bool = Tru
 
 
 def _labels(stratify, n: int) -> np.ndarray:
-    labels = to_host(stratify.data) if isinstance(stratify, Tensor) else np.asarray(stratify)
+    labels = to_host(stratify.array) if isinstance(stratify, Tensor) else np.asarray(stratify)
     if labels.shape != (n,):
         raise ShapeError(f"train_test_split: stratify must be labels of shape ({n},), got {labels.shape}")
     return labels

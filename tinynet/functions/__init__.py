@@ -38,7 +38,7 @@ Where an op's math is: every Function's docstring gives it in three lines, ``for
 ``tinynet ops`` prints them all as one table, with the backends that override each kernel.
 
 Which ops call a named kernel, and which compute inline: one rule for every family. An op calls a kernel
-from the backend table (``backend.active().relu_forward(x)``) when it is where the course's models spend
+from its inputs' backend table (``backend.for_arrays(x).relu_forward(x)``) when it is where the course's models spend
 their time and a backend can do better than a few array-library calls: matrix products; convolution and
 pooling windows; the row-wise softmax, cross-entropy and normalization; the activations those models use
 in every layer (ReLU, sigmoid, tanh, GELU); attention; recurrences over time; scatter-adds; optimizer

@@ -37,11 +37,11 @@ class ReLU(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return backend.active().relu_forward(x)
+        return backend.for_arrays(x).relu_forward(x)
 
     @staticmethod
     def backward(ctx, grad):
-        return backend.active().relu_backward(grad, *ctx.saved)
+        return backend.for_arrays(grad).relu_backward(grad, *ctx.saved)
 
 
 class Sigmoid(Function):
@@ -54,13 +54,13 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = backend.active().sigmoid_forward(x)
+        y = backend.for_arrays(x).sigmoid_forward(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        return backend.active().sigmoid_backward(grad, *ctx.saved)
+        return backend.for_arrays(grad).sigmoid_backward(grad, *ctx.saved)
 
 
 class Tanh(Function):
@@ -73,13 +73,13 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = backend.active().tanh_forward(x)
+        y = backend.for_arrays(x).tanh_forward(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        return backend.active().tanh_backward(grad, *ctx.saved)
+        return backend.for_arrays(grad).tanh_backward(grad, *ctx.saved)
 
 
 class GELU(Function):
@@ -93,11 +93,11 @@ class GELU(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return backend.active().gelu_forward(x)
+        return backend.for_arrays(x).gelu_forward(x)
 
     @staticmethod
     def backward(ctx, grad):
-        return backend.active().gelu_backward(grad, *ctx.saved)
+        return backend.for_arrays(grad).gelu_backward(grad, *ctx.saved)
 
 
 class LeakyReLU(Function):
@@ -167,7 +167,7 @@ class Softplus(Function):
     @staticmethod
     def backward(ctx, grad):
         (bx,) = ctx.saved
-        slope = array_module(bx).where(bx > ctx.threshold, 1, backend.active().sigmoid_forward(bx))
+        slope = array_module(bx).where(bx > ctx.threshold, 1, backend.for_arrays(bx).sigmoid_forward(bx))
         return (grad * slope).astype(grad.dtype, copy=False), None, None
 
 
@@ -181,14 +181,14 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        y = backend.active().softmax_forward(x, axis)
+        y = backend.for_arrays(x).softmax_forward(x, axis)
         ctx.save_for_backward(y)
         ctx.axis = axis
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        return backend.active().softmax_backward(grad, *ctx.saved, ctx.axis), None
+        return backend.for_arrays(grad).softmax_backward(grad, *ctx.saved, ctx.axis), None
 
 
 class LogSoftmax(Function):
@@ -201,14 +201,14 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        y = backend.active().log_softmax_forward(x, axis)
+        y = backend.for_arrays(x).log_softmax_forward(x, axis)
         ctx.save_for_backward(y)
         ctx.axis = axis
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        return backend.active().log_softmax_backward(grad, *ctx.saved, ctx.axis), None
+        return backend.for_arrays(grad).log_softmax_backward(grad, *ctx.saved, ctx.axis), None
 
 
 # SELU's constants (Klambauer et al., 2017), as PyTorch writes them.
@@ -278,9 +278,9 @@ def rrelu(input: Tensor, lower: float = 1 / 8, upper: float = 1 / 3, training: b
         raise ArgumentError(f"rrelu: lower ({lower}) must not exceed upper ({upper})")
     if not training:
         return inplace_result("rrelu", input, LeakyReLU.apply(input, (lower + upper) / 2), inplace)
-    xp = array_module(input.data)
+    xp = array_module(input.array)
     slopes = xp.asarray(generator().uniform(lower, upper, input.shape))
-    noise = xp.where(input.data > 0, 1, slopes).astype(input.dtype)
+    noise = xp.where(input.array > 0, 1, slopes).astype(input.dtype)
     return inplace_result("rrelu", input, mul(input, Tensor(noise)), inplace)
 
 

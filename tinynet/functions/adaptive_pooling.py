@@ -47,7 +47,7 @@ def _adaptive(op: str, spatial: int, x: Tensor, output_size, how: str, return_in
             divisor = np.multiply.outer(divisor, table.valid.sum(axis=1))
         out = AvgPoolWindows.apply(x4, tables, divisor)
         return reshape(out, *out.shape[1:]) if was_unbatched else out
-    index = window_argmax(x4.data, tables)
+    index = window_argmax(x4.array, tables)
     out, indices = GatherPlane.apply(x4, index), Tensor(index)
     if was_unbatched:
         out, indices = reshape(out, *out.shape[1:]), reshape(indices, *indices.shape[1:])
@@ -120,7 +120,7 @@ def _max_unpool(op: str, spatial: int, x: Tensor, indices: Tensor, kernel_size, 
     padding = ntuple(op, "padding", padding, spatial, 0)
     default = tuple((n - 1) * s + k - 2 * p for n, k, s, p in zip(x4.shape[2:], kernel, stride, padding))
     plane = default if output_size is None else _unpool_size(op, output_size, default, stride)
-    index = indices.data.reshape(x4.shape)
+    index = indices.array.reshape(x4.shape)
     volume = math.prod(plane)
     if index.size and (int(index.min()) < 0 or int(index.max()) >= volume):
         raise IndexingError(

@@ -31,14 +31,14 @@ class Attention(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, mask, scale):
-        out, saved = backend.active().attention_forward(q, k, v, mask, scale)
+        out, saved = backend.for_arrays(q, k, v, mask).attention_forward(q, k, v, mask, scale)
         ctx.save_for_backward(q, k, v, saved, mask)
         ctx.scale = scale
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        dq, dk, dv = backend.active().attention_backward(grad, *ctx.saved, ctx.scale)
+        dq, dk, dv = backend.for_arrays(grad).attention_backward(grad, *ctx.saved, ctx.scale)
         return dq, dk, dv, None, None
 
 
@@ -52,14 +52,14 @@ class MaskedSoftmax(Function):
 
     @staticmethod
     def forward(ctx, scores, mask):
-        probs = backend.active().masked_softmax_forward(scores, mask)
+        probs = backend.for_arrays(scores, mask).masked_softmax_forward(scores, mask)
         ctx.save_for_backward(probs)
         return probs
 
     @staticmethod
     def backward(ctx, grad):
         (probs,) = ctx.saved
-        return backend.active().softmax_backward(grad, probs, -1), None
+        return backend.for_arrays(grad).softmax_backward(grad, probs, -1), None
 
 
 def scaled_dot_product_attention(
@@ -100,7 +100,7 @@ def scaled_dot_product_attention(
     scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
     mask = _combined_mask("scaled_dot_product_attention", attn_mask, is_causal, query, key)
     if dropout_p == 0 and not (mask is not None and mask.requires_grad):
-        return Attention.apply(query, key, value, None if mask is None else mask.data, scale)
+        return Attention.apply(query, key, value, None if mask is None else mask.array, scale)
     weights = _weights(query, key, mask, scale)
     return matmul(dropout(weights, dropout_p), value)
 
@@ -131,7 +131,7 @@ def _weights(query: Tensor, key: Tensor, mask: Tensor | None, scale: float) -> T
     scores = matmul(query, transpose(key, -2, -1)) * scale
     if mask is not None and mask.dtype != np.bool_:
         scores, mask = scores + mask, None
-    return MaskedSoftmax.apply(scores, None if mask is None else mask.data)
+    return MaskedSoftmax.apply(scores, None if mask is None else mask.array)
 
 
 def _shared_heads(query: Tensor, key_or_value: Tensor) -> Tensor:
@@ -190,9 +190,10 @@ def _combined_mask(op: str, attn_mask, is_causal: bool, query: Tensor, key: Tens
     if not is_causal:
         return attn_mask
     # Query i sees keys 0..i (aligned at the top left, as in PyTorch, also when L != S).
-    causal = backend.active().xp.tril(backend.active().xp.ones((length, source), dtype=bool))
+    xp = backend.for_arrays(query.array).xp  # the mask lives on the query's device
+    causal = xp.tril(xp.ones((length, source), dtype=bool))
     if attn_mask is None:
         return Tensor(causal)
     if attn_mask.dtype == np.bool_:
-        return Tensor(attn_mask.data & causal)
+        return Tensor(attn_mask.array & causal)
     return where(causal, attn_mask, -math.inf)

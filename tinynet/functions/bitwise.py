@@ -17,7 +17,7 @@ def _integers(op: str, x, other) -> tuple:
     a, b = promoted(op, x, other)
     if a.dtype.kind not in "biu":
         raise DTypeError(f"{op}: needs integer or bool tensors, not {a.dtype} (bitwise ops have no float form)")
-    return a.data, b.data
+    return a.array, b.array
 
 
 def bitwise_and(x, other) -> Tensor:
@@ -44,7 +44,7 @@ def bitwise_not(x: Tensor) -> Tensor:
         raise ArgumentTypeError(f"bitwise_not: expected a Tensor, got {type(x).__name__}")
     if x.dtype.kind not in "biu":
         raise DTypeError(f"bitwise_not: needs an integer or bool tensor, not {x.dtype}")
-    return Tensor(~x.data)
+    return Tensor(~x.array)
 
 
 def _shift(op: str, x, other, left: bool) -> Tensor:
@@ -77,7 +77,7 @@ def bitwise_right_shift(x, other) -> Tensor:
 
 def _truth(op: str, x, other) -> tuple:
     a, b = promoted(op, x, other)
-    return a.data != 0, b.data != 0  # NaN is true: it is not zero
+    return a.array != 0, b.array != 0  # NaN is true: it is not zero
 
 
 def logical_and(x, other) -> Tensor:
@@ -102,7 +102,7 @@ def logical_not(x: Tensor) -> Tensor:
     """A bool tensor: where x is zero."""
     if not isinstance(x, Tensor):
         raise ArgumentTypeError(f"logical_not: expected a Tensor, got {type(x).__name__}")
-    return Tensor(x.data == 0)
+    return Tensor(x.array == 0)
 
 
 __all__ = [

@@ -4,6 +4,7 @@
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from tinynet.autograd import Function
 from tinynet.errors import ShapeError
 from tinynet.functions.elementwise import _shape_of, operand
 from tinynet.tensor import Tensor
@@ -18,14 +19,31 @@ _COMPARISONS = {
 }
 
 
+class Compare(Function):
+    """An elementwise comparison: a bool tensor, which has no gradient (a recorded op all the same, so that a
+    traced program - an ONNX export - sees it).
+
+    forward:    out = a < b (or <=, >, >=, ==, !=: ``op``)
+    derivative: none: the output is marked non-differentiable
+    kernels:    none: computed inline with the array module's calls
+    """
+
+    @staticmethod
+    def forward(ctx, a, b, op):
+        ctx.output_differentiable = False
+        return getattr(array_module(a, b), _COMPARISONS[op])(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, None
+
+
 def compare(op: str, a: Tensor, b) -> Tensor:
     """A boolean tensor (no gradient) comparing a and b elementwise with ``op`` ("lt", "eq", ...)."""
-    b = b.data if isinstance(b, Tensor) else b
-    if not isinstance(b, (int, float, bool)) and array_module(b) is np:  # lists, host arrays: constants
-        b = array_module(a.data).asarray(b)
-    xp = array_module(a.data, b)
+    if not isinstance(b, (int, float, bool, Tensor)) and array_module(b) is np:  # lists, host arrays: constants
+        b = Tensor(array_module(a.array).asarray(b))
     try:
-        return Tensor(getattr(xp, _COMPARISONS[op])(a.data, b))
+        return Compare.apply(a, b, op)
     except ValueError:
         raise ShapeError(
             f"{_COMPARISONS[op]}: shapes {a.shape} and {_shape_of(b)} cannot broadcast "
@@ -54,18 +72,18 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 def isclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:  # noqa: A002
     """|input - other| <= atol + rtol |other|, elementwise (a bool tensor), as ``torch.isclose``."""
     other = operand(other)
-    b = other.data if isinstance(other, Tensor) else other
-    return Tensor(array_module(input.data).isclose(input.data, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    b = other.array if isinstance(other, Tensor) else other
+    return Tensor(array_module(input.array).isclose(input.array, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def allclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:  # noqa: A002
     """Whether every element is close (see ``isclose``): a Python bool."""
-    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+    return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
 
 
 def equal(input: Tensor, other: Tensor) -> bool:  # noqa: A002
     """Whether both have the same shape and the same values: a Python bool."""
-    return input.shape == other.shape and bool((input.data == other.data).all())
+    return input.shape == other.shape and bool((input.array == other.array).all())
 
 
 __all__ = [

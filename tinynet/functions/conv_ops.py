@@ -67,12 +67,13 @@ class Conv2d(Function):
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups=1):
         ctx.save_for_backward(x, weight)
         ctx.geometry, ctx.groups = (stride, padding, dilation), groups
-        return _with_bias(_grouped(backend.active().conv2d_forward, groups, x, weight, *ctx.geometry), bias)
+        kernel = backend.for_arrays(x, weight, bias).conv2d_forward
+        return _with_bias(_grouped(kernel, groups, x, weight, *ctx.geometry), bias)
 
     @staticmethod
     def backward(ctx, grad):
         def input_weight_grads(grad, x, weight):
-            kernel = backend.active().conv2d_backward
+            kernel = backend.for_arrays(grad, x, weight).conv2d_backward
             return _grouped_backward(kernel, ctx.groups, grad, x, weight, *ctx.geometry)
 
         return (*_grads(ctx, grad, input_weight_grads), None, None, None, None)
@@ -93,13 +94,14 @@ class Conv1d(Function):
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups=1):
         ctx.save_for_backward(*_unit_height(x, weight))
         ctx.geometry, ctx.groups = ((1, *stride), (0, *padding), (1, *dilation)), groups
-        out = _grouped(backend.active().conv2d_forward, groups, *ctx.saved, *ctx.geometry)[:, :, 0, :]
+        kernel = backend.for_arrays(x, weight, bias).conv2d_forward
+        out = _grouped(kernel, groups, *ctx.saved, *ctx.geometry)[:, :, 0, :]
         return _with_bias(out, bias)
 
     @staticmethod
     def backward(ctx, grad):
         def input_weight_grads(grad, x, weight):
-            kernel = backend.active().conv2d_backward
+            kernel = backend.for_arrays(grad, x, weight).conv2d_backward
             grad_x, grad_w = _grouped_backward(kernel, ctx.groups, grad[:, :, None, :], x, weight, *ctx.geometry)
             return grad_x[:, :, 0, :], grad_w[:, :, 0, :]
 
@@ -152,7 +154,8 @@ class Conv3d(Function):
         for kd in range(weight.shape[2]):
             images = _as_images(padded[_depth_slices(kd * dd, sd, depth)])
             tap = array_module(x).ascontiguousarray(weight[:, :, kd])
-            out = out + _grouped(backend.active().conv2d_forward, groups, images, tap, sizes, pads, dils)
+            kernel = backend.for_arrays(x, weight, bias).conv2d_forward
+            out = out + _grouped(kernel, groups, images, tap, sizes, pads, dils)
         return _with_bias(_as_volume(out, x.shape[0], depth), bias)
 
     @staticmethod
@@ -166,7 +169,7 @@ class Conv3d(Function):
             for kd in range(weight.shape[2]):
                 where = _depth_slices(kd * dd, sd, grad.shape[2])
                 tap = xp.ascontiguousarray(weight[:, :, kd])
-                kernel = backend.active().conv2d_backward
+                kernel = backend.for_arrays(grad, x, weight).conv2d_backward
                 gx, gw = _grouped_backward(
                     kernel, ctx.groups, grad_images, _as_images(padded[where]), tap, sizes, pads, dils
                 )
@@ -190,13 +193,13 @@ class ConvTranspose2d(Function):
     def forward(ctx, x, weight, bias, stride, padding, output_padding, dilation, groups=1):
         ctx.save_for_backward(x, weight)
         ctx.geometry, ctx.groups = (stride, padding, output_padding, dilation), groups
-        out = _grouped(backend.active().conv_transpose2d_forward, groups, x, weight, *ctx.geometry)
+        out = _grouped(backend.for_arrays(x, weight, bias).conv_transpose2d_forward, groups, x, weight, *ctx.geometry)
         return _with_bias(out, bias)
 
     @staticmethod
     def backward(ctx, grad):
         def input_weight_grads(grad, x, weight):
-            kernel = backend.active().conv_transpose2d_backward
+            kernel = backend.for_arrays(grad, x, weight).conv_transpose2d_backward
             return _grouped_backward(kernel, ctx.groups, grad, x, weight, *ctx.geometry)
 
         return (*_grads(ctx, grad, input_weight_grads), None, None, None, None, None)
@@ -215,13 +218,13 @@ class ConvTranspose1d(Function):
         ctx.save_for_backward(*_unit_height(x, weight))
         ctx.geometry = ((1, *stride), (0, *padding), (0, *output_padding), (1, *dilation))
         ctx.groups = groups
-        out = _grouped(backend.active().conv_transpose2d_forward, groups, *ctx.saved, *ctx.geometry)
+        out = _grouped(backend.for_arrays(x, weight, bias).conv_transpose2d_forward, groups, *ctx.saved, *ctx.geometry)
         return _with_bias(out[:, :, 0, :], bias)
 
     @staticmethod
     def backward(ctx, grad):
         def input_weight_grads(grad, x, weight):
-            kernel = backend.active().conv_transpose2d_backward
+            kernel = backend.for_arrays(grad, x, weight).conv_transpose2d_backward
             grad_x, grad_w = _grouped_backward(kernel, ctx.groups, grad[:, :, None, :], x, weight, *ctx.geometry)
             return grad_x[:, :, 0, :], grad_w[:, :, 0, :]
 
@@ -247,7 +250,7 @@ class ConvTranspose3d(Function):
         full = None
         for kd in range(weight.shape[2]):
             tap = array_module(x).ascontiguousarray(weight[:, :, kd])
-            kernel = backend.active().conv_transpose2d_forward
+            kernel = backend.for_arrays(x, weight, bias).conv_transpose2d_forward
             spread = _as_volume(_grouped(kernel, groups, images, tap, sizes, pads, out_pads, dils), n, depth)
             if full is None:  # the output's depth before cropping: (D - 1) s + dil (KD - 1) + 1 + output_padding
                 length = (depth - 1) * sd + dd * (weight.shape[2] - 1) + 1 + od
@@ -266,7 +269,7 @@ class ConvTranspose3d(Function):
             for kd in range(weight.shape[2]):
                 grad_images = _as_images(grad_full[_depth_slices(kd * dd, sd, depth)])
                 tap = xp.ascontiguousarray(weight[:, :, kd])
-                kernel = backend.active().conv_transpose2d_backward
+                kernel = backend.for_arrays(grad, x, weight).conv_transpose2d_backward
                 gx, gw = _grouped_backward(kernel, ctx.groups, grad_images, images, tap, sizes, pads, out_pads, dils)
                 grad_x, grad_w[:, :, kd] = grad_x + gx, gw
             return _as_volume(grad_x, x.shape[0], depth), grad_w

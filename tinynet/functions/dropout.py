@@ -30,7 +30,7 @@ def _check_p(op: str, p: float) -> None:
 def _keep(x: Tensor, shape: tuple, p: float):
     """A 0/1 mask of ``shape`` (broadcastable to x), 1 with probability 1 - p, in x's dtype on x's backend."""
     keep = generator().random(shape) >= p
-    return backend.active().xp.asarray(keep, dtype=x.dtype)
+    return backend.for_arrays(x.array).xp.asarray(keep, dtype=x.dtype)
 
 
 def _dropped(op: str, x: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple) -> Tensor:

@@ -23,11 +23,11 @@ def operand(value):
 def floating(x: Tensor) -> Tensor:
     """``x`` itself if floating-point, else converted to the default float dtype: ops like sin or sigmoid
     take integer and bool tensors and compute in floating point, as in PyTorch."""
-    return x if x.dtype.kind == "f" else Tensor(x.data.astype(get_default_dtype()))
+    return x if x.dtype.kind == "f" else Tensor(x.array.astype(get_default_dtype()))
 
 
 def _shape_of(value) -> tuple:
-    return np.shape(value.data if isinstance(value, Tensor) else value)
+    return np.shape(value.array if isinstance(value, Tensor) else value)
 
 
 def _common_dtype(op: str, a, b, floating: bool):
@@ -45,7 +45,7 @@ def _converted(op: str, value, dtype):
     if not isinstance(value, Tensor) or value.dtype == dtype:
         return value
     if value.dtype.kind != "f" and dtype.kind == "f":
-        return Tensor(_exact_cast(op, value.data, dtype))
+        return Tensor(_exact_cast(op, value.array, dtype))
     return cast(value, dtype)
 
 
@@ -328,8 +328,8 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A
         if _common_dtype("div", a, b, floating=False).kind == "f":
             return rounding.trunc(binary(Div, a, b))
         # Integers: floor division, moved up by one where the exact quotient was negative and not whole.
-        floor = pointwise_binary.floor_divide(a, b).data
-        a, b = (v.data if isinstance(v, Tensor) else v for v in (a, b))
+        floor = pointwise_binary.floor_divide(a, b).array
+        a, b = (v.array if isinstance(v, Tensor) else v for v in (a, b))
         return Tensor(floor + ((a % b != 0) & ((a < 0) != (b < 0))).astype(floor.dtype))
     raise ArgumentError(f'div: rounding_mode must be None, "trunc" or "floor", not {rounding_mode!r}')
 
@@ -361,7 +361,7 @@ def where(condition, input=None, other=None) -> Tensor:  # noqa: A002 (PyTorch's
     if input is None and other is None:
         return indexing.where_indices(condition)
     # A condition given as an array or lists is a constant, made on the active backend as operands are.
-    condition = condition.data if isinstance(condition, Tensor) else tensor(condition).data
+    condition = condition.array if isinstance(condition, Tensor) else tensor(condition).array
     if condition.dtype != np.bool_:
         raise DTypeError(f"where: expected a bool condition, got a tensor of {condition.dtype} (compare it: c != 0)")
     a, b = operand(input), operand(other)
@@ -384,7 +384,7 @@ def cast(x: Tensor, dtype) -> Tensor:
     """x converted to ``dtype``; gradients flow back between floating-point dtypes."""
     dtype = np.dtype(dtype)
     if x.requires_grad and dtype.kind != "f":
-        return Tensor(x.data.astype(dtype))  # an integer view of values carries no gradient
+        return Tensor(x.array.astype(dtype))  # an integer view of values carries no gradient
     if dtype == x.dtype:
         return x
     return Cast.apply(x, dtype)

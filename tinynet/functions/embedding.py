@@ -26,7 +26,7 @@ class Embedding(Function):
     @staticmethod
     def backward(ctx, grad):
         (indices,) = ctx.saved
-        grad_weight = backend.active().embedding_backward(grad, indices, ctx.num_embeddings)
+        grad_weight = backend.for_arrays(grad).embedding_backward(grad, indices, ctx.num_embeddings)
         if ctx.padding_idx is not None:
             grad_weight[ctx.padding_idx] = 0  # the padding row stays fixed
         return grad_weight, None, None
@@ -46,7 +46,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         raise ShapeError(f"embedding: weight must be a table (num_embeddings, D), got shape {weight.shape}")
     num = weight.shape[0]
     if input.numel():
-        low, high = int(input.data.min()), int(input.data.max())
+        low, high = int(input.array.min()), int(input.array.max())
         if low < 0 or high >= num:
             raise ArgumentError(
                 f"embedding: index {low if low < 0 else high} is out of range for a table of {num} rows "
@@ -56,7 +56,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         if not -num <= padding_idx < num:
             raise ArgumentError(f"embedding: padding_idx {padding_idx} is out of range for {num} embeddings")
         padding_idx %= num
-    return Embedding.apply(weight, input.data, padding_idx)
+    return Embedding.apply(weight, input.array, padding_idx)
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -67,7 +67,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if not isinstance(tensor, Tensor) or tensor.dtype != np.int64:
         dtype = tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
         raise DTypeError(f"one_hot: expected a tensor of int64 class indices, got dtype {dtype}; convert with .long()")
-    indices = tensor.data
+    indices = tensor.array
     if num_classes == -1:
         if not indices.size:
             raise ArgumentError("one_hot: cannot infer the number of classes from an empty tensor; give num_classes")

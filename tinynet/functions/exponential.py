@@ -193,7 +193,7 @@ def square(x: Tensor) -> Tensor:
         raise ArgumentTypeError(f"square: expected a Tensor, got {type(x).__name__}")
     if x.dtype.kind == "f":
         return Square.apply(x)
-    data = x.data.astype(np.int64) if x.dtype.kind == "b" else x.data
+    data = x.array.astype(np.int64) if x.dtype.kind == "b" else x.array
     return Tensor(data * data)
 
 

@@ -36,7 +36,7 @@ def index_data(op: str, index, dtypes: tuple[str, ...] = WIDE_INDEX, name: str =
         raise DTypeError(
             f"{op}: {name} must have dtype {' or '.join(dtypes)}, got {index.dtype}; convert it with .long()"
         )
-    return index.data
+    return index.array
 
 
 def in_bounds(op: str, index, size: int, dim: int, negative: bool = False):

@@ -65,7 +65,7 @@ class Gather(Function):
     @staticmethod
     def backward(ctx, grad):
         full = array_module(grad).zeros(math.prod(ctx.x_shape), dtype=grad.dtype)
-        backend.active().scatter_add(full, ctx.targets, grad.reshape(-1))
+        backend.for_arrays(full).scatter_add(full, ctx.targets, grad.reshape(-1))
         return full.reshape(ctx.x_shape), None, None
 
 
@@ -115,7 +115,7 @@ class ScatterAdd(Function):
         ctx.targets, ctx.used, ctx.src_shape, ctx.alpha = targets, used, src.shape, alpha
         out = x.copy()
         values = src[used].reshape(-1)
-        backend.active().scatter_add(out.reshape(-1), targets, values if alpha == 1 else values * alpha)
+        backend.for_arrays(out, values).scatter_add(out.reshape(-1), targets, values if alpha == 1 else values * alpha)
         return out
 
     @staticmethod
@@ -229,10 +229,10 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, reduce: str | None
     elif isinstance(src, Number):  # Python's and NumPy's
         targets, index_shape, _ = prepare("scatter", input, dim, index)
         if reduce is None:
-            mask = array_module(input.data).zeros(input.numel(), dtype=bool)
+            mask = array_module(input.array).zeros(input.numel(), dtype=bool)
             mask[targets] = True
             return fill_where("scatter", input, mask.reshape(input.shape), src)
-        source = Tensor(array_module(input.data).full(index_shape, src, dtype=input.dtype))
+        source = Tensor(array_module(input.array).full(index_shape, src, dtype=input.dtype))
     else:
         raise ArgumentTypeError(f"scatter: src must be a Tensor or a number, got {type(src).__name__}")
     used = src_used(index_shape, source)

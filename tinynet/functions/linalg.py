@@ -27,7 +27,7 @@ class Matmul(Function):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         a2, b2 = _as_matrices(a, b)
-        out = backend.active().matmul(a2, b2)
+        out = backend.for_arrays(a2, b2).matmul(a2, b2)
         if a.ndim == 1:
             out = out[..., 0, :]
         if b.ndim == 1:
@@ -38,7 +38,7 @@ class Matmul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved
         a2, b2 = _as_matrices(a, b)
-        xp, matmul = array_module(grad), backend.active().matmul
+        xp, matmul = array_module(grad), backend.for_arrays(grad).matmul
         # Put back the axes the forward dropped for vector operands (b's first: it was dropped last).
         if b.ndim == 1:
             grad = xp.expand_dims(grad, -1)
@@ -89,7 +89,7 @@ class Linear(Function):
         rows = x.reshape(-1, x.shape[-1])  # every leading axis is a batch axis: one GEMM
         ctx.save_for_backward(rows, weight)
         ctx.x_shape = x.shape
-        out = backend.active().matmul(rows, weight.T)
+        out = backend.for_arrays(rows, weight, bias).matmul(rows, weight.T)
         if bias is not None:
             out += bias
         return out.reshape(*x.shape[:-1], weight.shape[0])
@@ -99,7 +99,7 @@ class Linear(Function):
         rows, weight = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
         grad_rows = grad.reshape(-1, weight.shape[0])
-        matmul = backend.active().matmul
+        matmul = backend.for_arrays(grad).matmul
         return (
             matmul(grad_rows, weight).reshape(ctx.x_shape) if need_x else None,
             matmul(grad_rows.T, rows) if need_w else None,

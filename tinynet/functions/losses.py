@@ -41,7 +41,7 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, labels, reduction):
-        loss, probs = backend.active().cross_entropy_forward(logits, labels)
+        loss, probs = backend.for_arrays(logits, labels).cross_entropy_forward(logits, labels)
         ctx.save_for_backward(probs, labels)
         ctx.reduction = reduction
         if reduction == "mean":
@@ -57,7 +57,7 @@ class CrossEntropy(Function):
             grad_loss = grad
         else:
             grad_loss = xp.broadcast_to(grad / n if ctx.reduction == "mean" else grad, (n,))
-        return backend.active().cross_entropy_backward(grad_loss, probs, labels), None, None
+        return backend.for_arrays(grad_loss).cross_entropy_backward(grad_loss, probs, labels), None, None
 
 
 class NegativeLogLikelihood(Function):
@@ -125,7 +125,7 @@ def _check_labels(op: str, input: Tensor, target, ignore_index: int) -> None:  #
             f"input (C,) with a 0-d target; input {input.shape} needs target of shape {expected}, got {target.shape}"
         )
     classes = input.shape[0] if input.ndim == 1 else input.shape[1]
-    counted = target.data[target.data != ignore_index]
+    counted = target.array[target.array != ignore_index]
     if counted.size:
         low, high = int(counted.min()), int(counted.max())
         if low < 0 or high >= classes:
@@ -146,7 +146,7 @@ def _class_weight(op: str, weight, input: Tensor):  # noqa: A002
         raise ShapeError(f"{op}: weight must hold one value per class, shape ({classes},), got {weight.shape}")
     if weight.dtype != input.dtype:
         raise DTypeError(f"{op}: weight has dtype {weight.dtype} but input has {input.dtype}; they must match")
-    return weight.data
+    return weight.array
 
 
 def _batched(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:  # noqa: A002
@@ -160,7 +160,7 @@ def _unbatched(loss: Tensor, input: Tensor, reduction: str) -> Tensor:  # noqa: 
 
 def _nll(log_probs: Tensor, target: Tensor, weight, ignore_index: int, reduction: str) -> Tensor:
     x, t = _batched(log_probs, target)
-    loss = NegativeLogLikelihood.apply(x, t.data, weight, ignore_index, reduction)
+    loss = NegativeLogLikelihood.apply(x, t.array, weight, ignore_index, reduction)
     return _unbatched(loss, log_probs, reduction)
 
 
@@ -198,11 +198,11 @@ def _smoothed(input: Tensor, target: Tensor, weight, ignore_index: int, reductio
     divides the second sum by the total weight of the targets counted, as the first."""
     x, t = _batched(input, target)
     log_probs = log_softmax(x, 1)
-    nll = NegativeLogLikelihood.apply(log_probs, t.data, weight, ignore_index, reduction)
-    xp = array_module(x.data)
+    nll = NegativeLogLikelihood.apply(log_probs, t.array, weight, ignore_index, reduction)
+    xp = array_module(x.array)
     if weight is not None:
         log_probs = log_probs * Tensor(weight.reshape((-1,) + (1,) * (x.ndim - 2)))
-    kept = t.data != ignore_index
+    kept = t.array != ignore_index
     # where, not a product with the mask: with nothing counted, the mean's NaN gradient must not leak in.
     smooth = where(Tensor(kept), -reductions.sum(log_probs, 1), 0.0)
     if reduction == "none":
@@ -210,7 +210,7 @@ def _smoothed(input: Tensor, target: Tensor, weight, ignore_index: int, reductio
         return _unbatched(loss, input, reduction)
     smooth = reductions.sum(smooth)
     if reduction == "mean":
-        counted = float(kept.sum() if weight is None else xp.where(kept, weight[xp.where(kept, t.data, 0)], 0).sum())
+        counted = float(kept.sum() if weight is None else xp.where(kept, weight[xp.where(kept, t.array, 0)], 0).sum())
         smooth = smooth * (1 / counted if counted else math.nan)
     return nll * (1 - smoothing) + smooth * (smoothing / x.shape[1])
 
@@ -231,9 +231,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
     _check_labels("cross_entropy", input, target, ignore_index)
     if label_smoothing > 0:
         return _smoothed(input, target, w, ignore_index, reduction, label_smoothing)
-    plain = input.ndim == 2 and w is None and input.shape[0] > 0 and not bool((target.data == ignore_index).any())
+    plain = input.ndim == 2 and w is None and input.shape[0] > 0 and not bool((target.array == ignore_index).any())
     if plain:
-        return CrossEntropy.apply(input, target.data.astype(np.int64, copy=False), reduction)
+        return CrossEntropy.apply(input, target.array.astype(np.int64, copy=False), reduction)
     return _nll(log_softmax(input, 0 if input.ndim == 1 else 1), target, w, ignore_index, reduction)
 
 

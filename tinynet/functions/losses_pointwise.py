@@ -59,7 +59,7 @@ def _constant(value, like: Tensor) -> Tensor | None:
     if value is None:
         return None
     value = _as_tensor(value, like)
-    return Tensor(value.data.astype(like.dtype, copy=False))
+    return Tensor(value.array.astype(like.dtype, copy=False))
 
 
 def _float_target(op: str, input: Tensor, target) -> Tensor:  # noqa: A002 (PyTorch's names)
@@ -218,7 +218,7 @@ class BinaryCrossEntropyWithLogits(Function):
         need_x, need_t = ctx.needs_input_grad[:2]
         grad_x = grad_t = None
         if need_x:
-            sigmoid = backend.active().sigmoid_forward(x)
+            sigmoid = backend.for_arrays(x).sigmoid_forward(x)
             grad_x = grad * ((1 + (pos_weight - 1) * t) * sigmoid - pos_weight * t)
         if need_t:
             grad_t = grad * ((pos_weight - 1) * softplus_neg - x)
@@ -233,7 +233,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, 
         weight, reduction = None, weight
     reduction = legacy_reduction("binary_cross_entropy", size_average, reduce, reduction)
     target = _same_shape_target("binary_cross_entropy", input, target)
-    if not bool(((input.data >= 0) & (input.data <= 1)).all()):  # NaN fails this too
+    if not bool(((input.array >= 0) & (input.array <= 1)).all()):  # NaN fails this too
         raise ArgumentError(
             "binary_cross_entropy: input must hold probabilities in [0, 1]; for raw scores (logits) "
             "use binary_cross_entropy_with_logits"
@@ -261,7 +261,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, size_av
             raise ShapeError(
                 f"{op}: pos_weight of shape {pos.shape} does not broadcast to input {input.shape}"
             ) from None
-    loss = BinaryCrossEntropyWithLogits.apply(input, target, None if pos is None else pos.data)
+    loss = BinaryCrossEntropyWithLogits.apply(input, target, None if pos is None else pos.array)
     if weight is not None:
         loss = loss * _constant(weight, input)
     return apply_reduction(op, loss, reduction)
@@ -331,8 +331,8 @@ def gaussian_nll_loss(input: Tensor, target, var, full: bool = False, eps: float
     if not isinstance(var, Tensor):
         if var < 0:
             raise ArgumentError(f"gaussian_nll_loss: var has a negative entry ({var})")
-        var = Tensor(array_module(input.data).full(input.shape, var, dtype=input.dtype))
-    elif bool((var.data < 0).any()):
+        var = Tensor(array_module(input.array).full(input.shape, var, dtype=input.dtype))
+    elif bool((var.array < 0).any()):
         raise ArgumentError("gaussian_nll_loss: var has negative entries")
     if var.shape != input.shape:
         if var.shape == input.shape[:-1]:
@@ -343,8 +343,8 @@ def gaussian_nll_loss(input: Tensor, target, var, full: bool = False, eps: float
                 "the input's shape, the input's shape without its last dim, or one dim of size 1"
             )
     reduction = legacy_reduction("gaussian_nll_loss", None, None, reduction)
-    xp = array_module(var.data)
-    var = var + Tensor(xp.maximum(var.data, eps) - var.data)  # the clamp, as a constant shift
+    xp = array_module(var.array)
+    var = var + Tensor(xp.maximum(var.array, eps) - var.array)  # the clamp, as a constant shift
     diff = input - target
     loss = 0.5 * (log(var) + diff * diff / var)
     if full:

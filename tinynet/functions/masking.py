@@ -125,13 +125,13 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:  # noqa: A002 (Py
     """``value`` where ``mask`` is true, ``input`` elsewhere: input (...), mask bool broadcasting with it ->
     the broadcast shape, in input's dtype. ``value``: a number or a 0-d tensor (which gets a gradient)."""
     _mask("masked_fill", input, mask)
-    return fill_where("masked_fill", input, mask.data, value)
+    return fill_where("masked_fill", input, mask.array, value)
 
 
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
     """The elements of ``input`` where ``mask`` (bool, broadcasting with input) is true: a 1-D tensor."""
     _mask("masked_select", input, mask)
-    return MaskedSelect.apply(input, mask.data)
+    return MaskedSelect.apply(input, mask.array)
 
 
 def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # noqa: A002
@@ -142,13 +142,13 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # no
         raise ArgumentTypeError(f"masked_scatter: source must be a Tensor, got {type(source).__name__}")
     if source.dtype != input.dtype:
         raise DTypeError(f"masked_scatter: source has dtype {source.dtype} but the input has {input.dtype}")
-    count = int(array_module(mask.data).broadcast_to(mask.data, shape).sum())
+    count = int(array_module(mask.array).broadcast_to(mask.array, shape).sum())
     if source.numel() < count:
         raise ShapeError(
             f"masked_scatter: the mask has {count} true values but source (shape {source.shape}) only "
             f"{source.numel()} elements"
         )
-    return MaskedScatter.apply(input, mask.data, source)
+    return MaskedScatter.apply(input, mask.array, source)
 
 
 def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
@@ -175,8 +175,8 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):  # noqa: A002
     order, or with ``as_tuple`` one 1-D tensor per dimension (a 0-d input counts as 1-D there)."""
     if not isinstance(input, Tensor):
         raise ArgumentTypeError(f"nonzero: input must be a Tensor, got {type(input).__name__}")
-    xp = array_module(input.data)
-    data = input.data
+    xp = array_module(input.array)
+    data = input.array
     if as_tuple:
         return tuple(Tensor(i.astype(np.int64)) for i in xp.nonzero(data.reshape(data.shape or (1,))))
     if data.ndim == 0:  # one row of no coordinates if the value is nonzero

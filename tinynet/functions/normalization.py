@@ -31,7 +31,8 @@ class LayerNorm(Function):
         rows = x.reshape(*lead, math.prod(features))  # (not -1: features may hold no values)
         flat_weight = None if weight is None else weight.reshape(-1)
         flat_bias = None if bias is None else bias.reshape(-1)
-        y, mean, rstd = backend.active().layer_norm_forward(rows, flat_weight, flat_bias, eps)
+        table = backend.for_arrays(rows, flat_weight, flat_bias)
+        y, mean, rstd = table.layer_norm_forward(rows, flat_weight, flat_bias, eps)
         ctx.save_for_backward(rows, flat_weight, mean, rstd)
         ctx.shapes = x.shape, features
         return y.reshape(x.shape)
@@ -40,7 +41,7 @@ class LayerNorm(Function):
     def backward(ctx, grad):
         rows, flat_weight, mean, rstd = ctx.saved
         shape, features = ctx.shapes
-        grad_x, grad_weight, grad_bias = backend.active().layer_norm_backward(
+        grad_x, grad_weight, grad_bias = backend.for_arrays(grad).layer_norm_backward(
             grad.reshape(rows.shape), rows, flat_weight, mean, rstd
         )
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
@@ -69,7 +70,7 @@ class BatchNormalize(Function):
         xp = array_module(x)
         channels_first = xp.moveaxis(x, 1, 0)
         rows = channels_first.reshape(x.shape[1], -1)
-        xhat, mean, rstd = backend.active().layer_norm_forward(rows, None, None, eps)
+        xhat, mean, rstd = backend.for_arrays(rows).layer_norm_forward(rows, None, None, eps)
         ctx.save_for_backward(rows, mean, rstd)
         ctx.shape = channels_first.shape
         return xp.moveaxis(xhat.reshape(channels_first.shape), 0, 1)
@@ -79,7 +80,7 @@ class BatchNormalize(Function):
         rows, mean, rstd = ctx.saved
         xp = array_module(grad)
         grad_rows = xp.moveaxis(grad, 1, 0).reshape(rows.shape)
-        grad_x, _, _ = backend.active().layer_norm_backward(grad_rows, rows, None, mean, rstd)
+        grad_x, _, _ = backend.for_arrays(grad_rows).layer_norm_backward(grad_rows, rows, None, mean, rstd)
         return xp.moveaxis(grad_x.reshape(ctx.shape), 0, 1), None
 
 
@@ -141,8 +142,8 @@ def batch_norm(
             )
         if running_mean is not None and running_var is not None:
             others = (0, *range(2, x.ndim))
-            _update_running(running_mean, x.data.mean(axis=others), momentum)
-            _update_running(running_var, x.data.var(axis=others, ddof=1), momentum)
+            _update_running(running_mean, x.array.mean(axis=others), momentum)
+            _update_running(running_var, x.array.var(axis=others, ddof=1), momentum)
         xhat = BatchNormalize.apply(x, eps)
     else:
         if running_mean is None or running_var is None:
@@ -157,5 +158,5 @@ def batch_norm(
 
 def _update_running(running: Tensor, batch, momentum: float) -> None:
     # In place, so the module's buffer (and anything sharing it) sees the new value.
-    running.data *= 1 - momentum
-    running.data += momentum * batch.astype(running.dtype, copy=False)
+    running.array *= 1 - momentum
+    running.array += momentum * batch.astype(running.dtype, copy=False)

@@ -18,7 +18,7 @@ from tinynet.tensor import Tensor
 
 
 def _shape(value) -> tuple:
-    return np.shape(value.data if isinstance(value, Tensor) else value)
+    return np.shape(value.array if isinstance(value, Tensor) else value)
 
 
 def broadcast_shape(op: str, *values) -> tuple:
@@ -45,7 +45,7 @@ def promoted(op: str, a, b, floating: bool = False) -> tuple[Tensor, Tensor]:
     dtype = result_type(a, b)
     if floating and dtype.kind != "f":
         dtype = get_default_dtype()
-    xp = array_module(tensors[0].data)
+    xp = array_module(tensors[0].array)
 
     def converted(value):
         if isinstance(value, Tensor):
@@ -282,7 +282,7 @@ def _divisions(op: str, function: type, x, other) -> Tensor:
     a, b = promoted(op, x, other)
     if a.dtype.kind == "b":
         raise DTypeError(f"{op}: not defined for two bool operands (convert one with .int() or .float())")
-    if a.dtype.kind in "iu" and bool((b.data == 0).any()):
+    if a.dtype.kind in "iu" and bool((b.array == 0).any()):
         raise ArgumentError(f"{op}: integer division by zero (the divisor of dtype {b.dtype} holds a 0)")
     return function.apply(a, b)
 
@@ -351,7 +351,7 @@ def lerp(x: Tensor, end, weight) -> Tensor:
     if isinstance(end, Tensor) and end.dtype != x.dtype:
         raise DTypeError(f"lerp: end has dtype {end.dtype} but start has {x.dtype}; they must match")
     broadcast_shape("lerp", x, end, operand(weight))
-    xp = array_module(x.data)
+    xp = array_module(x.array)
 
     def as_start(value):  # numbers and 0-d tensors of another float dtype take start's
         return cast(value, x.dtype) if isinstance(value, Tensor) else Tensor(xp.asarray(value, dtype=x.dtype))
@@ -380,8 +380,8 @@ def _clamp(op: str, x: Tensor, bound, keeps) -> Tensor:
         return clip(a, *limits)
     # A tensor bound: x where it is within (or NaN, which clamping keeps), else the bound, which then gets the
     # gradient; ties go to x, as in PyTorch.
-    xp = array_module(a.data)
-    return where(keeps(a.data, b.data) | xp.isnan(a.data), a, b)
+    xp = array_module(a.array)
+    return where(keeps(a.array, b.array) | xp.isnan(a.array), a, b)
 
 
 arctan2 = atan2  # NumPy's name too

@@ -40,7 +40,7 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding):
-        out, argmax = backend.active().max_pool2d_forward(x, kernel_size, stride, padding)
+        out, argmax = backend.for_arrays(x).max_pool2d_forward(x, kernel_size, stride, padding)
         ctx.save_for_backward(argmax)
         ctx.geometry = (x.shape, kernel_size, stride, padding)
         return out
@@ -48,7 +48,7 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx, grad):
         (argmax,) = ctx.saved
-        return backend.active().max_pool2d_backward(grad, argmax, *ctx.geometry), None, None, None
+        return backend.for_arrays(grad).max_pool2d_backward(grad, argmax, *ctx.geometry), None, None, None
 
 
 class AvgPool2d(Function):
@@ -62,11 +62,11 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding):
         ctx.geometry = (x.shape, kernel_size, stride, padding)
-        return backend.active().avg_pool2d_forward(x, kernel_size, stride, padding)
+        return backend.for_arrays(x).avg_pool2d_forward(x, kernel_size, stride, padding)
 
     @staticmethod
     def backward(ctx, grad):
-        return backend.active().avg_pool2d_backward(grad, *ctx.geometry), None, None, None
+        return backend.for_arrays(grad).avg_pool2d_backward(grad, *ctx.geometry), None, None, None
 
 
 def batched(op: str, x: Tensor, spatial: int) -> tuple[Tensor, bool]:
@@ -133,7 +133,7 @@ def _max_pool(op: str, spatial: int, x: Tensor, kernel_size, stride, padding, di
         out = _kernel_pool(MaxPool2d, x4, kernel, stride, padding)
         return _unbatched(out, was_unbatched)
     tables = [sliding(*axis) for axis in zip(x4.shape[2:], kernel, stride, padding, dilation, sizes)]
-    index = window_argmax(x4.data, tables)
+    index = window_argmax(x4.array, tables)
     out = _unbatched(GatherPlane.apply(x4, index), was_unbatched)
     if not return_indices:
         return out

@@ -67,14 +67,14 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *, ou
     x = reshape(x, 1) if x.ndim == 0 else x
     d = axis("repeat_interleave", 0 if dim is None else dim, x.ndim)
     n = x.shape[d]
-    xp = array_module(x.data)
+    xp = array_module(x.array)
     if isinstance(repeats, Tensor):
         if repeats.dtype.kind not in "iu" or repeats.ndim > 1 or repeats.numel() not in (1, n):
             raise ShapeError(
                 f"repeat_interleave: repeats must be an int or integer tensor of 1 or {n} counts (the size of dim "
                 f"{dim}), got dtype {repeats.dtype} and shape {repeats.shape}"
             )
-        counts = repeats.data.reshape(-1)
+        counts = repeats.array.reshape(-1)
     else:
         counts = repeats
     if int((xp.asarray(counts) < 0).sum()):
@@ -89,8 +89,8 @@ def _repeated_indices(counts: Tensor) -> Tensor:
             f"repeat_interleave: with no repeats, the input must be a 1-d integer tensor of counts, "
             f"got dtype {counts.dtype} and shape {counts.shape}"
         )
-    xp = array_module(counts.data)
-    return Tensor(xp.repeat(xp.arange(counts.shape[0], dtype=int64), counts.data))
+    xp = array_module(counts.array)
+    return Tensor(xp.repeat(xp.arange(counts.shape[0], dtype=int64), counts.array))
 
 
 def flip(input: Tensor, *args, dims=None) -> Tensor:  # noqa: A002
@@ -142,7 +142,7 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
         raise ShapeError(f"unfold: size {size} must be between 0 and {n}, the size of dim {dimension} of {x.shape}")
     if step <= 0:
         raise ArgumentError(f"unfold: step must be positive, got {step}")
-    xp = array_module(x.data)
+    xp = array_module(x.array)
     starts = xp.arange((n - size) // step + 1) * step
     windows = GetItem.apply(x, (slice(None),) * d + (starts[:, None] + xp.arange(size)[None, :],))
     return movedim(windows, d + 1, -1)

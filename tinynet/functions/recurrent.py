@@ -37,7 +37,7 @@ class RNNSequence(Function):
     @staticmethod
     def forward(ctx, gi, w_hh, b_hh, h0, nonlinearity, reverse):
         gi = _in_time_order(gi, reverse)
-        out = backend.active().rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity)
+        out = backend.for_arrays(gi, w_hh, b_hh, h0).rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity)
         ctx.save_for_backward(gi, w_hh, b_hh, h0, out)
         ctx.nonlinearity, ctx.reverse = nonlinearity, reverse
         return _in_time_order(out, reverse)
@@ -45,7 +45,7 @@ class RNNSequence(Function):
     @staticmethod
     def backward(ctx, grad):
         grad_out = _in_time_order(grad, ctx.reverse)
-        grad_gi, grad_w_hh, grad_b_hh, grad_h0 = backend.active().rnn_sequence_backward(
+        grad_gi, grad_w_hh, grad_b_hh, grad_h0 = backend.for_arrays(grad).rnn_sequence_backward(
             grad_out, None, *ctx.saved, ctx.nonlinearity
         )
         return _in_time_order(grad_gi, ctx.reverse), grad_w_hh, grad_b_hh, grad_h0, None, None
@@ -62,7 +62,7 @@ class GRUSequence(Function):
     @staticmethod
     def forward(ctx, gi, w_hh, b_hh, h0, reverse):
         gi = _in_time_order(gi, reverse)
-        out, saved = backend.active().gru_sequence_forward(gi, w_hh, b_hh, h0)
+        out, saved = backend.for_arrays(gi, w_hh, b_hh, h0).gru_sequence_forward(gi, w_hh, b_hh, h0)
         ctx.save_for_backward(gi, w_hh, b_hh, h0, out, saved)
         ctx.reverse = reverse
         return _in_time_order(out, reverse)
@@ -70,7 +70,8 @@ class GRUSequence(Function):
     @staticmethod
     def backward(ctx, grad):
         grad_out = _in_time_order(grad, ctx.reverse)
-        grad_gi, grad_w_hh, grad_b_hh, grad_h0 = backend.active().gru_sequence_backward(grad_out, None, *ctx.saved)
+        table = backend.for_arrays(grad_out)
+        grad_gi, grad_w_hh, grad_b_hh, grad_h0 = table.gru_sequence_backward(grad_out, None, *ctx.saved)
         return _in_time_order(grad_gi, ctx.reverse), grad_w_hh, grad_b_hh, grad_h0, None
 
 
@@ -87,9 +88,9 @@ class LSTMSequence(Function):
 
     @staticmethod
     def forward(ctx, gi, w_hh, b_hh, h0, c0, reverse):
-        xp = backend.active().xp
+        xp = backend.for_arrays(gi).xp
         gi = _in_time_order(gi, reverse)
-        out, c_last, saved = backend.active().lstm_sequence_forward(gi, w_hh, b_hh, h0, c0)
+        out, c_last, saved = backend.for_arrays(gi, w_hh, b_hh, h0, c0).lstm_sequence_forward(gi, w_hh, b_hh, h0, c0)
         ctx.save_for_backward(gi, w_hh, b_hh, h0, c0, out, saved)
         ctx.reverse = reverse
         return xp.concatenate([_in_time_order(out, reverse), c_last[None]])
@@ -97,7 +98,7 @@ class LSTMSequence(Function):
     @staticmethod
     def backward(ctx, grad):
         grad_out = _in_time_order(grad[:-1], ctx.reverse)
-        grad_gi, grad_w_hh, grad_b_hh, grad_h0, grad_c0 = backend.active().lstm_sequence_backward(
+        grad_gi, grad_w_hh, grad_b_hh, grad_h0, grad_c0 = backend.for_arrays(grad).lstm_sequence_backward(
             grad_out, None, grad[-1], *ctx.saved
         )
         return _in_time_order(grad_gi, ctx.reverse), grad_w_hh, grad_b_hh, grad_h0, grad_c0, None

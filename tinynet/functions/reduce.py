@@ -223,7 +223,7 @@ def nanmean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
         x = cast(x, dtype)
     _floating_only("nanmean", x)
     axes = reduction_axes("nanmean", dim, x.ndim)
-    present = ~array_module(x.data).isnan(x.data)
+    present = ~array_module(x.array).isnan(x.array)
     count = Tensor(present.sum(axis=axes, keepdims=keepdim).astype(x.dtype))
     with np.errstate(invalid="ignore"):  # 0 / 0 where every element is NaN: NaN, as in PyTorch
         return nansum(x, axes, keepdim) / count
@@ -259,8 +259,8 @@ def _extreme_along(op: str, x: Tensor, dim, keepdim: bool, largest: bool) -> Val
     axis = single_dim(op, dim, x.ndim)
     check_not_empty(op, x.shape, None if axis is None else (axis,))
     if axis is None:  # a 0-d tensor: its one element
-        return ValuesIndices(TakeAlong.apply(x, array_module(x.data).zeros((), dtype=int64), None, ()), _zero(x))
-    picked = (x.data.argmax if largest else x.data.argmin)(axis=axis, keepdims=True).astype(int64)
+        return ValuesIndices(TakeAlong.apply(x, array_module(x.array).zeros((), dtype=int64), None, ()), _zero(x))
+    picked = (x.array.argmax if largest else x.array.argmin)(axis=axis, keepdims=True).astype(int64)
     shape = picked.shape if keepdim else picked.shape[:axis] + picked.shape[axis + 1 :]
     return ValuesIndices(TakeAlong.apply(x, picked, axis, shape), Tensor(picked.reshape(shape)))
 
@@ -294,8 +294,8 @@ def _arg_extreme(op: str, x: Tensor, dim, keepdim: bool, largest: bool) -> Tenso
         raise DTypeError(f"{op}: does not take a bool tensor (as in PyTorch); convert it first, e.g. x.long()")
     axis = None if dim is None else single_dim(op, dim, x.ndim)
     check_not_empty(op, x.shape, None if axis is None else (axis,))
-    found = (x.data.argmax if largest else x.data.argmin)(axis=axis, keepdims=keepdim and axis is not None)
-    found = array_module(x.data).asarray(found).astype(int64)
+    found = (x.array.argmax if largest else x.array.argmin)(axis=axis, keepdims=keepdim and axis is not None)
+    found = array_module(x.array).asarray(found).astype(int64)
     if keepdim and axis is None:  # PyTorch keeps every axis, each of size 1
         found = found.reshape((1,) * x.ndim)
     return Tensor(found)
@@ -323,7 +323,7 @@ def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
 def _logical(op: str, x: Tensor, dim, keepdim: bool) -> Tensor:
     # dim=() reduces nothing here (PyTorch's any/all), unlike sum's dim=().
     axes = normalize_dims(op, dim, x.ndim)
-    data = x.data
+    data = x.array
     xp = array_module(data)
     out = xp.asarray((xp.any if op == "any" else xp.all)(data, axis=axes, keepdims=keepdim))
     if keepdim and axes is None:
@@ -347,7 +347,7 @@ def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 (Py
 def count_nonzero(x: Tensor, dim=None) -> Tensor:
     """How many elements over ``dim`` are nonzero (int64). No gradient."""
     axes = reduction_axes("count_nonzero", dim, x.ndim)
-    return Tensor(array_module(x.data).asarray((x.data != 0).sum(axis=axes)).astype(int64))
+    return Tensor(array_module(x.array).asarray((x.array != 0).sum(axis=axes)).astype(int64))
 
 
 @numpy_names
@@ -367,7 +367,7 @@ def std_mean(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = 
 
 
 def _zero(x: Tensor) -> Tensor:
-    return Tensor(array_module(x.data).zeros((), dtype=int64))
+    return Tensor(array_module(x.array).zeros((), dtype=int64))
 
 
 __all__ = ["all", "amax", "amin", "any", "argmax", "argmin", "count_nonzero", "logsumexp", "max", "mean", "min",

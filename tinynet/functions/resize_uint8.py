@@ -58,7 +58,7 @@ def _resize_last_axis(image, size_out: int, align_corners: bool):
 
 def bilinear_uint8(input: Tensor, size: tuple[int, int], align_corners: bool) -> Tensor:  # noqa: A002
     """input: (N, C, H, W) uint8 -> (N, C, *size) uint8, resized across then down as PyTorch's CPU does."""
-    image = input.data
+    image = input.array
     if image.shape[-1] != size[1]:
         image = _resize_last_axis(image, size[1], align_corners)
     if image.shape[-2] != size[0]:

@@ -119,7 +119,7 @@ def _rounded(op: str, function: type, x, *params) -> Tensor:
     """``function`` (a rounding) applied to float tensor ``x``; a copy of an integer tensor, already whole."""
     if _tensor(op, x).dtype.kind == "b":
         raise DTypeError(f"{op}: not defined for bool tensors (convert with .int() or .float() first)")
-    return Tensor(x.data.copy()) if x.dtype.kind in "iu" else function.apply(x, *params)
+    return Tensor(x.array.copy()) if x.dtype.kind in "iu" else function.apply(x, *params)
 
 
 def floor(x: Tensor) -> Tensor:
@@ -160,7 +160,7 @@ def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 elementwise (0 for NaN), in x's dtype (bool tensors stay bool); its gradient is 0."""
     if _tensor("sign", x).dtype.kind == "f":
         return Sign.apply(x)
-    return Tensor(x.data.copy() if x.dtype.kind == "b" else array_module(x.data).sign(x.data))
+    return Tensor(x.array.copy() if x.dtype.kind == "b" else array_module(x.array).sign(x.array))
 
 
 sgn = sign  # PyTorch's name for the complex-aware sign: the same on real tensors
@@ -168,34 +168,34 @@ sgn = sign  # PyTorch's name for the complex-aware sign: the same on real tensor
 
 def isnan(x: Tensor) -> Tensor:
     """A bool tensor: where x is NaN."""
-    return Tensor(array_module(x.data).isnan(_tensor("isnan", x).data))
+    return Tensor(array_module(x.array).isnan(_tensor("isnan", x).array))
 
 
 def isinf(x: Tensor) -> Tensor:
     """A bool tensor: where x is +inf or -inf."""
-    return Tensor(array_module(x.data).isinf(_tensor("isinf", x).data))
+    return Tensor(array_module(x.array).isinf(_tensor("isinf", x).array))
 
 
 def isfinite(x: Tensor) -> Tensor:
     """A bool tensor: where x is neither inf nor NaN (integer tensors: everywhere)."""
-    return Tensor(array_module(x.data).isfinite(_tensor("isfinite", x).data))
+    return Tensor(array_module(x.array).isfinite(_tensor("isfinite", x).array))
 
 
 def isposinf(x: Tensor) -> Tensor:
     """A bool tensor: where x is +inf."""
-    return Tensor(_tensor("isposinf", x).data == float("inf"))
+    return Tensor(_tensor("isposinf", x).array == float("inf"))
 
 
 def isneginf(x: Tensor) -> Tensor:
     """A bool tensor: where x is -inf."""
-    return Tensor(_tensor("isneginf", x).data == float("-inf"))
+    return Tensor(_tensor("isneginf", x).array == float("-inf"))
 
 
 def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
     """x with NaN replaced by ``nan``, +inf by ``posinf`` and -inf by ``neginf`` (by default the largest and the
     lowest finite value of x's dtype). Integer and bool tensors have none of them: returned as a copy."""
     if _tensor("nan_to_num", x).dtype.kind != "f":
-        return Tensor(x.data.copy())
+        return Tensor(x.array.copy())
     return NanToNum.apply(x, nan, posinf, neginf)
 
 

@@ -163,7 +163,7 @@ def _running_extreme(op: str, x: Tensor, dim, largest: bool) -> ValuesIndices:
     """(values, indices) of the running max (min): a later element takes over when it ties or beats the
     running one, or is NaN (NaN wins from then on), as in PyTorch."""
     axis = single_dim(op, dim, x.ndim)
-    lined = _lined_up(x.data, axis)
+    lined = _lined_up(x.array, axis)
     xp = array_module(lined)
     beats = xp.greater_equal if largest else xp.less_equal
 

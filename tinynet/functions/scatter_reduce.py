@@ -31,7 +31,7 @@ class ScatterReduce(Function):
         own = ~named if not include_self else xp.ones_like(named)  # positions whose own value takes part
         if reduce in ("sum", "mean"):
             flat[~own] = 0
-            backend.active().scatter_add(flat, targets, values)
+            backend.for_arrays(flat, values).scatter_add(flat, targets, values)
             if reduce == "mean":
                 counts = (_counts(targets, flat.size) + own)[named]
                 if flat.dtype.kind == "f":

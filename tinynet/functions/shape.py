@@ -96,7 +96,7 @@ class GetItem(Function):
     def backward(ctx, grad):
         full = array_module(grad).zeros(ctx.shape, dtype=grad.dtype)
         if _gathers(ctx.index):  # an index may repeat: each copy adds its gradient
-            backend.active().scatter_add(full, ctx.index, grad)
+            backend.for_arrays(full).scatter_add(full, ctx.index, grad)
         else:
             full[ctx.index] = grad
         return full, None
@@ -193,7 +193,7 @@ def view(x: Tensor, *shape) -> Tensor:
     if len(shape) == 1 and (
         isinstance(shape[0], np.dtype) or (isinstance(shape[0], type) and issubclass(shape[0], np.generic))
     ):
-        return Tensor(x.data.view(shape[0]))
+        return Tensor(x.array.view(shape[0]))
     return reshape(x, *shape)
 
 
@@ -264,7 +264,7 @@ def expand(x: Tensor, *sizes) -> Tensor:
 def getitem(x: Tensor, index) -> Tensor:
     """x[index], with PyTorch's rules (see ``subscript``): ints, slices, None, ..., bool masks and integer
     tensors or lists, in any combination."""
-    basic, advanced = subscript.plan(index, x.shape)  # an index out of range: IndexingError, naming the shape
+    basic, advanced = subscript.plan(index, x.shape, xp=array_module(x.array))  # out of range: IndexingError
     out = x if basic is None else GetItem.apply(x, basic)
     if advanced is not None:
         out = GetItem.apply(out, advanced)

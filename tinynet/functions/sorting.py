@@ -42,10 +42,10 @@ class TakeAlong(Function):
         grad = grad.reshape(ctx.indices.shape)
         if ctx.axis is None:
             full = xp.zeros(int(np.prod(ctx.shape)), dtype=grad.dtype)
-            backend.active().scatter_add(full, ctx.indices, grad)
+            backend.for_arrays(full).scatter_add(full, ctx.indices, grad)
             return full.reshape(ctx.shape), None, None, None
         full = xp.zeros(ctx.shape, dtype=grad.dtype)
-        backend.active().scatter_add(full, _open_index(ctx.indices, ctx.axis), grad)
+        backend.for_arrays(full).scatter_add(full, _open_index(ctx.indices, ctx.axis), grad)
         return full, None, None, None
 
 
@@ -120,7 +120,7 @@ def stable_order(data, axis: int, descending: bool = False):
 def _along(op: str, x: Tensor, dim) -> tuple:
     """(data, axis) to order along: a 0-d tensor is read as one element along axis 0."""
     axis = single_dim(op, dim, x.ndim)
-    return (x.data.reshape(1), 0) if axis is None else (x.data, axis)
+    return (x.array.reshape(1), 0) if axis is None else (x.array, axis)
 
 
 def _picked(x: Tensor, indices, axis: int, keepdim: bool = True) -> ValuesIndices:
@@ -179,7 +179,7 @@ def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesI
 
 def _median(op: str, x: Tensor, dim, keepdim: bool, skip_nan: bool):
     _no_bool(op, x)
-    xp = array_module(x.data)
+    xp = array_module(x.array)
     if dim is None:  # the median of every element, as one value
         if x.numel() == 0:
             return Tensor(xp.full((), np.nan, dtype=x.dtype))
@@ -237,9 +237,9 @@ def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False, return_
     """The distinct values of x, sorted (also for sorted=False, as PyTorch does on CPU); with
     ``return_inverse`` each element's index into them (x's shape), with ``return_counts`` how often each occurs.
     ``dim``: distinct slices along that dim instead. No gradient."""
-    xp = array_module(x.data)
+    xp = array_module(x.array)
     axis = None if dim is None else single_dim("unique", dim, x.ndim)
-    values, inverse, counts = xp.unique(x.data, return_inverse=True, return_counts=True, axis=axis)
+    values, inverse, counts = xp.unique(x.array, return_inverse=True, return_counts=True, axis=axis)
     out = [Tensor(values)]
     if return_inverse:
         out.append(Tensor(inverse.reshape(x.shape if axis is None else -1).astype(int64)))

@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinynet import backend
+from kernels.numpy_ref import array_module
 from tinynet.errors import ArgumentError, ArgumentTypeError, IndexingError
 from tinynet.tensor import Tensor
 
 
-def plan(index, shape: tuple[int, ...], op: str = "getitem") -> tuple[tuple | None, tuple | None]:
+def plan(index, shape: tuple[int, ...], op: str = "getitem", xp=np) -> tuple[tuple | None, tuple | None]:
     """(basic, advanced): x[index] in PyTorch is ``x[basic][advanced]`` in NumPy; either is None when not needed.
 
     Checks what NumPy would not say clearly: integers and gathered positions out of range, masks of the wrong
     shape, too many indices, a step that is not positive.
     """
-    parts = [_classify(op, part) for part in _parts(index)]
+    parts = [_classify(op, part, xp) for part in _parts(index)]  # list indices go to the indexed array's device
     consumed = sum(value.ndim if kind == "mask" else 1 for kind, value in parts if kind in _CONSUMING)
     if consumed > len(shape):
         raise IndexingError(
@@ -58,7 +58,7 @@ def plan(index, shape: tuple[int, ...], op: str = "getitem") -> tuple[tuple | No
             advanced.append(slice(None))
         elif kind == "bool":  # a new axis, of which True keeps the one entry and False none
             basic.append(None)
-            advanced.append(backend.active().xp.zeros(1 if value else 0, dtype=np.int64))
+            advanced.append(xp.zeros(1 if value else 0, dtype=np.int64))
         elif kind == "gather":
             _check_gather(op, value, dim, shape)
             basic.append(slice(None))
@@ -79,8 +79,8 @@ _CONSUMING = ("int", "slice", "gather", "mask")  # the kinds that index one or m
 
 def assign(data, index, value) -> None:
     """``data[index] = value`` in place, with PyTorch's layout for ``index`` (for ``Tensor.__setitem__``)."""
-    basic, advanced = plan(index, data.shape, "setitem")
-    value = value.data if isinstance(value, Tensor) else value
+    basic, advanced = plan(index, data.shape, "setitem", array_module(data))
+    value = value.array if isinstance(value, Tensor) else value
     if advanced is None:
         data[basic if basic is not None else ...] = value
     else:  # an advanced index leaves an axis in the basic step, so data[basic] is a view, not a scalar
@@ -97,7 +97,7 @@ def _parts(index) -> tuple:
     return (index,)
 
 
-def _classify(op: str, part) -> tuple[str, object]:
+def _classify(op: str, part, xp) -> tuple[str, object]:
     """(kind, value): kind is one of ellipsis, new, bool, int, slice, gather, mask."""
     if part is Ellipsis:
         return "ellipsis", part
@@ -113,9 +113,9 @@ def _classify(op: str, part) -> tuple[str, object]:
             raise ArgumentError(f"{op}: a slice's step must be greater than zero, got {part.step} in {part}")
         return "slice", part
     if isinstance(part, Tensor):
-        array = part.data
+        array = part.array
     elif isinstance(part, (list, tuple)) or hasattr(part, "__array__") or hasattr(part, "__cuda_array_interface__"):
-        array = backend.active().xp.asarray(part)
+        array = xp.asarray(part)
         if array.size == 0 and array.dtype.kind == "f":  # [] selects nothing (not a float index)
             array = array.astype(np.int64)
     else:

@@ -31,11 +31,12 @@ from tinynet.nn.activation import (
     Threshold,
 )
 from tinynet.nn.attention import MultiheadAttention, PositionalEncoding
+from tinynet.nn.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from tinynet.nn.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from tinynet.nn.distance import CosineSimilarity, PairwiseDistance
 from tinynet.nn.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from tinynet.nn.embedding import Embedding
-from tinynet.nn.layers import Flatten, Identity, Linear, ModuleList, Sequential
+from tinynet.nn.layers import Bilinear, Flatten, Identity, Linear, PixelShuffle, PixelUnshuffle, Softmax2d, Unflatten
 from tinynet.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -56,7 +57,17 @@ from tinynet.nn.loss import (
     TripletMarginLoss,
 )
 from tinynet.nn.module import Module, Parameter
-from tinynet.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from tinynet.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+    RMSNorm,
+)
 from tinynet.nn.padding import (
     CircularPad1d,
     CircularPad2d,
@@ -98,7 +109,13 @@ from tinynet.nn.pooling import (
     UpsamplingNearest2d,
 )
 from tinynet.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from tinynet.nn.transformer import TransformerDecoderLayer, TransformerEncoderLayer
+from tinynet.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "ELU", "Flatten", "GELU", "Identity",
@@ -122,6 +139,9 @@ __all__ = [
     "RReLU", "SELU", "SiLU", "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
     "AlphaDropout", "CosineSimilarity", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout",
     "PairwiseDistance",
+    "BatchNorm3d", "Bilinear", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "ModuleDict",
+    "ParameterDict", "ParameterList", "PixelShuffle", "PixelUnshuffle", "RMSNorm", "Softmax2d", "Transformer",
+    "TransformerDecoder", "TransformerEncoder", "Unflatten",
 ]  # fmt: skip
 
 

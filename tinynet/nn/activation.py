@@ -216,7 +216,7 @@ class PReLU(Module):
         self.weight = Parameter(full((num_parameters,), init, dtype=dtype))
 
     def reset_parameters(self) -> None:
-        self.weight.data[...] = self.init
+        self.weight.array[...] = self.init
         self.weight.mark_changed()
 
     def forward(self, x: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from tinynet import backend
+from kernels.numpy_ref import array_module
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.attention import _combined_mask, attention_weights
 from tinynet.functions.linalg import matmul
@@ -159,15 +159,15 @@ class MultiheadAttention(Module):
             masks.append(key_padding_mask.reshape(n, 1, 1, source))
         if not masks:
             return None
-        xp = backend.active().xp
+        xp = array_module(masks[0].array)
         if all(m.dtype == np.bool_ for m in masks):
-            blocked = masks[0].data if len(masks) == 1 else masks[0].data | masks[1].data
+            blocked = masks[0].array if len(masks) == 1 else masks[0].array | masks[1].array
             return Tensor(~blocked)
         # Some mask is float: turn the bool ones into 0 / -inf and add them all up.
         total = None
         for m in masks:
             if m.dtype == np.bool_:
-                m = Tensor(xp.where(m.data, -math.inf, 0).astype(dtype))
+                m = Tensor(xp.where(m.array, -math.inf, 0).astype(dtype))
             total = m if total is None else total + m
         return total
 
@@ -204,7 +204,7 @@ class PositionalEncoding(Module):
                 f"PositionalEncoding(d_model={self.d_model}, max_len={self.max_len}): expected input "
                 f"(N, T, {self.d_model}) with T <= {self.max_len}, got {x.shape}"
             )
-        return self.dropout(x + Tensor(self.pe.data[: x.shape[-2]].astype(x.dtype, copy=False)))
+        return self.dropout(x + Tensor(self.pe.array[: x.shape[-2]].astype(x.dtype, copy=False)))
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, max_len={self.max_len}"

@@ -99,6 +99,7 @@ from tinynet.functions.pooling import (
     max_pool3d_with_indices,
 )
 from tinynet.functions.resize import interpolate, upsample, upsample_bilinear, upsample_nearest
+from tinynet.nn.functional_more import bilinear, group_norm, instance_norm, pixel_shuffle, pixel_unshuffle, rms_norm
 from tinynet.tensor import Tensor
 
 
@@ -113,6 +114,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 __all__ = [
+    "bilinear", "group_norm", "instance_norm", "pixel_shuffle", "pixel_unshuffle", "rms_norm",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "elu", "gelu",
     "leaky_relu", "linear", "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax",
     "softplus", "tanh",

@@ -41,7 +41,7 @@ def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     # Drawn on the host, then copied into the tensor wherever it lives.
-    tensor.data[...] = array_module(tensor.data).asarray(values.astype(tensor.dtype))
+    tensor.array[...] = array_module(tensor.array).asarray(values.astype(tensor.dtype))
     return tensor.mark_changed()
 
 

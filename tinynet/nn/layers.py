@@ -1,15 +1,16 @@
-"""The basic layers: Linear, Identity, Flatten, and the containers Sequential and ModuleList."""
+"""The basic layers: Linear, Bilinear, Identity, Flatten, Unflatten (the containers live in ``container.py``)."""
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Sequence
 
-from tinynet.errors import ShapeError
-from tinynet.functions.shape import flatten
+from tinynet.errors import DimensionError, ShapeError
+from tinynet.functions.shape import flatten, reshape
 from tinynet.nn import functional as F
 from tinynet.nn import init
+from tinynet.nn.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
+from tinynet.nn.functional_more import bilinear, pixel_shuffle, pixel_unshuffle
 from tinynet.nn.module import Module, Parameter
 from tinynet.tensor import Tensor, zeros
 
@@ -47,7 +48,10 @@ class Linear(Module):
 
 
 class Identity(Module):
-    """Returns its input: a placeholder where a layer is optional."""
+    """Returns its input: a placeholder where a layer is optional. Any arguments are accepted and ignored."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__()
 
     def forward(self, x: Tensor) -> Tensor:
         return x
@@ -67,56 +71,105 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-class Sequential(Module):
-    """Modules applied one after another: ``Sequential(Linear(2, 8), Tanh(), Linear(8, 1))``."""
+class Unflatten(Module):
+    """Splits dim ``dim`` into ``unflattened_size``: ``Unflatten(1, (2, 5))`` takes (N, 10) to (N, 2, 5).
 
-    def __init__(self, *modules: Module) -> None:
+    One entry of unflattened_size may be -1 (inferred), as in ``Tensor.unflatten``.
+    """
+
+    def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
         super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
-            for name, module in modules[0].items():
-                setattr(self, name, module)
-        else:
-            for i, module in enumerate(modules):
-                setattr(self, str(i), module)
+        if not isinstance(dim, int):
+            raise TypeError(f"invalid argument dim: expected an int, got {type(dim).__name__}")
+        if not isinstance(unflattened_size, (tuple, list)) or not all(isinstance(n, int) for n in unflattened_size):
+            raise TypeError("unflattened_size must be a tuple of ints")
+        self.dim, self.unflattened_size = dim, unflattened_size
 
-    def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
-        return x
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's name)
+        dim = self.dim + input.ndim if self.dim < 0 else self.dim
+        if not 0 <= dim < input.ndim:
+            raise DimensionError(
+                f"Unflatten: dimension out of range (expected to be in range of [{-input.ndim}, {input.ndim - 1}], "
+                f"but got {self.dim})"
+            )
+        sizes = list(self.unflattened_size)
+        known = math.prod(n for n in sizes if n != -1)
+        if sizes.count(-1) > 1 or (-1 in sizes and (known == 0 or input.shape[dim] % known)):
+            raise ShapeError(f"Unflatten: cannot split dim {self.dim} of size {input.shape[dim]} into {tuple(sizes)}")
+        sizes = [input.shape[dim] // known if n == -1 else n for n in sizes]
+        if math.prod(sizes) != input.shape[dim]:
+            raise ShapeError(
+                f"unflatten: Provided sizes {list(self.unflattened_size)} don't multiply up to the size of dim "
+                f"{self.dim} ({input.shape[dim]}) in the input tensor"
+            )
+        return reshape(input, (*input.shape[:dim], *sizes, *input.shape[dim + 1 :]))
 
-    def __getitem__(self, index: int | slice) -> Module:
-        modules = list(self._modules.values())
-        return Sequential(*modules[index]) if isinstance(index, slice) else modules[index]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        setattr(self, str(len(self)), module)
-        return self
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
-class ModuleList(Module):
-    """A list of modules whose parameters are registered (a plain list would hide them)."""
+class Bilinear(Module):
+    """y = x1^T A x2 + b for each output feature. x1: (..., in1_features), x2: (..., in2_features) -> (..., out).
 
-    def __init__(self, modules: Iterable[Module] = ()) -> None:
+    weight: (out_features, in1_features, in2_features), bias: (out_features,), both U(-1/sqrt(in1), 1/sqrt(in1)) as
+    in PyTorch.
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
-        for module in modules:
-            self.append(module)
+        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        self.weight = Parameter(zeros(out_features, in1_features, in2_features))
+        self.bias = Parameter(zeros(out_features)) if bias else None
+        self.reset_parameters()
 
-    def append(self, module: Module) -> ModuleList:
-        setattr(self, str(len(self)), module)
-        return self
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.weight.shape[1]) if self.weight.shape[1] else 0.0
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
 
-    def __getitem__(self, index: int | slice) -> Module:
-        modules = list(self._modules.values())
-        return ModuleList(modules[index]) if isinstance(index, slice) else modules[index]
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        return bilinear(input1, input2, self.weight, self.bias)
 
-    def __len__(self) -> int:
-        return len(self._modules)
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )
 
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+
+class PixelShuffle(Module):
+    """(*, C * r^2, H, W) -> (*, C, H * r, W * r), r = upscale_factor: sub-pixel upsampling."""
+
+    def __init__(self, upscale_factor: int) -> None:
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's name)
+        return pixel_shuffle(input, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """(*, C, H * r, W * r) -> (*, C * r^2, H, W), r = downscale_factor: PixelShuffle undone."""
+
+    def __init__(self, downscale_factor: int) -> None:
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's name)
+        return pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at each position: (N, C, H, W) or (C, H, W) -> the same shape."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's name)
+        if input.ndim not in (3, 4):
+            raise ShapeError(f"Softmax2d: expected input of 3 or 4 dimensions (got {input.ndim})")
+        return F.softmax(input, -3)

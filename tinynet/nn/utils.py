@@ -5,7 +5,6 @@ from collections.abc import Iterable
 import numpy as np
 
 from kernels.numpy_ref import array_module
-from tinynet import backend
 from tinynet.tensor import Tensor
 
 
@@ -14,9 +13,9 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
 
     Keeps one bad batch from throwing the weights far away (exploding gradients in RNNs, say).
     """
-    grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
+    grads = [p.grad.array for p in _as_list(parameters) if p.grad is not None]
     if not grads:
-        return Tensor(backend.active().xp.asarray(0.0, dtype=np.float32))
+        return Tensor(np.asarray(0.0, dtype=np.float32))  # no gradients: a norm of 0, on the CPU
     if norm_type == float("inf"):
         total = max(float(abs(g).max()) for g in grads)
     else:
@@ -32,7 +31,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     """Clip every gradient element into [-clip_value, clip_value], in place."""
     for p in _as_list(parameters):
         if p.grad is not None:
-            p.grad.data.clip(-clip_value, clip_value, out=p.grad.data)
+            p.grad.array.clip(-clip_value, clip_value, out=p.grad.array)
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:

@@ -1,54 +1,102 @@
 """Adam and AdamW: per-parameter step sizes from running averages of the gradient and its square."""
 
+import math
+from collections.abc import Callable, Iterable
+
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.errors import ArgumentError
-from tinynet.optim.optimizer import Optimizer
+from tinynet.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015). m, v: running means of g and g^2; their bias-corrected ratio steps p.
 
     p <- p - lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t).
-    weight_decay adds weight_decay * p to the gradient (L2). The update is the ``adam_step`` kernel.
+    g is negated with ``maximize``; weight_decay adds weight_decay * p to g (L2), or with
+    ``decoupled_weight_decay`` (AdamW) shrinks p by (1 - lr * weight_decay) first. ``amsgrad`` divides by the
+    largest v seen so far instead of v. The plain update is the backend's ``adam_step`` kernel; amsgrad is
+    computed here with the array library. ``foreach``/``fused``/``capturable`` are accepted and ignored
+    (they choose PyTorch's implementation, not the numbers).
     """
 
-    decoupled = False
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False) -> None:  # fmt: skip
+        name = type(self).__name__
+        check_hyperparameters(name, lr=lr, eps=eps, weight_decay=weight_decay)
+        for i, beta in enumerate(betas):
+            if not 0 <= beta < 1:
+                raise ArgumentError(f"{name}: invalid beta parameter at index {i}: {beta} (betas must be in [0, 1))")
+        self._check_flags(differentiable)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable,
+                        fused=fused, decoupled_weight_decay=decoupled_weight_decay)  # fmt: skip
+        super().__init__(params, defaults)
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:  # fmt: skip
-        if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ArgumentError(
-                f"{type(self).__name__}: need lr, eps, weight_decay >= 0 and betas in [0, 1), "
-                f"got lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}"
-            )
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
-
-    def step(self) -> None:
-        adam_step = backend.active().adam_step
+    def step(self, closure: Callable | None = None):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss when given."""
+        loss = self._begin_step(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state.setdefault(id(p), {})
+                grad = -p.grad.array if group["maximize"] else p.grad.array
+                state = self.state[p]
                 if not state:
-                    xp = array_module(p.data)
-                    state.update(step=0, exp_avg=xp.zeros_like(p.data), exp_avg_sq=xp.zeros_like(p.data))
+                    xp = array_module(p.array)
+                    state.update(step=0, exp_avg=xp.zeros_like(p.array), exp_avg_sq=xp.zeros_like(p.array))
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = xp.zeros_like(p.array)
                 state["step"] += 1
-                adam_step(
-                    p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"],
-                    step=state["step"], lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-                    weight_decay=group["weight_decay"], decoupled=self.decoupled,
-                )  # fmt: skip
+                settings = dict(
+                    step=state["step"],
+                    lr=group["lr"],
+                    beta1=beta1,
+                    beta2=beta2,
+                    eps=group["eps"],
+                    weight_decay=group["weight_decay"],
+                    decoupled=group["decoupled_weight_decay"],
+                )
+                if group["amsgrad"]:
+                    _amsgrad_step(p.array, grad, state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"],
+                                  **settings)  # fmt: skip
+                else:
+                    backend.for_arrays(p.array).adam_step(
+                        p.array, grad, state["exp_avg"], state["exp_avg_sq"], **settings
+                    )
                 p.mark_changed()
+        return loss
+
+
+def _amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2, eps, weight_decay,
+                  decoupled):  # fmt: skip
+    """Adam's step dividing by sqrt(max over steps of v) (Reddi et al., 2018), everything in place."""
+    xp = array_module(param)
+    if weight_decay and decoupled:
+        param *= 1 - lr * weight_decay
+    elif weight_decay:
+        grad = grad + weight_decay * param
+    exp_avg *= beta1
+    exp_avg += (1 - beta1) * grad
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad
+    xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+    # math.sqrt gives a Python float, which keeps float32 arrays float32 (a NumPy float64 would not).
+    denom = xp.sqrt(max_exp_avg_sq) / math.sqrt(1 - beta2**step) + eps
+    param -= (lr / (1 - beta1**step)) * exp_avg / denom
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): p <- p (1 - lr wd), then Adam."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): p <- p (1 - lr wd), then Adam's step."""
 
-    decoupled = True
-
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:  # fmt: skip
-        super().__init__(params, lr, betas, eps, weight_decay)
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:  # fmt: skip
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)  # fmt: skip
