@@ -17,6 +17,8 @@
 # Run it: `python lessons/13_autoencoder.py [--smoke] [--backend numpy|numba|cupy] [--out DIR]`.
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -236,6 +238,11 @@ lesson.savefig(fig, "latent_space.png")
 # (each input pixel paints a 3x3 patch of learned weights onto the larger output; it is the
 # gradient of the strided convolution, used as a layer). For comparison we also denoise with the
 # classic untrained filter: a 3x3 average (blur), which removes noise but smears strokes too.
+#
+# One detail decides whether a short run learns at all: the last layer's bias starts at the **logit of
+# the mean pixel**, so the untrained network already outputs the average brightness. Started at 0 the
+# sigmoid outputs 0.5 everywhere; most pixels are black, so the first steps push every output down
+# hard, the ReLUs before it go quiet, and the network can sit on "all black" for many epochs.
 
 
 # %%
@@ -256,6 +263,9 @@ conv_denoiser = AutoEncoder(
     ),
 )
 clean_train, clean_test = flat_train.reshape(-1, 1, 28, 28), flat_test.reshape(-1, 1, 28, 28)
+mean_pixel = float(clean_train.mean())
+with tn.no_grad():  # start the output at the mean brightness: sigmoid(logit(m)) = m
+    conv_denoiser.decoder[-2].bias.fill_(math.log(mean_pixel / (1 - mean_pixel)))
 denoise_losses = train(conv_denoiser, clean_train, "denoising autoencoder", corrupt=add_noise)
 
 tn.manual_seed(1)  # the same noisy test images whatever ran before

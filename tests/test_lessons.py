@@ -125,8 +125,8 @@ EXPECTATIONS = {
         f["ae16_mse"] < 0.6 * f["mean_image_mse"]  # smoke 0.030 vs 0.068 (full 0.015)
         and f["ae2_mse"] < f["mean_image_mse"]  # smoke 0.055 vs 0.068
         and f["ae16_final_epoch_loss"] < 0.5 * f["ae16_first_epoch_loss"]  # smoke 0.097 -> 0.029
-        and f["denoising_improvement"] > 2.5  # noisy MSE / denoised MSE: smoke 3.6, full 8.2
-        and f["denoised_mse"] < f["blur_mse"]  # the learned denoiser beats a 3x3 blur: smoke 0.032 vs 0.055
+        and f["denoising_improvement"] > 2.5  # noisy MSE / denoised MSE: smoke 5.9 (5.8 to 6.1 over seeds 0-3)
+        and f["denoised_mse"] < f["blur_mse"]  # the learned denoiser beats a 3x3 blur: smoke 0.019 vs 0.055
     ),
     "14_gan": lambda f: (
         abs(f["saturating_grad_at_logit_minus_6"]) < 0.003  # log(1 - D) is flat where D rejects a fake: -0.0025
@@ -156,7 +156,9 @@ EXPECTATIONS = {
         and f["weight_error_int8_per_channel"] < 0.02  # 0.005 smoke, 0.008 full
         and f["accuracy_pruned_50"] > f["accuracy_float32"] - 0.05  # smoke 0.76 vs 0.755
         and f["accuracy_pruned_95"] < f["accuracy_pruned_50"] - 0.2  # the cliff: smoke 0.31 vs 0.76
-        and f["accuracy_pruned_90_finetuned"] > f["accuracy_pruned_90"] + 0.03  # smoke 0.69 -> 0.785
+        # fine-tuning recovers what pruning cost (smoke: 0.76 -> 0.78; how much pruning 90 % costs before it varies
+        # with the batch order, 0.01 to 0.08) and reaches the unpruned model's accuracy again (0.77)
+        and f["accuracy_pruned_90"] < f["accuracy_pruned_90_finetuned"] >= f["accuracy_float32"] - 0.02
         and f["accuracy_pruned_90_finetuned_int8"] > f["accuracy_float32"] - 0.05  # smoke 0.78
         and f["bytes_float32"] == 4 * 121930
         and f["bytes_float16"] == 2 * 121930

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.numpy_ref import array_module
-from tinynet import backend, random
-from tinynet.creation import _size, check_device
+from tinynet import random
+from tinynet.creation import _size, device_array_module
 from tinynet.dtypes import get_default_dtype, int64
 from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from tinynet.tensor import Tensor, to_host
@@ -25,8 +25,8 @@ def _generator(op: str, generator) -> np.random.Generator:
 
 
 def _drawn(op: str, values: np.ndarray, dtype, requires_grad: bool, device) -> Tensor:
-    check_device(op, device)
-    return Tensor(backend.active().xp.asarray(values.astype(dtype)), requires_grad=requires_grad)
+    xp = device_array_module(op, device)  # drawn on the host, then put on the asked-for device
+    return Tensor(xp.asarray(values.astype(dtype)), requires_grad=requires_grad)
 
 
 def _float_dtype(op: str, dtype) -> np.dtype:
