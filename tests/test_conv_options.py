@@ -3,10 +3,9 @@ padding="same"/"valid", dilation, conv3d, conv_transpose1d/3d, unbatched inputs,
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from torch_oracle import check
+from torch_oracle import check, torch
 
 import tinynet as tn
 from tinynet import nn

@@ -614,3 +614,20 @@ def test_bfloat16_comes_from_ml_dtypes_or_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ml_dtypes", None)  # as if it were not installed
     with pytest.raises(tn.TinynetError, match=r"tn.bfloat16 needs the ml_dtypes package .* pip install ml_dtypes"):
         getattr(tn, "bfloat16")  # noqa: B009 (the attribute lookup is what is tested)
+
+
+def test_the_scale_modules_import_and_say_what_is_not_there_yet():
+    import tinynet.distributed as dist
+    from tinynet.nn.parallel import DistributedDataParallel
+
+    assert not dist.is_available() and not dist.is_initialized()
+    uses = {
+        "init_process_group": lambda: dist.init_process_group(backend="mpi"),
+        "all_reduce": lambda: dist.all_reduce(tn.ones(2)),
+        "DistributedDataParallel": lambda: DistributedDataParallel(tn.nn.Linear(2, 2)),
+        "GradScaler": lambda: tn.amp.GradScaler(),
+        "autocast": lambda: tn.autocast("cpu", dtype=tn.float16),
+    }
+    for name, use in uses.items():
+        with pytest.raises(tn.TinynetError, match=f"{name}: .*not implemented in tinynet yet"):
+            use()

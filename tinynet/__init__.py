@@ -39,7 +39,8 @@ from tinynet.dtypes import finfo, iinfo, int8, int16, promote_types, result_type
 from tinynet.gradcheck import gradcheck
 from tinynet.random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from tinynet.serialization import load, save
-from tinynet import data, graph, linalg, metrics
+from tinynet import amp, data, distributed, graph, linalg, metrics
+from tinynet.amp import autocast
 from tinynet import utils  # torch.utils: tinynet.utils.data
 from tinynet import accelerator, backends, cuda  # devices: tn.cuda.is_available(), tn.backends.cudnn...
 

@@ -1,6 +1,6 @@
 """Layers and models, as ``torch.nn``: Module, Parameter, the layers, activations and losses."""
 
-from tinynet.nn import functional, init, utils
+from tinynet.nn import functional, init, parallel, utils
 from tinynet.nn.activation import (
     CELU,
     ELU,
@@ -85,6 +85,7 @@ from tinynet.nn.padding import (
     ZeroPad2d,
     ZeroPad3d,
 )
+from tinynet.nn.parallel import DataParallel
 from tinynet.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -118,6 +119,7 @@ from tinynet.nn.transformer import (
 )
 
 __all__ = [
+    "DataParallel",
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "ELU", "Flatten", "GELU", "Identity",
     "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList", "NLLLoss", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init", "utils",

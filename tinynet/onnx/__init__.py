@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from tinynet import autograd
 from tinynet.errors import TinynetError
-from tinynet.onnx import ops_layers, ops_pointwise, ops_shape  # (importing them fills MAPPINGS)
+from tinynet.onnx import ops_layers, ops_pointwise, ops_recurrent, ops_shape  # (importing them fills MAPPINGS)
 from tinynet.onnx.graph import MAPPINGS, Builder, ExportError
 from tinynet.tensor import Tensor
 
