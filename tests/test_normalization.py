@@ -79,7 +79,7 @@ def test_layer_norm_module_parameters_as_pytorch():
     np.testing.assert_array_equal(norm.bias.numpy(), 0)
     assert list(nn.LayerNorm(5, elementwise_affine=False).parameters()) == []
     assert [n for n, _ in nn.LayerNorm(5, bias=False).named_parameters()] == ["weight"]
-    assert repr(nn.LayerNorm(16)) == "LayerNorm((16,), eps=1e-05, elementwise_affine=True)"
+    assert repr(nn.LayerNorm(16)) == "LayerNorm((16,), eps=1e-05, elementwise_affine=True, bias=True)"  # torch 2.x
 
 
 def test_layer_norm_rejects_a_shape_that_does_not_end_with_normalized_shape():

@@ -625,9 +625,67 @@ def test_the_scale_modules_import_and_say_what_is_not_there_yet():
         "init_process_group": lambda: dist.init_process_group(backend="mpi"),
         "all_reduce": lambda: dist.all_reduce(tn.ones(2)),
         "DistributedDataParallel": lambda: DistributedDataParallel(tn.nn.Linear(2, 2)),
-        "GradScaler": lambda: tn.amp.GradScaler(),
+        "GradScaler": lambda: tn.amp.GradScaler("cpu"),
         "autocast": lambda: tn.autocast("cpu", dtype=tn.float16),
     }
     for name, use in uses.items():
         with pytest.raises(tn.TinynetError, match=f"{name}: .*not implemented in tinynet yet"):
             use()
+
+
+def test_mixed_precision_switched_off_passes_through_as_in_pytorch():
+    model = tn.nn.Linear(2, 1)
+    optimizer = tn.optim.SGD(model.parameters(), lr=0.1)
+    for lib in (torch, tn):
+        with pytest.warns(UserWarning, match="CUDA is not available"):
+            lib.cuda.amp.GradScaler(enabled=True)  # PyTorch turns it off without a GPU, and says so
+    scaler = tn.cuda.amp.GradScaler(enabled=False)
+    before = model.weight.array.copy()
+    loss = model(tn.ones(3, 2)).sum()
+    assert scaler.scale(loss) is loss and not scaler.is_enabled()
+    loss.backward()
+    scaler.step(optimizer)
+    scaler.update()
+    assert not np.allclose(before, model.weight.array)  # the optimizer stepped
+    with tn.autocast("cpu", enabled=False):
+        assert (model(tn.ones(1, 2))).dtype == tn.float32
+
+
+# --- what real programs do, as they do it ----------------------------------------------------------------------
+
+
+def test_printing_a_tensor_looks_as_in_pytorch():
+    for values in (
+        [1.0, 2.0],
+        [0.123456, 1.0],
+        [2.0048447],
+        [1e-5, 1.0],
+        [float("nan"), 1.5],
+        [[1.5, 2.25], [3.0, 4.125]],
+    ):
+        assert repr(tn.tensor(values)) == repr(torch.tensor(values))
+    assert str(tn.tensor(2.0048447)) == str(torch.tensor(2.0048447)) == "tensor(2.0048)"
+
+
+def test_old_spellings_that_programs_still_use():
+    check(lambda lib, x, i: x[range(3), i], (3, 4), np.array([0, 3, 1]))  # the nn tutorial's nll
+    for lib in (torch, tn):
+        y = lib.zeros(3)
+        y.add_(-0.5, lib.ones(3))  # add_(alpha, other): older word_language_model
+        assert y.tolist() == [-0.5, -0.5, -0.5]
+        x = lib.arange(6.0).reshape(2, 3)
+        x.resize_(4)  # older dcgan
+        assert x.tolist() == [0.0, 1.0, 2.0, 3.0]
+        v = lib.autograd.Variable(lib.ones(2), requires_grad=True)
+        assert v.requires_grad and isinstance(v, lib.Tensor)
+        lib.nn.LSTM(2, 3).flatten_parameters()
+    model = tn.nn.Linear(2, 2)
+    assert tn.compile(model) is model  # nanoGPT's compile=True: runs eagerly
+    from tinynet.utils.data.dataloader import DataLoader  # makemore's import
+    from tinynet.utils.data.sampler import RandomSampler
+
+    assert DataLoader is tn.utils.data.DataLoader and RandomSampler is tn.utils.data.RandomSampler
+    from tinynet.utils.tensorboard import SummaryWriter
+
+    with pytest.raises(tn.TinynetError, match="TensorBoard logging is not implemented in tinynet yet"):
+        SummaryWriter()

@@ -41,6 +41,7 @@ from tinynet.random import Generator, default_generator, get_rng_state, initial_
 from tinynet.serialization import load, save
 from tinynet import amp, data, distributed, graph, linalg, metrics
 from tinynet.amp import autocast
+from tinynet.compile import compile
 from tinynet import utils  # torch.utils: tinynet.utils.data
 from tinynet import accelerator, backends, cuda  # devices: tn.cuda.is_available(), tn.backends.cudnn...
 

@@ -89,6 +89,12 @@ class enable_grad(set_grad_enabled):
         return type(self)()
 
 
+def Variable(data: Tensor, requires_grad: bool = False, volatile: bool = False) -> Tensor:
+    """PyTorch's old ``autograd.Variable`` wrapper, which tensors replaced: the tensor itself, with
+    ``requires_grad`` set when asked (as ``Variable(x, requires_grad=True)`` did)."""
+    return data.requires_grad_() if requires_grad else data
+
+
 def unbroadcast(grad, shape: tuple) -> object:
     """Sum ``grad`` (shaped like a broadcast result) back down to ``shape``.
 

@@ -127,7 +127,10 @@ def for_arrays(*arrays) -> Backend:
     both devices when the arrays live on two devices, as PyTorch refuses to mix them."""
     on_cpu = on_gpu = False
     for array in arrays:
-        if type(array).__module__.startswith("cupy"):
+        kind = type(array)
+        if kind is np.ndarray:  # the common case first: a plain NumPy array
+            on_cpu = True
+        elif kind.__module__.startswith("cupy"):
             on_gpu = True
         elif isinstance(array, (np.ndarray, np.generic)):
             on_cpu = True

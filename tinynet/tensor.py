@@ -132,7 +132,12 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        body = np.array2string(to_host(self.array), separator=", ", prefix="tensor(")
+        values = to_host(self.array)
+        # As PyTorch prints: 4 decimals on every element unless all are whole numbers (then "1., 2.").
+        finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+        whole = values.dtype.kind != "f" or bool(np.all(finite == np.round(finite)))
+        style = {} if whole else {"precision": 4, "floatmode": "fixed"}
+        body = np.array2string(values, separator=", ", prefix="tensor(", **style)
         extras = []
         if self.dtype not in (get_default_dtype(), int64, bool_):
             extras.append(f"dtype={self.dtype}")
@@ -236,6 +241,18 @@ class Tensor:
             raise DTypeError(f"{op}: result type {result.dtype} can't be cast to this tensor's dtype {self.dtype}")
         return self._inplace(op, result)
 
+    def resize_(self, *sizes) -> Tensor:
+        """Give this tensor the shape ``sizes`` in place, keeping its values in order as far as they go (the new
+        places are zeros here; PyTorch leaves them uninitialised)."""
+        self._check_inplace("resize_")
+        shape = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        xp = array_module(self.array)
+        flat, count = self.array.reshape(-1), int(np.prod(shape, dtype=np.int64))
+        resized = xp.zeros(count, dtype=self.dtype)
+        resized[: min(count, flat.size)] = flat[:count]
+        self.array = resized.reshape(shape)
+        return self.mark_changed()
+
     def copy_(self, src) -> Tensor:
         """Overwrite the values with ``src``'s (broadcast to this shape, cast to this dtype)."""
         return self._inplace("copy_", src)
@@ -246,7 +263,9 @@ class Tensor:
     def zero_(self) -> Tensor:
         return self._inplace("zero_", 0)
 
-    def add_(self, other, *, alpha=1) -> Tensor:
+    def add_(self, other, *args, alpha=1) -> Tensor:
+        if args:  # PyTorch's old spelling add_(alpha, other), still accepted by PyTorch 2
+            alpha, other = other, args[0]
         return self._update("add_", lambda x: ops.add(x, other, alpha=alpha))
 
     def sub_(self, other, *, alpha=1) -> Tensor:

@@ -97,6 +97,10 @@ def _parts(index) -> tuple:
     return (index,)
 
 
+def _on_gpu(part) -> bool:
+    return hasattr(part, "__cuda_array_interface__")  # a CuPy array (or another GPU array)
+
+
 def _classify(op: str, part, xp) -> tuple[str, object]:
     """(kind, value): kind is one of ellipsis, new, bool, int, slice, gather, mask."""
     if part is Ellipsis:
@@ -114,7 +118,7 @@ def _classify(op: str, part, xp) -> tuple[str, object]:
         return "slice", part
     if isinstance(part, Tensor):
         array = part.array
-    elif isinstance(part, (list, tuple)) or hasattr(part, "__array__") or hasattr(part, "__cuda_array_interface__"):
+    elif isinstance(part, (list, tuple, range)) or hasattr(part, "__array__") or _on_gpu(part):
         array = xp.asarray(part)
         if array.size == 0 and array.dtype.kind == "f":  # [] selects nothing (not a float index)
             array = array.astype(np.int64)

@@ -219,6 +219,9 @@ class _RNNBase(Module):
     gates = 1
     num_states = 1
 
+    def flatten_parameters(self) -> None:
+        """PyTorch's cuDNN weight packing: nothing to pack here (tinynet keeps each weight as it is)."""
+
     def __init__(
         self,
         input_size: int,
