@@ -128,3 +128,17 @@ def test_an_unusable_backend_stops_the_lesson_runner_with_one_line():
         text=True,
     )
     assert direct.returncode != 0 and "Traceback" not in direct.stderr and "unknown backend 'jax'" in direct.stderr
+
+
+def test_a_bad_backend_in_the_environment_and_an_unwritable_out_folder_give_one_line(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "TINYNET_BACKEND": "nope"}
+    for command in (["info"], ["lessons", "run", "1", "--smoke"]):
+        done = subprocess.run([sys.executable, "-m", "tinynet", *command], env=env, capture_output=True, text=True)
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        assert done.stderr.strip().endswith("unknown backend 'nope'; choose one of: numpy, numba, cupy")
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(SystemExit, match=r"cannot write lesson output to .*pass --out a folder you can write to"):
+        main(["lessons", "run", "1", "--smoke", "--out", str(tmp_path / "a_file" / "below")])

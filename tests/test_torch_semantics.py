@@ -689,3 +689,16 @@ def test_old_spellings_that_programs_still_use():
 
     with pytest.raises(tn.TinynetError, match="TensorBoard logging is not implemented in tinynet yet"):
         SummaryWriter()
+
+
+def test_the_gradient_of_a_quotient_by_a_tiny_number_does_not_underflow_to_inf():
+    # d(a/b)/db = -(a / b) / b: as a / b² it would be -inf wherever b² underflows, though the quotient is finite.
+    check(lambda lib, a, b: a / b, np.array([1e-15, 1.0, 3.0], np.float32), np.array([1e-20, 1e-20, 2.0], np.float32))
+
+
+@pytest.mark.parametrize("setting", [{"lr": float("nan")}, {"eps": float("nan")}, {"weight_decay": float("nan")}])
+def test_an_optimizer_refuses_a_nan_setting_as_pytorch_does(setting):
+    with pytest.raises(ValueError):
+        torch.optim.Adam([torch.ones(2, requires_grad=True)], **setting)
+    with pytest.raises(tn.ArgumentError, match=r"Adam: invalid .* value: nan"):
+        tn.optim.Adam([tn.ones(2, requires_grad=True)], **setting)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import tinynet
 from kernels import numpy_ref
 from tinynet import backend
+from tinynet.errors import BackendError
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
@@ -77,10 +79,27 @@ def lessons_list() -> int:
     return 0
 
 
+def _check_writable(command: str, out: str) -> None:
+    """Exit with one line, before any lesson starts, if the output folder cannot be made or written."""
+    folder = Path(out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".tinynet-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise SystemExit(
+            f"{command}: cannot write lesson output to {out!r} ({err.strerror or err}); pass --out a folder you can "
+            "write to"
+        ) from None
+
+
 def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> int:
     """Run the chosen lessons, each in its own Python process, and print a summary."""
-    if backend_name:  # one clear line now, rather than the same traceback from every lesson
-        _usable_backend("tinynet lessons run", backend_name)
+    # One clear line now, rather than the same traceback from every lesson: the backend (named, or from
+    # TINYNET_BACKEND) and the output folder.
+    _usable_backend("tinynet lessons run", backend_name)
+    _check_writable("tinynet lessons run", out)
     lessons = find_lessons()
     if which != "all":
         lessons = [p for p in lessons if p.stem.startswith(which.zfill(2)) or p.stem == which]
@@ -235,7 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     bench_parser.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except BackendError as err:  # e.g. TINYNET_BACKEND=nope: one line and a non-zero exit, not a traceback
+        raise SystemExit(f"tinynet {args.command}: {err}") from None
 
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "info":
         return info(args.warmup)
     if args.command == "doctor":

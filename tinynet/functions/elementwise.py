@@ -150,7 +150,7 @@ class Div(Function):
     """a / b, broadcasting.
 
     forward:    out = a / b
-    derivative: dL/da = dL/dout / b, dL/db = -dL/dout · a / b² (summed over broadcast axes)
+    derivative: dL/da = dL/dout / b, dL/db = -dL/dout · (a / b) / b (summed over broadcast axes)
     kernels:    none: computed inline with the array module's calls
     """
 
@@ -163,10 +163,12 @@ class Div(Function):
     def backward(ctx, grad):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
-        return (
-            unbroadcast(grad / b, np.shape(a)) if need_a else None,
-            unbroadcast(-grad * a / (b * b), np.shape(b)) if need_b else None,
-        )
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # inf and NaN, as PyTorch, unwarned
+            return (
+                unbroadcast(grad / b, np.shape(a)) if need_a else None,
+                # -dL/dout · (a / b) / b, not a / b²: b² underflows to 0 for a tiny b where the quotient does not.
+                unbroadcast(-grad * (a / b) / b, np.shape(b)) if need_b else None,
+            )
 
 
 class Pow(Function):

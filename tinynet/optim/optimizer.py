@@ -206,5 +206,5 @@ def check_hyperparameters(name: str, **values: float) -> None:
     for key, value in values.items():
         if not isinstance(value, numbers.Real):
             raise ArgumentTypeError(f"{name}: {key} must be a number, got {type(value).__name__}")
-        if value < 0:
+        if not value >= 0:  # (NaN fails this too, as PyTorch's checks refuse it)
             raise ArgumentError(f"{name}: invalid {key} value: {value} (must be >= 0)")
