@@ -25,20 +25,20 @@ def test_trace_prints_each_forward_value_then_each_backward_gradient_in_chain_ru
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("forward  #1") and "Mul" in lines[0] and lines[0].endswith("-> out (3,)  [2. 4. 6.]")
     assert lines[3].startswith("backward #1") and lines[3].endswith("-> dL/din1 [2. 2. 2.]")  # = x, w's gradient
-    assert autograd.watchers == []
+    assert autograd.watchers() == []
 
 
 def test_trace_stops_watching_after_an_error_and_works_as_a_decorator():
     with pytest.raises(KeyError), tn.trace(file=None):
         raise KeyError("boom")
-    assert autograd.watchers == []
+    assert autograd.watchers() == []
 
     @tn.trace(file=None)
     def square(t):
         return t * t
 
     assert square(tn.tensor([3.0])).item() == 9.0
-    assert autograd.watchers == []
+    assert autograd.watchers() == []
 
 
 def test_detect_anomaly_names_the_op_whose_forward_made_nan():

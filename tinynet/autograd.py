@@ -9,6 +9,7 @@ more than once.
 """
 
 import contextlib
+import threading
 from typing import NoReturn
 
 import numpy as np
@@ -26,17 +27,29 @@ from tinynet.errors import (
 )
 from tinynet.tensor import Tensor
 
-_grad_enabled = True
-# Watchers of every op as it runs (tinynet.debug's trace and detect_anomaly): objects with methods
-# forward(function, inputs, output) and backward(output, grad_output, grad_inputs), output._node saying
-# which Function made it from which inputs.
-# Empty unless one is active, so ordinary runs pay one truth test per op.
-watchers: list = []
+
+class _PerThread(threading.local):
+    """What each thread has its own copy of, as in PyTorch: grad mode (on in a new thread), and the watchers of
+    every op as it runs (tinynet.debug's trace and detect_anomaly, the ONNX exporter): objects with methods
+    forward(function, inputs, output) and backward(output, grad_output, grad_inputs), output._node saying which
+    Function made it from which inputs. Empty unless one is active, so ordinary runs pay one truth test per op."""
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.watchers: list = []
+
+
+_thread = _PerThread()
+
+
+def watchers() -> list:
+    """This thread's watchers (append one to watch the ops this thread runs; remove it when done)."""
+    return _thread.watchers
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops record the graph now."""
-    return _grad_enabled
+    """Whether ops record the graph now, in this thread."""
+    return _thread.grad_enabled
 
 
 class set_grad_enabled(contextlib.ContextDecorator):
@@ -46,13 +59,11 @@ class set_grad_enabled(contextlib.ContextDecorator):
         self.mode = mode
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self.previous = _grad_enabled
-        _grad_enabled = self.mode
+        self.previous = _thread.grad_enabled
+        _thread.grad_enabled = self.mode
 
     def __exit__(self, *exc) -> None:
-        global _grad_enabled
-        _grad_enabled = self.previous
+        _thread.grad_enabled = self.previous
 
     def _recreate_cm(self):
         # A fresh object per call, so nested or recursive uses restore their own previous mode.
@@ -184,10 +195,10 @@ class Function:
         if isinstance(out, np.generic):  # NumPy reductions return scalars; tensors hold arrays
             out = np.asarray(out)
         differentiable = getattr(ctx, "output_differentiable", True)  # (see Context.mark_non_differentiable)
-        result = Tensor(out, requires_grad=_grad_enabled and differentiable and any(ctx.needs_input_grad))
+        result = Tensor(out, requires_grad=_thread.grad_enabled and differentiable and any(ctx.needs_input_grad))
         if result.requires_grad:
             result._node = Node(cls, ctx, args)
-        for watcher in watchers:
+        for watcher in _thread.watchers:
             watcher.forward(cls, args, result)
         return result
 
@@ -240,7 +251,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, collect: dict 
             continue
         _check_backward_possible(tensor, node)
         input_grads = _input_gradients(node, g)  # the chain rule, one op: dL/d(inputs) from dL/d(output)
-        for watcher in watchers:
+        for watcher in _thread.watchers:
             watcher.backward(tensor, g, input_grads)
         for parent, parent_grad in zip(node.inputs, input_grads):
             if parent_grad is not None and isinstance(parent, Tensor) and parent.requires_grad:

@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -85,14 +86,21 @@ class _Choice:
         self.cpu, self.gpu, self.new_on_gpu = cpu, gpu, new_on_gpu
 
 
-_choice: _Choice | None = None
+class _PerThread(threading.local):
+    """Each thread's own choice, as PyTorch's default device is per thread: set_backend or use_backend in one
+    thread never changes another's. A thread starts from TINYNET_BACKEND (else numpy) and the CPU."""
+
+    def __init__(self) -> None:
+        self.choice: _Choice | None = None
+
+
+_thread = _PerThread()
 
 
 def _chosen() -> _Choice:
-    global _choice
-    if _choice is None:  # first use: TINYNET_BACKEND, else numpy
-        _choice = _with(_Choice("numpy"), os.environ.get("TINYNET_BACKEND", "numpy") or "numpy")
-    return _choice
+    if _thread.choice is None:  # this thread's first use: TINYNET_BACKEND, else numpy
+        _thread.choice = _with(_Choice("numpy"), os.environ.get("TINYNET_BACKEND", "numpy") or "numpy")
+    return _thread.choice
 
 
 def _with(choice: _Choice, name: str) -> _Choice:
@@ -174,9 +182,9 @@ def _calling_op() -> str:
 def set_backend(name: str) -> None:
     """Make ``name`` the backend from now on: "numpy" or "numba" compute CPU tensors (and new tensors go to
     the CPU); "cupy" computes CUDA tensors and makes ``cuda`` the device of new tensors, as
-    ``set_default_device("cuda")``. Raises BackendError (changing nothing) where ``name`` cannot run."""
-    global _choice
-    _choice = _with(_chosen(), name)
+    ``set_default_device("cuda")``. Raises BackendError (changing nothing) where ``name`` cannot run. It is this
+    thread's choice: other threads keep theirs."""
+    _thread.choice = _with(_chosen(), name)
 
 
 def get_backend() -> str:
@@ -186,24 +194,22 @@ def get_backend() -> str:
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[Backend]:
-    """Run the ``with`` block on backend ``name`` (as set_backend), then restore the previous choice."""
-    global _choice
+    """Run the ``with`` block on backend ``name`` (as set_backend), then restore this thread's previous choice."""
     previous = _chosen()
-    _choice = _with(previous, name)
+    _thread.choice = _with(previous, name)
     try:
         yield load(name)
     finally:
-        _choice = previous
+        _thread.choice = previous
 
 
 def set_default_device(device) -> None:
     """PyTorch's ``torch.set_default_device``: where factories (zeros, randn, tensor...) put new tensors that
     are given no ``device=``: "cpu" (or None) or "cuda" (raises BackendError saying why where no GPU runs)."""
-    global _choice
     kind, choice = "cpu" if device is None else _device_type(device), _chosen()
     if kind == "cuda":
         gpu()  # raises, saying why, where no GPU runs
-    _choice = _Choice(choice.cpu, choice.gpu, new_on_gpu=kind == "cuda")
+    _thread.choice = _Choice(choice.cpu, choice.gpu, new_on_gpu=kind == "cuda")
 
 
 def get_default_device() -> devices.device:

@@ -22,11 +22,11 @@ class _Watching(contextlib.ContextDecorator):
     """Registered with autograd.watchers while the ``with`` block runs."""
 
     def __enter__(self):
-        autograd.watchers.append(self)
+        autograd.watchers().append(self)
         return self
 
     def __exit__(self, *exc) -> None:
-        autograd.watchers.remove(self)
+        autograd.watchers().remove(self)
 
     def forward(self, function: type, inputs: tuple, output: Tensor) -> None: ...
 

@@ -66,12 +66,12 @@ def catalogue_functions() -> list[type]:
             pass
 
     watcher = Collect()
-    autograd.watchers.append(watcher)
+    autograd.watchers().append(watcher)
     try:
         for _, fn, inputs, _ in catalogue.cases():
             fn(*inputs).sum().backward()
     finally:
-        autograd.watchers.remove(watcher)
+        autograd.watchers().remove(watcher)
     return list(met)
 
 

@@ -180,7 +180,7 @@ def _traced_outputs(model, builder: Builder, positional: tuple, keywords: dict) 
     modules = list(model.modules()) if hasattr(model, "modules") else []
     modes = [getattr(m, "training", False) for m in modules]
     recorder = _Recorder(builder)
-    autograd.watchers.append(recorder)
+    autograd.watchers().append(recorder)
     try:
         if hasattr(model, "train"):
             model.train(False)
@@ -189,7 +189,7 @@ def _traced_outputs(model, builder: Builder, positional: tuple, keywords: dict) 
         with autograd.enable_grad():
             result = model(*positional, **keywords)
     finally:
-        autograd.watchers.remove(recorder)
+        autograd.watchers().remove(recorder)
         for m, mode in zip(modules, modes):
             m.training = mode
     outputs = _flatten(result)
