@@ -13,6 +13,16 @@ def array_module(*arrays):
     return np
 
 
+def special_functions(xp):
+    """The special functions (erf and its kin) of array module ``xp``: SciPy's for NumPy, CuPy's twin for CuPy
+    (imported when first asked for, here in kernels/ where array libraries are imported)."""
+    if xp is np:
+        import scipy.special as functions
+    else:
+        import cupyx.scipy.special as functions
+    return functions
+
+
 # --- windows of convolution and pooling -----------------------------------------------------
 # Stride, padding, dilation are (h, w) pairs. Along each axis a window of K taps, d apart, slides s at a
 # time over the input padded by p on both sides (how many fit: kernels.windows.output_size). The conv and

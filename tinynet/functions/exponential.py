@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from kernels.numpy_ref.common import special_functions
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentTypeError
 from tinynet.functions.pointwise import Elementwise, float_input, inplace
@@ -109,15 +110,6 @@ class Square(Elementwise, Function):
     slope = staticmethod(lambda xp, x, out: 2 * x)
 
 
-def special(xp):
-    """The special functions (erf and its kin) of array module ``xp``: SciPy's for NumPy, CuPy's twin for CuPy."""
-    if xp is np:
-        import scipy.special as functions
-    else:
-        import cupyx.scipy.special as functions
-    return functions
-
-
 class Erf(Elementwise, Function):
     """The error function.
 
@@ -127,7 +119,7 @@ class Erf(Elementwise, Function):
     """
 
     # SciPy computes float16 in float32: the casts keep the input's dtype, as PyTorch does.
-    value = staticmethod(lambda xp, x: special(xp).erf(x).astype(x.dtype, copy=False))
+    value = staticmethod(lambda xp, x: special_functions(xp).erf(x).astype(x.dtype, copy=False))
     slope = staticmethod(lambda xp, x, out: 2 / math.sqrt(math.pi) * xp.exp(-x * x))
 
 
@@ -139,7 +131,7 @@ class Erfc(Elementwise, Function):
     kernels:    none: computed inline with the array module's calls
     """
 
-    value = staticmethod(lambda xp, x: special(xp).erfc(x).astype(x.dtype, copy=False))
+    value = staticmethod(lambda xp, x: special_functions(xp).erfc(x).astype(x.dtype, copy=False))
     slope = staticmethod(lambda xp, x, out: -2 / math.sqrt(math.pi) * xp.exp(-x * x))
 
 
@@ -151,7 +143,7 @@ class Erfinv(Elementwise, Function):
     kernels:    none: computed inline with the array module's calls
     """
 
-    value = staticmethod(lambda xp, x: special(xp).erfinv(x).astype(x.dtype, copy=False))
+    value = staticmethod(lambda xp, x: special_functions(xp).erfinv(x).astype(x.dtype, copy=False))
     slope = staticmethod(lambda xp, x, out: math.sqrt(math.pi) / 2 * xp.exp(out * out))
 
 
