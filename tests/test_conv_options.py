@@ -195,9 +195,13 @@ def test_convolution_refuses_what_pytorch_refuses(op, x, w, options, error, mess
         getattr(F, op)(tn.zeros(*x), tn.zeros(*w), **options)
 
 
-def test_convolution_refuses_integer_and_mixed_dtypes():
-    with pytest.raises(tn.DTypeError, match="conv2d: input must be floating point"):
-        F.conv2d(tn.zeros(1, 1, 3, 3, dtype=tn.int64), tn.zeros(1, 1, 2, 2, dtype=tn.int64))
+def test_convolution_computes_integers_as_pytorch_and_refuses_bool_and_mixed_dtypes():
+    x, w = np.arange(18).reshape(1, 2, 3, 3), np.array([1, -2, 3, 0, 5, -1, 2, 2]).reshape(1, 2, 2, 2)
+    expected = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1)
+    got = F.conv2d(tn.tensor(x), tn.tensor(w), padding=1)
+    assert got.dtype == tn.int64 and np.array_equal(got.numpy(), expected.numpy())
+    with pytest.raises(tn.DTypeError, match="conv2d: input of dtype bool is not supported"):
+        F.conv2d(tn.zeros(1, 1, 3, 3, dtype=tn.bool), tn.zeros(1, 1, 2, 2, dtype=tn.bool))
     with pytest.raises(tn.DTypeError, match="conv1d: weight has dtype float64 but input has float32"):
         F.conv1d(tn.zeros(1, 1, 3), tn.zeros(1, 1, 2, dtype=tn.float64))
 

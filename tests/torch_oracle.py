@@ -41,7 +41,8 @@ def _host(value):
     return np.asarray(value)
 
 
-def _compare(what: str, got, expected, atol: float, rtol: float) -> None:
+def compare(what: str, got, expected, atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """tinynet's ``got`` has PyTorch's ``expected`` shape, dtype and values (NaN where PyTorch has NaN)."""
     got_array, expected_array = _host(got), _host(expected)
     assert got_array.shape == expected_array.shape, f"{what}: shape {got_array.shape}, PyTorch {expected_array.shape}"
     if isinstance(expected, torch.Tensor):
@@ -65,7 +66,7 @@ def check(fn, *inputs, grad: bool = True, atol: float = 1e-5, rtol: float = 1e-4
     expected, got = _outputs(fn(torch, *torch_inputs)), _outputs(fn(tn, *tn_inputs))
     assert len(got) == len(expected), f"{len(got)} outputs, PyTorch {len(expected)}"
     for k, (g, e) in enumerate(zip(got, expected)):
-        _compare(f"output {k}", g, e, atol, rtol)
+        compare(f"output {k}", g, e, atol, rtol)
 
     differentiable = [(g, e) for g, e in zip(got, expected) if isinstance(e, torch.Tensor) and e.requires_grad]
     if not differentiable:
@@ -82,4 +83,4 @@ def check(fn, *inputs, grad: bool = True, atol: float = 1e-5, rtol: float = 1e-4
             assert g.grad is None or not np.any(g.grad.numpy()), f"input {k}: a gradient where PyTorch has none"
         else:
             assert g.grad is not None, f"input {k}: no gradient; PyTorch has one"
-            _compare(f"gradient of input {k}", g.grad, e.grad, atol * 10, rtol * 10)
+            compare(f"gradient of input {k}", g.grad, e.grad, atol * 10, rtol * 10)

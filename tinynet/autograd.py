@@ -53,13 +53,23 @@ def is_grad_enabled() -> bool:
 
 
 class set_grad_enabled(contextlib.ContextDecorator):
-    """Turn graph recording on or off inside a ``with`` block or a decorated function."""
+    """Turn graph recording on or off inside a ``with`` block or a decorated function, or, called on its own
+    (``tn.set_grad_enabled(False)``), from there on in this thread, as PyTorch's does."""
 
     def __init__(self, mode: bool) -> None:
         self.mode = mode
+        if type(self) is set_grad_enabled:  # (not no_grad and the others: they act only inside their block)
+            self.previous = _thread.grad_enabled
+            _thread.grad_enabled = mode
+
+    def __call__(self, function):
+        if type(self) is set_grad_enabled:  # a decorator: the mode changes only while the function runs
+            _thread.grad_enabled = self.previous
+        return super().__call__(function)
 
     def __enter__(self) -> None:
-        self.previous = _thread.grad_enabled
+        if type(self) is not set_grad_enabled:
+            self.previous = _thread.grad_enabled
         _thread.grad_enabled = self.mode
 
     def __exit__(self, *exc) -> None:
@@ -143,17 +153,25 @@ class Node:
     """One recorded op: which Function made the tensor, what it saved, and its inputs.
 
     ``ctx`` becomes None when backward frees the graph; walking through it again is an error.
-    ``versions``: the inputs' version counters at the forward (see ``_check_backward_possible``).
+    ``versions``: the inputs' version counters at the forward, then the output's (see ``_check_backward_possible``).
     """
 
     __slots__ = ("function", "ctx", "inputs", "versions")
 
-    def __init__(self, function: type, ctx: Context, inputs: tuple) -> None:
+    def __init__(self, function: type, ctx: Context, inputs: tuple, output_version: int = 0) -> None:
         self.function = function
         self.ctx = ctx
         self.inputs = inputs
-        # Each input's in-place change count when the forward ran: backward checks nothing changed since.
-        self.versions = tuple(a._version if isinstance(a, Tensor) else 0 for a in inputs)
+        # Each in-place change count when the forward ran: backward checks nothing changed since.
+        versions = []
+        for a in inputs:
+            if isinstance(a, Tensor):
+                a._used = True
+                versions.append(a._versions[0])
+            else:
+                versions.append(0)
+        versions.append(output_version)
+        self.versions = tuple(versions)
 
 
 class Function:
@@ -196,8 +214,12 @@ class Function:
             out = np.asarray(out)
         differentiable = getattr(ctx, "output_differentiable", True)  # (see Context.mark_non_differentiable)
         result = Tensor(out, requires_grad=_thread.grad_enabled and differentiable and any(ctx.needs_input_grad))
+        viewed = _viewed_input(args, out)
+        if viewed is not None:  # a view (a slice, a reshape) shares its base's version counter
+            result._versions = viewed._versions
+            result._base = viewed if viewed._base is None else viewed._base
         if result.requires_grad:
-            result._node = Node(cls, ctx, args)
+            result._node = Node(cls, ctx, args, result._version)
         for watcher in _thread.watchers:
             watcher.forward(cls, args, result)
         return result
@@ -234,6 +256,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, collect: dict 
     some tensors), their gradients are put there instead, and no ``.grad`` changes (``autograd.grad``).
     """
     grads = {id(root): _seed_gradient(root, grad)}  # dL/d(tensor), by tensor, summed over its uses
+    husks: dict[int, Tensor] = {}  # what the freed graph keeps of each tensor (see _free)
     taken = {id(_buffer(grads[id(root)]))}  # gradient buffers already in a .grad (see _accumulate)
     order = topological_order(root)
     needed = None if collect is None else _leading_to(order, collect)
@@ -260,7 +283,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, collect: dict 
                 key = id(parent)
                 grads[key] = grads[key] + parent_grad if key in grads else parent_grad
         if not retain_graph:
-            node.ctx = None  # free what the forward saved
+            _free(node, husks)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
@@ -309,6 +332,43 @@ def _leading_to(order: list[Tensor], targets: dict) -> set[int]:
         if any(id(parent) in targets or id(parent) in leading for parent in inputs if isinstance(parent, Tensor)):
             leading.add(id(tensor))
     return leading
+
+
+def _free(node: Node, husks: dict[int, Tensor]) -> None:
+    """Let go of what ``node`` holds once backward went through it: what its forward saved, and its inputs'
+    values, as PyTorch does, so that a loss kept after backward (in a list of losses, say) keeps no activations
+    alive. The graph's shape stays, for tn.graph to draw: each input becomes a husk with its shape, dtype and
+    history but no values (one per tensor, shared through ``husks``); parameters, which the model holds anyway,
+    stay as they are. Going through the node again is an error (see _check_backward_possible)."""
+    node.ctx, node.versions = None, ()
+    node.inputs = tuple(_husk(a, husks) if isinstance(a, Tensor) else None for a in node.inputs)
+
+
+def _husk(tensor: Tensor, husks: dict[int, Tensor]) -> Tensor:
+    if tensor.requires_grad and tensor._node is None:
+        return tensor
+    husk = husks.get(id(tensor))
+    if husk is None:
+        husk = Tensor(_no_values(tensor.dtype, tensor.shape))
+        husk._node, husk.requires_grad, husk._versions = tensor._node, tensor.requires_grad, _NO_CHANGES
+        husks[id(tensor)] = husk
+    return husk
+
+
+def _no_values(dtype, shape: tuple):
+    """A read-only array of ``shape`` without memory per element (a 0-d array broadcast), shared by every husk of
+    that dtype and shape: a husk costs its Tensor object alone. At most a few thousand are kept."""
+    key = (dtype, shape)
+    array = _NO_VALUES.get(key)
+    if array is None:
+        if len(_NO_VALUES) >= 4096:  # shapes that change at every step (sequence lengths) must not pile up
+            _NO_VALUES.clear()
+        array = _NO_VALUES[key] = np.broadcast_to(np.empty((), dtype), shape)
+    return array
+
+
+_NO_VALUES: dict = {}
+_NO_CHANGES = [0]  # the version counter of every husk: nothing changes one
 
 
 def _seed_gradient(root: Tensor, grad):
@@ -383,30 +443,64 @@ def _buffer(array):
     return array
 
 
+def _viewed_input(args: tuple, out) -> Tensor | None:
+    """The input whose storage the array ``out`` looks into (it is that input's array, or a view of its buffer), or
+    None for a fresh array, as most ops return: then one attribute test and one identity test per input."""
+    if getattr(out, "base", None) is None:
+        for a in args:
+            if isinstance(a, Tensor) and a.array is out:
+                return a
+        return None
+    buffer = _buffer(out)
+    for a in args:
+        if isinstance(a, Tensor) and _buffer(a.array) is buffer:
+            return a
+    return None
+
+
 def _check_backward_possible(output: Tensor, node: Node) -> None:
     """Raise GraphError if ``node``'s saved values are gone (freed by an earlier backward) or stale: an input or
-    the output was changed in place after the forward ran. Its backward may need those values (Mul needs its
-    inputs, Sigmoid its output) and would use the new ones."""
+    the output whose memory the forward saved (Mul saves its inputs, Exp its output) was changed in place since,
+    through it or through a view of it; the backward would compute with the new values. A change to memory the
+    op did not save (Sum's input, Linear's output) is harmless, as in PyTorch."""
     if node.ctx is None:
         raise GraphError(
             f"backward: the graph through {node.function.__name__} was freed by an earlier "
             "backward(); pass retain_graph=True to the first backward to go through it twice"
         )
-    name = node.function.__name__
     changed = [
-        (f"input {i} (shape {a.shape})", before, a._version)
+        (f"input {i} (shape {a.shape})", a, before)
         for i, (a, before) in enumerate(zip(node.inputs, node.versions))
         if isinstance(a, Tensor) and a._version != before
     ]
-    if output._version:
-        changed.append((f"output (shape {output.shape})", 0, output._version))
-    if changed:
-        what, before, now = changed[0]
-        raise GraphError(
-            f"backward: {name} needs the values its {what} had in the forward pass, but it was changed in place "
-            f"since (version {before} -> {now}): by optimizer.step(), an in-place op such as mul_() or x[i] = ..., "
-            "or nn.init. Call backward() before changing it, or change a copy instead"
-        )
+    if output._version != node.versions[-1]:
+        changed.append((f"output (shape {output.shape})", output, node.versions[-1]))
+    if not changed:
+        return
+    saved = _saved_buffers(vars(node.ctx).values())
+    for what, tensor, before in changed:
+        if id(_buffer(tensor.array)) in saved:
+            raise GraphError(
+                f"backward: {node.function.__name__} needs the values its {what} had in the forward pass, but it "
+                f"was changed in place since (version {before} -> {tensor._version}): by optimizer.step(), an "
+                "in-place op such as mul_() or x[i] = ... (on it or on a view of it: a slice, .detach(), .data), "
+                "or nn.init. Call backward() before changing it, or change a copy (.clone()) instead"
+            )
+
+
+def _saved_buffers(values) -> set[int]:
+    """The ids of the buffers under every array among ``values`` (a Context's attributes: arrays, Tensors, and
+    tuples or lists of them, nested), whose memory a backward may read."""
+    found, stack = set(), list(values)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Tensor):
+            value = value.array
+        if isinstance(value, (tuple, list)):
+            stack.extend(value)
+        elif hasattr(value, "base") and hasattr(value, "shape"):
+            found.add(id(_buffer(value)))
+    return found
 
 
 def _accumulate(tensor: Tensor, g, taken: set[int]) -> None:

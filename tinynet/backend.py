@@ -3,7 +3,10 @@
 A tensor lives on a device: ``cpu`` (NumPy arrays) or ``cuda`` (CuPy arrays). An op runs its kernels on its
 inputs' device: CuPy arrays on the ``cupy`` backend, NumPy arrays on the CPU backend chosen with
 ``set_backend`` (``numpy``, the reference and the default, or ``numba``); ``for_arrays(*arrays)`` is that
-lookup. A backend replaces kernels one for one, and any kernel it lacks falls back to the reference.
+lookup. A backend replaces kernels one for one, and any kernel it lacks falls back to the reference. A kernel
+may declare the floating dtypes it computes (``kernel.dtypes``, e.g. numba's pools and convolutions: Numba
+compiles no float16); inputs of another floating dtype go to the reference, with a warning once per dtype, and
+``tinynet info`` lists those kernels.
 
 ``set_backend("cupy")`` (or ``set_default_device("cuda")``) makes ``cuda`` the device of new tensors;
 ``active()`` is the table for new tensors' device, for the few places that create data. Backend modules
@@ -12,12 +15,14 @@ are imported lazily, so importing tinynet imports neither numba nor cupy. Choose
 """
 
 import contextlib
+import functools
 import importlib
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -31,7 +36,9 @@ MODULES = {"numpy": "kernels.numpy_ref", "numba": "kernels.numba_cpu", "cupy": "
 class Backend:
     """A kernel table: one attribute per kernel name, the backend's own or the reference's.
 
-    ``backend.xp`` is the array library its tensors hold; ``overrides`` the kernels it replaces.
+    ``backend.xp`` is the array library its tensors hold; ``overrides`` the kernels it replaces, ``fallbacks``
+    those it lacks; ``dtype_limits`` {kernel: the floating dtypes it computes} for the overrides that declare them
+    (other floating dtypes go to the reference), and ``dtype_fallbacks`` the dtypes that went there so far.
     """
 
     def __init__(self, name: str, module) -> None:
@@ -41,11 +48,50 @@ class Backend:
         # The reference neither overrides nor falls back: it is the table everyone else is measured by.
         self.overrides = _overrides(module)
         self.fallbacks = () if module is numpy_ref else tuple(k for k in numpy_ref.KERNELS if k not in self.overrides)
+        self.dtype_limits: dict[str, tuple[str, ...]] = {}
+        self.dtype_fallbacks: set[str] = set()
         for kernel in numpy_ref.KERNELS:
-            setattr(self, kernel, getattr(module, kernel, getattr(numpy_ref, kernel)))
+            reference = getattr(numpy_ref, kernel)
+            own = getattr(module, kernel, reference)
+            if own is not reference and getattr(own, "dtypes", None) is not None:
+                self.dtype_limits[kernel] = tuple(np.dtype(d).name for d in own.dtypes)
+                own = _within_dtypes(self, own, reference)
+            setattr(self, kernel, own)
 
     def __repr__(self) -> str:
-        return f"Backend({self.name!r}, overrides={len(self.overrides)}, falls back for {len(self.fallbacks)})"
+        limited = f", some float dtypes only for {len(self.dtype_limits)}" if self.dtype_limits else ""
+        return f"Backend({self.name!r}, overrides={len(self.overrides)}, falls back for {len(self.fallbacks)}{limited})"
+
+    def fell_back_for(self, dtype: np.dtype) -> None:
+        """Record that inputs of ``dtype`` went to the reference; warn the first time, naming every kernel that
+        does so (not only the one that ran first), so that a float16 model says it once, not once per layer."""
+        if dtype.name in self.dtype_fallbacks:
+            return
+        self.dtype_fallbacks.add(dtype.name)
+        kernels = [k for k, dtypes in self.dtype_limits.items() if dtype.name not in dtypes]
+        warnings.warn(
+            f"backend {self.name!r} has no {dtype.name} kernels for {', '.join(kernels)}: those run on the "
+            f"reference (numpy) kernels for {dtype.name} inputs (`tinynet info` lists them)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _within_dtypes(table: Backend, kernel: Callable, reference: Callable) -> Callable:
+    """``kernel``, except that inputs of a floating dtype it does not declare go to ``reference``, recorded in
+    ``table`` (a check of a few arguments' dtypes: the kernels that declare dtypes are the heavy ones)."""
+    computes = frozenset(np.dtype(d) for d in kernel.dtypes)
+
+    @functools.wraps(kernel)  # its name and docstring, and __wrapped__: the backend's own kernel
+    def kernel_or_reference(*args, **kwargs):
+        for arg in args:
+            dtype = getattr(arg, "dtype", None)
+            if dtype is not None and dtype.kind == "f" and dtype not in computes:
+                table.fell_back_for(dtype)
+                return reference(*args, **kwargs)
+        return kernel(*args, **kwargs)
+
+    return kernel_or_reference
 
 
 def _overrides(module) -> tuple[str, ...]:

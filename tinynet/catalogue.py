@@ -87,6 +87,12 @@ def cases(seed: int = 0) -> list[Case]:
         ("permute", lambda a: a.permute(2, 0, 1) * 2, [x(2, 3, 4)]),
         ("broadcast_to", lambda a: a.broadcast_to((2, 3)) * 1, [x(3)]),
         ("getitem", lambda a: a[constant(np.array([0, 2, 0])), 1:], [x(3, 3)]),
+        ("setitem", lambda a, v: ops.shape.set_item(a, (1, slice(0, 2)), v), [x(3, 3), x(1, 2)]),
+        (
+            "setitem_by_mask",
+            lambda a, v: ops.shape.set_item(a, constant(np.array([True, False, True])), v),
+            [x(3, 2), x(2)],
+        ),
         ("cat", lambda a, b: ops.cat([a, b], 1), [x(2, 1), x(2, 3)]),
         ("stack", lambda a, b: ops.stack([a, b], 0), [x(2, 3), x(2, 3)]),
         # shapes: PyTorch's index layout, copies, rearranging, diagonals, einsum (axes, rearrange, matrices...)

@@ -1,10 +1,17 @@
-"""The ``tinynet`` command: ``info``, ``doctor``, ``lessons list|run``, ``gradcheck``, ``ops`` and ``bench``."""
+"""The ``tinynet`` command: ``info``, ``doctor``, ``lessons list|run``, ``gradcheck``, ``ops`` and ``bench``.
+
+Every mistake in its input (a wrong option or value, a bad TINYNET_BACKEND, an output folder it cannot write, a
+missing package) ends it with one line on stderr saying what is wrong and the fix, and a non-zero exit, before
+any lesson or benchmark starts; Ctrl-C ends it with one line and exit 130, a closed pipe (``| head``) silently.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
+import signal
 import subprocess
 import sys
 import textwrap
@@ -18,6 +25,8 @@ from tinynet import backend
 from tinynet.errors import BackendError
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a program stopped by Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a program whose reader (head) went away
 BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 
 
@@ -55,6 +64,8 @@ def info(warm: bool = False) -> int:
             print(f"  {key}: {value}")
         print(f"  overrides: {', '.join(b.overrides) or '(none)'}")
         print(f"  falls back: {', '.join(b.fallbacks) or '(none)'}")
+        if b.dtype_limits:
+            print(f"  float32/float64 only (other float dtypes on the reference): {', '.join(b.dtype_limits)}")
     return 0
 
 
@@ -79,32 +90,37 @@ def lessons_list() -> int:
     return 0
 
 
-def _check_writable(command: str, out: str) -> None:
+def _check_writable(command: str, out: str, what: str = "lesson output") -> None:
     """Exit with one line, before any lesson starts, if the output folder cannot be made or written."""
     folder = Path(out)
+    fix = "pass --out a folder you can write to"
+    if folder.exists() and not folder.is_dir():
+        raise SystemExit(f"{command}: cannot write {what} to {out!r} (it is a file, not a folder); {fix}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # os.access asks the permission bits (a read-only folder); the probe catches what they do not say (a
+        # read-only file system, a full disk). Run as root, the permission bits stop neither.
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise SystemExit(f"{command}: cannot write {what} to {out!r} (no write permission there); {fix}")
         probe = folder / f".tinynet-write-check-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise SystemExit(
-            f"{command}: cannot write lesson output to {out!r} ({err.strerror or err}); pass --out a folder you can "
-            "write to"
-        ) from None
+        raise SystemExit(f"{command}: cannot write {what} to {out!r} ({err.strerror or err}); {fix}") from None
 
 
 def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> int:
     """Run the chosen lessons, each in its own Python process, and print a summary."""
-    # One clear line now, rather than the same traceback from every lesson: the backend (named, or from
-    # TINYNET_BACKEND) and the output folder.
-    _usable_backend("tinynet lessons run", backend_name)
-    _check_writable("tinynet lessons run", out)
+    # One clear line now, rather than the same traceback from every lesson: which lessons, the packages they
+    # import, the backend (named, or from TINYNET_BACKEND) and the output folder.
     lessons = find_lessons()
     if which != "all":
         lessons = [p for p in lessons if p.stem.startswith(which.zfill(2)) or p.stem == which]
         if not lessons:
             raise SystemExit(f"tinynet lessons run: no lesson {which!r}; see `tinynet lessons list`")
+    _check_packages("tinynet lessons run")
+    _usable_backend("tinynet lessons run", backend_name)
+    _check_writable("tinynet lessons run", out)
     results = []
     for path in lessons:
         command = [sys.executable, str(path), "--out", str(Path(out) / path.stem)]
@@ -112,7 +128,10 @@ def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> 
         command += ["--backend", backend_name] if backend_name else []
         print(f"\n### {path.stem}: {' '.join(command[1:])}", flush=True)
         start = time.perf_counter()
-        code = subprocess.call(command)
+        try:
+            code = subprocess.call(command, preexec_fn=_ignore_ctrl_c if os.name == "posix" else None)
+        except KeyboardInterrupt:
+            raise _InterruptedError(f"tinynet lessons run: interrupted (Ctrl-C) in {path.stem}") from None
         results.append((path.stem, code, time.perf_counter() - start))
     print("\n### summary")
     for name, code, seconds in results:
@@ -120,13 +139,20 @@ def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> 
     return 0 if all(code == 0 for _, code, _ in results) else 1
 
 
+def _ignore_ctrl_c() -> None:
+    """In a lesson the runner starts: Ctrl-C (SIGINT, sent to the terminal's whole process group) is for the
+    runner, which stops the lesson and says so in one line; the lesson, maybe still importing, would print a
+    traceback. (Python keeps an ignored SIGINT ignored.)"""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def gradcheck(backend_name: str | None, only: str | None) -> int:
     """Check every built-in op's gradients against finite differences (tinynet/catalogue.py); print a table."""
     from tinynet import catalogue
 
     cases = catalogue.cases()
-    if only:
-        wanted = {name.strip() for name in only.split(",")}
+    if only is not None:
+        wanted = _names("tinynet gradcheck", only, "tinynet/catalogue.py lists them")
         unknown = wanted - {name for name, *_ in cases}
         if unknown:
             names = ", ".join(sorted(unknown))
@@ -160,11 +186,25 @@ def ops(only: str | None, missing: bool = False) -> int:
     if missing:
         return print_missing()
 
-    wanted = None if not only else {name.strip().lower() for name in only.split(",")}
-    shown = op_table.print_table(wanted)
-    if wanted and not shown:
-        raise SystemExit(f"tinynet ops: no op named {only}; `tinynet ops` lists them all (Function names: ReLU, ...)")
+    wanted = None
+    if only is not None:
+        wanted = {name.lower() for name in _names("tinynet ops", only, "`tinynet ops` lists them all")}
+        unknown = wanted - {op.function.__name__.lower() for op in op_table.ops()}
+        if unknown:  # said before the table, not after it
+            raise SystemExit(
+                f"tinynet ops: no op named {', '.join(sorted(unknown))}; `tinynet ops` lists them all "
+                "(Function names: ReLU, Conv2d, ...)"
+            )
+    op_table.print_table(wanted)
     return 0
+
+
+def _names(command: str, only: str, where: str) -> set[str]:
+    """The comma-separated names of ``--only``; at least one."""
+    names = {name.strip() for name in only.split(",") if name.strip()}
+    if not names:
+        raise SystemExit(f"{command}: --only {only!r} names nothing; give comma-separated names ({where})")
+    return names
 
 
 def print_missing() -> int:
@@ -183,6 +223,8 @@ def print_missing() -> int:
 
 def _usable_backend(command: str, name: str | None) -> str:
     """``name`` (default: the active backend) if it can run here; else exit with the reason and the fix."""
+    if name is not None and not name.strip():
+        raise SystemExit(f"{command}: --backend is empty; choose one of: {', '.join(backend.MODULES)}")
     name = name or backend.get_backend()
     usable, reason = backend.status(name)
     if not usable:
@@ -194,11 +236,92 @@ def bench(args: list[str]) -> int:
     """Run benchmarks/run.py with ``args`` in its own Python process (its --help lists the options)."""
     if not BENCH_SCRIPT.is_file():
         raise SystemExit(f"tinynet bench: no benchmarks at {BENCH_SCRIPT}; run from a checkout of tinynet")
-    return subprocess.call([sys.executable, str(BENCH_SCRIPT), *args])
+    _check_bench_args(args)
+    try:
+        return subprocess.call([sys.executable, str(BENCH_SCRIPT), *args])
+    except KeyboardInterrupt:
+        raise _InterruptedError("tinynet bench: interrupted (Ctrl-C)") from None
+
+
+def _check_bench_args(args: list[str]) -> None:
+    """What benchmarks/run.py would only find out after minutes of timing: an --out it cannot write to, a
+    negative --threads. (Its own parser checks the rest at once.)"""
+    if any(arg in ("-h", "--help") for arg in args):
+        return
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--out")
+    parser.add_argument("--threads")
+    known, _ = parser.parse_known_args(args)
+    if known.threads is not None and known.threads.lstrip("-").isdigit() and int(known.threads) < 0:
+        raise SystemExit(f"tinynet bench: --threads {known.threads} is negative; give a count >= 1 (0: all cores)")
+    if known.out is not None:
+        _check_writable("tinynet bench", known.out, "benchmark results")
+
+
+def _check_packages(command: str) -> None:
+    """The packages the lessons import (tinynet doctor's list); numba is checked with the backend."""
+    from tinynet import doctor
+
+    missing = [package for module, package in doctor.REQUIRED.items()
+               if module != "numba" and importlib.util.find_spec(module) is None]  # fmt: skip
+    if missing:
+        raise SystemExit(
+            f"{command}: the lessons need {', '.join(missing)}, not installed; fix: pip install {' '.join(missing)}"
+        )
+
+
+def _check_environment(command: str) -> None:
+    """The environment variables tinynet reads, checked before the command starts: TINYNET_BACKEND names a
+    backend that runs here, NUMBA_NUM_THREADS is a positive count (numba would print a traceback-like warning
+    and ignore it), TINYNET_CACHE is a folder if it exists."""
+    name = os.environ.get("TINYNET_BACKEND", "")
+    if name:
+        usable, reason = backend.status(name)
+        if not usable:
+            raise SystemExit(f"{command}: environment variable TINYNET_BACKEND={name}: {reason}")
+    threads = os.environ.get("NUMBA_NUM_THREADS")
+    if threads is not None and not (threads.strip().isdigit() and int(threads) > 0):
+        raise SystemExit(
+            f"{command}: environment variable NUMBA_NUM_THREADS={threads!r} is not a positive whole number; "
+            "set it to a count of threads, or unset it"
+        )
+    cache = os.environ.get("TINYNET_CACHE")
+    if cache and Path(cache).exists() and not Path(cache).is_dir():
+        raise SystemExit(
+            f"{command}: environment variable TINYNET_CACHE={cache} is a file, not a folder; point it to a folder, "
+            "or unset it"
+        )
+
+
+class _InterruptedError(KeyboardInterrupt):
+    """Ctrl-C, with the line to print (where it stopped)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, but a usage error is one line with the fix (its help), not the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message}; see `{self.prog} --help`\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    """The command line: returns the exit status (errors in the input exit through SystemExit, one line)."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, so that a reader gone away (| head) is caught below, not at exit
+        return code
+    except BrokenPipeError:
+        # Nothing more can be shown; point stdout at /dev/null so that Python's own flush at exit stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt as stop:
+        print(str(stop) if isinstance(stop, _InterruptedError) else "tinynet: interrupted (Ctrl-C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = _Parser(
         prog="tinynet",
         description="tinynet: learn how deep-learning frameworks work.",
         epilog="examples:\n  tinynet doctor\n  tinynet info\n  tinynet lessons list\n"
@@ -211,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
         return commands.add_parser(
             name, help=help, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter, **options
-        )
+        )  # (a _Parser too: subparsers take their parent's class)
 
     info_parser = command(
         "info", "versions, and each backend: usable or why not, kernels it overrides",
@@ -254,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     bench_parser.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    _check_environment(f"tinynet {args.command}")
     try:
         return _run(args)
     except BackendError as err:  # e.g. TINYNET_BACKEND=nope: one line and a non-zero exit, not a traceback

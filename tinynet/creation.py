@@ -212,6 +212,8 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad:
     if end is None:
         start, end = 0, start
     start, end, step = (_number(v, "arange") for v in (start, end, step))
+    if not all(math.isfinite(v) for v in (start, end, step)):
+        raise ArgumentError(f"arange: unsupported range: {start} -> {end} by {step}; every bound must be finite")
     if step == 0:
         raise ArgumentError("arange: step must be nonzero")
     if (end - start) * step < 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -61,14 +62,35 @@ def setup(name: str, argv: list[str] | None = None) -> Lesson:
         import matplotlib
 
         matplotlib.use("Agg")  # headless: plots go to files
+        _stop_quietly(name)
     if args.backend:
         try:
             backend.set_backend(args.backend)
         except BackendError as err:  # say why in one line, not a traceback
             raise SystemExit(f"{name}: {err}") from None
     out = Path(args.out) if args.out else Path("tinynet-out") / name
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # one line, not a traceback (a file in the way, a read-only place)
+        raise SystemExit(f"{name}: cannot write output to {str(out)!r} ({err.strerror or err}); pass --out a folder "
+                         "you can write to") from None  # fmt: skip
     return Lesson(name=name, smoke=args.smoke, out=out, backend=backend.get_backend())
+
+
+def _stop_quietly(name: str) -> None:
+    """Ctrl-C: one line, not a traceback (Python still exits as killed by SIGINT: status 130 in a shell);
+    a closed pipe (``| head``): nothing. Other errors keep their traceback: it is the lesson's to show."""
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            print(f"{name}: interrupted (Ctrl-C)", file=sys.stderr)
+        elif issubclass(kind, BrokenPipeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet Python's flush at exit
+        else:
+            previous(kind, value, traceback)
+
+    sys.excepthook = hook
 
 
 def progress(items: Iterable, description: str = "", total: int | None = None) -> Iterator:

@@ -1,10 +1,10 @@
 """``tinynet.linalg``, as ``torch.linalg``: the norms. Decompositions and solvers are not in tinynet yet; asking for
 one says so (``NotImplementedOpError``)."""
 
-from tinynet.errors import NotImplementedOpError
 from tinynet.functions.linalg import matmul
 from tinynet.functions.moments import linalg_norm as norm
 from tinynet.functions.moments import vector_norm
+from tinynet.missing import module_getattr
 
 # PyTorch's torch.linalg functions that tinynet does not have yet.
 _NOT_YET = frozenset(
@@ -15,12 +15,6 @@ _NOT_YET = frozenset(
 )
 
 
-def __getattr__(name: str):
-    if name in _NOT_YET:
-        raise NotImplementedOpError(
-            f"tinynet.linalg.{name}: PyTorch's torch.linalg.{name} is not implemented in tinynet yet"
-        )
-    raise AttributeError(f"module tinynet.linalg has no attribute {name!r}")
-
+__getattr__ = module_getattr("tinynet.linalg", "torch.linalg", _NOT_YET)
 
 __all__ = ["matmul", "norm", "vector_norm"]

@@ -33,6 +33,22 @@ def attribute_error(namespace: str, name: str, owner: str) -> AttributeError:
     return AttributeError(f"{owner} has no attribute {name!r}")
 
 
+def module_getattr(module: str, theirs: str, lacking):
+    """A ``__getattr__`` for module ``module`` (``tinynet.linalg``), which PyTorch calls ``theirs``: the names in
+    ``lacking`` (a set, or a dict of name -> what to use instead) raise NotImplementedOpError saying so; any other
+    unknown name is an AttributeError."""
+
+    def lookup(name: str):
+        if name in lacking:
+            advice = f" ({lacking[name]})" if isinstance(lacking, dict) else ""
+            raise NotImplementedOpError(
+                f"{module}.{name}: PyTorch's {theirs}.{name} is not implemented in tinynet yet{advice}"
+            )
+        raise AttributeError(f"module {module} has no attribute {name!r}")
+
+    return lookup
+
+
 def missing(namespace: str, present: object) -> list[str]:
     """PyTorch's names in ``namespace`` that ``present`` (a module or class of tinynet's) lacks."""
     return [name for name in sorted(NAMES[namespace]) if not hasattr(present, name)]

@@ -9,6 +9,8 @@ not the same numbers PyTorch draws for the same seed; their distributions are.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from kernels.numpy_ref import array_module
@@ -169,8 +171,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     else:
         shape, dtype = _size("normal", (), size), _float_dtype("normal", dtype)
     means, stds = (to_host(v.array) if isinstance(v, Tensor) else v for v in (mean, std))
-    if bool(np.any(np.asarray(stds) < 0)):
-        raise ArgumentError("normal: expects std >= 0.0")
+    if not bool(np.all(np.asarray(stds) >= 0)):  # (NaN fails it too, as in PyTorch)
+        raise ArgumentError(f"normal: expects std >= 0.0, but found std {np.min(stds)}")
     draws = means + stds * _generator("normal", generator).standard_normal(shape)
     return _drawn("normal", np.asarray(draws), dtype, requires_grad, device)
 
@@ -201,12 +203,14 @@ def _between(op: str, args: tuple, names: dict, defaults: tuple) -> tuple:
 def uniform_(self: Tensor, *args, generator=None, **names) -> Tensor:
     """Fill with uniform numbers in [from, to) (default [0, 1)): ``x.uniform_(-1, 1)``."""
     low, high = _between("uniform_", args, names, (0.0, 1.0))
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise ArgumentError(f"uniform_: expects a finite [from, to) range with from <= to, got from={low}, to={high}")
     return _fill(self, "uniform_", _generator("uniform_", generator).uniform(low, high, self.shape))
 
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
     """Fill with normal numbers of mean ``mean`` and standard deviation ``std``."""
-    if std < 0:
+    if not std >= 0:  # (NaN fails it too, as in PyTorch)
         raise ArgumentError(f"normal_: expects std >= 0.0, got {std}")
     return _fill(self, "normal_", mean + std * _generator("normal_", generator).standard_normal(self.shape))
 

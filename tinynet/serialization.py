@@ -9,14 +9,19 @@ The format is an ``.npz`` file (a zip of ``.npy`` entries, readable by ``np.load
 own, named ``a0``, ``a1``..., and one JSON entry, ``__meta__``, describes the nesting and names the array that goes
 at each place. Nothing is pickled, so loading a file runs no code from it - PyTorch's ``weights_only=True``, always.
 Loading reads the zip itself and checks everything it reads (entry names, ``.npy`` headers, dtypes, sizes), so a
-damaged or hostile file is refused with an ArgumentError that names it, never half-read.
+damaged or hostile file is refused with an ArgumentError that names it, never half-read, and before it can make
+the load use memory or stack it does not pay for: every entry must be stored uncompressed, in a part of the file of
+its own, holding what its headers claim (so no zip bomb, compressed or overlapping, gets read), the metadata must
+have the form ``save`` writes and nest no deeper than it does, and all the entries together must fit in
+``max_bytes`` (16 GiB unless ``tn.load`` is told otherwise).
 
 ``tn.load`` gives back the same types: tuples stay tuples, integer keys stay integers, the same Tensor saved twice
 (a tied weight) comes back as one Tensor. Tensors return to the device they were saved from, unless
 ``map_location`` says otherwise (``"cpu"`` brings a GPU checkpoint to a machine without one).
 
-A path is written atomically: to a temporary file beside it, flushed to disk, then renamed over it, so a crash
-while saving leaves the previous checkpoint whole.
+A path is written atomically: to a temporary file beside it (``.<name>.<random hex>.tmp``), flushed to disk, then
+renamed over it, so a crash while saving leaves the previous checkpoint whole. A crash can leave the temporary
+file; the next save to the same path removes it (see ``atomic_write``).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import io
 import json
 import math
 import os
-import uuid
+import re
+import struct
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -36,10 +42,16 @@ from typing import IO, Any
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from tinynet.atomic_file import atomic_write
 from tinynet.device import device
 from tinynet.errors import ArgumentError, ArgumentTypeError, BackendError, TinynetError
 from tinynet.nn.module import Parameter
 from tinynet.tensor import Tensor, to_host
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 _FORMAT = "tinynet-checkpoint"
 _VERSION = 1
@@ -50,30 +62,22 @@ _TENSOR_DTYPES = frozenset(np.dtype(n) for n in ("bool", "uint8", "int8", "int16
                                                   "float32", "float64"))  # fmt: skip
 _ARRAY_KINDS = "biufcSU"
 
+# The most bytes of entries ``tn.load`` reads unless told otherwise. A fixed number rather than a share of this
+# machine's memory, so that a checkpoint loads on every machine alike or is refused alike; it only matters for
+# files that really are that large (a file cannot claim more than it holds), and it is far above what a model
+# trained with tinynet saves, and below what would have a typical machine swap or be killed for memory.
+DEFAULT_MAX_BYTES = 16 * 2**30
+# The deepest nesting of containers (lists, tuples, dicts) a checkpoint holds: save refuses deeper, load too, so
+# neither needs more stack than Python has. In JSON a dict is 3 levels ({"dict": [[key, value]]}), and the
+# metadata around the object and a tensor's description one more each.
+MAX_NESTING = 100
+_MAX_JSON_DEPTH = 3 * MAX_NESTING + 2
+_MAX_DIMS = 64  # NumPy's most dimensions
+_STREAM_SLACK = 2**20  # room for the zip's own headers when a stream that cannot seek is read into memory
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip entry's local header: signature, ..., name and extra lengths
+
 FileLike = str | os.PathLike | IO[bytes]
 MapLocation = str | device | dict | Callable[[Tensor, str], Any] | None
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[IO[bytes]]:
-    """A binary file to write ``path`` through: it replaces ``path`` only once completely on disk.
-
-    The data goes to a temporary file in the same folder (a rename is only atomic within one file
-    system), which is flushed and fsynced before ``os.replace`` puts it in place. If anything fails
-    before that, the temporary file is removed and ``path`` is untouched.
-    """
-    path = os.fspath(path)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
 
 
 # --- saving ----------------------------------------------------------------------------------
@@ -148,6 +152,10 @@ class _Encoder:
         if type(obj) in (list, tuple, dict, OrderedDict):
             if id(obj) in open_containers:
                 raise ArgumentTypeError(f"tn.save: {where} contains itself, which a checkpoint cannot hold")
+            if len(open_containers) >= MAX_NESTING:
+                raise ArgumentError(
+                    f"tn.save: {where} is nested deeper than {MAX_NESTING} containers, which a checkpoint cannot hold"
+                )
             inside = (*open_containers, id(obj))
             if isinstance(obj, list):
                 return [self.encode(v, f"{where}[{i}]", inside) for i, v in enumerate(obj)]
@@ -211,6 +219,10 @@ class _PlacementError(Exception):
         self.error = error
 
 
+class _TooLargeError(Exception):
+    """A file larger than ``max_bytes`` allows: not a damaged one, so it gets its own message."""
+
+
 def load(
     f: FileLike,
     map_location: MapLocation = None,
@@ -218,6 +230,7 @@ def load(
     *,
     weights_only: bool | None = None,
     mmap: bool | None = None,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
     **pickle_load_args: Any,
 ) -> Any:
     """Read back what ``save`` wrote to ``f`` (a path or a binary file object, read from its position).
@@ -227,46 +240,87 @@ def load(
     callable ``fn(tensor, location)`` returns the tensor to use, or None to leave it where it was saved.
     ``weights_only`` is accepted and always holds: nothing executable is ever loaded.
 
+    ``max_bytes`` (tinynet's own; 16 GiB, ``DEFAULT_MAX_BYTES``) is the most bytes the file's entries may hold
+    together: a larger file is refused before anything is read. Pass a larger number, or None for no limit, to load
+    a larger checkpoint you trust. A stream that cannot seek is read into memory first, and refused once longer
+    than ``max_bytes`` and 1 MiB (for the zip's own headers).
+
     Raises FileNotFoundError for a path with no file; ArgumentError naming ``f`` for a file that is truncated,
-    corrupted, hostile or not a tinynet checkpoint (a PyTorch pickle included); BackendError when a tensor
-    must go to a GPU this machine has not got (the message says to pass ``map_location="cpu"``).
+    corrupted, hostile, not a tinynet checkpoint (a PyTorch pickle included) or larger than ``max_bytes``;
+    BackendError when a tensor must go to a GPU this machine has not got (the message says to pass
+    ``map_location="cpu"``); MemoryError when this machine cannot hold a checkpoint's arrays.
     """
     if pickle_module is not None or pickle_load_args:
         raise ArgumentTypeError("tn.load: tinynet never unpickles, so it takes no pickle_module or pickle arguments")
     if mmap:
         raise ArgumentError("tn.load: mmap=True is not supported: tinynet reads checkpoints into memory")
+    if max_bytes is not None and type(max_bytes) is not int:
+        raise ArgumentTypeError(f"tn.load: max_bytes must be an int or None, not {type(max_bytes).__name__}")
+    if max_bytes is not None and max_bytes < 0:
+        raise ArgumentError(f"tn.load: max_bytes must be 0 or more, not {max_bytes}")
     place = _placement(map_location)
     label = repr(os.fspath(f)) if isinstance(f, (str, os.PathLike)) else f"the {type(f).__name__} given"
-    with _opened(f) as source:
-        try:
-            return _read(source, place)
-        except _PlacementError as wrapped:
-            raise wrapped.error from None
-        # A damaged zip, npy header or JSON entry surfaces as any of these, depending on where the damage is.
-        except (zipfile.BadZipFile, ValueError, KeyError, TypeError, IndexError, EOFError, OSError, MemoryError,
-                RecursionError, OverflowError, zlib.error) as err:  # fmt: skip
-            reason = str(err) if isinstance(err, TinynetError) else f"{type(err).__name__}: {err}"
-            raise ArgumentError(
-                f"tn.load: {label} is not a readable tinynet checkpoint (truncated, corrupted, or not written by "
-                f"tn.save): {reason}"
-            ) from err
+    try:
+        with _opened(f, max_bytes) as source:
+            try:
+                return _read(source, place, max_bytes)
+            except _PlacementError as wrapped:
+                raise wrapped.error from None
+            except _DAMAGE as err:
+                reason = str(err) if isinstance(err, TinynetError) else f"{type(err).__name__}: {err}"
+                raise ArgumentError(
+                    f"tn.load: {label} is not a readable tinynet checkpoint (truncated, corrupted, or not written by "
+                    f"tn.save): {reason}"
+                ) from err
+    except _TooLargeError as err:
+        raise ArgumentError(
+            f"tn.load: {label} {err}, more than max_bytes={max_bytes} ({_in_units(max_bytes)}) allows; if you trust "
+            f"the file, pass a larger max_bytes= to tn.load (max_bytes=None for no limit)"
+        ) from None
+
+
+# What a damaged zip, npy header or JSON entry surfaces as, depending on where the damage is. The checks in _read
+# name most damage themselves; these are the last line. (MemoryError is not here: a hostile file cannot claim more
+# memory than it holds, so one is a real file this machine cannot hold, not a damaged one.)
+_DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, KeyError, TypeError, IndexError, EOFError, OSError,
+           RecursionError, OverflowError, NotImplementedError, struct.error, zlib.error)  # fmt: skip
+
+
+def _in_units(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.4g} {unit}"
+    return f"{count} bytes"
 
 
 @contextlib.contextmanager
-def _opened(f: FileLike) -> Iterator[IO[bytes]]:
+def _opened(f: FileLike, max_bytes: int | None) -> Iterator[IO[bytes]]:
     """``f`` as a seekable binary file: a path opened (a missing one raises FileNotFoundError, as for any open),
-    a seekable file object as it is, another one read into memory."""
+    a seekable file object as it is, another one read into memory (no further than ``max_bytes`` allows)."""
     if isinstance(f, (str, os.PathLike)):
         with open(f, "rb") as opened:
             yield opened
     elif hasattr(f, "read"):
         seekable = getattr(f, "seekable", None)
-        yield f if seekable is not None and seekable() else io.BytesIO(f.read())
+        yield f if seekable is not None and seekable() else io.BytesIO(_read_stream(f, max_bytes))
     else:
         raise ArgumentTypeError(f"tn.load: f must be a path or a binary file object, not {type(f).__name__}")
 
 
-def _read(source: IO[bytes], place: Callable[[Tensor, str], Tensor]) -> Any:
+def _read_stream(f: IO[bytes], max_bytes: int | None) -> bytes:
+    if max_bytes is None:
+        return f.read()
+    limit = max_bytes + _STREAM_SLACK
+    chunks, total = [], 0
+    while chunk := f.read(min(2**20, limit + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise _TooLargeError(f"is a stream longer than {limit:,} bytes (max_bytes and 1 MiB for the zip's headers)")
+    return b"".join(chunks)
+
+
+def _read(source: IO[bytes], place: Callable[[Tensor, str], Tensor], max_bytes: int | None) -> Any:
     start = source.tell()
     head = source.read(4)
     source.seek(start)
@@ -274,129 +328,278 @@ def _read(source: IO[bytes], place: Callable[[Tensor, str], Tensor]) -> Any:
         if head[:1] == b"\x80":
             raise ArgumentError("it is a pickle (PyTorch's legacy format?), and tinynet never unpickles")
         raise ArgumentError("it is not an .npz (zip) file")
+    end = source.seek(0, os.SEEK_END)
+    source.seek(start)
     with zipfile.ZipFile(source) as archive:
-        entries = {info.filename: info for info in archive.infolist()}
-        if f"{_META}.npy" not in entries:
-            if any(name.endswith("data.pkl") for name in entries):
-                raise ArgumentError(
-                    "it was written by PyTorch's torch.save, whose format is pickle, which tinynet never reads; "
-                    "in PyTorch, np.savez the tensors' .numpy() values and read that file with np.load"
-                )
-            raise ArgumentError(f"it has no {_META} entry")
-        meta = json.loads(str(_read_npy(archive, entries[f"{_META}.npy"], kinds="U", shape=())))
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-            raise ArgumentError(f"unknown format {meta.get('format') if isinstance(meta, dict) else meta!r}")
-        if meta.get("version") != _VERSION:
-            raise ArgumentError(f"format version {meta.get('version')!r}, this tinynet reads version {_VERSION}")
-        return _Decoder(archive, entries, place).decode(meta.get("object"))
+        entries = _entries(archive, source, end, max_bytes)
+        text = str(_read_npy(archive, entries[f"{_META}.npy"], kinds="U", shape=()))
+        obj = _checked_meta(_parse_json(text))
+        return _Decoder(archive, entries, place).decode(obj)
+
+
+def _entries(archive: zipfile.ZipFile, source: IO[bytes], end: int, max_bytes: int | None) -> dict:
+    """The archive's entries by name, once checked against what the file is.
+
+    The sizes in a zip's headers are the file's word, and a hostile file lies: so before anything is read, every
+    entry must be stored uncompressed (tn.save compresses nothing: nothing ever inflates), claim the same size
+    stored as read, and lie in a part of the file no other entry uses. What a load reads then adds up to no more
+    than the file's length, whatever its headers say - no zip bomb, compressed or overlapping.
+    """
+    entries: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        if info.filename in entries:  # which of the two to read? Readers disagree; a file tn.save wrote has none
+            raise ArgumentError(f"it has the entry {info.filename!r} twice")
+        entries[info.filename] = info
+    if f"{_META}.npy" not in entries:
+        if any(name.endswith("data.pkl") for name in entries):
+            raise ArgumentError(
+                "it was written by PyTorch's torch.save, whose format is pickle, which tinynet never reads; "
+                "in PyTorch, np.savez the tensors' .numpy() values and read that file with np.load"
+            )
+        raise ArgumentError(f"it has no {_META} entry")
+    used_until, previous = 0, None
+    for info in sorted(entries.values(), key=lambda info: info.header_offset):
+        name = info.filename
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ArgumentError(f"entry {name!r} is compressed; tn.save writes only stored entries")
+        if info.compress_size != info.file_size:
+            raise ArgumentError(
+                f"entry {name!r} is stored, yet claims {info.file_size:,} bytes in {info.compress_size:,}"
+            )
+        source.seek(info.header_offset)
+        header = source.read(_LOCAL_HEADER.size)
+        if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+            raise ArgumentError(f"entry {name!r} is not where the zip's directory says")
+        if info.header_offset < used_until:
+            raise ArgumentError(f"entries {previous!r} and {name!r} overlap in the file (a zip bomb?)")
+        name_length, extra_length = _LOCAL_HEADER.unpack(header)[1:]
+        used_until = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+        if used_until > end:
+            raise ArgumentError(f"entry {name!r} claims {info.file_size:,} bytes, more than the file holds ({end:,})")
+        previous = name
+    total = sum(info.file_size for info in entries.values())
+    if max_bytes is not None and total > max_bytes:
+        raise _TooLargeError(f"holds {total:,} bytes of entries")
+    return entries
 
 
 def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, kinds: str, shape: tuple | None = None) -> np.ndarray:
-    """The array in one ``.npy`` entry, read with its header checked first: a dtype of the expected kinds, and no
-    more bytes claimed than the entry holds (a hostile header cannot make us allocate what the file lacks)."""
-    if info.compress_type != zipfile.ZIP_STORED:
-        raise ArgumentError(f"entry {info.filename!r} is compressed; tn.save writes only stored entries")
+    """The array in one ``.npy`` entry, read with its header checked first: a dtype of the expected kinds, a
+    shape of whole sizes, and no more bytes claimed than the entry holds (``_entries`` checked that the entry
+    holds no more than the file), so a hostile header cannot make us allocate what the file lacks."""
+    name = info.filename
     with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version not in ((1, 0), (2, 0), (3, 0)):
-            raise ArgumentError(f"entry {info.filename!r} has .npy format version {version}")
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        stored_shape, fortran_order, dtype = read_header(member)
+        try:
+            version = np.lib.format.read_magic(member)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise ArgumentError(f"entry {name!r} has .npy format version {version}")
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            stored_shape, fortran_order, dtype = read_header(member)
+        except (ValueError, TypeError) as err:
+            if isinstance(err, TinynetError):
+                raise
+            raise ArgumentError(f"entry {name!r} has a .npy header that does not read: {err}") from err
         if dtype.kind not in kinds or dtype.fields is not None or dtype.subdtype is not None or dtype.itemsize == 0:
-            raise ArgumentError(f"entry {info.filename!r} has dtype {dtype}, which a checkpoint does not hold")
+            raise ArgumentError(f"entry {name!r} has dtype {dtype}, which a checkpoint does not hold")
+        if len(stored_shape) > _MAX_DIMS:
+            raise ArgumentError(f"entry {name!r} claims {len(stored_shape)} dimensions, more than {_MAX_DIMS}")
+        if not all(type(size) is int and size >= 0 for size in stored_shape):
+            raise ArgumentError(f"entry {name!r} has shape {stored_shape}, whose sizes are not all whole numbers")
         if shape is not None and stored_shape != shape:
-            raise ArgumentError(f"entry {info.filename!r} has shape {stored_shape}, expected {shape}")
+            raise ArgumentError(f"entry {name!r} has shape {stored_shape}, expected {shape}")
         count = math.prod(stored_shape)
         if count * dtype.itemsize > info.file_size:
-            raise ArgumentError(f"entry {info.filename!r} claims {count} values of {dtype}, more than it holds")
+            raise ArgumentError(f"entry {name!r} claims {count} values of {dtype}, more than it holds")
         flat = np.empty(count, dtype=dtype)
         raw = flat.view(np.uint8)
         filled = 0
         while filled < raw.size:
             got = member.readinto(memoryview(raw)[filled:])
             if not got:
-                raise ArgumentError(f"entry {info.filename!r} ends after {filled} of {raw.size} bytes")
+                raise ArgumentError(f"entry {name!r} ends after {filled} of {raw.size} bytes")
             filled += got
         if member.read(1):  # reading to the end also has zipfile check the entry's CRC
-            raise ArgumentError(f"entry {info.filename!r} holds more bytes than its header says")
+            raise ArgumentError(f"entry {name!r} holds more bytes than its header says")
     array = flat.reshape(stored_shape, order="F" if fortran_order else "C")
     # A file from a machine of the other byte order still loads, in this machine's order.
     return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
 
 
+# A JSON string, escapes and all: what is inside one is text, not structure.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def _parse_json(text: str) -> Any:
+    """The metadata's JSON, measured before it is parsed: the parser recurses once per level, so a deeper
+    nesting than ``save`` writes is refused, not handed to it."""
+    structure = np.frombuffer(_JSON_STRING.sub("", text).encode("utf-8", "surrogatepass"), np.uint8)
+    steps = np.isin(structure, (ord("["), ord("{"))).astype(np.int64) - np.isin(structure, (ord("]"), ord("}")))
+    if steps.size and np.cumsum(steps).max() > _MAX_JSON_DEPTH:
+        raise ArgumentError(f"its metadata is nested deeper than the {_MAX_JSON_DEPTH} levels tn.save writes")
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise ArgumentError(f"its metadata is not JSON ({err})") from err
+
+
+def _checked_meta(meta: Any) -> Any:
+    """The saved object's description, from metadata of the form ``save`` writes."""
+    if type(meta) is not dict:
+        raise ArgumentError(f"its metadata is of type {type(meta).__name__}, not a JSON object")
+    if meta.get("format") != _FORMAT:
+        raise ArgumentError(f"unknown format {_brief(meta.get('format'))}")
+    version = meta.get("version")
+    if type(version) is not int or version != _VERSION:
+        raise ArgumentError(f"format version {_brief(version)}, this tinynet reads version {_VERSION}")
+    if "object" not in meta:
+        raise ArgumentError("its metadata has no 'object'")
+    if len(meta) > 3:
+        raise ArgumentError(f"its metadata has unknown fields {sorted(set(meta) - {'format', 'version', 'object'})}")
+    return meta["object"]
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 100 else f"{text[:97]}..."
+
+
+# Each tag of an object in the metadata (see _Encoder.encode), and the fields that go with it.
+_TAGS = {
+    "tensor": {"tensor", "requires_grad", "location", "object"},
+    "parameter": {"parameter", "requires_grad", "location", "object"},
+    "scalar": {"scalar"},
+    "array": {"array"},
+    "tuple": {"tuple"},
+    "device": {"device"},
+    "dtype": {"dtype"},
+    "dict": {"dict"},
+    "ordered_dict": {"ordered_dict"},
+}
+
+
 class _Decoder:
-    """Rebuilds the saved object from the JSON description, reading each array entry once."""
+    """Rebuilds the saved object from the JSON description, reading each array entry once and checking each
+    part's form: any JSON at all may come from a hostile file."""
 
     def __init__(self, archive: zipfile.ZipFile, entries: dict, place: Callable[[Tensor, str], Tensor]) -> None:
         self.archive, self.entries, self.place = archive, entries, place
         self.arrays: dict[str, np.ndarray] = {}  # entry name -> its array: entries shared when saved stay shared
-        self.tensors: dict[int, Tensor] = {}  # a Tensor's number in the file -> the Tensor rebuilt
+        self.tensors: dict[int, tuple[dict, Tensor]] = {}  # a Tensor's number in the file -> its description, itself
 
-    def decode(self, item):
-        if isinstance(item, list):
-            return [self.decode(v) for v in item]
-        if item is None or isinstance(item, (bool, int, float, str)):
+    def decode(self, item: Any, depth: int = 0) -> Any:
+        """The value ``item`` describes; ``depth``: how many containers are around it."""
+        if item is None or type(item) in (bool, int, float, str):
             return item
-        if not isinstance(item, dict):
-            raise ArgumentError(f"unknown entry {item!r} in the metadata")
-        if "tensor" in item or "parameter" in item:
-            number = item.get("object")
-            if number is None:  # written before objects were numbered
-                return self.tensor(item)
-            if _expect(number, int, "tensor number") not in self.tensors:
-                self.tensors[number] = self.tensor(item)
-            return self.tensors[number]
-        if "scalar" in item:
-            return self.array(item["scalar"], _ARRAY_KINDS)[()]
-        if "array" in item:
-            return self.array(item["array"], _ARRAY_KINDS)
-        if "tuple" in item:
-            return tuple(self.decode(v) for v in _expect(item["tuple"], list, "tuple"))
-        if "device" in item:
-            return device(_expect(item["device"], str, "device"))
-        if "dtype" in item:
-            dtype = np.dtype(_expect(item["dtype"], str, "dtype"))
-            if dtype.kind not in _ARRAY_KINDS or dtype.fields is not None:
-                raise ArgumentError(f"unknown dtype {item['dtype']!r} in the metadata")
-            return dtype
-        for kind, mapping in (("dict", dict), ("ordered_dict", OrderedDict)):
-            if kind in item:
-                pairs = _expect(item[kind], list, kind)
-                if not all(isinstance(pair, list) and len(pair) == 2 for pair in pairs):
-                    raise ArgumentError(f"a {kind} in the metadata is not a list of [key, value] pairs")
-                return mapping((self.decode(k), self.decode(v)) for k, v in pairs)
-        raise ArgumentError(f"unknown entry {item!r} in the metadata")
+        if type(item) is list:
+            self.enter(depth)
+            return [self.decode(v, depth + 1) for v in item]
+        tags = [tag for tag in _TAGS if type(item) is dict and tag in item]
+        if not tags:
+            raise ArgumentError(f"unknown entry {_brief(item)} in the metadata")
+        if len(tags) > 1:
+            raise ArgumentError(f"an entry in the metadata is both {' and '.join(map(repr, tags))}")
+        tag = tags[0]
+        if set(item) - _TAGS[tag]:
+            raise ArgumentError(f"a {tag} in the metadata has unknown fields {sorted(set(item) - _TAGS[tag])}")
+        value = item[tag]
+        if tag in ("tensor", "parameter"):
+            return self.numbered_tensor(item, tag)
+        if tag == "scalar":
+            array = self.array(value, tag)
+            if array.ndim != 0:
+                raise ArgumentError(f"the metadata's scalar {value!r} has shape {array.shape}, not ()")
+            return array[()]
+        if tag == "array":
+            return self.array(value, tag)
+        if tag == "device":
+            return _device(value, tag)
+        if tag == "dtype":
+            return _dtype(value)
+        self.enter(depth)
+        if tag == "tuple":
+            return tuple(self.decode(v, depth + 1) for v in _expect(value, list, tag))
+        pairs = _expect(value, list, tag)
+        if not all(type(pair) is list and len(pair) == 2 for pair in pairs):
+            raise ArgumentError(f"a {tag} in the metadata is not a list of [key, value] pairs")
+        result = {} if tag == "dict" else OrderedDict()
+        for k, v in pairs:
+            key = self.decode(k, depth + 1)
+            try:
+                hash(key)
+            except TypeError:
+                raise ArgumentError(
+                    f"a dict key in the metadata is a {type(key).__name__}, which cannot be a dict key"
+                ) from None
+            result[key] = self.decode(v, depth + 1)
+        return result
 
-    def array(self, name, kinds: str) -> np.ndarray:
+    @staticmethod
+    def enter(depth: int) -> None:
+        if depth >= MAX_NESTING:  # the JSON was measured; this bounds the decoder's own recursion the same way
+            raise ArgumentError(f"its metadata is nested deeper than the {MAX_NESTING} containers tn.save writes")
+
+    def numbered_tensor(self, item: dict, tag: str) -> Tensor:
+        """The Tensor ``item`` describes; one saved twice (numbered alike) comes back as one object."""
+        if "object" not in item:  # written before objects were numbered
+            return self.tensor(item, tag)
+        number = item["object"]
+        if type(number) is not int or number < 0:
+            raise ArgumentError(f"the metadata's tensor number is {_brief(number)}, not a whole number")
+        if number not in self.tensors:
+            self.tensors[number] = (item, self.tensor(item, tag))
+        elif self.tensors[number][0] != item:
+            raise ArgumentError(f"tensor {number} is described twice in the metadata, differently")
+        return self.tensors[number][1]
+
+    def array(self, name: Any, what: str) -> np.ndarray:
         # Names are looked up among the archive's entries, never used as paths: "../x" is just not found.
-        name = _expect(name, str, "array name")
+        name = _expect(name, str, f"{what}'s entry name")
         if name not in self.arrays:
             info = self.entries.get(f"{name}.npy")
             if name == _META or info is None:
-                raise ArgumentError(f"the metadata names an array {name!r} that is not in the archive")
+                raise ArgumentError(f"the metadata names an array {_brief(name)} that is not in the archive")
             self.arrays[name] = _read_npy(self.archive, info, _ARRAY_KINDS)
-        if self.arrays[name].dtype.kind not in kinds:
-            raise ArgumentError(f"array {name!r} has dtype {self.arrays[name].dtype}, not one that goes there")
         return self.arrays[name]
 
-    def tensor(self, item: dict) -> Tensor:
-        name = item.get("tensor", item.get("parameter"))
-        array = self.array(name, _ARRAY_KINDS)
+    def tensor(self, item: dict, tag: str) -> Tensor:
+        name = item[tag]
+        array = self.array(name, tag)
         if array.dtype not in _TENSOR_DTYPES:
             raise ArgumentError(f"array {name!r} has dtype {array.dtype}, which a tinynet Tensor cannot hold")
         requires_grad = _expect(item.get("requires_grad", False), bool, "requires_grad")
-        location = str(device(_expect(item.get("location", "cpu"), str, "location")))
+        location = str(_device(item.get("location", "cpu"), "location"))
         try:
             placed = self.place(Tensor(array), location).array
         except Exception as err:  # the caller's map_location, or the device: not the file's fault
             raise _PlacementError(err) from err
-        return Parameter(placed, requires_grad) if "parameter" in item else Tensor(placed, requires_grad=requires_grad)
+        return Parameter(placed, requires_grad) if tag == "parameter" else Tensor(placed, requires_grad=requires_grad)
 
 
-def _expect(value, kind: type, what: str):
-    if not isinstance(value, kind):
-        raise ArgumentError(f"the metadata's {what} is {value!r}, not a {kind.__name__}")
+def _expect(value: Any, kind: type, what: str) -> Any:
+    if type(value) is not kind:  # exact: JSON gives exact types, and True is no tensor number
+        raise ArgumentError(f"the metadata's {what} is {_brief(value)}, not a {kind.__name__}")
     return value
+
+
+def _device(value: Any, what: str) -> device:
+    text = _expect(value, str, what)
+    try:
+        return device(text)
+    except (TinynetError, ValueError, TypeError) as err:
+        raise ArgumentError(f"the metadata's {what} is {_brief(text)}, which is not a device ({err})") from err
+
+
+def _dtype(value: Any) -> np.dtype:
+    text = _expect(value, str, "dtype")
+    try:
+        dtype = np.dtype(text)
+    except (TypeError, ValueError, OverflowError):
+        dtype = None
+    if dtype is None or dtype.kind not in _ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise ArgumentError(f"unknown dtype {_brief(text)} in the metadata")
+    return dtype
 
 
 def _placement(map_location: MapLocation) -> Callable[[Tensor, str], Tensor]:

@@ -50,7 +50,9 @@ class Tensor:
     ``requires_grad`` (whether gradients flow to it).
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "_node", "_retains_grad", "_version", "__weakref__")
+    __slots__ = (
+        "array", "grad", "requires_grad", "_node", "_retains_grad", "_versions", "_base", "_used", "__weakref__",
+    )  # fmt: skip
     # NumPy defers to Tensor in `ndarray + tensor`, so the result is a Tensor, not an object array.
     __array_ufunc__ = None
 
@@ -62,16 +64,21 @@ class Tensor:
         self.requires_grad = requires_grad
         self._node = None
         self._retains_grad = False
-        self._version = 0  # how many in-place changes: backward checks it has not moved since the forward
+        # How many in-place changes: backward checks it has not moved since the forward. A one-item list, because a
+        # view (detach, a slice, a reshape) shares its base's counter, as in PyTorch: changing either changes both.
+        self._versions = [0]
+        self._base: Tensor | None = None  # the tensor this one is a view of (a slice, a reshape, a detach)
+        self._used = False  # whether a recorded op took it as an input (see _update)
         if requires_grad and data.dtype.kind != "f":
             raise DTypeError(f"only floating-point tensors can require grad, not {data.dtype}")
 
     @property
     def data(self) -> Tensor:
-        """PyTorch's ``.data``: this tensor's values as a new tensor outside the graph, sharing the storage:
-        changing it changes this tensor, and autograd does not see it (``p.data.normal_()``). Prefer
-        ``detach()`` and ``no_grad()``; tinynet's own code reads the raw array, ``.array``."""
-        return Tensor(self.array)
+        """PyTorch's ``.data``: this tensor's values as a new tensor outside the graph, sharing the storage
+        (``p.data.normal_()`` changes ``p``). Unlike PyTorch's, it also shares the version counter, so a backward
+        that needs the old values refuses instead of using the new ones. Prefer ``detach()`` and ``no_grad()``;
+        tinynet's own code reads the raw array, ``.array``."""
+        return self.detach()
 
     @data.setter
     def data(self, value) -> None:
@@ -168,8 +175,11 @@ class Tensor:
         return to_host(self.array).tolist()
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph (no grad)."""
-        return Tensor(self.array)
+        """The same data, cut from the graph (no grad): a view, so it shares the storage and the version counter."""
+        view = Tensor(self.array)
+        view._versions = self._versions
+        view._base = self if self._base is None else self._base
+        return view
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Start (or stop) recording gradients for this leaf tensor; returns self."""
@@ -207,31 +217,42 @@ class Tensor:
     # a backward which needs the old values (a Mul that saved this tensor, say) refuses instead of computing with
     # the new ones.
 
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's storage was changed in place (through it or through a view of it)."""
+        return self._versions[0]
+
     def mark_changed(self) -> Tensor:
         """Record that the array was changed in place (optimizers and nn.init call it); returns self."""
-        self._version += 1
+        self._versions[0] += 1
         return self
 
     def _check_inplace(self, op: str) -> None:
         if self.requires_grad and autograd.is_grad_enabled():
-            raise GraphError(
-                f"{op}: cannot change a tensor that requires grad (shape {self.shape}) in place while autograd "
-                f"records: the graph would not see it. Use the out-of-place op (x = x.{op.strip('_')}(...)), "
-                "or do it under tn.no_grad() as optimizers do"
-            )
+            self._refuse_inplace(op, "requires grad, and this change cannot be recorded")
 
     def _inplace(self, op: str, value) -> Tensor:
         """Write ``value`` (broadcast to this tensor's shape, cast to its dtype) into this tensor."""
-        self._check_inplace(op)
+        if autograd.is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+            return self._update(op, lambda x: ops.shape.set_item(x, ..., value))  # recorded: a gradient flows
         self.array[...] = value.array if isinstance(value, Tensor) else value
         return self.mark_changed()
 
     def _update(self, op: str, compute) -> Tensor:
-        """Write ``compute(x)`` - an op on this tensor's values, outside the graph - back into this tensor, as
-        PyTorch's in-place ops do: the result must keep this tensor's shape and fit its dtype."""
-        self._check_inplace(op)
-        with autograd.no_grad():
-            result = compute(Tensor(self.array))
+        """Write ``compute(x)`` - an op on this tensor's values - back into this tensor, as PyTorch's in-place ops
+        do: the result must keep this tensor's shape and fit its dtype.
+
+        When autograd records (an operand requires grad), the op joins this tensor's history, as in PyTorch: from
+        now on the tensor is the op's output, and its old self is the op's input. PyTorch refuses that for a leaf
+        that requires grad, and so does tinynet, and also for a view, and for a tensor an earlier recorded op
+        took as an input (whose backward would otherwise see the new history): PyTorch handles those two.
+        """
+        recording = autograd.is_grad_enabled()
+        if recording and self.requires_grad and self._node is None:
+            self._refuse_inplace(op, "is a leaf that requires grad: the graph would not see the change")
+        before = self._before_change() if recording and self.requires_grad else self.detach()
+        with autograd.set_grad_enabled(recording):
+            result = compute(before)
         if result.shape != self.shape:
             raise ShapeError(
                 f"{op}: the result has shape {result.shape} but this tensor has {self.shape}: in place, the other "
@@ -239,7 +260,39 @@ class Tensor:
             )
         if not np.can_cast(result.dtype, self.dtype, "same_kind"):
             raise DTypeError(f"{op}: result type {result.dtype} can't be cast to this tensor's dtype {self.dtype}")
-        return self._inplace(op, result)
+        if result.requires_grad:
+            if self._base is not None:
+                self._refuse_inplace(op, "is a view of another tensor (a slice, a reshape, .detach())")
+            if self._used:
+                self._refuse_inplace(op, "was already used by an op whose backward would see the new history")
+        self.array[...] = result.array
+        self.mark_changed()
+        if result.requires_grad:
+            node = result._node
+            node.versions = (*node.versions[:-1], self._version)  # the output is this tensor, as changed now
+            self._node, self.requires_grad = node, True
+        return self
+
+    def _before_change(self) -> Tensor:
+        """This tensor as it is before an in-place op that autograd records, with its history: a copy of its
+        values (the op's backward may need them, as clamp_'s does). But if that history saved this tensor's memory
+        (exp's output), the memory itself with the version counter, so that backward refuses as PyTorch's does."""
+        saved = () if self._node.ctx is None else vars(self._node.ctx).values()
+        if id(autograd._buffer(self.array)) in autograd._saved_buffers(saved):
+            before = Tensor(self.array)
+            before._versions = self._versions
+        else:
+            before = Tensor(self.array.copy())
+            before._versions = [self._version]
+        before._node, before.requires_grad = self._node, True
+        return before
+
+    def _refuse_inplace(self, op: str, why: str) -> None:
+        raise GraphError(
+            f"{op}: cannot change this tensor (shape {self.shape}) in place while autograd records: it {why}. "
+            f"Use the out-of-place op (x = x.{op.strip('_')}(...)) or change a .clone(), or do it under "
+            "tn.no_grad() as optimizers do"
+        )
 
     def resize_(self, *sizes) -> Tensor:
         """Give this tensor the shape ``sizes`` in place, keeping its values in order as far as they go (the new
@@ -339,8 +392,9 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         """``x[index] = value``: an in-place change (see above)."""
-        if self.requires_grad and autograd.is_grad_enabled():
-            self._inplace("__setitem__", None)  # raises, saying why
+        if autograd.is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+            self._update("__setitem__", lambda x: ops.shape.set_item(x, index, value))
+            return
         ops.subscript.assign(self.array, index, value)  # PyTorch's layout for mixed int and list indices
         self.mark_changed()
 

@@ -7,31 +7,34 @@
 // that cover it (no two threads write the same pixel, so no atomics).
 #include "common.cuh"
 
-// out: each window's maximum; argmax: the tap i*KW + j of its first maximum. A NaN in the window
-// makes the maximum NaN (argmax 0), as the reference's NumPy maximum does.
+// out: each window's maximum; argmax: the tap i*KW + j its gradient goes to. As the reference (and PyTorch): the
+// search starts at the window's first tap inside the image, with -inf, and moves on to a strictly greater value
+// or a NaN, so the first maximum wins ties, the padding never wins (even where the window's pixels are all -inf)
+// and a window holding NaN gets NaN at its last NaN.
 extern "C" __global__ void max_pool2d_forward(const scalar_t* __restrict__ x, scalar_t* __restrict__ out,
                                               index_t* __restrict__ argmax, index_t total, index_t H, index_t W,
                                               index_t KH, index_t KW, index_t OH, index_t OW, index_t sh, index_t sw,
                                               index_t ph, index_t pw) {
     FOR_EACH_INDEX(e, total) {
         index_t ow = e % OW, oh = (e / OW) % OH, nc = e / (OW * OH);
+        index_t top = oh * sh - ph, left = ow * sw - pw;  // the window's first pixel, maybe in the padding
         scalar_t best = negative_infinity();
-        index_t best_tap = -1;
-        bool saw_nan = false;
+        index_t best_tap = (top < 0 ? -top : 0) * KW + (left < 0 ? -left : 0);  // its first tap inside the image
         for (index_t i = 0; i < KH; ++i) {
+            index_t h = top + i;
+            if (h < 0 || h >= H) continue;
             for (index_t j = 0; j < KW; ++j) {
-                index_t h = oh * sh - ph + i, w = ow * sw - pw + j;
-                bool inside = 0 <= h && h < H && 0 <= w && w < W;
-                scalar_t value = inside ? x[(nc * H + h) * W + w] : negative_infinity();
-                saw_nan = saw_nan || is_nan(value);
-                if (best_tap < 0 || value > best) {  // strictly greater: the first maximum wins
+                index_t w = left + j;
+                if (w < 0 || w >= W) continue;
+                scalar_t value = x[(nc * H + h) * W + w];
+                if (value > best || is_nan(value)) {
                     best = value;
                     best_tap = i * KW + j;
                 }
             }
         }
-        out[e] = saw_nan ? not_a_number() : best;
-        argmax[e] = saw_nan ? 0 : best_tap;
+        out[e] = best;
+        argmax[e] = best_tap;
     }
 }
 

@@ -20,7 +20,8 @@ def _pool_kernel(name: str, arrays: tuple, x_shape, kernel_size, stride, padding
 
 
 def max_pool2d_forward(x, kernel_size, stride, padding):
-    """The largest value of each window, and where it was (tap i * KW + j of its first maximum).
+    """The largest value of each window, and where it was (tap i * KW + j: its first maximum inside the image,
+    or its last NaN, as numpy_ref.max_pool2d_forward).
 
     x: (N, C, H, W) -> out: (N, C, OH, OW), argmax: (N, C, OH, OW) int64.
     """

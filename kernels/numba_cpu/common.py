@@ -38,6 +38,13 @@ WARMUPS: list[Callable[[np.dtype], None]] = []
 _warming = False  # set while one runs: run_kernel then compiles the threaded and the serial kernels alike
 
 
+def float32_and_float64_only(*kernels: Callable) -> None:
+    """Numba compiles no float16: these kernels declare the floating dtypes they compute (``kernel.dtypes``), and
+    the backend table (tinynet/backend.py) sends inputs of other floating dtypes to the reference, saying so."""
+    for kernel in kernels:
+        kernel.dtypes = ("float32", "float64")
+
+
 def warms_up(function: Callable[[np.dtype], None]) -> Callable[[np.dtype], None]:
     """Register ``function(dtype)``, which calls some kernels on tiny inputs, with warmup(). While it runs,
     `run_kernel` compiles each kernel's threaded version too, not only the serial one tiny inputs get."""

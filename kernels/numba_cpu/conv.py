@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kernels.numba_cpu.common import numba, threaded, warms_up, with_one_blas_thread
+from kernels.numba_cpu.common import float32_and_float64_only, numba, threaded, warms_up, with_one_blas_thread
 from kernels.windows import output_size, transposed_output_size
 
 # Convolutions are im2col + BLAS, like the reference, but one sample (or a small group of samples) at a time,
@@ -317,6 +317,9 @@ def conv_transpose2d_backward(grad, x, w, stride, padding, output_padding, dilat
     x3 = x.reshape(n, c_in, h * wd)
     grad_x, partial = with_one_blas_thread(_unfold_multiply, grad, w2, x3, geometry, group, threads)
     return grad_x.reshape(x.shape), np.ascontiguousarray(partial.sum(axis=0).T).reshape(w.shape)
+
+
+float32_and_float64_only(conv2d_forward, conv2d_backward, conv_transpose2d_forward, conv_transpose2d_backward)
 
 
 @warms_up

@@ -8,19 +8,18 @@ import math
 
 import numpy as np
 
-from kernels.numba_cpu.common import numba, run_kernel, threaded, warms_up
+from kernels.numba_cpu.common import float32_and_float64_only, numba, run_kernel, threaded, warms_up
 from kernels.windows import output_size
 
 
 @threaded()
 def _max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
-    """Per (sample, channel) plane and output pixel: the running maximum over the taps, and the first tap that
-    reached it (a later tap must be strictly greater to take over).
+    """Per (sample, channel) plane and output pixel: the maximum over the taps, and the tap the gradient goes to.
 
-    A tap in the padding counts as -inf: it never beats the running maximum (which starts at -inf with tap
-    0), so it is skipped. A NaN never compares greater; it is remembered, and such a window gets NaN and
-    position 0, as in the reference (where NaN equals nothing, so the argmax keeps its initial 0). Written
-    with selects rather than branches: measured 7x faster than looping over taps outermost (vectorized).
+    As the reference (and PyTorch): the search starts at the window's first tap inside the image, with -inf, and
+    moves on to a strictly greater value or a NaN. So the first maximum wins ties, the padding (skipped) never
+    wins, even where every pixel of the window is -inf, and a window holding NaN gets NaN at its last NaN.
+    Written with selects rather than branches: measured 7x faster than looping over taps outermost (vectorized).
     """
     n, c, h, w = x.shape
     oh, ow = out.shape[2], out.shape[3]
@@ -28,7 +27,8 @@ def _max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
         image, best, arg = x[plane // c, plane % c], out[plane // c, plane % c], argmax[plane // c, plane % c]
         for oy in range(oh):
             for ox in range(ow):
-                maximum, position, seen_nan = image.dtype.type(-np.inf), 0, False
+                first = max(0, ph - oy * sh) * kw + max(0, pw - ox * sw)  # the first tap inside the image
+                maximum, position = image.dtype.type(-np.inf), first
                 for i in range(kh):
                     y = oy * sh - ph + i
                     if 0 <= y < h:
@@ -36,12 +36,11 @@ def _max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
                             xx = ox * sw - pw + j
                             if 0 <= xx < w:
                                 v = image[y, xx]
-                                greater = v > maximum
-                                maximum = v if greater else maximum
-                                position = i * kw + j if greater else position
-                                seen_nan |= v != v
-                best[oy, ox] = np.nan if seen_nan else maximum
-                arg[oy, ox] = 0 if seen_nan else position
+                                take = (v > maximum) | (v != v)
+                                maximum = v if take else maximum
+                                position = i * kw + j if take else position
+                best[oy, ox] = maximum
+                arg[oy, ox] = position
 
 
 @threaded()
@@ -101,7 +100,8 @@ def _avg_pool2d_backward(grad, kh, kw, sh, sw, ph, pw, grad_x):
 
 
 def max_pool2d_forward(x, kernel_size, stride, padding):
-    """As numpy_ref.max_pool2d_forward (same argmax on ties and NaN), parallel over (sample, channel) planes."""
+    """As numpy_ref.max_pool2d_forward (the same argmax on ties, -inf and NaN), parallel over (sample, channel)
+    planes."""
     x = np.ascontiguousarray(x)
     shape = x.shape[:2] + output_size(x.shape[2:], kernel_size, stride, padding)
     out, argmax = np.empty(shape, x.dtype), np.empty(shape, np.int64)
@@ -133,6 +133,9 @@ def avg_pool2d_backward(grad, x_shape, kernel_size, stride, padding):
         _avg_pool2d_backward, grad_x.size * math.prod(kernel_size), grad, *kernel_size, *stride, *padding, grad_x
     )
     return grad_x
+
+
+float32_and_float64_only(max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward)
 
 
 @warms_up

@@ -3,7 +3,16 @@
 import numpy as np
 
 from kernels import numpy_ref
-from kernels.numba_cpu.common import gate_tanh, numba, run_kernel, sigmoid, tanh, threaded, warms_up
+from kernels.numba_cpu.common import (
+    float32_and_float64_only,
+    gate_tanh,
+    numba,
+    run_kernel,
+    sigmoid,
+    tanh,
+    threaded,
+    warms_up,
+)
 
 # One kernel per direction and pass, parallel over the batch: each sample's recurrence is independent of
 # the others. Within a sample, a step's h_{t-1} W_hh^T is written as loops: for each k, add h[k] times row k
@@ -254,6 +263,12 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
         _as(dtype, w_hh), _as(dtype, c0, (batch, size)), _as(dtype, saved), grad_gi, grad_h0, grad_c0,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gi, out, h0, b_hh), grad_h0, grad_c0
+
+
+float32_and_float64_only(
+    rnn_sequence_forward, rnn_sequence_backward, gru_sequence_forward, gru_sequence_backward,
+    lstm_sequence_forward, lstm_sequence_backward,
+)  # fmt: skip
 
 
 @warms_up

@@ -8,20 +8,27 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     """The largest value of each window, and where it was.
 
     x: (N, C, H, W) floating; kernel_size, stride, padding: (h, w) int pairs (the border counts as -inf)
-    -> out: (N, C, OH, OW), argmax: (N, C, OH, OW) int64, the offset i * KW + j inside the window of its
-    first maximum (row-major). A NaN in a window makes its maximum NaN, as in PyTorch.
+    -> out: (N, C, OH, OW), argmax: (N, C, OH, OW) int64, the offset i * KW + j inside the window (row-major) of
+    the input pixel its gradient goes to. As PyTorch, which starts each window's search at its first pixel inside
+    the input and moves on to a strictly greater value or a NaN: the first input pixel holding the maximum (never
+    the padding, even where every input pixel of the window is -inf), and in a window holding NaN (whose maximum
+    is then NaN) its last NaN.
     """
     xp = array_module(x)
     out_size = output_size(x.shape[2:], kernel_size, stride, padding)
     padded = pad(x, padding, -xp.inf)
+    inside = pad(xp.ones((1, 1, *x.shape[2:]), dtype=bool), padding, False)  # which padded pixels are input
     taps = list(tap_slices(kernel_size, stride, (1, 1), out_size))
     out = padded[taps[0]].copy()
     for tap in taps[1:]:
-        xp.maximum(out, padded[tap], out=out)
-    # Offsets are visited last to first, so where several hold the maximum the first one is kept.
+        xp.maximum(out, padded[tap], out=out)  # NaN wins, as in PyTorch
+    # Offsets are visited last to first, so where several input pixels hold the maximum the first one is kept.
     argmax = xp.zeros(out.shape, dtype=xp.int64)
     for k in reversed(range(len(taps))):
-        argmax = xp.where(padded[taps[k]] == out, k, argmax)
+        argmax = xp.where(inside[taps[k]] & (padded[taps[k]] == out), k, argmax)
+    if xp.isnan(out).any():  # NaN equals nothing: those windows take their last NaN (first to last, the last kept)
+        for k, tap in enumerate(taps):
+            argmax = xp.where(xp.isnan(padded[tap]), k, argmax)
     return out, argmax
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tinynet.atomic_file import atomic_write
 from tinynet.data.datasets import as_tensors, require
 from tinynet.data.split import train_test_split
 from tinynet.errors import ArgumentError
-from tinynet.serialization import atomic_write
 from tinynet.tensor import Tensor
 
 SPLITS = ("train", "test")

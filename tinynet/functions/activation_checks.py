@@ -43,18 +43,21 @@ def inplace_result(op: str, x: Tensor, result: Tensor, inplace: bool) -> Tensor:
 
 
 def in_place(op: str, x: Tensor, result: Tensor) -> Tensor:
-    """Overwrite ``x`` with ``result`` (``x.relu_()``): refused while autograd records ``x``, as every
-    in-place change of tinynet is, and where ``x``'s dtype cannot hold the result."""
+    """Overwrite ``x`` with ``result``, computed without ``x``'s graph, where ``x``'s dtype can hold it."""
+    return x._inplace(op, _same_dtype(op, x, result))
+
+
+def _same_dtype(op: str, x: Tensor, result: Tensor) -> Tensor:
     if result.dtype != x.dtype:
         raise DTypeError(f"{op}: the result has dtype {result.dtype}, which cannot be written into a {x.dtype} tensor")
-    return x._inplace(op, result)
+    return result
 
 
 def in_place_form(op: str, function):
     """The in-place form of ``function`` (``relu_`` of ``relu``): the same arguments, the result written into x."""
 
     def method(x: Tensor, *args, **kwargs) -> Tensor:
-        return in_place(op, x, function(x, *args, **kwargs))
+        return x._update(op, lambda before: _same_dtype(op, before, function(before, *args, **kwargs)))
 
     method.__name__ = method.__qualname__ = op
     method.__doc__ = f"In-place {function.__name__}: x is overwritten with {function.__name__}(x, ...) and returned."

@@ -178,6 +178,11 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     numbers_only("hardtanh", input)
     if min_val > max_val:
         raise ArgumentError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    if input.dtype.kind == "u" and min(min_val, max_val) < 0:
+        raise DTypeError(
+            f"hardtanh: cannot clip an unsigned {input.dtype} tensor to negative limits ({min_val}, {max_val}), "
+            "as PyTorch cannot; pass limits >= 0 or convert the input"
+        )
     return inplace_result("hardtanh", input, Hardtanh.apply(input, min_val, max_val), inplace)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kernels import windows
 from tinynet.autograd import Function
+from tinynet.dtypes import float64
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.conv_ops import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from tinynet.functions.padding import pad
@@ -29,12 +30,20 @@ def _unbatched(op: str, spatial: int, input: Tensor) -> bool:  # noqa: A002
     return input.ndim == spatial + 1
 
 
+# The integer dtypes PyTorch's CPU convolutions compute in (its transposed ones: int64 alone).
+_INTEGERS = {"conv": ("int64", "int32", "int16", "int8", "uint8"), "transposed": ("int64",)}
+
+
 def _check_common(op: str, spatial: int, input: Tensor, weight: Tensor, bias, groups, layout: str) -> int:  # noqa: A002
     """The checks convolutions and transposed ones share; returns groups as an int."""
     check_ndim(op, "weight", weight, f"({layout}, {_AXES[spatial][1]})")
+    integers = _INTEGERS["transposed" if layout.startswith("in_channels") else "conv"]
     for name, t in (("input", input), ("weight", weight), ("bias", bias)):
-        if t is not None and not t.is_floating_point():
-            raise DTypeError(f"{op}: {name} must be floating point, got dtype {t.dtype}; convert it with .float()")
+        if t is not None and not (t.is_floating_point() or t.dtype.name in integers):
+            raise DTypeError(
+                f"{op}: {name} of dtype {t.dtype} is not supported: it takes floating point or {', '.join(integers)}, "
+                "as PyTorch's does; convert it with .float()"
+            )
         if t is not None and t.dtype != input.dtype:
             raise DTypeError(f"{op}: {name} has dtype {t.dtype} but input has {input.dtype}; they must be the same")
     groups = ntuple(op, "groups", groups, 1, 1)[0]
@@ -90,7 +99,16 @@ def _convolve(
     else:
         padding = ntuple(op, "padding", padding, spatial, 0)
     output_size(op, x.shape, weight.shape[2:], stride, padding, dilation)
-    return function.apply(x, weight, bias, stride, padding, dilation, groups)
+    return _apply(function, x, weight, bias, stride, padding, dilation, groups)
+
+
+def _apply(function: type[Function], x: Tensor, weight: Tensor, bias, *options) -> Tensor:
+    """``function`` on the inputs; integer ones (which need no gradient) computed exactly in float64 and given back
+    in their dtype, as PyTorch's integer convolutions are, since the kernels compute in floating point."""
+    if x.is_floating_point():
+        return function.apply(x, weight, bias, *options)
+    floats = [None if t is None else t.to(float64) for t in (x, weight, bias)]
+    return function.apply(*floats, *options).round().to(x.dtype)
 
 
 def _string_padding(op: str, x: Tensor, weight: Tensor, padding: str, stride, dilation):
@@ -193,7 +211,7 @@ def _convolve_transposed(
             "((size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1); expected at "
             "least 1 along every axis: use less padding"
         )
-    return function.apply(input, weight, bias, stride, padding, output_padding, dilation, groups)
+    return _apply(function, input, weight, bias, stride, padding, output_padding, dilation, groups)
 
 
 def conv_transpose1d(

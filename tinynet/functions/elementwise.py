@@ -133,7 +133,10 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        # Only what backward reads, so that changing the other operand in place (x *= 2) stays possible.
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.shapes = np.shape(a), np.shape(b)
         return a * b
 
     @staticmethod
@@ -141,8 +144,8 @@ class Mul(Function):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         return (
-            unbroadcast(grad * b, np.shape(a)) if need_a else None,
-            unbroadcast(grad * a, np.shape(b)) if need_b else None,
+            unbroadcast(grad * b, ctx.shapes[0]) if need_a else None,
+            unbroadcast(grad * a, ctx.shapes[1]) if need_b else None,
         )
 
 
@@ -156,7 +159,8 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)  # (a only if needed: see Mul)
+        ctx.shape_a = np.shape(a)
         return a / b
 
     @staticmethod
@@ -165,7 +169,7 @@ class Div(Function):
         need_a, need_b = ctx.needs_input_grad
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # inf and NaN, as PyTorch, unwarned
             return (
-                unbroadcast(grad / b, np.shape(a)) if need_a else None,
+                unbroadcast(grad / b, ctx.shape_a) if need_a else None,
                 # -dL/dout · (a / b) / b, not a / b²: b² underflows to 0 for a tiny b where the quotient does not.
                 unbroadcast(-grad * (a / b) / b, np.shape(b)) if need_b else None,
             )

@@ -18,7 +18,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
-from tinynet.autograd import Function, no_grad
+from tinynet.autograd import Function
 from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, IndexingError, ShapeError
 from tinynet.functions.aliases import numpy_names
 from tinynet.functions.index_checks import (
@@ -309,14 +309,12 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:  # noqa
     return fill_where("index_fill", input, mask, value)
 
 
-# --- in place: the out-of-place op's values written into self (see Tensor._inplace) ------------------------
+# --- in place: the out-of-place op's values written into self (see Tensor._update) -------------------------
 
 
 def _in_place(name: str, function):
     def method(self: Tensor, *args, **kwargs) -> Tensor:
-        with no_grad():
-            out = function(self, *args, **kwargs)
-        return self._inplace(name, out)
+        return self._update(name, lambda x: function(x, *args, **kwargs))
 
     method.__name__ = name
     method.__doc__ = f"In place: ``{function.__name__}``'s result written into this tensor (see Tensor._inplace)."

@@ -153,21 +153,23 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # no
 
 def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
     """In place: masked_fill without changing self's shape (the mask must broadcast to it)."""
-    out = masked_fill(self.detach(), mask, value.detach() if isinstance(value, Tensor) else value)
-    return _into(self, "masked_fill_", out, mask)
+    return _into(self, "masked_fill_", mask, lambda x: masked_fill(x, mask, value))
 
 
 def masked_scatter_(self: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     """In place: masked_scatter without changing self's shape (the mask must broadcast to it)."""
-    out = masked_scatter(self.detach(), mask, source.detach() if isinstance(source, Tensor) else source)
-    return _into(self, "masked_scatter_", out, mask)
+    return _into(self, "masked_scatter_", mask, lambda x: masked_scatter(x, mask, source))
 
 
-def _into(self: Tensor, op: str, out: Tensor, mask: Tensor) -> Tensor:
-    # Values computed without a graph, written in as Tensor._inplace does (refused while self records one).
-    if out.shape != self.shape:
+def _into(self: Tensor, op: str, mask: Tensor, compute) -> Tensor:
+    # compute(self) written into self, as Tensor._update does (and records, when autograd watches).
+    try:
+        grows = np.broadcast_shapes(tuple(mask.shape), self.shape) != self.shape
+    except ValueError:
+        grows = False  # the op itself says what does not fit
+    if grows:
         raise ShapeError(f"{op}: a mask of shape {mask.shape} does not broadcast to the shape {self.shape}")
-    return self._inplace(op, out)
+    return self._update(op, compute)
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False):  # noqa: A002

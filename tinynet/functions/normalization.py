@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.autograd import Function
-from tinynet.errors import ArgumentError, ShapeError
+from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.unary import sqrt
 from tinynet.tensor import Tensor
 
@@ -84,6 +84,12 @@ class BatchNormalize(Function):
         return xp.moveaxis(grad_x.reshape(ctx.shape), 0, 1), None
 
 
+def floating_only(op: str, x: Tensor) -> None:
+    """Refuse integer and bool inputs, as PyTorch's normalizations do (their statistics are fractions)."""
+    if not x.is_floating_point():
+        raise DTypeError(f"{op}: input of dtype {x.dtype} is not supported: it takes floating point; use x.float()")
+
+
 def layer_norm(
     x: Tensor,
     normalized_shape: int | Sequence[int],
@@ -96,6 +102,7 @@ def layer_norm(
     x: (..., *normalized_shape); weight, bias: normalized_shape or None -> the shape of x.
     The variance is the biased one (divided by the count), as in PyTorch.
     """
+    floating_only("layer_norm", x)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     n = len(shape)
     if n == 0 or x.ndim < n or x.shape[x.ndim - n :] != shape:
@@ -126,6 +133,7 @@ def batch_norm(
     place: running = (1 - momentum) * running + momentum * batch, with the unbiased variance (n / (n - 1)),
     as in PyTorch. Evaluation: normalize with the running statistics.
     """
+    floating_only("batch_norm", x)
     if x.ndim not in (2, 3, 4):
         raise ShapeError(f"batch_norm: expected input (N, C), (N, C, L) or (N, C, H, W), got shape {x.shape}")
     channels = x.shape[1]

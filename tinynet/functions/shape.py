@@ -102,6 +102,36 @@ class GetItem(Function):
         return full, None
 
 
+class SetItem(Function):
+    """x with ``x[index] = value`` (PyTorch's layout for index, see ``subscript``), as a new array: what an in-place
+    assignment records when autograd is watching (``Tensor.__setitem__``, ``copy_``).
+
+    forward:    out = x, then out[index] = value (broadcast)
+    derivative: dL/dx = dL/dout with zeros at index; dL/dvalue = dL/dout[index], summed to value's shape
+    kernels:    none: computed inline with the array module's calls
+    """
+
+    @staticmethod
+    def forward(ctx, x, value, index):
+        out = x.copy()
+        subscript.assign(out, index, value)
+        ctx.index, ctx.value_shape = index, np.shape(value)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_x = grad.copy()
+        subscript.assign(grad_x, ctx.index, 0)
+        if not ctx.needs_input_grad[1]:
+            return grad_x, None
+        basic, advanced = subscript.plan(ctx.index, grad.shape, xp=array_module(grad))
+        picked = grad if basic is None else grad[basic]
+        picked = picked if advanced is None else picked[advanced]
+        extra = len(ctx.value_shape) - picked.ndim  # value may carry leading 1s the target lacks
+        picked = picked.reshape((1,) * extra + picked.shape) if extra > 0 else picked
+        return grad_x, unbroadcast(picked, ctx.value_shape)
+
+
 class Cat(Function):
     """Tensors joined along an existing axis.
 
@@ -269,6 +299,11 @@ def getitem(x: Tensor, index) -> Tensor:
     if advanced is not None:
         out = GetItem.apply(out, advanced)
     return GetItem.apply(x, ...) if out is x else out
+
+
+def set_item(x: Tensor, index, value) -> Tensor:
+    """A new tensor: ``x`` with ``x[index] = value`` (differentiable in x and value)."""
+    return SetItem.apply(x, value, index=index)
 
 
 @numpy_names

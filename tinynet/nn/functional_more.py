@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from tinynet.dtypes import finfo
 from tinynet.errors import ArgumentError, ShapeError
 from tinynet.functions.linalg import matmul
-from tinynet.functions.normalization import layer_norm
+from tinynet.functions.normalization import floating_only, layer_norm
 from tinynet.functions.shape import permute, reshape, unsqueeze
 from tinynet.tensor import Tensor
 
@@ -62,6 +62,7 @@ def group_norm(
     """Normalize each sample's channels in ``num_groups`` groups (over the group's channels and positions), then
     scale and shift per channel. input: (N, C, *) with C divisible by num_groups; weight, bias: (C,) -> input's shape.
     """
+    floating_only("group_norm", input)
     if input.ndim < 2:
         raise ShapeError(f"group_norm: expected input (N, C, *), got shape {input.shape}")
     n, channels = input.shape[:2]
@@ -95,6 +96,7 @@ def instance_norm(
     ``use_input_stats`` the running statistics (when given) are updated in place with the batch average of the
     instances' mean and unbiased variance, as PyTorch; without, they normalize instead.
     """
+    floating_only("instance_norm", input)
     if input.ndim < 3:
         raise ShapeError(f"instance_norm: expected input (N, C, *) with at least one spatial dim, got {input.shape}")
     n, channels = input.shape[:2]
@@ -136,6 +138,7 @@ def rms_norm(
     input: (..., *normalized_shape); weight: normalized_shape or None. eps None: the machine epsilon of the
     input's dtype, as PyTorch.
     """
+    floating_only("rms_norm", input)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if not shape or input.ndim < len(shape) or input.shape[input.ndim - len(shape) :] != shape:
         raise ShapeError(f"rms_norm: input of shape {input.shape} must end with normalized_shape {shape}")

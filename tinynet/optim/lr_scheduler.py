@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import types
 import warnings
 from bisect import bisect_right
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from tinynet.errors import ArgumentError, ArgumentTypeError
+from tinynet.missing import module_getattr
 from tinynet.optim.optimizer import Optimizer
 
 __all__ = [
@@ -49,6 +51,30 @@ def _per_group(name: str, optimizer: Optimizer, value) -> list:
             )
         return list(value)
     return [value] * len(optimizer.param_groups)
+
+
+def _check_numbers(scheduler: str, **values) -> None:
+    """Refuse a setting that is not a real number, or is NaN (a number, or a list with one per group).
+
+    PyTorch's schedules accept a NaN gamma, factor or eta_min and hand every step a NaN lr; tinynet says so
+    when the schedule is built, since no NaN setting is meant (issue 14: bad hyperparameters are refused).
+    """
+    for key, value in values.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if not isinstance(item, numbers.Real):
+                raise ArgumentTypeError(f"{scheduler}: {key} must be a number, got {type(item).__name__}")
+            if math.isnan(item):
+                raise ArgumentError(f"{scheduler}: invalid {key} value: nan (give a number: NaN is refused)")
+
+
+# PyTorch's public schedules (torch.optim.lr_scheduler.__all__ of 2.x), so that a missing one is named as such.
+_PYTORCH_SCHEDULERS = {
+    "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
+    "SequentialLR", "CosineAnnealingLR", "ChainedScheduler", "ReduceLROnPlateau", "CyclicLR",
+    "CosineAnnealingWarmRestarts", "OneCycleLR", "PolynomialLR", "LRScheduler",
+}  # fmt: skip
+# PyTorch's schedules that tinynet lacks raise NotImplementedOpError saying so, not a bare AttributeError.
+__getattr__ = module_getattr("tinynet.optim.lr_scheduler", "torch.optim.lr_scheduler", _PYTORCH_SCHEDULERS)
 
 
 def _group_lrs(optimizer: Optimizer) -> list[float]:
@@ -154,6 +180,9 @@ class LambdaLR(LRScheduler):
                  last_epoch: int = -1) -> None:  # fmt: skip
         self.optimizer = optimizer
         self.lr_lambdas = list(_per_group("lr_lambda", optimizer, lr_lambda))
+        for fn in self.lr_lambdas:
+            if not callable(fn):  # PyTorch raises TypeError too, calling it at construction
+                raise ArgumentTypeError(f"LambdaLR: lr_lambda should be a function, but got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -179,8 +208,9 @@ class StepLR(LRScheduler):
     """lr = base_lr * gamma ** (epoch // step_size): drop by gamma every step_size epochs."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        if step_size < 1:
-            raise ArgumentError(f"StepLR: step_size must be >= 1, got {step_size}")
+        _check_numbers("StepLR", step_size=step_size, gamma=gamma)
+        if step_size <= 0:  # PyTorch takes 0 and fails at the first step (modulo by zero); negatives mean nothing
+            raise ArgumentError(f"StepLR: step_size must be > 0, got {step_size}")
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -199,6 +229,7 @@ class MultiStepLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:  # fmt: skip
         self.milestones = Counter(milestones)  # a milestone given twice drops by gamma twice, as in PyTorch
+        _check_numbers("MultiStepLR", gamma=gamma, milestones=list(self.milestones))
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -216,6 +247,7 @@ class ExponentialLR(LRScheduler):
     """lr = base_lr * gamma ** epoch: multiply by gamma every epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        _check_numbers("ExponentialLR", gamma=gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -234,6 +266,7 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1) -> None:  # fmt: skip
+        _check_numbers("LinearLR", start_factor=start_factor, end_factor=end_factor, total_iters=total_iters)
         if not 0 < start_factor <= 1:
             raise ArgumentError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
         if not 0 <= end_factor <= 1:
@@ -262,8 +295,9 @@ class CosineAnnealingLR(LRScheduler):
     (past T_max it rises again, as PyTorch's does)."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        if T_max < 1:
-            raise ArgumentError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
+        _check_numbers("CosineAnnealingLR", T_max=T_max, eta_min=eta_min)
+        if T_max <= 0:  # PyTorch takes 0 and fails at the first step (modulo by zero); negatives mean nothing
+            raise ArgumentError(f"CosineAnnealingLR: T_max must be > 0, got {T_max}")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -300,6 +334,9 @@ class OneCycleLR(LRScheduler):
             raise ArgumentTypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
+        _check_numbers("OneCycleLR", max_lr=max_lr, pct_start=pct_start, div_factor=div_factor,
+                       final_div_factor=final_div_factor, base_momentum=base_momentum,
+                       max_momentum=max_momentum)  # fmt: skip
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
             raise ArgumentError(f"OneCycleLR: expected a float between 0 and 1 for pct_start, got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
@@ -461,6 +498,8 @@ class ReduceLROnPlateau(LRScheduler):
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: list[float] | float = 0, eps: float = 1e-8) -> None:  # fmt: skip
+        _check_numbers("ReduceLROnPlateau", factor=factor, threshold=threshold, min_lr=min_lr, eps=eps,
+                       patience=patience, cooldown=cooldown)  # fmt: skip
         if factor >= 1.0:
             raise ArgumentError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor}")
         if not isinstance(optimizer, Optimizer):

@@ -12,7 +12,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet.autograd import enable_grad
-from tinynet.errors import ArgumentError, ArgumentTypeError, TinynetError
+from tinynet.errors import ArgumentError, ArgumentTypeError, IndexingError, TinynetError
 from tinynet.tensor import Tensor, to_host
 
 
@@ -31,6 +31,7 @@ class Optimizer:
                 f"{type(self).__name__}: params should be an iterable of Tensors or dicts, but got a Tensor "
                 "(write [tensor], or model.parameters())"
             )
+        _check_betas(type(self).__name__, defaults)
         self.defaults = defaults
         self.state: defaultdict[Tensor, dict] = defaultdict(dict)  # keyed by the parameter, as in PyTorch
         self.param_groups: list[dict] = []
@@ -202,9 +203,31 @@ def _restored(name: str, value, param: Tensor):
 
 
 def check_hyperparameters(name: str, **values: float) -> None:
-    """Raise PyTorch's ValueError for a negative setting: ``check_hyperparameters("Adam", lr=lr, eps=eps)``."""
+    """Raise PyTorch's ValueError for a negative setting: ``check_hyperparameters("Adam", lr=lr, eps=eps)``.
+
+    NaN is refused for every setting (PyTorch's SGD lets a NaN lr, momentum or weight_decay through, to NaN
+    weights at the first step; its other optimizers refuse it); inf passes, as in PyTorch.
+    """
     for key, value in values.items():
+        if isinstance(value, Tensor):  # PyTorch takes a Tensor lr (for capturable/fused steps): tinynet not yet
+            raise ArgumentTypeError(
+                f"{name}: a Tensor {key} is not supported by tinynet yet; pass a Python number ({key}.item())"
+            )
         if not isinstance(value, numbers.Real):
             raise ArgumentTypeError(f"{name}: {key} must be a number, got {type(value).__name__}")
         if not value >= 0:  # (NaN fails this too, as PyTorch's checks refuse it)
             raise ArgumentError(f"{name}: invalid {key} value: {value} (must be >= 0)")
+
+
+def _check_betas(name: str, defaults: dict) -> None:
+    """``betas`` must be a pair (beta1, beta2); each optimizer checks their range. PyTorch raises IndexError for a
+    shorter one (reading betas[1]) and fails at the first step for a longer one."""
+    if "betas" not in defaults:
+        return
+    betas = defaults["betas"]
+    if not isinstance(betas, (tuple, list)):
+        raise ArgumentTypeError(f"{name}: betas must be a pair of numbers (beta1, beta2), got {type(betas).__name__}")
+    if len(betas) < 2:
+        raise IndexingError(f"{name}: betas must be a pair of numbers (beta1, beta2), got {len(betas)} value(s)")
+    if len(betas) > 2:
+        raise ArgumentError(f"{name}: betas must be a pair of numbers (beta1, beta2), got {len(betas)} values")

@@ -21,7 +21,7 @@ from tinynet.data import (
     get_worker_info,
     random_split,
 )
-from tinynet.errors import NotImplementedOpError
+from tinynet.missing import module_getattr
 
 __all__ = [
     "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset", "RandomSampler",
@@ -42,10 +42,4 @@ _MISSING = {
 }  # fmt: skip
 
 
-def __getattr__(name: str):
-    if name in _MISSING:
-        raise NotImplementedOpError(
-            f"tinynet.utils.data.{name}: PyTorch's torch.utils.data.{name} is not implemented in tinynet "
-            f"({_MISSING[name]})"
-        )
-    raise AttributeError(f"module tinynet.utils.data has no attribute {name!r}")
+__getattr__ = module_getattr("tinynet.utils.data", "torch.utils.data", _MISSING)
