@@ -26,11 +26,11 @@ ADAM_FLOPS_PER_PARAM = 13  # PyTorch's single-tensor Adam: m (3), v (4), sqrt(v)
 # theirs), so that a quick run stays under a minute; "tiny" only checks that everything runs.
 SIZES = {
     "full": dict(matmul=1024, conv2d=(64, 16, 28, 28, 32), batch=100, pool=(64, 32, 28, 28),
-                 attention=(8, 4, 128, 64), xent=(2048, 1000), layernorm=(8192, 256), adam=1_000_000),
+                 attention=(8, 4, 128, 64), xent=(2048, 1000), layernorm=(8192, 256), adam=1_000_000, lenet=64),
     "quick": dict(matmul=512, conv2d=(16, 16, 28, 28, 32), batch=100, pool=(16, 32, 28, 28),
-                  attention=(2, 4, 128, 64), xent=(512, 1000), layernorm=(2048, 256), adam=250_000),
+                  attention=(2, 4, 128, 64), xent=(512, 1000), layernorm=(2048, 256), adam=250_000, lenet=16),
     "tiny": dict(matmul=64, conv2d=(2, 3, 8, 8, 4), batch=4, pool=(2, 3, 8, 8),
-                 attention=(1, 2, 16, 8), xent=(16, 10), layernorm=(16, 32), adam=1000),
+                 attention=(1, 2, 16, 8), xent=(16, 10), layernorm=(16, 32), adam=1000, lenet=4),
 }  # fmt: skip
 SIGNAL = 40  # MNIST-1D signal length: the reference models are built for it
 
@@ -246,6 +246,20 @@ def train_cnn(batch: int) -> Workload:
     )  # fmt: skip
 
 
+def train_lenet(batch: int) -> Workload:
+    """Lesson 08's image CNN (Conv32-Pool-Conv64-Pool-Dense64-Dense10) on (batch, 1, 28, 28), Adam lr 1e-2."""
+    (x,) = _arrays(12, (batch, 1, 28, 28))  # random images: a step's time depends on the shapes only
+    labels = np.random.default_rng(13).integers(0, 10, batch)
+    layers = [(_conv_flops(batch, 1, 32, 26 * 26, 9), False), (_conv_flops(batch, 32, 64, 11 * 11, 9), True),
+              (2 * batch * 1600 * 64, True), (2 * batch * 64 * 10, True)]  # fmt: skip
+    params = 32 * 9 + 32 + 64 * 32 * 9 + 64 + 1600 * 64 + 64 + 64 * 10 + 10
+    return Workload(
+        "train_lenet", f"lesson 08's MNIST CNN training step, batch {batch} of 1x28x28, Adam lr 1e-2",
+        _with_adam(layers, params), None, "compute",
+        lambda fw: _classifier_step(fw, "mnist_cnn", x, labels, train=True),
+    )  # fmt: skip
+
+
 def train_mlp(batch: int) -> Workload:
     x, labels = _mnist1d_batch(batch)
     sizes = [(SIGNAL, 100), (100, 100), (100, 10)]
@@ -284,6 +298,81 @@ def train_xor() -> Workload:
     )
 
 
+# Vocabulary, embedding, hidden size, sequence length, batch: PyTorch's word_language_model example's bptt 35
+# and batch 20, an LSTM of 128 (the example's 200 is in between), and a vocabulary of 1000 rather than
+# WikiText-2's 33,278, so that the head does not drown the recurrence that this workload is about.
+LSTM_LM_SIZES = {"full": (1000, 64, 128, 35, 20), "quick": (1000, 64, 128, 35, 20), "tiny": (50, 8, 16, 5, 3)}
+
+
+def train_lstm_lm(vocab: int, embed: int, hidden: int, length: int, batch: int) -> Workload:
+    """One training step of the LSTM language model: cross-entropy over all N*T positions, Adam lr 1e-3."""
+    rng = np.random.default_rng(12)
+    tokens, targets = rng.integers(0, vocab, (batch, length)), rng.integers(0, vocab, (batch, length))
+
+    def setup(fw: Framework):
+        model = fw.model(lambda nn: fw.models.LSTMLanguageModel(vocab, embed, hidden))
+        inputs, labels = fw.tensor(tokens), fw.tensor(targets.reshape(-1))
+        optimizer = fw.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step():
+            optimizer.zero_grad()
+            fw.F.cross_entropy(model(inputs).reshape(-1, vocab), labels).backward()
+            optimizer.step()
+
+        return step
+
+    rows = length * batch
+    # The input projection, the recurrent one, the head: each needs its input's gradient (the embedding's).
+    layers = [(2 * rows * embed * 4 * hidden, True), (2 * rows * hidden * 4 * hidden, True)]
+    layers.append((2 * rows * hidden * vocab, True))
+    params = vocab * embed + 4 * hidden * (embed + hidden + 2) + hidden * vocab + vocab
+    return Workload(
+        "train_lstm_lm", f"LSTM LM (vocab {vocab}, embed {embed}, hidden {hidden}) step on ({batch}, {length}), Adam",
+        _with_adam(layers, params), None, "compute", setup,
+    )  # fmt: skip
+
+
+# Lesson 14's language model at its full-run size (tinynet.models.CharTransformer), per size of run.
+LM_SIZES = {
+    "full": dict(batch=32, context=64, vocab=96, d_model=64, heads=4, layers=2),
+    "quick": dict(batch=32, context=64, vocab=96, d_model=64, heads=4, layers=2),
+    "tiny": dict(batch=2, context=8, vocab=10, d_model=16, heads=2, layers=1),
+}
+
+
+def train_transformer_lm(batch: int, context: int, vocab: int, d_model: int, heads: int, layers: int) -> Workload:
+    """One training step of lesson 14's character language model: forward, cross-entropy of every position's
+    next-token scores, backward, Adam (lr 3e-3, as the lesson)."""
+    rng = np.random.default_rng(12)
+    tokens = rng.integers(0, vocab, (batch, context + 1))
+    x, y = tokens[:, :-1], tokens[:, 1:]
+
+    def setup(fw: Framework):
+        model = fw.model(lambda nn: fw.models.CharTransformer(vocab, d_model, heads, layers, context))
+        inputs, targets = fw.tensor(x), fw.tensor(y.reshape(-1))
+        optimizer = fw.optim.Adam(model.parameters(), lr=3e-3)
+
+        def step():
+            optimizer.zero_grad()
+            fw.F.cross_entropy(model(inputs).reshape(-1, vocab), targets).backward()
+            optimizer.step()
+
+        return step
+
+    tokens_per_step, pairs = batch * context, batch * context * (context + 1) // 2
+    # Per layer: the q, k, v and output projections (4 d^2 per token) and the feed-forward (8 d^2); the readout.
+    linear = [(2 * tokens_per_step * 12 * d_model**2, True)] * layers + [(2 * tokens_per_step * d_model * vocab, True)]
+    # Causal attention: the kept query-key pairs, 2 products forward and 4 backward, as the attention workload.
+    attention_flops = layers * 12 * pairs * d_model
+    block = 12 * d_model**2 + 13 * d_model  # in_proj, out_proj, linear1, linear2 with biases; two LayerNorms
+    params = vocab * d_model + layers * block + 2 * d_model + d_model * vocab + vocab
+    shape = (
+        f"lesson 14's CharTransformer (d_model {d_model}, {heads} heads, {layers} layers, vocabulary {vocab}) "
+        f"training step, batch {batch} of {context} tokens, Adam"
+    )
+    return Workload("train_transformer_lm", shape, _with_adam(linear, params) + attention_flops, None, "compute", setup)
+
+
 def all_workloads(size: str = "full") -> list[Workload]:
     """Every workload at ``size`` (a key of SIZES), in report order."""
     s = SIZES[size]
@@ -299,8 +388,11 @@ def all_workloads(size: str = "full") -> list[Workload]:
         adam_step(s["adam"]),
         gru(s["batch"]),
         train_cnn(s["batch"]),
+        train_lenet(s["lenet"]),
         train_mlp(s["batch"]),
         train_xor(),
+        train_transformer_lm(**LM_SIZES[size]),
+        train_lstm_lm(*LSTM_LM_SIZES[size]),
     ]
 
 

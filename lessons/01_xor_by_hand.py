@@ -98,6 +98,7 @@ for p, g in zip(params, grads):
         p[index] = original
         worst = max(worst, abs((plus - minus) / (2 * eps) - g[index]))
 print(f"largest gap between hand-derived and numeric gradients: {worst:.2e}")
+assert worst < 1e-6, f"the hand-derived gradients should match finite differences (gap ~4e-11), got {worst:.2e}"
 
 # %% [markdown]
 # ## Training: gradient descent
@@ -115,6 +116,7 @@ for _ in range(steps):
 _, y = forward(params, X)
 final_loss = float(np.mean((y - T) ** 2))
 print("trained outputs:", y.ravel().round(3), "targets:", T.ravel())
+assert final_loss < 0.05, f"XOR should be learned: MSE < 0.05 (0.00029 after 5000 steps), got {final_loss:.4f}"
 
 # %% [markdown]
 # ## What the network learned
@@ -137,4 +139,16 @@ ax_surface.set(title="Network output over the input square", xlabel="x1", ylabel
 fig.colorbar(contour, ax=ax_surface)
 lesson.savefig(fig, "xor_by_hand.png")
 
+# %%
 lesson.report(final_mse=final_loss, gradient_check_gap=float(worst), steps=steps)
+
+# %% [markdown]
+# ## Your turn
+
+# %%
+lesson.what_next(
+    "Start from all-zero weights: why do both hidden units stay the same forever (symmetry)?",
+    "Use 1 hidden unit instead of 2: the perceptron's limit (Minsky & Papert) returns: the output is then monotone "
+    "along one line through the inputs, and the MSE cannot go below 1/6.",
+    "Swap sigmoid for tanh in the hidden layer and redo its derivative by hand; check it with the finite differences.",
+)

@@ -63,6 +63,7 @@ activations = {  # name: (tinynet function, closed-form derivative in NumPy)
     "gelu": (F.gelu, lambda x: normal_cdf(x) + x * normal_pdf(x)),
 }
 
+# %%
 x_np = np.linspace(-4, 4, points)
 curves, derivative_error = {}, {}
 for name, (fn, closed_form) in activations.items():
@@ -75,6 +76,8 @@ for name, (fn, closed_form) in activations.items():
 max_derivative_error = max(derivative_error.values())
 sigmoid_max_slope = float(curves["sigmoid"][1].max())
 print(f"steepest sigmoid slope: {sigmoid_max_slope:.4f}  (1/4: each sigmoid layer shrinks the gradient 4x or more)")
+assert max_derivative_error < 1e-12, f"autograd should match every closed form, off by {max_derivative_error:.1e}"
+assert abs(sigmoid_max_slope - 0.25) < 1e-3, f"sigmoid's slope peaks at 1/4 (x = 0), got {sigmoid_max_slope:.4f}"
 
 # %% [markdown]
 # ## What the curves say
@@ -135,6 +138,7 @@ mse_grad_wrong = gradient_at(-6.0, F.mse_loss)
 ce_grad_wrong = gradient_at(-6.0, F.binary_cross_entropy)
 print(f"z = -6 (p = {np_sigmoid(-6):.4f}, target 1): |dL/dz| is {mse_grad_wrong:.4f} (MSE), {ce_grad_wrong:.4f} (BCE)")
 
+# %%
 # The softmax version: three classes, the truth is class 2, the logits are confidently on class 0.
 wrong_logits = np.array([[6.0, 0.0, 0.0]])
 onehot = np.array([[0.0, 0.0, 1.0]])
@@ -148,6 +152,7 @@ probabilities = np.exp(wrong_logits) / np.exp(wrong_logits).sum()
 softmax_ce_identity_error = float(np.abs(softmax_ce_grad - (probabilities - onehot)).max())
 print("softmax + cross-entropy gradient:", softmax_ce_grad.round(4), " softmax - onehot:", probabilities - onehot)
 print("softmax + MSE gradient:          ", softmax_mse_grad.round(4))
+assert softmax_ce_identity_error < 1e-12, "d CE / d logits should be exactly softmax - onehot"
 
 # %% [markdown]
 # ## How many steps to fix the mistake?
@@ -214,7 +219,9 @@ stable_error = float(np.abs(stable - reference).max())
 print("exp(logits):      ", exps)
 print("naive softmax:    ", naive)
 print("tinynet softmax:  ", stable.round(4), " (sums to", stable.sum(), ")")
+assert naive_nan_count == 3 and stable_finite, "naive softmax at 1000 gives inf / inf = nan; the stable one does not"
 
+# %%
 lesson.report(
     max_derivative_error=max_derivative_error,
     sigmoid_max_slope=sigmoid_max_slope,
@@ -228,4 +235,15 @@ lesson.report(
     naive_softmax_nan_count=naive_nan_count,
     stable_softmax_finite=stable_finite,
     stable_softmax_error=stable_error,
+)
+
+# %% [markdown]
+# ## Your turn
+
+# %%
+lesson.what_next(
+    "Plot GELU's derivative next to ReLU's: where is it negative, and why does that not stop training?",
+    "Add label smoothing (F.cross_entropy(..., label_smoothing=0.1)) and see what it does to the confident "
+    "mistake's gradient.",
+    "Find the logit where float32 sigmoid rounds to exactly 1.0, and what BCE on it gives.",
 )

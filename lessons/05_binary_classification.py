@@ -92,6 +92,8 @@ for z0, *losses, grad_1, grad_2, grad_3 in zip(z_np, naive, loss_sb, loss_wl, ex
 logits_loss_error = float(np.abs(loss_wl - exact_loss).max() / exact_loss.max())
 logits_grad_error = float(np.abs(grad_wl - exact_grad).max())
 sigmoid_bce_grad_at_minus_50 = float(abs(grad_sb[1]))
+assert logits_loss_error < 1e-6 and logits_grad_error < 1e-6, "the with-logits form should equal the exact values"
+assert sigmoid_bce_grad_at_minus_50 < 1e-6, "sigmoid then BCE: at logit -50 its gradient vanishes"
 
 # %% [markdown]
 # ## Training: an MLP with a logit output
@@ -131,6 +133,7 @@ def probabilities(model: nn.Module, x: tn.Tensor) -> np.ndarray:
         return F.sigmoid(model(x).squeeze(1)).numpy()
 
 
+# %%
 x_train_s, x_test_s = standardise(x_train, x_test)
 model = make_model()
 history = np.array(train(model, x_train_s, y_train, epochs, watch=[(x_train_s, y_train), (x_test_s, y_test)]))
@@ -182,6 +185,8 @@ positives, negatives = p_test[y_true == 1], p_test[y_true == 0]
 pairwise = positives[:, None] - negatives[None, :]  # (P, N): every positive against every negative
 auc_by_pairs = float(np.mean(pairwise > 0) + 0.5 * np.mean(pairwise == 0))
 print(f"AUC {auc:.4f}; fraction of (positive, negative) pairs ranked right: {auc_by_pairs:.4f}")
+assert abs(auc - auc_by_pairs) < 1e-9, "AUC is exactly the fraction of (positive, negative) pairs ranked right"
+assert auc > 0.95, f"the held-out AUC should be high (0.982 in the full run): {auc:.3f}"
 
 thresholds = np.linspace(0.02, 0.98, 49)
 tradeoff = np.array(
@@ -191,6 +196,7 @@ tradeoff = np.array(
     ]
 )  # (thresholds, 3)
 
+# %%
 fig, (ax_loss, ax_tradeoff, ax_roc) = plt.subplots(1, 3, figsize=(15, 4.3))
 ax_loss.plot(np.arange(1, epochs + 1), history[:, 0], label="training part")
 ax_loss.plot(np.arange(1, epochs + 1), history[:, 1], label="held-out part")
@@ -234,6 +240,7 @@ for fold, (train_idx, test_idx) in enumerate(KFold(folds, shuffle=True, seed=0).
     fold_accuracy.append(metrics.accuracy(fold_pred, y[test_idx]))
 cv_mean, cv_std = float(np.mean(fold_accuracy)), float(np.std(fold_accuracy))
 print("accuracy per fold:", np.round(fold_accuracy, 3), f" mean {cv_mean:.3f} +- {cv_std:.3f}")
+assert cv_mean > 0.9 and cv_std < 0.05, f"5-fold accuracy ~0.94 +- 0.004 (full run), got {cv_mean:.3f} +- {cv_std:.3f}"
 standard_error = np.sqrt(scores["accuracy"] * (1 - scores["accuracy"]) / len(y_true))
 print(f"single held-out split: {scores['accuracy']:.3f} +- {standard_error:.3f} (binomial standard error)")
 
@@ -249,6 +256,7 @@ ax.set_ylim(low - 0.6 * (high - low) - 0.01, high + 0.2 * (high - low) + 0.01)  
 ax.legend(loc="lower center", ncol=2, fontsize=9)
 lesson.savefig(fig, "cross_validation.png")
 
+# %%
 lesson.report(
     **{f"heldout_{name}": value for name, value in scores.items()},
     heldout_auc=auc,
@@ -259,4 +267,14 @@ lesson.report(
     logits_grad_error=logits_grad_error,
     sigmoid_bce_grad_at_logit_minus_50=sigmoid_bce_grad_at_minus_50,
     epochs=epochs,
+)
+
+# %% [markdown]
+# ## Your turn
+
+# %%
+lesson.what_next(
+    "Make the classes imbalanced (weights=[0.9] in make_classification): what happens to accuracy vs F1 and AUC?",
+    "Use BCEWithLogitsLoss(pos_weight=...) to trade precision for recall, and find the threshold that does the same.",
+    "Repeat the 5-fold cross-validation with 10 folds: does the spread shrink?",
 )

@@ -74,6 +74,7 @@ def make_model(dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(*layers, nn.Linear(256, 10))
 
 
+# %%
 def train(model, optimizer, augment=None, patience=None, description="training") -> dict:
     """Train on the 100 images for `epochs` epochs; returns per-epoch "train"/"val" accuracy and "val_loss".
 
@@ -112,6 +113,7 @@ def train(model, optimizer, augment=None, patience=None, description="training")
     return history
 
 
+# %%
 def weight_norm(model) -> float:
     """sqrt(sum of w^2) over every weight matrix (biases left out): how big the weights are."""
     return float(np.sqrt(sum(float((p * p).sum().item()) for name, p in model.named_parameters() if "weight" in name)))
@@ -136,7 +138,12 @@ print("weights:", sum(p.numel() for p in model.parameters()), "for", len(x_train
 runs["baseline"] = (model, train(model, optim.Adam(model.parameters(), lr=1e-3), description="baseline"))
 baseline = runs["baseline"][1]
 print(f"baseline: train accuracy {baseline['train'][-1]:.3f}, validation accuracy {baseline['val'][-1]:.3f}")
+assert baseline["train"][-1] == 1.0, "the too-big network should memorise its 100 training images: train accuracy 1.0"
+assert baseline["val"][-1] < 0.95, f"...and do clearly worse on new ones (~0.9), got {baseline['val'][-1]:.3f}"
+lesson.save_arrays("run_baseline.npz", **baseline)  # what the plots need: rerun the plot cells without retraining
 
+# %%
+baseline = lesson.load_arrays("run_baseline.npz")
 fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
 ax_acc.plot(baseline["train"], label="train")
 ax_acc.plot(baseline["val"], label="validation")
@@ -168,6 +175,7 @@ tn.manual_seed(0)
 model = make_model()
 optimizer = optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1.0)
 runs["weight decay"] = (model, train(model, optimizer, description="weight decay"))
+lesson.save_arrays("run_weight_decay.npz", **runs["weight decay"][1])
 
 # %% [markdown]
 # ## 2. Dropout, and why models have a train and an eval mode
@@ -193,6 +201,7 @@ print("eval mode (the identity):\n", drop(ones).numpy(), sep="")
 tn.manual_seed(0)
 model = make_model(dropout=0.5)
 runs["dropout"] = (model, train(model, optim.Adam(model.parameters(), lr=1e-3), description="dropout"))
+lesson.save_arrays("run_dropout.npz", **runs["dropout"][1])
 
 # %% [markdown]
 # ## 3. Early stopping: keep the best checkpoint
@@ -215,6 +224,7 @@ model = make_model()
 early = train(model, optim.Adam(model.parameters(), lr=1e-3), patience=patience, description="early stopping")
 runs["early stopping"] = (model, early)
 print(f"trained {len(early['val'])} of {epochs} epochs; kept the weights of epoch {early['best_epoch']}")
+lesson.save_arrays("run_early_stopping.npz", **runs["early stopping"][1])
 
 # %% [markdown]
 # ## 4. Data augmentation: more training images, for free
@@ -263,6 +273,7 @@ tn.manual_seed(0)
 model = make_model()
 optimizer = optim.Adam(model.parameters(), lr=1e-3)
 runs["augmentation"] = (model, train(model, optimizer, augment=augment, description="augmentation"))
+lesson.save_arrays("run_augmentation.npz", **runs["augmentation"][1])
 
 # %% [markdown]
 # ## 5. All of them together
@@ -278,6 +289,7 @@ model = make_model(dropout=0.5)
 optimizer = optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1.0)
 combined = train(model, optimizer, augment=augment, patience=patience, description="all combined")
 runs["all combined"] = (model, combined)
+lesson.save_arrays("run_all_combined.npz", **runs["all combined"][1])
 
 # %% [markdown]
 # ## The summary
@@ -305,6 +317,10 @@ for name, row in summary.items():
     print(f"{name:16}" + "".join(f"{value:14.3f}" for value in row.values()))
 best_technique = max((name for name in summary if name != "baseline"), key=lambda name: summary[name]["kept val acc"])
 print(f"best on validation: {best_technique}")
+decayed, plain = summary["weight decay"]["weight norm"], summary["baseline"]["weight norm"]
+assert decayed < 0.95 * plain, f"weight decay should keep the weights smaller: norm {decayed:.1f} vs {plain:.1f}"
+columns = list(summary["baseline"])
+lesson.save_arrays("summary.npz", names=list(summary), **{c: [row[c] for row in summary.values()] for c in columns})
 
 # %% [markdown]
 # ## All the curves, side by side
@@ -323,8 +339,11 @@ print(f"best on validation: {best_technique}")
 # tuned on the validation set.
 
 # %%
+histories = {name: lesson.load_arrays(f"run_{name.replace(' ', '_')}.npz") for name in runs}
+saved = lesson.load_arrays("summary.npz")
+summary = {name: {c: saved[c][i] for c in columns} for i, name in enumerate(saved["names"])}
 fig, axes = plt.subplots(2, 4, figsize=(17, 7.5), layout="constrained")
-for ax, (name, (_, history)) in zip(axes.flat, runs.items()):
+for ax, (name, history) in zip(axes.flat, histories.items()):
     ax.plot(history["train"], label="train")
     ax.plot(history["val"], label="validation")
     if "best_epoch" in history:
@@ -333,7 +352,7 @@ for ax, (name, (_, history)) in zip(axes.flat, runs.items()):
     ax.set_ylim(0.5, 1.01)
     ax.legend(loc="lower right")
 ax_loss, ax_bars = axes[1, 2], axes[1, 3]
-for name, (_, history) in runs.items():
+for name, history in histories.items():
     ax_loss.semilogy(history["val_loss"], label=name)
 ax_loss.set(xlabel="epoch", ylabel="cross-entropy (log scale)", title="Validation loss of every run")
 ax_loss.legend(fontsize=8)
@@ -394,6 +413,7 @@ def train_sgd(clip: float | None, steps: int = 150) -> tuple[list, list, list]:
     return losses, before, after
 
 
+# %%
 max_norm = 1.0
 loss_plain, norm_plain, _ = train_sgd(clip=None)
 loss_clipped, norm_before, norm_after = train_sgd(clip=max_norm)
@@ -401,7 +421,14 @@ last = len(loss_plain) // 5  # compare the last fifth of the steps
 print(f"SGD lr=1.5, no clipping: mean loss over the last {last} steps {np.mean(loss_plain[-last:]):.3f}")
 print(f"SGD lr=1.5, clipped at {max_norm}: mean loss over the last {last} steps {np.mean(loss_clipped[-last:]):.3f}")
 print(f"gradient norm in the clipped run: up to {max(norm_before):.2f} before clipping, {max(norm_after):.2f} after")
+assert max(norm_after) <= max_norm + 1e-4, f"clip_grad_norm_ caps the norm at {max_norm}, got {max(norm_after):.3f}"
+assert np.mean(loss_clipped[-last:]) < np.mean(loss_plain[-last:]) / 10, "lr = 1.5 should train only with clipping"
+clip_run = dict(loss_plain=loss_plain, loss_clipped=loss_clipped, norm_before=norm_before, norm_after=norm_after)
+lesson.save_arrays("clipping.npz", **clip_run)
 
+# %%
+clip_run = lesson.load_arrays("clipping.npz")
+loss_plain, loss_clipped, norm_before, norm_after = (clip_run[key] for key in clip_run)
 fig, (ax_norm, ax_loss) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
 ax_norm.semilogy(norm_before, label="before clipping", color="C3")
 ax_norm.semilogy(norm_after, label="after clipping", color="C0")
@@ -414,6 +441,7 @@ ax_loss.set(xlabel="step", ylabel="training loss (batch)", title="SGD with lr = 
 ax_loss.legend()
 lesson.savefig(fig, "gradient_clipping.png")
 
+# %%
 lesson.report(
     baseline_train_acc=baseline["train"][-1],
     baseline_val_acc=summary["baseline"]["kept val acc"],
@@ -436,4 +464,14 @@ lesson.report(
     final_loss_no_clip=float(np.mean(loss_plain[-last:])),
     final_loss_clipped=float(np.mean(loss_clipped[-last:])),
     epochs=epochs,
+)
+
+# %% [markdown]
+# ## Your turn
+
+# %%
+lesson.what_next(
+    "Double the training set to 200 images: which technique still helps?",
+    "Sweep weight_decay over 1e-4 .. 1e-1 on a log scale and plot validation accuracy against it.",
+    "Replace dropout with nn.BatchNorm1d: does it regularise too, and what do train/eval modes do to it?",
 )

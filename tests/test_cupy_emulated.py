@@ -1,6 +1,6 @@
 """The CUDA kernels' logic, tested without a GPU.
 
-kernels/cuda/*.cu are compiled with g++ against a CPU stand-in for CUDA (cuda_emulator.h: real threads
+kernels/cuda/*.cu are compiled with g++ against a CPU stand-in for CUDA (kernels/cuda_emulator.h: real threads
 per block, real barriers and warp shuffles) and driven by the CuPy backend's own Python code, with
 NumPy in place of CuPy. On a GPU, test_backend.py checks the real thing against the reference; this
 runs wherever g++ does, so CI, which has no GPU, still catches a wrong index, a missing barrier or a
@@ -10,7 +10,6 @@ test_cuda_compile.py for that).
 
 from concurrent.futures import ThreadPoolExecutor
 
-import cuda_emulator
 import numpy as np
 import pytest
 from test_backend import _inputs
@@ -18,7 +17,7 @@ from test_cupy_backend import _gradcheck_cases, patch_cupy
 from test_model_parity import TinyEncoder, train_losses
 
 import tinynet as tn
-from kernels import cupy_gpu, numpy_ref
+from kernels import cuda_emulator, cupy_gpu, numpy_ref
 from tinynet import backend
 from tinynet.models import MNIST1DCNN
 

@@ -292,14 +292,6 @@ def test_cuda_seeds_seed_tinynets_one_generator():
         assert not np.array_equal(tn.rand(4).numpy(), first)
 
 
-def test_cuda_amp_imports_and_turned_on_says_it_is_not_there_yet():
-    import tinynet.cuda.amp as amp
-
-    for make in [lambda: amp.GradScaler("cpu"), amp.autocast]:  # on (off, they pass through: test_torch_semantics)
-        with pytest.raises(tn.TinynetError, match=r"torch\.cuda\.amp\.\w+: mixed-precision .* not implemented"):
-            make()
-
-
 # --- tn.backends flags: accepted, PyTorch's defaults, reported by doctor -------------------------------------
 
 FLAG_PATHS = ["cudnn.benchmark", "cudnn.deterministic", "cudnn.enabled", "cudnn.allow_tf32", "cuda.matmul.allow_tf32"]

@@ -3,7 +3,7 @@
 PyTorch starts each window's search at its first pixel inside the input and moves on to a strictly greater value
 or a NaN: a window whose input pixels are all -inf sends its gradient to the first of them (never into the
 padding), and a window holding NaN to its last NaN. Every backend's max-pool kernel must pick the same pixel, so
-each case runs on every CPU backend, on the CUDA kernels' CPU stand-in (tests/cuda_emulator.py) and, where a GPU
+each case runs on every CPU backend, on the CUDA kernels' CPU stand-in (kernels/cuda_emulator.py) and, where a GPU
 is usable, on cupy; values, indices and gradients are compared with PyTorch (tests/torch_oracle.py).
 """
 

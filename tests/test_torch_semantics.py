@@ -616,23 +616,6 @@ def test_bfloat16_comes_from_ml_dtypes_or_says_what_to_install(monkeypatch):
         getattr(tn, "bfloat16")  # noqa: B009 (the attribute lookup is what is tested)
 
 
-def test_the_scale_modules_import_and_say_what_is_not_there_yet():
-    import tinynet.distributed as dist
-    from tinynet.nn.parallel import DistributedDataParallel
-
-    assert not dist.is_available() and not dist.is_initialized()
-    uses = {
-        "init_process_group": lambda: dist.init_process_group(backend="mpi"),
-        "all_reduce": lambda: dist.all_reduce(tn.ones(2)),
-        "DistributedDataParallel": lambda: DistributedDataParallel(tn.nn.Linear(2, 2)),
-        "GradScaler": lambda: tn.amp.GradScaler("cpu"),
-        "autocast": lambda: tn.autocast("cpu", dtype=tn.float16),
-    }
-    for name, use in uses.items():
-        with pytest.raises(tn.TinynetError, match=f"{name}: .*not implemented in tinynet yet"):
-            use()
-
-
 def test_mixed_precision_switched_off_passes_through_as_in_pytorch():
     model = tn.nn.Linear(2, 1)
     optimizer = tn.optim.SGD(model.parameters(), lr=0.1)
@@ -702,3 +685,19 @@ def test_an_optimizer_refuses_a_nan_setting_as_pytorch_does(setting):
         torch.optim.Adam([torch.ones(2, requires_grad=True)], **setting)
     with pytest.raises(tn.ArgumentError, match=r"Adam: invalid .* value: nan"):
         tn.optim.Adam([tn.ones(2, requires_grad=True)], **setting)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        lambda m, a, b, c: m.addcmul(a, b, c, value=0.5),
+        lambda m, a, b, c: m.addcdiv(a, b, c.abs() + 1, value=-2),
+        lambda m, a, b, c: a.clone().addcmul_(b, c, value=3),
+        lambda m, a, b, c: a.clone().addcdiv_(b, c.abs() + 1),
+        lambda m, a, b, c: m.tensordot(a, b.T, dims=1),
+        lambda m, a, b, c: m.tensordot(a.reshape(2, 3, 1), c.reshape(3, 2, 1), dims=([1, 2], [0, 2])),
+        lambda m, a, b, c: m.tensordot(a, c, dims=2),
+    ],
+)
+def test_addcmul_addcdiv_and_tensordot_as_pytorch(program):
+    check(program, (2, 3), (2, 3), (2, 3))

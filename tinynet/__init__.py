@@ -36,11 +36,14 @@ from tinynet.errors import (
 from tinynet.functions import *  # noqa: F403 (every op family's functions: tn.sin, tn.cumsum, tn.gather...)
 from tinynet import dtypes
 from tinynet.dtypes import finfo, iinfo, int8, int16, promote_types, result_type, uint8
+from tinynet.backward_check import check_backward
 from tinynet.gradcheck import gradcheck
 from tinynet.random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from tinynet.serialization import load, save
 from tinynet import amp, data, distributed, graph, linalg, metrics
-from tinynet.amp import autocast
+from tinynet import memory  # the ledger of what backward will need, and a step's peak memory
+from tinynet.memory import memory_report
+from tinynet.amp import autocast, get_autocast_dtype, is_autocast_available, is_autocast_enabled
 from tinynet.compile import compile
 from tinynet import utils  # torch.utils: tinynet.utils.data
 from tinynet import accelerator, backends, cuda  # devices: tn.cuda.is_available(), tn.backends.cudnn...

@@ -9,7 +9,11 @@ more than once.
 """
 
 import contextlib
+import os
+import sys
 import threading
+import weakref
+from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 import numpy as np
@@ -37,6 +41,10 @@ class _PerThread(threading.local):
     def __init__(self) -> None:
         self.grad_enabled = True
         self.watchers: list = []
+        self.record_origins = False
+        # While tinynet.memory records which module runs each op: the stack of (module, path) now running, the
+        # outermost (None, "") first; None otherwise (one test per op and per module call).
+        self.module_path: list | None = None
 
 
 _thread = _PerThread()
@@ -78,6 +86,17 @@ class set_grad_enabled(contextlib.ContextDecorator):
     def _recreate_cm(self):
         # A fresh object per call, so nested or recursive uses restore their own previous mode.
         return type(self)(self.mode)
+
+
+@contextlib.contextmanager
+def record_origins() -> Iterator[None]:
+    """Inside, every recorded op remembers the file and line of the code that ran it (a learner's own Functions
+    always do), so that ``tn.check_backward`` and graph errors can point at that line."""
+    previous, _thread.record_origins = _thread.record_origins, True
+    try:
+        yield
+    finally:
+        _thread.record_origins = previous
 
 
 class no_grad(set_grad_enabled):
@@ -156,12 +175,17 @@ class Node:
     ``versions``: the inputs' version counters at the forward, then the output's (see ``_check_backward_possible``).
     """
 
-    __slots__ = ("function", "ctx", "inputs", "versions")
+    __slots__ = ("function", "ctx", "inputs", "versions", "kwargs", "origin", "module")  # module: see tinynet.memory
 
-    def __init__(self, function: type, ctx: Context, inputs: tuple, output_version: int = 0) -> None:
+    def __init__(
+        self, function: type, ctx: Context, inputs: tuple, output_version: int = 0, kwargs: dict | None = None,
+        origin: tuple[str, int] | None = None,
+    ) -> None:  # fmt: skip
         self.function = function
         self.ctx = ctx
         self.inputs = inputs
+        self.kwargs = kwargs or None  # the forward's keyword arguments: check_backward runs it again
+        self.origin = origin  # (file, line) of the code outside tinynet that ran the op, when recorded (_origin)
         # Each in-place change count when the forward ran: backward checks nothing changed since.
         versions = []
         for a in inputs:
@@ -219,10 +243,26 @@ class Function:
             result._versions = viewed._versions
             result._base = viewed if viewed._base is None else viewed._base
         if result.requires_grad:
-            result._node = Node(cls, ctx, args, result._version)
+            # Where a learner's own Function ran is always kept; the engine's ops only inside record_origins():
+            # finding the frame costs 8 % of a small model's step.
+            origin = _origin() if not cls.on_arrays or _thread.record_origins else None
+            result._node = Node(cls, ctx, args, result._version, kwargs, origin)
+            if _thread.module_path is not None:  # tinynet.memory is recording: the path of the module running it
+                result._node.module = _thread.module_path[-1][1]
         for watcher in _thread.watchers:
             watcher.forward(cls, args, result)
         return result
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _origin() -> tuple[str, int] | None:
+    """Where the op now being recorded was called from: the innermost frame outside the tinynet package."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    return None if frame is None else (frame.f_code.co_filename, frame.f_lineno)
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
@@ -256,7 +296,6 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, collect: dict 
     some tensors), their gradients are put there instead, and no ``.grad`` changes (``autograd.grad``).
     """
     grads = {id(root): _seed_gradient(root, grad)}  # dL/d(tensor), by tensor, summed over its uses
-    husks: dict[int, Tensor] = {}  # what the freed graph keeps of each tensor (see _free)
     taken = {id(_buffer(grads[id(root)]))}  # gradient buffers already in a .grad (see _accumulate)
     order = topological_order(root)
     needed = None if collect is None else _leading_to(order, collect)
@@ -283,7 +322,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, collect: dict 
                 key = id(parent)
                 grads[key] = grads[key] + parent_grad if key in grads else parent_grad
         if not retain_graph:
-            _free(node, husks)
+            _free(node)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
@@ -303,6 +342,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     grad_outputs = (
         [grad_outputs] * len(outputs) if grad_outputs is None or isinstance(grad_outputs, Tensor) else grad_outputs
     )
+    freed = [t for output in outputs for t in topological_order(output) if t._node is not None and t._node.ctx is None]
     found: dict[int, object] = {}
     for k, (output, output_grad) in enumerate(zip(outputs, grad_outputs)):
         collect = dict.fromkeys(map(id, inputs))
@@ -313,6 +353,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
                 found[key] = found[key] + g if key in found else g
     unused = [k for k, t in enumerate(inputs) if id(t) not in found]
     if unused and not allow_unused:
+        if freed:  # an earlier backward freed part of the graph, which hides the inputs behind it: say that
+            _check_backward_possible(freed[0], freed[0]._node)
         raise GraphError(
             f"autograd.grad: input {unused[0]} (shape {inputs[unused[0]].shape}) was not used to compute the outputs; "
             "pass allow_unused=True to get None for it"
@@ -334,41 +376,16 @@ def _leading_to(order: list[Tensor], targets: dict) -> set[int]:
     return leading
 
 
-def _free(node: Node, husks: dict[int, Tensor]) -> None:
-    """Let go of what ``node`` holds once backward went through it: what its forward saved, and its inputs'
-    values, as PyTorch does, so that a loss kept after backward (in a list of losses, say) keeps no activations
-    alive. The graph's shape stays, for tn.graph to draw: each input becomes a husk with its shape, dtype and
-    history but no values (one per tensor, shared through ``husks``); parameters, which the model holds anyway,
-    stay as they are. Going through the node again is an error (see _check_backward_possible)."""
-    node.ctx, node.versions = None, ()
-    node.inputs = tuple(_husk(a, husks) if isinstance(a, Tensor) else None for a in node.inputs)
-
-
-def _husk(tensor: Tensor, husks: dict[int, Tensor]) -> Tensor:
-    if tensor.requires_grad and tensor._node is None:
-        return tensor
-    husk = husks.get(id(tensor))
-    if husk is None:
-        husk = Tensor(_no_values(tensor.dtype, tensor.shape))
-        husk._node, husk.requires_grad, husk._versions = tensor._node, tensor.requires_grad, _NO_CHANGES
-        husks[id(tensor)] = husk
-    return husk
-
-
-def _no_values(dtype, shape: tuple):
-    """A read-only array of ``shape`` without memory per element (a 0-d array broadcast), shared by every husk of
-    that dtype and shape: a husk costs its Tensor object alone. At most a few thousand are kept."""
-    key = (dtype, shape)
-    array = _NO_VALUES.get(key)
-    if array is None:
-        if len(_NO_VALUES) >= 4096:  # shapes that change at every step (sequence lengths) must not pile up
-            _NO_VALUES.clear()
-        array = _NO_VALUES[key] = np.broadcast_to(np.empty((), dtype), shape)
-    return array
-
-
-_NO_VALUES: dict = {}
-_NO_CHANGES = [0]  # the version counter of every husk: nothing changes one
+def _free(node: Node) -> None:
+    """Let go of what ``node`` holds once backward went through it: what its forward saved, and its inputs, as
+    PyTorch does, so that a loss kept after backward (in a list of losses, say) keeps no activations alive. The
+    graph's ops stay linked, for tn.graph to draw: an input becomes the Node that made it (None for data), and
+    parameters, which the model holds anyway, stay. Going through the node again is an error (see
+    _check_backward_possible)."""
+    node.ctx, node.versions, node.kwargs, node.origin = None, (), None, None
+    node.inputs = tuple(
+        (a if a._node is None and a.requires_grad else a._node) if isinstance(a, Tensor) else None for a in node.inputs
+    )
 
 
 def _seed_gradient(root: Tensor, grad):
@@ -519,13 +536,55 @@ def _accumulate(tensor: Tensor, g, taken: set[int]) -> None:
         tensor.grad = Tensor(g)
     else:
         tensor.grad.array = tensor.grad.array + g
+    hooks = _post_accumulate_hooks.get(id(tensor))
+    if hooks is not None:
+        for hook in list(hooks[1].values()):
+            hook(tensor)
+
+
+# Hooks that run right after a backward wrote a leaf's .grad (register_post_accumulate_grad_hook), by the leaf's
+# id: (weak reference to the leaf, {handle id: hook}). Kept here because Tensor has __slots__ and almost no tensor
+# has one; the weak reference's callback drops the entry with the tensor, so an id reused later finds none.
+_post_accumulate_hooks: dict[int, tuple[weakref.ref, dict[int, Callable]]] = {}
+
+
+class PostAccumulateGradHookHandle:
+    """What ``register_post_accumulate_grad_hook`` returns: ``handle.remove()`` takes the hook away again."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict) -> None:
+        self.hooks, self.id = hooks, PostAccumulateGradHookHandle._next_id
+        PostAccumulateGradHookHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+
+def register_post_accumulate_grad_hook(tensor: Tensor, hook: Callable[[Tensor], None]) -> PostAccumulateGradHookHandle:
+    """PyTorch's ``Tensor.register_post_accumulate_grad_hook``: ``hook(tensor)`` runs during each backward right
+    after ``tensor.grad`` got this backward's gradient (a leaf that requires grad only). Data-parallel training
+    starts sending a gradient as soon as it is ready with it; an optimizer can step a parameter there."""
+    if tensor._node is not None:
+        raise GraphError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if not tensor.requires_grad:
+        raise GraphError("cannot register a hook on a tensor that doesn't require gradient")
+    key = id(tensor)
+    entry = _post_accumulate_hooks.get(key)
+    if entry is None or entry[0]() is not tensor:
+        entry = (weakref.ref(tensor, lambda _, key=key: _post_accumulate_hooks.pop(key, None)), {})
+        _post_accumulate_hooks[key] = entry
+    handle = PostAccumulateGradHookHandle(entry[1])
+    entry[1][handle.id] = hook
+    return handle
 
 
 def _raise_explained(function: type, arrays: list, err: Exception, inputs_checked: bool = True) -> NoReturn:
     """Raise ``err``, which ``function``'s forward (or, ``inputs_checked`` False, its backward) raised, as an
     error that says whose fault it is:
 
-    - a TinynetError: the op's own check, already clear; raised as it is;
+    - a TinynetError: the op's own check, already clear; raised as it is; so is any error of a Function written
+      outside tinynet (a learner's): the traceback shows their own line;
     - arrays of two libraries (NumPy and CuPy), or of another than the active backend's: a BackendError;
     - raised inside a kernel: the op had accepted its inputs, so the kernel is at fault. A KernelError names
       the kernel and its backend, chained to the kernel's error so that the traceback shows the failing line;
@@ -534,7 +593,7 @@ def _raise_explained(function: type, arrays: list, err: Exception, inputs_checke
       to the caller);
     - anything else: raised as it is.
     """
-    if isinstance(err, TinynetError):
+    if isinstance(err, TinynetError) or not function.on_arrays:  # (a learner's Function: their own line shows)
         raise err
     if isinstance(err, TypeError):  # how NumPy and CuPy refuse each other's arrays
         _check_one_array_library(function, arrays)

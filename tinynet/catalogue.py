@@ -215,6 +215,7 @@ def cases(seed: int = 0) -> list[Case]:
             lambda q, k, v, m: attention.scaled_dot_product_attention(q, k, v, m),
             [x(3, 2), x(4, 2), x(4, 3), x(3, 4)],
         ),
+        ("packed_self_attention", lambda qkv: attention.packed_self_attention(qkv, 2, is_causal=True), [x(2, 3, 12)]),
         (
             "rnn_sequence",
             lambda gi, w, b, h0: recurrent.rnn_sequence(gi, w, b, h0),

@@ -1,4 +1,5 @@
-"""The ``tinynet`` command: ``info``, ``doctor``, ``lessons list|run``, ``gradcheck``, ``ops`` and ``bench``.
+"""The ``tinynet`` command: ``info``, ``doctor``, ``warmup``, ``lessons list|run``, ``gradcheck``, ``ops`` and
+``bench``.
 
 Every mistake in its input (a wrong option or value, a bad TINYNET_BACKEND, an output folder it cannot write, a
 missing package) ends it with one line on stderr saying what is wrong and the fix, and a non-zero exit, before
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
@@ -69,6 +71,75 @@ def info(warm: bool = False) -> int:
     return 0
 
 
+# Seconds each numba kernel family took to compile cold, float32 and float64 together (2-core CPU, quiet): only
+# used to share the families out evenly between the warm-up's processes. A family not listed counts as 5.
+_COMPILE_SECONDS = {"recurrent": 43, "conv": 31, "pooling": 23, "softmax": 12, "attention": 10, "activations": 7,
+                    "normalization": 7, "optim": 6, "linalg": 2, "embedding": 2}  # fmt: skip
+
+
+def warmup(backend_name: str | None, dtypes: str, jobs: int, only: str | None) -> int:
+    """Compile every kernel of a JIT backend now (numba by default), timed: the numba families in ``jobs``
+    processes at once, each writing its kernels to Numba's disk cache, then all of them loaded in this one."""
+    default = "numba" if backend.status("numba")[0] else None
+    name = _usable_backend("tinynet warmup", default if backend_name is None else backend_name)
+    wanted = tuple(dict.fromkeys(d.strip() for d in dtypes.split(",") if d.strip()))
+    if not wanted or set(wanted) - {"float32", "float64"}:
+        raise SystemExit(f"tinynet warmup: --dtype {dtypes!r}: give float32, float64 or float32,float64")
+    table = backend.load(name)
+    if name != "numba":  # cupy compiles its kernels as one program; the reference has nothing to compile
+        backend.warmup(name)
+        return 0
+    families = table.module.families()
+    chosen = sorted(_names("tinynet warmup", only, "families: " + ", ".join(families))) if only else families
+    if set(chosen) - set(families):
+        unknown = ", ".join(sorted(set(chosen) - set(families)))
+        raise SystemExit(f"tinynet warmup: no kernel family {unknown}; choose from {', '.join(families)}")
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(chosen)))
+    print(f"warmup: numba kernels of {len(chosen)} families, {', '.join(wanted)}, in {jobs} process(es)", flush=True)
+    start = time.perf_counter()
+    if jobs > 1 and os.environ.get("NUMBA_DISABLE_JIT", "0") in ("", "0"):
+        _compile_in_processes(chosen, wanted, jobs)
+    loading = time.perf_counter()
+    table.module.warmup(wanted, chosen)  # loads what the processes cached; compiles whatever they did not
+    end = time.perf_counter()
+    print(f"warmup: loaded in this process in {end - loading:.1f} s; {end - start:.1f} s in all")
+    return 0
+
+
+def _compile_in_processes(families: list[str], dtypes: tuple[str, ...], jobs: int) -> None:
+    """Compile ``families`` into Numba's disk cache in ``jobs`` processes at once: the most expensive family first,
+    each to the process with the least work so far. A process that fails only costs time: what it did not cache
+    is compiled afterwards in this process."""
+    shares: list[list[str]] = [[] for _ in range(jobs)]
+    for family in sorted(families, key=lambda f: -_COMPILE_SECONDS.get(f, 5)):
+        min(shares, key=lambda share: sum(_COMPILE_SECONDS.get(f, 5) for f in share)).append(family)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    code = "import sys, kernels.numba_cpu as k; k.warmup(sys.argv[1].split(','), sys.argv[2].split(','))"
+    started = []
+    for share in shares:
+        command = [sys.executable, "-c", code, ",".join(dtypes), ",".join(share)]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        started.append((share, process))
+    began = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(len(started)) as pool:  # each process's time is its own, whichever ends first
+            for share, process, seconds, errors in pool.map(lambda job: (*job, *_finish(job[1], began)), started):
+                failed = f"FAILED (exit {process.returncode}): {errors.strip()[-500:]}"
+                outcome = "ok" if process.returncode == 0 else failed
+                print(f"  compiled {', '.join(share)}: {seconds:.1f} s, {outcome}", flush=True)
+    finally:
+        for _, process in started:  # Ctrl-C: stop the processes this command started
+            if process.poll() is None:
+                process.kill()
+
+
+def _finish(process: subprocess.Popen, began: float) -> tuple[float, str]:
+    """Wait for ``process``: (seconds since ``began``, its stderr)."""
+    _, errors = process.communicate()
+    return time.perf_counter() - began, errors
+
+
 def find_lessons(folder: Path = LESSONS_DIR) -> list[Path]:
     """The lesson scripts ``NN_topic.py`` in ``folder``, in order."""
     if not folder.is_dir():
@@ -119,13 +190,16 @@ def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> 
         if not lessons:
             raise SystemExit(f"tinynet lessons run: no lesson {which!r}; see `tinynet lessons list`")
     _check_packages("tinynet lessons run")
-    _usable_backend("tinynet lessons run", backend_name)
+    chosen = default_lesson_backend() if backend_name is None else backend_name  # "" is a mistake, said as one
+    backend_name = _usable_backend("tinynet lessons run", chosen)
     _check_writable("tinynet lessons run", out)
+    print(f"tinynet lessons run: {len(lessons)} lesson(s) on backend {backend_name}"
+          f"{' (smoke runs)' if smoke else ''}", flush=True)  # fmt: skip
     results = []
     for path in lessons:
         command = [sys.executable, str(path), "--out", str(Path(out) / path.stem)]
         command += ["--smoke"] if smoke else []
-        command += ["--backend", backend_name] if backend_name else []
+        command += ["--backend", backend_name]
         print(f"\n### {path.stem}: {' '.join(command[1:])}", flush=True)
         start = time.perf_counter()
         try:
@@ -133,10 +207,19 @@ def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> 
         except KeyboardInterrupt:
             raise _InterruptedError(f"tinynet lessons run: interrupted (Ctrl-C) in {path.stem}") from None
         results.append((path.stem, code, time.perf_counter() - start))
-    print("\n### summary")
+    print(f"\n### summary (backend {backend_name}{', smoke runs' if smoke else ''})")
     for name, code, seconds in results:
         print(f"  {name:<28} {'ok' if code == 0 else f'FAILED (exit {code})':<18} {seconds:6.1f} s")
+    print(f"  {'total':<28} {'':<18} {sum(seconds for *_, seconds in results):6.1f} s")
     return 0 if all(code == 0 for _, code, _ in results) else 1
+
+
+def default_lesson_backend() -> str:
+    """The backend the lesson runner uses when neither --backend nor TINYNET_BACKEND names one: the fastest that
+    runs here, numba (its kernels are the reference's, compiled: the same figures, in less time), else numpy."""
+    if os.environ.get("TINYNET_BACKEND"):
+        return os.environ["TINYNET_BACKEND"]
+    return "numba" if backend.status("numba")[0] else "numpy"
 
 
 def _ignore_ctrl_c() -> None:
@@ -219,6 +302,20 @@ def print_missing() -> int:
         print(f"{missing.SPELLING[namespace][0]}*: {len(names)} of PyTorch's {total} names not in tinynet yet")
         print(textwrap.fill(" ".join(names), width=110, initial_indent="  ", subsequent_indent="  ") + "\n")
     return 0
+
+
+def exercises_command(args: argparse.Namespace) -> int:
+    from tinynet.errors import TinynetError
+    from tinynet.exercises import commands
+
+    try:
+        if args.exercise_command == "list":
+            return commands.list_exercises(args.dir)
+        if args.exercise_command == "start":
+            return commands.start(args.name, args.dir)
+        return commands.check(args.name, args.dir, args.timeout)
+    except (TinynetError, OSError) as err:  # an unknown name, a workspace that cannot be written: one line
+        raise SystemExit(f"tinynet exercises {args.exercise_command}: {err}") from None
 
 
 def _usable_backend(command: str, name: str | None) -> str:
@@ -324,8 +421,9 @@ def _main(argv: list[str] | None) -> int:
     parser = _Parser(
         prog="tinynet",
         description="tinynet: learn how deep-learning frameworks work.",
-        epilog="examples:\n  tinynet doctor\n  tinynet info\n  tinynet lessons list\n"
-        "  tinynet lessons run all --smoke\n  tinynet gradcheck\n  tinynet ops\n  tinynet bench --quick",
+        epilog="examples:\n  tinynet doctor\n  tinynet info\n  tinynet warmup\n  tinynet lessons list\n"
+        "  tinynet lessons run all --smoke\n  tinynet exercises list\n  tinynet gradcheck\n  tinynet ops\n"
+        "  tinynet bench --quick",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -342,6 +440,14 @@ def _main(argv: list[str] | None) -> int:
     )  # fmt: skip
     info_parser.add_argument("--warmup", action="store_true", help="compile every JIT kernel now and print the time")
     command("doctor", "check the install and say what to fix", "tinynet doctor")
+    warmup_parser = command(
+        "warmup", "compile every kernel of the JIT backend now (numba: into its disk cache), timed",
+        "tinynet warmup", "tinynet warmup --dtype float32 --jobs 1", "tinynet warmup --only conv,pooling",
+    )  # fmt: skip
+    warmup_parser.add_argument("--backend", default=None, help="numba (default where it runs) or cupy")
+    warmup_parser.add_argument("--dtype", default="float32,float64", help="float32, float64 or both (default)")
+    warmup_parser.add_argument("--jobs", type=int, default=0, help="processes compiling at once (default: one a core)")
+    warmup_parser.add_argument("--only", default=None, help="comma-separated numba kernel families (default: all)")
     gradcheck_parser = command(
         "gradcheck", "check every built-in op's gradients against finite differences",
         "tinynet gradcheck", "tinynet gradcheck --backend numba --only conv2d,attention",
@@ -368,8 +474,25 @@ def _main(argv: list[str] | None) -> int:
     )
     run.add_argument("which", nargs="?", default="all", help="a lesson number (1, 02) or name, or all (default)")
     run.add_argument("--smoke", action="store_true", help="fast runs with fewer steps")
-    run.add_argument("--backend", default=None, help="numpy (default), numba or cupy")
+    run.add_argument(
+        "--backend", default=None,
+        help="numba, numpy (the reference) or cupy; default: TINYNET_BACKEND, else numba where it runs, else numpy",
+    )  # fmt: skip
     run.add_argument("--out", default="tinynet-out", help="output folder (default ./tinynet-out)")
+    exercises = command(
+        "exercises", "exercises to fill in and have checked: list, start NAME, check NAME",
+        "tinynet exercises list", "tinynet exercises start value", "tinynet exercises check value",
+    )  # fmt: skip
+    exercise_commands = exercises.add_subparsers(dest="exercise_command", required=True)
+    for name, what in (("list", "every exercise, its lesson and your status"),
+                       ("start", "copy an exercise's skeleton into your workspace (never over your work)"),
+                       ("check", "grade your file: each part PASS or FAIL, and what is wrong")):  # fmt: skip
+        sub = exercise_commands.add_parser(name, help=what)
+        if name != "list":
+            sub.add_argument("name", help="the exercise (see `tinynet exercises list`)")
+        sub.add_argument("--dir", default="tinynet-exercises", help="your workspace (default ./tinynet-exercises)")
+        if name == "check":
+            sub.add_argument("--timeout", type=float, default=120.0, help="seconds your code may run (default 120)")
     # No option is parsed here (prefix "+" matches none): all go to benchmarks/run.py, --help included.
     bench_parser = commands.add_parser(
         "bench", help="benchmark the backends against each other and PyTorch (--help: options)",
@@ -391,12 +514,16 @@ def _run(args: argparse.Namespace) -> int:
         from tinynet import doctor
 
         return doctor.run()
+    if args.command == "warmup":
+        return warmup(args.backend, args.dtype, args.jobs, args.only)
     if args.command == "gradcheck":
         return gradcheck(args.backend, args.only)
     if args.command == "ops":
         return ops(args.only, args.missing)
     if args.command == "bench":
         return bench(args.args)
+    if args.command == "exercises":
+        return exercises_command(args)
     if args.lesson_command == "list":
         return lessons_list()
     return lessons_run(args.which, args.smoke, args.backend, args.out)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tinynet.autograd import Node
 from tinynet.tensor import Tensor
 
 
@@ -28,33 +29,41 @@ class Graph:
 def build(root: Tensor, names: dict[str, Tensor] | None = None) -> Graph:
     """The graph of every op and tensor ``root`` was computed from (constants included), inputs first.
 
-    names: {name: tensor} for labels (e.g. ``dict(model.named_parameters())``); others show their shape.
+    names: {name: tensor} for labels (e.g. ``dict(model.named_parameters())``); others show their shape. After
+    backward has freed the graph, its ops and the parameters remain, but not the tensors between the ops.
     """
     label_of = {id(t): name for name, t in (names or {}).items()}
     graph, seen, stack = Graph(), set(), [(root, False)]
     while stack:  # depth-first with an explicit stack, as autograd.topological_order
-        tensor, inputs_done = stack.pop()
-        key = f"t{id(tensor)}"
+        item, inputs_done = stack.pop()
+        is_tensor = isinstance(item, Tensor)  # else a Node: an op of a freed graph, its output tensor let go
+        node = item._node if is_tensor else item
+        key = f"t{id(item)}" if is_tensor else f"f{id(item)}"
         if inputs_done:
-            shape = tuple(tensor.shape)
-            graph.nodes[key] = ("tensor", f"{label_of[id(tensor)]} {shape}" if id(tensor) in label_of else str(shape))
-            graph.order.append(key)
-            if tensor._node is not None:
-                op = f"f{id(tensor)}"
-                graph.nodes[op] = ("op", tensor._node.function.__name__)
-                graph.order.insert(len(graph.order) - 1, op)
-                graph.edges.append((op, key))
-                for parent in tensor._node.inputs:
-                    if isinstance(parent, Tensor):
-                        graph.edges.append((f"t{id(parent)}", op))
+            if node is not None:
+                op = f"f{id(node)}"
+                graph.nodes[op] = ("op", node.function.__name__)
+                graph.order.append(op)
+                graph.edges += [(_key(parent), op) for parent in node.inputs if isinstance(parent, (Tensor, Node))]
+            if is_tensor:
+                shape = tuple(item.shape)
+                graph.nodes[key] = ("tensor", f"{label_of[id(item)]} {shape}" if id(item) in label_of else str(shape))
+                graph.order.append(key)
+                if node is not None:
+                    graph.edges.append((op, key))
             continue
         if key in seen:
             continue
         seen.add(key)
-        stack.append((tensor, True))
-        if tensor._node is not None:
-            stack.extend((p, False) for p in tensor._node.inputs if isinstance(p, Tensor) and f"t{id(p)}" not in seen)
+        stack.append((item, True))
+        if node is not None:
+            seen.add(f"f{id(node)}")
+            stack.extend((p, False) for p in node.inputs if isinstance(p, (Tensor, Node)) and _key(p) not in seen)
     return graph
+
+
+def _key(item) -> str:
+    return f"t{id(item)}" if isinstance(item, Tensor) else f"f{id(item)}"
 
 
 def to_mermaid(root: Tensor, names: dict[str, Tensor] | None = None) -> str:

@@ -193,6 +193,11 @@ class Tensor:
         self._retains_grad = True
         return self
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` each time backward has added into this leaf's ``.grad`` (DDP starts its all-reduce
+        there); returns a handle whose ``remove()`` takes the hook off."""
+        return autograd.register_post_accumulate_grad_hook(self, hook)
+
     def backward(
         self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None
     ) -> None:

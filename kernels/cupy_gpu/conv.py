@@ -50,18 +50,20 @@ def conv2d_forward(x, w, stride, padding, dilation):
     return cupy.matmul(w.reshape(o, -1), cols).reshape(n, o, *out_size)
 
 
-def conv2d_backward(grad, x, w, stride, padding, dilation):
+def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
     """Gradients of conv2d_forward. grad: (N, O, OH, OW) -> grad_x: (N, C, H, W), grad_w: (O, C, KH, KW).
 
-    grad_w = sum over n of grad[n] @ cols[n]^T; grad_x = col2im(w^T @ grad).
+    grad_w = sum over n of grad[n] @ cols[n]^T; grad_x = col2im(w^T @ grad), or None with input_grad=False.
     """
     if not fits(grad, x, w):
-        return numpy_ref.conv2d_backward(grad, x, w, stride, padding, dilation)
+        return numpy_ref.conv2d_backward(grad, x, w, stride, padding, dilation, input_grad)
     n, o, oh, ow = grad.shape
     kernel = w.shape[2:]
     grad = grad.reshape(n, o, oh * ow)
     cols = _im2col(x, kernel, stride, padding, dilation, (oh, ow))
     grad_w = cupy.matmul(grad, cols.swapaxes(1, 2)).sum(axis=0).reshape(w.shape)
+    if not input_grad:
+        return None, grad_w
     grad_cols = cupy.matmul(w.reshape(o, -1).T, grad)
     return _col2im(grad_cols, x.shape, kernel, stride, padding, dilation, (oh, ow)), grad_w
 

@@ -8,8 +8,9 @@ vectorizable exp) is in ``common``.
 Practicalities:
 - Compilation happens on a kernel's first call for each dtype and is cached on disk (``cache=True``),
   in this folder's ``__pycache__`` or, when that folder is read-only, in Numba's user-wide cache (or
-  NUMBA_CACHE_DIR). ``tinynet.warmup()`` / ``tinynet info --warmup`` compile everything up front and say
-  how long it took.
+  NUMBA_CACHE_DIR). A program compiles only what it calls: a float32 model never compiles the float64
+  kernels. ``tinynet warmup`` (or ``tinynet.warmup()``, ``tinynet info --warmup``) compiles everything up
+  front and says how long it took; the command spreads the families over processes, one per core.
 - Threads: ``parallel=True`` kernels split work with ``prange`` over NUMBA_NUM_THREADS threads.
 - Debugging: with NUMBA_DISABLE_JIT=1 every kernel runs as plain Python (slowly), so a debugger can
   step into it line by line; the results are the same.
@@ -78,8 +79,24 @@ def describe() -> dict[str, str]:
     return {"threads": str(numba.get_num_threads()), "threading layer": layer, "numba": numba.__version__}
 
 
-def warmup() -> None:
-    """Compile (or load from the cache) every kernel for float32 and float64, threaded and serial."""
-    for dtype in (np.float32, np.float64):
+def families() -> list[str]:
+    """The kernel families ``warmup`` can compile one by one: "activations", "conv", ... (their modules' names)."""
+    return [function.__module__.rsplit(".", 1)[-1] for function in WARMUPS]
+
+
+def warmup(dtypes=("float32", "float64"), only: list[str] | None = None) -> None:
+    """Compile (or load from the disk cache) every kernel of the families ``only`` (default: all, see
+    ``families``) for each of ``dtypes``, threaded and serial.
+
+    A program compiles only the kernels it calls, for the dtypes it calls them with (float32 by default); this
+    compiles them all up front, so that no timing includes a compile. ``tinynet warmup`` runs it for several
+    families at once in separate processes (compiling is single-threaded): each writes its kernels to the disk
+    cache, and the command's own process then only loads them.
+    """
+    unknown = set(only or ()) - set(families())
+    if unknown:
+        raise ValueError(f"no kernel family {', '.join(sorted(unknown))}; choose from {', '.join(families())}")
+    for dtype in dtypes:
         for function in WARMUPS:
-            function(np.dtype(dtype))
+            if only is None or function.__module__.rsplit(".", 1)[-1] in only:
+                function(np.dtype(dtype))

@@ -283,14 +283,19 @@ def conv2d_forward(x, w, stride, padding, dilation):
     return out.reshape(n, o, oh, ow)
 
 
-def conv2d_backward(grad, x, w, stride, padding, dilation):
+def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
     """As numpy_ref.conv2d_backward: grad_w sums unfold(x[n]) @ grad[n]^T over samples (per-thread partial
-    sums), grad_x[n] = fold(w^T @ grad[n]); both in one parallel pass."""
+    sums), grad_x[n] = fold(w^T @ grad[n]); both in one parallel pass. With input_grad=False, grad_w alone
+    (conv_transpose2d_backward's pass without its first product): no w^T @ grad, no fold."""
     grad, x, w = _conv_arrays(np.result_type(grad, x, w), grad, x, w)
     n, o, oh, ow = grad.shape
     w2t, threads = np.ascontiguousarray(w.reshape(o, -1).T), numba.get_num_threads()
     group, geometry = _group_size(n, w2t.shape[0], oh * ow, threads), _geometry(w, stride, padding, dilation, (oh, ow))
     grad = grad.reshape(n, o, oh * ow)
+    if not input_grad:
+        no_a = np.empty((0, w2t.shape[0]), x.dtype)
+        _, partial = with_one_blas_thread(_unfold_multiply, x, no_a, grad, geometry, group, threads)
+        return None, np.ascontiguousarray(partial.sum(axis=0).T).reshape(w.shape)
     grad_x, partial = with_one_blas_thread(_conv2d_backward, grad, x, w2t, geometry, group, threads)
     return grad_x, np.ascontiguousarray(partial.sum(axis=0).T).reshape(w.shape)
 
@@ -329,4 +334,5 @@ def warm_up(dtype: np.dtype) -> None:
     geometry, transposed = ((1, 1), (1, 1), (1, 1)), ((1, 1), (1, 1), (0, 0), (1, 1))
     y = conv2d_forward(x, w, *geometry)
     conv2d_backward(y, x, w, *geometry)
+    conv2d_backward(y, x, w, *geometry, input_grad=False)
     conv_transpose2d_backward(conv_transpose2d_forward(y, w, *transposed), y, w, *transposed)

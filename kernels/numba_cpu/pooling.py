@@ -20,6 +20,8 @@ def _max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
     moves on to a strictly greater value or a NaN. So the first maximum wins ties, the padding (skipped) never
     wins, even where every pixel of the window is -inf, and a window holding NaN gets NaN at its last NaN.
     Written with selects rather than branches: measured 7x faster than looping over taps outermost (vectorized).
+    (Also measured, slower: a whole output row at a time, tap by tap, 2x; the window's rows and columns inside
+    the image computed first instead of a check per tap, 1.2x.)
     """
     n, c, h, w = x.shape
     oh, ow = out.shape[2], out.shape[3]
@@ -44,16 +46,21 @@ def _max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
 
 
 @threaded()
-def _max_pool2d_backward(grad, argmax, kw, sh, sw, ph, pw, grad_x):
-    """Each window's gradient onto its maximum (position argmax), planes in parallel; shared maxima add up."""
+def _max_pool2d_backward(grad, argmax, kh, kw, sh, sw, ph, pw, grad_x):
+    """Each window's gradient onto its maximum (position argmax), planes in parallel; shared maxima add up.
+    The tap's row and column come from small tables rather than a division per window (measured 1.5x faster)."""
     n, c, oh, ow = grad.shape
     h, w = grad_x.shape[2], grad_x.shape[3]
+    row_of, column_of = np.empty(kh * kw, np.int64), np.empty(kh * kw, np.int64)
+    for tap in range(kh * kw):
+        row_of[tap], column_of[tap] = tap // kw, tap % kw
     for plane in numba.prange(n * c):
         g, arg, target = grad[plane // c, plane % c], argmax[plane // c, plane % c], grad_x[plane // c, plane % c]
         target[:] = 0
         for oy in range(oh):
             for ox in range(ow):
-                y, xx = oy * sh - ph + arg[oy, ox] // kw, ox * sw - pw + arg[oy, ox] % kw
+                tap = arg[oy, ox]
+                y, xx = oy * sh - ph + row_of[tap], ox * sw - pw + column_of[tap]
                 if 0 <= y < h and 0 <= xx < w:
                     target[y, xx] += g[oy, ox]
 
@@ -113,7 +120,7 @@ def max_pool2d_backward(grad, argmax, x_shape, kernel_size, stride, padding):
     """As numpy_ref.max_pool2d_backward, parallel over (sample, channel) planes."""
     grad, argmax = np.ascontiguousarray(grad), np.ascontiguousarray(argmax, dtype=np.int64)
     grad_x = np.empty(x_shape, grad.dtype)
-    run_kernel(_max_pool2d_backward, grad_x.size + grad.size, grad, argmax, kernel_size[1], *stride, *padding, grad_x)
+    run_kernel(_max_pool2d_backward, grad_x.size + grad.size, grad, argmax, *kernel_size, *stride, *padding, grad_x)
     return grad_x
 
 

@@ -48,16 +48,19 @@ def conv2d_forward(x, w, stride, padding, dilation):
     return matmul(w.reshape(o, -1), cols).reshape(n, o, *out_size)
 
 
-def conv2d_backward(grad, x, w, stride, padding, dilation):
+def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
     """Gradients of conv2d_forward. grad: (N, O, OH, OW); x, w and the rest as the forward got them.
 
     -> grad_x: (N, C, H, W) = col2im(w^T @ grad), grad_w: (O, C, KH, KW) = sum over n of grad[n] @ cols[n]^T.
+    input_grad=False: grad_x is None, not computed (a first layer's input needs no gradient).
     """
     n, o, oh, ow = grad.shape
     kernel, out_size = w.shape[2:], (oh, ow)
     grad = grad.reshape(n, o, oh * ow)
     cols = _im2col(x, kernel, stride, padding, dilation, out_size)
     grad_w = matmul(grad, cols.swapaxes(1, 2)).sum(axis=0).reshape(w.shape)
+    if not input_grad:
+        return None, grad_w
     grad_cols = matmul(w.reshape(o, -1).T, grad)
     grad_x = _col2im(grad_cols, x.shape, kernel, stride, padding, dilation, out_size)
     return grad_x, grad_w

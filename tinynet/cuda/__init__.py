@@ -55,7 +55,8 @@ def empty_cache() -> None:
 
 
 def is_bf16_supported(including_emulation: bool = True) -> bool:
-    """False: tinynet has no bfloat16 dtype (programs that ask then choose float16 or float32)."""
+    """False: CuPy has no bfloat16 arrays, so tinynet's CUDA tensors cannot be bfloat16 (programs that ask then choose
+    float16 or float32)."""
     return False
 
 

@@ -19,6 +19,7 @@ from tinynet.data.dataset import (
     random_split,
 )
 from tinynet.data.datasets import circles, digits, make_classification, moons, xor
+from tinynet.data.distributed import DistributedSampler
 from tinynet.data.loader import DataLoader, cycle
 from tinynet.data.mnist import cache_dir, mnist1d, mnist_5k
 from tinynet.data.multiprocess import DataLoaderWorkerError
@@ -35,8 +36,8 @@ from tinynet.data.worker import WorkerInfo, get_worker_info
 
 # PyTorch's torch.utils.data names (tinynet.utils.data re-exports exactly these).
 TORCH_NAMES = [
-    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset", "RandomSampler",
-    "Sampler", "SequentialSampler", "StackDataset", "Subset", "SubsetRandomSampler", "TensorDataset",
+    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "IterableDataset",
+    "RandomSampler", "Sampler", "SequentialSampler", "StackDataset", "Subset", "SubsetRandomSampler", "TensorDataset",
     "WeightedRandomSampler", "default_collate", "default_convert", "get_worker_info", "random_split",
 ]  # fmt: skip
 __all__ = [

@@ -8,6 +8,7 @@ import warnings
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError
 from tinynet.functions.activation_checks import (
@@ -284,6 +285,7 @@ def rrelu(input: Tensor, lower: float = 1 / 8, upper: float = 1 / 3, training: b
     return inplace_result("rrelu", input, mul(input, Tensor(noise)), inplace)
 
 
+@autocast_op("softplus")
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
     """log(1 + e^(beta x)) / beta, a smooth ReLU; linear where beta * x > threshold."""
     floating_only("softplus", input)
@@ -315,6 +317,7 @@ def _softmax_input(op: str, x: Tensor, dim, stacklevel, dtype) -> tuple[Tensor, 
     return x, None if axes is None else axes[0]
 
 
+@autocast_op("softmax")
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:  # noqa: A002
     """e^x / sum(e^x) along ``dim``: each slice becomes a probability distribution. ``dtype``: cast to it first."""
     x, axis = _softmax_input("softmax", input, dim, _stacklevel, dtype)
@@ -323,6 +326,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
     return Softmax.apply(x, axis)
 
 
+@autocast_op("log_softmax")
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:  # noqa: A002
     """log(softmax(x)) along ``dim``, computed directly (stable, unlike log of softmax)."""
     x, axis = _softmax_input("log_softmax", input, dim, _stacklevel, dtype)
@@ -331,6 +335,7 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     return LogSoftmax.apply(x, axis)
 
 
+@autocast_op("softmin")
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:  # noqa: A002
     """softmax(-x) along ``dim``: the smallest values get the most weight."""
     x, axis = _softmax_input("softmin", input, dim, _stacklevel, dtype)

@@ -6,6 +6,7 @@ gradient at x = min_val or max_val), so values there agree too.
 """
 
 from kernels.numpy_ref import array_module
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function, unbroadcast
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.activation_checks import floating_only, inplace_result, numbers_only
@@ -224,6 +225,7 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
     return Hardshrink.apply(input, lambd)
 
 
+@autocast_op("prelu")
 def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
     """x where x > 0, else weight * x. input: (N, C, ...) or any shape when weight has one value;
     weight: (C,) (one slope per channel, axis 1) or (1,) or 0-d."""

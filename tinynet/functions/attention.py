@@ -10,7 +10,9 @@ import math
 
 import numpy as np
 
+from kernels.numpy_ref import array_module
 from tinynet import backend
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.dropout import dropout
@@ -42,6 +44,48 @@ class Attention(Function):
         return dq, dk, dv, None, None
 
 
+class PackedSelfAttention(Function):
+    """Self-attention from one packed projection: the fused op of MultiheadAttention's self-attention.
+
+    qkv (N, T, 3E) holds the query, key and value projections side by side (as in_proj_weight stacks them), each
+    E = heads * head_dim features split into heads; out (N, T, E) has the heads side by side again, ready for
+    out_proj. The heads are strided views of qkv, so no split, transpose or concatenation becomes an op of its own
+    (with their copies forward and backward): one node where the unfused layer has some twenty.
+
+    forward:    q, k, v = the heads of qkv; out = attention(q, k, v) with the heads' outputs side by side
+    derivative: Attention's, the heads' gradients dq, dk, dv packed side by side into dL/dqkv
+    kernels:    attention_forward, attention_backward
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, mask, heads, scale):
+        q, k, v = _packed_heads(qkv, heads)
+        out, saved = backend.for_arrays(qkv, mask).attention_forward(q, k, v, mask, scale)
+        ctx.save_for_backward(qkv, saved, mask)
+        ctx.heads, ctx.scale = heads, scale
+        n, length, width = qkv.shape
+        return out.swapaxes(-3, -2).reshape(n, length, width // 3)
+
+    @staticmethod
+    def backward(ctx, grad):
+        qkv, saved, mask = ctx.saved
+        n, length, width = qkv.shape
+        heads_grad = grad.reshape(n, length, ctx.heads, -1).swapaxes(1, 2)
+        q, k, v = _packed_heads(qkv, ctx.heads)
+        grads = backend.for_arrays(grad).attention_backward(heads_grad, q, k, v, saved, mask, ctx.scale)
+        packed = array_module(grad).empty((n, length, 3, ctx.heads, width // (3 * ctx.heads)), grad.dtype)
+        for which, g in enumerate(grads):
+            packed[:, :, which] = g.swapaxes(1, 2)
+        return packed.reshape(n, length, width), None, None, None
+
+
+def _packed_heads(qkv, heads: int) -> tuple:
+    """The query, key and value heads of qkv (N, T, 3E): three strided views (N, heads, T, E / heads)."""
+    n, length, width = qkv.shape
+    parts = qkv.reshape(n, length, 3, heads, width // (3 * heads))
+    return tuple(parts[:, :, which].swapaxes(1, 2) for which in range(3))
+
+
 class MaskedSoftmax(Function):
     """Softmax over the last axis among the entries a bool mask allows (rows with none allowed: zeros).
 
@@ -62,6 +106,7 @@ class MaskedSoftmax(Function):
         return backend.for_arrays(grad).softmax_backward(grad, probs, -1), None
 
 
+@autocast_op("scaled_dot_product_attention")
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -103,6 +148,29 @@ def scaled_dot_product_attention(
         return Attention.apply(query, key, value, None if mask is None else mask.array, scale)
     weights = _weights(query, key, mask, scale)
     return matmul(dropout(weights, dropout_p), value)
+
+
+@autocast_op("scaled_dot_product_attention")
+def packed_self_attention(qkv: Tensor, heads: int, attn_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
+    """Self-attention of ``heads`` heads from the packed projections qkv, without dropout, scale 1 / sqrt(head_dim).
+
+    qkv: (N, T, 3E), the query, key and value projections side by side, each E = heads * head_dim features
+    split into heads; attn_mask: as in ``scaled_dot_product_attention`` (True = may attend, or float; it must
+    not require a gradient), broadcastable to (N, heads, T, T) -> (N, T, E), the heads side by side. The same
+    values as scaled_dot_product_attention on the split heads, as one op (MultiheadAttention's fast path).
+    """
+    n, length, width = qkv.shape
+    if width % (3 * heads):
+        raise ShapeError(f"packed_self_attention: qkv {qkv.shape} must end with 3 * heads * head_dim ({heads} heads)")
+    head_dim = width // (3 * heads)
+    if head_dim == 0:
+        raise ShapeError(f"packed_self_attention: qkv {qkv.shape} leaves heads of no features")
+    # A stand-in of the heads' shape (a broadcast zero: no memory), for the mask's checks and the causal mask.
+    heads_shape = Tensor(array_module(qkv.array).broadcast_to(qkv.array.dtype.type(0), (n, heads, length, head_dim)))
+    mask = _combined_mask("packed_self_attention", attn_mask, is_causal, heads_shape, heads_shape)
+    if mask is not None and mask.requires_grad:
+        raise ArgumentError("packed_self_attention: attn_mask must not require a gradient")
+    return PackedSelfAttention.apply(qkv, None if mask is None else mask.array, heads, 1 / math.sqrt(head_dim))
 
 
 def attention_weights(

@@ -14,6 +14,7 @@ import string
 from collections import Counter
 
 from kernels.numpy_ref import array_module
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from tinynet.functions.elementwise import mul
@@ -68,6 +69,7 @@ def _operand_gradient(k: int, grad, arrays, terms, output: str, sizes: dict):
     return full
 
 
+@autocast_op("einsum")
 def einsum(equation: str, *operands) -> Tensor:
     """The sum of products the equation describes: ``einsum("ij,jk->ik", a, b)`` is a @ b, ``"ii"`` the trace,
     ``"bij->bji"`` a batched transpose. Operands may also come as one list."""
@@ -148,5 +150,30 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002 (PyTorch's names
 
 ger = outer
 
-__all__ = ["einsum", "ger", "outer"]
+
+@autocast_op("tensordot")
+def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    """Sum over ``dims`` pairs of axes: an int n (a's last n with b's first n) or two lists ([a's], [b's]).
+    a: (*free_a, *summed), b: (*summed, *free_b) for an int -> (*free_a, *free_b)."""
+    if isinstance(dims, int) or (hasattr(dims, "ndim") and dims.ndim == 0):
+        n = int(dims)
+        if n < 0 or n > min(a.ndim, b.ndim):
+            raise ArgumentError(
+                f"tensordot: dims={n} must be in [0, {min(a.ndim, b.ndim)}] for shapes {a.shape}, {b.shape}"
+            )
+        axes_a, axes_b = list(range(a.ndim - n, a.ndim)), list(range(n))
+    else:
+        axes_a, axes_b = ([d] if isinstance(d, int) else [int(i) for i in d] for d in dims)
+    if len(axes_a) != len(axes_b):
+        raise ArgumentError(f"tensordot: {len(axes_a)} axes of a against {len(axes_b)} of b: give as many of each")
+    letters = iter(string.ascii_letters)
+    term_a, term_b = [next(letters) for _ in range(a.ndim)], [next(letters) for _ in range(b.ndim)]
+    for i, j in zip(axes_a, axes_b):
+        term_b[j % b.ndim] = term_a[i % a.ndim]
+    summed = {term_a[i % a.ndim] for i in axes_a}
+    out = [c for c in term_a if c not in summed] + [c for c in term_b if c not in summed]
+    return einsum(f"{''.join(term_a)},{''.join(term_b)}->{''.join(out)}", a, b)
+
+
+__all__ = ["einsum", "ger", "outer", "tensordot"]
 METHODS: dict = {"outer": outer, "ger": ger}

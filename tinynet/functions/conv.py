@@ -8,6 +8,7 @@ and an unbatched input (C, *spatial), which runs as a batch of one.
 from __future__ import annotations
 
 from kernels import windows
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.dtypes import float64
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
@@ -127,6 +128,7 @@ def _string_padding(op: str, x: Tensor, weight: Tensor, padding: str, stride, di
     return x, before
 
 
+@autocast_op("conv1d")
 def conv1d(
     input: Tensor,  # noqa: A002 (PyTorch's name)
     weight: Tensor,
@@ -145,6 +147,7 @@ def conv1d(
     return _convolve("conv1d", 1, Conv1d, input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_op("conv2d")
 def conv2d(
     input: Tensor,  # noqa: A002
     weight: Tensor,
@@ -163,6 +166,7 @@ def conv2d(
     return _convolve("conv2d", 2, Conv2d, input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_op("conv3d")
 def conv3d(
     input: Tensor,  # noqa: A002
     weight: Tensor,
@@ -214,6 +218,7 @@ def _convolve_transposed(
     return _apply(function, input, weight, bias, stride, padding, output_padding, dilation, groups)
 
 
+@autocast_op("conv_transpose1d")
 def conv_transpose1d(
     input: Tensor,  # noqa: A002
     weight: Tensor,
@@ -230,6 +235,7 @@ def conv_transpose1d(
     return _convolve_transposed("conv_transpose1d", 1, ConvTranspose1d, input, weight, bias, *args)
 
 
+@autocast_op("conv_transpose2d")
 def conv_transpose2d(
     input: Tensor,  # noqa: A002
     weight: Tensor,
@@ -251,6 +257,7 @@ def conv_transpose2d(
     return _convolve_transposed("conv_transpose2d", 2, ConvTranspose2d, input, weight, bias, *args)
 
 
+@autocast_op("conv_transpose3d")
 def conv_transpose3d(
     input: Tensor,  # noqa: A002
     weight: Tensor,

@@ -22,27 +22,38 @@ def _grouped(kernel, groups: int, x, weight, *geometry):
     return xp.concatenate([kernel(*map(xp.ascontiguousarray, pair), *geometry) for pair in pairs], axis=1)
 
 
-def _grouped_backward(kernel, groups: int, grad, x, weight, *geometry):
-    """(grad_x, grad_w) from a backward ``kernel``, one call per group as in ``_grouped``."""
+def _grouped_backward(kernel, groups: int, grad, x, weight, *geometry, **options):
+    """(grad_x, grad_w) from a backward ``kernel``, one call per group as in ``_grouped``. options go to the
+    kernel (conv2d_backward's input_grad=False: grad_x is None)."""
     if groups == 1:
-        return kernel(grad, x, weight, *geometry)
+        return kernel(grad, x, weight, *geometry, **options)
     xp = array_module(x)
     triples = zip(xp.split(grad, groups, axis=1), xp.split(x, groups, axis=1), xp.split(weight, groups, axis=0))
-    parts = [kernel(*map(xp.ascontiguousarray, triple), *geometry) for triple in triples]
-    return xp.concatenate([p[0] for p in parts], axis=1), xp.concatenate([p[1] for p in parts], axis=0)
+    parts = [kernel(*map(xp.ascontiguousarray, triple), *geometry, **options) for triple in triples]
+    grad_x = None if parts[0][0] is None else xp.concatenate([p[0] for p in parts], axis=1)
+    return grad_x, xp.concatenate([p[1] for p in parts], axis=0)
 
 
 def _with_bias(out, bias):
-    return out if bias is None else out + bias.reshape(-1, *(1,) * (out.ndim - 2))
+    """out + bias per channel (axis 1). out is the kernels' fresh result, owned here: added in place when that
+    keeps its dtype, which spares a new array as large as the output (1.3x faster, measured on (64, 32, 26, 26))."""
+    if bias is None:
+        return out
+    bias = bias.reshape(-1, *(1,) * (out.ndim - 2))
+    if out.dtype != bias.dtype:  # PyTorch's dtype rules were checked; here the sum's dtype is out's or wider
+        return out + bias
+    out += bias
+    return out
 
 
 def _grads(ctx, grad, input_weight_grads):
-    """(grad_x, grad_w, grad_bias) of a convolution, each None where it is not needed."""
+    """(grad_x, grad_w, grad_bias) of a convolution, each None where it is not needed. input_weight_grads(grad,
+    x, weight, need_x) -> (grad_x, grad_w); it may skip grad_x (None) when need_x is False."""
     x, weight = ctx.saved
     need_x, need_w, need_b = ctx.needs_input_grad[:3]
     grad_x = grad_w = None
     if need_x or need_w:
-        grad_x, grad_w = input_weight_grads(grad, x, weight)
+        grad_x, grad_w = input_weight_grads(grad, x, weight, need_x)
     # The batch axis first: whole contiguous planes add up (7x faster than one sum over axes (0, 2, 3)).
     grad_b = grad.sum(axis=0).reshape(grad.shape[1], -1).sum(axis=1) if need_b else None
     return (grad_x if need_x else None), (grad_w if need_w else None), grad_b
@@ -72,9 +83,9 @@ class Conv2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        def input_weight_grads(grad, x, weight):
+        def input_weight_grads(grad, x, weight, need_x):
             kernel = backend.for_arrays(grad, x, weight).conv2d_backward
-            return _grouped_backward(kernel, ctx.groups, grad, x, weight, *ctx.geometry)
+            return _grouped_backward(kernel, ctx.groups, grad, x, weight, *ctx.geometry, input_grad=need_x)
 
         return (*_grads(ctx, grad, input_weight_grads), None, None, None, None)
 
@@ -100,10 +111,12 @@ class Conv1d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        def input_weight_grads(grad, x, weight):
+        def input_weight_grads(grad, x, weight, need_x):
             kernel = backend.for_arrays(grad, x, weight).conv2d_backward
-            grad_x, grad_w = _grouped_backward(kernel, ctx.groups, grad[:, :, None, :], x, weight, *ctx.geometry)
-            return grad_x[:, :, 0, :], grad_w[:, :, 0, :]
+            grad_x, grad_w = _grouped_backward(
+                kernel, ctx.groups, grad[:, :, None, :], x, weight, *ctx.geometry, input_grad=need_x
+            )
+            return (grad_x[:, :, 0, :] if need_x else None), grad_w[:, :, 0, :]
 
         return (*_grads(ctx, grad, input_weight_grads), None, None, None, None)
 
@@ -160,7 +173,7 @@ class Conv3d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        def input_weight_grads(grad, x, weight):
+        def input_weight_grads(grad, x, weight, _need_x):  # both gradients, always
             xp = array_module(x)
             (sd, *sizes), (pd, *pads), (dd, *dils) = ctx.geometry
             padded = _pad_depth(x, pd, pd)
@@ -198,7 +211,7 @@ class ConvTranspose2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        def input_weight_grads(grad, x, weight):
+        def input_weight_grads(grad, x, weight, _need_x):  # both gradients, always
             kernel = backend.for_arrays(grad, x, weight).conv_transpose2d_backward
             return _grouped_backward(kernel, ctx.groups, grad, x, weight, *ctx.geometry)
 
@@ -223,7 +236,7 @@ class ConvTranspose1d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        def input_weight_grads(grad, x, weight):
+        def input_weight_grads(grad, x, weight, _need_x):  # both gradients, always
             kernel = backend.for_arrays(grad, x, weight).conv_transpose2d_backward
             grad_x, grad_w = _grouped_backward(kernel, ctx.groups, grad[:, :, None, :], x, weight, *ctx.geometry)
             return grad_x[:, :, 0, :], grad_w[:, :, 0, :]
@@ -260,7 +273,7 @@ class ConvTranspose3d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        def input_weight_grads(grad, x, weight):
+        def input_weight_grads(grad, x, weight, _need_x):  # both gradients, always
             xp = array_module(x)
             (sd, *sizes), (pd, *pads), (_, *out_pads), (dd, *dils) = ctx.geometry
             images, depth = _as_images(x), x.shape[2]

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function, unbroadcast
 from tinynet.dtypes import result_type
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
@@ -167,6 +168,7 @@ def _broadcast_shape(op: str, x1: Tensor, x2: Tensor) -> tuple:
         ) from None
 
 
+@autocast_op("normalize")
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:  # noqa: A002
     """input / max(‖input‖_p, eps) along ``dim``: each slice becomes a unit vector (a zero slice stays zero)."""
     floating_only("normalize", input)
@@ -176,6 +178,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
     return result if out is None else in_place("normalize", out, result)
 
 
+@autocast_op("cosine_similarity")
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """The cosine similarity of x1 and x2 along ``dim`` (of their broadcast shape), which is removed:
     x1 · x2 / (max(‖x1‖, eps) max(‖x2‖, eps)). x1: (..., D, ...), x2 broadcastable to it."""
@@ -197,6 +200,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     return PNorm.apply(difference, p, difference.ndim - 1, keepdim)
 
 
+@autocast_op("cdist")
 def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
     """The p-norm distance between every row of x1 and every row of x2.
 
@@ -222,6 +226,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_fo
     return PNorm.apply(difference, p, difference.ndim - 1, False)
 
 
+@autocast_op("dist")
 def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:  # noqa: A002 (PyTorch's names)
     """The p-norm of input - other over every element (they broadcast), as ``torch.dist``."""
     return norm(sub(input, other), p)

@@ -7,6 +7,7 @@ lists become tensors first. Gradients of broadcast inputs are summed back by ``u
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function, unbroadcast
 from tinynet.dtypes import get_default_dtype, result_type
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
@@ -344,6 +345,7 @@ def true_divide(input, other) -> Tensor:  # noqa: A002
     return div(input, other)
 
 
+@autocast_op("pow")
 def pow(input, exponent) -> Tensor:  # noqa: A001, A002 (the operator's name)
     """input ** exponent, broadcasting; either side may be a tensor."""
     return binary(Pow, input, exponent)

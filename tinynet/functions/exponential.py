@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from kernels.numpy_ref.common import special_functions
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentTypeError
 from tinynet.functions.pointwise import Elementwise, float_input, inplace
@@ -147,14 +148,17 @@ class Erfinv(Elementwise, Function):
     slope = staticmethod(lambda xp, x, out: math.sqrt(math.pi) / 2 * xp.exp(out * out))
 
 
+@autocast_op("log2")
 def log2(x: Tensor) -> Tensor:
     return Log2.apply(float_input("log2", x))
 
 
+@autocast_op("log10")
 def log10(x: Tensor) -> Tensor:
     return Log10.apply(float_input("log10", x))
 
 
+@autocast_op("log1p")
 def log1p(x: Tensor) -> Tensor:
     """log(1 + x), accurate for small x."""
     return Log1p.apply(float_input("log1p", x))
@@ -164,16 +168,19 @@ def exp2(x: Tensor) -> Tensor:
     return Exp2.apply(float_input("exp2", x))
 
 
+@autocast_op("expm1")
 def expm1(x: Tensor) -> Tensor:
     """e^x - 1, accurate for small x."""
     return Expm1.apply(float_input("expm1", x))
 
 
+@autocast_op("rsqrt")
 def rsqrt(x: Tensor) -> Tensor:
     """1 / √x."""
     return Rsqrt.apply(float_input("rsqrt", x))
 
 
+@autocast_op("reciprocal")
 def reciprocal(x: Tensor) -> Tensor:
     """1 / x (integer tensors give floats: 1 / 0 is inf)."""
     return Reciprocal.apply(float_input("reciprocal", x))
@@ -197,6 +204,7 @@ def erfc(x: Tensor) -> Tensor:
     return Erfc.apply(float_input("erfc", x))
 
 
+@autocast_op("erfinv")
 def erfinv(x: Tensor) -> Tensor:
     return Erfinv.apply(float_input("erfinv", x))
 

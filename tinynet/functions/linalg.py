@@ -4,6 +4,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function, unbroadcast
 from tinynet.errors import DTypeError, ShapeError
 from tinynet.functions.elementwise import add, mul, operand
@@ -51,6 +52,7 @@ class Matmul(Function):
         return grad_a, grad_b
 
 
+@autocast_op("matmul")
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """The matrix product a @ b. a: (..., n, k), b: (..., k, m) -> (..., n, m); batches broadcast.
 
@@ -116,12 +118,14 @@ def _check_dims(op: str, **tensors: Tensor) -> None:
             raise ShapeError(f"{op}: {name} must be {want}-D, got shape {t.shape}")
 
 
+@autocast_op("mm")
 def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002 (PyTorch's names)
     """The product of two matrices. input: (n, k), mat2: (k, m) -> (n, m)."""
     _check_dims("mm", input=input, mat2=mat2)
     return matmul(input, mat2)
 
 
+@autocast_op("bmm")
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     """Batched matrix products, without broadcasting. input: (b, n, k), mat2: (b, k, m) -> (b, n, m)."""
     _check_dims("bmm", input=input, mat2=mat2)
@@ -130,24 +134,29 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     return matmul(input, mat2)
 
 
+@autocast_op("mv")
+@autocast_op("mv")
 def mv(input: Tensor, vec: Tensor) -> Tensor:  # noqa: A002
     """Matrix times vector. input: (n, k), vec: (k,) -> (n,)."""
     _check_dims("mv", input=input, vec=vec)
     return matmul(input, vec)
 
 
+@autocast_op("dot")
 def dot(input: Tensor, tensor: Tensor) -> Tensor:  # noqa: A002
     """The inner product of two vectors. (k,), (k,) -> ()."""
     _check_dims("dot", input=input, tensor=tensor)
     return matmul(input, tensor)
 
 
+@autocast_op("addmm")
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
     """beta · input + alpha · (mat1 @ mat2); input broadcasts to (n, m)."""
     product = mm(mat1, mat2)
     return add(input if beta == 1 else mul(input, beta), product if alpha == 1 else mul(product, alpha))
 
 
+@autocast_op("baddbmm")
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
     """beta · input + alpha · (batch1 @ batch2), batch by batch; input broadcasts to (b, n, m)."""
     product = bmm(batch1, batch2)

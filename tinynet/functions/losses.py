@@ -18,6 +18,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from tinynet.functions import reduce as reductions
@@ -164,6 +165,7 @@ def _nll(log_probs: Tensor, target: Tensor, weight, ignore_index: int, reduction
     return _unbatched(loss, log_probs, reduction)
 
 
+@autocast_op("nll_loss")
 def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,  # noqa: A002
              reduce=None, reduction: str = "mean") -> Tensor:  # fmt: skip
     """Negative log-likelihood -w[t] input[n, t]. input: (N, C), (N, C, d1, ...) or (C,) log-probabilities;
@@ -215,6 +217,7 @@ def _smoothed(input: Tensor, target: Tensor, weight, ignore_index: int, reductio
     return nll * (1 - smoothing) + smooth * (smoothing / x.shape[1])
 
 
+@autocast_op("cross_entropy")
 def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,  # noqa: A002
                   reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:  # fmt: skip
     """Softmax cross-entropy. input: (N, C), (N, C, d1, ...) or (C,) scores (logits); target: class indices

@@ -4,6 +4,7 @@ and triplet margin. Each is a few differentiable ops; ``reduction`` is "mean" (d
 
 from __future__ import annotations
 
+from tinynet.amp_policy import autocast_op
 from tinynet.errors import ShapeError
 from tinynet.functions import reduce as reductions
 from tinynet.functions.elementwise import minimum, where
@@ -19,6 +20,7 @@ def _as_tensor(value, like: Tensor) -> Tensor:
     return value if isinstance(value, Tensor) else tensor(value, dtype=like.dtype)
 
 
+@autocast_op("margin_ranking_loss")
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0, size_average=None,
                         reduce=None, reduction: str = "mean") -> Tensor:  # fmt: skip
     """max(0, -y (x1 - x2) + margin) for y = 1 (x1 should rank higher) or -1. x1, x2, y: the same number of
@@ -33,6 +35,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 
     return apply_reduction("margin_ranking_loss", clamp(-target * (input1 - input2) + margin, min=0), reduction)
 
 
+@autocast_op("hinge_embedding_loss")
 def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0, size_average=None, reduce=None,  # noqa: A002
                          reduction: str = "mean") -> Tensor:  # fmt: skip
     """x where y = 1, max(0, margin - x) where y = -1 (x: distances, y: +-1 similar or not)."""
@@ -42,6 +45,7 @@ def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0, size_averag
     return apply_reduction("hinge_embedding_loss", loss, reduction)
 
 
+@autocast_op("cosine_embedding_loss")
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0, size_average=None,
                           reduce=None, reduction: str = "mean") -> Tensor:  # fmt: skip
     """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1. x1, x2: (N, D) with y (N,),
@@ -71,6 +75,7 @@ def _distance(a: Tensor, b: Tensor, p: float, eps: float) -> Tensor:
     return reductions.sum(abs(diff) ** p, -1) ** (1 / p)
 
 
+@autocast_op("triplet_margin_loss")
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
                         eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
                         reduction: str = "mean") -> Tensor:  # fmt: skip

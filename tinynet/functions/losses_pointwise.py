@@ -14,6 +14,7 @@ import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.dtypes import result_type
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
@@ -113,6 +114,7 @@ def _weighted(op: str, loss: Tensor, weight, input: Tensor, reduction: str) -> T
     return apply_reduction(op, loss, reduction)
 
 
+@autocast_op("mse_loss")
 def mse_loss(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",  # noqa: A002
              weight=None) -> Tensor:  # fmt: skip
     """(input - target)^2, reduced; input and target broadcast (same shape expected). weight: input's shape."""
@@ -124,6 +126,7 @@ def mse_loss(input: Tensor, target, size_average=None, reduce=None, reduction: s
     return _weighted("mse_loss", diff * diff, weight, input, reduction)
 
 
+@autocast_op("l1_loss")
 def l1_loss(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",  # noqa: A002
             weight=None) -> Tensor:  # fmt: skip
     """|input - target|, reduced; input and target broadcast (same shape expected). weight: input's shape."""
@@ -138,6 +141,7 @@ def _quadratic_then_linear(diff: Tensor, width: float) -> Tensor:
     return where(size < width, 0.5 * diff * diff, width * (size - 0.5 * width))
 
 
+@autocast_op("smooth_l1_loss")
 def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",  # noqa: A002
                    beta: float = 1.0) -> Tensor:  # fmt: skip
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta = 0 is l1_loss."""
@@ -150,6 +154,7 @@ def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None, reduct
     return apply_reduction("smooth_l1_loss", loss, reduction)
 
 
+@autocast_op("huber_loss")
 def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:  # noqa: A002
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (d = input - target); delta > 0."""
     reduction = legacy_reduction("huber_loss", None, None, reduction)
@@ -225,6 +230,7 @@ class BinaryCrossEntropyWithLogits(Function):
         return grad_x, grad_t, None
 
 
+@autocast_op("binary_cross_entropy")
 def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, reduce=None,  # noqa: A002
                          reduction: str = "mean") -> Tensor:  # fmt: skip
     """-w [t log p + (1 - t) log(1 - p)] for probabilities p = input in [0, 1]; target: input's shape;
@@ -244,6 +250,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, 
     return apply_reduction("binary_cross_entropy", loss, reduction)
 
 
+@autocast_op("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, size_average=None, reduce=None,  # noqa: A002
                                      reduction: str = "mean", pos_weight=None) -> Tensor:  # fmt: skip
     """Sigmoid + binary cross-entropy in one stable step. input: logits, target: its shape, in [0, 1];
@@ -273,6 +280,7 @@ def _xlogx(t: Tensor) -> Tensor:
     return where(positive, t * log(where(positive, t, 1.0)), 0.0)
 
 
+@autocast_op("kl_div")
 def kl_div(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",  # noqa: A002
            log_target: bool = False) -> Tensor:  # fmt: skip
     """KL(target || q) pointwise, with input = log q: t (log t - input), or e^t (t - input) if log_target.
@@ -287,6 +295,7 @@ def kl_div(input: Tensor, target, size_average=None, reduce=None, reduction: str
         return reductions.sum(loss) / batch
 
 
+@autocast_op("soft_margin_loss")
 def soft_margin_loss(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:  # noqa: A002
     """log(1 + e^(-y x)) for labels y = +-1: a smooth hinge."""
     reduction = legacy_reduction("soft_margin_loss", size_average, reduce, reduction)
@@ -294,6 +303,7 @@ def soft_margin_loss(input: Tensor, target, size_average=None, reduce=None, redu
     return apply_reduction("soft_margin_loss", softplus(-target * input), reduction)
 
 
+@autocast_op("multilabel_soft_margin_loss")
 def multilabel_soft_margin_loss(input: Tensor, target, weight=None, size_average=None, reduce=None,  # noqa: A002
                                 reduction: str = "mean") -> Tensor:  # fmt: skip
     """Binary cross-entropy of sigmoid(input) against 0/1 target per class, averaged over the classes (last
@@ -308,6 +318,7 @@ def multilabel_soft_margin_loss(input: Tensor, target, weight=None, size_average
     return apply_reduction("multilabel_soft_margin_loss", loss, reduction)
 
 
+@autocast_op("poisson_nll_loss")
 def poisson_nll_loss(input: Tensor, target, log_input: bool = True, full: bool = False,  # noqa: A002
                      size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:  # fmt: skip
     """Poisson negative log-likelihood of counts ``target``: e^input - t input (log_input), else
@@ -322,6 +333,7 @@ def poisson_nll_loss(input: Tensor, target, log_input: bool = True, full: bool =
     return apply_reduction("poisson_nll_loss", loss, reduction)
 
 
+@autocast_op("gaussian_nll_loss")
 def gaussian_nll_loss(input: Tensor, target, var, full: bool = False, eps: float = 1e-6,  # noqa: A002
                       reduction: str = "mean") -> Tensor:  # fmt: skip
     """Gaussian negative log-likelihood 0.5 (log var + (input - target)^2 / var) (+ 0.5 log 2 pi if full).

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError, DTypeError
 from tinynet.functions.aliases import numpy_names
@@ -190,6 +191,7 @@ def _p_norm(op: str, x: Tensor, p, dim, keepdim: bool, dtype) -> Tensor:
 
 
 @numpy_names
+@autocast_op("norm")
 def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """The p-norm over ``dim`` (every element when None), as ``torch.norm``: "fro" (the default) is the
     2-norm; "nuc" is not implemented."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from kernels.numpy_ref import array_module
 from tinynet import backend
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.unary import sqrt
@@ -90,6 +91,7 @@ def floating_only(op: str, x: Tensor) -> None:
         raise DTypeError(f"{op}: input of dtype {x.dtype} is not supported: it takes floating point; use x.float()")
 
 
+@autocast_op("layer_norm")
 def layer_norm(
     x: Tensor,
     normalized_shape: int | Sequence[int],

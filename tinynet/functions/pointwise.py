@@ -9,7 +9,8 @@ while autograd records.
 import numpy as np
 
 from kernels.numpy_ref import array_module
-from tinynet.autograd import Function, no_grad
+from tinynet.amp_policy import autocast_op
+from tinynet.autograd import Function
 from tinynet.errors import ArgumentTypeError, DTypeError
 from tinynet.functions.elementwise import floating
 from tinynet.tensor import Tensor
@@ -189,14 +190,17 @@ def cos(x: Tensor) -> Tensor:
     return Cos.apply(float_input("cos", x))
 
 
+@autocast_op("tan")
 def tan(x: Tensor) -> Tensor:
     return Tan.apply(float_input("tan", x))
 
 
+@autocast_op("asin")
 def asin(x: Tensor) -> Tensor:
     return Asin.apply(float_input("asin", x))
 
 
+@autocast_op("acos")
 def acos(x: Tensor) -> Tensor:
     return Acos.apply(float_input("acos", x))
 
@@ -205,10 +209,12 @@ def atan(x: Tensor) -> Tensor:
     return Atan.apply(float_input("atan", x))
 
 
+@autocast_op("sinh")
 def sinh(x: Tensor) -> Tensor:
     return Sinh.apply(float_input("sinh", x))
 
 
+@autocast_op("cosh")
 def cosh(x: Tensor) -> Tensor:
     return Cosh.apply(float_input("cosh", x))
 
@@ -230,14 +236,16 @@ def inplace(name: str, function):
     that x's dtype cannot hold without changing kind (floats into an integer tensor, integers into bool)."""
 
     def method(self: Tensor, *args, **kwargs) -> Tensor:
-        with no_grad():  # the graph would not see the change: _inplace refuses tensors that require grad
-            result = function(self, *args, **kwargs)
-        if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
-            raise DTypeError(
-                f"{name}: the result has dtype {result.dtype}, which cannot be written into this {self.dtype} "
-                f"tensor in place; use the out-of-place x.{name.rstrip('_')}(...)"
-            )
-        return self._inplace(name, result)
+        def compute(x: Tensor) -> Tensor:
+            result = function(x, *args, **kwargs)
+            if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
+                raise DTypeError(
+                    f"{name}: the result has dtype {result.dtype}, which cannot be written into this {self.dtype} "
+                    f"tensor in place; use the out-of-place x.{name.rstrip('_')}(...)"
+                )
+            return result
+
+        return self._update(name, compute)  # (recorded when autograd watches, as PyTorch's in-place ops are)
 
     method.__name__ = name
     method.__doc__ = f"In-place ``{name.rstrip('_')}``: writes the result into this tensor and returns it."

@@ -386,9 +386,22 @@ def _clamp(op: str, x: Tensor, bound, keeps) -> Tensor:
 
 arctan2 = atan2  # NumPy's name too
 
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:  # noqa: A002 (PyTorch's names)
+    """input + value * tensor1 * tensor2, broadcast together (Adam's second-moment update, as PyTorch writes it)."""
+    return input + value * tensor1 * tensor2
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:  # noqa: A002
+    """input + value * tensor1 / tensor2, broadcast together; integer operands are refused, as in PyTorch."""
+    if not any(isinstance(t, Tensor) and t.is_floating_point() for t in (tensor1, tensor2)):
+        raise DTypeError("addcdiv: integer division of tensor1 by tensor2 is not supported; use floating point")
+    return input + value * tensor1 / tensor2
+
+
 __all__ = [
-    "arctan2", "atan2", "clamp_max", "clamp_min", "copysign", "float_power", "floor_divide", "fmod", "hypot",
-    "lerp", "logaddexp", "remainder", "xlogy",
+    "addcdiv", "addcmul", "arctan2", "atan2", "clamp_max", "clamp_min", "copysign", "float_power", "floor_divide",
+    "fmod", "hypot", "lerp", "logaddexp", "remainder", "xlogy",
 ]  # fmt: skip
 METHODS: dict = {name: globals()[name] for name in __all__}
 NOT_IN_PLACE = ("float_power", "logaddexp")

@@ -10,6 +10,7 @@ PyTorch; mean, var and std refuse them.
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.dtypes import int64, uint8
 from tinynet.errors import DTypeError
@@ -193,6 +194,7 @@ def _floating_only(op: str, x: Tensor) -> None:
 
 
 @numpy_names
+@autocast_op("sum")
 def sum(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001 (PyTorch's name)
     """The sum over ``dim`` (all elements when None or ()); integers and bools sum in int64."""
     x = _accumulating(x, dtype)
@@ -230,6 +232,7 @@ def nanmean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
 
 
 @numpy_names
+@autocast_op("prod")
 def prod(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """The product over one ``dim`` (all elements when None); integers and bools multiply in int64."""
     axis = None if dim is None else single_dim("prod", dim, x.ndim)

@@ -8,6 +8,7 @@ is its own scan. cumsum and cumprod of integers and bools give int64, as in PyTo
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.dtypes import int64
 from tinynet.errors import DTypeError
@@ -135,6 +136,7 @@ class LogCumSumExp(Function):
 
 
 @numpy_names
+@autocast_op("cumsum")
 def cumsum(x: Tensor, dim: int, *, dtype=None) -> Tensor:
     """The running sum along ``dim``; integers and bools give int64 unless ``dtype`` says otherwise."""
     axis = single_dim("cumsum", dim, x.ndim)
@@ -143,6 +145,7 @@ def cumsum(x: Tensor, dim: int, *, dtype=None) -> Tensor:
 
 
 @numpy_names
+@autocast_op("cumprod")
 def cumprod(x: Tensor, dim: int, *, dtype=None) -> Tensor:
     """The running product along ``dim``; integers and bools give int64 unless ``dtype`` says otherwise."""
     axis = single_dim("cumprod", dim, x.ndim)

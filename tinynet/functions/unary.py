@@ -4,6 +4,7 @@ elementwise math - trigonometric, rounding, ... - is in ``pointwise``, ``exponen
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError
 from tinynet.functions.elementwise import floating
@@ -136,10 +137,12 @@ def neg(x: Tensor) -> Tensor:
     return Neg.apply(x)
 
 
+@autocast_op("exp")
 def exp(x: Tensor) -> Tensor:
     return Exp.apply(floating(x))
 
 
+@autocast_op("log")
 def log(x: Tensor) -> Tensor:
     """The natural logarithm."""
     return Log.apply(floating(x))

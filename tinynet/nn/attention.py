@@ -13,8 +13,9 @@ import math
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from tinynet.autograd import watchers
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
-from tinynet.functions.attention import _combined_mask, attention_weights
+from tinynet.functions.attention import _combined_mask, attention_weights, packed_self_attention
 from tinynet.functions.linalg import matmul
 from tinynet.functions.shape import reshape, transpose
 from tinynet.nn import functional as F
@@ -78,6 +79,14 @@ class MultiheadAttention(Module):
         need_weights: also return the attention weights (after dropout, as PyTorch); False is faster.
         """
         batched = self._check_inputs(query, key, value)
+        # Self-attention (one tensor as query, key and value) without weights or dropout: one projection by the
+        # whole in_proj_weight and one fused attention op on it (packed_self_attention), instead of three
+        # projections, the head splits and their copies; the same values. Not while op watchers run (the ONNX
+        # exporter, trace, detect_anomaly): they know the separate ops, which give the same values.
+        self_attention = query is key and key is value and not need_weights and not watchers()
+        masks_need_grad = any(isinstance(m, Tensor) and m.requires_grad for m in (attn_mask, key_padding_mask))
+        if self_attention and (self.dropout == 0 or not self.training) and not masks_need_grad:
+            return self._packed_self_attention(query, batched, key_padding_mask, attn_mask, is_causal), None
         if key_padding_mask is not None:
             key_padding_mask = _as_mask(self._name(), "key_padding_mask", key_padding_mask)
         if not batched:  # one sequence: a batch of one, batch first
@@ -106,6 +115,24 @@ class MultiheadAttention(Module):
         elif not self.batch_first:
             out = transpose(out, 0, 1)
         return out, weights
+
+    def _packed_self_attention(self, x: Tensor, batched: bool, key_padding_mask, attn_mask, is_causal: bool) -> Tensor:
+        """forward's output for query = key = value = x, from one projection and one fused attention op."""
+        if key_padding_mask is not None:
+            key_padding_mask = _as_mask(self._name(), "key_padding_mask", key_padding_mask)
+        if not batched:
+            x = reshape(x, 1, *x.shape)
+            if key_padding_mask is not None:
+                key_padding_mask = reshape(key_padding_mask, 1, *key_padding_mask.shape)
+        elif not self.batch_first:
+            x = transpose(x, 0, 1)
+        n, length = x.shape[0], x.shape[1]
+        mask = self._merged_mask(attn_mask, key_padding_mask, n, length, length, x.dtype)
+        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+        out = self.out_proj(packed_self_attention(qkv, self.num_heads, mask, is_causal))
+        if not batched:
+            return reshape(out, *out.shape[1:])
+        return out if self.batch_first else transpose(out, 0, 1)
 
     def _name(self) -> str:
         return f"MultiheadAttention(embed_dim={self.embed_dim}, num_heads={self.num_heads})"

@@ -1,5 +1,6 @@
 """The functional interface, as ``torch.nn.functional``: ``import tinynet.nn.functional as F``."""
 
+from tinynet.amp_policy import autocast_op
 from tinynet.errors import ShapeError
 from tinynet.functions.activations import (
     celu,
@@ -103,6 +104,7 @@ from tinynet.nn.functional_more import bilinear, group_norm, instance_norm, pixe
 from tinynet.tensor import Tensor
 
 
+@autocast_op("linear")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
     """y = x W^T + b. input: (..., in), weight: (out, in), bias: (out,) -> (..., out)."""
     if input.ndim == 0 or input.shape[-1] != weight.shape[1]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from tinynet.amp_policy import autocast_op
 from tinynet.dtypes import finfo
 from tinynet.errors import ArgumentError, ShapeError
 from tinynet.functions.linalg import matmul
@@ -18,6 +19,7 @@ from tinynet.functions.shape import permute, reshape, unsqueeze
 from tinynet.tensor import Tensor
 
 
+@autocast_op("bilinear")
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o].
 
@@ -52,6 +54,7 @@ def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
     return y
 
 
+@autocast_op("group_norm")
 def group_norm(
     input: Tensor,  # noqa: A002 (PyTorch's name)
     num_groups: int,

@@ -16,6 +16,8 @@ import numpy as np
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet import device as target_device
+from tinynet import memory as _memory
+from tinynet.autograd import _thread as _autograd_thread
 from tinynet.dtypes import float16, float32, float64, get_default_dtype
 from tinynet.errors import DTypeError, ShapeError, TinynetError
 from tinynet.tensor import Tensor, to_backend, to_host
@@ -262,6 +264,9 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        running = _autograd_thread.module_path
+        if running is not None and running[-1][0] is not self:  # tinynet.memory records which module runs each op
+            return _memory.call_recorded(self, args, kwargs)  # (it calls this again, with self on the stack)
         if not (self._forward_pre_hooks or self._forward_hooks):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):

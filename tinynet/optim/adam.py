@@ -3,6 +3,8 @@
 import math
 from collections.abc import Callable, Iterable
 
+import numpy as np
+
 from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.errors import ArgumentError
@@ -35,41 +37,106 @@ class Adam(Optimizer):
                         maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable,
                         fused=fused, decoupled_weight_decay=decoupled_weight_decay)  # fmt: skip
         super().__init__(params, defaults)
+        self._joined: dict[tuple, tuple] = {}  # a group's m and v laid end to end (see _step_all_at_once)
 
     def step(self, closure: Callable | None = None):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss when given."""
         loss = self._begin_step(closure)
         for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = -p.grad.array if group["maximize"] else p.grad.array
-                state = self.state[p]
-                if not state:
-                    xp = array_module(p.array)
-                    state.update(step=0, exp_avg=xp.zeros_like(p.array), exp_avg_sq=xp.zeros_like(p.array))
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = xp.zeros_like(p.array)
-                state["step"] += 1
-                settings = dict(
-                    step=state["step"],
-                    lr=group["lr"],
-                    beta1=beta1,
-                    beta2=beta2,
-                    eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                    decoupled=group["decoupled_weight_decay"],
-                )
-                if group["amsgrad"]:
-                    _amsgrad_step(p.array, grad, state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"],
-                                  **settings)  # fmt: skip
-                else:
-                    backend.for_arrays(p.array).adam_step(
-                        p.array, grad, state["exp_avg"], state["exp_avg_sq"], **settings
-                    )
-                p.mark_changed()
+            if not self._step_all_at_once(group):
+                self._step_each(group)
         return loss
+
+    def _step_all_at_once(self, group: dict) -> bool:
+        """The group's update as one kernel call on its parameters laid end to end (PyTorch's "foreach"): a
+        small model's step is mostly the cost of calling per parameter. Only where that gives the same numbers
+        as ``_step_each``: every parameter has a gradient, one dtype, on the CPU, the same step count, no
+        amsgrad. m and v live in one buffer each, every parameter's state holding its views of them. False when
+        the group does not qualify."""
+        params = group["params"]
+        if group["amsgrad"] or len(params) < 2 or any(p.grad is None for p in params):
+            return False
+        dtype = params[0].dtype
+        if any(type(p.array) is not np.ndarray or p.dtype != dtype or p.grad.dtype != dtype for p in params):
+            return False
+        buffers = self._joined_state(params)
+        if buffers is None:
+            return False
+        exp_avg, exp_avg_sq = buffers
+        values = np.concatenate([p.array.reshape(-1) for p in params])
+        grads = np.concatenate([p.grad.array.reshape(-1) for p in params])
+        states = [self.state[p] for p in params]
+        for state in states:
+            state["step"] += 1
+        beta1, beta2 = group["betas"]
+        backend.for_arrays(values).adam_step(
+            values, -grads if group["maximize"] else grads, exp_avg, exp_avg_sq, step=states[0]["step"],
+            lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+            decoupled=group["decoupled_weight_decay"],
+        )  # fmt: skip
+        start = 0
+        for p in params:
+            p.array[...] = values[start : start + p.array.size].reshape(p.shape)
+            start += p.array.size
+            p.mark_changed()
+        return True
+
+    def _joined_state(self, params: list) -> tuple | None:
+        """(m, v) of ``params`` laid end to end, each parameter's state["exp_avg"] and ["exp_avg_sq"] views of
+        them (made from the states when they are not: first step, load_state_dict); None if the states differ
+        in step count or in being started."""
+        states = [self.state[p] for p in params]
+        joined = self._joined.get(tuple(map(id, params)))
+        if joined is not None and all(s["exp_avg"].base is joined[0] and s["exp_avg_sq"].base is joined[1]
+                                      for s in states if s):  # fmt: skip
+            if all(states) and len({s["step"] for s in states}) == 1:
+                return joined
+        if any(states) and not (all(states) and len({s["step"] for s in states}) == 1):
+            return None
+        sizes = [p.array.size for p in params]
+        if all(states):
+            exp_avg = np.concatenate([s["exp_avg"].reshape(-1) for s in states])
+            exp_avg_sq = np.concatenate([s["exp_avg_sq"].reshape(-1) for s in states])
+        else:
+            exp_avg, exp_avg_sq = np.zeros(sum(sizes), params[0].dtype), np.zeros(sum(sizes), params[0].dtype)
+        start = 0
+        for p, state, size in zip(params, states, sizes):
+            state.setdefault("step", 0)
+            state["exp_avg"] = exp_avg[start : start + size].reshape(p.shape)
+            state["exp_avg_sq"] = exp_avg_sq[start : start + size].reshape(p.shape)
+            start += size
+        self._joined[tuple(map(id, params))] = (exp_avg, exp_avg_sq)
+        return exp_avg, exp_avg_sq
+
+    def _step_each(self, group: dict) -> None:
+        """The group's update, one parameter at a time."""
+        beta1, beta2 = group["betas"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            grad = -p.grad.array if group["maximize"] else p.grad.array
+            state = self.state[p]
+            if not state:
+                xp = array_module(p.array)
+                state.update(step=0, exp_avg=xp.zeros_like(p.array), exp_avg_sq=xp.zeros_like(p.array))
+                if group["amsgrad"]:
+                    state["max_exp_avg_sq"] = xp.zeros_like(p.array)
+            state["step"] += 1
+            settings = dict(
+                step=state["step"],
+                lr=group["lr"],
+                beta1=beta1,
+                beta2=beta2,
+                eps=group["eps"],
+                weight_decay=group["weight_decay"],
+                decoupled=group["decoupled_weight_decay"],
+            )
+            if group["amsgrad"]:
+                _amsgrad_step(p.array, grad, state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"],
+                              **settings)  # fmt: skip
+            else:
+                backend.for_arrays(p.array).adam_step(p.array, grad, state["exp_avg"], state["exp_avg_sq"], **settings)
+            p.mark_changed()
 
 
 def _amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2, eps, weight_decay,

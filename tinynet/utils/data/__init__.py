@@ -7,6 +7,7 @@ from tinynet.data import (
     ConcatDataset,
     DataLoader,
     Dataset,
+    DistributedSampler,
     IterableDataset,
     RandomSampler,
     Sampler,
@@ -24,16 +25,14 @@ from tinynet.data import (
 from tinynet.missing import module_getattr
 
 __all__ = [
-    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset", "RandomSampler",
-    "Sampler", "SequentialSampler", "StackDataset", "Subset", "SubsetRandomSampler", "TensorDataset",
+    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "IterableDataset",
+    "RandomSampler", "Sampler", "SequentialSampler", "StackDataset", "Subset", "SubsetRandomSampler", "TensorDataset",
     "WeightedRandomSampler", "default_collate", "default_convert", "get_worker_info", "random_split",
 ]  # fmt: skip
 
-# PyTorch's names here that tinynet does not have: DistributedSampler needs torch.distributed (several processes
-# training one model), and the DataPipes are PyTorch's deprecated successor API to datasets.
+# PyTorch's names here that tinynet does not have: the DataPipes, PyTorch's deprecated successor API to datasets.
 _DATAPIPES = "DataPipes (deprecated in PyTorch) are not part of tinynet"
 _MISSING = {
-    "DistributedSampler": "it needs torch.distributed, which tinynet does not have",
     **dict.fromkeys(
         ["DFIterDataPipe", "DataChunk", "IterDataPipe", "MapDataPipe", "argument_validation", "functional_datapipe",
          "guaranteed_datapipes_determinism", "non_deterministic", "runtime_validation", "runtime_validation_disabled"],

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 15 · Backends: one network, three ways to run its kernels
+# # 18 · Backends: one network, three ways to run its kernels
 #
 # Every heavy operation in tinynet (a matrix product, a convolution, a softmax, an Adam update)
 # ends in a call to a **kernel**: a function that takes arrays and returns arrays, knowing nothing
@@ -17,7 +17,7 @@
 # times them; then opens one kernel and reads it in its three versions, and measures what Numba's
 # just-in-time compilation costs.
 #
-# Run it: `python lessons/15_backends.py [--smoke] [--out DIR]` (it visits every backend itself).
+# Run it: `python lessons/18_backends.py [--smoke] [--out DIR]` (it visits every backend itself).
 
 # %%
 import inspect
@@ -44,7 +44,7 @@ from tinynet.lesson import progress, setup
 from tinynet.metrics import accuracy
 from tinynet.models import MNIST1DCNN
 
-lesson = setup("15_backends")
+lesson = setup("18_backends")
 steps = 12 if lesson.smoke else 300
 warmup_steps = 2 if lesson.smoke else 10  # steps left out of the timing: first calls load or compile kernels
 batch_size = 100
@@ -116,6 +116,7 @@ order = np.concatenate([rng.permutation(len(x_train_np)) for _ in range(epochs)]
 batches = [order[i * batch_size : (i + 1) * batch_size] for i in range(steps)]  # the same batches for every run
 
 
+# %%
 def train_on(name: str, threads: int | None = None, dtype=tn.float32) -> dict:
     """Train MNIST1DCNN for `steps` steps on backend `name`; per-step losses and seconds, and test accuracy.
 
@@ -148,6 +149,7 @@ def train_on(name: str, threads: int | None = None, dtype=tn.float32) -> dict:
     return {"losses": np.array(losses), "seconds": np.array(seconds), "test_accuracy": test_accuracy}
 
 
+# %%
 runs = {name: train_on(name) for name in backend.MODULES if usable[name]}
 runs["numba, 1 thread"] = train_on("numba", threads=1)
 
@@ -194,6 +196,9 @@ accuracy_spread = max(r["test_accuracy"] for r in runs.values()) - min(r["test_a
 print(f"float32, largest relative loss difference from numpy: first {early_steps} steps "
       f"{early_loss_max_relative_difference:.2e}, all {steps} steps {loss_max_relative_difference:.2e}")  # fmt: skip
 print(f"test accuracy spread between backends: {accuracy_spread:.4f}")
+assert early_loss_max_relative_difference < 1e-5, "every backend: the same early losses up to float32 rounding (~1e-7)"
+assert accuracy_spread <= 0.01, f"backends should agree on test accuracy (full run 0.813 vs 0.812): {accuracy_spread}"
+assert runs["numpy"]["losses"][-1] < runs["numpy"]["losses"][0], "the network should train: the loss goes down"
 float64_gaps = {}
 if not lesson.smoke:  # float64 kernels may need compiling, minutes when Numba's cache is cold: not in a smoke run
     float64_runs = {name: train_on(name, dtype=tn.float64) for name in backend.MODULES if usable[name]}
@@ -202,6 +207,7 @@ if not lesson.smoke:  # float64 kernels may need compiling, minutes when Numba's
     print(f"float64, largest relative loss difference from numpy over {steps} steps: "
           f"{float64_loss_max_relative_difference:.2e}")  # fmt: skip
 
+# %%
 fig, (ax_loss, ax_gap, ax_time) = plt.subplots(1, 3, figsize=(15, 3.8), layout="constrained")
 for label, run in runs.items():
     ax_loss.plot(run["losses"], label=label, linestyle="-" if label == "numpy" else "--")
@@ -364,6 +370,7 @@ def first_and_later_call(dispatcher) -> tuple[float, float]:
     return first, float(np.median(later))
 
 
+# %%
 numba_activations.relu_forward(relu_input)  # the engine's kernel, for this argument type: writes the cache if missing
 numba_compile_s, numba_call_s = first_and_later_call(numba.njit(parallel=True)(relu_python))
 from_cache = numba.njit(cache=True, parallel=True)(relu_python)
@@ -413,6 +420,7 @@ if not lesson.smoke:
             first_step_seconds[label] = float(finished.stdout.split()[-1])
             print(f"first CNN step in a fresh process, {label}: {first_step_seconds[label]:.2f} s")
 
+# %%
 timings = {
     "relu: compile": numba_compile_s,
     "relu: load from cache": numba_cache_load_s,
@@ -432,6 +440,8 @@ if float64_gaps:
 if first_step_seconds:
     figures |= {"numba_first_step_cold_s": first_step_seconds["empty cache: compile"],
                 "numba_first_step_cached_s": first_step_seconds["filled cache: load"]}  # fmt: skip
+
+# %%
 lesson.report(
     backends_run=", ".join(name for name in backend.MODULES if usable[name]),
     loss_max_relative_difference=loss_max_relative_difference,
@@ -451,4 +461,14 @@ lesson.report(
     numba_cache_hit=cache_hit,
     numba_jit_disabled=jit_disabled,
     steps=steps,
+)
+
+# %% [markdown]
+# ## Your turn
+
+# %%
+lesson.what_next(
+    "Run the lesson with NUMBA_NUM_THREADS=1 and 2 and explain the ms per step you see.",
+    "Write softmax over columns as a Numba kernel and time it against the NumPy reference.",
+    "Profile one CNN step (python -m cProfile) and list the three ops that take the most time.",
 )

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 13 · Autoencoders: compress, map, and denoise handwritten digits
+# # 15 · Autoencoders: compress, map, and denoise handwritten digits
 #
 # An **autoencoder** is a network trained to output its own input. That sounds useless until you
 # squeeze it: an *encoder* maps the 784 pixels of a digit to a short **code** z (16 numbers, or
@@ -14,7 +14,7 @@
 # measures how good that description is (against two baselines), draws the 2-D code of every digit
 # as a map, and then changes the task to **denoising**: noisy digits in, clean digits out.
 #
-# Run it: `python lessons/13_autoencoder.py [--smoke] [--backend numpy|numba|cupy] [--out DIR]`.
+# Run it: `python lessons/15_autoencoder.py [--smoke] [--backend numpy|numba|cupy] [--out DIR]`.
 
 # %%
 import math
@@ -27,7 +27,7 @@ import tinynet.nn.functional as F
 from tinynet import nn, optim
 from tinynet.lesson import progress, setup
 
-lesson = setup("13_autoencoder")
+lesson = setup("15_autoencoder")
 train_size, test_size = (800, 500) if lesson.smoke else (4000, 1000)
 epochs = 6 if lesson.smoke else 40
 noise_std = 0.5  # the denoising section's Gaussian noise, in units of the [0, 1] pixel range
@@ -107,6 +107,7 @@ def mlp_autoencoder(code_size: int) -> AutoEncoder:
     return AutoEncoder(encoder, decoder)
 
 
+# %%
 def train(model: nn.Module, clean: tn.Tensor, description: str, corrupt=None) -> list[float]:
     """Fit model(corrupt(batch)) to batch, for `epochs` epochs; returns the mean training loss of each epoch."""
     loader = tn.data.DataLoader(tn.data.TensorDataset(clean), batch_size=32, shuffle=True)
@@ -134,6 +135,13 @@ losses16 = train(autoencoder16, flat_train, "autoencoder, code 16")
 ae16_mse = mse(reconstruct(autoencoder16, flat_test), images_test)
 pca16_mse = mse(pca_reconstruct(images_test, 16), images_test)
 print(f"test MSE, code of 16: autoencoder {ae16_mse:.4f}, PCA {pca16_mse:.4f}, mean image {mean_image_mse:.4f}")
+assert ae16_mse < 0.6 * mean_image_mse, (
+    f"16 numbers should beat the mean image well (smoke 0.030 vs 0.068): {ae16_mse:.4f}"
+)
+assert losses16[-1] < 0.5 * losses16[0], f"the training MSE should fall (smoke 0.097 -> 0.029): {losses16}"
+lesson.save_arrays(  # what the plots need: rerun the plot cells below without retraining
+    "autoencoder16.npz", losses=losses16, mse=ae16_mse, reconstructed=reconstruct(autoencoder16, flat_test)
+)
 
 # %% [markdown]
 # Below: one test digit of each class, its reconstruction from 16 numbers by the autoencoder and
@@ -152,10 +160,12 @@ def mosaic(images: np.ndarray, columns: int, size: int = 28) -> np.ndarray:
     return grid
 
 
+# %%
+saved = lesson.load_arrays("autoencoder16.npz")
 one_per_digit = np.array([np.flatnonzero(labels_test == d)[0] for d in range(10)])
 rows = {
     "original": images_test[one_per_digit],
-    f"autoencoder, code 16 (MSE {ae16_mse:.4f})": reconstruct(autoencoder16, flat_test[one_per_digit]),
+    f"autoencoder, code 16 (MSE {saved['mse']:.4f})": saved["reconstructed"][one_per_digit],
     f"PCA, 16 components (MSE {pca16_mse:.4f})": pca_reconstruct(images_test[one_per_digit], 16),
 }
 fig = plt.figure(figsize=(10, 6.4), layout="constrained")
@@ -166,7 +176,7 @@ for ax, (title, images) in zip(axes, rows.items()):
     ax.set_title(title, fontsize=10)
     ax.axis("off")
 ax_loss = panels[1].subplots()
-ax_loss.plot(range(1, epochs + 1), losses16, marker=".", label="autoencoder (training MSE)")
+ax_loss.plot(range(1, epochs + 1), saved["losses"], marker=".", label="autoencoder (training MSE)")
 ax_loss.axhline(mean_image_mse, color="gray", linestyle=":", label="mean image (test)")
 ax_loss.axhline(pca16_mse, color="C1", linestyle="--", label="PCA-16 (test)")
 ax_loss.set(xlabel="epoch", ylabel="MSE per pixel", yscale="log", title="Training the 16-number autoencoder")
@@ -202,16 +212,20 @@ z1, z2 = np.linspace(low[0], high[0], grid_points), np.linspace(high[1], low[1],
 grid_codes = np.array([[a, b] for b in z2 for a in z1], dtype=np.float32)  # (144, 2), row by row
 with tn.no_grad():
     decoded_grid = autoencoder2.decoder(tn.tensor(grid_codes)).numpy()  # (144, 784)
+assert ae2_mse < mean_image_mse, f"even 2 numbers should beat the mean image (smoke 0.055 vs 0.068): {ae2_mse:.4f}"
+lesson.save_arrays("autoencoder2.npz", mse=ae2_mse, codes=codes, pca_codes=pca_codes, decoded_grid=decoded_grid)
 
+# %%
+saved = lesson.load_arrays("autoencoder2.npz")
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained")
 for ax, points, title in [
-    (axes[0], pca_codes, f"PCA, 2 components (MSE {pca2_mse:.4f})"),
-    (axes[1], codes, f"autoencoder, code 2 (MSE {ae2_mse:.4f})"),
+    (axes[0], saved["pca_codes"], f"PCA, 2 components (MSE {pca2_mse:.4f})"),
+    (axes[1], saved["codes"], f"autoencoder, code 2 (MSE {saved['mse']:.4f})"),
 ]:
     scatter = ax.scatter(points[:, 0], points[:, 1], c=labels_test, cmap="tab10", s=6, vmin=-0.5, vmax=9.5)
     ax.set(xlabel="z1", ylabel="z2", title=title)
 fig.colorbar(scatter, ax=axes[:2], ticks=range(10), label="digit (never shown to the networks)")
-axes[2].imshow(mosaic(decoded_grid, grid_points), cmap="gray_r", vmin=0, vmax=1)
+axes[2].imshow(mosaic(saved["decoded_grid"], grid_points), cmap="gray_r", vmin=0, vmax=1)
 axes[2].set_title("the decoder over a 12x12 grid of codes")
 axes[2].set(xlabel="z1 ->", ylabel="<- z2", xticks=[], yticks=[])
 fig.suptitle("Every test digit as a point: the 2-number code, coloured by the true digit")
@@ -268,6 +282,7 @@ with tn.no_grad():  # start the output at the mean brightness: sigmoid(logit(m))
     conv_denoiser.decoder[-2].bias.fill_(math.log(mean_pixel / (1 - mean_pixel)))
 denoise_losses = train(conv_denoiser, clean_train, "denoising autoencoder", corrupt=add_noise)
 
+# %%
 tn.manual_seed(1)  # the same noisy test images whatever ran before
 noisy_test = add_noise(clean_test)  # (N, 1, 28, 28)
 denoised_test = reconstruct(conv_denoiser, noisy_test)
@@ -279,19 +294,27 @@ print(
     f"test MSE to the clean digits: noisy input {noisy_mse:.4f}, 3x3 blur {blur_mse:.4f}, "
     f"denoising autoencoder {denoised_mse:.4f} ({denoising_improvement:.1f}x lower than the noisy input)"
 )
+assert denoising_improvement > 2.5, f"the denoiser should cut the noise's MSE (smoke ~6x): {denoising_improvement:.1f}x"
+assert denoised_mse < blur_mse, f"...and beat a 3x3 blur (smoke 0.019 vs 0.055): {denoised_mse:.4f} vs {blur_mse:.4f}"
+lesson.save_arrays(  # the shown digits and the figures: the plot below reruns without the model
+    "denoising.npz", noisy=noisy_test.numpy()[one_per_digit], blurred=blurred_test[one_per_digit],
+    denoised=denoised_test[one_per_digit], clean=clean[one_per_digit], mse=[noisy_mse, blur_mse, denoised_mse],
+)  # fmt: skip
 
-shown = one_per_digit
+# %%
+saved = lesson.load_arrays("denoising.npz")
+noisy_mse, blur_mse, denoised_mse = saved["mse"]
 fig, axes = plt.subplots(4, 1, figsize=(10, 5.6), layout="constrained")
 for ax, (title, images) in zip(
     axes,
     [
-        (f"noisy input (MSE {noisy_mse:.3f})", noisy_test.numpy()[shown]),
-        (f"3x3 blur of the noisy input (MSE {blur_mse:.3f})", blurred_test[shown]),
-        (f"denoising autoencoder (MSE {denoised_mse:.3f})", denoised_test[shown]),
-        ("clean target", clean[shown]),
+        (f"noisy input (MSE {noisy_mse:.3f})", saved["noisy"]),
+        (f"3x3 blur of the noisy input (MSE {blur_mse:.3f})", saved["blurred"]),
+        (f"denoising autoencoder (MSE {denoised_mse:.3f})", saved["denoised"]),
+        ("clean target", saved["clean"]),
     ],
 ):
-    ax.imshow(mosaic(images.reshape(len(shown), 784), 10), cmap="gray_r", vmin=0, vmax=1)
+    ax.imshow(mosaic(images.reshape(len(images), 784), 10), cmap="gray_r", vmin=0, vmax=1)
     ax.set_title(title, fontsize=10)
     ax.axis("off")
 fig.suptitle(f"Denoising test digits (Gaussian noise, std {noise_std}, clipped to [0, 1])")
@@ -312,7 +335,8 @@ pca_curve = [mse(pca_reconstruct(images_test, k), images_test) for k in sizes]
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 ax.plot(sizes, pca_curve, marker=".", label="PCA (best linear code)")
 ax.axhline(mean_image_mse, color="gray", linestyle=":", label="mean image (code of size 0)")
-ax.plot([2, 16], [ae2_mse, ae16_mse], "o", color="C3", markersize=8, label="MLP autoencoder")
+saved_mse = [float(lesson.load_arrays(f"autoencoder{k}.npz")["mse"]) for k in (2, 16)]
+ax.plot([2, 16], saved_mse, "o", color="C3", markersize=8, label="MLP autoencoder")
 ax.set(
     xlabel="code size k (numbers per image)",
     ylabel="test MSE per pixel",
@@ -323,6 +347,7 @@ ax.set(
 ax.legend()
 lesson.savefig(fig, "mse_vs_code_size.png")
 
+# %%
 lesson.report(
     mean_image_mse=mean_image_mse,
     ae16_mse=ae16_mse,
@@ -337,4 +362,14 @@ lesson.report(
     denoising_improvement=denoising_improvement,
     train_images=train_size,
     epochs=epochs,
+)
+
+# %% [markdown]
+# ## Your turn
+
+# %%
+lesson.what_next(
+    "Make the code-2 autoencoder variational (a mean and a log-variance, the KL term) and compare the 2-D maps.",
+    "Train the denoiser at noise 0.3 and test it at 0.7: how well does it generalise?",
+    "Remove the nonlinearities of the code-16 autoencoder: it should land on PCA's error. Does it?",
 )

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 14 · A GAN: a generator and a discriminator that train each other
+# # 16 · A GAN: a generator and a discriminator that train each other
 #
 # Every network so far learned to predict a label or a number. A **generative adversarial
 # network** (GAN, Goodfellow et al., 2014) learns to *make* samples that look like its training
@@ -11,24 +11,25 @@
 # D learns to tell real samples from G's; G learns to fool D. Neither has a fixed target: each one's
 # loss depends on the other, which is what makes GANs powerful and also hard to train.
 #
-# We play the game twice: first in 2-D, on eight Gaussian blobs on a ring, where every sample can
-# be plotted and we can count how many of the eight blobs ("modes") the generator finds; then on
-# the 8x8 handwritten digits.
+# We play the game in 2-D, on eight Gaussian blobs on a ring, where every sample can be plotted and
+# we can count how many of the eight blobs ("modes") the generator finds. Lesson 17 plays it on the
+# 8x8 handwritten digits.
 #
-# Run it: `python lessons/14_gan.py [--smoke] [--backend numpy|numba|cupy] [--out DIR]`.
+# Run it: `python lessons/16_gan.py [--smoke] [--backend numpy|numba|cupy] [--out DIR]`.
 
 # %%
+import inspect
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 import tinynet as tn
 import tinynet.nn.functional as F
-from tinynet import nn, optim
-from tinynet.lesson import progress, setup
+from tinynet import models, nn
+from tinynet.lesson import plot_losses, progress, setup
 
-lesson = setup("14_gan")
+lesson = setup("16_gan")
 ring_steps = 700 if lesson.smoke else 5000
-digit_steps = 300 if lesson.smoke else 6000
 tn.manual_seed(0)
 rng = np.random.default_rng(0)  # draws the real samples
 
@@ -90,7 +91,10 @@ saturating, saturating_grad = loss_and_slope(called_real=False)
 non_saturating, non_saturating_grad = loss_and_slope(called_real=True)
 at_minus_6 = 20  # logit_grid[20] = -6
 print(f"slope at logit -6: log(1 - D) {saturating_grad[at_minus_6]:.4f}, -log D {non_saturating_grad[at_minus_6]:.4f}")
+assert abs(saturating_grad[at_minus_6] + 0.0025) < 1e-4, "log(1 - D) should be flat at logit -6: slope -0.0025"
+assert abs(non_saturating_grad[at_minus_6] + 0.9975) < 1e-4, "-log D should keep its slope at logit -6: -0.9975"
 
+# %%
 fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
 ax_loss.plot(logit_grid, saturating, label="saturating: log(1 - D)")
 ax_loss.plot(logit_grid, non_saturating, label="non-saturating: -log D")
@@ -104,7 +108,7 @@ ax_grad.legend(loc="upper right")
 lesson.savefig(fig, "generator_losses.png")
 
 # %% [markdown]
-# ## One training loop for both parts
+# ## The training loop
 #
 # Each step plays one round:
 #
@@ -121,54 +125,8 @@ lesson.savefig(fig, "generator_losses.png")
 
 
 # %%
-def train_gan(generator, discriminator, sample_real, latent_size, steps, batch_size, checkpoints, on_checkpoint,
-              description):  # fmt: skip
-    """Alternate a discriminator step and a generator step `steps` times; returns the per-step losses.
-
-    sample_real(n) -> a Tensor (n, features) of real samples. on_checkpoint(step) runs before the first
-    step (step 0) and after every step listed in `checkpoints`.
-    """
-    d_optimizer = optim.Adam(discriminator.parameters(), lr=2e-3, betas=(0.5, 0.999))
-    g_optimizer = optim.Adam(generator.parameters(), lr=2e-3, betas=(0.5, 0.999))
-    real_then_fake = tn.cat([tn.ones(batch_size, 1), tn.zeros(batch_size, 1)])  # (2B, 1): D's targets
-    called_real = tn.ones(batch_size, 1)  # (B, 1): what G wants D to say about its fakes
-    losses = {"discriminator": [], "generator": []}
-    on_checkpoint(0)
-    for step in progress(range(1, steps + 1), description):
-        fake = generator(tn.randn(batch_size, latent_size))  # (B, features)
-
-        d_optimizer.zero_grad()
-        both = tn.cat([sample_real(batch_size), fake.detach()])  # (2B, features): one forward pass for both
-        d_loss = F.binary_cross_entropy_with_logits(discriminator(both), real_then_fake)
-        d_loss.backward()
-        d_optimizer.step()
-
-        g_optimizer.zero_grad()
-        g_loss = F.binary_cross_entropy_with_logits(discriminator(fake), called_real)
-        g_loss.backward()
-        g_optimizer.step()
-
-        losses["discriminator"].append(d_loss.item())
-        losses["generator"].append(g_loss.item())
-        if step in checkpoints:
-            on_checkpoint(step)
-    return losses
-
-
-def moving_average(values, window: int = 50) -> np.ndarray:
-    """The mean of each `window` consecutive values: GAN losses jump from step to step."""
-    return np.convolve(values, np.ones(window) / window, mode="valid")
-
-
-def plot_losses(ax, losses, title):
-    """Each loss at every step (faint) and averaged over 50 steps, with the equilibrium value log 2."""
-    for name, values in losses.items():
-        ax.plot(values, alpha=0.25, color="C0" if name == "discriminator" else "C1")
-        ax.plot(np.arange(49, len(values)), moving_average(values), color="C0" if name == "discriminator" else "C1",
-                label=f"{name} (mean of 50 steps)")  # fmt: skip
-    ax.axhline(np.log(2), color="gray", linestyle=":", label="log 2: the equilibrium")
-    ax.set(xlabel="step", ylabel="binary cross-entropy", title=title)
-    ax.legend(loc="upper right")
+# The loop lives in tinynet.models, so that lesson 17 trains its digits with the same one: here it is.
+print(inspect.getsource(models.train_gan))
 
 
 # %% [markdown]
@@ -255,13 +213,33 @@ def ring_checkpoint(step: int) -> None:
             snapshots[step] = (ring_generator(fixed_z).numpy(), belief.reshape(80, 80))
 
 
-ring_losses = train_gan(ring_generator, ring_discriminator, sample_ring, ring_latent, ring_steps, 256,
-                        ring_checkpoints, ring_checkpoint, "8 Gaussians")  # fmt: skip
+ring_losses = models.train_gan(
+    ring_generator,
+    ring_discriminator,
+    sample_ring,
+    ring_latent,
+    ring_steps,
+    256,
+    ring_checkpoints,
+    ring_checkpoint,
+    each=lambda steps: progress(steps, "8 Gaussians"),
+)
 final_ring = ring_history[-1][1]
 print(
     f"after {ring_steps} steps: mean distance to nearest mode {final_ring['mean_distance']:.3f}, "
     f"{final_ring['within_3_sigma']:.1%} within 3 sigma, {final_ring['modes_covered']} of 8 modes covered"
 )
+assert final_ring["modes_covered"] >= 5, "most modes should be covered (smoke 7 of 8, full 8 of 8)"
+start_distance = ring_history[0][1]["mean_distance"]
+assert final_ring["mean_distance"] < 0.3 * start_distance, (
+    f"samples should move onto the ring (from {start_distance:.2f})"
+)
+lesson.save_arrays(  # what the plots need: rerun the plot cells below without retraining
+    "ring.npz", d_loss=ring_losses["discriminator"], g_loss=ring_losses["generator"],
+    history_steps=[step for step, _ in ring_history], mean_distance=[s["mean_distance"] for _, s in ring_history],
+    per_mode=final_ring["per_mode"], snapshot_steps=list(snapshots),
+    snapshot_points=[points for points, _ in snapshots.values()], snapshot_belief=[b for _, b in snapshots.values()],
+)  # fmt: skip
 
 # %% [markdown]
 # ## Watching the samples converge
@@ -275,10 +253,10 @@ print(
 # ever lands there, so nothing in the game corrects it, and nothing needs to.
 
 # %%
+saved = lesson.load_arrays("ring.npz")
 real_points = sample_ring(1000).numpy()
 fig, axes = plt.subplots(1, len(snapshot_steps), figsize=(3.2 * len(snapshot_steps), 3.5), layout="constrained")
-for ax, step in zip(axes, snapshot_steps):
-    points, belief = snapshots[step]
+for ax, step, points, belief in zip(axes, saved["snapshot_steps"], saved["snapshot_points"], saved["snapshot_belief"]):
     image = ax.imshow(belief, extent=(-3, 3, -3, 3), origin="lower", cmap="PRGn", vmin=0, vmax=1, alpha=0.6)
     ax.plot(*real_points.T, ".", markersize=2, color="0.4", label="real")
     ax.plot(*points.T, ".", markersize=2, color="C1", label="generated")
@@ -303,172 +281,27 @@ lesson.savefig(fig, "ring_samples_over_training.png")
 # mode that G under-serves makes D say "real" there, which pulls G back, but slowly.
 
 # %%
+saved = lesson.load_arrays("ring.npz")
 fig, (ax_loss, ax_quality, ax_modes) = plt.subplots(1, 3, figsize=(15, 3.8), layout="constrained")
-plot_losses(ax_loss, ring_losses, "Eight Gaussians: losses")
-steps_seen = [step for step, _ in ring_history]
-ax_quality.plot(steps_seen, [s["mean_distance"] for _, s in ring_history], marker=".", label="mean distance")
+plot_losses(
+    ax_loss,
+    {"discriminator": saved["d_loss"], "generator": saved["g_loss"]},
+    "Eight Gaussians: losses",
+    level=np.log(2),
+    level_label="log 2: the equilibrium",
+)
+ax_quality.plot(saved["history_steps"], saved["mean_distance"], marker=".", label="mean distance")
 ax_quality.axhline(1.25 * sigma, color="gray", linestyle=":", label="real samples (1.25 sigma)")
 ax_quality.set(xlabel="step", ylabel="distance to nearest mode", yscale="log", title="Quality of the samples")
 ax_quality.legend(loc="upper right")
-ax_modes.bar(range(8), final_ring["per_mode"], label="within 3 sigma of the mode")
+ax_modes.bar(range(8), saved["per_mode"], label="within 3 sigma of the mode")
 ax_modes.axhline(1 / 8, color="gray", linestyle=":", label="perfect: 1/8 each")
 ax_modes.set(xlabel="mode k", ylabel="fraction of 2,000 samples", xticks=range(8),
-             title=f"Coverage: {final_ring['modes_covered']} of 8 modes")  # fmt: skip
+             title=f"Coverage: {int((saved['per_mode'] >= 0.01).sum())} of 8 modes")  # fmt: skip
 ax_modes.legend(loc="lower right", fontsize=8)
 lesson.savefig(fig, "ring_losses_and_coverage.png")
 
-# %% [markdown]
-# ## Part 2: handwritten digits
-#
-# The same game on the 8x8 digits: x is 64 pixel values in [0, 1]. G maps a 16-dimensional z
-# through two hidden layers of 128 units to 64 outputs, and ends in a **sigmoid** so that its
-# pixels live in [0, 1] like the real ones. D is one hidden layer of 128 LeakyReLU units. No
-# labels are used: G has to discover by itself that there are ten kinds of digit.
-#
-# We keep 20 % of the images aside. Not to test a classifier, but as a yardstick: how far is a
-# *real* new digit from its nearest training digit? Generated digits that look real should be
-# about as far; random noise images, much farther.
-
 # %%
-x, y = tn.data.digits()
-x_train, x_heldout, y_train, y_heldout = tn.data.train_test_split(x, y, test_size=0.2, stratify=y, seed=0)
-train_images, train_labels = x_train.numpy(), y_train.numpy()  # (1437, 64), (1437,)
-
-
-def sample_digits(n: int) -> tn.Tensor:
-    """n training images drawn at random: (n, 64)."""
-    return tn.tensor(train_images[rng.integers(0, len(train_images), n)])
-
-
-digit_latent = 16
-digit_generator = nn.Sequential(
-    nn.Linear(digit_latent, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 64), nn.Sigmoid()
-)
-digit_discriminator = nn.Sequential(nn.Linear(64, 128), nn.LeakyReLU(0.2), nn.Linear(128, 1))
-
-fixed_digit_z = tn.randn(10, digit_latent)
-digit_checkpoints = [int(digit_steps * f) for f in (0.05, 0.15, 0.4, 1.0)]
-digit_snapshots = {}
-
-
-def digit_checkpoint(step: int) -> None:
-    with tn.no_grad():
-        digit_snapshots[step] = digit_generator(fixed_digit_z).numpy()
-
-
-digit_losses = train_gan(digit_generator, digit_discriminator, sample_digits, digit_latent, digit_steps, 64,
-                         digit_checkpoints, digit_checkpoint, "digits")  # fmt: skip
-
-# %% [markdown]
-# ## How real do the generated digits look?
-#
-# Judging generated images is hard; the field uses whole networks for it (FID, Inception score).
-# Here are three simple, honest figures on 500 generated images:
-#
-# - **nearest-real distance**: the Euclidean distance (over the 64 pixels) from each image to its
-#   nearest training image, on average; compared with held-out real digits (the goal) and with
-#   uniform noise images (the failure);
-# - **diversity**: the mean distance between two generated images, against the same for real
-#   images. A collapsed generator that draws one good 3 would score well on the first figure and
-#   fail this one;
-# - **classes**: the label of each image's nearest training image (a 1-nearest-neighbour
-#   classifier; we check it on the held-out real digits first) says which digit it looks like; we
-#   count the digits that get at least 3 % of the images.
-#
-# And D's own verdict: the fraction of held-out real images it calls real plus the fraction of
-# fresh fakes it calls fake, over two. At the equilibrium it is 0.5, chance.
-
-
-# %%
-def nearest_training_image(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For images: (N, 64), the distance to and the index of the nearest training image, each (N,)."""
-    # ||a - b||^2 = ||a||^2 - 2 a.b + ||b||^2, for all pairs at once: (N, 1437)
-    squared = (images**2).sum(1)[:, None] - 2 * images @ train_images.T + (train_images**2).sum(1)[None, :]
-    return np.sqrt(np.maximum(squared.min(axis=1), 0)), squared.argmin(axis=1)
-
-
-def mean_pairwise_distance(images: np.ndarray) -> float:
-    return float(np.linalg.norm(images[:, None, :] - images[None, :, :], axis=2).mean())
-
-
-with tn.no_grad():
-    generated = digit_generator(tn.randn(500, digit_latent)).numpy()  # (500, 64)
-    called_real_heldout = (digit_discriminator(x_heldout).numpy() > 0).mean()
-    called_fake_generated = (digit_discriminator(tn.tensor(generated)).numpy() < 0).mean()
-noise_images = rng.random((500, 64)).astype(np.float32)
-distance_generated, nearest_index = nearest_training_image(generated)
-distance_heldout, nearest_to_heldout = nearest_training_image(x_heldout.numpy())
-nearest_neighbour_accuracy = float(np.mean(train_labels[nearest_to_heldout] == y_heldout.numpy()))
-print(f"1-nearest-neighbour labels on the held-out real digits: {nearest_neighbour_accuracy:.1%} right")
-distance = {
-    "generated": float(distance_generated.mean()),
-    "held-out real": float(distance_heldout.mean()),
-    "uniform noise": float(nearest_training_image(noise_images)[0].mean()),
-}
-diversity_generated = mean_pairwise_distance(generated)
-diversity_real = mean_pairwise_distance(x_heldout.numpy())
-looks_like = train_labels[nearest_index]
-class_shares = np.bincount(looks_like, minlength=10) / len(looks_like)
-digit_classes = int((class_shares >= 0.03).sum())
-discriminator_accuracy = float((called_real_heldout + called_fake_generated) / 2)
-for name, value in distance.items():
-    print(f"mean distance to the nearest training image, {name:14}: {value:.3f}")
-print(f"mean distance between two images: generated {diversity_generated:.3f}, real {diversity_real:.3f}")
-print(f"digit classes among the generated (>= 3 % each): {digit_classes}; D's accuracy {discriminator_accuracy:.3f}")
-
-# %% [markdown]
-# The pictures: the same ten z at five points of training, 40 final samples, and, for ten of
-# them, the nearest training image next to each, to check that G is not just copying its
-# training set.
-#
-# Look at the first checkpoints: every z gives nearly the same image. That is **mode collapse**,
-# and here it is where training starts: a freshly initialised G barely depends on z, so D's
-# gradient pushes all its samples the same way. D then learns to reject that one image, G moves
-# it, and only gradually do different z learn to make different digits. The diversity figure
-# measures exactly this. The smoke run (`--smoke`, a few hundred steps) ends during the collapse;
-# the full run (6,000 steps) reaches a diversity close to that of real digits, and all ten classes.
-
-
-# %%
-def mosaic(images: np.ndarray, columns: int) -> np.ndarray:
-    """Images (N, 64) tiled into one picture of rows of `columns` 8x8 images, a blank (NaN) pixel between.
-
-    One imshow of a mosaic draws in a fraction of the time of one small plot per image.
-    """
-    rows = -(-len(images) // columns)
-    picture = np.full((9 * rows - 1, 9 * columns - 1), np.nan)
-    for index, image in enumerate(images):
-        row, column = divmod(index, columns)
-        picture[9 * row : 9 * row + 8, 9 * column : 9 * column + 8] = image.reshape(8, 8)
-    return picture
-
-
-fig, (ax_steps, ax_final, ax_pairs) = plt.subplots(
-    3, 1, figsize=(7.5, 9), height_ratios=[len(digit_snapshots), 4, 2], layout="constrained"
-)
-ax_steps.imshow(mosaic(np.concatenate(list(digit_snapshots.values())), 10), cmap="gray_r", vmin=0, vmax=1)
-ax_steps.set(xticks=[], yticks=[9 * i + 3.5 for i in range(len(digit_snapshots))],
-             yticklabels=[f"step {s}" for s in digit_snapshots],
-             title="The same ten noise vectors z through the generator, over training")  # fmt: skip
-ax_final.imshow(mosaic(generated[:40], 10), cmap="gray_r", vmin=0, vmax=1)
-ax_final.set(xticks=[], yticks=[], title=f"40 generated digits after {digit_steps} steps")
-ax_pairs.imshow(mosaic(np.concatenate([generated[:10], train_images[nearest_index[:10]]]), 10), cmap="gray_r",
-                vmin=0, vmax=1)  # fmt: skip
-ax_pairs.set(xticks=[9 * i + 3.5 for i in range(10)], xticklabels=[f"{d:.2f}" for d in distance_generated[:10]],
-             yticks=[3.5, 12.5], yticklabels=["generated", "nearest real"], xlabel="distance between the two",
-             title="Generated digits and their nearest training image: similar, not copies")  # fmt: skip
-lesson.savefig(fig, "generated_digits.png")
-
-fig, (ax_loss, ax_distance, ax_diversity) = plt.subplots(
-    1, 3, figsize=(15, 3.8), width_ratios=[2, 1.3, 1], layout="constrained"
-)
-plot_losses(ax_loss, digit_losses, "Digits: losses")
-ax_distance.bar(list(distance), list(distance.values()), color=["C1", "C2", "C7"])
-ax_distance.set(ylabel="mean distance to nearest training image", title="How far from real digits?")
-ax_diversity.bar(["generated", "held-out real"], [diversity_generated, diversity_real], color=["C1", "C2"])
-ax_diversity.set(ylabel="mean distance between two images", title="How different from each other?")
-lesson.savefig(fig, "digits_losses_and_distances.png")
-
 lesson.report(
     saturating_grad_at_logit_minus_6=float(saturating_grad[at_minus_6]),
     non_saturating_grad_at_logit_minus_6=float(non_saturating_grad[at_minus_6]),
@@ -478,14 +311,15 @@ lesson.report(
     fraction_within_3_sigma=final_ring["within_3_sigma"],
     ring_final_d_loss=float(np.mean(ring_losses["discriminator"][-100:])),
     ring_final_g_loss=float(np.mean(ring_losses["generator"][-100:])),
-    digits_nearest_real_distance=distance["generated"],
-    heldout_nearest_real_distance=distance["held-out real"],
-    noise_nearest_real_distance=distance["uniform noise"],
-    digits_diversity=diversity_generated,
-    real_diversity=diversity_real,
-    digit_classes_generated=digit_classes,
-    nearest_neighbour_accuracy_heldout=nearest_neighbour_accuracy,
-    discriminator_accuracy=discriminator_accuracy,
     ring_steps=ring_steps,
-    digit_steps=digit_steps,
+)
+
+# %% [markdown]
+# ## Your turn
+
+# %%
+lesson.what_next(
+    "Train the ring GAN with the saturating generator loss and count the modes it covers.",
+    "Give D twice G's learning rate (the two-timescale rule), then half, and watch the coverage.",
+    "Lesson 17 plays the same game on handwritten digits, where mode collapse shows in pictures.",
 )

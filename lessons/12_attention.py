@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 11 · Attention: a soft lookup, its masks, its heads, and where positions come from
+# # 12 · Attention: a soft lookup, its masks, its heads, and where positions come from
 #
 # A convolution mixes each position with a fixed window of neighbours; a recurrent network passes a
 # state along the sequence one step at a time. **Attention** lets every position look at every other
@@ -13,7 +13,7 @@
 # - positional encodings, because attention by itself cannot tell the order of its inputs;
 # - a small attention model trained to reverse sequences of digits, and its attention maps.
 #
-# Run it: `python lessons/11_attention.py [--smoke] [--backend numpy|numba|cupy] [--out DIR]`.
+# Run it: `python lessons/12_attention.py [--smoke] [--backend numpy|numba|cupy] [--out DIR]`.
 
 # %%
 import math
@@ -27,7 +27,7 @@ from tinynet import nn, optim
 from tinynet.lesson import progress, setup
 from tinynet.metrics import accuracy
 
-lesson = setup("11_attention")
+lesson = setup("12_attention")
 train_steps = 250 if lesson.smoke else 1000
 tn.manual_seed(0)
 rng = np.random.default_rng(0)
@@ -103,6 +103,7 @@ for d in dims:
 print("std of the scores:", {key: np.round(values, 2).tolist() for key, values in score_std.items()})
 print("mean largest weight:", {key: np.round(values, 3).tolist() for key, values in largest_weight.items()})
 
+# %%
 fig, (ax_weights, ax_std, ax_max) = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
 image = ax_weights.imshow(weights.numpy()[0], cmap="viridis", vmin=0)
 ax_weights.set(xlabel="key position j", ylabel="query position i", title="Random q, k (d = 16)\n(each row sums to 1)")
@@ -152,7 +153,9 @@ print(
     f"padding: largest weight on a padded key {padding_weight}, {mha_weights.numpy()[1][:, 3:].max()} "
     f"in nn.MultiheadAttention; short sequence vs alone {padding_difference:.1e}"
 )
+assert padding_weight == 0.0, f"a masked key gets weight exactly 0 (exp(-inf)), got {padding_weight}"
 
+# %%
 causal = tn.tensor(np.tril(np.ones((5, 5), dtype=bool)))  # (5, 5): query i may see keys 0..i
 causal_out, causal_weights = attention(x, x, x, mask=causal)
 causal_lookahead_weight = float(causal_weights.numpy()[:, ~causal.numpy()].max())
@@ -219,6 +222,7 @@ multihead_difference = max(
 )
 print(f"multi-head by hand vs nn.MultiheadAttention: {multihead_difference:.1e}")
 
+# %%
 fig, axes = plt.subplots(1, heads, figsize=(12, 3.2), layout="constrained")
 for head, ax in enumerate(axes):
     image = ax.imshow(library_weights.numpy()[0, head], cmap="viridis", vmin=0, vmax=library_weights.numpy().max())
@@ -259,6 +263,7 @@ pe_by_formula[:, 1::2] = np.cos(pos / 10000 ** (pair / d_model))
 pe_formula_difference = float(np.abs(pe - pe_by_formula).max())
 print(f"nn.PositionalEncoding vs the formula: {pe_formula_difference:.1e}")
 
+# %%
 fig, (ax_pe, ax_dot) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 image = ax_pe.imshow(pe, cmap="RdBu_r", aspect="auto", vmin=-1, vmax=1)
 ax_pe.set(
@@ -314,6 +319,7 @@ class Reverser(nn.Module):
         return self.readout(mixed), weights
 
 
+# %%
 model = Reverser()
 optimizer = optim.Adam(model.parameters(), lr=1e-2)
 losses, val_accuracies = [], []
@@ -328,7 +334,9 @@ for step in progress(range(train_steps), "training"):
     if step % 25 == 24:
         with tn.no_grad():
             val_accuracies.append(accuracy(model(x_val)[0].argmax(dim=-1).reshape(-1), y_val.reshape(-1)))
+lesson.save_arrays("reversal_training.npz", losses=losses, val_accuracies=val_accuracies)  # for the plots
 
+# %%
 with tn.no_grad():
     val_scores, val_weights = model(x_val)  # (500, 8, 10), (500, 8, 8)
 task_accuracy = accuracy(val_scores.argmax(dim=-1).reshape(-1), y_val.reshape(-1))
@@ -342,7 +350,12 @@ print(
     f"mean attention weight on the expected position: {weight_on_expected:.3f} (uniform would be "
     f"{1 / length:.3f}); largest weight on it: {argmax_on_expected:.1%} of output positions"
 )
+assert argmax_on_expected > 0.9, f"the largest weight should sit on the mirrored position (1.0): {argmax_on_expected}"
+lesson.save_arrays("reversal_attention.npz", val_weights=val_weights, predicted=val_scores.argmax(dim=-1).numpy())
 
+# %%
+saved = lesson.load_arrays("reversal_training.npz")  # what training kept: rerun this cell without retraining
+losses, val_accuracies = saved["losses"], saved["val_accuracies"]
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
 ax_loss.plot(losses)
 ax_loss.set(yscale="log", xlabel="step", ylabel="cross-entropy", title="Training loss (batches of 64 sequences)")
@@ -361,12 +374,13 @@ lesson.savefig(fig, "reversal_training.png")
 # in (nearly) every row.
 
 # %%
+saved = lesson.load_arrays("reversal_attention.npz")
+val_weights = saved["val_weights"]
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.8), layout="constrained")
 for ax, index in zip(axes[:3], range(3)):
     image = ax.imshow(val_weights[index], cmap="viridis", vmin=0, vmax=1)
-    predicted = val_scores.argmax(dim=-1).numpy()[index]
     ax.set_xticks(range(length), sequences[2500 + index])
-    ax.set_yticks(range(length), predicted)
+    ax.set_yticks(range(length), saved["predicted"][index])
     ax.set(xlabel="input digits (key positions)", ylabel="output digits (query positions)")
     ax.set_title(f"held-out sequence {index}")
 image = axes[3].imshow(val_weights.mean(axis=0), cmap="viridis", vmin=0, vmax=1)
@@ -375,6 +389,7 @@ fig.colorbar(image, ax=axes, label="attention weight")
 fig.suptitle("Where each output position looks when reversing: the anti-diagonal")
 lesson.savefig(fig, "reversal_attention.png")
 
+# %%
 lesson.report(
     from_scratch_max_difference=from_scratch_difference,
     from_scratch_grad_max_difference=grad_difference,
@@ -393,4 +408,14 @@ lesson.report(
     attention_on_expected_position=weight_on_expected,
     attention_argmax_on_expected=argmax_on_expected,
     train_steps=train_steps,
+)
+
+# %% [markdown]
+# ## Your turn
+
+# %%
+lesson.what_next(
+    "Train the reversal model without positional encoding: the permutation check predicts what happens.",
+    "Change the task to sorting the digits: what do the attention maps look like then?",
+    "Use 2 heads of size 8 instead of 1 of size 16 and compare the maps.",
 )

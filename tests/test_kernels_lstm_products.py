@@ -1,0 +1,135 @@
+"""The numba LSTM kernels for large hidden sizes (kernels/numba_cpu/recurrent.py: ``_lstm_forward_gemm``,
+``_lstm_backward_gemm`` and their row-block product ``_rows_dot``), against the reference kernels (the spec).
+
+tests/test_kernels_recurrent.py draws hidden sizes of 1-5, where numba runs its per-sample loops; from
+H > _LOOPS_UP_TO it runs these instead, so they are checked here: odd batch sizes (row blocks of 4 and the rows
+left over), one and two threads (the batch split into blocks of rows), with and without bias and initial states,
+gi contiguous or time-reversed, float32 and float64; then as plain Python (NUMBA_DISABLE_JIT=1) and warmed up.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numba_marks import jit_compiles, numba_usable
+
+from kernels import numpy_ref
+
+pytestmark = numba_usable
+TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
+
+
+def _inputs(rng, length, batch, size, dtype, bias, states, reverse_view):
+    gi = rng.standard_normal((length, batch, 4 * size)).astype(dtype)
+    gi = gi[::-1] if reverse_view else gi
+    w_hh = (rng.standard_normal((4 * size, size)) / np.sqrt(size)).astype(dtype)
+    b_hh = rng.standard_normal(4 * size).astype(dtype) if bias else None
+    h0, c0 = (rng.standard_normal((batch, size)).astype(dtype) if states else None for _ in range(2))
+    return gi, w_hh, b_hh, h0, c0
+
+
+def _assert_matches(got, expected, dtype):
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert (g is None) == (e is None)
+        if e is not None:
+            assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, e.shape, g.dtype, e.dtype)
+            np.testing.assert_allclose(g, e, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "length, batch, extra_size, bias, states, reverse_view, threads",
+    [
+        (35, 20, 63, True, False, False, 1),  # the benchmark's LSTM (H = 128): 4-row blocks only
+        (35, 20, 63, True, True, True, 2),  # two blocks of 10 rows: 4 + 4 + 2 left over each
+        (4, 7, 1, False, True, False, 2),  # H = 65: a column left over in the backward product
+        (3, 1, 3, True, False, True, 2),  # one sample: one block, one row left over
+        (1, 5, 2, False, False, False, 1),  # a single step
+    ],
+)
+def test_large_hidden_lstm_kernels_match_the_reference(
+    dtype, length, batch, extra_size, bias, states, reverse_view, threads
+):
+    import numba
+
+    from kernels import numba_cpu
+    from kernels.numba_cpu import recurrent
+
+    size = recurrent._LOOPS_UP_TO + extra_size
+    rng = np.random.default_rng(length * 1000 + batch)
+    args = _inputs(rng, length, batch, size, dtype, bias, states, reverse_view)
+    copies = [None if a is None else a.copy() for a in args]
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        expected = numpy_ref.lstm_sequence_forward(*args)
+        _assert_matches(numba_cpu.lstm_sequence_forward(*args), expected, dtype)
+        out, _, saved = expected
+        grads = [rng.standard_normal((length, batch, size)).astype(dtype)]
+        grads += [rng.standard_normal((batch, size)).astype(dtype) if states else None for _ in range(2)]
+        kernel_args = (*grads, *args, out, saved)
+        got = numba_cpu.lstm_sequence_backward(*kernel_args)
+        _assert_matches(got, numpy_ref.lstm_sequence_backward(*kernel_args), dtype)
+    finally:
+        numba.set_num_threads(before)
+    for arg, copy in zip(args, copies):  # the inputs are left alone
+        assert arg is None or np.array_equal(arg, copy)
+
+
+@pytest.mark.parametrize("rows, columns, depth", [(20, 512, 128), (10, 128, 512), (3, 6, 5), (5, 4, 1), (0, 4, 3)])
+def test_rows_dot_is_a_matrix_product(rows, columns, depth):
+    from kernels.numba_cpu.recurrent import _rows_dot
+
+    rng = np.random.default_rng(rows + columns)
+    x, w = rng.standard_normal((rows, depth)), rng.standard_normal((columns, depth))
+    out = np.full((rows, columns), np.nan)
+    _rows_dot(x, w, out)
+    np.testing.assert_allclose(out, x @ w.T, rtol=1e-12, atol=1e-12)
+
+
+PLAIN_PYTHON_SCRIPT = """
+import numpy as np
+from kernels import numba_cpu as nb, numpy_ref as ref
+from kernels.numba_cpu.recurrent import _LOOPS_UP_TO
+rng = np.random.default_rng(0)
+size = _LOOPS_UP_TO + 1
+gi = rng.standard_normal((2, 3, 4 * size))[::-1]
+w_hh, b_hh = rng.standard_normal((4 * size, size)) / 8, rng.standard_normal(4 * size)
+h0, c0 = rng.standard_normal((3, size)), rng.standard_normal((3, size))
+forward = ref.lstm_sequence_forward(gi, w_hh, b_hh, h0, c0)
+got = nb.lstm_sequence_forward(gi, w_hh, b_hh, h0, c0)
+args = (rng.standard_normal((2, 3, size)), None, rng.standard_normal((3, size)), gi, w_hh, b_hh, h0, c0, forward[0],
+        forward[2])
+checked = 0
+for a, e in zip(got + nb.lstm_sequence_backward(*args), forward + ref.lstm_sequence_backward(*args)):
+    np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
+    checked += 1
+print("ok", checked)
+"""
+
+
+def test_the_large_hidden_kernels_run_as_plain_python_without_the_jit():
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(
+        [sys.executable, "-c", PLAIN_PYTHON_SCRIPT], capture_output=True, text=True, env=env, cwd=root
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ok", str(3 + 5)]  # out, c_T, saved; then 5 gradients
+
+
+@jit_compiles
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_warmup_compiles_the_large_hidden_kernels(dtype):
+    import numba
+
+    from kernels.numba_cpu import recurrent
+
+    recurrent.warm_up(np.dtype(dtype))
+    float_type = numba.from_dtype(np.dtype(dtype))
+    for kernel in (recurrent._lstm_forward_gemm, recurrent._lstm_backward_gemm):
+        for version in (kernel, kernel.serial):  # threaded and serial alike
+            assert any(sig[0].dtype == float_type for sig in version.signatures), (kernel, float_type)
