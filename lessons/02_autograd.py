@@ -50,9 +50,10 @@ model.load_state_dict({"0.weight": W1.T, "0.bias": b1, "2.weight": W2.T, "2.bias
 # Computing the loss runs the forward pass, and every op on a tensor that requires a gradient
 # remembers which op made it and from which inputs. That record is the **computation graph**:
 #
-#     X, W1, b1 -> Linear -> Sigmoid -> Linear (W2, b2) -> Sigmoid -> Sub (T) -> Mul -> Mean -> loss
+#     X, W1, b1 -> Linear -> Sigmoid -> Linear (W2, b2) -> Sigmoid -> MSELoss (T) -> loss
 #
-# (`F.mse_loss` is mean((y - t) * (y - t)): Sub, Mul, Mean.) `tn.graph.draw` pictures it and
+# (`F.mse_loss`, mean((y - t)^2), is one op with its own backward, 2 (y - t) / n: a Sub, a Mul and a
+# Mean would be three.) `tn.graph.draw` pictures it and
 # `tn.graph.to_mermaid` writes it as Mermaid text, which GitHub, many editors and mermaid.live render.
 # Backward walks the same arrows the other way, from the loss to every parameter.
 

@@ -78,7 +78,7 @@ def test_graph_lists_every_op_and_tensor_inputs_first():
     loss, names = _mse_graph()
     graph = tn.graph.build(loss, names)
     ops = [graph.nodes[key][1] for key in graph.order if graph.nodes[key][0] == "op"]
-    assert ops[:3] == ["Linear", "Sigmoid", "Linear"] and ops[-1] == "Mean"
+    assert ops[:3] == ["Linear", "Sigmoid", "Linear"] and ops[-1] == "MSELoss"
     labels = {label for kind, label in graph.nodes.values() if kind == "tensor"}
     assert {"x (4, 2)", "y (4, 1)", "0.weight (3, 2)", "2.bias (1,)", "()"} <= labels
     position = {key: i for i, key in enumerate(graph.order)}

@@ -29,7 +29,7 @@ from tinynet.errors import (
     KernelError,
     TinynetError,
 )
-from tinynet.tensor import Tensor
+from tinynet.tensor import IN_PLACE_CHANGES, Tensor
 
 
 class _PerThread(threading.local):
@@ -155,6 +155,8 @@ def unbroadcast(grad, shape: tuple) -> object:
 class Context:
     """Scratch space a Function's forward fills for its backward (``save_for_backward`` or attributes)."""
 
+    output_differentiable = True  # (see mark_non_differentiable)
+
     def save_for_backward(self, *values) -> None:
         self.saved = values
 
@@ -175,7 +177,8 @@ class Node:
     ``versions``: the inputs' version counters at the forward, then the output's (see ``_check_backward_possible``).
     """
 
-    __slots__ = ("function", "ctx", "inputs", "versions", "kwargs", "origin", "module")  # module: see tinynet.memory
+    # module: see tinynet.memory; changes: IN_PLACE_CHANGES when recorded (see _check_backward_possible)
+    __slots__ = ("function", "ctx", "inputs", "versions", "kwargs", "origin", "module", "changes")
 
     def __init__(
         self, function: type, ctx: Context, inputs: tuple, output_version: int = 0, kwargs: dict | None = None,
@@ -196,6 +199,7 @@ class Node:
                 versions.append(0)
         versions.append(output_version)
         self.versions = tuple(versions)
+        self.changes = IN_PLACE_CHANGES[0]
 
 
 class Function:
@@ -236,8 +240,9 @@ class Function:
             _raise_explained(cls, arrays, err)
         if isinstance(out, np.generic):  # NumPy reductions return scalars; tensors hold arrays
             out = np.asarray(out)
-        differentiable = getattr(ctx, "output_differentiable", True)  # (see Context.mark_non_differentiable)
-        result = Tensor(out, requires_grad=_thread.grad_enabled and differentiable and any(ctx.needs_input_grad))
+        state = _thread
+        recording = state.grad_enabled and ctx.output_differentiable and any(ctx.needs_input_grad)
+        result = Tensor(out, requires_grad=recording)
         viewed = _viewed_input(args, out)
         if viewed is not None:  # a view (a slice, a reshape) shares its base's version counter
             result._versions = viewed._versions
@@ -245,11 +250,11 @@ class Function:
         if result.requires_grad:
             # Where a learner's own Function ran is always kept; the engine's ops only inside record_origins():
             # finding the frame costs 8 % of a small model's step.
-            origin = _origin() if not cls.on_arrays or _thread.record_origins else None
+            origin = _origin() if not cls.on_arrays or state.record_origins else None
             result._node = Node(cls, ctx, args, result._version, kwargs, origin)
-            if _thread.module_path is not None:  # tinynet.memory is recording: the path of the module running it
-                result._node.module = _thread.module_path[-1][1]
-        for watcher in _thread.watchers:
+            if state.module_path is not None:  # tinynet.memory is recording: the path of the module running it
+                result._node.module = state.module_path[-1][1]
+        for watcher in state.watchers:
             watcher.forward(cls, args, result)
         return result
 
@@ -277,12 +282,14 @@ def topological_order(root: Tensor) -> list[Tensor]:
         if inputs_done:
             order.append(tensor)
             continue
-        if id(tensor) in visited:
+        key = id(tensor)
+        if key in visited:
             continue
-        visited.add(id(tensor))
+        visited.add(key)
         stack.append((tensor, True))
-        if tensor._node is not None:
-            for parent in tensor._node.inputs:
+        node = tensor._node
+        if node is not None:
+            for parent in node.inputs:
                 if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
                     stack.append((parent, False))
     return order
@@ -485,6 +492,8 @@ def _check_backward_possible(output: Tensor, node: Node) -> None:
             f"backward: the graph through {node.function.__name__} was freed by an earlier "
             "backward(); pass retain_graph=True to the first backward to go through it twice"
         )
+    if node.changes == IN_PLACE_CHANGES[0]:  # nothing anywhere changed in place since this op ran
+        return
     changed = [
         (f"input {i} (shape {a.shape})", a, before)
         for i, (a, before) in enumerate(zip(node.inputs, node.versions))

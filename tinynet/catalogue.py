@@ -123,6 +123,8 @@ def cases(seed: int = 0) -> list[Case]:
         ("log_softmax", lambda a: ops.log_softmax(a, 0), [x(4, 3)]),
         # losses
         ("cross_entropy", lambda a: losses.cross_entropy(a, labels), [x(3, 4)]),
+        ("mse_loss", lambda a, t: losses.mse_loss(a, t), [x(3, 4), x(3, 4)]),
+        ("mse_loss_sum", lambda a, t: losses.mse_loss(a, t, reduction="sum"), [x(2, 3), x(2, 3)]),
         (
             "binary_cross_entropy",
             lambda p: losses.binary_cross_entropy(p, constant(np.array([0.0, 1.0, 1.0]))),

@@ -43,6 +43,11 @@ def to_backend(array, name: str):
     return array if array_module(array) is xp else xp.asarray(to_host(array))
 
 
+# Every in-place change of any tensor counts here too: a backward that finds it where the forward left it skips
+# the per-op version checks (see autograd._check_backward_possible), which is the usual case.
+IN_PLACE_CHANGES = [0]
+
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it and differentiate them.
 
@@ -230,6 +235,7 @@ class Tensor:
     def mark_changed(self) -> Tensor:
         """Record that the array was changed in place (optimizers and nn.init call it); returns self."""
         self._versions[0] += 1
+        IN_PLACE_CHANGES[0] += 1
         return self
 
     def _check_inplace(self, op: str) -> None:
