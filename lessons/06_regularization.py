@@ -75,6 +75,29 @@ def make_model(dropout: float = 0.0) -> nn.Sequential:
 
 
 # %%
+def one_epoch(model, optimizer, loader, augment=None) -> None:
+    """One pass over the training batches in training mode (dropout active); augment: applied to each batch."""
+    model.train()
+    for xb, yb in loader:
+        if augment is not None:
+            xb = augment(xb)
+        optimizer.zero_grad()
+        F.cross_entropy(model(xb), yb).backward()
+        optimizer.step()
+
+
+def measure(model, history: dict) -> None:
+    """Append train and validation accuracy and the validation loss, in evaluation mode (dropout off: we measure
+    the network we would use)."""
+    model.eval()
+    with tn.no_grad():
+        history["train"].append(accuracy(model(x_train), y_train))
+        val_scores = model(x_val)
+        history["val"].append(accuracy(val_scores, y_val))
+        history["val_loss"].append(F.cross_entropy(val_scores, y_val).item())
+
+
+# %%
 def train(model, optimizer, augment=None, patience=None, description="training") -> dict:
     """Train on the 100 images for `epochs` epochs; returns per-epoch "train"/"val" accuracy and "val_loss".
 
@@ -87,19 +110,8 @@ def train(model, optimizer, augment=None, patience=None, description="training")
     history = {"train": [], "val": [], "val_loss": []}
     best_accuracy, best_epoch, best_state = -1.0, 0, None
     for epoch in progress(range(epochs), description):
-        model.train()  # training mode: dropout is active
-        for xb, yb in loader:
-            if augment is not None:
-                xb = augment(xb)
-            optimizer.zero_grad()
-            F.cross_entropy(model(xb), yb).backward()
-            optimizer.step()
-        model.eval()  # evaluation mode: dropout is off, we measure the network we would use
-        with tn.no_grad():
-            history["train"].append(accuracy(model(x_train), y_train))
-            val_scores = model(x_val)
-            history["val"].append(accuracy(val_scores, y_val))
-            history["val_loss"].append(F.cross_entropy(val_scores, y_val).item())
+        one_epoch(model, optimizer, loader, augment)
+        measure(model, history)
         if patience is None:
             continue
         if history["val"][-1] > best_accuracy:

@@ -213,17 +213,10 @@ def ring_checkpoint(step: int) -> None:
             snapshots[step] = (ring_generator(fixed_z).numpy(), belief.reshape(80, 80))
 
 
-ring_losses = models.train_gan(
-    ring_generator,
-    ring_discriminator,
-    sample_ring,
-    ring_latent,
-    ring_steps,
-    256,
-    ring_checkpoints,
-    ring_checkpoint,
-    each=lambda steps: progress(steps, "8 Gaussians"),
-)
+# %%
+ring_losses = models.train_gan(ring_generator, ring_discriminator, sample_ring, ring_latent, ring_steps, 256,
+                               ring_checkpoints, ring_checkpoint,
+                               each=lambda steps: progress(steps, "8 Gaussians"))  # fmt: skip
 final_ring = ring_history[-1][1]
 print(
     f"after {ring_steps} steps: mean distance to nearest mode {final_ring['mean_distance']:.3f}, "
@@ -234,6 +227,8 @@ start_distance = ring_history[0][1]["mean_distance"]
 assert final_ring["mean_distance"] < 0.3 * start_distance, (
     f"samples should move onto the ring (from {start_distance:.2f})"
 )
+
+# %%
 lesson.save_arrays(  # what the plots need: rerun the plot cells below without retraining
     "ring.npz", d_loss=ring_losses["discriminator"], g_loss=ring_losses["generator"],
     history_steps=[step for step, _ in ring_history], mean_distance=[s["mean_distance"] for _, s in ring_history],

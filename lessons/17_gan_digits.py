@@ -65,6 +65,7 @@ def sample_digits(n: int) -> tn.Tensor:
     return tn.tensor(train_images[rng.integers(0, len(train_images), n)])
 
 
+# %%
 digit_latent = 16
 digit_generator = nn.Sequential(
     nn.Linear(digit_latent, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 64), nn.Sigmoid()
@@ -81,17 +82,12 @@ def digit_checkpoint(step: int) -> None:
         digit_snapshots[step] = digit_generator(fixed_digit_z).numpy()
 
 
-digit_losses = models.train_gan(
-    digit_generator,
-    digit_discriminator,
-    sample_digits,
-    digit_latent,
-    digit_steps,
-    64,
-    digit_checkpoints,
-    digit_checkpoint,
-    each=lambda steps: progress(steps, "digits"),
-)
+# %%
+digit_losses = models.train_gan(digit_generator, digit_discriminator, sample_digits, digit_latent, digit_steps, 64,
+                                digit_checkpoints, digit_checkpoint,
+                                each=lambda steps: progress(steps, "digits"))  # fmt: skip
+
+# %%
 lesson.save_arrays(  # what the plots need: rerun the plot cells below without retraining
     "digits_training.npz", d_loss=digit_losses["discriminator"], g_loss=digit_losses["generator"],
     snapshot_steps=list(digit_snapshots), snapshot_images=list(digit_snapshots.values()),
@@ -144,6 +140,8 @@ distance = {
     "held-out real": float(distance_heldout.mean()),
     "uniform noise": float(nearest_training_image(noise_images)[0].mean()),
 }
+
+# %%
 diversity_generated = mean_pairwise_distance(generated)
 diversity_real = mean_pairwise_distance(x_heldout.numpy())
 looks_like = train_labels[nearest_index]
@@ -159,6 +157,8 @@ generated_vs_noise = distance["generated"] / distance["uniform noise"]
 assert generated_vs_noise < 0.75, (
     f"fakes should sit far nearer real digits than noise (smoke ~0.55): {generated_vs_noise:.2f}"
 )
+
+# %%
 lesson.save_arrays(
     "digits_judged.npz", generated=generated, distance_generated=distance_generated, nearest_index=nearest_index,
     distance_names=list(distance), distance_values=list(distance.values()),

@@ -1,4 +1,6 @@
-"""The exercises, in lesson order: each has a skeleton (``skeletons/NAME.py``) and checks (``checks/NAME.py``)."""
+"""The exercises, in lesson order: each has a skeleton (``skeletons/NAME.py.template``, the text `start` writes to the
+learner's NAME.py: a template, not a module of tinynet, so it may import what tinynet itself does not, numba) and
+checks (``checks/NAME.py``)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ class Exercise:
 
     def skeleton(self) -> str:
         """The text a learner starts from."""
-        return resources.files("tinynet.exercises.skeletons").joinpath(f"{self.name}.py").read_text()
+        return resources.files("tinynet.exercises.skeletons").joinpath(f"{self.name}.py.template").read_text()
 
     def checks(self):
         """The module of checks (its functions marked with ``grading.part``, in order)."""

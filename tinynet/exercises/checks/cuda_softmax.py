@@ -8,13 +8,13 @@ __syncthreads gives wrong sums there as it would on a GPU).
 """
 
 import functools
-from importlib import import_module
 
 import numpy as np
 from hypothesis import strategies as st
 
 from kernels.numpy_ref.softmax import softmax_forward
 from tinynet.exercises.grading import WrongAnswerError, expect_close, on_drawn, part
+from tinynet.exercises.registry import find
 
 # (rows, cols, seed): columns both fewer and more than the threads of a block.
 SHAPES = st.tuples(st.integers(1, 5), st.integers(1, 300), st.integers(0, 2**16))
@@ -26,7 +26,7 @@ def _gpu():
     from tinynet import backend
 
     usable, _ = backend.status("cupy")
-    return import_module("cupy") if usable else None
+    return backend.load("cupy").xp if usable else None  # (cupy, loaded by kernels/cupy_gpu)
 
 
 @functools.cache
@@ -54,7 +54,9 @@ def _kernel(learner):
     source, threads = getattr(learner, "SOURCE", None), getattr(learner, "THREADS", 128)
     if not isinstance(source, str):
         raise WrongAnswerError("the file has no SOURCE string", "SOURCE holds the kernel's CUDA C++ source")
-    if source == import_module("tinynet.exercises.skeletons.cuda_softmax").SOURCE:
+    skeleton: dict = {}
+    exec(find("cuda_softmax").skeleton(), skeleton)  # (the skeleton is a template, not a module)
+    if source == skeleton["SOURCE"]:
         raise WrongAnswerError(
             "not written yet: softmax_rows in SOURCE is still the skeleton's",
             "write the kernel where the // TODO comments are in SOURCE",

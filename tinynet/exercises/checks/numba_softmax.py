@@ -12,33 +12,22 @@ from tinynet.exercises.grading import WrongAnswerError, expect_close, on_drawn, 
 SHAPES = st.tuples(st.integers(1, 6), st.integers(1, 40), st.booleans(), st.integers(0, 2**16))
 
 
-def _user_pranges(dispatcher) -> int:
-    """How many loops of the compiled function were written with prange (Numba's parfor diagnostics tell a user's
-    prange from the parallel loops it makes of array expressions itself)."""
-    count = 0
-    for signature in dispatcher.signatures:
-        diagnostics = dispatcher.overloads[signature].metadata.get("parfor_diagnostics")
-        for parfor in getattr(diagnostics, "initial_parfors", []):
-            count += sum(1 for p in parfor.patterns if isinstance(p, tuple) and p[:2] == ("prange", "user"))
-    return count
-
-
 @part("softmax_rows is compiled by Numba: njit(parallel=True), the rows in prange")
 def compiled(learner) -> None:
-    from numba.core.dispatcher import Dispatcher
+    from kernels.numba_cpu.introspect import describe  # (only kernels/ imports numba)
 
     fn = learner.softmax_rows
-    if not isinstance(fn, Dispatcher):
+    if not describe(fn)["compiled"]:
         raise WrongAnswerError(
             f"softmax_rows is a {type(fn).__name__}, not a Numba-compiled function",
             "decorate it with @numba.njit(parallel=True), as in the skeleton",
         )
-    if not fn.targetoptions.get("parallel"):
+    if not describe(fn)["parallel"]:
         raise WrongAnswerError(
             "softmax_rows is compiled without parallel=True", "decorate it with @numba.njit(parallel=True)"
         )
     fn(np.zeros((2, 3)))
-    if not _user_pranges(fn):
+    if not describe(fn)["user_pranges"]:
         raise WrongAnswerError(
             "softmax_rows has no prange loop: its rows run one after another on one thread",
             "loop over the rows with `for i in prange(rows)` (from numba import prange), not range",
