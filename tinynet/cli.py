@@ -71,10 +71,11 @@ def info(warm: bool = False) -> int:
     return 0
 
 
-# Seconds each numba kernel family took to compile cold, float32 and float64 together (2-core CPU, quiet): only
-# used to share the families out evenly between the warm-up's processes. A family not listed counts as 5.
-_COMPILE_SECONDS = {"recurrent": 43, "conv": 31, "pooling": 23, "softmax": 12, "attention": 10, "activations": 7,
-                    "normalization": 7, "optim": 6, "linalg": 2, "embedding": 2}  # fmt: skip
+# Seconds each numba kernel family took to compile cold for one dtype (float32 and float64 alike; 2-core CPU,
+# quiet, Numba 0.68): only used to share (family, dtype) pairs out evenly between the warm-up's processes. A
+# family not listed counts as 3. Sharing whole families (both dtypes) left one process with recurrent's 44 s.
+_COMPILE_SECONDS = {"recurrent": 22, "conv": 12, "pooling": 4, "softmax": 4, "attention": 4, "activations": 3,
+                    "normalization": 2, "optim": 1, "linalg": 0.4, "embedding": 0.5}  # fmt: skip
 
 
 def warmup(backend_name: str | None, dtypes: str, jobs: int, only: str | None) -> int:
@@ -94,7 +95,7 @@ def warmup(backend_name: str | None, dtypes: str, jobs: int, only: str | None) -
     if set(chosen) - set(families):
         unknown = ", ".join(sorted(set(chosen) - set(families)))
         raise SystemExit(f"tinynet warmup: no kernel family {unknown}; choose from {', '.join(families)}")
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(chosen)))
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(chosen) * len(wanted)))
     print(f"warmup: numba kernels of {len(chosen)} families, {', '.join(wanted)}, in {jobs} process(es)", flush=True)
     start = time.perf_counter()
     if jobs > 1 and os.environ.get("NUMBA_DISABLE_JIT", "0") in ("", "0"):
@@ -107,18 +108,19 @@ def warmup(backend_name: str | None, dtypes: str, jobs: int, only: str | None) -
 
 
 def _compile_in_processes(families: list[str], dtypes: tuple[str, ...], jobs: int) -> None:
-    """Compile ``families`` into Numba's disk cache in ``jobs`` processes at once: the most expensive family first,
-    each to the process with the least work so far. A process that fails only costs time: what it did not cache
-    is compiled afterwards in this process."""
-    shares: list[list[str]] = [[] for _ in range(jobs)]
-    for family in sorted(families, key=lambda f: -_COMPILE_SECONDS.get(f, 5)):
-        min(shares, key=lambda share: sum(_COMPILE_SECONDS.get(f, 5) for f in share)).append(family)
+    """Compile ``families`` for ``dtypes`` into Numba's disk cache in ``jobs`` processes at once: the most expensive
+    (family, dtype) pair first, each to the process with the least work so far. A process that fails only costs
+    time: what it did not cache is compiled afterwards in this process."""
+    shares: list[list[tuple[str, str]]] = [[] for _ in range(jobs)]
+    pairs = sorted(((f, d) for f in families for d in dtypes), key=lambda pair: -_COMPILE_SECONDS.get(pair[0], 3))
+    for pair in pairs:
+        min(shares, key=lambda share: sum(_COMPILE_SECONDS.get(f, 3) for f, _ in share)).append(pair)
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
-    code = "import sys, kernels.numba_cpu as k; k.warmup(sys.argv[1].split(','), sys.argv[2].split(','))"
+    code = "import sys, kernels.numba_cpu as k\nfor f, d in (a.split(':') for a in sys.argv[1:]): k.warmup([d], [f])"
     started = []
-    for share in shares:
-        command = [sys.executable, "-c", code, ",".join(dtypes), ",".join(share)]
+    for share in filter(None, shares):
+        command = [sys.executable, "-c", code, *(f"{family}:{dtype}" for family, dtype in share)]
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         started.append((share, process))
     began = time.perf_counter()
@@ -127,7 +129,8 @@ def _compile_in_processes(families: list[str], dtypes: tuple[str, ...], jobs: in
             for share, process, seconds, errors in pool.map(lambda job: (*job, *_finish(job[1], began)), started):
                 failed = f"FAILED (exit {process.returncode}): {errors.strip()[-500:]}"
                 outcome = "ok" if process.returncode == 0 else failed
-                print(f"  compiled {', '.join(share)}: {seconds:.1f} s, {outcome}", flush=True)
+                names = ", ".join(f"{family} {dtype}" for family, dtype in share)
+                print(f"  compiled {names}: {seconds:.1f} s, {outcome}", flush=True)
     finally:
         for _, process in started:  # Ctrl-C: stop the processes this command started
             if process.poll() is None:

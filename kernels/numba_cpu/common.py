@@ -6,6 +6,7 @@
 - ``same_floats``, ``contiguous``, ``flat``: which arguments the kernels compile for, and getting them there.
 - ``exp``, ``expm1`` (vectorizable), ``sigmoid`` and ``tanh``: scalar math for loops inside kernels.
 - ``with_one_blas_thread``: for kernels that call BLAS from numba's threads.
+- Threaded kernels run through ``placement.run_threaded``: each worker on a core of its own.
 - At import: numba's threads sleep when idle, and freed memory is kept for the next arrays (``_keep_freed_memory``).
 
 Numba's disk cache keys a kernel by its own file only: the kernels that compile ``exp``, ``tanh`` or
@@ -33,6 +34,7 @@ try:
 except ImportError as missing:  # every kernel needs numba at import: say why, with the fix
     raise ImportError("numba is not installed; fix: pip install numba") from missing
 
+from kernels.numba_cpu.placement import run_threaded
 
 # --- process settings the kernels' speed depends on, made once at import ---
 
@@ -127,6 +129,8 @@ def threaded(**options):
 # 7 us on one thread for a (3, 2, 6) GRU; a 40-100-100-10 MLP training step took 18 ms on two threads,
 # 1.5 ms on NumPy, before its small kernels ran on one).
 SPLIT_WORK = 50_000
+# From about a millisecond of work, pinning the caller for the call (5 us, see placement.py) pays for itself.
+LONG_WORK = 1_000_000
 # Units of work per element of the elementwise and row kernels: a compare or a multiply-add; an exp or a
 # division (sigmoid, tanh, gelu, softmax); the Adam step (a square root, a division, four arrays).
 CHEAP, EXP, ADAM = 1, 4, 6
@@ -136,7 +140,9 @@ def run_kernel(kernel, work: int, *args):
     """kernel(*args) on Numba's threads, or its serial twin when ``work`` is below SPLIT_WORK."""
     if _warming:  # compile both, whatever the size (the warm-up's scratch arrays take a second update)
         kernel(*args)
-    return kernel(*args) if work >= SPLIT_WORK else kernel.serial(*args)
+    if work < SPLIT_WORK:
+        return kernel.serial(*args)
+    return run_threaded(kernel, args, long=work >= LONG_WORK)
 
 
 # --- BLAS inside parallel kernels ---
@@ -144,7 +150,7 @@ def run_kernel(kernel, work: int, *args):
 _numba_blas_limited = False
 
 
-def with_one_blas_thread(kernel, *args):
+def with_one_blas_thread(kernel, *args, work: int | None = None):
     """kernel(*args), with the BLAS that numba's np.dot calls (SciPy's copy) limited to one thread.
 
     Parallel kernels call np.dot from each of numba's threads; a BLAS that also splits every product over
@@ -152,13 +158,13 @@ def with_one_blas_thread(kernel, *args):
     left there: restoring it after every kernel made BLAS restart its threads, which cost up to 16 ms per call
     when the cores were busy. NumPy's BLAS (a separate library in pip installs) keeps its threads. Without
     threadpoolctl (a dependency of scikit-learn), or when SciPy shares NumPy's BLAS, nothing is limited:
-    slower, same results.
+    slower, same results. With ``work``, kernel or its serial twin by run_kernel's rule; else kernel, threaded.
     """
     global _numba_blas_limited
     if not _numba_blas_limited:
         _limit_scipy_blas()
         _numba_blas_limited = True
-    return kernel(*args)
+    return run_threaded(kernel, args) if work is None else run_kernel(kernel, work, *args)
 
 
 def _limit_scipy_blas() -> None:

@@ -13,21 +13,49 @@ def _batched_matmul(a, b, out):
     return out
 
 
+# run_kernel counts work in nanoseconds on one thread; BLAS does about 50 float32 multiply-adds per nanosecond
+# on one core (100 GFLOP/s), so products under about 2.5 million multiply-adds run on one thread.
+BLAS_MACS_PER_NS = 50
+
+
+@threaded()
+def _matmul_rows(a, b, out, blocks):
+    """out = a @ b, a block of rows per thread, one BLAS call each. a: (n, k) C-contiguous, b: (k, m), out: (n, m)."""
+    n = a.shape[0]
+    for t in numba.prange(blocks):
+        start, stop = t * n // blocks, (t + 1) * n // blocks
+        np.dot(a[start:stop], b, out[start:stop])
+    return out
+
+
 def matmul(a, b):
     """As numpy_ref.matmul, choosing between three ways by what was measured (2 cores, float32):
 
-    - 2-D operands, tiny products (under 1e5 multiply-adds) and batches that broadcast: NumPy's matmul (BLAS,
-      multi-threaded per matrix; nothing beats it on one big product or undercuts its overhead on tiny ones);
-    - a batch times one matrix (a linear layer on (..., n, k)): folded into one (batch * n, k) @ (k, m) product,
-      1.5x faster than NumPy's matrix-by-matrix loop on (8, 100, 64) @ (64, 64);
+    - tiny products (under 1e5 multiply-adds), batches that broadcast and other dtypes: NumPy's matmul;
+    - 2-D products: a block of rows per numba thread, one single-threaded BLAS call each. NumPy's BLAS splits
+      one product as well, but its threads keep spinning for a while after each call, on the cores numba's
+      threads are pinned to (placement.py): lesson 08's CNN step (linear layers between convolutions) took
+      2.7x PyTorch's time with NumPy's matmul, XXX this way;
+      a batch times one matrix (a linear layer on (..., n, k)) is folded into one (batch * n, k) @ (k, m)
+      product first, 1.5x faster than NumPy's matrix-by-matrix loop on (8, 100, 64) @ (64, 64);
     - batches of equal shape: numba runs the matrices in parallel, one single-threaded BLAS call each,
       1.3 to 2x faster than NumPy on (32, 50, 16) @ (32, 16, 50) or (64, 100, 64) @ (64, 64, 100).
     """
-    if a.ndim == 2 or a.size * b.shape[-1] < 1e5:  # a.size * m: the multiply-adds when a holds every batch
+    floats = a.dtype == b.dtype and a.dtype in (np.float32, np.float64)
+    if floats and a.ndim == 1 and b.ndim == 2:  # a vector times a matrix: one row
+        return matmul(a[None], b)[0]
+    if not floats or a.size * b.shape[-1] < 1e5:  # a.size * m: the multiply-adds when a holds every batch
         return np.matmul(a, b)
-    if b.ndim == 2:
-        return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
-    if a.shape[:-2] == b.shape[:-2] and a.dtype == b.dtype and a.dtype in (np.float32, np.float64):
+    if a.ndim >= 2 and b.ndim == 2:
+        rows = np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+        b = b if b.flags.c_contiguous or b.flags.f_contiguous else np.ascontiguousarray(b)
+        out = np.empty((rows.shape[0], b.shape[1]), a.dtype)
+        blocks, work = min(numba.get_num_threads(), rows.shape[0]), rows.size * b.shape[1] // BLAS_MACS_PER_NS
+        product = with_one_blas_thread(_matmul_rows, rows, b, out, blocks, work=work)
+        return product.reshape(*a.shape[:-1], b.shape[-1])
+    if a.ndim == 2 or b.ndim < 2:
+        return np.matmul(a, b)
+    if a.shape[:-2] == b.shape[:-2]:
         a3, b3 = (np.ascontiguousarray(t).reshape(-1, *t.shape[-2:]) for t in (a, b))
         out = np.empty((a3.shape[0], a3.shape[1], b3.shape[2]), a.dtype)
         return with_one_blas_thread(_batched_matmul, a3, b3, out).reshape(*a.shape[:-1], b.shape[-1])
@@ -38,3 +66,6 @@ def matmul(a, b):
 def warm_up(dtype: np.dtype) -> None:
     """Compile the batched product for dtype (see common.warms_up)."""
     matmul(np.ones((2, 64, 40), dtype), np.ones((2, 40, 40), dtype))  # big enough for numba's batched product
+    a = np.ones((64, 64), dtype)
+    matmul(a, a)
+    matmul(a, a.T)  # b F-contiguous: the weight of a linear layer

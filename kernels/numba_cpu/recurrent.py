@@ -16,6 +16,7 @@ from kernels.numba_cpu.common import (
     threaded,
     warms_up,
 )
+from kernels.numba_cpu.linalg import matmul
 
 # One kernel per direction and pass, parallel over the batch: each sample's recurrence is independent of
 # the others. Within a sample, a step's h_{t-1} W_hh^T is written as loops: for each k, add h[k] times row k
@@ -53,8 +54,8 @@ def _recurrent_weight_grads(grad_gh, out, h0, b_hh):
     h_prev[1:] = out[:-1]
     rows = out.shape[0] * out.shape[1]
     grad_gh = grad_gh.reshape(rows, -1)
-    grad_w_hh = grad_gh.T @ h_prev.reshape(rows, -1)
-    return grad_w_hh, None if b_hh is None else np.ones(rows, grad_gh.dtype) @ grad_gh
+    grad_w_hh = matmul(grad_gh.T, h_prev.reshape(rows, -1))
+    return grad_w_hh, None if b_hh is None else matmul(np.ones(rows, grad_gh.dtype), grad_gh)
 
 
 @numba.njit(cache=True)
@@ -377,10 +378,10 @@ def _lstm_weight_grads(grad_gi, out, h0, b_hh):
     length, batch, gates = grad_gi.shape
     rows = length * batch
     flat = grad_gi.reshape(rows, gates)
-    grad_w_hh = flat[batch:].T @ out[:-1].reshape(rows - batch, out.shape[2])  # (0, H) when T = 1
+    grad_w_hh = matmul(flat[batch:].T, out[:-1].reshape(rows - batch, out.shape[2]))  # (0, H) when T = 1
     if h0 is not None:
-        grad_w_hh += flat[:batch].T @ h0
-    return grad_w_hh, None if b_hh is None else np.ones(rows, flat.dtype) @ flat
+        grad_w_hh += matmul(flat[:batch].T, h0)
+    return grad_w_hh, None if b_hh is None else matmul(np.ones(rows, flat.dtype), flat)
 
 
 def _lstm_forward_by_products(gi, w_hh, b_hh, h0, c0, dtype):
