@@ -150,7 +150,7 @@ def run_kernel(kernel, work: int, *args):
 _numba_blas_limited = False
 
 
-def with_one_blas_thread(kernel, *args, work: int | None = None):
+def with_one_blas_thread(kernel, *args, work: int | None = None, twin: bool = True):
     """kernel(*args), with the BLAS that numba's np.dot calls (SciPy's copy) limited to one thread.
 
     Parallel kernels call np.dot from each of numba's threads; a BLAS that also splits every product over
@@ -158,13 +158,24 @@ def with_one_blas_thread(kernel, *args, work: int | None = None):
     left there: restoring it after every kernel made BLAS restart its threads, which cost up to 16 ms per call
     when the cores were busy. NumPy's BLAS (a separate library in pip installs) keeps its threads. Without
     threadpoolctl (a dependency of scikit-learn), or when SciPy shares NumPy's BLAS, nothing is limited:
-    slower, same results. With ``work``, kernel or its serial twin by run_kernel's rule; else kernel, threaded.
+    slower, same results. With ``work``, run_kernel's rule: below SPLIT_WORK the serial twin, or with
+    ``twin=False`` the threaded kernel on one thread (no twin to compile: the convolutions' twins took 7 s more
+    per dtype to compile than 3 us of setting the thread count each way); else threaded.
     """
     global _numba_blas_limited
     if not _numba_blas_limited:
         _limit_scipy_blas()
         _numba_blas_limited = True
-    return run_threaded(kernel, args) if work is None else run_kernel(kernel, work, *args)
+    if work is None:
+        return run_threaded(kernel, args)
+    if twin or work >= SPLIT_WORK:
+        return run_kernel(kernel, work, *args)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(threads)
 
 
 def _limit_scipy_blas() -> None:

@@ -2,7 +2,14 @@
 
 import numpy as np
 
-from kernels.numba_cpu.common import float32_and_float64_only, numba, threaded, warms_up, with_one_blas_thread
+from kernels.numba_cpu.common import (
+    SPLIT_WORK,
+    float32_and_float64_only,
+    numba,
+    threaded,
+    warms_up,
+    with_one_blas_thread,
+)
 from kernels.windows import output_size, transposed_output_size
 
 # Convolutions are im2col + BLAS, like the reference, but one sample (or a small group of samples) at a time,
@@ -254,6 +261,24 @@ def _conv2d_backward(grad, x, w2t, geometry, group, threads):
     return grad_x, partial
 
 
+# Work for run_kernel (nanoseconds on one thread) per multiply-add of a convolution: its small products and the
+# unfolding around them run at about 20 multiply-adds per nanosecond on one core (measured, float32).
+CONV_MACS_PER_NS = 20
+
+
+def _work_and_threads(macs: int) -> tuple[int, int]:
+    """(work, threads) for a convolution of ``macs`` multiply-adds: numba's threads, or 1 below SPLIT_WORK, which
+    with_one_blas_thread then runs on the caller alone (small convolutions, as the MNIST-1D CNN's, lost more
+    waking a thread than it saved)."""
+    work = macs // CONV_MACS_PER_NS
+    return work, numba.get_num_threads() if work >= SPLIT_WORK else 1
+
+
+def _launch(kernel, work: int, *args):
+    """kernel(*args): on numba's threads from SPLIT_WORK, else on the caller alone (see _work_and_threads)."""
+    return with_one_blas_thread(kernel, *args, work=work, twin=False)
+
+
 def _group_size(batch: int, rows: int, pixels: int, threads: int) -> int:
     """How many samples one product takes: enough for >= 512 columns (BLAS is slow on thin products), few
     enough that the (rows, group * pixels) column buffer stays within 256 KB, at most a thread's share."""
@@ -276,10 +301,10 @@ def conv2d_forward(x, w, stride, padding, dilation):
     x, w = _conv_arrays(np.result_type(x, w), x, w)
     n, o = x.shape[0], w.shape[0]
     oh, ow = output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
-    w2, threads = w.reshape(o, -1), numba.get_num_threads()
+    w2, (work, threads) = w.reshape(o, -1), _work_and_threads(n * o * oh * ow * w[0].size)
     group, geometry = _group_size(n, w2.shape[1], oh * ow, threads), _geometry(w, stride, padding, dilation, (oh, ow))
     no_b = np.empty((n, 0, oh * ow), x.dtype)
-    out, _ = with_one_blas_thread(_unfold_multiply, x, w2, no_b, geometry, group, threads)
+    out, _ = _launch(_unfold_multiply, work, x, w2, no_b, geometry, group, threads)
     return out.reshape(n, o, oh, ow)
 
 
@@ -289,14 +314,18 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
     (conv_transpose2d_backward's pass without its first product): no w^T @ grad, no fold."""
     grad, x, w = _conv_arrays(np.result_type(grad, x, w), grad, x, w)
     n, o, oh, ow = grad.shape
-    w2t, threads = np.ascontiguousarray(w.reshape(o, -1).T), numba.get_num_threads()
+    products = 2 if input_grad else 1
+    w2t, (work, threads) = (
+        np.ascontiguousarray(w.reshape(o, -1).T),
+        _work_and_threads(products * n * o * oh * ow * w[0].size),
+    )
     group, geometry = _group_size(n, w2t.shape[0], oh * ow, threads), _geometry(w, stride, padding, dilation, (oh, ow))
     grad = grad.reshape(n, o, oh * ow)
     if not input_grad:
         no_a = np.empty((0, w2t.shape[0]), x.dtype)
-        _, partial = with_one_blas_thread(_unfold_multiply, x, no_a, grad, geometry, group, threads)
+        _, partial = _launch(_unfold_multiply, work, x, no_a, grad, geometry, group, threads)
         return None, np.ascontiguousarray(partial.sum(axis=0).T).reshape(w.shape)
-    grad_x, partial = with_one_blas_thread(_conv2d_backward, grad, x, w2t, geometry, group, threads)
+    grad_x, partial = _launch(_conv2d_backward, work, grad, x, w2t, geometry, group, threads)
     return grad_x, np.ascontiguousarray(partial.sum(axis=0).T).reshape(w.shape)
 
 
@@ -305,11 +334,12 @@ def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
     x, w = _conv_arrays(np.result_type(x, w), x, w)
     n, c_in, h, wd = x.shape
     out_size = transposed_output_size((h, wd), w.shape[2:], stride, padding, output_padding, dilation)
-    wt, threads = np.ascontiguousarray(w.reshape(c_in, -1).T), numba.get_num_threads()
+    wt, (work, threads) = np.ascontiguousarray(w.reshape(c_in, -1).T), _work_and_threads(x.size * w[0].size)
     # The windows are the input's pixels: conv2d's output size is this one's input size.
     group, geometry = _group_size(n, wt.shape[0], h * wd, threads), _geometry(w, stride, padding, dilation, (h, wd))
     out = np.empty((n, w.shape[1], *out_size), x.dtype)
-    return with_one_blas_thread(_multiply_fold, x.reshape(n, c_in, h * wd), wt, out, geometry, group, threads)
+    x3 = x.reshape(n, c_in, h * wd)
+    return _launch(_multiply_fold, work, x3, wt, out, geometry, group, threads)
 
 
 def conv_transpose2d_backward(grad, x, w, stride, padding, output_padding, dilation):
@@ -317,10 +347,10 @@ def conv_transpose2d_backward(grad, x, w, stride, padding, output_padding, dilat
     grad_w sums cols @ x[n]^T over samples (per-thread partial sums)."""
     grad, x, w = _conv_arrays(np.result_type(grad, x, w), grad, x, w)
     n, c_in, h, wd = x.shape
-    w2, threads = w.reshape(c_in, -1), numba.get_num_threads()
+    w2, (work, threads) = w.reshape(c_in, -1), _work_and_threads(2 * x.size * w[0].size)
     group, geometry = _group_size(n, w2.shape[1], h * wd, threads), _geometry(w, stride, padding, dilation, (h, wd))
     x3 = x.reshape(n, c_in, h * wd)
-    grad_x, partial = with_one_blas_thread(_unfold_multiply, grad, w2, x3, geometry, group, threads)
+    grad_x, partial = _launch(_unfold_multiply, work, grad, w2, x3, geometry, group, threads)
     return grad_x.reshape(x.shape), np.ascontiguousarray(partial.sum(axis=0).T).reshape(w.shape)
 
 
