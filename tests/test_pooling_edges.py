@@ -53,6 +53,7 @@ SHAPES = {1: (2, 3, 9), 2: (2, 2, 7, 6), 3: (1, 2, 5, 4, 6)}
 # kernel_size, stride, padding, dilation, ceil_mode; the first is the case (4 of 9 gradients reached x).
 SETTINGS = {
     "k2_s2_p1": (2, 2, 1, 1, False),
+    "k2_s2_p0": (2, 2, 0, 1, False),  # the numba backend's own 2x2 kernel (and an odd row no window covers)
     "k3_s2_p1": (3, 2, 1, 1, False),
     "k3_s1_p1": (3, 1, 1, 1, False),
     "k4_s3_p2": (4, 3, 2, 1, False),
