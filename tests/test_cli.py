@@ -142,3 +142,14 @@ def test_a_bad_backend_in_the_environment_and_an_unwritable_out_folder_give_one_
     (tmp_path / "a_file").write_text("")
     with pytest.raises(SystemExit, match=r"cannot write lesson output to .*pass --out a folder you can write to"):
         main(["lessons", "run", "1", "--smoke", "--out", str(tmp_path / "a_file" / "below")])
+
+
+def test_the_lesson_runner_defaults_to_numba_for_full_runs_and_the_reference_for_smoke_runs(monkeypatch):
+    from tinynet import backend
+    from tinynet.cli import default_lesson_backend
+
+    monkeypatch.delenv("TINYNET_BACKEND", raising=False)
+    assert default_lesson_backend(smoke=True) == "numpy"  # compiling costs more than a smoke run computes
+    assert default_lesson_backend(smoke=False) == ("numba" if backend.status("numba")[0] else "numpy")
+    monkeypatch.setenv("TINYNET_BACKEND", "numba")
+    assert default_lesson_backend(smoke=True) == "numba"  # the user's choice wins

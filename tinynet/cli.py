@@ -193,7 +193,7 @@ def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> 
         if not lessons:
             raise SystemExit(f"tinynet lessons run: no lesson {which!r}; see `tinynet lessons list`")
     _check_packages("tinynet lessons run")
-    chosen = default_lesson_backend() if backend_name is None else backend_name  # "" is a mistake, said as one
+    chosen = default_lesson_backend(smoke) if backend_name is None else backend_name  # "" is a mistake, said as one
     backend_name = _usable_backend("tinynet lessons run", chosen)
     _check_writable("tinynet lessons run", out)
     print(f"tinynet lessons run: {len(lessons)} lesson(s) on backend {backend_name}"
@@ -217,12 +217,14 @@ def lessons_run(which: str, smoke: bool, backend_name: str | None, out: str) -> 
     return 0 if all(code == 0 for _, code, _ in results) else 1
 
 
-def default_lesson_backend() -> str:
+def default_lesson_backend(smoke: bool = False) -> str:
     """The backend the lesson runner uses when neither --backend nor TINYNET_BACKEND names one: the fastest that
-    runs here, numba (its kernels are the reference's, compiled: the same figures, in less time), else numpy."""
+    runs here. For full runs, numba (its kernels are the reference's, compiled: the same figures, in less time),
+    else numpy. For smoke runs, numpy: they are too small for compiling to pay (measured, 2 cores: every smoke
+    run on numpy 51 s; on numba 60 s with its kernels cached and 125 s from a fresh clone, compiling)."""
     if os.environ.get("TINYNET_BACKEND"):
         return os.environ["TINYNET_BACKEND"]
-    return "numba" if backend.status("numba")[0] else "numpy"
+    return "numba" if backend.status("numba")[0] and not smoke else "numpy"
 
 
 def _ignore_ctrl_c() -> None:
@@ -479,7 +481,8 @@ def _main(argv: list[str] | None) -> int:
     run.add_argument("--smoke", action="store_true", help="fast runs with fewer steps")
     run.add_argument(
         "--backend", default=None,
-        help="numba, numpy (the reference) or cupy; default: TINYNET_BACKEND, else numba where it runs, else numpy",
+        help="numba, numpy (the reference) or cupy; default: TINYNET_BACKEND, else numba where it runs (numpy for "
+        "--smoke runs: too small for compiling to pay), else numpy",
     )  # fmt: skip
     run.add_argument("--out", default="tinynet-out", help="output folder (default ./tinynet-out)")
     exercises = command(
