@@ -136,13 +136,22 @@ LONG_WORK = 1_000_000
 CHEAP, EXP, ADAM = 1, 4, 6
 
 
-def run_kernel(kernel, work: int, *args):
-    """kernel(*args) on Numba's threads, or its serial twin when ``work`` is below SPLIT_WORK."""
-    if _warming:  # compile both, whatever the size (the warm-up's scratch arrays take a second update)
+def run_kernel(kernel, work: int, *args, twin: bool = True):
+    """kernel(*args) on Numba's threads, or below SPLIT_WORK its serial twin; with ``twin=False``, the threaded
+    kernel on one thread instead, so that no twin is compiled (for big kernels that small inputs rarely reach:
+    a twin costs as much compiling as its work, against 3 us of setting the thread count each way)."""
+    if _warming and twin:  # compile both, whatever the size (the warm-up's scratch arrays take a second update)
         kernel(*args)
-    if work < SPLIT_WORK:
+    if work >= SPLIT_WORK:
+        return run_threaded(kernel, args, long=work >= LONG_WORK)
+    if twin:
         return kernel.serial(*args)
-    return run_threaded(kernel, args, long=work >= LONG_WORK)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(threads)
 
 
 # --- BLAS inside parallel kernels ---
@@ -158,24 +167,13 @@ def with_one_blas_thread(kernel, *args, work: int | None = None, twin: bool = Tr
     left there: restoring it after every kernel made BLAS restart its threads, which cost up to 16 ms per call
     when the cores were busy. NumPy's BLAS (a separate library in pip installs) keeps its threads. Without
     threadpoolctl (a dependency of scikit-learn), or when SciPy shares NumPy's BLAS, nothing is limited:
-    slower, same results. With ``work``, run_kernel's rule: below SPLIT_WORK the serial twin, or with
-    ``twin=False`` the threaded kernel on one thread (no twin to compile: the convolutions' twins took 7 s more
-    per dtype to compile than 3 us of setting the thread count each way); else threaded.
+    slower, same results. With ``work``, as run_kernel(kernel, work, *args, twin=twin); else threaded.
     """
     global _numba_blas_limited
     if not _numba_blas_limited:
         _limit_scipy_blas()
         _numba_blas_limited = True
-    if work is None:
-        return run_threaded(kernel, args)
-    if twin or work >= SPLIT_WORK:
-        return run_kernel(kernel, work, *args)
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        return kernel(*args)
-    finally:
-        numba.set_num_threads(threads)
+    return run_threaded(kernel, args) if work is None else run_kernel(kernel, work, *args, twin=twin)
 
 
 def _limit_scipy_blas() -> None:

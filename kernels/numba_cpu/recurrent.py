@@ -392,7 +392,7 @@ def _lstm_forward_by_products(gi, w_hh, b_hh, h0, c0, dtype):
     run_kernel(
         _lstm_forward_gemm, work,
         _as(dtype, gi), _as(dtype, w_hh), _as(dtype, b_hh, 4 * size), _as(dtype, h0, (batch, size)),
-        _as(dtype, c0, (batch, size)), _blocks(batch, work), out, c_last, saved,
+        _as(dtype, c0, (batch, size)), _blocks(batch, work), out, c_last, saved, twin=False,
     )  # fmt: skip
     return out, c_last, saved
 
@@ -406,7 +406,7 @@ def _lstm_backward_by_products(grad_out, grad_hT, grad_cT, w_hh, b_hh, h0, c0, o
         _lstm_backward_gemm, work,
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, grad_cT, (batch, size)),
         _as(dtype, w_hh.T), _as(dtype, c0, (batch, size)), _as(dtype, saved), _blocks(batch, work),
-        grad_gi, grad_h0, grad_c0,
+        grad_gi, grad_h0, grad_c0, twin=False,
     )  # fmt: skip
     h0 = None if h0 is None else _as(dtype, h0)
     return grad_gi, *_lstm_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0, grad_c0
