@@ -30,8 +30,8 @@ if TYPE_CHECKING:  # for the type hints only: this file imports its modules wher
 BACKENDS = ("numpy", "numba", "cupy", "torch")
 README = Path(__file__).resolve().parent / "README.md"
 # The environment PyTorch's workers get: this process's as it started, before the numba backend loads
-# and sets OMP_WAIT_POLICY=PASSIVE for its own threads (kernels/numba_cpu/common.py), which PyTorch's would
-# inherit, and slow down (its GRU step from 17 to 47 ms).
+# and sets a short spin (GOMP_SPINCOUNT) for its own threads (kernels/numba_cpu/common.py), which PyTorch's
+# would inherit: each framework runs with its own runtime's settings (PASSIVE took its GRU step from 17 to 47 ms).
 WORKER_ENV = dict(os.environ)
 
 # Repeats and calls per mode; "tiny" is for the test, which checks the output rather than the speed.
@@ -127,9 +127,9 @@ def _blas() -> str:
 def _numba() -> ModuleType | None:
     """numba, after tinynet's numba backend has loaded (None when that backend cannot run here).
 
-    The backend sets OMP_WAIT_POLICY=PASSIVE for numba's OpenMP threads, which read it when they start,
-    and asking numba for its thread count starts them: asked first, they would spin when idle and take
-    the cores from NumPy's BLAS (a numba MLP training step took 8.5 ms instead of 0.85 ms).
+    The backend sets how long numba's OpenMP threads spin when idle (GOMP_SPINCOUNT), which they read when
+    they start, and asking numba for its thread count starts them: asked first, they would spin for
+    milliseconds and take the cores from NumPy's BLAS (a numba MLP training step took 8.5 ms instead of 0.85 ms).
     """
     from tinynet import backend
 

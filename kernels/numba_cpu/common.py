@@ -24,10 +24,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-# Numba's OpenMP threads otherwise spin for a while after each parallel kernel, keeping the cores busy
-# just when NumPy's BLAS threads want them: a 40-100-100-10 MLP training step took 9 ms spinning against
-# 0.8 ms sleeping (and 1.4 ms on the NumPy backend). Read when the threads start: at the first parallel kernel.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How long numba's OpenMP threads wait for the next parallel kernel before sleeping: GNU OpenMP's default
+# (300,000 spins, some milliseconds) kept the cores busy just when NumPy's BLAS threads wanted them (a
+# 40-100-100-10 MLP step took 9 ms against 0.8 ms sleeping at once). Sleeping at once (OMP_WAIT_POLICY=PASSIVE)
+# cost more since the backend's products moved onto numba's threads: on a virtual machine a sleeping thread's
+# core is handed back to the host, and waking it took up to 0.2 ms, paid by every threaded kernel of a step
+# (the MNIST-1D CNN step was 1.6 ms on 2 threads, 1.0 on one). 20,000 spins (about 0.2 ms) bridge the Python
+# work between a step's kernels and then sleep. Read when the threads start, at the first parallel kernel; a
+# user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 
 try:
     import numba

@@ -140,7 +140,9 @@ class MSELoss(Function):
     def forward(ctx, x, t, reduction):
         ctx.diff, ctx.reduction = x - t, reduction
         squared = ctx.diff * ctx.diff
-        return squared.mean() if reduction == "mean" else squared.sum() if reduction == "sum" else squared
+        if reduction == "mean":  # the sum divided by the count is NumPy's mean, without its 3 us of bookkeeping
+            return squared.sum() / squared.size
+        return squared.sum() if reduction == "sum" else squared
 
     @staticmethod
     def backward(ctx, grad):
