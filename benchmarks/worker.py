@@ -5,9 +5,9 @@ layer then shares it. ``import torch`` initialises it with PyTorch's defaults, u
 keep spinning, and they take the cores from NumPy's BLAS and Numba between parallel regions: a tinynet
 numba MLP training step took 0.96 ms in a process without torch and 8.2 ms in one that had imported it.
 Making every thread sleep when idle (OMP_WAIT_POLICY=PASSIVE) is no fix either: PyTorch's GRU step then went
-from 17 to 47 ms; nor is the short spin that kernels/numba_cpu/common.py sets for numba's threads
-(GOMP_SPINCOUNT). So each framework runs in its own process with its runtime's defaults, and the harness
-process (run.py) never imports torch.
+from 17 to 47 ms. So each framework runs in its own process with its runtime's defaults (the worker does not
+inherit the short spin, GOMP_SPINCOUNT, that kernels/numba_cpu/common.py sets for numba's threads), and the
+harness process (run.py) never imports torch.
 
 This file is both ends of the pipe. In the harness, a ``RemoteRunner`` stands for a runner that lives
 in a worker started as
