@@ -393,3 +393,17 @@ def test_a_read_only_copy_of_the_package_imports_and_caches_elsewhere(tmp_path):
     assert result.stdout.split("\n")[:2] == [str(package / "numba_cpu" / "__init__.py"), "[0.0, 2.5]"]
     assert not list(package.rglob("__pycache__"))
     assert list((tmp_path / "cache").rglob("*relu_forward*.nbi")), "numba cached nothing in the user-wide cache"
+
+
+@numba_usable
+def test_small_inputs_divide_by_zero_as_the_threaded_kernels_and_the_reference_do():
+    # Small inputs run the serial twins, compiled with NumPy's error model like the threaded kernels: a
+    # division by zero gives inf or NaN there too, instead of raising ZeroDivisionError from inside the kernel.
+    from kernels import numba_cpu, numpy_ref
+
+    x = np.full((2, 4), 3.0, np.float32)  # constant rows: variance 0, and eps 0 divides by it
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = numpy_ref.layer_norm_forward(x, None, None, 0.0)
+        got = numba_cpu.layer_norm_forward(x, None, None, 0.0)
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)

@@ -54,30 +54,34 @@ class Adam(Optimizer):
         amsgrad. m and v live in one buffer each, every parameter's state holding its views of them. False when
         the group does not qualify."""
         params = group["params"]
-        if group["amsgrad"] or len(params) < 2 or any(p.grad is None for p in params):
+        if group["amsgrad"] or len(params) < 2:
             return False
-        dtype = params[0].dtype
-        if any(type(p.array) is not np.ndarray or p.dtype != dtype or p.grad.dtype != dtype for p in params):
-            return False
+        dtype = params[0].array.dtype
+        for p in params:  # plain loops here and below: this is most of a small model's optimizer step
+            if p.grad is None or type(p.array) is not np.ndarray or p.array.dtype != dtype:
+                return False
+            if p.grad.array.dtype != dtype:
+                return False
         buffers = self._joined_state(params)
         if buffers is None:
             return False
         exp_avg, exp_avg_sq = buffers
         values = np.concatenate([p.array.reshape(-1) for p in params])
         grads = np.concatenate([p.grad.array.reshape(-1) for p in params])
-        states = [self.state[p] for p in params]
-        for state in states:
-            state["step"] += 1
+        state = self.state
+        for p in params:
+            state[p]["step"] += 1
         beta1, beta2 = group["betas"]
         backend.for_arrays(values).adam_step(
-            values, -grads if group["maximize"] else grads, exp_avg, exp_avg_sq, step=states[0]["step"],
+            values, -grads if group["maximize"] else grads, exp_avg, exp_avg_sq, step=state[params[0]]["step"],
             lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
             decoupled=group["decoupled_weight_decay"],
         )  # fmt: skip
         start = 0
         for p in params:
-            p.array[...] = values[start : start + p.array.size].reshape(p.shape)
-            start += p.array.size
+            array = p.array
+            array[...] = values[start : start + array.size].reshape(array.shape)
+            start += array.size
             p.mark_changed()
         return True
 
