@@ -121,7 +121,7 @@ def _mask_usable(mask, scores_shape: tuple) -> bool:
         return False
 
 
-@numba.njit(cache=True, fastmath=REORDER_SUMS)
+@numba.njit(cache=True, fastmath=REORDER_SUMS, error_model="numpy")
 def _softmax_of_scores(scores, offsets, scale):
     """scores <- softmax(scores * scale + offsets) in place, the max subtracted first; zeros where every
     entry is -inf (a query that may attend to no key)."""
@@ -140,7 +140,7 @@ def _softmax_of_scores(scores, offsets, scale):
         scores[j] = scores[j] / total
 
 
-@numba.njit(cache=True, fastmath=REORDER_SUMS)
+@numba.njit(cache=True, fastmath=REORDER_SUMS, error_model="numpy")
 def _scores_gradient(grad, weights, scale):
     """grad <- weights * (grad - sum(grad * weights)) * scale in place: one row's dL/dP turned into dL/dS."""
     dot = grad.dtype.type(0)

@@ -309,7 +309,7 @@ def _expm1_compiled(x):
 # Both stay in x's float type: ``one`` and ``two`` are of that type (a bare 1 would promote float32 to float64).
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def sigmoid(x):
     """1 / (1 + exp(-x)) of a float32 or float64 scalar: 0 (not NaN) where exp(-x) overflows to inf."""
     one = type(x)(1)
@@ -335,7 +335,7 @@ def tanh(x):
     return -t if x < 0 else t
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def gate_tanh(x):
     """tanh of a float32 or float64 scalar from libm's exp, for the GRU's and LSTM's gate loops:
     (1 - e) / (1 + e) with e = exp(-2|x|) <= 1, the sign put back.
