@@ -1,5 +1,7 @@
 """Max and average pooling over 2-D windows, forward and backward.
 
+Small inputs run the threaded kernels on one thread (run_kernel's ``twin=False``): no serial twins to compile.
+
 Each (sample, channel) plane is one parallel task, computed one output pixel at a time with its taps
 innermost; output sizes come from ``kernels.windows``.
 """
@@ -141,9 +143,10 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     shape = x.shape[:2] + output_size(x.shape[2:], kernel_size, stride, padding)
     out, argmax = np.empty(shape, x.dtype), np.empty(shape, np.int64)
     if _two_by_two(kernel_size, stride, padding):
-        run_kernel(_max_pool_2x2_forward, out.size, x, out, argmax)
+        run_kernel(_max_pool_2x2_forward, out.size, x, out, argmax, twin=False)
         return out, argmax
-    run_kernel(_max_pool2d_forward, out.size * math.prod(kernel_size), x, *kernel_size, *stride, *padding, out, argmax)
+    work = out.size * math.prod(kernel_size)
+    run_kernel(_max_pool2d_forward, work, x, *kernel_size, *stride, *padding, out, argmax, twin=False)
     return out, argmax
 
 
@@ -151,7 +154,8 @@ def max_pool2d_backward(grad, argmax, x_shape, kernel_size, stride, padding):
     """As numpy_ref.max_pool2d_backward, parallel over (sample, channel) planes."""
     grad, argmax = np.ascontiguousarray(grad), np.ascontiguousarray(argmax, dtype=np.int64)
     grad_x = np.empty(x_shape, grad.dtype)
-    run_kernel(_max_pool2d_backward, grad_x.size + grad.size, grad, argmax, *kernel_size, *stride, *padding, grad_x)
+    work = grad_x.size + grad.size
+    run_kernel(_max_pool2d_backward, work, grad, argmax, *kernel_size, *stride, *padding, grad_x, twin=False)
     return grad_x
 
 
@@ -159,7 +163,7 @@ def avg_pool2d_forward(x, kernel_size, stride, padding):
     """As numpy_ref.avg_pool2d_forward (the zero padding counts), parallel over (sample, channel) planes."""
     x = np.ascontiguousarray(x)
     out = np.empty(x.shape[:2] + output_size(x.shape[2:], kernel_size, stride, padding), x.dtype)
-    run_kernel(_avg_pool2d, out.size * math.prod(kernel_size), x, *kernel_size, *stride, *padding, out)
+    run_kernel(_avg_pool2d, out.size * math.prod(kernel_size), x, *kernel_size, *stride, *padding, out, twin=False)
     return out
 
 
@@ -168,7 +172,14 @@ def avg_pool2d_backward(grad, x_shape, kernel_size, stride, padding):
     grad = np.ascontiguousarray(grad)
     grad_x = np.empty(x_shape, grad.dtype)
     run_kernel(
-        _avg_pool2d_backward, grad_x.size * math.prod(kernel_size), grad, *kernel_size, *stride, *padding, grad_x
+        _avg_pool2d_backward,
+        grad_x.size * math.prod(kernel_size),
+        grad,
+        *kernel_size,
+        *stride,
+        *padding,
+        grad_x,
+        twin=False,
     )
     return grad_x
 

@@ -106,7 +106,7 @@ def rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity):
     run_kernel(
         _rnn_forward, _work(out, w_hh),
         _as(dtype, gi), _as(dtype, w_hh.T), _as(dtype, b_hh, size), _as(dtype, h0, (batch, size)),
-        nonlinearity == "relu", out,
+        nonlinearity == "relu", out, twin=False,
     )  # fmt: skip
     return out
 
@@ -120,7 +120,7 @@ def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlineari
     run_kernel(
         _rnn_backward, _work(out, w_hh),
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, w_hh), _as(dtype, out),
-        nonlinearity == "relu", grad_gi, grad_h0,
+        nonlinearity == "relu", grad_gi, grad_h0, twin=False,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gi, out, h0, b_hh), grad_h0
 
@@ -174,6 +174,7 @@ def gru_sequence_forward(gi, w_hh, b_hh, h0):
     run_kernel(
         _gru_forward, _work(out, w_hh),
         _as(dtype, gi), _as(dtype, w_hh.T), _as(dtype, b_hh, 3 * size), _as(dtype, h0, (batch, size)), out, saved,
+        twin=False,
     )  # fmt: skip
     return out, saved
 
@@ -188,7 +189,7 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
     run_kernel(
         _gru_backward, _work(out, w_hh),
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, w_hh), _as(dtype, h0, (batch, size)),
-        _as(dtype, out), _as(dtype, saved), grad_gi, grad_gh, grad_h0,
+        _as(dtype, out), _as(dtype, saved), grad_gi, grad_gh, grad_h0, twin=False,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gh, out, h0, b_hh), grad_h0
 
@@ -422,7 +423,7 @@ def lstm_sequence_forward(gi, w_hh, b_hh, h0, c0):
     run_kernel(
         _lstm_forward, _work(out, w_hh),
         _as(dtype, gi), _as(dtype, w_hh.T), _as(dtype, b_hh, 4 * size), _as(dtype, h0, (batch, size)),
-        _as(dtype, c0, (batch, size)), out, c_last, saved,
+        _as(dtype, c0, (batch, size)), out, c_last, saved, twin=False,
     )  # fmt: skip
     return out, c_last, saved
 
@@ -437,7 +438,7 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
     run_kernel(
         _lstm_backward, _work(out, w_hh),
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, grad_cT, (batch, size)),
-        _as(dtype, w_hh), _as(dtype, c0, (batch, size)), _as(dtype, saved), grad_gi, grad_h0, grad_c0,
+        _as(dtype, w_hh), _as(dtype, c0, (batch, size)), _as(dtype, saved), grad_gi, grad_h0, grad_c0, twin=False,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gi, out, h0, b_hh), grad_h0, grad_c0
 
