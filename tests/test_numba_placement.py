@@ -94,3 +94,32 @@ def test_numba_matmul_agrees_with_the_reference(dtype, shape_a, shape_b, transpo
     a_t = np.ascontiguousarray(np.swapaxes(a, -1, -2)) if a.ndim == 2 else None
     if a_t is not None:  # a transposed view (a weight gradient's x^T): not C-contiguous
         np.testing.assert_allclose(linalg.matmul(a_t.T, b), expected, rtol=1e-4, atol=1e-4)
+
+
+FORK_SCRIPT = """
+import os
+import numpy as np
+from kernels.numba_cpu import linalg, placement
+
+a = np.ones((512, 512), np.float32)
+linalg.matmul(a, a)
+parent = sorted(placement._worker_cpus)
+read, write = os.pipe()
+if os.fork() == 0:
+    os.write(write, repr(sorted(placement._worker_cpus)).encode())
+    os._exit(0)
+os.wait()
+print(parent, os.read(read, 100).decode())
+"""
+
+
+@numba_usable
+@linux_with_two_cpus
+def test_a_forked_child_pins_nothing_of_its_own():
+    variables = {k: v for k, v in os.environ.items() if k not in ("OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY")}
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, env={**variables, "NUMBA_NUM_THREADS": "2"}
+    )
+    assert result.returncode == 0, result.stderr
+    parent, child = result.stdout.split("] ")
+    assert parent != "[" and child.strip() == "[]"  # the parent pinned its worker; the child has no workers

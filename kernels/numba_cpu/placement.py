@@ -91,6 +91,16 @@ def place_workers() -> frozenset[int]:
     return _worker_cpus
 
 
+def _forget_in_child() -> None:
+    """A forked child (a DataLoader worker, say) has none of its parent's threads: pin nothing there."""
+    global _worker_cpus
+    _worker_cpus = frozenset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def run_threaded(kernel, args: tuple, long: bool = True):
     """kernel(*args) on Numba's threads (see the module's docstring). A ``long`` kernel (a millisecond or more)
     pins the caller to core 0 for the call, 5 us of system calls; a short one only when the caller is on a
