@@ -16,7 +16,7 @@ from tests.numba_marks import numba_usable
 SCRIPT = """
 import json, os
 import numpy as np
-from kernels.numba_cpu import linalg, placement
+from kernels.numba_cpu import describe, linalg, placement
 import numba
 
 before = sorted(os.sched_getaffinity(0))
@@ -29,6 +29,7 @@ print(json.dumps({
     "workers": sorted(placement._worker_cpus),
     "threads": numba.get_num_threads(),
     "masks": [sorted(os.sched_getaffinity(t)) for t in tasks],
+    "described": describe()["thread placement"],  # what tinynet info shows
 }))
 """
 
@@ -54,6 +55,7 @@ def test_each_worker_is_pinned_to_a_core_of_its_own_and_the_caller_is_left_free(
     cpus = seen["before"]
     assert seen["workers"] == [cpus[1]]  # worker 1 of 2 on the second CPU; the caller's is the first
     assert [cpus[1]] in seen["masks"]  # that thread really is pinned there
+    assert seen["described"].startswith(f"workers pinned to CPUs [{cpus[1]}]")
 
 
 @numba_usable
@@ -63,7 +65,7 @@ def test_each_worker_is_pinned_to_a_core_of_its_own_and_the_caller_is_left_free(
 )
 def test_nothing_is_pinned_when_the_user_says_so_places_threads_or_shares_the_cores_with_mpi_ranks(setting):
     seen = _run(**setting)
-    assert seen["workers"] == []
+    assert seen["workers"] == [] and seen["described"] == "left to the OS (nothing pinned)"
     if "OMP_PROC_BIND" not in setting:  # (OpenMP's own binding pins threads its way)
         assert all(mask == seen["before"] for mask in seen["masks"])
 

@@ -16,8 +16,11 @@ Practicalities:
   step into it line by line; the results are the same.
 """
 
+import os
+
 import numpy as np
 
+from kernels.numba_cpu import placement
 from kernels.numba_cpu.activations import (
     gelu_backward,
     gelu_forward,
@@ -71,12 +74,22 @@ def array_module():
 
 
 def describe() -> dict[str, str]:
-    """What `tinynet info` shows about this backend: threads and the threading layer."""
+    """What `tinynet info` shows about this backend: threads, where they run, how long they wait idle, the
+    threading layer."""
     try:
         layer = numba.threading_layer()
     except ValueError:  # only known once a parallel kernel has run
         layer = "chosen at the first parallel kernel"
-    return {"threads": str(numba.get_num_threads()), "threading layer": layer, "numba": numba.__version__}
+    policy = os.environ.get("OMP_WAIT_POLICY")
+    idle = (
+        f"OMP_WAIT_POLICY={policy}"
+        if policy
+        else f"spin {os.environ.get('GOMP_SPINCOUNT', 'default')} times, then sleep"
+    )
+    return {
+        "threads": str(numba.get_num_threads()), "thread placement": placement.describe(), "idle threads": idle,
+        "threading layer": layer, "numba": numba.__version__,
+    }  # fmt: skip
 
 
 def families() -> list[str]:

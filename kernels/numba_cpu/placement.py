@@ -91,6 +91,15 @@ def place_workers() -> frozenset[int]:
     return _worker_cpus
 
 
+def describe() -> str:
+    """Where the workers run, for `tinynet info`."""
+    if _worker_cpus is None:
+        return "decided at the first threaded kernel"
+    if not _worker_cpus:
+        return "left to the OS (nothing pinned)"
+    return f"workers pinned to CPUs {sorted(_worker_cpus)}; the caller on CPU {min(_caller_cpus)} during long kernels"
+
+
 def _forget_in_child() -> None:
     """A forked child (a DataLoader worker, say) has none of its parent's threads: pin nothing there."""
     global _worker_cpus
