@@ -5,8 +5,9 @@ counts it as busy (``vcpu_is_preempted``). A worker woken after a pause is put o
 woke it, and the two share one core until the load balancer moves one of them, tens of milliseconds later.
 Measured on 2 cores: conv2d forward of (64, 16, 28, 28) took 2.3 ms back to back and 4 to 4.7 ms in each of
 the five calls after a 0.1 s pause (as slow as one thread); with the workers pinned and the caller moved off
-their cores, 2.1 ms after the pause too. (``OMP_PROC_BIND`` pins the workers as well, but pins the calling
-thread for good, and every thread and process it starts afterwards inherits that one core.)
+their cores, 3.0 ms for the first call after the pause and 2.4-2.6 ms for the next. (``OMP_PROC_BIND`` pins
+the workers as well, but pins the calling thread for good, and every thread and process it starts afterwards
+inherits that one core.)
 
 - ``place_workers()`` (once, from the first threaded kernel): worker k of Numba's pool to the k-th core of the
   process's CPUs, for k >= 1; the caller is thread 0.
