@@ -7,7 +7,8 @@
 - ``exp``, ``expm1`` (vectorizable), ``sigmoid`` and ``tanh``: scalar math for loops inside kernels.
 - ``with_one_blas_thread``: for kernels that call BLAS from numba's threads.
 - Threaded kernels run through ``placement.run_threaded``: each worker on a core of its own.
-- At import: numba's threads sleep when idle, and freed memory is kept for the next arrays (``_keep_freed_memory``).
+- At import: numba's idle threads spin briefly, then sleep, and freed memory is kept for the next arrays
+  (``_keep_freed_memory``).
 
 Numba's disk cache keys a kernel by its own file only: the kernels that compile ``exp``, ``tanh`` or
 ``sigmoid`` in keep their cached code when this file changes. After editing it, delete
@@ -122,7 +123,9 @@ def threaded(**options):
         # A renamed copy of the function: Numba keys its disk cache by qualified name, so the two
         # compilations never overwrite each other's cached code.
         twin = types.FunctionType(function.__code__, function.__globals__, f"{function.__name__}_serial")
-        twin.__qualname__ = f"{function.__qualname__}_serial"
+        # "numpy_errors" in the cached name: a twin cached before it compiled with NumPy's error model (below)
+        # would otherwise be loaded from a checkout's old cache, whose key is only the family's own file.
+        twin.__qualname__ = f"{function.__qualname__}_serial_numpy_errors"
         # NumPy's error model, as the threaded kernel has: under Python's, every division checks for zero and
         # raises, and those branches kept LLVM from vectorizing the loops (tanh of 10,000 float32: 69 us
         # against 5; and a division by zero gave an error in the twin, inf in the threaded kernel).
