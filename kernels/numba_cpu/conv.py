@@ -315,10 +315,8 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
     grad, x, w = _conv_arrays(np.result_type(grad, x, w), grad, x, w)
     n, o, oh, ow = grad.shape
     products = 2 if input_grad else 1
-    w2t, (work, threads) = (
-        np.ascontiguousarray(w.reshape(o, -1).T),
-        _work_and_threads(products * n * o * oh * ow * w[0].size),
-    )
+    w2t = np.ascontiguousarray(w.reshape(o, -1).T)
+    work, threads = _work_and_threads(products * n * o * oh * ow * w[0].size)
     group, geometry = _group_size(n, w2t.shape[0], oh * ow, threads), _geometry(w, stride, padding, dilation, (oh, ow))
     grad = grad.reshape(n, o, oh * ow)
     if not input_grad:

@@ -40,7 +40,7 @@ def _matmul_transposed(x, b, partial, blocks):
 
 
 def matmul(a, b):
-    """As numpy_ref.matmul, choosing between three ways by what was measured (2 cores, float32):
+    """As numpy_ref.matmul, choosing among these ways by what was measured (2 cores, float32):
 
     - tiny products (under 1e5 multiply-adds), batches that broadcast and other dtypes: NumPy's matmul;
     - 2-D products: a block of rows per numba thread, one single-threaded BLAS call each. NumPy's BLAS splits
