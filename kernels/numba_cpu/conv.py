@@ -34,138 +34,154 @@ def _index(i):
 
 
 @numba.njit(cache=True)
-def _unfold(padded, size, geometry, cols):
-    """im2col of a group of zero-padded samples, side by side: sample m's columns are m*P .. (m+1)*P - 1.
+def _to_lanes(x, n0, size, ph, pw, lanes):
+    """lanes[c, ph + y, pw + x, m] = x[n0 + m, c, y, x] for m < size, and 0 on the border.
 
-    padded: (G, C, H + 2ph, W + 2pw), its first ``size`` samples used; cols: (C*KH*KW, >= size * P);
-    geometry: (KH, KW, sh, sw, ph, pw, dh, dw, OH, OW), P = OH*OW, and
-    cols[(c, i, j), m*P + oy*OW + ox] = padded[m, c, oy*sh + i*dh, ox*sw + j*dw].
-    Loops over flat arrays, not slices: LLVM vectorizes these and not numba's slice copies (5x faster).
-    """
-    kh, kw, sh, sw, _, _, dh, dw, oh, ow = geometry  # the padding is already in padded
-    channels, padded_h, padded_w = padded.shape[1], padded.shape[2], padded.shape[3]
-    source, target, width = padded.reshape(-1), cols.reshape(-1), cols.shape[1]
-    for c in range(channels):
-        for i in range(kh):
-            for j in range(kw):
-                for m in range(size):
-                    # tap (i, j) of output pixel (0, 0), and where it goes
-                    start = ((m * channels + c) * padded_h + i * dh) * padded_w + j * dw
-                    to = ((c * kh + i) * kw + j) * width + m * oh * ow
-                    for oy in range(oh):
-                        row_start, row_to = start + oy * sh * padded_w, to + oy * ow
-                        for ox in range(ow):
-                            target[_index(row_to + ox)] = source[_index(row_start + ox * sw)]
-
-
-@numba.njit(cache=True)
-def _fold(cols, size, geometry, padded):
-    """The adjoint of _unfold: padded[:size] = 0, then every entry of cols added onto the pixel it was copied
-    from."""
-    kh, kw, sh, sw, _, _, dh, dw, oh, ow = geometry
-    channels, padded_h, padded_w = padded.shape[1], padded.shape[2], padded.shape[3]
-    padded[:size] = 0
-    source, target, width = cols.reshape(-1), padded.reshape(-1), cols.shape[1]
-    for c in range(channels):
-        for i in range(kh):
-            for j in range(kw):
-                for m in range(size):
-                    start = ((c * kh + i) * kw + j) * width + m * oh * ow
-                    to = ((m * channels + c) * padded_h + i * dh) * padded_w + j * dw
-                    for oy in range(oh):
-                        row_start, row_to = start + oy * ow, to + oy * sh * padded_w
-                        for ox in range(ow):
-                            target[_index(row_to + ox * sw)] += source[_index(row_start + ox)]
-
-
-@numba.njit(cache=True)
-def _copy_rows(source, start, pitch, target, to, to_pitch, rows, length):
-    """target[to + k*to_pitch + x] = source[start + k*pitch + x] for k < rows, x < length (flat arrays).
-
-    The copies between layouts below are of rows of a few to a few dozen numbers: a slice per row (a view
-    each) took 1.6x as long as these loops.
-    """
-    for k in range(rows):
-        a, b = start + k * pitch, to + k * to_pitch
-        for x in range(length):
-            target[_index(b + x)] = source[_index(a + x)]
-
-
-@numba.njit(cache=True)
-def _pad(x, n0, size, ph, pw, padded):
-    """padded[m, :, ph : ph + H, pw : pw + W] = x[n0 + m] for m < size; padded's border is left as it is.
-
-    x: (N, C, H, W), padded: (G, C, H + 2ph, W + 2pw). (A 4-D slice assignment says the same, but numba takes
-    5 s to compile each one.)
+    x: (N, C, H, W) -> lanes: (C, H + 2ph, W + 2pw, size), a flat scratch array: a group's samples side by side
+    in the last axis (its "lanes"), so that each copy of _unfold_lanes moves ``size`` contiguous numbers (a
+    signal of 5 outputs gave loops of 5 a copy, and unfolding took 4x as long as the product). One sample is
+    the plain zero-padded (C, H + 2ph, W + 2pw), copied row by row.
     """
     channels, h, w = x.shape[1], x.shape[2], x.shape[3]
-    padded_h, padded_w = padded.shape[2], padded.shape[3]
-    source, target = x.reshape(-1), padded.reshape(-1)
-    for m in range(size):
-        for c in range(channels):
-            start, to = ((n0 + m) * channels + c) * h * w, ((m * channels + c) * padded_h + ph) * padded_w + pw
-            _copy_rows(source, start, w, target, to, padded_w, h, w)
+    padded_h, padded_w, plane = h + 2 * ph, w + 2 * pw, channels * h * w
+    source, row = x.reshape(-1), padded_w * size
+    for c in range(channels):
+        for y in range(padded_h):
+            to = (c * padded_h + y) * row
+            if y < ph or y >= ph + h:
+                lanes[to : to + row] = 0
+                continue
+            lanes[to : to + pw * size] = 0
+            lanes[to + (pw + w) * size : to + row] = 0
+            to, start = to + pw * size, ((n0 * channels + c) * h + y - ph) * w
+            if size == 1:
+                for col in range(w):
+                    lanes[_index(to + col)] = source[_index(start + col)]
+                continue
+            for col in range(w):
+                for m in range(size):
+                    lanes[_index(to + m)] = source[_index(start + col + m * plane)]
+                to += size
 
 
 @numba.njit(cache=True)
-def _crop(padded, size, ph, pw, out, n0):
-    """out[n0 + m] = padded[m, :, ph : ph + H, pw : pw + W] for m < size: _pad's inverse."""
+def _from_lanes(lanes, ph, pw, out, n0, size):
+    """out[n0 + m, c, y, x] = lanes[c, ph + y, pw + x, m] for m < size: _to_lanes's inverse, the border dropped."""
     channels, h, w = out.shape[1], out.shape[2], out.shape[3]
-    padded_h, padded_w = padded.shape[2], padded.shape[3]
-    source, target = padded.reshape(-1), out.reshape(-1)
-    for m in range(size):
-        for c in range(channels):
-            start, to = ((m * channels + c) * padded_h + ph) * padded_w + pw, ((n0 + m) * channels + c) * h * w
-            _copy_rows(source, start, padded_w, target, to, w, h, w)
+    padded_h, padded_w, plane = h + 2 * ph, w + 2 * pw, channels * h * w
+    target = out.reshape(-1)
+    for c in range(channels):
+        for y in range(h):
+            start, to = ((c * padded_h + y + ph) * padded_w + pw) * size, ((n0 * channels + c) * h + y) * w
+            if size == 1:
+                for col in range(w):
+                    target[_index(to + col)] = lanes[_index(start + col)]
+                continue
+            for col in range(w):
+                for m in range(size):
+                    target[_index(to + col + m * plane)] = lanes[_index(start + m)]
+                start += size
 
 
 @numba.njit(cache=True)
-def _side_by_side(a, n0, size, block):
-    """block[:, m*P : (m+1)*P] = a[n0 + m] for m < size, zeros after. a: (N, R, P), block: (R, G*P)."""
-    rows, p = a.shape[1], a.shape[2]
-    block[:, size * p :] = 0
-    for m in range(size):
-        _copy_rows(a.reshape(-1), (n0 + m) * rows * p, p, block.reshape(-1), m * p, block.shape[1], rows, p)
+def _gather_lanes(a, n0, size, lanes):
+    """lanes[r, m] = a[n0 + m, r] for m < size: a: (N, R) -> lanes: (R, size), flat (a group's matrices in lanes)."""
+    rows, source = a.shape[1], a.reshape(-1)
+    for r in range(rows):
+        for m in range(size):
+            lanes[_index(r * size + m)] = source[_index((n0 + m) * rows + r)]
 
 
 @numba.njit(cache=True)
-def _split(block, n0, size, out):
-    """The inverse of _side_by_side: out[n0 + m] = block[:, m*P : (m+1)*P] for m < size. out: (N, R, P)."""
-    rows, p = out.shape[1], out.shape[2]
-    for m in range(size):
-        _copy_rows(block.reshape(-1), m * p, block.shape[1], out.reshape(-1), (n0 + m) * rows * p, p, rows, p)
+def _scatter_lanes(lanes, a, n0, size):
+    """a[n0 + m, r] = lanes[r, m] for m < size: _gather_lanes's inverse."""
+    rows, target = a.shape[1], a.reshape(-1)
+    for r in range(rows):
+        for m in range(size):
+            target[_index((n0 + m) * rows + r)] = lanes[_index(r * size + m)]
 
 
 @numba.njit(cache=True)
+def _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols):
+    """im2col of a group in lanes (see _to_lanes): cols[(c, i, j), (oy*OW + ox)*size + m] =
+    lanes[c, oy*sh + i*dh, ox*sw + j*dw, m]. cols: flat, C*KH*KW rows of OH*OW*size. geometry: (KH, KW, sh, sw,
+    ph, pw, dh, dw, OH, OW). Loops over flat arrays, not slices: LLVM vectorizes these and not numba's slice
+    copies (5x faster)."""
+    kh, kw, sh, sw, _, _, dh, dw, oh, ow = geometry
+    for c in range(channels):
+        for i in range(kh):
+            for j in range(kw):
+                to = ((c * kh + i) * kw + j) * oh * ow * size
+                for oy in range(oh):
+                    start = ((c * padded_h + oy * sh + i * dh) * padded_w + j * dw) * size
+                    if size == 1:
+                        for ox in range(ow):
+                            cols[_index(to + ox)] = lanes[_index(start + ox * sw)]
+                        to += ow
+                        continue
+                    for ox in range(ow):
+                        source = start + ox * sw * size
+                        for m in range(size):
+                            cols[_index(to + m)] = lanes[_index(source + m)]
+                        to += size
+
+
+@numba.njit(cache=True)
+def _fold_lanes(cols, channels, padded_h, padded_w, size, geometry, lanes):
+    """The adjoint of _unfold_lanes: lanes = 0, then every entry of cols added onto the one it was copied from."""
+    kh, kw, sh, sw, _, _, dh, dw, oh, ow = geometry
+    lanes[: channels * padded_h * padded_w * size] = 0
+    for c in range(channels):
+        for i in range(kh):
+            for j in range(kw):
+                start = ((c * kh + i) * kw + j) * oh * ow * size
+                for oy in range(oh):
+                    to = ((c * padded_h + oy * sh + i * dh) * padded_w + j * dw) * size
+                    if size == 1:
+                        for ox in range(ow):
+                            lanes[_index(to + ox * sw)] += cols[_index(start + ox)]
+                        start += ow
+                        continue
+                    for ox in range(ow):
+                        target = to + ox * sw * size
+                        for m in range(size):
+                            lanes[_index(target + m)] += cols[_index(start + m)]
+                        start += size
+
+
+@numba.njit(cache=True)
+def _matrix(buffer, rows, columns):
+    """The first rows * columns numbers of a flat scratch buffer, as a (rows, columns) matrix."""
+    return buffer[: rows * columns].reshape((rows, columns))
+
+
+@numba.njit(cache=True, inline="always")
 def _unfold_multiply_samples(src, a, b, geometry, group, start, stop, out, partial):
     """_unfold_multiply for samples start .. stop - 1, on this thread: partial is this thread's (K, B)."""
     _, _, _, _, ph, pw, _, _, oh, ow = geometry
-    channels, h, w = src.shape[1], src.shape[2], src.shape[3]
-    k, p = a.shape[1], oh * ow
-    rows_a, rows_b = a.shape[0], b.shape[1]
-    padded = np.zeros((group, channels, h + 2 * ph, w + 2 * pw), src.dtype)  # its border stays 0
-    cols = np.empty((k, group * p), src.dtype)
-    product = np.empty((rows_a, group * p), src.dtype)
-    b_block = np.empty((rows_b, group * p), src.dtype)
+    channels, padded_h, padded_w = src.shape[1], src.shape[2] + 2 * ph, src.shape[3] + 2 * pw
+    k, p, rows_a, rows_b = a.shape[1], oh * ow, a.shape[0], b.shape[1]
+    lanes = np.empty(channels * padded_h * padded_w * group, src.dtype)
+    cols_lanes = np.empty(k * p * group, src.dtype)
+    product_lanes = np.empty(rows_a * p * group, src.dtype)
+    b_lanes = np.empty(rows_b * p * group, src.dtype)
     b_product = np.empty((k, rows_b), src.dtype)
+    out_rows, b_rows = out.reshape((out.shape[0], -1)), b.reshape((b.shape[0], -1))
     for n0 in range(start, stop, group):
         size = min(group, stop - n0)
-        _pad(src, n0, size, ph, pw, padded)
-        _unfold(padded, size, geometry, cols)
-        if rows_a and group == 1:
+        _to_lanes(src, n0, size, ph, pw, lanes)
+        _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols_lanes)
+        cols = _matrix(cols_lanes, k, p * size)
+        if rows_a and size == 1:
             np.dot(a, cols, out[n0])
         elif rows_a:
-            np.dot(a, cols, product)
-            _split(product, n0, size, out)
-        if rows_b and group == 1:
-            np.dot(cols, b[n0].T, b_product)
-            partial += b_product
-        elif rows_b:
-            # A last, smaller group leaves columns of cols from the group before: zeroed (in b_block too), they
-            # add nothing, and an inf there cannot make 0 * inf = NaN.
-            cols[:, size * p :] = 0
-            _side_by_side(b, n0, size, b_block)
-            np.dot(cols, b_block.T, b_product)
+            np.dot(a, cols, _matrix(product_lanes, rows_a, p * size))
+            _scatter_lanes(product_lanes, out_rows, n0, size)
+        if rows_b:
+            if size > 1:
+                _gather_lanes(b_rows, n0, size, b_lanes)
+            b_group = b[n0] if size == 1 else _matrix(b_lanes, rows_b, p * size)
+            np.dot(cols, b_group.T, b_product)
             partial += b_product
 
 
@@ -186,24 +202,24 @@ def _unfold_multiply(src, a, b, geometry, group, threads):
     return out, partial
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _multiply_fold_samples(src, at, geometry, group, start, stop, out):
     """_multiply_fold for samples start .. stop - 1, on this thread."""
     _, _, _, _, ph, pw, _, _, oh, ow = geometry
-    rows, p = src.shape[1], oh * ow
-    channels, h, w = out.shape[1], out.shape[2], out.shape[3]
-    padded = np.empty((group, channels, h + 2 * ph, w + 2 * pw), src.dtype)
-    cols = np.empty((at.shape[0], group * p), src.dtype)
-    block = np.empty((rows, group * p), src.dtype)
+    rows, p, k = src.shape[1], oh * ow, at.shape[0]
+    channels, padded_h, padded_w = out.shape[1], out.shape[2] + 2 * ph, out.shape[3] + 2 * pw
+    lanes = np.empty(channels * padded_h * padded_w * group, src.dtype)
+    cols_lanes = np.empty(k * p * group, src.dtype)
+    src_lanes = np.empty(rows * p * group, src.dtype)
+    src_rows = src.reshape((src.shape[0], -1))
     for n0 in range(start, stop, group):
         size = min(group, stop - n0)
-        if group == 1:
-            np.dot(at, src[n0], cols)
-        else:
-            _side_by_side(src, n0, size, block)
-            np.dot(at, block, cols)
-        _fold(cols, size, geometry, padded)
-        _crop(padded, size, ph, pw, out, n0)
+        if size > 1:
+            _gather_lanes(src_rows, n0, size, src_lanes)
+        src_group = src[n0] if size == 1 else _matrix(src_lanes, rows, p * size)
+        np.dot(at, src_group, _matrix(cols_lanes, k, p * size))
+        _fold_lanes(cols_lanes, channels, padded_h, padded_w, size, geometry, lanes)
+        _from_lanes(lanes, ph, pw, out, n0, size)
 
 
 @threaded()
@@ -215,34 +231,30 @@ def _multiply_fold(src, at, out, geometry, group, threads):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _conv2d_backward_samples(grad, x, w2t, geometry, group, start, stop, grad_x, partial):
     """_conv2d_backward for samples start .. stop - 1, on this thread: partial is this thread's (K, O)."""
     _, _, _, _, ph, pw, _, _, oh, ow = geometry
-    o, p = grad.shape[1], oh * ow
-    channels, h, w = x.shape[1], x.shape[2], x.shape[3]
-    k = w2t.shape[0]
-    padded = np.zeros((group, channels, h + 2 * ph, w + 2 * pw), x.dtype)  # its border stays 0
-    grad_padded = np.empty_like(padded)
-    cols = np.empty((k, group * p), x.dtype)
-    grad_cols = np.empty((k, group * p), x.dtype)
-    block = np.empty((o, group * p), x.dtype)
+    o, p, k = grad.shape[1], oh * ow, w2t.shape[0]
+    channels, padded_h, padded_w = x.shape[1], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    lanes = np.empty(channels * padded_h * padded_w * group, x.dtype)
+    cols_lanes = np.empty(k * p * group, x.dtype)
+    grad_cols_lanes = np.empty(k * p * group, x.dtype)
+    grad_lanes = np.empty(o * p * group, x.dtype)
     product = np.empty((k, o), x.dtype)
+    grad_rows = grad.reshape((grad.shape[0], -1))
     for n0 in range(start, stop, group):
         size = min(group, stop - n0)
-        _pad(x, n0, size, ph, pw, padded)
-        _unfold(padded, size, geometry, cols)
-        if group == 1:
-            g = grad[n0]
-        else:
-            cols[:, size * p :] = 0  # as in _unfold_multiply_samples
-            _side_by_side(grad, n0, size, block)
-            g = block
-        np.dot(cols, g.T, product)
+        _to_lanes(x, n0, size, ph, pw, lanes)
+        _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols_lanes)
+        if size > 1:
+            _gather_lanes(grad_rows, n0, size, grad_lanes)
+        g = grad[n0] if size == 1 else _matrix(grad_lanes, o, p * size)
+        np.dot(_matrix(cols_lanes, k, p * size), g.T, product)
         partial += product
-        np.dot(w2t, g, grad_cols)
-        _fold(grad_cols, size, geometry, grad_padded)
-        _crop(grad_padded, size, ph, pw, grad_x, n0)
+        np.dot(w2t, g, _matrix(grad_cols_lanes, k, p * size))
+        _fold_lanes(grad_cols_lanes, channels, padded_h, padded_w, size, geometry, lanes)
+        _from_lanes(lanes, ph, pw, grad_x, n0, size)
 
 
 @threaded()

@@ -6,6 +6,8 @@ a 3-D op runs them once per kernel depth tap on the depth slices it touches (a b
 speeds up all six). Groups split the channels and call the kernels once per group. The bias is added here.
 """
 
+import math
+
 from kernels.numpy_ref import array_module
 from kernels.windows import output_size
 from tinynet import backend
@@ -36,13 +38,17 @@ def _grouped_backward(kernel, groups: int, grad, x, weight, *geometry, **options
 
 def _with_bias(out, bias):
     """out + bias per channel (axis 1). out is the kernels' fresh result, owned here: added in place when that
-    keeps its dtype, which spares a new array as large as the output (1.3x faster, measured on (64, 32, 26, 26))."""
+    keeps its dtype, which spares a new array as large as the output (1.3x faster, measured on (64, 32, 26, 26)).
+    The bias is spread over a whole sample's row first (each channel's value repeated over its pixels): adding a
+    (O,) bias along axis 1 made NumPy loop over rows of the pixels alone, 5 numbers for the MNIST-1D CNN's
+    last layer (12 us, against 2 for the spread row)."""
     if bias is None:
         return out
-    bias = bias.reshape(-1, *(1,) * (out.ndim - 2))
-    if out.dtype != bias.dtype:  # PyTorch's dtype rules were checked; here the sum's dtype is out's or wider
-        return out + bias
-    out += bias
+    xp = array_module(out)
+    row = xp.repeat(bias, math.prod(out.shape[2:]))
+    if out.dtype != bias.dtype or not out.flags.c_contiguous:  # PyTorch's dtype rules were checked: the sum's
+        return (out.reshape(out.shape[0], -1) + row).reshape(out.shape)  # dtype is out's or wider
+    out.reshape(out.shape[0], -1)[...] += row
     return out
 
 

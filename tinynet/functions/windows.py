@@ -13,6 +13,8 @@ from tinynet.errors import ArgumentError, ShapeError
 
 def ntuple(op: str, name: str, value, n: int, minimum: int) -> tuple[int, ...]:
     """``value`` as n ints, each at least ``minimum``: an int stands for n copies of itself."""
+    if type(value) is tuple and len(value) == n and all(type(v) is int and v >= minimum for v in value):
+        return value  # what layers pass on every call: already n plain ints (the checks below took 4 us)
     if _is_int(value):
         values = (int(value),) * n
     elif isinstance(value, (tuple, list)) and len(value) == n and all(_is_int(v) for v in value):
