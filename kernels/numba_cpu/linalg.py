@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kernels.numba_cpu.common import numba, threaded, warms_up, with_one_blas_thread
+from kernels.numba_cpu.common import FLOATS, numba, threaded, warms_up, with_one_blas_thread
 
 
 @threaded()
@@ -54,7 +54,7 @@ def matmul(a, b):
     - batches of equal shape: numba runs the matrices in parallel, one single-threaded BLAS call each,
       1.3 to 2x faster than NumPy on (32, 50, 16) @ (32, 16, 50) or (64, 100, 64) @ (64, 64, 100).
     """
-    floats = a.dtype == b.dtype and a.dtype in (np.float32, np.float64)
+    floats = a.dtype == b.dtype and a.dtype in FLOATS
     if floats and a.ndim == 1 and b.ndim == 2:  # a vector times a matrix: one row
         return matmul(a[None], b)[0]
     if not floats or a.size * b.shape[-1] < 1e5:  # a.size * m: the multiply-adds when a holds every batch

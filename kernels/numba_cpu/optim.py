@@ -15,8 +15,7 @@ def _updatable(*arrays) -> bool:
         return False
     shape = arrays[0].shape
     for a in arrays:  # a plain loop: a small model's step calls this once, and a generator cost 1 us of it
-        flags = a.flags
-        if not (flags.c_contiguous and flags.writeable and a.shape == shape):
+        if a.shape != shape or not a.flags.c_contiguous or not a.flags.writeable:
             return False
     return True
 
