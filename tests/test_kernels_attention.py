@@ -1,8 +1,8 @@
 """The attention kernels (attention_forward, attention_backward) of every backend against the reference.
 
 Hypothesis draws the leading (batch, head) axes, the lengths Tq and Tk, the feature sizes d and dv, the
-layout of q, k, v (contiguous, transposed, broadcast along the heads) and the mask: none, causal, random bool
-or float (with -inf entries), of the full scores' shape or broadcast from fewer axes, and sometimes with a
+layout of q, k, v (contiguous, transposed, broadcast along the heads, packed heads) and the mask: none, causal,
+random bool or float (with -inf entries), of the full scores' shape or broadcast from fewer axes, and sometimes with a
 query that may attend to no key. Every backend's forward saves the weights P, as the reference's does; its
 backward gets its own forward's P and the reference's (as in test_backend): both must give the reference's
 gradients. Then: a fully masked row in
@@ -48,8 +48,13 @@ def assert_matches(got, expected, dtype, scaled=False):
 
 
 def make_input(rng, shape, dtype, layout):
-    """Normal data of ``shape``: contiguous, a view with its last two axes transposed, or one broadcast
-    along its first axis (read-only, zero stride)."""
+    """Normal data of ``shape``: contiguous, a view with its last two axes transposed, one broadcast along its
+    first axis (read-only, zero stride), or one of three heads packed side by side as a self-attention
+    projection lays them out, (N, T, 3, H, n) viewed as (N, H, T, n): rows strided, each contiguous."""
+    if layout == "packed":
+        batch, heads = (1, 1, *shape[:-2])[-2:]  # (at most two leading axes are drawn)
+        packed = rng.standard_normal((batch, shape[-2], 3, heads, shape[-1])).astype(dtype)
+        return packed[:, :, 1].swapaxes(1, 2).reshape(shape)
     if layout == "transposed":
         return rng.standard_normal((*shape[:-2], shape[-1], shape[-2])).astype(dtype).swapaxes(-1, -2)
     if layout == "broadcast" and len(shape) > 2:
@@ -101,7 +106,7 @@ def weights_of(saved) -> np.ndarray:
     source=st.integers(1, 6),
     features=st.integers(1, 5),
     value_features=st.integers(1, 4),
-    layout=st.sampled_from(["contiguous", "transposed", "broadcast"]),
+    layout=st.sampled_from(["contiguous", "transposed", "broadcast", "packed"]),
     mask_kind=st.sampled_from(MASKS),
     kept_axes=st.sets(st.integers(0, 3)),
     fully_masked_row=st.booleans(),
