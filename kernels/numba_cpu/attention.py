@@ -147,7 +147,8 @@ def _head(buffer, place, i, j, rows, width):
     head = np.empty((rows, width), buffer.dtype)
     for t in range(rows):
         row = start + t * place[3]
-        head[t] = buffer[row : row + width]
+        for x in range(width):  # not a slice assignment: numba's makes 5x the code to compile
+            head[t, x] = buffer[row + x]
     return head
 
 
