@@ -7,8 +7,8 @@
 - ``exp``, ``expm1`` (vectorizable), ``sigmoid`` and ``tanh``: scalar math for loops inside kernels.
 - ``with_one_blas_thread``: for kernels that call BLAS from numba's threads.
 - Threaded kernels run through ``placement.run_threaded``: each worker on a core of its own.
-- At import: numba's idle threads spin briefly, then sleep, and freed memory is kept for the next arrays
-  (``_keep_freed_memory``).
+- At import: numba's idle threads spin briefly, then sleep, freed memory is kept for the next arrays
+  (``_keep_freed_memory``), and saves to numba's disk cache take a lock (``cache_lock``).
 
 Numba's disk cache keys a kernel by its own file only: the kernels that compile ``exp``, ``tanh`` or
 ``sigmoid`` in keep their cached code when this file changes. After editing it, delete
@@ -41,7 +41,10 @@ try:
 except ImportError as missing:  # every kernel needs numba at import: say why, with the fix
     raise ImportError("numba is not installed; fix: pip install numba") from missing
 
+from kernels.numba_cpu.cache_lock import lock_saves
 from kernels.numba_cpu.placement import run_threaded
+
+lock_saves()  # before any kernel compiles: several processes may save to one cache (see cache_lock)
 
 # --- process settings the kernels' speed depends on, made once at import ---
 
