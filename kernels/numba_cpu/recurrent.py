@@ -94,7 +94,8 @@ def _rnn_backward(grad_out, grad_last, w_hh, out, relu, grad_gi, grad_h0):
                 grad_gi[t, n, j] = (d if h > 0 else zero) if relu else d * (one - h * h)
                 dh[j] = 0
             _add_times_rows(dh, grad_gi[t, n], w_hh)
-        grad_h0[n] = dh
+        for j in range(size):
+            grad_h0[n, j] = dh[j]
 
 
 def rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity):
@@ -131,7 +132,8 @@ def _gru_forward(gi, w_hh_t, b_hh, h0, out, saved):
     for n in numba.prange(batch):
         h, gh = h0[n].copy(), np.empty(3 * size, out.dtype)
         for t in range(length):
-            gh[:] = b_hh
+            for j in range(3 * size):  # loops, not slice assignments, here and below: those cost seconds to compile
+                gh[j] = b_hh[j]
             _add_times_rows(gh, h, w_hh_t)
             for j in range(size):
                 r = sigmoid(gi[t, n, j] + gh[j])
@@ -162,7 +164,8 @@ def _gru_backward(grad_out, grad_last, w_hh, h0, out, saved, grad_gi, grad_gh, g
                 grad_gh[t, n, j], grad_gh[t, n, size + j], grad_gh[t, n, 2 * size + j] = da_r, da_z, r * da_n
                 dh[j] = d * z
             _add_times_rows(dh, grad_gh[t, n], w_hh)
-        grad_h0[n] = dh
+        for j in range(size):
+            grad_h0[n, j] = dh[j]
 
 
 def gru_sequence_forward(gi, w_hh, b_hh, h0):
@@ -213,7 +216,8 @@ def _lstm_forward(gi, w_hh_t, b_hh, h0, c0, out, c_last, saved):
                 out[t, n, j] = h[j]
                 saved[t, n, j], saved[t, n, size + j], saved[t, n, 2 * size + j] = i, f, g
                 saved[t, n, 3 * size + j], saved[t, n, 4 * size + j] = o, c[j]
-        c_last[n] = c
+        for j in range(size):
+            c_last[n, j] = c[j]
 
 
 @threaded()
@@ -237,7 +241,8 @@ def _lstm_backward(grad_out, grad_h_last, grad_c_last, w_hh, c0, saved, grad_gi,
                 dc[j] *= f
                 dh[j] = 0
             _add_times_rows(dh, grad_gi[t, n], w_hh)
-        grad_h0[n], grad_c0[n] = dh, dc
+        for j in range(size):
+            grad_h0[n, j], grad_c0[n, j] = dh[j], dc[j]
 
 
 # --- the LSTM for large hidden sizes: one matrix product per step, the gates fused around it ---
@@ -344,7 +349,9 @@ def _lstm_forward_gemm(gi, w_hh, b_hh, h0, c0, blocks, out, c_last, saved):
                     cr[j] = f * cr[j] + i * g
                     ht[j] = o * tanh(cr[j])
                     st[j], st[size + j], st[2 * size + j], st[3 * size + j], st[4 * size + j] = i, f, g, o, cr[j]
-        c_last[lo:hi] = c
+        for r in range(hi - lo):
+            for j in range(size):
+                c_last[lo + r, j] = c[r, j]
 
 
 @threaded()
@@ -370,7 +377,9 @@ def _lstm_backward_gemm(grad_out, grad_h_last, grad_c_last, w_hh_t, c0, saved, b
                     da[3 * size + j] = d * tanh_c * o * (one - o)
                     dcr[j] = dcj * f
             _rows_dot(grad_gi[t, lo:hi], w_hh_t, dh)  # dL/dh_{t-1} = da_t W_hh
-        grad_h0[lo:hi], grad_c0[lo:hi] = dh, dc
+        for r in range(hi - lo):
+            for j in range(size):
+                grad_h0[lo + r, j], grad_c0[lo + r, j] = dh[r, j], dc[r, j]
 
 
 def _lstm_weight_grads(grad_gi, out, h0, b_hh):
