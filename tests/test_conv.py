@@ -211,6 +211,16 @@ def test_float32_stays_float32(backend_name):
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("layer", [nn.Conv1d(3, 4, 3), nn.Conv2d(3, 4, 3), nn.Conv3d(3, 4, 3)])
+def test_an_empty_batch_gives_an_empty_output_and_zero_gradients(backend_name, layer):
+    # PyTorch takes N = 0 (a last batch of a filtered dataset can be empty); the bias is still added to nothing.
+    x = tn.zeros(0, 3, *(5,) * layer.spatial, requires_grad=True)
+    y = layer(x)
+    assert y.shape == (0, 4, *(3,) * layer.spatial)
+    y.sum().backward()
+    assert x.grad.shape == x.shape and not layer.bias.grad.numpy().any() and not layer.weight.grad.numpy().any()
+
+
 # --- gradients --------------------------------------------------------------------------------
 
 

@@ -44,11 +44,11 @@ def _with_bias(out, bias):
     last layer (12 us, against 2 for the spread row)."""
     if bias is None:
         return out
-    xp = array_module(out)
-    row = xp.repeat(bias, math.prod(out.shape[2:]))
+    row = array_module(out).repeat(bias, math.prod(out.shape[2:]))
+    rows = (out.shape[0], row.size)  # (not -1: an empty batch has no size to divide)
     if out.dtype != bias.dtype or not out.flags.c_contiguous:  # PyTorch's dtype rules were checked: the sum's
-        return (out.reshape(out.shape[0], -1) + row).reshape(out.shape)  # dtype is out's or wider
-    out.reshape(out.shape[0], -1)[...] += row
+        return (out.reshape(rows) + row).reshape(out.shape)  # dtype is out's or wider
+    out.reshape(rows)[...] += row
     return out
 
 
