@@ -41,7 +41,7 @@ def _with_bias(out, bias):
     keeps its dtype, which spares a new array as large as the output (1.3x faster, measured on (64, 32, 26, 26)).
     The bias is spread over a whole sample's row first (each channel's value repeated over its pixels): adding a
     (O,) bias along axis 1 made NumPy loop over rows of the pixels alone, 5 numbers for the MNIST-1D CNN's
-    last layer (12 us, against 2 for the spread row)."""
+    last layer (7.0 us a call, against 3.9 with the spread row; timeit, warm)."""
     if bias is None:
         return out
     row = array_module(out).repeat(bias, math.prod(out.shape[2:]))
