@@ -157,121 +157,59 @@ def _matrix(buffer, rows, columns):
 
 
 @numba.njit(cache=True, inline="always")
-def _unfold_multiply_samples(src, a, b, geometry, group, start, stop, out, partial):
-    """_unfold_multiply for samples start .. stop - 1, on this thread: partial is this thread's (K, B)."""
+def _convolve_samples(image, a, b, at, folded, geometry, group, start, stop, out, partial):
+    """_convolve_batch for samples start .. stop - 1, on this thread: partial is this thread's (K, B)."""
     _, _, _, _, ph, pw, _, _, oh, ow = geometry
-    channels, padded_h, padded_w = src.shape[1], src.shape[2] + 2 * ph, src.shape[3] + 2 * pw
-    k, p, rows_a, rows_b = a.shape[1], oh * ow, a.shape[0], b.shape[1]
-    lanes = np.empty(channels * padded_h * padded_w * group, src.dtype)
-    cols_lanes = np.empty(k * p * group, src.dtype)
-    product_lanes = np.empty(rows_a * p * group, src.dtype)
-    b_lanes = np.empty(rows_b * p * group, src.dtype)
-    b_product = np.empty((k, rows_b), src.dtype)
+    unfold, fold = image.shape[0] > 0, folded.shape[0] > 0
+    shape = image.shape if unfold else folded.shape  # the same when both are used (conv2d's backward)
+    channels, padded_h, padded_w = shape[1], shape[2] + 2 * ph, shape[3] + 2 * pw
+    p, k, rows_a, rows_b = oh * ow, channels * geometry[0] * geometry[1], a.shape[0], b.shape[1]
+    lanes = np.empty(channels * padded_h * padded_w * group, b.dtype)
+    cols_lanes = np.empty(k * p * group, b.dtype)
+    product_lanes = np.empty(rows_a * p * group, b.dtype)
+    b_lanes = np.empty(rows_b * p * group, b.dtype)
+    b_product = np.empty((k, rows_b), b.dtype)
     out_rows, b_rows = out.reshape((out.shape[0], -1)), b.reshape((b.shape[0], -1))
     for n0 in range(start, stop, group):
         size = min(group, stop - n0)
-        _to_lanes(src, n0, size, ph, pw, lanes)
-        _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols_lanes)
         cols = _matrix(cols_lanes, k, p * size)
-        if rows_a and size == 1:
-            np.dot(a, cols, out[n0])
-        elif rows_a:
-            np.dot(a, cols, _matrix(product_lanes, rows_a, p * size))
-            _scatter_lanes(product_lanes, out_rows, n0, size)
-        if rows_b:
-            if size > 1:
-                _gather_lanes(b_rows, n0, size, b_lanes)
-            b_group = b[n0] if size == 1 else _matrix(b_lanes, rows_b, p * size)
-            np.dot(cols, b_group.T, b_product)
-            partial += b_product
+        if rows_b and size > 1:
+            _gather_lanes(b_rows, n0, size, b_lanes)
+        b_group = b[n0] if size == 1 else _matrix(b_lanes, rows_b, p * size)
+        if unfold:
+            _to_lanes(image, n0, size, ph, pw, lanes)
+            _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols_lanes)
+            if rows_a:
+                np.dot(a, cols, out[n0] if size == 1 else _matrix(product_lanes, rows_a, p * size))
+                if size > 1:
+                    _scatter_lanes(product_lanes, out_rows, n0, size)
+            if rows_b:
+                np.dot(cols, b_group.T, b_product)
+                partial += b_product
+        if fold:
+            np.dot(at, b_group, cols)
+            _fold_lanes(cols_lanes, channels, padded_h, padded_w, size, geometry, lanes)
+            _from_lanes(lanes, ph, pw, folded, n0, size)
 
 
 @threaded()
-def _unfold_multiply(src, a, b, geometry, group, threads):
-    """Per group of samples, cols = unfold(src); out = a @ cols; partial[thread] += cols @ b^T.
+def _convolve_batch(image, a, b, at, folded, geometry, group, out, partial):
+    """Every convolution pass, per group of samples, each part done where its arrays are not empty:
+    unfold: cols = unfold(image); out = a @ cols; partial[thread] += cols @ b^T
+    fold:   folded = fold(at @ b)
 
-    src: (N, C, H, W); a: (A, C*KH*KW), or (0, C*KH*KW) to skip; b: (N, B, OH*OW), or (N, 0, OH*OW) to skip
-    -> out: (N, A, OH*OW), partial: (threads, C*KH*KW, B), to be summed over threads.
+    image: (N, C, H, W) or empty; a: (A, K), or (0, K) to skip; b: (N, B, OH*OW), B may be 0; at: (K, B);
+    folded: (N, C, H, W) or empty; out: (N, A, OH*OW); partial: (threads, K, B), zeros, to be summed over threads.
+    K = C*KH*KW. conv2d's forward unfolds (a = its weight); its backward unfolds x and folds (b = the output's
+    gradient); the transposed convolution's forward folds and its backward unfolds. One kernel for all: each
+    threaded kernel compiles its whole body again (numba's gufunc and its wrapper re-optimize what they link),
+    and the three passes share most of theirs (two kernels took 15 s to compile, one does both in 8).
     Each thread takes a contiguous share of the samples.
     """
-    batch, p = src.shape[0], geometry[8] * geometry[9]
-    out = np.empty((batch, a.shape[0], p), src.dtype)
-    partial = np.zeros((threads, a.shape[1], b.shape[1]), src.dtype)
+    batch, threads = b.shape[0], partial.shape[0]
     for t in numba.prange(threads):
         start, stop = t * batch // threads, (t + 1) * batch // threads
-        _unfold_multiply_samples(src, a, b, geometry, group, start, stop, out, partial[t])
-    return out, partial
-
-
-@numba.njit(cache=True, inline="always")
-def _multiply_fold_samples(src, at, geometry, group, start, stop, out):
-    """_multiply_fold for samples start .. stop - 1, on this thread."""
-    _, _, _, _, ph, pw, _, _, oh, ow = geometry
-    rows, p, k = src.shape[1], oh * ow, at.shape[0]
-    channels, padded_h, padded_w = out.shape[1], out.shape[2] + 2 * ph, out.shape[3] + 2 * pw
-    lanes = np.empty(channels * padded_h * padded_w * group, src.dtype)
-    cols_lanes = np.empty(k * p * group, src.dtype)
-    src_lanes = np.empty(rows * p * group, src.dtype)
-    src_rows = src.reshape((src.shape[0], -1))
-    for n0 in range(start, stop, group):
-        size = min(group, stop - n0)
-        if size > 1:
-            _gather_lanes(src_rows, n0, size, src_lanes)
-        src_group = src[n0] if size == 1 else _matrix(src_lanes, rows, p * size)
-        np.dot(at, src_group, _matrix(cols_lanes, k, p * size))
-        _fold_lanes(cols_lanes, channels, padded_h, padded_w, size, geometry, lanes)
-        _from_lanes(lanes, ph, pw, out, n0, size)
-
-
-@threaded()
-def _multiply_fold(src, at, out, geometry, group, threads):
-    """Per group of samples, out = fold(at @ src). src: (N, S, OH*OW), at: (C*KH*KW, S), out: (N, C, H, W)."""
-    batch = src.shape[0]
-    for t in numba.prange(threads):
-        _multiply_fold_samples(src, at, geometry, group, t * batch // threads, (t + 1) * batch // threads, out)
-    return out
-
-
-@numba.njit(cache=True, inline="always")
-def _conv2d_backward_samples(grad, x, w2t, geometry, group, start, stop, grad_x, partial):
-    """_conv2d_backward for samples start .. stop - 1, on this thread: partial is this thread's (K, O)."""
-    _, _, _, _, ph, pw, _, _, oh, ow = geometry
-    o, p, k = grad.shape[1], oh * ow, w2t.shape[0]
-    channels, padded_h, padded_w = x.shape[1], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
-    lanes = np.empty(channels * padded_h * padded_w * group, x.dtype)
-    cols_lanes = np.empty(k * p * group, x.dtype)
-    grad_cols_lanes = np.empty(k * p * group, x.dtype)
-    grad_lanes = np.empty(o * p * group, x.dtype)
-    product = np.empty((k, o), x.dtype)
-    grad_rows = grad.reshape((grad.shape[0], -1))
-    for n0 in range(start, stop, group):
-        size = min(group, stop - n0)
-        _to_lanes(x, n0, size, ph, pw, lanes)
-        _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols_lanes)
-        if size > 1:
-            _gather_lanes(grad_rows, n0, size, grad_lanes)
-        g = grad[n0] if size == 1 else _matrix(grad_lanes, o, p * size)
-        np.dot(_matrix(cols_lanes, k, p * size), g.T, product)
-        partial += product
-        np.dot(w2t, g, _matrix(grad_cols_lanes, k, p * size))
-        _fold_lanes(grad_cols_lanes, channels, padded_h, padded_w, size, geometry, lanes)
-        _from_lanes(lanes, ph, pw, grad_x, n0, size)
-
-
-@threaded()
-def _conv2d_backward(grad, x, w2t, geometry, group, threads):
-    """conv2d's two gradients in one pass over the batch, per group of samples:
-    cols = unfold(x); partial[thread] += cols @ grad^T; grad_x = fold(w2t @ grad).
-
-    grad: (N, O, OH*OW), x: (N, C, H, W), w2t: (C*KH*KW, O) -> grad_x: (N, C, H, W), partial: (threads, C*KH*KW, O).
-    """
-    batch = x.shape[0]
-    grad_x = np.empty(x.shape, x.dtype)
-    partial = np.zeros((threads, w2t.shape[0], grad.shape[1]), x.dtype)
-    for t in numba.prange(threads):
-        start, stop = t * batch // threads, (t + 1) * batch // threads
-        _conv2d_backward_samples(grad, x, w2t, geometry, group, start, stop, grad_x, partial[t])
-    return grad_x, partial
+        _convolve_samples(image, a, b, at, folded, geometry, group, start, stop, out, partial[t])
 
 
 # Work for run_kernel (nanoseconds on one thread) per multiply-add of a convolution: its small products and the
@@ -287,9 +225,19 @@ def _work_and_threads(macs: int) -> tuple[int, int]:
     return work, numba.get_num_threads() if work >= SPLIT_WORK else 1
 
 
-def _launch(kernel, work: int, *args):
-    """kernel(*args): on numba's threads from SPLIT_WORK, else on the caller alone (see _work_and_threads)."""
-    return with_one_blas_thread(kernel, *args, work=work, twin=False)
+def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, at=None, folded=None):
+    """_convolve_batch, the parts not given as empty arrays, on numba's threads from SPLIT_WORK, else on the
+    caller alone (see _work_and_threads). Returns (out, partial summed over the threads: (K, B))."""
+    n, dtype, pixels = b.shape[0], b.dtype, geometry[8] * geometry[9]
+    k = (image if image is not None else folded).shape[1] * geometry[0] * geometry[1]
+    nothing = np.empty((0, 1, 1, 1), dtype)
+    a = np.empty((0, k), dtype) if a is None else a
+    at = np.empty((0, 0), dtype) if at is None else at
+    out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
+    image, folded = nothing if image is None else image, nothing if folded is None else folded
+    group = _group_size(n, k, pixels, threads)
+    with_one_blas_thread(_convolve_batch, image, a, b, at, folded, geometry, group, out, partial, work=work, twin=False)
+    return out, partial.sum(axis=0)
 
 
 def _group_size(batch: int, rows: int, pixels: int, threads: int) -> int:
@@ -304,9 +252,14 @@ def _conv_arrays(dtype, *arrays):
 
 
 def _geometry(w, stride, padding, dilation, windows) -> tuple:
-    """What _unfold and _fold take: (KH, KW, sh, sw, ph, pw, dh, dw, OH, OW), from a weight (..., KH, KW),
-    the (h, w) pairs of the op, and how many windows fit along each axis, (OH, OW)."""
+    """What _unfold_lanes and _fold_lanes take: (KH, KW, sh, sw, ph, pw, dh, dw, OH, OW), from a weight
+    (..., KH, KW), the (h, w) pairs of the op, and how many windows fit along each axis, (OH, OW)."""
     return (*w.shape[2:], *stride, *padding, *dilation, *windows)
+
+
+def _weight_grad(partial, w):
+    """grad_w (O, C, KH, KW) from the summed (C*KH*KW, O) products."""
+    return np.ascontiguousarray(partial.T).reshape(w.shape)
 
 
 def conv2d_forward(x, w, stride, padding, dilation):
@@ -314,10 +267,9 @@ def conv2d_forward(x, w, stride, padding, dilation):
     x, w = _conv_arrays(np.result_type(x, w), x, w)
     n, o = x.shape[0], w.shape[0]
     oh, ow = output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
-    w2, (work, threads) = w.reshape(o, -1), _work_and_threads(n * o * oh * ow * w[0].size)
-    group, geometry = _group_size(n, w2.shape[1], oh * ow, threads), _geometry(w, stride, padding, dilation, (oh, ow))
-    no_b = np.empty((n, 0, oh * ow), x.dtype)
-    out, _ = _launch(_unfold_multiply, work, x, w2, no_b, geometry, group, threads)
+    work, threads = _work_and_threads(n * o * oh * ow * w[0].size)
+    geometry, no_b = _geometry(w, stride, padding, dilation, (oh, ow)), np.empty((n, 0, oh * ow), x.dtype)
+    out, _ = _convolve(work, threads, geometry, no_b, image=x, a=w.reshape(o, -1))
     return out.reshape(n, o, oh, ow)
 
 
@@ -327,17 +279,14 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
     (conv_transpose2d_backward's pass without its first product): no w^T @ grad, no fold."""
     grad, x, w = _conv_arrays(np.result_type(grad, x, w), grad, x, w)
     n, o, oh, ow = grad.shape
-    products = 2 if input_grad else 1
-    w2t = np.ascontiguousarray(w.reshape(o, -1).T)
-    work, threads = _work_and_threads(products * n * o * oh * ow * w[0].size)
-    group, geometry = _group_size(n, w2t.shape[0], oh * ow, threads), _geometry(w, stride, padding, dilation, (oh, ow))
-    grad = grad.reshape(n, o, oh * ow)
+    work, threads = _work_and_threads((2 if input_grad else 1) * n * o * oh * ow * w[0].size)
+    geometry, grad = _geometry(w, stride, padding, dilation, (oh, ow)), grad.reshape(n, o, oh * ow)
     if not input_grad:
-        no_a = np.empty((0, w2t.shape[0]), x.dtype)
-        _, partial = _launch(_unfold_multiply, work, x, no_a, grad, geometry, group, threads)
-        return None, np.ascontiguousarray(partial.sum(axis=0).T).reshape(w.shape)
-    grad_x, partial = _launch(_conv2d_backward, work, grad, x, w2t, geometry, group, threads)
-    return grad_x, np.ascontiguousarray(partial.sum(axis=0).T).reshape(w.shape)
+        _, partial = _convolve(work, threads, geometry, grad, image=x)
+        return None, _weight_grad(partial, w)
+    grad_x, w2t = np.empty(x.shape, x.dtype), np.ascontiguousarray(w.reshape(o, -1).T)
+    _, partial = _convolve(work, threads, geometry, grad, image=x, at=w2t, folded=grad_x)
+    return grad_x, _weight_grad(partial, w)
 
 
 def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
@@ -347,10 +296,9 @@ def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
     out_size = transposed_output_size((h, wd), w.shape[2:], stride, padding, output_padding, dilation)
     wt, (work, threads) = np.ascontiguousarray(w.reshape(c_in, -1).T), _work_and_threads(x.size * w[0].size)
     # The windows are the input's pixels: conv2d's output size is this one's input size.
-    group, geometry = _group_size(n, wt.shape[0], h * wd, threads), _geometry(w, stride, padding, dilation, (h, wd))
-    out = np.empty((n, w.shape[1], *out_size), x.dtype)
-    x3 = x.reshape(n, c_in, h * wd)
-    return _launch(_multiply_fold, work, x3, wt, out, geometry, group, threads)
+    geometry, out = _geometry(w, stride, padding, dilation, (h, wd)), np.empty((n, w.shape[1], *out_size), x.dtype)
+    _convolve(work, threads, geometry, x.reshape(n, c_in, h * wd), at=wt, folded=out)
+    return out
 
 
 def conv_transpose2d_backward(grad, x, w, stride, padding, output_padding, dilation):
@@ -358,11 +306,10 @@ def conv_transpose2d_backward(grad, x, w, stride, padding, output_padding, dilat
     grad_w sums cols @ x[n]^T over samples (per-thread partial sums)."""
     grad, x, w = _conv_arrays(np.result_type(grad, x, w), grad, x, w)
     n, c_in, h, wd = x.shape
-    w2, (work, threads) = w.reshape(c_in, -1), _work_and_threads(2 * x.size * w[0].size)
-    group, geometry = _group_size(n, w2.shape[1], h * wd, threads), _geometry(w, stride, padding, dilation, (h, wd))
-    x3 = x.reshape(n, c_in, h * wd)
-    grad_x, partial = _launch(_unfold_multiply, work, grad, w2, x3, geometry, group, threads)
-    return grad_x.reshape(x.shape), np.ascontiguousarray(partial.sum(axis=0).T).reshape(w.shape)
+    work, threads = _work_and_threads(2 * x.size * w[0].size)
+    geometry, x3 = _geometry(w, stride, padding, dilation, (h, wd)), x.reshape(n, c_in, h * wd)
+    grad_x, partial = _convolve(work, threads, geometry, x3, image=grad, a=w.reshape(c_in, -1))
+    return grad_x.reshape(x.shape), _weight_grad(partial, w)
 
 
 float32_and_float64_only(conv2d_forward, conv2d_backward, conv_transpose2d_forward, conv_transpose2d_backward)
