@@ -218,16 +218,19 @@ CONV_MACS_PER_NS = 20
 
 
 def _work_and_threads(macs: int) -> tuple[int, int]:
-    """(work, threads) for a convolution of ``macs`` multiply-adds: numba's threads, or 1 below SPLIT_WORK, which
-    with_one_blas_thread then runs on the caller alone (small convolutions, as the MNIST-1D CNN's, lost more
+    """(work, threads) for a convolution of ``macs`` multiply-adds: numba's threads, or 1 below SPLIT_WORK, where
+    run_kernel calls the serial twin on the caller alone (small convolutions, as the MNIST-1D CNN's, lost more
     waking a thread than it saved)."""
     work = macs // CONV_MACS_PER_NS
     return work, numba.get_num_threads() if work >= SPLIT_WORK else 1
 
 
 def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, at=None, folded=None):
-    """_convolve_batch, the parts not given as empty arrays, on numba's threads from SPLIT_WORK, else on the
-    caller alone (see _work_and_threads). Returns (out, partial summed over the threads: (K, B))."""
+    """_convolve_batch, the parts not given as empty arrays, on numba's threads from SPLIT_WORK, else its serial
+    twin on the caller alone (see _work_and_threads). Returns (out, partial summed over the threads: (K, B)).
+    The twin compiles in 1.3 s once the threaded kernel has (they share their helpers) and saves 6-12 us a call
+    against the threaded kernel on one thread: 3 % of the MNIST-1D CNN's step, whose first and last layers are
+    small (paired runs)."""
     n, dtype, pixels = b.shape[0], b.dtype, geometry[8] * geometry[9]
     k = (image if image is not None else folded).shape[1] * geometry[0] * geometry[1]
     nothing = np.empty((0, 1, 1, 1), dtype)
@@ -236,7 +239,7 @@ def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, a
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
     image, folded = nothing if image is None else image, nothing if folded is None else folded
     group = _group_size(n, k, pixels, threads)
-    with_one_blas_thread(_convolve_batch, image, a, b, at, folded, geometry, group, out, partial, work=work, twin=False)
+    with_one_blas_thread(_convolve_batch, image, a, b, at, folded, geometry, group, out, partial, work=work)
     return out, partial.sum(axis=0)
 
 
