@@ -10,6 +10,7 @@ from kernels.numba_cpu.common import (
     warms_up,
     with_one_blas_thread,
 )
+from kernels.numba_cpu.dot import LONG_SUM, dot_nt
 from kernels.windows import output_size, transposed_output_size
 
 # Convolutions are im2col + BLAS, like the reference, but one sample (or a small group of samples) at a time,
@@ -183,7 +184,9 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, start, stop, out
                 np.dot(a, cols, out[n0] if size == 1 else _matrix(product_lanes, rows_a, p * size))
                 if size > 1:
                     _scatter_lanes(product_lanes, out_rows, n0, size)
-            if rows_b:
+            if rows_b and p * size >= LONG_SUM:  # sums over this many pixels: dot_nt beats BLAS (see dot.py)
+                dot_nt(cols, b_group, partial)
+            elif rows_b:
                 np.dot(cols, b_group.T, b_product)
                 partial += b_product
         if fold:
