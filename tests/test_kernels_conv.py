@@ -171,9 +171,11 @@ def test_conv_transpose2d_forward_and_backward_match_the_reference(backend_name,
         ((3, 4, 12, 11), (5, 4, 3, 3), (1, 1), (1, 1), (1, 1)),
         ((2, 3, 9, 20), (4, 3, 3, 3), (1, 1), (2, 1), (2, 2)),
         # Windows of 128 values or more on images of 512 pixels or more, one of them not a multiple of 16 values
-        # (15 * 3 * 3 = 135): a backend may copy each window into a row and take dot products of rows.
-        ((2, 16, 24, 24), (4, 16, 3, 3), (1, 1), (1, 1), (1, 1)),
+        # (15 * 3 * 3 = 135): a backend may copy each window into a row and take dot products of rows; and at
+        # stride 1 it may take grad_x as such a convolution of the gradient (32 channels; O * KH * KW >= 128).
+        ((2, 32, 24, 24), (16, 32, 3, 3), (1, 1), (1, 1), (1, 1)),
         ((3, 15, 30, 25), (6, 15, 3, 3), (2, 1), (1, 2), (2, 1)),
+        ((2, 32, 30, 26), (24, 32, 3, 2), (1, 1), (1, 0), (2, 1)),
     ],
 )
 def test_convolutions_of_larger_batches_and_images(backend_name, dtype, x_shape, w_shape, stride, padding, dilation):
