@@ -15,6 +15,7 @@ import pytest
 from device import to_device, to_host
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from numba_marks import jit_compiles, numba_usable
 
 from kernels import numpy_ref
 from tinynet import backend
@@ -298,3 +299,20 @@ def test_the_numba_kernels_also_run_as_plain_python():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "checked 9"
+
+
+@numba_usable
+@jit_compiles
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_warmup_compiles_every_convolution_kernel(dtype):
+    """tinynet warmup promises that no later call compiles: the pass over lanes (threaded, and its serial twin for
+    small convolutions) and the rows of large windows."""
+    import numba
+
+    from kernels.numba_cpu import common, conv
+
+    assert conv.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
+    conv.warm_up(np.dtype(dtype))
+    float_type = numba.from_dtype(np.dtype(dtype))
+    for kernel in (conv._convolve_batch, conv._convolve_batch.serial, conv._convolve_rows):
+        assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel

@@ -414,3 +414,6 @@ def warm_up(dtype: np.dtype) -> None:
     conv2d_backward(y, x, w, *geometry)
     conv2d_backward(y, x, w, *geometry, input_grad=False)
     conv_transpose2d_backward(conv_transpose2d_forward(y, w, *transposed), y, w, *transposed)
+    # Windows of 288 values on 529 pixels: the forward and grad_x by rows (_convolve_rows).
+    x, w = np.ones((1, GRAD_X_BY_ROWS_FROM, 23, 23), dtype), np.ones((16, GRAD_X_BY_ROWS_FROM, 3, 3), dtype)
+    conv2d_backward(conv2d_forward(x, w, *geometry), x, w, *geometry)
