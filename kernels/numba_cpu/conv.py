@@ -1,4 +1,4 @@
-"""2-D convolution and transposed convolution, forward and backward: im2col and BLAS, samples in parallel."""
+"""2-D convolution and transposed convolution, forward and backward: im2col and products, samples in parallel."""
 
 import numpy as np
 
@@ -30,6 +30,10 @@ from kernels.windows import output_size, transposed_output_size
 # are one sample per product, where lanes measured slower.
 # Weight gradients sum over the batch: each thread adds its samples' products into its own slice of
 # ``partial``, summed after the parallel loop, so no two threads write the same memory.
+# Products whose sums are long are taken as dot products of rows (dot.dot_nt), which run at the CPU's full vector
+# width where the environment may hold OpenBLAS to narrower kernels: weight gradients summed over >= LONG_SUM
+# pixels, and, on large images, the forward with windows of >= ROWS_FROM values (each window copied into a row,
+# _convolve_rows) and, at stride 1, grad_x as such a convolution of the gradient.
 
 
 @numba.njit(cache=True, inline="always")
