@@ -304,9 +304,52 @@ def test_the_numba_kernels_also_run_as_plain_python():
 @numba_usable
 @jit_compiles
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, k, n", [(8, 16, 4), (7, 200, 5), (9, 676, 32), (1, 3, 1), (5, 0, 6)])
+def test_dot_nt_adds_the_product_of_rows(dtype, m, k, n):
+    """dot_nt's 4 x 4 blocks and the rows and columns left over at the edges."""
+    from kernels.numba_cpu.dot import dot_nt
+
+    rng = np.random.default_rng(m * k + n)
+    a, bt, c = (random_array(rng, shape, dtype) for shape in ((m, k), (n, k), (m, n)))
+    expected = c + a.astype(np.float64) @ bt.T.astype(np.float64)
+    dot_nt(a, bt, c)
+    assert_matches(c, expected.astype(dtype), dtype, summed=k)
+
+
+@numba_usable
+@jit_compiles
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("by_rows", [True, False])
+def test_numba_convolutions_by_rows_or_by_blas_match_the_reference(monkeypatch, dtype, by_rows):
+    """Whether dot_nt replaces BLAS depends on the machine (dot.beats_blas): both ways, whatever this one is."""
+    from kernels.numba_cpu import conv
+
+    monkeypatch.setattr(conv, "beats_blas", lambda: by_rows)
+    previous = backend.get_backend()
+    backend.set_backend("numba")
+    try:
+        rng = np.random.default_rng(1)
+        cases = [((2, 32, 24, 24), (16, 32, 3, 3), (1, 1), (1, 1), (1, 1)),  # forward and grad_x by rows
+                 ((2, 32, 30, 26), (24, 32, 3, 2), (1, 1), (1, 0), (2, 1)),
+                 ((3, 15, 30, 25), (6, 15, 3, 3), (2, 1), (1, 2), (2, 1))]  # fmt: skip
+        for x_shape, w_shape, *geometry in cases:
+            assert conv._by_rows(x_shape[0], int(np.prod(w_shape[1:])), 512, 2) is by_rows
+            x, w = random_array(rng, x_shape, dtype), random_array(rng, w_shape, dtype)
+            out, expected = run_both("conv2d_forward", x, w, *geometry)
+            assert_matches(out, expected, dtype, summed=int(np.prod(w_shape[1:])))
+            grad = random_array(rng, expected.shape, dtype)
+            summed = out.size // out.shape[1]
+            assert_matches(*run_both("conv2d_backward", grad, x, w, *geometry), dtype, summed)
+    finally:
+        backend.set_backend(previous)
+
+
+@numba_usable
+@jit_compiles
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_warmup_compiles_every_convolution_kernel(dtype):
     """tinynet warmup promises that no later call compiles: the pass over lanes (threaded, and its serial twin for
-    small convolutions) and the rows of large windows."""
+    small convolutions) and, where dot_nt beats the BLAS, the rows of large windows."""
     import numba
 
     from kernels.numba_cpu import common, conv
@@ -314,5 +357,6 @@ def test_warmup_compiles_every_convolution_kernel(dtype):
     assert conv.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     conv.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    for kernel in (conv._convolve_batch, conv._convolve_batch.serial, conv._convolve_rows):
+    used = (conv._convolve_batch, conv._convolve_batch.serial) + ((conv._convolve_rows,) if conv.beats_blas() else ())
+    for kernel in used:
         assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel

@@ -193,17 +193,23 @@ def with_one_blas_thread(kernel, *args, work: int | None = None, twin: bool = Tr
 
 def _limit_scipy_blas() -> None:
     """Set the BLAS libraries that SciPy bundles (in scipy/ or scipy.libs/) to one thread."""
+    for lib in scipy_blas():
+        lib.set_num_threads(1)
+
+
+def scipy_blas() -> list:
+    """threadpoolctl's controllers of the BLAS libraries that SciPy bundles (in scipy/ or scipy.libs/), whose
+    functions numba's np.dot calls; [] without SciPy or threadpoolctl."""
     try:
         import scipy
-        import scipy.linalg.cython_blas  # numba's np.dot calls this module's BLAS: load it before listing
+        import scipy.linalg.cython_blas
         from threadpoolctl import ThreadpoolController
     except ImportError:
-        return
+        return []
     scipy_dir = os.path.dirname(os.path.realpath(scipy.__file__))
-    for lib in ThreadpoolController().lib_controllers:
-        path = os.path.realpath(lib.filepath)
-        if lib.user_api == "blas" and path.startswith((scipy_dir + os.sep, scipy_dir + ".libs" + os.sep)):
-            lib.set_num_threads(1)
+    inside = (scipy_dir + os.sep, scipy_dir + ".libs" + os.sep)
+    controllers = ThreadpoolController().lib_controllers
+    return [lib for lib in controllers if lib.user_api == "blas" and os.path.realpath(lib.filepath).startswith(inside)]
 
 
 # --- arguments: what the kernels compile for ---

@@ -11,7 +11,7 @@ from kernels.numba_cpu.common import (
     warms_up,
     with_one_blas_thread,
 )
-from kernels.numba_cpu.dot import LONG_SUM, dot_nt
+from kernels.numba_cpu.dot import LONG_SUM, beats_blas, dot_nt
 from kernels.windows import output_size, transposed_output_size
 
 # Convolutions are im2col + BLAS, like the reference, but one sample (or a small group of samples) at a time,
@@ -163,7 +163,7 @@ def _matrix(buffer, rows, columns):
 
 
 @numba.njit(cache=True, inline="always")
-def _convolve_samples(image, a, b, at, folded, geometry, group, start, stop, out, partial):
+def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, start, stop, out, partial):
     """_convolve_batch for samples start .. stop - 1, on this thread: partial is this thread's (K, B)."""
     _, _, _, _, ph, pw, _, _, oh, ow = geometry
     unfold, fold = image.shape[0] > 0, folded.shape[0] > 0
@@ -189,7 +189,7 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, start, stop, out
                 np.dot(a, cols, out[n0] if size == 1 else _matrix(product_lanes, rows_a, p * size))
                 if size > 1:
                     _scatter_lanes(product_lanes, out_rows, n0, size)
-            if rows_b and p * size >= LONG_SUM:  # sums over this many pixels: dot_nt beats BLAS (see dot.py)
+            if rows_b and p * size >= long_sum:  # sums over this many pixels: dot_nt beats BLAS (see dot.py)
                 dot_nt(cols, b_group, partial)
             elif rows_b:
                 np.dot(cols, b_group.T, b_product)
@@ -201,13 +201,14 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, start, stop, out
 
 
 @threaded()
-def _convolve_batch(image, a, b, at, folded, geometry, group, out, partial):
+def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, out, partial):
     """Every convolution pass, per group of samples, each part done where its arrays are not empty:
     unfold: cols = unfold(image); out = a @ cols; partial[thread] += cols @ b^T
     fold:   folded = fold(at @ b)
 
     image: (N, C, H, W) or empty; a: (A, K), or (0, K) to skip; b: (N, B, OH*OW), B may be 0; at: (K, B);
-    folded: (N, C, H, W) or empty; out: (N, A, OH*OW); partial: (threads, K, B), zeros, to be summed over threads.
+    folded: (N, C, H, W) or empty; out: (N, A, OH*OW); partial: (threads, K, B), zeros, to be summed over threads;
+    long_sum: from how many terms (columns of cols) cols @ b^T is taken by dot_nt rather than BLAS.
     K = C*KH*KW. conv2d's forward unfolds (a = its weight); its backward unfolds x and folds (b = the output's
     gradient); the transposed convolution's forward folds and its backward unfolds. One kernel for all: each
     threaded kernel compiles its whole body again (numba's gufunc and its wrapper re-optimize what they link),
@@ -217,7 +218,7 @@ def _convolve_batch(image, a, b, at, folded, geometry, group, out, partial):
     batch, threads = b.shape[0], partial.shape[0]
     for t in numba.prange(threads):
         start, stop = t * batch // threads, (t + 1) * batch // threads
-        _convolve_samples(image, a, b, at, folded, geometry, group, start, stop, out, partial[t])
+        _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, start, stop, out, partial[t])
 
 
 # conv2d's forward for windows of many values (C*KH*KW >= ROWS_FROM): each window copied into a row, channels
@@ -307,15 +308,16 @@ def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, a
     at = np.empty((0, 0), dtype) if at is None else at
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
     image, folded = nothing if image is None else image, nothing if folded is None else folded
-    group = _group_size(n, k, pixels, threads)
-    with_one_blas_thread(_convolve_batch, image, a, b, at, folded, geometry, group, out, partial, work=work)
+    group, long_sum = _group_size(n, k, pixels, threads), LONG_SUM if beats_blas() else np.iinfo(np.int64).max
+    kernel_args = (image, a, b, at, folded, geometry, group, long_sum, out, partial)
+    with_one_blas_thread(_convolve_batch, *kernel_args, work=work)
     return out, partial.sum(axis=0)
 
 
 def _by_rows(batch: int, window: int, pixels: int, threads: int) -> bool:
     """Whether conv2d's forward takes its windows as rows (_convolve_rows): windows of ROWS_FROM values or more, on
-    images large enough that _convolve_batch would multiply one sample at a time."""
-    return window >= ROWS_FROM and _group_size(batch, window, pixels, threads) == 1
+    images large enough that _convolve_batch would multiply one sample at a time, where dot_nt beats the BLAS."""
+    return window >= ROWS_FROM and _group_size(batch, window, pixels, threads) == 1 and beats_blas()
 
 
 def _group_size(batch: int, rows: int, pixels: int, threads: int) -> int:
@@ -418,6 +420,6 @@ def warm_up(dtype: np.dtype) -> None:
     conv2d_backward(y, x, w, *geometry)
     conv2d_backward(y, x, w, *geometry, input_grad=False)
     conv_transpose2d_backward(conv_transpose2d_forward(y, w, *transposed), y, w, *transposed)
-    # Windows of 288 values on 529 pixels: the forward and grad_x by rows (_convolve_rows).
+    # Windows of 288 values on 529 pixels: the forward and grad_x by rows (_convolve_rows, where beats_blas()).
     x, w = np.ones((1, GRAD_X_BY_ROWS_FROM, 23, 23), dtype), np.ones((16, GRAD_X_BY_ROWS_FROM, 3, 3), dtype)
     conv2d_backward(conv2d_forward(x, w, *geometry), x, w, *geometry)

@@ -14,11 +14,29 @@ remainder after the last full vector runs one term at a time and costs as much a
 ``dot_nt`` for long sums only (``LONG_SUM``).
 """
 
-from kernels.numba_cpu.common import numba
+import functools
 
-# From this many terms per sum dot_nt beat OpenBLAS's AVX2 kernels on every product measured, and matched or beat
-# its AVX-512 ones on thin products ((72, 500) by (24, 500): 81 GMAC/s against 55).
+from kernels.numba_cpu.common import numba, scipy_blas
+
+# From this many terms per sum dot_nt beat OpenBLAS's AVX2 kernels on every product measured.
 LONG_SUM = 192
+# OpenBLAS's names of its kernels for CPUs with AVX-512.
+_AVX512_CORES = {"SKYLAKEX", "COOPERLAKE", "SAPPHIRERAPIDS"}
+
+
+@functools.cache
+def beats_blas() -> bool:
+    """Whether dot_nt should replace BLAS here: this CPU has AVX-512 and numba compiles for it, while the OpenBLAS
+    that numba's np.dot calls (SciPy's) runs narrower kernels (held to AVX2 by OPENBLAS_CORETYPE=Haswell, as on
+    the AMD EPYC of 2026-12-05). OpenBLAS's own AVX-512 kernels were as fast or faster on most products there
+    (conv2d's forward took 1.15x as long by rows), and without AVX-512 both run the same vectors. False where
+    the BLAS is not OpenBLAS or cannot be asked (no threadpoolctl)."""
+    from llvmlite import binding
+
+    if numba.config.CPU_NAME is not None or not binding.get_host_cpu_features().get("avx512f"):
+        return False
+    cores = [str(getattr(lib, "architecture", "")).upper() for lib in scipy_blas()]
+    return bool(cores) and all(core and core not in _AVX512_CORES for core in cores)
 
 
 @numba.njit(cache=True, fastmath={"reassoc", "contract"})
