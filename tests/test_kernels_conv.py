@@ -360,3 +360,11 @@ def test_warmup_compiles_every_convolution_kernel(dtype):
     used = (conv._convolve_batch, conv._convolve_batch.serial) + ((conv._convolve_rows,) if conv.beats_blas() else ())
     for kernel in used:
         assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel
+
+
+@numba_usable
+def test_tinynet_info_says_who_takes_the_long_products():
+    from kernels.numba_cpu import describe, dot
+
+    text = describe()["products"]
+    assert ("dot_nt" in text) is dot.beats_blas() and "OpenBLAS" in text

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from kernels.numba_cpu import placement
+from kernels.numba_cpu import dot, placement
 from kernels.numba_cpu.activations import (
     gelu_backward,
     gelu_forward,
@@ -75,7 +75,7 @@ def array_module():
 
 def describe() -> dict[str, str]:
     """What `tinynet info` shows about this backend: threads, where they run, how long they wait idle, the
-    threading layer."""
+    threading layer, and who takes the long products (dot.products)."""
     try:
         layer = numba.threading_layer()
     except ValueError:  # only known once a parallel kernel has run
@@ -88,7 +88,7 @@ def describe() -> dict[str, str]:
     )
     return {
         "threads": str(numba.get_num_threads()), "thread placement": placement.describe(), "idle threads": idle,
-        "threading layer": layer, "numba": numba.__version__,
+        "threading layer": layer, "numba": numba.__version__, "products": dot.products(),
     }  # fmt: skip
 
 

@@ -106,3 +106,11 @@ def _sum(x, y):
     for k in range(x.shape[0]):
         total += x[k] * y[k]
     return total
+
+
+def products() -> str:
+    """What `tinynet info` shows: whether dot_nt takes the long products, and the BLAS it is weighed against."""
+    cores = ", ".join(sorted({str(getattr(lib, "architecture", "?")) for lib in scipy_blas()})) or "not known"
+    if beats_blas():
+        return f"long sums by dot_nt (AVX-512 here; SciPy's OpenBLAS runs {cores} kernels)"
+    return f"BLAS (SciPy's OpenBLAS: {cores} kernels)"
