@@ -74,7 +74,7 @@ def info(warm: bool = False) -> int:
 # Seconds each numba kernel family took to compile cold for one dtype (float32 and float64 alike; 2-core CPU,
 # quiet, Numba 0.68): only used to share (family, dtype) pairs out evenly between the warm-up's processes. A
 # family not listed counts as 3. Sharing whole families (both dtypes) left one process with recurrent's 44 s.
-_COMPILE_SECONDS = {"recurrent": 22, "conv": 6, "pooling": 4, "softmax": 4, "attention": 4, "activations": 3,
+_COMPILE_SECONDS = {"recurrent": 22, "conv": 12, "pooling": 4, "softmax": 4, "attention": 4, "activations": 3,
                     "normalization": 2, "optim": 1, "linalg": 0.4, "embedding": 0.5}  # fmt: skip
 
 

@@ -212,7 +212,7 @@ def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, out, par
     K = C*KH*KW. conv2d's forward unfolds (a = its weight); its backward unfolds x and folds (b = the output's
     gradient); the transposed convolution's forward folds and its backward unfolds. One kernel for all: each
     threaded kernel compiles its whole body again (numba's gufunc and its wrapper re-optimize what they link),
-    and the three passes share most of theirs (two kernels took 15 s to compile, one does both in 8).
+    and the three passes share most of theirs (two kernels took 15 s to compile, one did both in 8; 9-10 with dot_nt).
     Each thread takes a contiguous share of the samples.
     """
     batch, threads = b.shape[0], partial.shape[0]
