@@ -202,7 +202,7 @@ def scipy_blas() -> list:
     functions numba's np.dot calls; [] without SciPy or threadpoolctl."""
     try:
         import scipy
-        import scipy.linalg.cython_blas
+        import scipy.linalg.cython_blas  # numba's np.dot calls this module's BLAS: load it before listing
         from threadpoolctl import ThreadpoolController
     except ImportError:
         return []
