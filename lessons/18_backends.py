@@ -37,6 +37,7 @@ import tinynet as tn
 import tinynet.nn.functional as F
 from kernels import numpy_ref
 from kernels.numba_cpu import activations as numba_activations
+from kernels.numba_cpu import common as numba_common
 from kernels.numba_cpu import softmax as numba_softmax
 from tinynet import backend, optim
 from tinynet.cli import info
@@ -274,7 +275,9 @@ print(inspect.getsource(numpy_ref.softmax_forward))
 # loops that would crawl in Python run as fast as C. `parallel=True` with `numba.prange` splits the
 # rows between threads: each thread does whole rows, so no two threads write the same place.
 # Inside a row the passes are fused: one loop finds the max, one computes exp and the sum
-# together, one divides; no temporary arrays. `fastmath={"reassoc", "contract"}` lets LLVM reorder
+# together, one divides; no temporary arrays. The max compares the floats' bits as integers
+# (`row_max` in `kernels/numba_cpu/common.py`): LLVM vectorizes an integer max but not a float one,
+# and the float max was most of the time. `fastmath={"reassoc", "contract"}` lets LLVM reorder
 # the sum to add several numbers per instruction (SIMD), which changes the rounding a little (the
 # gaps above). `exp` (from `kernels/numba_cpu/common.py`) is replaced by a vectorizable polynomial
 # when compiled. `cache=True` stores the machine code on disk, so the next process loads it instead
@@ -283,7 +286,7 @@ print(inspect.getsource(numpy_ref.softmax_forward))
 # log-softmax):
 
 # %%
-for function in (numba_softmax._row_max, numba_softmax._softmax_row, numba_softmax._softmax_forward):
+for function in (numba_common._ordered_max, numba_softmax._softmax_row, numba_softmax._softmax_forward):
     # .py_func: the Python function inside the compiled dispatcher (with NUMBA_DISABLE_JIT=1, the function itself)
     print(inspect.getsource(getattr(function, "py_func", function)))
 for function in (numba_softmax.softmax_forward, numba_softmax._along_rows):

@@ -122,6 +122,11 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
     labels = rng.integers(0, 7, 5)
     if kernel == "matmul":
         return (rng.standard_normal((3, 5, 4)).astype(dtype), rng.standard_normal((4, 6)).astype(dtype)), {}
+    if kernel.startswith("linear"):
+        weight, bias = rng.standard_normal((6, 7)).astype(dtype), rng.standard_normal(6).astype(dtype)
+        if kernel == "linear_forward":
+            return (x, weight, bias), {}
+        return (rng.standard_normal((5, 6)).astype(dtype), x, weight, True, True, True), {}
     if kernel.startswith(("conv", "max_pool", "avg_pool")):
         return _window_inputs(kernel, rng, dtype)
     if kernel.startswith(("layer_norm", "embedding", "masked_softmax", "attention")):

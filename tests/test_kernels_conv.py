@@ -106,6 +106,46 @@ def test_matmul_on_larger_operands(backend_name, dtype, shape_a, shape_b, transp
     assert_matches(*run_both("matmul", a, np.swapaxes(b, -1, -2) if transposed else b), dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("rows, features, outputs", [(5, 7, 6), (64, 40, 30), (300, 200, 210), (70, 256, 90)])
+def test_linear_kernels_match_the_reference(backend_name, dtype, with_bias, rows, features, outputs):
+    """A linear layer's forward and its three gradients (each alone too), from tiny to long sums."""
+    rng = np.random.default_rng(rows)
+    x, weight = random_array(rng, (rows, features), dtype), random_array(rng, (outputs, features), dtype)
+    bias = random_array(rng, (outputs,), dtype) if with_bias else None
+    assert_matches(*run_both("linear_forward", x, weight, bias), dtype, summed=features)
+    grad = random_array(rng, (rows, outputs), dtype)
+    for needs in [(True, True, with_bias), (True, False, False), (False, True, False), (False, False, with_bias)]:
+        got, expected = run_both("linear_backward", grad, x, weight, *needs)
+        assert [g is None for g in got] == [not need for need in needs]
+        pairs = [(g, e) for g, e in zip(got, expected) if e is not None]
+        assert_matches(tuple(g for g, _ in pairs), tuple(e for _, e in pairs), dtype, summed=max(rows, outputs))
+
+
+@numba_usable
+@jit_compiles
+@pytest.mark.parametrize("by_dot_nt", [True, False])
+def test_numba_linear_kernels_by_dot_nt_or_by_blas_match_the_reference(monkeypatch, by_dot_nt):
+    """Whether dot_nt takes a linear layer's long sums depends on the machine (dot.beats_blas): both ways, with
+    the weight as it is (forward) and transposed first (grad_x), whatever this machine is."""
+    from kernels.numba_cpu import linalg
+
+    monkeypatch.setattr(linalg, "beats_blas", lambda: by_dot_nt)
+    previous = backend.get_backend()
+    backend.set_backend("numba")
+    try:
+        rng = np.random.default_rng(2)
+        x, weight, bias = (random_array(rng, shape, np.float32) for shape in ((130, 300), (210, 300), (210,)))
+        assert linalg._by_dot_nt(300, weight.T) is by_dot_nt
+        assert_matches(*run_both("linear_forward", x, weight, bias), np.float32, summed=300)
+        grad = random_array(rng, (130, 210), np.float32)
+        got, expected = run_both("linear_backward", grad, x, weight, True, True, True)
+        assert_matches(got, expected, np.float32, summed=210)
+    finally:
+        backend.set_backend(previous)
+
+
 # --- convolution ----------------------------------------------------------------------------
 
 

@@ -71,11 +71,18 @@ def info(warm: bool = False) -> int:
     return 0
 
 
-# Seconds each numba kernel family took to compile cold for one dtype (float32 and float64 alike; 2-core CPU,
-# quiet, Numba 0.68): only used to share (family, dtype) pairs out evenly between the warm-up's processes. A
-# family not listed counts as 3. Sharing whole families (both dtypes) left one process with recurrent's 44 s.
-_COMPILE_SECONDS = {"recurrent": 22, "conv": 12, "pooling": 4, "softmax": 4, "attention": 4, "activations": 3,
-                    "normalization": 2, "optim": 1, "linalg": 0.4, "embedding": 0.5}  # fmt: skip
+# Seconds each numba kernel family took to compile cold for float64 (2-core CPU, quiet, Numba 0.68, 2026-12-05),
+# and what float32 takes on top (linalg's products by dot_nt, float32 only): only used to share (family, dtype)
+# pairs out evenly between the warm-up's processes. A family not listed counts as 3. Sharing whole families (both
+# dtypes) left one process with recurrent's 44 s; equal figures for both dtypes left one with all of float32's.
+_COMPILE_SECONDS = {"recurrent": 14, "conv": 11, "softmax": 5, "attention": 5, "pooling": 4, "activations": 3,
+                    "linalg": 3, "normalization": 1.5, "optim": 1, "embedding": 0.4}  # fmt: skip
+_FLOAT32_EXTRA_SECONDS = {"linalg": 2.5}
+
+
+def _compile_seconds(family: str, dtype: str) -> float:
+    """The figure above for compiling ``family`` for ``dtype``."""
+    return _COMPILE_SECONDS.get(family, 3) + (_FLOAT32_EXTRA_SECONDS.get(family, 0) if dtype == "float32" else 0)
 
 
 def warmup(backend_name: str | None, dtypes: str, jobs: int, only: str | None) -> int:
@@ -112,9 +119,9 @@ def _compile_in_processes(families: list[str], dtypes: tuple[str, ...], jobs: in
     (family, dtype) pair first, each to the process with the least work so far. A process that fails only costs
     time: what it did not cache is compiled afterwards in this process."""
     shares: list[list[tuple[str, str]]] = [[] for _ in range(jobs)]
-    pairs = sorted(((f, d) for f in families for d in dtypes), key=lambda pair: -_COMPILE_SECONDS.get(pair[0], 3))
+    pairs = sorted(((f, d) for f in families for d in dtypes), key=lambda pair: -_compile_seconds(*pair))
     for pair in pairs:
-        min(shares, key=lambda share: sum(_COMPILE_SECONDS.get(f, 3) for f, _ in share)).append(pair)
+        min(shares, key=lambda share: sum(_compile_seconds(*other) for other in share)).append(pair)
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
     code = "import sys, kernels.numba_cpu as k\nfor f, d in (a.split(':') for a in sys.argv[1:]): k.warmup([d], [f])"

@@ -326,6 +326,45 @@ def _expm1_compiled(x):
     return _exp_polynomial(x, minus_one=True)
 
 
+def row_max(row):
+    """The largest value of a non-empty 1-D float32 or float64 array, for shifting a softmax's exponents.
+
+    Compiled, it compares the values' bits as integers (`_ordered_max`); run as Python, NumPy's max.
+    """
+    return row.max()
+
+
+def _ordered_max(float_type):
+    """The compiled row_max for ``float_type``: float32 or float64.
+
+    Why: LLVM does not vectorize a float max over a loop (a NaN makes its order matter), and the max was most of a
+    softmax's time: 330 us of 490 on (700, 1000) logits. An integer max it vectorizes (40 us there). How: IEEE
+    floats of one sign are ordered as their bits, read as integers; flipping all but the sign bit of the negative
+    ones orders those too, and back again after the max. A NaN comes out as the max when its sign bit is clear,
+    and below -inf when it is set: either way it still makes the softmax's sum, so every output, NaN.
+    """
+    if float_type not in (numba.float32, numba.float64):
+        return None
+    single = float_type == numba.float32
+    real, bits = (np.float32, np.int32) if single else (np.float64, np.int64)
+    shift, rest, lowest = bits(31 if single else 63), bits(np.iinfo(bits).max), bits(np.iinfo(bits).min)
+
+    def ordered_max(row):
+        as_bits = row.view(bits)
+        top = lowest
+        for j in range(as_bits.size):
+            b = as_bits[j]
+            top = max(top, b ^ ((b >> shift) & rest))
+        return bits(top ^ ((top >> shift) & rest)).view(real)
+
+    return ordered_max
+
+
+@numba.extending.overload(row_max)
+def _row_max_compiled(row):
+    return _ordered_max(row.dtype)
+
+
 # --- sigmoid and tanh of one value, for kernels that compute them inside their own loops ---
 # Both stay in x's float type: ``one`` and ``two`` are of that type (a bare 1 would promote float32 to float64).
 

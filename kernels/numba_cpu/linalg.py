@@ -1,8 +1,19 @@
-"""Matrix products: matmul, with batches of equal shape run in parallel, one BLAS call per matrix."""
+"""Matrix products: matmul and the linear layer's, with batches of equal shape run in parallel, one BLAS call per
+matrix, and products with long sums taken by dot.dot_nt where it beats the BLAS."""
 
 import numpy as np
 
-from kernels.numba_cpu.common import FLOATS, numba, threaded, warms_up, with_one_blas_thread
+from kernels import numpy_ref
+from kernels.numba_cpu.common import (
+    FLOATS,
+    numba,
+    run_kernel,
+    same_floats,
+    threaded,
+    warms_up,
+    with_one_blas_thread,
+)
+from kernels.numba_cpu.dot import LONG_SUM, beats_blas, dot_nt
 
 
 @threaded()
@@ -16,27 +27,105 @@ def _batched_matmul(a, b, out):
 # run_kernel counts work in nanoseconds on one thread; BLAS does about 50 float32 multiply-adds per nanosecond
 # on one core (100 GFLOP/s), so products under about 2.5 million multiply-adds run on one thread.
 BLAS_MACS_PER_NS = 50
+# dot_nt takes a product whose b^T fits in this much of a core's cache (as it is read once per 4 rows of a), and
+# whose sums are long (dot.LONG_SUM): on (2048, 256) @ (256, 64) it took 0.72x the time of OpenBLAS's AVX2
+# kernels, 0.76x on (700, 1000) @ (1000, 128) with b transposed first, and 1.3x at sums of 64 (2 threads).
+DOT_NT_BYTES = 1 << 19
 
 
 @threaded()
-def _matmul_rows(a, b, out, blocks):
-    """out = a @ b, a block of rows per thread, one BLAS call each. a: (n, k) C-contiguous, b: (k, m), out: (n, m)."""
+def _matmul_rows(a, b, bias, out, blocks):
+    """out = a @ b + bias, a block of rows per thread, one BLAS call each. a: (n, k) C-contiguous, b: (k, m),
+    bias: (m,) or (0,), out: (n, m)."""
     n = a.shape[0]
     for t in numba.prange(blocks):
         start, stop = t * n // blocks, (t + 1) * n // blocks
         np.dot(a[start:stop], b, out[start:stop])
+        _add_bias(out[start:stop], bias)
     return out
 
 
 @threaded()
-def _matmul_transposed(x, b, partial, blocks):
+def _dot_nt_rows(a, bt, bias, out, blocks):
+    """out = a @ bt^T + bias, a block of rows per thread, by dot_nt. a: (n, k), bt: (m, k) C-contiguous."""
+    n = a.shape[0]
+    for t in numba.prange(blocks):
+        start, stop = t * n // blocks, (t + 1) * n // blocks
+        out[start:stop].fill(0)  # dot_nt adds to what is there
+        dot_nt(a[start:stop], bt, out[start:stop])
+        _add_bias(out[start:stop], bias)
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _add_bias(rows, bias):
+    """rows += bias where bias is not empty: by the thread that made the rows, while they are in its cache."""
+    for i in range(rows.shape[0] if bias.size else 0):
+        for j in range(rows.shape[1]):
+            rows[i, j] += bias[j]
+
+
+@threaded()
+def _matmul_transposed(x, b, partial, sums, blocks):
     """partial[t] = x[rows]^T @ b[rows] for block t of the k rows; x^T @ b = partial.sum(0) (a weight gradient:
-    the sum over the batch). x: (k, n) and b: (k, m) C-contiguous, partial: (blocks, n, m)."""
+    the sum over the batch). Where sums has rows, also sums[t] = x[rows] summed over the rows (a bias gradient).
+    x: (k, n) and b: (k, m) C-contiguous, partial: (blocks, n, m), sums: (blocks, n) or (0, n)."""
     k = x.shape[0]
     for t in numba.prange(blocks):
         start, stop = t * k // blocks, (t + 1) * k // blocks
         np.dot(x[start:stop].T, b[start:stop], partial[t])
+        if sums.shape[0]:
+            sums[t].fill(0)
+            for r in range(start, stop):
+                for j in range(x.shape[1]):
+                    sums[t, j] += x[r, j]
     return partial
+
+
+@numba.njit(cache=True)
+def _transpose(b, bt):
+    """bt = b^T in tiles of 32 x 32, written row by row (NumPy's copy of a transposed (2048, 256) float32 took
+    770 us, this 170). b: (k, m), bt: (m, k) C-contiguous."""
+    k, m = b.shape
+    for j0 in range(0, m, 32):
+        for i0 in range(0, k, 32):
+            for j in range(j0, min(m, j0 + 32)):
+                for i in range(i0, min(k, i0 + 32)):
+                    bt[j, i] = b[i, j]
+
+
+def _rows_times(rows, b, bias):
+    """rows @ b (+ bias): a block of rows per numba thread (see matmul). rows: (n, k) C-contiguous, b: (k, m)
+    C- or F-contiguous, bias: (m,) or (0,) -> (n, m)."""
+    (n, k), m = rows.shape, b.shape[1]
+    out = np.empty((n, m), rows.dtype)
+    blocks, work = min(numba.get_num_threads(), n), rows.size * m // BLAS_MACS_PER_NS
+    if _by_dot_nt(k, b):
+        bt = b.T
+        if not bt.flags.c_contiguous:
+            bt = np.empty((m, k), b.dtype)
+            _transpose(b, bt)
+        return run_kernel(_dot_nt_rows, work, rows, bt, bias, out, blocks, twin=False)
+    return with_one_blas_thread(_matmul_rows, rows, b, bias, out, blocks, work=work)
+
+
+def _by_dot_nt(k: int, b) -> bool:
+    """Whether a product with sums of k terms and this b is taken by dot_nt: long sums, b small enough (see
+    DOT_NT_BYTES), float32 (what was measured, and what models train in: float64 keeps the BLAS, and compiles
+    no dot_nt), on a machine where dot_nt beats the BLAS (dot.beats_blas)."""
+    return k >= LONG_SUM and b.dtype == np.float32 and b.nbytes <= DOT_NT_BYTES and beats_blas()
+
+
+def _transposed_times(x, b, sums: bool):
+    """(x^T @ b, x summed over its rows or None), split along the sum: each thread adds up its block of rows.
+    x: (k, n), b: (k, m) C-contiguous."""
+    blocks, work = min(numba.get_num_threads(), x.shape[0]), x.size * b.shape[1] // BLAS_MACS_PER_NS
+    partial = np.empty((blocks, x.shape[1], b.shape[1]), x.dtype)
+    partial_sums = np.empty((blocks if sums else 0, x.shape[1]), x.dtype)
+    product = with_one_blas_thread(_matmul_transposed, x, b, partial, partial_sums, blocks, work=work)
+    if blocks == 1:
+        return product[0], (partial_sums[0] if sums else None)
+    return product.sum(axis=0), (partial_sums.sum(axis=0) if sums else None)
 
 
 def matmul(a, b):
@@ -51,6 +140,7 @@ def matmul(a, b):
       product first, 1.5x faster than NumPy's matrix-by-matrix loop on (8, 100, 64) @ (64, 64);
       a transposed operand (x^T @ grad, a weight gradient) is split along the sum instead, each thread adding
       up its block of rows: copying x^T to rows first took 3 of the 19 ms of a transformer LM step;
+      long sums by dot_nt where it beats the BLAS (DOT_NT_BYTES);
     - batches of equal shape: numba runs the matrices in parallel, one single-threaded BLAS call each,
       1.3 to 2x faster than NumPy on (32, 50, 16) @ (32, 16, 50) or (64, 100, 64) @ (64, 64, 100).
     """
@@ -60,18 +150,11 @@ def matmul(a, b):
     if not floats or a.size * b.shape[-1] < 1e5:  # a.size * m: the multiply-adds when a holds every batch
         return np.matmul(a, b)
     if a.ndim == 2 and b.ndim == 2 and a.T.flags.c_contiguous and not a.flags.c_contiguous:
-        x, b = a.T, np.ascontiguousarray(b)
-        blocks, work = min(numba.get_num_threads(), x.shape[0]), x.size * b.shape[1] // BLAS_MACS_PER_NS
-        partial = np.empty((blocks, x.shape[1], b.shape[1]), a.dtype)
-        product = with_one_blas_thread(_matmul_transposed, x, b, partial, blocks, work=work)
-        return product[0] if blocks == 1 else product.sum(axis=0)
+        return _transposed_times(a.T, np.ascontiguousarray(b), sums=False)[0]
     if a.ndim >= 2 and b.ndim == 2:
         rows = np.ascontiguousarray(a).reshape(-1, a.shape[-1])
         b = b if b.flags.c_contiguous or b.flags.f_contiguous else np.ascontiguousarray(b)
-        out = np.empty((rows.shape[0], b.shape[1]), a.dtype)
-        blocks, work = min(numba.get_num_threads(), rows.shape[0]), rows.size * b.shape[1] // BLAS_MACS_PER_NS
-        product = with_one_blas_thread(_matmul_rows, rows, b, out, blocks, work=work)
-        return product.reshape(*a.shape[:-1], b.shape[-1])
+        return _rows_times(rows, b, np.empty(0, a.dtype)).reshape(*a.shape[:-1], b.shape[-1])
     if a.ndim == 2 or b.ndim < 2:
         return np.matmul(a, b)
     if a.shape[:-2] == b.shape[:-2]:
@@ -79,6 +162,34 @@ def matmul(a, b):
         out = np.empty((a3.shape[0], a3.shape[1], b3.shape[2]), a.dtype)
         return with_one_blas_thread(_batched_matmul, a3, b3, out).reshape(*a.shape[:-1], b.shape[-1])
     return np.matmul(a, b)
+
+
+def _tiny(x, weight) -> bool:
+    """Whether a linear layer's product is under 1e5 multiply-adds (as matmul's NumPy ones) or not float32/64."""
+    return not same_floats(x, weight) or x.ndim != 2 or x.shape[0] * weight.size < 1e5
+
+
+def linear_forward(x, weight, bias):
+    """As numpy_ref.linear_forward, as matmul takes x @ weight^T, with the bias added by each thread to its rows
+    while they are in its cache (NumPy's add after the product took 58 us of 335 on (2048, 64) @ (64, 256))."""
+    if _tiny(x, weight) or (bias is not None and not same_floats(bias, x)):
+        return numpy_ref.linear_forward(x, weight, bias)
+    bias = np.empty(0, x.dtype) if bias is None else np.ascontiguousarray(bias)
+    return _rows_times(np.ascontiguousarray(x), weight.T, bias)
+
+
+def linear_backward(grad, x, weight, need_x: bool, need_weight: bool, need_bias: bool):
+    """As numpy_ref.linear_backward: grad @ weight as matmul, and grad^T @ x split along the rows, each thread
+    summing its block of grad's rows for the bias's gradient too (NumPy's grad.sum(0) after it: 30-50 us)."""
+    if _tiny(x, weight) or not same_floats(grad, x):
+        return numpy_ref.linear_backward(grad, x, weight, need_x, need_weight, need_bias)
+    grad = np.ascontiguousarray(grad)
+    grad_x = _rows_times(grad, weight, np.empty(0, x.dtype)) if need_x else None
+    if need_weight:
+        grad_weight, grad_bias = _transposed_times(grad, np.ascontiguousarray(x), need_bias)
+    else:
+        grad_weight, grad_bias = None, (grad.sum(axis=0) if need_bias else None)
+    return grad_x, grad_weight, grad_bias
 
 
 @warms_up
@@ -89,3 +200,7 @@ def warm_up(dtype: np.dtype) -> None:
     matmul(a, a)
     matmul(a, a.T)  # b F-contiguous: the weight of a linear layer
     matmul(a.T, a)  # a transposed: a weight gradient
+    # Long sums forward and backward (by dot_nt where it beats the BLAS; the weight transposed for grad_x).
+    x, weight, bias = np.ones((256, LONG_SUM), dtype), np.ones((LONG_SUM, LONG_SUM), dtype), np.ones(LONG_SUM, dtype)
+    grad = linear_forward(x, weight, bias)
+    linear_backward(grad, x, weight, True, True, True)

@@ -16,6 +16,7 @@ from kernels.numba_cpu.common import (
     contiguous,
     exp,
     numba,
+    row_max,
     run_kernel,
     same_floats,
     threaded,
@@ -58,19 +59,10 @@ def _along_rows_backward(kernel, reference, grad_y, y, axis):
     return _from_rows(grad_x, moved_shape, axis)
 
 
-@numba.njit(cache=True)
-def _row_max(row):
-    # A NaN is skipped here, but it still turns the row's sum of exps, and so every output, into NaN.
-    top = row[0]
-    for v in row:
-        top = v if v > top else top
-    return top
-
-
 @numba.njit(cache=True, fastmath=REORDER_SUMS, error_model="numpy")
 def _softmax_row(row, out):
     """out = softmax(row), the max subtracted first; returns that max and the sum of the shifted exps."""
-    top = _row_max(row)
+    top = row_max(row)
     total = row.dtype.type(0)
     for j in range(row.size):
         out[j] = exp(row[j] - top)
@@ -111,7 +103,7 @@ def softmax_backward(grad_y, y, axis):
 def _log_softmax_forward(x, y):
     for i in numba.prange(x.shape[0]):
         row, out = x[i], y[i]
-        top = _row_max(row)
+        top = row_max(row)
         total = x.dtype.type(0)
         for j in range(row.size):
             total += exp(row[j] - top)

@@ -26,7 +26,7 @@ from kernels.numpy_ref.conv import (
     conv_transpose2d_forward,
 )
 from kernels.numpy_ref.embedding import embedding_backward, scatter_add
-from kernels.numpy_ref.linalg import matmul
+from kernels.numpy_ref.linalg import linear_backward, linear_forward, matmul
 from kernels.numpy_ref.normalization import layer_norm_backward, layer_norm_forward
 from kernels.numpy_ref.optim import adam_step, sgd_step
 from kernels.numpy_ref.pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
@@ -52,7 +52,7 @@ NAME = "numpy"
 # The kernel table, by family (the module each comes from): every backend provides these names, or
 # falls back to this package's.
 FAMILIES = {
-    "linalg": ("matmul",),
+    "linalg": ("matmul", "linear_forward", "linear_backward"),
     "activations": (
         "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
         "tanh_forward", "tanh_backward", "gelu_forward", "gelu_backward",

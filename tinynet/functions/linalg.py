@@ -83,7 +83,7 @@ class Linear(Function):
 
     forward:    y = x Wᵀ + b
     derivative: dL/dx = dL/dy W, dL/dW = dL/dyᵀ x, dL/db = Σ dL/dy over the rows
-    kernels:    matmul
+    kernels:    linear_forward, linear_backward
     """
 
     @staticmethod
@@ -91,9 +91,7 @@ class Linear(Function):
         rows = x.reshape(-1, x.shape[-1])  # every leading axis is a batch axis: one GEMM
         ctx.save_for_backward(rows, weight)
         ctx.x_shape = x.shape
-        out = backend.for_arrays(rows, weight, bias).matmul(rows, weight.T)
-        if bias is not None:
-            out += bias
+        out = backend.for_arrays(rows, weight, bias).linear_forward(rows, weight, bias)
         return out.reshape(*x.shape[:-1], weight.shape[0])
 
     @staticmethod
@@ -101,12 +99,9 @@ class Linear(Function):
         rows, weight = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
         grad_rows = grad.reshape(-1, weight.shape[0])
-        matmul = backend.for_arrays(grad).matmul
-        return (
-            matmul(grad_rows, weight).reshape(ctx.x_shape) if need_x else None,
-            matmul(grad_rows.T, rows) if need_w else None,
-            grad_rows.sum(axis=0) if need_b else None,
-        )
+        linear_backward = backend.for_arrays(grad).linear_backward
+        grad_x, grad_w, grad_b = linear_backward(grad_rows, rows, weight, need_x, need_w, need_b)
+        return (grad_x.reshape(ctx.x_shape) if need_x else None), grad_w, grad_b
 
 
 def _check_dims(op: str, **tensors: Tensor) -> None:
