@@ -128,20 +128,22 @@ def test_linear_kernels_match_the_reference(backend_name, dtype, with_bias, rows
 @pytest.mark.parametrize("by_dot_nt", [True, False])
 def test_numba_linear_kernels_by_dot_nt_or_by_blas_match_the_reference(monkeypatch, by_dot_nt):
     """Whether dot_nt takes a linear layer's long sums depends on the machine (dot.beats_blas): both ways, with
-    the weight as it is (forward) and transposed first (grad_x), whatever this machine is."""
+    the weight as it is (forward), transposed first (grad_x), and the sum over the rows (grad_weight, grad_bias),
+    whatever this machine is."""
     from kernels.numba_cpu import linalg
 
-    monkeypatch.setattr(linalg, "beats_blas", lambda: by_dot_nt)
+    monkeypatch.setattr(linalg, "beats_blas", lambda dtype: by_dot_nt)
     previous = backend.get_backend()
     backend.set_backend("numba")
     try:
         rng = np.random.default_rng(2)
-        x, weight, bias = (random_array(rng, shape, np.float32) for shape in ((130, 300), (210, 300), (210,)))
-        assert linalg._by_dot_nt(300, weight.T) is by_dot_nt
+        # 700 rows: each thread's 350 as two chunks of columns (_dot_nt_transposed), the last padded with zeros.
+        x, weight, bias = (random_array(rng, shape, np.float32) for shape in ((700, 300), (210, 300), (210,)))
+        assert linalg._by_dot_nt(300, weight.dtype, weight.nbytes) is by_dot_nt
         assert_matches(*run_both("linear_forward", x, weight, bias), np.float32, summed=300)
-        grad = random_array(rng, (130, 210), np.float32)
+        grad = random_array(rng, (700, 210), np.float32)
         got, expected = run_both("linear_backward", grad, x, weight, True, True, True)
-        assert_matches(got, expected, np.float32, summed=210)
+        assert_matches(got, expected, np.float32, summed=700)
     finally:
         backend.set_backend(previous)
 
@@ -364,7 +366,7 @@ def test_numba_convolutions_by_rows_or_by_blas_match_the_reference(monkeypatch, 
     """Whether dot_nt replaces BLAS depends on the machine (dot.beats_blas): both ways, whatever this one is."""
     from kernels.numba_cpu import conv
 
-    monkeypatch.setattr(conv, "beats_blas", lambda: by_rows)
+    monkeypatch.setattr(conv, "beats_blas", lambda dtype: by_rows)
     previous = backend.get_backend()
     backend.set_backend("numba")
     try:
@@ -373,7 +375,7 @@ def test_numba_convolutions_by_rows_or_by_blas_match_the_reference(monkeypatch, 
                  ((2, 32, 30, 26), (24, 32, 3, 2), (1, 1), (1, 0), (2, 1)),
                  ((3, 15, 30, 25), (6, 15, 3, 3), (2, 1), (1, 2), (2, 1))]  # fmt: skip
         for x_shape, w_shape, *geometry in cases:
-            assert conv._by_rows(x_shape[0], int(np.prod(w_shape[1:])), 512, 2) is by_rows
+            assert conv._by_rows(x_shape[0], int(np.prod(w_shape[1:])), 512, 2, dtype) is by_rows
             x, w = random_array(rng, x_shape, dtype), random_array(rng, w_shape, dtype)
             out, expected = run_both("conv2d_forward", x, w, *geometry)
             assert_matches(out, expected, dtype, summed=int(np.prod(w_shape[1:])))
@@ -397,7 +399,8 @@ def test_warmup_compiles_every_convolution_kernel(dtype):
     assert conv.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     conv.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    used = (conv._convolve_batch, conv._convolve_batch.serial) + ((conv._convolve_rows,) if conv.beats_blas() else ())
+    rows = (conv._convolve_rows,) if conv.beats_blas(np.dtype(dtype)) else ()
+    used = (conv._convolve_batch, conv._convolve_batch.serial, *rows)
     for kernel in used:
         assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel
 
@@ -407,4 +410,4 @@ def test_tinynet_info_says_who_takes_the_long_products():
     from kernels.numba_cpu import describe, dot
 
     text = describe()["products"]
-    assert ("dot_nt" in text) is dot.beats_blas() and "OpenBLAS" in text
+    assert ("dot_nt" in text) is dot.beats_blas(np.dtype(np.float32)) and "OpenBLAS" in text

@@ -308,16 +308,16 @@ def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, a
     at = np.empty((0, 0), dtype) if at is None else at
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
     image, folded = nothing if image is None else image, nothing if folded is None else folded
-    group, long_sum = _group_size(n, k, pixels, threads), LONG_SUM if beats_blas() else np.iinfo(np.int64).max
+    group, long_sum = _group_size(n, k, pixels, threads), LONG_SUM if beats_blas(b.dtype) else np.iinfo(np.int64).max
     kernel_args = (image, a, b, at, folded, geometry, group, long_sum, out, partial)
     with_one_blas_thread(_convolve_batch, *kernel_args, work=work)
     return out, partial.sum(axis=0)
 
 
-def _by_rows(batch: int, window: int, pixels: int, threads: int) -> bool:
+def _by_rows(batch: int, window: int, pixels: int, threads: int, dtype) -> bool:
     """Whether conv2d's forward takes its windows as rows (_convolve_rows): windows of ROWS_FROM values or more, on
     images large enough that _convolve_batch would multiply one sample at a time, where dot_nt beats the BLAS."""
-    return window >= ROWS_FROM and _group_size(batch, window, pixels, threads) == 1 and beats_blas()
+    return window >= ROWS_FROM and _group_size(batch, window, pixels, threads) == 1 and beats_blas(dtype)
 
 
 def _group_size(batch: int, rows: int, pixels: int, threads: int) -> int:
@@ -349,7 +349,7 @@ def conv2d_forward(x, w, stride, padding, dilation):
     oh, ow = output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
     work, threads = _work_and_threads(n * o * oh * ow * w[0].size)
     geometry, no_b = _geometry(w, stride, padding, dilation, (oh, ow)), np.empty((n, 0, oh * ow), x.dtype)
-    if _by_rows(n, w[0].size, oh * ow, threads):
+    if _by_rows(n, w[0].size, oh * ow, threads, x.dtype):
         w_rows = np.zeros((o, -(-w[0].size // 16) * 16), x.dtype)
         w_rows[:, : w[0].size] = w.transpose(0, 2, 3, 1).reshape(o, -1)
         out = np.zeros((n, o, oh * ow), x.dtype)
@@ -372,7 +372,7 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
         return None, _weight_grad(partial, w)
     kh, kw = w.shape[2:]
     full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, (kh, kw), padding))  # padding of the transpose
-    rows = _by_rows(n, o * kh * kw, x.shape[2] * x.shape[3], threads) and x.shape[1] >= GRAD_X_BY_ROWS_FROM
+    rows = _by_rows(n, o * kh * kw, x.shape[2] * x.shape[3], threads, x.dtype) and x.shape[1] >= GRAD_X_BY_ROWS_FROM
     if tuple(stride) == (1, 1) and min(full) >= 0 and rows:
         # At stride 1, grad_x is a convolution of the gradient with the weight flipped and transposed, (C, O, KH,
         # KW), which _convolve_rows computes faster than w^T @ grad and its fold once C is large enough (see
@@ -420,6 +420,6 @@ def warm_up(dtype: np.dtype) -> None:
     conv2d_backward(y, x, w, *geometry)
     conv2d_backward(y, x, w, *geometry, input_grad=False)
     conv_transpose2d_backward(conv_transpose2d_forward(y, w, *transposed), y, w, *transposed)
-    # Windows of 288 values on 529 pixels: the forward and grad_x by rows (_convolve_rows, where beats_blas()).
+    # Windows of 288 values on 529 pixels: the forward and grad_x by rows (_convolve_rows, where beats_blas(dtype)).
     x, w = np.ones((1, GRAD_X_BY_ROWS_FROM, 23, 23), dtype), np.ones((16, GRAD_X_BY_ROWS_FROM, 3, 3), dtype)
     conv2d_backward(conv2d_forward(x, w, *geometry), x, w, *geometry)

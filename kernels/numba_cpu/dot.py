@@ -16,6 +16,8 @@ remainder after the last full vector runs one term at a time and costs as much a
 
 import functools
 
+import numpy as np
+
 from kernels.numba_cpu.common import numba, scipy_blas
 
 # From this many terms per sum dot_nt beat OpenBLAS's AVX2 kernels on every product measured.
@@ -24,13 +26,20 @@ LONG_SUM = 192
 _AVX512_CORES = {"SKYLAKEX", "COOPERLAKE", "SAPPHIRERAPIDS"}
 
 
+def beats_blas(dtype) -> bool:
+    """Whether dot_nt should replace BLAS for products of ``dtype`` here: float32 (what was measured, and what models
+    train in: float64 keeps the BLAS, and compiles none of the kernels that only dot_nt's ways need), on a machine
+    where dot_nt is wider than the BLAS (_wider_than_blas)."""
+    return dtype == np.float32 and _wider_than_blas()
+
+
 @functools.cache
-def beats_blas() -> bool:
-    """Whether dot_nt should replace BLAS here: this CPU has AVX-512 and numba compiles for it, while the OpenBLAS
-    that numba's np.dot calls (SciPy's) runs narrower kernels (held to AVX2 by OPENBLAS_CORETYPE=Haswell, as on
-    the AMD EPYC of 2026-12-05). OpenBLAS's own AVX-512 kernels were as fast or faster on most products there
-    (conv2d's forward took 1.15x as long by rows), and without AVX-512 both run the same vectors. False where
-    the BLAS is not OpenBLAS or cannot be asked (no threadpoolctl)."""
+def _wider_than_blas() -> bool:
+    """Whether this CPU has AVX-512 and numba compiles for it, while the OpenBLAS that numba's np.dot calls (SciPy's)
+    runs narrower kernels (held to AVX2 by OPENBLAS_CORETYPE=Haswell, as on the AMD EPYC of 2026-12-05). OpenBLAS's
+    own AVX-512 kernels were as fast or faster on most products there (conv2d's forward took 1.15x as long by
+    rows), and without AVX-512 both run the same vectors. False where the BLAS is not OpenBLAS or cannot be asked
+    (no threadpoolctl)."""
     from llvmlite import binding
 
     if numba.config.CPU_NAME is not None or not binding.get_host_cpu_features().get("avx512f"):
@@ -111,6 +120,6 @@ def _sum(x, y):
 def products() -> str:
     """What `tinynet info` shows: whether dot_nt takes the long products, and the BLAS it is weighed against."""
     cores = ", ".join(sorted({str(getattr(lib, "architecture", "?")) for lib in scipy_blas()})) or "not known"
-    if beats_blas():
-        return f"long sums by dot_nt (AVX-512 here; SciPy's OpenBLAS runs {cores} kernels)"
+    if _wider_than_blas():
+        return f"long float32 sums by dot_nt (AVX-512 here; SciPy's OpenBLAS runs {cores} kernels)"
     return f"BLAS (SciPy's OpenBLAS: {cores} kernels)"

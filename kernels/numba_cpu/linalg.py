@@ -31,6 +31,8 @@ BLAS_MACS_PER_NS = 50
 # whose sums are long (dot.LONG_SUM): on (2048, 256) @ (256, 64) it took 0.72x the time of OpenBLAS's AVX2
 # kernels, 0.76x on (700, 1000) @ (1000, 128) with b transposed first, and 1.3x at sums of 64 (2 threads).
 DOT_NT_BYTES = 1 << 19
+# Rows of a transposed product's sum that _dot_nt_transposed turns into columns at a time.
+SUM_CHUNK = 256
 
 
 @threaded()
@@ -41,18 +43,6 @@ def _matmul_rows(a, b, bias, out, blocks):
     for t in numba.prange(blocks):
         start, stop = t * n // blocks, (t + 1) * n // blocks
         np.dot(a[start:stop], b, out[start:stop])
-        _add_bias(out[start:stop], bias)
-    return out
-
-
-@threaded()
-def _dot_nt_rows(a, bt, bias, out, blocks):
-    """out = a @ bt^T + bias, a block of rows per thread, by dot_nt. a: (n, k), bt: (m, k) C-contiguous."""
-    n = a.shape[0]
-    for t in numba.prange(blocks):
-        start, stop = t * n // blocks, (t + 1) * n // blocks
-        out[start:stop].fill(0)  # dot_nt adds to what is there
-        dot_nt(a[start:stop], bt, out[start:stop])
         _add_bias(out[start:stop], bias)
     return out
 
@@ -74,24 +64,71 @@ def _matmul_transposed(x, b, partial, sums, blocks):
     for t in numba.prange(blocks):
         start, stop = t * k // blocks, (t + 1) * k // blocks
         np.dot(x[start:stop].T, b[start:stop], partial[t])
-        if sums.shape[0]:
-            sums[t].fill(0)
-            for r in range(start, stop):
-                for j in range(x.shape[1]):
-                    sums[t, j] += x[r, j]
+        _sum_rows(x, start, stop, sums, t)
     return partial
 
 
+@threaded()
+def _dot_nt_products(a, bt, bias, x, b, sums, out, blocks, chunk):
+    """Either product by dot_nt, each thread a block of rows, ``chunk`` rows at a time:
+
+    - where x has no rows, out = a @ bt^T + bias: a block of a's rows per thread. a: (n, k), bt: (m, k), out: (n, m);
+    - else, out[t*n:(t+1)*n] = x[rows]^T @ b[rows] for thread t's block of the k rows (x^T @ b is the sum over t),
+      each chunk of rows turned into the columns of two arrays small enough for the thread's cache first (zero
+      columns pad the last); and, where sums has rows, sums[t] = x[rows] summed over the rows (a weight and a bias
+      gradient). x: (k, n), b: (k, m), out: (blocks * n, m), sums: (blocks, n) or (0, n).
+
+    One kernel with one call of dot_nt: a threaded kernel compiles what it calls three times over (common.threaded),
+    and two kernels took 3.6 s to compile where this takes 2.9 (float32)."""
+    transposed = x.shape[0] > 0
+    total, n = (x.shape[0], x.shape[1]) if transposed else (a.shape[0], 0)
+    for t in numba.prange(blocks):
+        start, stop = t * total // blocks, (t + 1) * total // blocks
+        x_columns, b_columns = np.empty((n, chunk), out.dtype), np.empty((b.shape[1], chunk), out.dtype)
+        out[t * n : (t + 1) * n].fill(0) if transposed else out[start:stop].fill(0)  # dot_nt adds to what is there
+        for first in range(start, stop, chunk):
+            last = min(stop, first + chunk)
+            if transposed:
+                _as_columns(x, first, last, x_columns)
+                _as_columns(b, first, last, b_columns)
+                left, right, target = x_columns, b_columns, out[t * n : (t + 1) * n]
+            else:
+                left, right, target = a[first:last], bt, out[first:last]
+            dot_nt(left, right, target)
+        _add_bias(out[start:stop], bias)
+        _sum_rows(x, start, stop, sums, t)
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _sum_rows(x, start, stop, sums, t):
+    """sums[t] = x[start:stop] summed over the rows, where sums has rows."""
+    if sums.shape[0]:
+        sums[t].fill(0)
+        for r in range(start, stop):
+            for j in range(x.shape[1]):
+                sums[t, j] += x[r, j]
+
+
 @numba.njit(cache=True)
-def _transpose(b, bt):
-    """bt = b^T in tiles of 32 x 32, written row by row (NumPy's copy of a transposed (2048, 256) float32 took
-    770 us, this 170). b: (k, m), bt: (m, k) C-contiguous."""
-    k, m = b.shape
-    for j0 in range(0, m, 32):
-        for i0 in range(0, k, 32):
-            for j in range(j0, min(m, j0 + 32)):
-                for i in range(i0, min(k, i0 + 32)):
-                    bt[j, i] = b[i, j]
+def _as_columns(x, start, stop, out):
+    """out[:, :stop - start] = x[start:stop]^T, zeros after: rows of x as columns of out, in tiles of 8 x 8 (0.21 ns
+    an element, 0.56 a column at a time: its writes fell on the same cache sets; NumPy's copy of a transposed
+    (2048, 256) float32: 1.5). x: (k, n), out: (n, width >= stop - start), both C-contiguous."""
+    n = x.shape[1]
+    full_r, full_j = start + (stop - start) // 8 * 8, n // 8 * 8
+    for r0 in range(start, full_r, 8):
+        for j0 in range(0, full_j, 8):
+            for r in range(8):  # fixed bounds: LLVM unrolls the tile
+                row = x[r0 + r]
+                for j in range(8):
+                    out[j0 + j, r0 + r - start] = row[j0 + j]
+    for r in range(start, stop):  # the edges
+        for j in range(full_j if r < full_r else 0, n):
+            out[j, r - start] = x[r, j]
+    for j in range(n):
+        for c in range(stop - start, out.shape[1]):
+            out[j, c] = 0
 
 
 def _rows_times(rows, b, bias):
@@ -100,29 +137,40 @@ def _rows_times(rows, b, bias):
     (n, k), m = rows.shape, b.shape[1]
     out = np.empty((n, m), rows.dtype)
     blocks, work = min(numba.get_num_threads(), n), rows.size * m // BLAS_MACS_PER_NS
-    if _by_dot_nt(k, b):
+    if _by_dot_nt(k, b.dtype, b.nbytes):
         bt = b.T
         if not bt.flags.c_contiguous:
             bt = np.empty((m, k), b.dtype)
-            _transpose(b, bt)
-        return run_kernel(_dot_nt_rows, work, rows, bt, bias, out, blocks, twin=False)
+            _as_columns(b, 0, k, bt)
+        nothing = np.empty((0, 0), rows.dtype)
+        chunk = -(-n // blocks)
+        return run_kernel(
+            _dot_nt_products, work, rows, bt, bias, nothing, nothing, nothing, out, blocks, chunk, twin=False
+        )
     return with_one_blas_thread(_matmul_rows, rows, b, bias, out, blocks, work=work)
 
 
-def _by_dot_nt(k: int, b) -> bool:
-    """Whether a product with sums of k terms and this b is taken by dot_nt: long sums, b small enough (see
-    DOT_NT_BYTES), float32 (what was measured, and what models train in: float64 keeps the BLAS, and compiles
-    no dot_nt), on a machine where dot_nt beats the BLAS (dot.beats_blas)."""
-    return k >= LONG_SUM and b.dtype == np.float32 and b.nbytes <= DOT_NT_BYTES and beats_blas()
+def _by_dot_nt(k: int, dtype, cached_bytes: int) -> bool:
+    """Whether a product with sums of k terms is taken by dot_nt: long sums, its operand read again and again small
+    enough (cached_bytes, see DOT_NT_BYTES), of a dtype on a machine where dot_nt beats the BLAS (dot.beats_blas)."""
+    return k >= LONG_SUM and cached_bytes <= DOT_NT_BYTES and beats_blas(dtype)
 
 
 def _transposed_times(x, b, sums: bool):
     """(x^T @ b, x summed over its rows or None), split along the sum: each thread adds up its block of rows.
     x: (k, n), b: (k, m) C-contiguous."""
-    blocks, work = min(numba.get_num_threads(), x.shape[0]), x.size * b.shape[1] // BLAS_MACS_PER_NS
-    partial = np.empty((blocks, x.shape[1], b.shape[1]), x.dtype)
-    partial_sums = np.empty((blocks if sums else 0, x.shape[1]), x.dtype)
-    product = with_one_blas_thread(_matmul_transposed, x, b, partial, partial_sums, blocks, work=work)
+    (k, n), m = x.shape, b.shape[1]
+    blocks, work = min(numba.get_num_threads(), k), x.size * m // BLAS_MACS_PER_NS
+    partial = np.empty((blocks, n, m), x.dtype)
+    partial_sums = np.empty((blocks if sums else 0, n), x.dtype)
+    if min(n, m) >= 16 and _by_dot_nt(k, x.dtype, m * SUM_CHUNK * x.itemsize):
+        rows = -(-k // blocks)  # a thread's rows, in equal chunks of up to SUM_CHUNK, a multiple of 16 each
+        chunk = -(-rows // -(-rows // SUM_CHUNK) // 16) * 16
+        nothing = np.empty((0, 0), x.dtype)
+        args = (nothing, nothing, np.empty(0, x.dtype), x, b, partial_sums, partial.reshape(-1, m), blocks, chunk)
+        product = run_kernel(_dot_nt_products, work, *args, twin=False).reshape(blocks, n, m)
+    else:
+        product = with_one_blas_thread(_matmul_transposed, x, b, partial, partial_sums, blocks, work=work)
     if blocks == 1:
         return product[0], (partial_sums[0] if sums else None)
     return product.sum(axis=0), (partial_sums.sum(axis=0) if sums else None)
