@@ -12,6 +12,7 @@ from kernels.numba_cpu.common import (
     exp,
     flat,
     numba,
+    row_max,
     run_kernel,
     same_floats,
     threaded,
@@ -173,10 +174,9 @@ def _mask_usable(mask, scores_shape: tuple) -> bool:
 def _softmax_of_scores(scores, offsets, scale):
     """scores <- softmax(scores * scale + offsets) in place, the max subtracted first; zeros where every
     entry is -inf (a query that may attend to no key)."""
-    top = scores.dtype.type(-np.inf)
     for j in range(scores.size):
         scores[j] = scores[j] * scale + offsets[j]
-        top = max(top, scores[j])
+    top = row_max(scores)
     if top == -np.inf:
         scores[:] = 0
         return
