@@ -148,6 +148,25 @@ def test_numba_linear_kernels_by_dot_nt_or_by_blas_match_the_reference(monkeypat
         backend.set_backend(previous)
 
 
+@numba_usable
+@jit_compiles
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_warmup_compiles_every_product_kernel(dtype):
+    """tinynet warmup promises that no later call compiles: BLAS's ways (threaded, and the serial twins for small
+    products) and, where dot_nt beats the BLAS, dot_nt's."""
+    import numba
+
+    from kernels.numba_cpu import common, linalg
+
+    assert linalg.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
+    linalg.warm_up(np.dtype(dtype))
+    float_type = numba.from_dtype(np.dtype(dtype))
+    by_dot_nt = (linalg._dot_nt_products,) if linalg.beats_blas(np.dtype(dtype)) else ()
+    blas = (linalg._matmul_rows, linalg._matmul_transposed, linalg._batched_matmul)
+    for kernel in (*blas, linalg._matmul_rows.serial, linalg._matmul_transposed.serial, *by_dot_nt):
+        assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel
+
+
 # --- convolution ----------------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ BLAS_MACS_PER_NS = 50
 # whose sums are long (dot.LONG_SUM): on (2048, 256) @ (256, 64) it took 0.72x the time of OpenBLAS's AVX2
 # kernels, 0.76x on (700, 1000) @ (1000, 128) with b transposed first, and 1.3x at sums of 64 (2 threads).
 DOT_NT_BYTES = 1 << 19
-# Rows of a transposed product's sum that _dot_nt_transposed turns into columns at a time.
+# Rows of a transposed product's sum that _dot_nt_products turns into columns at a time.
 SUM_CHUNK = 256
 
 
@@ -242,7 +242,7 @@ def linear_backward(grad, x, weight, need_x: bool, need_weight: bool, need_bias:
 
 @warms_up
 def warm_up(dtype: np.dtype) -> None:
-    """Compile the batched product for dtype (see common.warms_up)."""
+    """Compile every product kernel for dtype (see common.warms_up)."""
     matmul(np.ones((2, 64, 40), dtype), np.ones((2, 40, 40), dtype))  # big enough for numba's batched product
     a = np.ones((64, 64), dtype)
     matmul(a, a)
