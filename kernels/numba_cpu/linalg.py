@@ -27,6 +27,9 @@ def _batched_matmul(a, b, out):
 # run_kernel counts work in nanoseconds on one thread; BLAS does about 50 float32 multiply-adds per nanosecond
 # on one core (100 GFLOP/s), so products under about 2.5 million multiply-adds run on one thread.
 BLAS_MACS_PER_NS = 50
+# Products under this many multiply-adds go to NumPy (and a linear layer's to the reference): a kernel's launch and
+# checks would cost more than they save.
+TINY_MACS = 100_000
 # dot_nt takes a product whose b^T fits in this much of a core's cache (as it is read once per 4 rows of a), and
 # whose sums are long (dot.LONG_SUM): on (2048, 256) @ (256, 64) it took 0.72x the time of OpenBLAS's AVX2
 # kernels, 0.76x on (700, 1000) @ (1000, 128) with b transposed first, and 1.3x at sums of 64 (2 threads).
@@ -179,7 +182,7 @@ def _transposed_times(x, b, sums: bool):
 def matmul(a, b):
     """As numpy_ref.matmul, choosing among these ways by what was measured (2 cores, float32):
 
-    - tiny products (under 1e5 multiply-adds), batches that broadcast and other dtypes: NumPy's matmul;
+    - tiny products (under TINY_MACS multiply-adds), batches that broadcast and other dtypes: NumPy's matmul;
     - 2-D products: a block of rows per numba thread, one single-threaded BLAS call each. NumPy's BLAS splits
       one product as well, but its threads keep spinning for a while after each call, on the cores numba's
       threads are pinned to (placement.py): lesson 08's CNN step (linear layers between convolutions) took
@@ -195,7 +198,7 @@ def matmul(a, b):
     floats = a.dtype == b.dtype and a.dtype in FLOATS
     if floats and a.ndim == 1 and b.ndim == 2:  # a vector times a matrix: one row
         return matmul(a[None], b)[0]
-    if not floats or a.size * b.shape[-1] < 1e5:  # a.size * m: the multiply-adds when a holds every batch
+    if not floats or a.size * b.shape[-1] < TINY_MACS:  # a.size * m: the multiply-adds when a holds every batch
         return np.matmul(a, b)
     if a.ndim == 2 and b.ndim == 2 and a.T.flags.c_contiguous and not a.flags.c_contiguous:
         return _transposed_times(a.T, np.ascontiguousarray(b), sums=False)[0]
@@ -213,8 +216,8 @@ def matmul(a, b):
 
 
 def _tiny(x, weight) -> bool:
-    """Whether a linear layer's product is under 1e5 multiply-adds (as matmul's NumPy ones) or not float32/64."""
-    return x.ndim != 2 or x.shape[0] * weight.size < 1e5 or not same_floats(x, weight)  # the cheap tests first
+    """Whether a linear layer's product is under TINY_MACS multiply-adds, or not of float32/64 matrices."""
+    return x.ndim != 2 or x.shape[0] * weight.size < TINY_MACS or not same_floats(x, weight)  # the cheap tests first
 
 
 def linear_forward(x, weight, bias):
