@@ -1,10 +1,8 @@
-"""The numba LSTM kernels for large hidden sizes (kernels/numba_cpu/recurrent.py: ``_lstm_forward_gemm``,
-``_lstm_backward_gemm`` and their row-block product ``_rows_dot``), against the reference kernels (the spec).
-
-tests/test_kernels_recurrent.py draws hidden sizes of 1-5, where numba runs its per-sample loops; from
-H > _LOOPS_UP_TO it runs these instead, so they are checked here: odd batch sizes (row blocks of 4 and the rows
-left over), one and two threads (the batch split into blocks of rows), with and without bias and initial states,
-gi contiguous or time-reversed, float32 and float64; then as plain Python (NUMBA_DISABLE_JIT=1) and warmed up.
+"""The numba LSTM kernels (kernels/numba_cpu/recurrent.py: ``_lstm_forward_gemm``, ``_lstm_backward_gemm`` and
+their row-block product ``_rows_dot``), against the reference kernels (the spec), at the hidden sizes that
+tests/test_kernels_recurrent.py does not draw (it draws 1-5): odd batch sizes (row blocks of 4 and the rows left
+over), one and two threads (the batch split into blocks of rows), with and without bias and initial states, gi
+contiguous or time-reversed, float32 and float64; then as plain Python (NUMBA_DISABLE_JIT=1) and warmed up.
 """
 
 import os
@@ -41,24 +39,22 @@ def _assert_matches(got, expected, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "length, batch, extra_size, bias, states, reverse_view, threads",
+    "length, batch, size, bias, states, reverse_view, threads",
     [
-        (35, 20, 63, True, False, False, 1),  # the benchmark's LSTM (H = 128): 4-row blocks only
-        (35, 20, 63, True, True, True, 2),  # two blocks of 10 rows: 4 + 4 + 2 left over each
-        (4, 7, 1, False, True, False, 2),  # H = 65: a column left over in the backward product
-        (3, 1, 3, True, False, True, 2),  # one sample: one block, one row left over
-        (1, 5, 2, False, False, False, 1),  # a single step
+        (35, 20, 128, True, False, False, 1),  # the benchmark's LSTM: 4-row blocks only
+        (35, 20, 128, True, True, True, 2),  # two blocks of 10 rows: 4 + 4 + 2 left over each
+        (4, 7, 65, False, True, False, 2),  # a column left over in the backward product
+        (3, 1, 67, True, False, True, 2),  # one sample: one block, one row left over
+        (1, 5, 66, False, False, False, 1),  # a single step
+        (20, 4, 5, True, True, False, 1),  # lesson 10's small LSTM
+        (6, 9, 13, True, True, True, 2),  # gate rows shorter than a vector, columns left over both ways
     ],
 )
-def test_large_hidden_lstm_kernels_match_the_reference(
-    dtype, length, batch, extra_size, bias, states, reverse_view, threads
-):
+def test_lstm_kernels_match_the_reference(dtype, length, batch, size, bias, states, reverse_view, threads):
     import numba
 
     from kernels import numba_cpu
-    from kernels.numba_cpu import recurrent
 
-    size = recurrent._LOOPS_UP_TO + extra_size
     rng = np.random.default_rng(length * 1000 + batch)
     args = _inputs(rng, length, batch, size, dtype, bias, states, reverse_view)
     copies = [None if a is None else a.copy() for a in args]
@@ -93,9 +89,8 @@ def test_rows_dot_is_a_matrix_product(rows, columns, depth):
 PLAIN_PYTHON_SCRIPT = """
 import numpy as np
 from kernels import numba_cpu as nb, numpy_ref as ref
-from kernels.numba_cpu.recurrent import _LOOPS_UP_TO
 rng = np.random.default_rng(0)
-size = _LOOPS_UP_TO + 1
+size = 5
 gi = rng.standard_normal((2, 3, 4 * size))[::-1]
 w_hh, b_hh = rng.standard_normal((4 * size, size)) / 8, rng.standard_normal(4 * size)
 h0, c0 = rng.standard_normal((3, size)), rng.standard_normal((3, size))
@@ -111,7 +106,7 @@ print("ok", checked)
 """
 
 
-def test_the_large_hidden_kernels_run_as_plain_python_without_the_jit():
+def test_the_lstm_kernels_run_as_plain_python_without_the_jit():
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run(
@@ -123,7 +118,7 @@ def test_the_large_hidden_kernels_run_as_plain_python_without_the_jit():
 
 @jit_compiles
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_warmup_compiles_the_large_hidden_kernels(dtype):
+def test_warmup_compiles_the_lstm_kernels(dtype):
     import numba
 
     from kernels.numba_cpu import recurrent

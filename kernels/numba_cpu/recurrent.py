@@ -18,18 +18,18 @@ from kernels.numba_cpu.common import (
 )
 from kernels.numba_cpu.linalg import matmul
 
-# One kernel per direction and pass, parallel over the batch: each sample's recurrence is independent of
-# the others. Within a sample, a step's h_{t-1} W_hh^T is written as loops: for each k, add h[k] times row k
-# of W_hh^T to the gate pre-activations (an axpy over gates*H contiguous values, which LLVM vectorizes);
-# backward adds each gate's gradient times a row of W_hh the same way. grad_w_hh sums over every sample
+# The RNN and the GRU: one kernel per direction and pass, parallel over the batch: each sample's recurrence is
+# independent of the others. Within a sample, a step's h_{t-1} W_hh^T is written as loops: for each k, add h[k]
+# times row k of W_hh^T to the gate pre-activations (an axpy over gates*H contiguous values, which LLVM
+# vectorizes); backward adds each gate's gradient times a row of W_hh the same way. grad_w_hh sums over every sample
 # and step, so it is one BLAS matmul after the parallel loop rather than a race inside it.
 # Gate math stays in the input dtype: ``one`` is 1 of that dtype (a bare 1 would promote float32 to float64).
 # Small problems (gradchecks, a few short sequences) run on one thread: see ``common.run_kernel``.
 # Large hidden sizes go to the reference instead, whose per-step BLAS matmul over the whole batch beats
 # these loops from H ~ 64 up. Forward + backward of a GRU over (T, N) = (40, 100) float32, one thread:
 # H = 6: 1.05 ms here, 2.5 ms there; H = 16: 2.4 / 3.4; H = 64: 11.5 / 10.3; H = 96: 23.2 / 17.4.
-# (Measured on one thread; on more, these loops also split the batch between them.) The GRU and LSTM gates
-# take their tanh from libm's exp (common.gate_tanh), the RNN's from expm1 (common.tanh): see gate_tanh.
+# (Measured on one thread; on more, these loops also split the batch between them.) The GRU's gates take their
+# tanh from libm's exp (common.gate_tanh), the RNN's from expm1 (common.tanh): see gate_tanh.
 _LOOPS_UP_TO = 64
 
 
@@ -197,58 +197,13 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
     return grad_gi, *_recurrent_weight_grads(grad_gh, out, h0, b_hh), grad_h0
 
 
-@threaded()
-def _lstm_forward(gi, w_hh_t, b_hh, h0, c0, out, c_last, saved):
-    length, batch, size = out.shape
-    for n in numba.prange(batch):
-        h, c, a = h0[n].copy(), c0[n].copy(), np.empty(4 * size, out.dtype)
-        for t in range(length):
-            for j in range(4 * size):
-                a[j] = gi[t, n, j] + b_hh[j]
-            _add_times_rows(a, h, w_hh_t)
-            for j in range(size):
-                i = sigmoid(a[j])
-                f = sigmoid(a[size + j])
-                g = gate_tanh(a[2 * size + j])
-                o = sigmoid(a[3 * size + j])
-                c[j] = f * c[j] + i * g
-                h[j] = o * gate_tanh(c[j])
-                out[t, n, j] = h[j]
-                saved[t, n, j], saved[t, n, size + j], saved[t, n, 2 * size + j] = i, f, g
-                saved[t, n, 3 * size + j], saved[t, n, 4 * size + j] = o, c[j]
-        for j in range(size):
-            c_last[n, j] = c[j]
-
-
-@threaded()
-def _lstm_backward(grad_out, grad_h_last, grad_c_last, w_hh, c0, saved, grad_gi, grad_h0, grad_c0):
-    length, batch, size = grad_out.shape
-    one = saved.dtype.type(1)
-    for n in numba.prange(batch):
-        dh, dc = grad_h_last[n].copy(), grad_c_last[n].copy()
-        for t in range(length - 1, -1, -1):
-            for j in range(size):
-                d = dh[j] + grad_out[t, n, j]
-                i, f, g = saved[t, n, j], saved[t, n, size + j], saved[t, n, 2 * size + j]
-                o, c = saved[t, n, 3 * size + j], saved[t, n, 4 * size + j]
-                c_prev = saved[t - 1, n, 4 * size + j] if t > 0 else c0[n, j]
-                tanh_c = gate_tanh(c)
-                dc[j] += d * o * (one - tanh_c * tanh_c)
-                grad_gi[t, n, j] = dc[j] * g * i * (one - i)
-                grad_gi[t, n, size + j] = dc[j] * c_prev * f * (one - f)
-                grad_gi[t, n, 2 * size + j] = dc[j] * i * (one - g * g)
-                grad_gi[t, n, 3 * size + j] = d * tanh_c * o * (one - o)
-                dc[j] *= f
-                dh[j] = 0
-            _add_times_rows(dh, grad_gi[t, n], w_hh)
-        for j in range(size):
-            grad_h0[n, j], grad_c0[n, j] = dh[j], dc[j]
-
-
-# --- the LSTM for large hidden sizes: one matrix product per step, the gates fused around it ---
-# From H = _LOOPS_UP_TO up, the loops above lose to a matrix product over the whole batch; the reference does
-# that, but spends some 15 NumPy calls per step on the gates (forward) and 20 on their gradients (backward),
-# each on an (N, H) slice: at (T, N, H) = (35, 20, 128) that Python and the temporaries cost more than the
+# --- the LSTM: one matrix product per step, the gates fused around it ---
+# A matrix product over the whole batch per step beats per-sample loops like the GRU's from H ~ 12 up (forward
+# + backward over (T, N) = (40, 100) float32, 2 threads: 0.88x their time at H = 12, 0.59x at 16, 0.37x at 64;
+# but 1.7x at H = 6, 1.5x for lesson 10's (20, 4, 5), 35 against 52 us). The LSTM has these kernels alone:
+# loops as well cost 2.4 s more compiling per dtype (tinynet warmup). The reference also multiplies per step, but
+# spends some 15 NumPy calls per step on the gates (forward) and 20 on their gradients (backward), each on an
+# (N, H) slice: at (T, N, H) = (35, 20, 128) that Python and the temporaries cost more than the
 # products. These kernels make each step one product (h_{t-1} W_hh^T forward, da_t W_hh backward, written
 # into preallocated blocks) and one pass over the gates, written so that LLVM vectorizes it (``_sigmoid`` and
 # ``tanh`` on the polynomial exp; no libm calls). Threads split the batch into blocks of rows, one per
@@ -394,8 +349,9 @@ def _lstm_weight_grads(grad_gi, out, h0, b_hh):
     return grad_w_hh, None if b_hh is None else matmul(np.ones(rows, flat.dtype), flat)
 
 
-def _lstm_forward_by_products(gi, w_hh, b_hh, h0, c0, dtype):
-    (length, batch), size = gi.shape[:2], w_hh.shape[1]
+def lstm_sequence_forward(gi, w_hh, b_hh, h0, c0):
+    """As numpy_ref.lstm_sequence_forward."""
+    dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
     out, c_last = np.empty((length, batch, size), dtype), np.empty((batch, size), dtype)
     saved = np.empty((length, batch, 5 * size), dtype)
     work = _work(out, w_hh)
@@ -407,7 +363,8 @@ def _lstm_forward_by_products(gi, w_hh, b_hh, h0, c0, dtype):
     return out, c_last, saved
 
 
-def _lstm_backward_by_products(grad_out, grad_hT, grad_cT, w_hh, b_hh, h0, c0, out, saved):
+def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, out, saved):
+    """As numpy_ref.lstm_sequence_backward."""
     dtype, (length, batch, size) = out.dtype, out.shape
     grad_gi = np.empty((length, batch, 4 * size), dtype)
     grad_h0, grad_c0 = np.empty((batch, size), dtype), np.empty((batch, size), dtype)
@@ -420,36 +377,6 @@ def _lstm_backward_by_products(grad_out, grad_hT, grad_cT, w_hh, b_hh, h0, c0, o
     )  # fmt: skip
     h0 = None if h0 is None else _as(dtype, h0)
     return grad_gi, *_lstm_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0, grad_c0
-
-
-def lstm_sequence_forward(gi, w_hh, b_hh, h0, c0):
-    """As numpy_ref.lstm_sequence_forward."""
-    dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
-    if size > _LOOPS_UP_TO:
-        return _lstm_forward_by_products(gi, w_hh, b_hh, h0, c0, dtype)
-    out, c_last = np.empty((length, batch, size), dtype), np.empty((batch, size), dtype)
-    saved = np.empty((length, batch, 5 * size), dtype)
-    run_kernel(
-        _lstm_forward, _work(out, w_hh),
-        _as(dtype, gi), _as(dtype, w_hh.T), _as(dtype, b_hh, 4 * size), _as(dtype, h0, (batch, size)),
-        _as(dtype, c0, (batch, size)), out, c_last, saved, twin=False,
-    )  # fmt: skip
-    return out, c_last, saved
-
-
-def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, out, saved):
-    """As numpy_ref.lstm_sequence_backward."""
-    if w_hh.shape[1] > _LOOPS_UP_TO:
-        return _lstm_backward_by_products(grad_out, grad_hT, grad_cT, w_hh, b_hh, h0, c0, out, saved)
-    dtype, (length, batch, size) = out.dtype, out.shape
-    grad_gi = np.empty((length, batch, 4 * size), dtype)
-    grad_h0, grad_c0 = np.empty((batch, size), dtype), np.empty((batch, size), dtype)
-    run_kernel(
-        _lstm_backward, _work(out, w_hh),
-        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, grad_cT, (batch, size)),
-        _as(dtype, w_hh), _as(dtype, c0, (batch, size)), _as(dtype, saved), grad_gi, grad_h0, grad_c0, twin=False,
-    )  # fmt: skip
-    return grad_gi, *_recurrent_weight_grads(grad_gi, out, h0, b_hh), grad_h0, grad_c0
 
 
 float32_and_float64_only(
@@ -471,6 +398,3 @@ def warm_up(dtype: np.dtype) -> None:
     gru_sequence_backward(grad, None, gi3, w3, None, None, out, saved)
     out, _, saved = lstm_sequence_forward(gi4, w4, None, None, None)
     lstm_sequence_backward(grad, None, None, gi4, w4, None, None, None, out, saved)
-    # The LSTM's kernels for large hidden sizes, called directly: the same code path at any size.
-    out, _, saved = _lstm_forward_by_products(gi4, w4, None, None, None, dtype)
-    _lstm_backward_by_products(grad, None, None, w4, None, None, None, out, saved)
