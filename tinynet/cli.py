@@ -75,9 +75,9 @@ def info(warm: bool = False) -> int:
 # and what float32 takes on top (the kernels of dot.dot_nt's ways, float32 only): only used to share (family, dtype)
 # pairs out evenly between the warm-up's processes. A family not listed counts as 3. Sharing whole families (both
 # dtypes) left one process with recurrent's 44 s; equal figures for both dtypes left one with all of float32's.
-_COMPILE_SECONDS = {"recurrent": 11.5, "conv": 10, "softmax": 5, "attention": 5, "pooling": 4, "activations": 3,
-                    "linalg": 3.5, "normalization": 1.5, "optim": 1, "embedding": 0.4}  # fmt: skip
-_FLOAT32_EXTRA_SECONDS = {"linalg": 3, "conv": 2}
+_COMPILE_SECONDS = {"recurrent": 10, "conv": 11, "softmax": 4.5, "attention": 4.5, "pooling": 4, "activations": 3,
+                    "linalg": 3, "normalization": 2, "optim": 1.5, "embedding": 0.5}  # fmt: skip
+_FLOAT32_EXTRA_SECONDS = {"linalg": 4, "conv": 3}
 
 
 def _compile_seconds(family: str, dtype: str) -> float:
