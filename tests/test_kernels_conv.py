@@ -378,6 +378,23 @@ def test_dot_nt_adds_the_product_of_rows(dtype, m, k, n):
 
 
 @numba_usable
+@pytest.mark.parametrize(
+    "k, n, start, stop, width", [(2048, 256, 0, 256, 300), (700, 64, 512, 700, 256), (9, 7, 0, 9, 9), (5, 3, 1, 4, 8)]
+)
+def test_as_columns_turns_a_block_of_rows_into_columns(k, n, start, stop, width):
+    """linalg._as_columns: rows start..stop of x as the first columns of out, 8 rows at a time and the rows left
+    over one by one, and zeros in the columns after them (the padding of the last chunk of a weight gradient)."""
+    from kernels.numba_cpu.linalg import _as_columns
+
+    x = np.random.default_rng(k + n).standard_normal((k, n)).astype(np.float32)
+    out = np.full((n, width), np.nan, np.float32)
+    _as_columns(x, start, stop, out)
+    expected = np.zeros((n, width), np.float32)
+    expected[:, : stop - start] = x[start:stop].T
+    np.testing.assert_array_equal(out, expected)
+
+
+@numba_usable
 @jit_compiles
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("by_rows", [True, False])

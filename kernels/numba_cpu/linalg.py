@@ -115,19 +115,21 @@ def _sum_rows(x, start, stop, sums, t):
 
 @numba.njit(cache=True)
 def _as_columns(x, start, stop, out):
-    """out[:, :stop - start] = x[start:stop]^T, zeros after: rows of x as columns of out, in tiles of 8 x 8 (0.21 ns
-    an element, 0.56 a column at a time: its writes fell on the same cache sets; NumPy's copy of a transposed
-    (2048, 256) float32: 1.5). x: (k, n), out: (n, width >= stop - start), both C-contiguous."""
-    n = x.shape[1]
-    full_r, full_j = start + (stop - start) // 8 * 8, n // 8 * 8
-    for r0 in range(start, full_r, 8):
-        for j0 in range(0, full_j, 8):
-            for r in range(8):  # fixed bounds: LLVM unrolls the tile
-                row = x[r0 + r]
-                for j in range(8):
-                    out[j0 + j, r0 + r - start] = row[j0 + j]
-    for r in range(start, stop):  # the edges
-        for j in range(full_j if r < full_r else 0, n):
+    """out[:, :stop - start] = x[start:stop]^T, zeros after: rows of x as columns of out, 8 rows at a time, each
+    row of out taking 8 contiguous numbers from the 8 rows (0.18 ns an element on (2048, 256) float32; a column at a
+    time, 0.56: its writes fell on the same cache sets; NumPy's copy of the transposed array, 1.5). Written out
+    rather than as an 8 x 8 tile of loops, which ran as fast only where LLVM unrolled it (NUMBA_OPT=3; 1.7x slower
+    at 2). x: (k, n), out: (n, width >= stop - start), both C-contiguous."""
+    n, full = x.shape[1], start + (stop - start) // 8 * 8
+    for r in range(start, full, 8):
+        x0, x1, x2, x3, x4, x5, x6, x7 = x[r], x[r + 1], x[r + 2], x[r + 3], x[r + 4], x[r + 5], x[r + 6], x[r + 7]
+        c = r - start
+        for j in range(n):
+            row = out[j]
+            row[c], row[c + 1], row[c + 2], row[c + 3] = x0[j], x1[j], x2[j], x3[j]
+            row[c + 4], row[c + 5], row[c + 6], row[c + 7] = x4[j], x5[j], x6[j], x7[j]
+    for r in range(full, stop):  # the rows left over
+        for j in range(n):
             out[j, r - start] = x[r, j]
     for j in range(n):
         for c in range(stop - start, out.shape[1]):
