@@ -112,6 +112,8 @@ def test_backward_kernels_match_the_reference(backend_name, case, seed, grads_of
 
 @numba_usable
 def test_numba_hands_large_hidden_sizes_to_the_reference():
+    """Above _LOOPS_UP_TO the RNN and the GRU run the reference; the LSTM runs its product kernels at every size.
+    Either way numba's results are the reference's."""
     from kernels import numba_cpu
     from kernels.numba_cpu import recurrent
 
