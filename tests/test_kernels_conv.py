@@ -125,21 +125,21 @@ def test_linear_kernels_match_the_reference(backend_name, dtype, with_bias, rows
 
 @numba_usable
 @jit_compiles
-@pytest.mark.parametrize("by_dot_nt", [True, False])
-def test_numba_linear_kernels_by_dot_nt_or_by_blas_match_the_reference(monkeypatch, by_dot_nt):
-    """Whether dot_nt takes a linear layer's long sums depends on the machine (dot.beats_blas): both ways, with
-    the weight as it is (forward), transposed first (grad_x), and the sum over the rows (grad_weight, grad_bias),
-    whatever this machine is."""
+@pytest.mark.parametrize("by_tiles", [True, False])
+def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatch, by_tiles):
+    """Whether tile.gemm takes a linear layer's products depends on the machine (dot.beats_blas): both ways, with
+    the weight transposed into rows first (forward), as it is (grad_x), and x^T read where it lies (grad_weight,
+    with grad_bias), whatever this machine is."""
     from kernels.numba_cpu import linalg
 
-    monkeypatch.setattr(linalg, "beats_blas", lambda dtype: by_dot_nt)
+    monkeypatch.setattr(linalg, "beats_blas", lambda dtype: by_tiles)
     previous = backend.get_backend()
     backend.set_backend("numba")
     try:
         rng = np.random.default_rng(2)
-        # 700 rows: each thread's 350 as two chunks of columns (_dot_nt_transposed), the last padded with zeros.
+        # Sums of 300 and 700 terms (more than one tile.SUM_BLOCK), 210 and 300 columns (a tile of fewer than
+        # tile.WIDTH last), blocks of 350 rows per thread (a tile of fewer than tile.ROWS last).
         x, weight, bias = (random_array(rng, shape, np.float32) for shape in ((700, 300), (210, 300), (210,)))
-        assert linalg._by_dot_nt(300, weight.dtype, weight.nbytes) is by_dot_nt
         assert_matches(*run_both("linear_forward", x, weight, bias), np.float32, summed=300)
         grad = random_array(rng, (700, 210), np.float32)
         got, expected = run_both("linear_backward", grad, x, weight, True, True, True)
@@ -152,8 +152,8 @@ def test_numba_linear_kernels_by_dot_nt_or_by_blas_match_the_reference(monkeypat
 @jit_compiles
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_warmup_compiles_every_product_kernel(dtype):
-    """tinynet warmup promises that no later call compiles: BLAS's ways (threaded, and the serial twins for small
-    products) and, where dot_nt beats the BLAS, dot_nt's."""
+    """tinynet warmup promises that no later call compiles: the product kernels (threaded, and the serial twins for
+    small products) and, where tiles replace the BLAS, the copy of a weight into rows."""
     import numba
 
     from kernels.numba_cpu import common, linalg
@@ -161,9 +161,9 @@ def test_warmup_compiles_every_product_kernel(dtype):
     assert linalg.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     linalg.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    by_dot_nt = (linalg._dot_nt_products,) if linalg.beats_blas(np.dtype(dtype)) else ()
-    blas = (linalg._matmul_rows, linalg._matmul_transposed, linalg._batched_matmul)
-    for kernel in (*blas, linalg._matmul_rows.serial, linalg._matmul_transposed.serial, *by_dot_nt):
+    by_tiles = (linalg._as_columns,) if linalg.beats_blas(np.dtype(dtype)) else ()
+    products = (linalg._matmul_rows, linalg._matmul_transposed, linalg._batched_matmul)
+    for kernel in (*products, linalg._matmul_rows.serial, linalg._matmul_transposed.serial, *by_tiles):
         assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel
 
 
@@ -397,21 +397,21 @@ def test_as_columns_turns_a_block_of_rows_into_columns(k, n, start, stop, width)
 @numba_usable
 @jit_compiles
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("by_rows", [True, False])
-def test_numba_convolutions_by_rows_or_by_blas_match_the_reference(monkeypatch, dtype, by_rows):
-    """Whether dot_nt replaces BLAS depends on the machine (dot.beats_blas): both ways, whatever this one is."""
+@pytest.mark.parametrize("by_tiles", [True, False])
+def test_numba_convolutions_by_tiles_or_by_blas_match_the_reference(monkeypatch, dtype, by_tiles):
+    """Whether tiles and dot_nt replace BLAS depends on the machine (dot.beats_blas): both ways, whatever this one
+    is."""
     from kernels.numba_cpu import conv
 
-    monkeypatch.setattr(conv, "beats_blas", lambda dtype: by_rows)
+    monkeypatch.setattr(conv, "beats_blas", lambda dtype: by_tiles)
     previous = backend.get_backend()
     backend.set_backend("numba")
     try:
         rng = np.random.default_rng(1)
-        cases = [((2, 32, 24, 24), (16, 32, 3, 3), (1, 1), (1, 1), (1, 1)),  # forward and grad_x by rows
+        cases = [((2, 32, 24, 24), (16, 32, 3, 3), (1, 1), (1, 1), (1, 1)),  # sums of 288 terms, 576 pixels
                  ((2, 32, 30, 26), (24, 32, 3, 2), (1, 1), (1, 0), (2, 1)),
                  ((3, 15, 30, 25), (6, 15, 3, 3), (2, 1), (1, 2), (2, 1))]  # fmt: skip
         for x_shape, w_shape, *geometry in cases:
-            assert conv._by_rows(x_shape[0], int(np.prod(w_shape[1:])), 512, 2, dtype) is by_rows
             x, w = random_array(rng, x_shape, dtype), random_array(rng, w_shape, dtype)
             out, expected = run_both("conv2d_forward", x, w, *geometry)
             assert_matches(out, expected, dtype, summed=int(np.prod(w_shape[1:])))
@@ -427,7 +427,7 @@ def test_numba_convolutions_by_rows_or_by_blas_match_the_reference(monkeypatch, 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_warmup_compiles_every_convolution_kernel(dtype):
     """tinynet warmup promises that no later call compiles: the pass over lanes (threaded, and its serial twin for
-    small convolutions) and, where dot_nt beats the BLAS, the rows of large windows."""
+    small convolutions)."""
     import numba
 
     from kernels.numba_cpu import common, conv
@@ -435,9 +435,7 @@ def test_warmup_compiles_every_convolution_kernel(dtype):
     assert conv.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     conv.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    rows = (conv._convolve_rows,) if conv.beats_blas(np.dtype(dtype)) else ()
-    used = (conv._convolve_batch, conv._convolve_batch.serial, *rows)
-    for kernel in used:
+    for kernel in (conv._convolve_batch, conv._convolve_batch.serial):
         assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel
 
 
@@ -446,4 +444,4 @@ def test_tinynet_info_says_who_takes_the_long_products():
     from kernels.numba_cpu import describe, dot
 
     text = describe()["products"]
-    assert ("dot_nt" in text) is dot.beats_blas(np.dtype(np.float32)) and "OpenBLAS" in text
+    assert ("tiles" in text and "dot_nt" in text) is dot.beats_blas(np.dtype(np.float32)) and "OpenBLAS" in text

@@ -19,6 +19,8 @@ from kernels.numba_cpu.common import (
     warms_up,
     with_one_blas_thread,
 )
+from kernels.numba_cpu.dot import beats_blas
+from kernels.numba_cpu.tile import dot
 
 # Attention is fused per (batch, head): threads split the heads (prange over every leading axis merged into
 # one), and each head makes its scores, softmax and output in one pass while they are in its cache. The
@@ -191,15 +193,34 @@ def _softmax_of_scores(scores, offsets, scale):
 @numba.njit(cache=True, fastmath=REORDER_SUMS, error_model="numpy")
 def _scores_gradient(grad, weights, scale):
     """grad <- weights * (grad - sum(grad * weights)) * scale in place: one row's dL/dP turned into dL/dS."""
-    dot = grad.dtype.type(0)
+    total = grad.dtype.type(0)
     for j in range(grad.size):
-        dot += grad[j] * weights[j]
+        total += grad[j] * weights[j]
     for j in range(grad.size):
-        grad[j] = weights[j] * (grad[j] - dot) * scale
+        grad[j] = weights[j] * (grad[j] - total) * scale
+
+
+@numba.njit(cache=True)
+def _transposed(a):
+    """a^T as a new C-contiguous array: tile.gemm reads its second operand by rows."""
+    out = np.empty((a.shape[1], a.shape[0]), a.dtype)
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[j, i] = a[i, j]
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _times_transposed(a, b, out, by_tiles):
+    """out = a @ b^T: by tiles (b transposed first), or BLAS."""
+    if by_tiles:
+        dot(a, _transposed(b), out, by_tiles)
+    else:
+        np.dot(a, b.T, out)
 
 
 @threaded(fastmath=REORDER_SUMS)
-def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, table, bias_row, scale):
+def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, table, bias_row, scale, by_tiles):
     """q, k, v read through _rows_of (buffer, place); sizes: (N, H, Tq, Tk, d, dv), N * H heads of q (Tq, d),
     k (Tk, d), v (Tk, dv); table and bias_row from _score_offsets -> out: (N*H, Tq, dv), weights: (N*H, Tq, Tk)."""
     n, h, length, source, d, dv = sizes
@@ -208,15 +229,15 @@ def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, table, bias_row, sca
     for b in numba.prange(n * h):
         i, j = b // h, b % h
         q, k, v = _head(qs, q_at, i, j, length, d), _head(ks, k_at, i, j, source, d), _head(vs, v_at, i, j, source, dv)
-        np.dot(q, k.T, weights[b])
+        _times_transposed(q, k, weights[b], by_tiles)
         for t in range(length):
             _softmax_of_scores(weights[b, t], table[bias_row[b * length + t]], scale)
-        np.dot(weights[b], v, out[b])
+        dot(weights[b], v, out[b], by_tiles)
     return out, weights
 
 
 @threaded(fastmath=REORDER_SUMS)
-def _attention_backward(gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, scale):
+def _attention_backward(gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, scale, by_tiles):
     """grad_out (Tq, dv per head), q, k, v read through _rows_of, sizes as in _attention_forward, weights:
     (N*H, Tq, Tk) -> dq, dk, dv: (N*H, Tq, d), (N*H, Tk, d), (N*H, Tk, dv)."""
     n, h, length, source, d, dv = sizes
@@ -226,12 +247,13 @@ def _attention_backward(gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, 
         i, j = b // h, b % h
         grad_out, q = _head(gs, g_at, i, j, length, dv), _head(qs, q_at, i, j, length, d)
         k, v = _head(ks, k_at, i, j, source, d), _head(vs, v_at, i, j, source, dv)
-        np.dot(weights[b].T, grad_out, dvalues[b])
-        dscores = np.dot(grad_out, v.T)  # dL/dP, made dL/dS row by row
+        dot(weights[b].T, grad_out, dvalues[b], by_tiles)
+        dscores = np.empty((length, source), qs.dtype)
+        _times_transposed(grad_out, v, dscores, by_tiles)  # dL/dP, made dL/dS row by row
         for t in range(length):
             _scores_gradient(dscores[t], weights[b, t], scale)
-        np.dot(dscores, k, dq[b])
-        np.dot(dscores.T, q, dk[b])
+        dot(dscores, k, dq[b], by_tiles)
+        dot(dscores.T, q, dk[b], by_tiles)
     return dq, dk, dvalues
 
 
@@ -251,7 +273,8 @@ def attention_forward(q, k, v, mask, scale):
     table, bias_row = _score_offsets(mask, lead, length, source, q.dtype)
     sizes = (*_lead(q.shape), length, source, q.shape[-1], v.shape[-1])
     rows = (*_rows_of(q), *_rows_of(k), *_rows_of(v))
-    out, weights = with_one_blas_thread(_attention_forward, *rows, sizes, table, bias_row, q.dtype.type(scale))
+    args = (*rows, sizes, table, bias_row, q.dtype.type(scale), beats_blas(q.dtype))
+    out, weights = with_one_blas_thread(_attention_forward, *args)
     return out.reshape(*lead, length, v.shape[-1]), weights.reshape(*lead, length, source)
 
 
@@ -267,7 +290,8 @@ def attention_backward(grad_out, q, k, v, saved, mask, scale):
     sizes = (*_lead(q.shape), q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1])
     rows = (*_rows_of(grad_out), *_rows_of(q), *_rows_of(k), *_rows_of(v))
     (weights,) = _heads(saved)
-    dq, dk, dv = with_one_blas_thread(_attention_backward, *rows, sizes, weights, q.dtype.type(scale))
+    args = (*rows, sizes, weights, q.dtype.type(scale), beats_blas(q.dtype))
+    dq, dk, dv = with_one_blas_thread(_attention_backward, *args)
     return dq.reshape(q.shape), dk.reshape(k.shape), dv.reshape(v.shape)
 
 

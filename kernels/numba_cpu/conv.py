@@ -6,12 +6,12 @@ from kernels.numba_cpu.common import (
     SPLIT_WORK,
     float32_and_float64_only,
     numba,
-    run_kernel,
     threaded,
     warms_up,
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import LONG_SUM, beats_blas, dot_nt
+from kernels.numba_cpu.tile import dot
 from kernels.windows import output_size, transposed_output_size
 
 # Convolutions are im2col + BLAS, like the reference, but one sample (or a small group of samples) at a time,
@@ -30,10 +30,12 @@ from kernels.windows import output_size, transposed_output_size
 # are one sample per product, where lanes measured slower.
 # Weight gradients sum over the batch: each thread adds its samples' products into its own slice of
 # ``partial``, summed after the parallel loop, so no two threads write the same memory.
-# Products whose sums are long are taken as dot products of rows (dot.dot_nt), which run at the CPU's full vector
-# width where the environment may hold OpenBLAS to narrower kernels: weight gradients summed over >= LONG_SUM
-# pixels, and, on large images, the forward with windows of >= ROWS_FROM values (each window copied into a row,
-# _convolve_rows) and, at stride 1, grad_x as such a convolution of the gradient.
+# Where the environment holds OpenBLAS to narrower kernels than the CPU's (dot.beats_blas), the products run at the
+# CPU's full vector width instead: w @ cols and w^T @ grad by tile.gemm, and weight gradients summed over >= LONG_SUM
+# pixels as dot products of rows (dot.dot_nt), as both operands run along that sum. With tiles, conv2d's forward of
+# (64, 16, 28, 28) * (32, 16, 3, 3) forward and backward took 0.83x the time of BLAS with the long windows by dot_nt
+# (copied into rows, a kernel of their own), and 0.74x once those were unfolded and taken by tiles too (in-process
+# alternation, 14 rounds): the rows' kernel was deleted.
 
 
 @numba.njit(cache=True, inline="always")
@@ -163,7 +165,7 @@ def _matrix(buffer, rows, columns):
 
 
 @numba.njit(cache=True, inline="always")
-def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, start, stop, out, partial):
+def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial):
     """_convolve_batch for samples start .. stop - 1, on this thread: partial is this thread's (K, B)."""
     _, _, _, _, ph, pw, _, _, oh, ow = geometry
     unfold, fold = image.shape[0] > 0, folded.shape[0] > 0
@@ -186,7 +188,7 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, start,
             _to_lanes(image, n0, size, ph, pw, lanes)
             _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols_lanes)
             if rows_a:
-                np.dot(a, cols, out[n0] if size == 1 else _matrix(product_lanes, rows_a, p * size))
+                dot(a, cols, out[n0] if size == 1 else _matrix(product_lanes, rows_a, p * size), by_tiles)
                 if size > 1:
                     _scatter_lanes(product_lanes, out_rows, n0, size)
             if rows_b and p * size >= long_sum:  # sums over this many pixels: dot_nt beats BLAS (see dot.py)
@@ -195,13 +197,13 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, start,
                 np.dot(cols, b_group.T, b_product)
                 partial += b_product
         if fold:
-            np.dot(at, b_group, cols)
+            dot(at, b_group, cols, by_tiles)
             _fold_lanes(cols_lanes, channels, padded_h, padded_w, size, geometry, lanes)
             _from_lanes(lanes, ph, pw, folded, n0, size)
 
 
 @threaded()
-def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, out, partial):
+def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial):
     """Every convolution pass, per group of samples, each part done where its arrays are not empty:
     unfold: cols = unfold(image); out = a @ cols; partial[thread] += cols @ b^T
     fold:   folded = fold(at @ b)
@@ -218,68 +220,7 @@ def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, out, par
     batch, threads = b.shape[0], partial.shape[0]
     for t in numba.prange(threads):
         start, stop = t * batch // threads, (t + 1) * batch // threads
-        _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, start, stop, out, partial[t])
-
-
-# conv2d's forward for windows of many values (C*KH*KW >= ROWS_FROM): each window copied into a row, channels
-# innermost, and the product taken as dot products of those rows with the weight's (dot.dot_nt), which ran
-# lesson 08's second convolution ((64, 288) by (121, 288) a sample) at 87 GMAC/s on one core, against 53 for
-# OpenBLAS's AVX2 kernels on the usual (64, 288) @ (288, 121). The rows are zero-padded to a whole number of
-# vectors (16 numbers), so that every sum runs in full vectors.
-ROWS_FROM = 128
-# conv2d's backward takes grad_x as such a convolution of the gradient from this many input channels (its output
-# channels there). Backward alone, 3x3 windows, batch 64, 2 threads, against w^T @ grad and its fold: 0.89x for
-# lesson 08's (C, O, H) = (32, 64, 13), 0.92-0.95x for (64, 32 or 64, 13), 0.98x for (32, 64, 28); but 1.04x for
-# (16, 32, 28) and 1.12x for (16, 64, 28), where the rows' copies outweigh the product.
-GRAD_X_BY_ROWS_FROM = 32
-
-
-@numba.njit(cache=True)
-def _to_pixels(x, n, ph, pw, pixels):
-    """pixels[y, x, c] = x[n, c, y - ph, x - pw], 0 on the border: sample n channels-last and zero-padded, flat
-    (H + 2ph, W + 2pw, C), so that a window's row is made of runs of C contiguous numbers."""
-    channels, h, w = x.shape[1], x.shape[2], x.shape[3]
-    padded_w = w + 2 * pw
-    pixels[: (h + 2 * ph) * padded_w * channels] = 0
-    for c in range(channels):
-        for y in range(h):
-            for col in range(w):
-                pixels[_index(((y + ph) * padded_w + col + pw) * channels + c)] = x[n, c, y, col]
-
-
-@numba.njit(cache=True)
-def _windows_as_rows(pixels, channels, padded_w, geometry, rows):
-    """rows[oy*OW + ox, (i*KW + j)*C + c] = pixels[oy*sh + i*dh, ox*sw + j*dw, c] (im2row, channels-last). rows:
-    (OH*OW, Kp), its columns past KH*KW*C left as they are (zeros)."""
-    kh, kw, sh, sw, _, _, dh, dw, oh, ow = geometry
-    for oy in range(oh):
-        for ox in range(ow):
-            row = rows[oy * ow + ox]
-            to = 0
-            for i in range(kh):
-                for j in range(kw):
-                    start = ((oy * sh + i * dh) * padded_w + ox * sw + j * dw) * channels
-                    for c in range(channels):
-                        row[_index(to + c)] = pixels[_index(start + c)]
-                    to += channels
-
-
-@threaded()
-def _convolve_rows(x, w_rows, geometry, out, threads):
-    """conv2d's forward by rows of windows: out[n] = w_rows @ rows(x[n])^T, by dot_nt, in parallel over samples.
-
-    x: (N, C, H, W); w_rows: (O, Kp), the weight as (O, KH, KW, C) with zero columns up to Kp; out: (N, O, OH*OW),
-    zeros (dot_nt adds). Each thread takes a contiguous share of the samples.
-    """
-    _, _, _, _, ph, pw, _, _, oh, ow = geometry
-    batch, channels, padded_w = x.shape[0], x.shape[1], x.shape[3] + 2 * pw
-    for t in numba.prange(threads):
-        pixels = np.empty((x.shape[2] + 2 * ph) * padded_w * channels, x.dtype)
-        rows = np.zeros((oh * ow, w_rows.shape[1]), x.dtype)
-        for n in range(t * batch // threads, (t + 1) * batch // threads):
-            _to_pixels(x, n, ph, pw, pixels)
-            _windows_as_rows(pixels, channels, padded_w, geometry, rows)
-            dot_nt(w_rows, rows, out[n])
+        _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial[t])
 
 
 # Work for run_kernel (nanoseconds on one thread) per multiply-add of a convolution: its small products and the
@@ -309,15 +250,9 @@ def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, a
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
     image, folded = nothing if image is None else image, nothing if folded is None else folded
     group, long_sum = _group_size(n, k, pixels, threads), LONG_SUM if beats_blas(b.dtype) else np.iinfo(np.int64).max
-    kernel_args = (image, a, b, at, folded, geometry, group, long_sum, out, partial)
+    kernel_args = (image, a, b, at, folded, geometry, group, long_sum, beats_blas(dtype), out, partial)
     with_one_blas_thread(_convolve_batch, *kernel_args, work=work)
     return out, partial.sum(axis=0)
-
-
-def _by_rows(batch: int, window: int, pixels: int, threads: int, dtype) -> bool:
-    """Whether conv2d's forward takes its windows as rows (_convolve_rows): windows of ROWS_FROM values or more, on
-    images large enough that _convolve_batch would multiply one sample at a time, where dot_nt beats the BLAS."""
-    return window >= ROWS_FROM and _group_size(batch, window, pixels, threads) == 1 and beats_blas(dtype)
 
 
 def _group_size(batch: int, rows: int, pixels: int, threads: int) -> int:
@@ -349,12 +284,6 @@ def conv2d_forward(x, w, stride, padding, dilation):
     oh, ow = output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
     work, threads = _work_and_threads(n * o * oh * ow * w[0].size)
     geometry, no_b = _geometry(w, stride, padding, dilation, (oh, ow)), np.empty((n, 0, oh * ow), x.dtype)
-    if _by_rows(n, w[0].size, oh * ow, threads, x.dtype):
-        w_rows = np.zeros((o, -(-w[0].size // 16) * 16), x.dtype)
-        w_rows[:, : w[0].size] = w.transpose(0, 2, 3, 1).reshape(o, -1)
-        out = np.zeros((n, o, oh * ow), x.dtype)
-        run_kernel(_convolve_rows, work, x, w_rows, geometry, out, threads, twin=False)
-        return out.reshape(n, o, oh, ow)
     out, _ = _convolve(work, threads, geometry, no_b, image=x, a=w.reshape(o, -1))
     return out.reshape(n, o, oh, ow)
 
@@ -370,16 +299,6 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
     if not input_grad:
         _, partial = _convolve(work, threads, geometry, grad, image=x)
         return None, _weight_grad(partial, w)
-    kh, kw = w.shape[2:]
-    full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, (kh, kw), padding))  # padding of the transpose
-    rows = _by_rows(n, o * kh * kw, x.shape[2] * x.shape[3], threads, x.dtype) and x.shape[1] >= GRAD_X_BY_ROWS_FROM
-    if tuple(stride) == (1, 1) and min(full) >= 0 and rows:
-        # At stride 1, grad_x is a convolution of the gradient with the weight flipped and transposed, (C, O, KH,
-        # KW), which _convolve_rows computes faster than w^T @ grad and its fold once C is large enough (see
-        # GRAD_X_BY_ROWS_FROM).
-        _, partial = _convolve(work // 2, threads, geometry, grad, image=x)
-        flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-        return conv2d_forward(grad.reshape(n, o, oh, ow), flipped, (1, 1), full, dilation), _weight_grad(partial, w)
     grad_x, w2t = np.empty(x.shape, x.dtype), np.ascontiguousarray(w.reshape(o, -1).T)
     _, partial = _convolve(work, threads, geometry, grad, image=x, at=w2t, folded=grad_x)
     return grad_x, _weight_grad(partial, w)
@@ -420,6 +339,3 @@ def warm_up(dtype: np.dtype) -> None:
     conv2d_backward(y, x, w, *geometry)
     conv2d_backward(y, x, w, *geometry, input_grad=False)
     conv_transpose2d_backward(conv_transpose2d_forward(y, w, *transposed), y, w, *transposed)
-    # Windows of 288 values on 529 pixels: the forward and grad_x by rows (_convolve_rows, where beats_blas(dtype)).
-    x, w = np.ones((1, GRAD_X_BY_ROWS_FROM, 23, 23), dtype), np.ones((16, GRAD_X_BY_ROWS_FROM, 3, 3), dtype)
-    conv2d_backward(conv2d_forward(x, w, *geometry), x, w, *geometry)

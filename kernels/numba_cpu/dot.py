@@ -27,9 +27,9 @@ _AVX512_CORES = {"SKYLAKEX", "COOPERLAKE", "SAPPHIRERAPIDS"}
 
 
 def beats_blas(dtype) -> bool:
-    """Whether dot_nt should replace BLAS for products of ``dtype`` here: float32 (what was measured, and what models
-    train in: float64 keeps the BLAS, and compiles none of the kernels that only dot_nt's ways need), on a machine
-    where dot_nt is wider than the BLAS (_wider_than_blas)."""
+    """Whether tile.gemm and dot_nt should replace BLAS for products of ``dtype`` here: float32 (what was measured, and
+    what models train in: float64 keeps the BLAS), on a machine where they are wider than the BLAS
+    (_wider_than_blas)."""
     return dtype == np.float32 and _wider_than_blas()
 
 
@@ -42,6 +42,8 @@ def _wider_than_blas() -> bool:
     (no threadpoolctl)."""
     from llvmlite import binding
 
+    if numba.config.DISABLE_JIT:  # plain Python: tile.gemm is LLVM IR, which only compiled code runs
+        return False
     if numba.config.CPU_NAME is not None or not binding.get_host_cpu_features().get("avx512f"):
         return False
     cores = [str(getattr(lib, "architecture", "")).upper() for lib in scipy_blas()]
@@ -118,8 +120,11 @@ def _sum(x, y):
 
 
 def products() -> str:
-    """What `tinynet info` shows: whether dot_nt takes the long products, and the BLAS it is weighed against."""
+    """What `tinynet info` shows: whether tiles and dot_nt take the products, and the BLAS they are weighed against."""
     cores = ", ".join(sorted({str(getattr(lib, "architecture", "?")) for lib in scipy_blas()})) or "not known"
     if _wider_than_blas():
-        return f"long float32 sums by dot_nt (AVX-512 here; SciPy's OpenBLAS runs {cores} kernels)"
+        return (
+            f"float32 products by tiles (tile.gemm), a convolution's weight gradient by dot_nt (AVX-512 here; "
+            f"SciPy's OpenBLAS runs {cores} kernels)"
+        )
     return f"BLAS (SciPy's OpenBLAS: {cores} kernels)"

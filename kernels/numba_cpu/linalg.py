@@ -1,5 +1,5 @@
-"""Matrix products: matmul and the linear layer's, with batches of equal shape run in parallel, one BLAS call per
-matrix, and products with long sums taken by dot.dot_nt where it beats the BLAS."""
+"""Matrix products: matmul and the linear layer's, with batches of equal shape run in parallel, each thread's
+products taken by tile.gemm where it beats the BLAS (dot.beats_blas), else by one BLAS call each."""
 
 import numpy as np
 
@@ -7,20 +7,21 @@ from kernels import numpy_ref
 from kernels.numba_cpu.common import (
     FLOATS,
     numba,
-    run_kernel,
     same_floats,
     threaded,
     warms_up,
     with_one_blas_thread,
 )
-from kernels.numba_cpu.dot import LONG_SUM, beats_blas, dot_nt
+from kernels.numba_cpu.dot import beats_blas
+from kernels.numba_cpu.tile import dot
 
 
 @threaded()
-def _batched_matmul(a, b, out):
-    """out[i] = a[i] @ b[i], matrices in parallel, one BLAS call each. a: (B, n, k), b: (B, k, m), out: (B, n, m)."""
+def _batched_matmul(a, b, out, by_tiles):
+    """out[i] = a[i] @ b[i], matrices in parallel, by tiles or one BLAS call each. a: (B, n, k), b: (B, k, m) and
+    out: (B, n, m), C-contiguous."""
     for i in numba.prange(out.shape[0]):
-        np.dot(a[i], b[i], out[i])
+        dot(a[i], b[i], out[i], by_tiles)
     return out
 
 
@@ -30,22 +31,16 @@ BLAS_MACS_PER_NS = 50
 # Products under this many multiply-adds go to NumPy (and a linear layer's to the reference): a kernel's launch and
 # checks would cost more than they save.
 TINY_MACS = 100_000
-# dot_nt takes a product whose b^T fits in this much of a core's cache (as it is read once per 4 rows of a), and
-# whose sums are long (dot.LONG_SUM): on (2048, 256) @ (256, 64) it took 0.72x the time of OpenBLAS's AVX2
-# kernels, 0.76x on (700, 1000) @ (1000, 128) with b transposed first, and 1.3x at sums of 64 (2 threads).
-DOT_NT_BYTES = 1 << 19
-# Rows of a transposed product's sum that _dot_nt_products turns into columns at a time.
-SUM_CHUNK = 256
 
 
 @threaded()
-def _matmul_rows(a, b, bias, out, blocks):
-    """out = a @ b + bias, a block of rows per thread, one BLAS call each. a: (n, k) C-contiguous, b: (k, m),
-    bias: (m,) or (0,), out: (n, m)."""
+def _matmul_rows(a, b, bias, out, blocks, by_tiles):
+    """out = a @ b + bias, a block of rows per thread, by tiles or one BLAS call each. a: (n, k) C-contiguous,
+    b: (k, m) (C-contiguous for tiles), bias: (m,) or (0,), out: (n, m)."""
     n = a.shape[0]
     for t in numba.prange(blocks):
         start, stop = t * n // blocks, (t + 1) * n // blocks
-        np.dot(a[start:stop], b, out[start:stop])
+        dot(a[start:stop], b, out[start:stop], by_tiles)
         _add_bias(out[start:stop], bias)
     return out
 
@@ -59,48 +54,16 @@ def _add_bias(rows, bias):
 
 
 @threaded()
-def _matmul_transposed(x, b, partial, sums, blocks):
+def _matmul_transposed(x, b, partial, sums, blocks, by_tiles):
     """partial[t] = x[rows]^T @ b[rows] for block t of the k rows; x^T @ b = partial.sum(0) (a weight gradient:
     the sum over the batch). Where sums has rows, also sums[t] = x[rows] summed over the rows (a bias gradient).
     x: (k, n) and b: (k, m) C-contiguous, partial: (blocks, n, m), sums: (blocks, n) or (0, n)."""
     k = x.shape[0]
     for t in numba.prange(blocks):
         start, stop = t * k // blocks, (t + 1) * k // blocks
-        np.dot(x[start:stop].T, b[start:stop], partial[t])
+        dot(x[start:stop].T, b[start:stop], partial[t], by_tiles)
         _sum_rows(x, start, stop, sums, t)
     return partial
-
-
-@threaded()
-def _dot_nt_products(a, bt, bias, x, b, sums, out, blocks, chunk):
-    """Either product by dot_nt, each thread a block of rows, ``chunk`` rows at a time:
-
-    - where x has no rows, out = a @ bt^T + bias: a block of a's rows per thread. a: (n, k), bt: (m, k), out: (n, m);
-    - else, out[t*n:(t+1)*n] = x[rows]^T @ b[rows] for thread t's block of the k rows (x^T @ b is the sum over t),
-      each chunk of rows turned into the columns of two arrays small enough for the thread's cache first (zero
-      columns pad the last); and, where sums has rows, sums[t] = x[rows] summed over the rows (a weight and a bias
-      gradient). x: (k, n), b: (k, m), out: (blocks * n, m), sums: (blocks, n) or (0, n).
-
-    One kernel with one call of dot_nt: a threaded kernel compiles what it calls three times over (common.threaded),
-    and two kernels took 3.6 s to compile where this takes 2.9 (float32)."""
-    transposed = x.shape[0] > 0
-    total, n = (x.shape[0], x.shape[1]) if transposed else (a.shape[0], 0)
-    for t in numba.prange(blocks):
-        start, stop = t * total // blocks, (t + 1) * total // blocks
-        x_columns, b_columns = np.empty((n, chunk), out.dtype), np.empty((b.shape[1], chunk), out.dtype)
-        out[t * n : (t + 1) * n].fill(0) if transposed else out[start:stop].fill(0)  # dot_nt adds to what is there
-        for first in range(start, stop, chunk):
-            last = min(stop, first + chunk)
-            if transposed:
-                _as_columns(x, first, last, x_columns)
-                _as_columns(b, first, last, b_columns)
-                left, right, target = x_columns, b_columns, out[t * n : (t + 1) * n]
-            else:
-                left, right, target = a[first:last], bt, out[first:last]
-            dot_nt(left, right, target)
-        _add_bias(out[start:stop], bias)
-        _sum_rows(x, start, stop, sums, t)
-    return out
 
 
 @numba.njit(cache=True, inline="always")
@@ -141,24 +104,12 @@ def _rows_times(rows, b, bias):
     C- or F-contiguous, bias: (m,) or (0,) -> (n, m)."""
     (n, k), m = rows.shape, b.shape[1]
     out = np.empty((n, m), rows.dtype)
-    blocks, work = min(numba.get_num_threads(), n), rows.size * m // BLAS_MACS_PER_NS
-    if _by_dot_nt(k, b.dtype, b.nbytes):
-        bt = b.T
-        if not bt.flags.c_contiguous:
-            bt = np.empty((m, k), b.dtype)
-            _as_columns(b, 0, k, bt)
-        nothing = np.empty((0, 0), rows.dtype)
-        chunk = -(-n // blocks)
-        return run_kernel(
-            _dot_nt_products, work, rows, bt, bias, nothing, nothing, nothing, out, blocks, chunk, twin=False
-        )
-    return with_one_blas_thread(_matmul_rows, rows, b, bias, out, blocks, work=work)
-
-
-def _by_dot_nt(k: int, dtype, cached_bytes: int) -> bool:
-    """Whether a product with sums of k terms is taken by dot_nt: long sums, its operand read again and again small
-    enough (cached_bytes, see DOT_NT_BYTES), of a dtype on a machine where dot_nt beats the BLAS (dot.beats_blas)."""
-    return k >= LONG_SUM and cached_bytes <= DOT_NT_BYTES and beats_blas(dtype)
+    blocks, work, by_tiles = min(numba.get_num_threads(), n), rows.size * m // BLAS_MACS_PER_NS, beats_blas(b.dtype)
+    if by_tiles and not b.flags.c_contiguous:  # a linear layer's weight^T: tiles read b by rows
+        b_rows = np.empty((k, m), b.dtype)
+        _as_columns(b.T, 0, m, b_rows)
+        b = b_rows
+    return with_one_blas_thread(_matmul_rows, rows, b, bias, out, blocks, by_tiles, work=work)
 
 
 def _transposed_times(x, b, sums: bool):
@@ -168,14 +119,8 @@ def _transposed_times(x, b, sums: bool):
     blocks, work = min(numba.get_num_threads(), k), x.size * m // BLAS_MACS_PER_NS
     partial = np.empty((blocks, n, m), x.dtype)
     partial_sums = np.empty((blocks if sums else 0, n), x.dtype)
-    if min(n, m) >= 16 and _by_dot_nt(k, x.dtype, m * SUM_CHUNK * x.itemsize):
-        rows = -(-k // blocks)  # a thread's rows, in equal chunks of up to SUM_CHUNK, a multiple of 16 each
-        chunk = -(-rows // -(-rows // SUM_CHUNK) // 16) * 16
-        nothing = np.empty((0, 0), x.dtype)
-        args = (nothing, nothing, np.empty(0, x.dtype), x, b, partial_sums, partial.reshape(-1, m), blocks, chunk)
-        product = run_kernel(_dot_nt_products, work, *args, twin=False).reshape(blocks, n, m)
-    else:
-        product = with_one_blas_thread(_matmul_transposed, x, b, partial, partial_sums, blocks, work=work)
+    args = (x, b, partial, partial_sums, blocks, beats_blas(x.dtype))
+    product = with_one_blas_thread(_matmul_transposed, *args, work=work)
     if blocks == 1:
         return product[0], (partial_sums[0] if sums else None)
     return product.sum(axis=0), (partial_sums.sum(axis=0) if sums else None)
@@ -185,16 +130,18 @@ def matmul(a, b):
     """As numpy_ref.matmul, choosing among these ways by what was measured (2 cores, float32):
 
     - tiny products (under TINY_MACS multiply-adds), batches that broadcast and other dtypes: NumPy's matmul;
-    - 2-D products: a block of rows per numba thread, one single-threaded BLAS call each. NumPy's BLAS splits
+    - 2-D products: a block of rows per numba thread, by tile.gemm where it beats the BLAS (float32 with AVX-512
+      here: the transformer LM's step took 0.84x the time of BLAS with long sums by dot.dot_nt, the LSTM LM's
+      0.77x), else one single-threaded BLAS call each. NumPy's BLAS splits
       one product as well, but its threads keep spinning for a while after each call, on the cores numba's
       threads are pinned to (placement.py): lesson 08's CNN step (linear layers between convolutions) took
       2.7x PyTorch's time with NumPy's matmul, 1.1x this way;
       a batch times one matrix (a linear layer on (..., n, k)) is folded into one (batch * n, k) @ (k, m)
       product first, 1.5x faster than NumPy's matrix-by-matrix loop on (8, 100, 64) @ (64, 64);
       a transposed operand (x^T @ grad, a weight gradient) is split along the sum instead, each thread adding
-      up its block of rows: copying x^T to rows first took 3 of the 19 ms of a transformer LM step;
-      long sums by dot_nt where it beats the BLAS (DOT_NT_BYTES);
-    - batches of equal shape: numba runs the matrices in parallel, one single-threaded BLAS call each,
+      up its block of rows: copying x^T to rows first took 3 of the 19 ms of a transformer LM step (tiles read
+      x^T where it lies);
+    - batches of equal shape: numba runs the matrices in parallel, by tiles or one single-threaded BLAS call each,
       1.3 to 2x faster than NumPy on (32, 50, 16) @ (32, 16, 50) or (64, 100, 64) @ (64, 64, 100).
     """
     floats = a.dtype == b.dtype and a.dtype in FLOATS
@@ -213,7 +160,8 @@ def matmul(a, b):
     if a.shape[:-2] == b.shape[:-2]:
         a3, b3 = (np.ascontiguousarray(t).reshape(-1, *t.shape[-2:]) for t in (a, b))
         out = np.empty((a3.shape[0], a3.shape[1], b3.shape[2]), a.dtype)
-        return with_one_blas_thread(_batched_matmul, a3, b3, out).reshape(*a.shape[:-1], b.shape[-1])
+        with_one_blas_thread(_batched_matmul, a3, b3, out, beats_blas(a.dtype))
+        return out.reshape(*a.shape[:-1], b.shape[-1])
     return np.matmul(a, b)
 
 
@@ -253,7 +201,6 @@ def warm_up(dtype: np.dtype) -> None:
     matmul(a, a)
     matmul(a, a.T)  # b F-contiguous: the weight of a linear layer
     matmul(a.T, a)  # a transposed: a weight gradient
-    # Long sums forward and backward (by dot_nt where it beats the BLAS; the weight transposed for grad_x).
-    x, weight, bias = np.ones((256, LONG_SUM), dtype), np.ones((LONG_SUM, LONG_SUM), dtype), np.ones(LONG_SUM, dtype)
+    x, weight, bias = np.ones((256, 64), dtype), np.ones((64, 64), dtype), np.ones(64, dtype)  # a linear layer
     grad = linear_forward(x, weight, bias)
     linear_backward(grad, x, weight, True, True, True)
