@@ -20,7 +20,7 @@ from kernels.numba_cpu.common import (
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import beats_blas
-from kernels.numba_cpu.tile import dot
+from kernels.numba_cpu.tile import dot, transpose
 
 # Attention is fused per (batch, head): threads split the heads (prange over every leading axis merged into
 # one), and each head makes its scores, softmax and output in one pass while they are in its cache. The
@@ -200,21 +200,13 @@ def _scores_gradient(grad, weights, scale):
         grad[j] = weights[j] * (grad[j] - total) * scale
 
 
-@numba.njit(cache=True)
-def _transposed(a):
-    """a^T as a new C-contiguous array: tile.gemm reads its second operand by rows."""
-    out = np.empty((a.shape[1], a.shape[0]), a.dtype)
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            out[j, i] = a[i, j]
-    return out
-
-
 @numba.njit(cache=True, inline="always")
 def _times_transposed(a, b, out, by_tiles):
     """out = a @ b^T: by tiles (b transposed first), or BLAS."""
     if by_tiles:
-        dot(a, _transposed(b), out, by_tiles)
+        b_t = np.empty((b.shape[1], b.shape[0]), b.dtype)
+        transpose(b, b_t)
+        dot(a, b_t, out, by_tiles)
     else:
         np.dot(a, b.T, out)
 

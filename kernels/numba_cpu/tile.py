@@ -161,3 +161,12 @@ def dot(a, b, out, by_tiles):
         gemm(a, b, out)
     else:
         np.dot(a, b, out)
+
+
+@numba.njit(cache=True)
+def transpose(a, out):
+    """out = a^T, copied: gemm reads its second operand by rows, so a product with b^T takes b transposed first.
+    a: (M, N), out: (N, M) or larger (its first M columns of N rows written)."""
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[j, i] = a[i, j]
