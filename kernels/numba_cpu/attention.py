@@ -20,7 +20,7 @@ from kernels.numba_cpu.common import (
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import beats_blas
-from kernels.numba_cpu.tile import dot, transpose
+from kernels.numba_cpu.tile import dot, times_transposed
 
 # Attention is fused per (batch, head): threads split the heads (prange over every leading axis merged into
 # one), and each head makes its scores, softmax and output in one pass while they are in its cache. The
@@ -200,17 +200,6 @@ def _scores_gradient(grad, weights, scale):
         grad[j] = weights[j] * (grad[j] - total) * scale
 
 
-@numba.njit(cache=True, inline="always")
-def _times_transposed(a, b, out, by_tiles):
-    """out = a @ b^T: by tiles (b transposed first), or BLAS."""
-    if by_tiles:
-        b_t = np.empty((b.shape[1], b.shape[0]), b.dtype)
-        transpose(b, b_t)
-        dot(a, b_t, out, by_tiles)
-    else:
-        np.dot(a, b.T, out)
-
-
 @threaded(fastmath=REORDER_SUMS)
 def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, table, bias_row, scale, by_tiles):
     """q, k, v read through _rows_of (buffer, place); sizes: (N, H, Tq, Tk, d, dv), N * H heads of q (Tq, d),
@@ -221,7 +210,7 @@ def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, table, bias_row, sca
     for b in numba.prange(n * h):
         i, j = b // h, b % h
         q, k, v = _head(qs, q_at, i, j, length, d), _head(ks, k_at, i, j, source, d), _head(vs, v_at, i, j, source, dv)
-        _times_transposed(q, k, weights[b], by_tiles)
+        times_transposed(q, k, weights[b], np.empty(k.size, qs.dtype), by_tiles, False)
         for t in range(length):
             _softmax_of_scores(weights[b, t], table[bias_row[b * length + t]], scale)
         dot(weights[b], v, out[b], by_tiles)
@@ -241,7 +230,7 @@ def _attention_backward(gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, 
         k, v = _head(ks, k_at, i, j, source, d), _head(vs, v_at, i, j, source, dv)
         dot(weights[b].T, grad_out, dvalues[b], by_tiles)
         dscores = np.empty((length, source), qs.dtype)
-        _times_transposed(grad_out, v, dscores, by_tiles)  # dL/dP, made dL/dS row by row
+        times_transposed(grad_out, v, dscores, np.empty(v.size, qs.dtype), by_tiles, False)  # dL/dP, then dL/dS
         for t in range(length):
             _scores_gradient(dscores[t], weights[b, t], scale)
         dot(dscores, k, dq[b], by_tiles)

@@ -11,7 +11,7 @@ from kernels.numba_cpu.common import (
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import LONG_SUM, beats_blas, dot_nt
-from kernels.numba_cpu.tile import dot, gemm, transpose
+from kernels.numba_cpu.tile import dot, times_transposed
 from kernels.windows import output_size, transposed_output_size
 
 # Convolutions are im2col + BLAS, like the reference, but one sample (or a small group of samples) at a time,
@@ -176,7 +176,7 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_til
     cols_lanes = np.empty(k * p * group, b.dtype)
     product_lanes = np.empty(rows_a * p * group, b.dtype)
     b_lanes = np.empty(rows_b * p * group, b.dtype)
-    b_product, b_transposed = np.empty((k, rows_b), b.dtype), np.empty(p * group * rows_b, b.dtype)
+    b_transposed = np.empty(p * group * rows_b, b.dtype)
     out_rows, b_rows = out.reshape((out.shape[0], -1)), b.reshape((b.shape[0], -1))
     for n0 in range(start, stop, group):
         size = min(group, stop - n0)
@@ -193,13 +193,8 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_til
                     _scatter_lanes(product_lanes, out_rows, n0, size)
             if rows_b and p * size >= long_sum:  # sums over this many pixels: dot_nt beats BLAS (see dot.py)
                 dot_nt(cols, b_group, partial)
-            elif rows_b and by_tiles:  # shorter sums: b's group transposed, then tiles
-                b_t = _matrix(b_transposed, p * size, rows_b)
-                transpose(b_group, b_t)
-                gemm(cols, b_t, partial, True)
-            elif rows_b:
-                np.dot(cols, b_group.T, b_product)
-                partial += b_product
+            elif rows_b:  # shorter sums: tiles (on b's group transposed) or BLAS
+                times_transposed(cols, b_group, partial, b_transposed, by_tiles, True)
         if fold:
             dot(at, b_group, cols, by_tiles)
             _fold_lanes(cols_lanes, channels, padded_h, padded_w, size, geometry, lanes)

@@ -19,14 +19,14 @@ kernels). Numba's disk cache keys a kernel by its own file: after editing this o
 """
 
 import numpy as np
-from llvmlite import ir
+from llvmlite import binding, ir
 from numba.core import cgutils, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from kernels.numba_cpu.common import numba
 
 ROWS = 6  # rows of c per tile
-LANES = 16  # numbers per vector: 512 bits of float32 (float64 takes two registers a vector)
+LANES = 16  # float32 numbers per vector: 512 bits
 WIDTH = 2 * LANES  # columns of c per tile
 SUM_BLOCK = 256  # terms of the sum per pass over c: a block of b (256 x 32 float32, 32 KB) stays in L1
 
@@ -42,31 +42,25 @@ def _make_tile(rows: int):
     """The intrinsic for a tile of ``rows`` rows (see _tile_codegen)."""
 
     @intrinsic
-    def tile(typingctx, a, b, c, i, j, k0, k1, columns, accumulate):
-        sig = types.void(a, b, c, types.intp, types.intp, types.intp, types.intp, types.intp, types.boolean)
-        return sig, lambda context, builder, signature, args: _tile_codegen(rows, context, builder, signature, args)
+    def tile(typingctx, a, a_row, a_column, b, b_row, c, c_row, i, j, k0, k1, columns, accumulate):
+        index = types.intp
+        sig = types.void(a, index, index, b, index, c, index, index, index, index, index, index, types.boolean)
+        return sig, lambda context, builder, signature, args: _tile_codegen(rows, context, builder, args)
 
     return tile
 
 
-def _tile_codegen(rows, context, builder, signature, args):
-    """c[i:i+rows, j:j+columns] = (c's values if accumulate else 0) + sum over k0 <= k < k1 of a[i+r, k] b[k, j:...].
-
-    a: any 2-D array; b, c: 2-D, their rows contiguous (the caller checks); columns <= WIDTH."""
-    a, b, c = (context.make_array(t)(context, builder, v) for t, v in zip(signature.args[:3], args[:3]))
-    i, j, k0, k1, columns, accumulate = args[3:]
-    number = context.get_value_type(signature.args[2].dtype)
-    vector, index = ir.VectorType(number, LANES), ir.IntType(64)
-    size = context.get_abi_sizeof(number)
+def _tile_codegen(rows, context, builder, args):
+    """c[i+r, j+q] = (c's value if accumulate else 0) + sum over k0 <= k < k1 of a[i+r, k] b[k, j+q], for r < rows
+    and q < columns <= WIDTH: a[r, k] at a + r*a_row + k*a_column, b[k, q] at b + k*b_row + q, c[r, q] at
+    c + r*c_row + q (float32 pointers, strides in numbers)."""
+    a_data, a_row, a_column, b_data, b_row, c_data, c_row, i, j, k0, k1, columns, accumulate = args
+    number = ir.FloatType()
+    vector, index, size = ir.VectorType(number, LANES), ir.IntType(64), 4
     add, mul = builder.add, builder.mul
 
-    def stride(array, axis):  # in numbers, not bytes
-        return builder.sdiv(builder.extract_value(array.strides, axis), index(size))
-
-    a_row, a_column, b_row, c_row = stride(a, 0), stride(a, 1), stride(b, 0), stride(c, 0)
-
     # LLVM's intrinsics: masked loads and stores (the columns past ``columns`` are left alone), fused multiply-add.
-    kind = f"v{LANES}{'f32' if size == 4 else 'f64'}"
+    kind = f"v{LANES}f32"
     pointer, alignment, zero = vector.as_pointer(), ir.IntType(32)(size), ir.Constant(vector, [0.0] * LANES)
     lane = [ir.Constant(ir.VectorType(index, LANES), [v * LANES + q for q in range(LANES)]) for v in range(2)]
     masks = [builder.icmp_signed("<", lane[v], _splat(builder, columns, LANES)) for v in range(2)]
@@ -79,9 +73,9 @@ def _tile_codegen(rows, context, builder, signature, args):
     store = function(f"llvm.masked.store.{kind}.p0{kind}", ir.VoidType(), [vector, pointer, alignment.type, mask])
     fma = function(f"llvm.fma.{kind}", vector, [vector] * 3)
 
-    def row_vectors(array, row, stride_of_rows):
-        """Pointers to the 2 vectors of array[row, j:j + WIDTH]."""
-        start = builder.gep(array.data, [add(mul(row, stride_of_rows), j)])
+    def row_vectors(data, row, stride_of_rows):
+        """Pointers to the 2 vectors of row ``row``, columns j .. j + WIDTH - 1."""
+        start = builder.gep(data, [add(mul(row, stride_of_rows), j)])
         return [builder.bitcast(builder.gep(start, [index(v * LANES)]), pointer) for v in range(2)]
 
     # The loop over k; its phis carry k and the 2 * rows sums.
@@ -91,10 +85,10 @@ def _tile_codegen(rows, context, builder, signature, args):
     builder.position_at_end(loop)
     k = builder.phi(index)
     sums = [builder.phi(vector) for _ in range(2 * rows)]
-    b_k = [builder.call(load, [p, alignment, m, zero]) for p, m in zip(row_vectors(b, k, b_row), masks)]
+    b_k = [builder.call(load, [p, alignment, m, zero]) for p, m in zip(row_vectors(b_data, k, b_row), masks)]
     updated = []
     for r in range(rows):
-        a_rk = builder.load(builder.gep(a.data, [add(mul(add(i, index(r)), a_row), mul(k, a_column))]))
+        a_rk = builder.load(builder.gep(a_data, [add(mul(add(i, index(r)), a_row), mul(k, a_column))]))
         updated += [builder.call(fma, [_splat(builder, a_rk, LANES), b_k[v], sums[2 * r + v]]) for v in range(2)]
     k_next = add(k, index(1))
     k.add_incoming(k0, entry)
@@ -113,7 +107,7 @@ def _tile_codegen(rows, context, builder, signature, args):
         total.add_incoming(value, loop)
         totals.append(total)
     for r in range(rows):
-        for v, (p, m) in enumerate(zip(row_vectors(c, add(i, index(r)), c_row), masks)):
+        for v, (p, m) in enumerate(zip(row_vectors(c_data, add(i, index(r)), c_row), masks)):
             before = builder.select(accumulate, builder.call(load, [p, alignment, m, zero]), zero)
             builder.call(store, [builder.fadd(before, totals[2 * r + v]), p, alignment, m])
     return context.get_dummy_value()
@@ -122,45 +116,129 @@ def _tile_codegen(rows, context, builder, signature, args):
 _tile1, _tile2, _tile3, _tile4, _tile5, _tile6 = (_make_tile(rows) for rows in range(1, ROWS + 1))
 
 
-@numba.njit(cache=True, inline="always")
-def _tiles(a, b, c, i, rows, j, k0, k1, columns, accumulate):
+@numba.njit(inline="always")
+def _tiles(a, a_row, a_column, b, b_row, c, c_row, i, rows, j, k0, k1, columns, accumulate):
     """The tile of c's rows i .. i + rows - 1 (rows <= ROWS): one intrinsic per count of rows."""
+    operands = (a, a_row, a_column, b, b_row, c, c_row, i, j, k0, k1, columns, accumulate)
     if rows == 6:
-        _tile6(a, b, c, i, j, k0, k1, columns, accumulate)
+        _tile6(*operands)
     elif rows == 5:
-        _tile5(a, b, c, i, j, k0, k1, columns, accumulate)
+        _tile5(*operands)
     elif rows == 4:
-        _tile4(a, b, c, i, j, k0, k1, columns, accumulate)
+        _tile4(*operands)
     elif rows == 3:
-        _tile3(a, b, c, i, j, k0, k1, columns, accumulate)
+        _tile3(*operands)
     elif rows == 2:
-        _tile2(a, b, c, i, j, k0, k1, columns, accumulate)
+        _tile2(*operands)
     elif rows == 1:
-        _tile1(a, b, c, i, j, k0, k1, columns, accumulate)
+        _tile1(*operands)
 
 
-@numba.njit(cache=True)
-def gemm(a, b, c, accumulate=False):
-    """c = a @ b, or c += a @ b with accumulate. a: (M, K), any strides (a.T for a transposed operand); b: (K, N)
-    and c: (M, N) with their rows contiguous. One thread; callers split c's rows over threads."""
-    m, n, depth = c.shape[0], c.shape[1], a.shape[1]
-    if depth == 0 and not accumulate:
-        c[:] = 0
+_FLOATS = types.CPointer(types.float32)
+_SIGNATURE = types.void(
+    _FLOATS, types.intp, types.intp, _FLOATS, types.intp, _FLOATS, types.intp,  # a, b, c and their strides
+    types.intp, types.intp, types.intp, types.boolean,  # m, n, k, accumulate
+)  # fmt: skip
+
+
+@numba.cfunc(_SIGNATURE, cache=True)
+def _gemm_float32(a, a_row, a_column, b, b_row, c, c_row, m, n, depth, accumulate):
+    """gemm on pointers and strides, compiled once as a C function: kernels call it by name (_GEMM), so that each
+    does not compile the tiles again (a threaded kernel optimizes what it calls four times over: attention's two
+    took 3.5 s more to compile with gemm inside them)."""
+    if depth == 0 and not accumulate:  # an empty sum: zeros
+        for i in range(m):
+            for q in range(n):
+                c[i * c_row + q] = 0
     for k0 in range(0, depth, SUM_BLOCK):
         k1, add = min(depth, k0 + SUM_BLOCK), accumulate or k0 > 0
         for j in range(0, n, WIDTH):  # a block of b's columns is read by every tile of c's rows
             columns = min(WIDTH, n - j)
             for i in range(0, m, ROWS):
-                _tiles(a, b, c, i, min(ROWS, m - i), j, k0, k1, columns, add)
+                _tiles(a, a_row, a_column, b, b_row, c, c_row, i, min(ROWS, m - i), j, k0, k1, columns, add)
 
 
-@numba.njit(cache=True, inline="always")
+# The C function by name, for kernels compiled in any process (numba's disk cache keeps the name, not the address).
+binding.add_symbol("tinynet_tile_gemm_float32", _gemm_float32.address)
+_GEMM = types.ExternalFunction("tinynet_tile_gemm_float32", _SIGNATURE)
+
+
+@intrinsic
+def _data(typingctx, array):
+    """A pointer to an array's first number."""
+    if not isinstance(array, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(signature.args[0])(context, builder, args[0]).data
+
+    return types.CPointer(array.dtype)(array), codegen
+
+
+@numba.njit(cache=True)
+def gemm(a, b, c, accumulate=False):
+    """c = a @ b, or c += a @ b with accumulate; float32. a: (M, K), any strides (a.T for a transposed operand);
+    b: (K, N) and c: (M, N) with their rows contiguous. One thread; callers split c's rows over threads."""
+    size, (m, n) = a.itemsize, c.shape  # strides in numbers, not bytes
+    a_row, a_column = a.strides[0] // size, a.strides[1] // size
+    b_row, c_row = b.strides[0] // size, c.strides[0] // size
+    _GEMM(_data(a), a_row, a_column, _data(b), b_row, _data(c), c_row, m, n, a.shape[1], accumulate)
+
+
 def dot(a, b, out, by_tiles):
-    """out = a @ b, by gemm's tiles or by numba's np.dot (the BLAS): b's and out's rows contiguous for tiles."""
+    """out = a @ b, inside kernels: by gemm's tiles where by_tiles (b's and out's rows contiguous), else by numba's
+    np.dot (the BLAS). Float64 kernels compile the BLAS's way alone (see _dot). As plain Python
+    (NUMBA_DISABLE_JIT), this."""
+    np.dot(a, b, out)
+
+
+def times_transposed(a, b, out, scratch, by_tiles, accumulate):
+    """out = a @ b^T, or out += a @ b^T with accumulate, inside kernels: by tiles on b transposed into scratch (a
+    flat array of at least b.size numbers) where by_tiles, else by np.dot. As plain Python, this."""
+    product = np.dot(a, b.T)
+    out[...] = out + product if accumulate else product
+
+
+def _dot_by_tiles(a, b, out, by_tiles):
     if by_tiles:
         gemm(a, b, out)
     else:
         np.dot(a, b, out)
+
+
+def _dot_by_blas(a, b, out, by_tiles):
+    np.dot(a, b, out)
+
+
+def _times_transposed_by_tiles(a, b, out, scratch, by_tiles, accumulate):
+    if by_tiles:
+        b_t = scratch[: b.size].reshape((b.shape[1], b.shape[0]))
+        transpose(b, b_t)
+        gemm(a, b_t, out, accumulate)
+    elif accumulate:
+        out += np.dot(a, b.T)
+    else:
+        np.dot(a, b.T, out)
+
+
+def _times_transposed_by_blas(a, b, out, scratch, by_tiles, accumulate):
+    if accumulate:
+        out += np.dot(a, b.T)
+    else:
+        np.dot(a, b.T, out)
+
+
+# numba's implementations, by the arrays' dtype: tiles (which fall back to BLAS when by_tiles is False) for
+# float32; BLAS alone otherwise, as tiles replace BLAS for float32 only (dot.beats_blas), and compiling them into
+# float64 kernels too made the warm-up 5 s longer.
+@overload(dot, inline="always")
+def _dot(a, b, out, by_tiles):
+    return _dot_by_tiles if a.dtype == types.float32 else _dot_by_blas
+
+
+@overload(times_transposed, inline="always")
+def _times_transposed(a, b, out, scratch, by_tiles, accumulate):
+    return _times_transposed_by_tiles if a.dtype == types.float32 else _times_transposed_by_blas
 
 
 @numba.njit(cache=True)
