@@ -237,7 +237,8 @@ def _work_and_threads(macs: int) -> tuple[int, int]:
 
 def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, at=None, folded=None):
     """_convolve_batch, the parts not given as empty arrays, on numba's threads from SPLIT_WORK, else its serial
-    twin on the caller alone (see _work_and_threads). Returns (out, partial summed over the threads: (K, B)).
+    twin on the caller alone (see _work_and_threads). Returns (out, partial summed over the threads: (K, B), or
+    None where b has no rows).
     The twin compiles in 1.3 s once the threaded kernel has (they share their helpers) and saves 6-12 us a call
     against the threaded kernel on one thread: 3 % of the MNIST-1D CNN's step, whose first and last layers are
     small (paired runs)."""
@@ -248,10 +249,13 @@ def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, a
     at = np.empty((0, 0), dtype) if at is None else at
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
     image, folded = nothing if image is None else image, nothing if folded is None else folded
-    group, long_sum = _group_size(n, k, pixels, threads), LONG_SUM if beats_blas(b.dtype) else np.iinfo(np.int64).max
-    kernel_args = (image, a, b, at, folded, geometry, group, long_sum, beats_blas(dtype), out, partial)
+    by_tiles, group = beats_blas(dtype), _group_size(n, k, pixels, threads)
+    long_sum = LONG_SUM if by_tiles else np.iinfo(np.int64).max
+    kernel_args = (image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial)
     with_one_blas_thread(_convolve_batch, *kernel_args, work=work)
-    return out, partial.sum(axis=0)
+    if b.shape[1] == 0:
+        return out, None
+    return out, (partial[0] if threads == 1 else partial.sum(axis=0))
 
 
 def _group_size(batch: int, rows: int, pixels: int, threads: int) -> int:

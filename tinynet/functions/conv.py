@@ -38,7 +38,19 @@ _INTEGERS = {"conv": ("int64", "int32", "int16", "int8", "uint8"), "transposed":
 def _check_common(op: str, spatial: int, input: Tensor, weight: Tensor, bias, groups, layout: str) -> int:  # noqa: A002
     """The checks convolutions and transposed ones share; returns groups as an int."""
     check_ndim(op, "weight", weight, f"({layout}, {_AXES[spatial][1]})")
-    integers = _INTEGERS["transposed" if layout.startswith("in_channels") else "conv"]
+    dtype = input.dtype
+    if not (input.is_floating_point() and weight.dtype == dtype and (bias is None or bias.dtype == dtype)):
+        _check_dtypes(op, input, weight, bias, _INTEGERS["transposed" if layout.startswith("in_channels") else "conv"])
+    groups = ntuple(op, "groups", groups, 1, 1)[0]
+    if weight.shape[0] % groups:
+        raise ShapeError(
+            f"{op}: groups={groups} must divide the weight's dim 0 ({weight.shape[0]}), weight of shape {weight.shape}"
+        )
+    return groups
+
+
+def _check_dtypes(op: str, input: Tensor, weight: Tensor, bias, integers: tuple[str, ...]) -> None:  # noqa: A002
+    """Floating point or one of ``integers``, and one dtype for all: what the layers' usual floats skip (3 us)."""
     for name, t in (("input", input), ("weight", weight), ("bias", bias)):
         if t is not None and not (t.is_floating_point() or t.dtype.name in integers):
             raise DTypeError(
@@ -47,12 +59,6 @@ def _check_common(op: str, spatial: int, input: Tensor, weight: Tensor, bias, gr
             )
         if t is not None and t.dtype != input.dtype:
             raise DTypeError(f"{op}: {name} has dtype {t.dtype} but input has {input.dtype}; they must be the same")
-    groups = ntuple(op, "groups", groups, 1, 1)[0]
-    if weight.shape[0] % groups:
-        raise ShapeError(
-            f"{op}: groups={groups} must divide the weight's dim 0 ({weight.shape[0]}), weight of shape {weight.shape}"
-        )
-    return groups
 
 
 def _check_weight_not_empty(op: str, weight: Tensor, out_channels_axis: int) -> None:
