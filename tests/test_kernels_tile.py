@@ -69,3 +69,22 @@ def test_an_empty_sum_gives_zeros_or_leaves_c():
     np.testing.assert_array_equal(c, 7.0)
     gemm(a, b, c)
     np.testing.assert_array_equal(c, 0.0)
+
+
+@pytest.mark.parametrize("m, k, n", [(5, 494, 25), (75, 500, 25), (1, 1, 1), (7, 3, 9)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_dot_nt_inside_a_kernel_adds_the_product_of_rows(m, k, n, dtype):
+    """add_dot_nt as kernels call it: dot.dot_nt compiled once, as a C function, for float32; np.dot for float64."""
+    import numba
+
+    from kernels.numba_cpu.tile import add_dot_nt
+
+    @numba.njit
+    def kernel(a, bt, c):
+        add_dot_nt(a, bt, c)
+
+    rng = np.random.default_rng(m * k * n)
+    a, bt, c = (rng.standard_normal(shape).astype(dtype) for shape in ((m, k), (n, k), (m, n)))
+    expected = c.astype(np.float64) + a.astype(np.float64) @ bt.T.astype(np.float64)
+    kernel(a, bt, c)
+    np.testing.assert_allclose(c, expected, **TOLERANCE)

@@ -6,12 +6,14 @@ from kernels.numba_cpu.common import (
     SPLIT_WORK,
     float32_and_float64_only,
     numba,
+    run_kernel,
     threaded,
     warms_up,
     with_one_blas_thread,
 )
-from kernels.numba_cpu.dot import LONG_SUM, beats_blas, dot_nt
-from kernels.numba_cpu.tile import dot, times_transposed
+from kernels.numba_cpu.dot import LONG_SUM, beats_blas
+from kernels.numba_cpu.linalg import _as_columns
+from kernels.numba_cpu.tile import add_dot_nt, dot, gemm_gathered, times_transposed
 from kernels.windows import output_size, transposed_output_size
 
 # Convolutions are im2col + BLAS, like the reference, but one sample (or a small group of samples) at a time,
@@ -30,12 +32,13 @@ from kernels.windows import output_size, transposed_output_size
 # are one sample per product, where lanes measured slower.
 # Weight gradients sum over the batch: each thread adds its samples' products into its own slice of
 # ``partial``, summed after the parallel loop, so no two threads write the same memory.
-# Where the environment holds OpenBLAS to narrower kernels than the CPU's (dot.beats_blas), the products run at the
-# CPU's full vector width instead: w @ cols and w^T @ grad by tile.gemm, and weight gradients summed over >= LONG_SUM
-# pixels as dot products of rows (dot.dot_nt), as both operands run along that sum. With tiles, conv2d's forward of
-# (64, 16, 28, 28) * (32, 16, 3, 3) forward and backward took 0.83x the time of BLAS with the long windows by dot_nt
-# (copied into rows, a kernel of their own), and 0.74x once those were unfolded and taken by tiles too (in-process
-# alternation, 14 rounds): the rows' kernel was deleted.
+# Where the environment holds OpenBLAS to narrower kernels than the CPU's (dot.beats_blas), the float32 products run
+# at the CPU's full vector width instead: w @ cols and w^T @ grad by tile.gemm, weight gradients summed over
+# >= LONG_SUM pixels as dot products of rows (dot.dot_nt, as both operands run along that sum), shorter ones by
+# tiles on the gradient transposed. conv2d (64, 16, 28, 28) * (32, 16, 3, 3) forward and backward took 0.83x the
+# time of BLAS with the long windows by dot_nt (copied into rows, a kernel of their own), and 0.74x once those were
+# unfolded and taken by tiles too (in-process alternation, 14 rounds): the rows' kernel was deleted. At stride 1 the
+# windows are not unfolded at all (_in_place_batch, below): 0.78x again.
 
 
 @numba.njit(cache=True, inline="always")
@@ -192,7 +195,7 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_til
                 if size > 1:
                     _scatter_lanes(product_lanes, out_rows, n0, size)
             if rows_b and p * size >= long_sum:  # sums over this many pixels: dot_nt beats BLAS (see dot.py)
-                dot_nt(cols, b_group, partial)
+                add_dot_nt(cols, b_group, partial)
             elif rows_b:  # shorter sums: tiles (on b's group transposed) or BLAS
                 times_transposed(cols, b_group, partial, b_transposed, by_tiles, True)
         if fold:
@@ -220,6 +223,81 @@ def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, by_tiles
     for t in numba.prange(threads):
         start, stop = t * batch // threads, (t + 1) * batch // threads
         _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial[t])
+
+
+# At stride 1 with tiles, conv2d's forward reads its windows where they lie (_in_place_batch): no im2col. Row k =
+# (c, i, j) of the windows, for every output pixel at once, is the padded image itself from offset c*Hp*Wp + i*dh*Wp
+# + j*dw on (tile.gemm_gathered), if the output is taken over the padded width: out[o, oy*Wp + ox], its columns from
+# OW on (windows that wrap into the next row) computed and dropped. conv2d (64, 16, 28, 28) * (32, 16, 3, 3), pad 1:
+# the forward in 0.73x the time of unfolding (2 threads), 7 % of its multiply-adds dropped; lesson 08's second layer,
+# (64, 32, 13, 13) * (64, 32, 3, 3), 0.84x. Its first layer, windows of 9 values (one channel), took 1.2x: the copies
+# of the output outweigh the product's, so windows of fewer than IN_PLACE_FROM values are unfolded.
+IN_PLACE_FROM = 64
+
+
+@numba.njit(cache=True)
+def _window_starts(channels, padded_h, padded_w, geometry):
+    """Where each row (c, i, j) of the windows starts in a padded image (C, Hp, Wp), flat: c*Hp*Wp + i*dh*Wp + j*dw."""
+    kh, kw, _, _, _, _, dh, dw, _, _ = geometry
+    starts = np.empty(channels * kh * kw, np.int64)
+    for c in range(channels):
+        for i in range(kh):
+            for j in range(kw):
+                starts[(c * kh + i) * kw + j] = (c * padded_h + i * dh) * padded_w + j * dw
+    return starts
+
+
+@numba.njit(cache=True)
+def _pad_sample(x, n, ph, pw, image):
+    """image[c, ph + y, pw + col] = x[n, c, y, col], flat (C, H + 2ph, W + 2pw): its border left as it is (zeros)."""
+    channels, h, width = x.shape[1], x.shape[2], x.shape[3]
+    padded_h, padded_w, source = h + 2 * ph, width + 2 * pw, x.reshape(-1)
+    for c in range(channels):
+        for y in range(h):
+            to, start = (c * padded_h + y + ph) * padded_w + pw, ((n * channels + c) * h + y) * width
+            for col in range(width):
+                image[_index(to + col)] = source[_index(start + col)]
+
+
+@threaded()
+def _in_place_batch(x, w_rows, grad, geometry, out, partial, threads):
+    """conv2d at stride 1 by tile.gemm_gathered, windows read in the padded image, samples in parallel; each pass
+    done where its arrays are not empty (one kernel for both: each threaded kernel compiles its body again):
+    forward:         out[n] = w_rows @ windows(x[n]), over the padded width, the columns that wrapped dropped;
+    weight gradient: partial[t] (C*KH*KW, O) += windows(x[n]) @ grad[n]^T over thread t's samples, summed over
+                     the padded width with a gradient of 0 in the columns that wrapped.
+
+    x: (N, C, H, W); w_rows: (O, C*KH*KW) C-contiguous, or (0, 0); grad: (N, O, OH*OW), or (0, 0, 0); out:
+    (N, O, OH, OW), or empty; partial: (threads, C*KH*KW, O), zeros, or empty. Each thread takes a contiguous share
+    of the samples. The padded image has (KW - 1) * dw zeros more at its end: the last row's windows that wrap
+    read them."""
+    _, kw, _, _, ph, pw, _, dw, oh, ow = geometry
+    batch, channels, h, width = x.shape
+    padded_h, padded_w, o = h + 2 * ph, width + 2 * pw, max(w_rows.shape[0], grad.shape[1])
+    starts, target = _window_starts(channels, padded_h, padded_w, geometry), out.reshape(-1)
+    w_starts, grad_starts = np.arange(w_rows.shape[0]) * w_rows.shape[1], np.arange(oh * padded_w) * o
+    for t in numba.prange(threads):
+        image = np.zeros(channels * padded_h * padded_w + (kw - 1) * dw, x.dtype)  # its borders stay zeros
+        wide = np.empty((w_rows.shape[0], oh * padded_w), x.dtype)
+        flat_wide = wide.reshape(-1)
+        grad_wide = np.zeros(oh * padded_w * o, x.dtype)  # (OH * Wp, O): the rows of wrapped columns stay zeros
+        grad_t = np.empty((oh * ow, o), x.dtype)
+        flat_t = grad_t.reshape(-1)
+        for n in range(t * batch // threads, (t + 1) * batch // threads):
+            _pad_sample(x, n, ph, pw, image)
+            if out.size:
+                gemm_gathered(w_rows, w_starts, 1, image, starts, wide)
+                for row in range(o * oh):  # each output row without the columns that wrapped
+                    to, start = (n * o * oh + row) * ow, row * padded_w
+                    for col in range(ow):
+                        target[_index(to + col)] = flat_wide[_index(start + col)]
+            if partial.size:
+                _as_columns(grad[n], 0, o, grad_t)  # grad[n]^T, 8 rows at a time
+                for oy in range(oh):  # its rows at their places over the padded width
+                    to, start = oy * padded_w * o, oy * ow * o
+                    for e in range(ow * o):
+                        grad_wide[_index(to + e)] = flat_t[_index(start + e)]
+                gemm_gathered(image, starts, 1, grad_wide, grad_starts, partial[t], True)
 
 
 # Work for run_kernel (nanoseconds on one thread) per multiply-add of a convolution: its small products and the
@@ -258,6 +336,15 @@ def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, a
     return out, (partial[0] if threads == 1 else partial.sum(axis=0))
 
 
+def _in_place(batch: int, window: int, pixels: int, threads: int, stride, dtype) -> bool:
+    """Whether conv2d's forward (and its backward, see conv2d_backward) reads its windows in place
+    (_in_place_batch): at stride 1, by tiles (float32's), windows of IN_PLACE_FROM values or more, on images large
+    enough that _convolve_batch would multiply one sample at a time (small ones share products in lanes)."""
+    if tuple(stride) != (1, 1) or window < IN_PLACE_FROM or dtype != np.float32 or not beats_blas(dtype):
+        return False
+    return _group_size(batch, window, pixels, threads) == 1
+
+
 def _group_size(batch: int, rows: int, pixels: int, threads: int) -> int:
     """How many samples one product takes: enough for >= 512 columns (BLAS is slow on thin products), few
     enough that the (rows, group * pixels) column buffer stays within 256 KB, at most a thread's share."""
@@ -287,6 +374,11 @@ def conv2d_forward(x, w, stride, padding, dilation):
     oh, ow = output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
     work, threads = _work_and_threads(n * o * oh * ow * w[0].size)
     geometry, no_b = _geometry(w, stride, padding, dilation, (oh, ow)), np.empty((n, 0, oh * ow), x.dtype)
+    if _in_place(n, w[0].size, oh * ow, threads, stride, x.dtype):
+        out = np.empty((n, o, oh, ow), x.dtype)
+        nothing = np.empty((0, 0, 0), x.dtype)  # no gradient, no weight gradient
+        run_kernel(_in_place_batch, work, x, w.reshape(o, -1), nothing, geometry, out, nothing, threads, twin=False)
+        return out
     out, _ = _convolve(work, threads, geometry, no_b, image=x, a=w.reshape(o, -1))
     return out.reshape(n, o, oh, ow)
 
@@ -302,6 +394,23 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
     if not input_grad:
         _, partial = _convolve(work, threads, geometry, grad, image=x)
         return None, _weight_grad(partial, w)
+    kh, kw = w.shape[2:]
+    full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, (kh, kw), padding))  # padding of the transpose
+    # grad_x by a convolution reads the gradient's zero border as well: (H, OW + 2 full_w) positions, where w^T @ grad
+    # takes (OH, OW). Lesson 08's second layer (11 x 11 -> 13 x 15, 1.6x the multiply-adds) took 1.19x as long.
+    cheap = x.shape[2] * (ow + 2 * full[1]) <= 1.25 * oh * ow
+    if min(full) >= 0 and cheap and _in_place(n, o * kh * kw, x.shape[2] * x.shape[3], threads, stride, x.dtype):
+        # At stride 1, grad_x is a convolution of the gradient with the weight flipped and transposed, (C, O, KH,
+        # KW), read in place as the forward's windows are: no w^T @ grad, no fold (conv2d's backward 0.95x).
+        partial, no_w, no_out = (
+            np.zeros((threads, w[0].size, o), x.dtype),
+            np.empty((0, 0), x.dtype),
+            np.empty((0, 0, 0, 0), x.dtype),
+        )
+        run_kernel(_in_place_batch, work // 2, x, no_w, grad, geometry, no_out, partial, threads, twin=False)
+        partial = partial[0] if threads == 1 else partial.sum(axis=0)
+        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        return conv2d_forward(grad.reshape(n, o, oh, ow), flipped, (1, 1), full, dilation), _weight_grad(partial, w)
     grad_x, w2t = np.empty(x.shape, x.dtype), np.ascontiguousarray(w.reshape(o, -1).T)
     _, partial = _convolve(work, threads, geometry, grad, image=x, at=w2t, folded=grad_x)
     return grad_x, _weight_grad(partial, w)
@@ -342,3 +451,6 @@ def warm_up(dtype: np.dtype) -> None:
     conv2d_backward(y, x, w, *geometry)
     conv2d_backward(y, x, w, *geometry, input_grad=False)
     conv_transpose2d_backward(conv_transpose2d_forward(y, w, *transposed), y, w, *transposed)
+    # Windows of 72 values on 100 pixels: read in place, forward and backward (where float32 takes tiles).
+    x, w = np.ones((1, 8, 10, 10), dtype), np.ones((4, 8, 3, 3), dtype)
+    conv2d_backward(conv2d_forward(x, w, *geometry), x, w, *geometry)

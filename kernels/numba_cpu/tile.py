@@ -1,4 +1,4 @@
-"""A matrix product held in vector registers: c = a @ b (or c += a @ b), one 6 x 32 tile of c at a time.
+"""A matrix product held in vector registers: c = a @ b (or c += a @ b), one 6 x 32 tile of c at a time; float32.
 
 Why: numba's np.dot calls SciPy's OpenBLAS, which an environment may hold to older kernels (this machine's sets
 OPENBLAS_CORETYPE=Haswell: AVX2 on a CPU with AVX-512), and numba's own loops cannot keep a block of c in
@@ -13,9 +13,17 @@ Measured on one core of the AMD EPYC (Zen 5) of 2026-12-05, float32, GMAC/s, aga
 (2048, 64) @ (64, 192) 117 against 60; (24, 75) @ (75, 512), a group of the MNIST-1D CNN's convolution, 107
 against 37; (60, 16) @ (16, 64), an attention head, 88 against 35; (60, 288) @ (288, 128) 129 against 49.
 
-Where it is used is the caller's choice (dot.beats_blas: float32 on an AVX-512 CPU whose BLAS runs narrower
-kernels). Numba's disk cache keys a kernel by its own file: after editing this one, delete
-``kernels/numba_cpu/__pycache__/`` (or NUMBA_CACHE_DIR) so that the kernels that call it compile again.
+- ``gemm(a, b, c)``: arrays; ``gemm_gathered``: rows of a and b from tables of offsets, so that a convolution
+  reads its windows where they lie in the image (conv._in_place_batch).
+- Both call one C function, compiled once (``_gemm_float32``, numba.cfunc) and called by name: a kernel that
+  called the tiles' code directly compiled it again, four times over in a threaded kernel. ``add_dot_nt`` calls
+  dot.dot_nt the same way.
+- Inside kernels, ``dot``, ``times_transposed`` and ``add_dot_nt`` take tiles (or dot_nt) for float32 where the
+  caller says (dot.beats_blas: an AVX-512 CPU whose BLAS runs narrower kernels), BLAS otherwise; float64 kernels
+  compile the BLAS's way alone.
+
+Numba's disk cache keys a kernel by its own file: after editing this one, delete ``kernels/numba_cpu/__pycache__/``
+(or NUMBA_CACHE_DIR) so that the kernels that call it compile again.
 """
 
 import numpy as np
@@ -24,6 +32,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic, overload
 
 from kernels.numba_cpu.common import numba
+from kernels.numba_cpu.dot import dot_nt
 
 ROWS = 6  # rows of c per tile
 LANES = 16  # float32 numbers per vector: 512 bits
@@ -42,9 +51,9 @@ def _make_tile(rows: int):
     """The intrinsic for a tile of ``rows`` rows (see _tile_codegen)."""
 
     @intrinsic
-    def tile(typingctx, a, a_row, a_column, b, b_row, c, c_row, i, j, k0, k1, columns, accumulate):
+    def tile(typingctx, a, a_rows, a_step, b, b_rows, c, c_row, i, j, k0, k1, columns, accumulate):
         index = types.intp
-        sig = types.void(a, index, index, b, index, c, index, index, index, index, index, index, types.boolean)
+        sig = types.void(a, a_rows, index, b, b_rows, c, index, index, index, index, index, index, types.boolean)
         return sig, lambda context, builder, signature, args: _tile_codegen(rows, context, builder, args)
 
     return tile
@@ -52,9 +61,9 @@ def _make_tile(rows: int):
 
 def _tile_codegen(rows, context, builder, args):
     """c[i+r, j+q] = (c's value if accumulate else 0) + sum over k0 <= k < k1 of a[i+r, k] b[k, j+q], for r < rows
-    and q < columns <= WIDTH: a[r, k] at a + r*a_row + k*a_column, b[k, q] at b + k*b_row + q, c[r, q] at
-    c + r*c_row + q (float32 pointers, strides in numbers)."""
-    a_data, a_row, a_column, b_data, b_row, c_data, c_row, i, j, k0, k1, columns, accumulate = args
+    and q < columns <= WIDTH: a[r, k] at a + a_rows[r] + k*a_step, b[k, q] at b + b_rows[k] + q, c[r, q] at
+    c + r*c_row + q (float32 pointers; a_rows and b_rows are tables of where each row starts; all in numbers)."""
+    a_data, a_rows, a_step, b_data, b_rows, c_data, c_row, i, j, k0, k1, columns, accumulate = args
     number = ir.FloatType()
     vector, index, size = ir.VectorType(number, LANES), ir.IntType(64), 4
     add, mul = builder.add, builder.mul
@@ -73,22 +82,24 @@ def _tile_codegen(rows, context, builder, args):
     store = function(f"llvm.masked.store.{kind}.p0{kind}", ir.VoidType(), [vector, pointer, alignment.type, mask])
     fma = function(f"llvm.fma.{kind}", vector, [vector] * 3)
 
-    def row_vectors(data, row, stride_of_rows):
-        """Pointers to the 2 vectors of row ``row``, columns j .. j + WIDTH - 1."""
-        start = builder.gep(data, [add(mul(row, stride_of_rows), j)])
+    def row_vectors(data, row_start):
+        """Pointers to the 2 vectors of the row that starts at data + row_start, columns j .. j + WIDTH - 1."""
+        start = builder.gep(data, [add(row_start, j)])
         return [builder.bitcast(builder.gep(start, [index(v * LANES)]), pointer) for v in range(2)]
 
     # The loop over k; its phis carry k and the 2 * rows sums.
+    a_at = [builder.gep(a_data, [builder.load(builder.gep(a_rows, [add(i, index(r))]))]) for r in range(rows)]
     entry = builder.block
     loop, done = builder.append_basic_block("tile_loop"), builder.append_basic_block("tile_done")
     builder.cbranch(builder.icmp_signed("<", k0, k1), loop, done)
     builder.position_at_end(loop)
     k = builder.phi(index)
     sums = [builder.phi(vector) for _ in range(2 * rows)]
-    b_k = [builder.call(load, [p, alignment, m, zero]) for p, m in zip(row_vectors(b_data, k, b_row), masks)]
+    b_row_k = row_vectors(b_data, builder.load(builder.gep(b_rows, [k])))
+    b_k = [builder.call(load, [p, alignment, m, zero]) for p, m in zip(b_row_k, masks)]
     updated = []
     for r in range(rows):
-        a_rk = builder.load(builder.gep(a_data, [add(mul(add(i, index(r)), a_row), mul(k, a_column))]))
+        a_rk = builder.load(builder.gep(a_at[r], [mul(k, a_step)]))
         updated += [builder.call(fma, [_splat(builder, a_rk, LANES), b_k[v], sums[2 * r + v]]) for v in range(2)]
     k_next = add(k, index(1))
     k.add_incoming(k0, entry)
@@ -107,7 +118,7 @@ def _tile_codegen(rows, context, builder, args):
         total.add_incoming(value, loop)
         totals.append(total)
     for r in range(rows):
-        for v, (p, m) in enumerate(zip(row_vectors(c_data, add(i, index(r)), c_row), masks)):
+        for v, (p, m) in enumerate(zip(row_vectors(c_data, mul(add(i, index(r)), c_row)), masks)):
             before = builder.select(accumulate, builder.call(load, [p, alignment, m, zero]), zero)
             builder.call(store, [builder.fadd(before, totals[2 * r + v]), p, alignment, m])
     return context.get_dummy_value()
@@ -117,9 +128,9 @@ _tile1, _tile2, _tile3, _tile4, _tile5, _tile6 = (_make_tile(rows) for rows in r
 
 
 @numba.njit(inline="always")
-def _tiles(a, a_row, a_column, b, b_row, c, c_row, i, rows, j, k0, k1, columns, accumulate):
+def _tiles(a, a_rows, a_step, b, b_rows, c, c_row, i, rows, j, k0, k1, columns, accumulate):
     """The tile of c's rows i .. i + rows - 1 (rows <= ROWS): one intrinsic per count of rows."""
-    operands = (a, a_row, a_column, b, b_row, c, c_row, i, j, k0, k1, columns, accumulate)
+    operands = (a, a_rows, a_step, b, b_rows, c, c_row, i, j, k0, k1, columns, accumulate)
     if rows == 6:
         _tile6(*operands)
     elif rows == 5:
@@ -134,15 +145,15 @@ def _tiles(a, a_row, a_column, b, b_row, c, c_row, i, rows, j, k0, k1, columns, 
         _tile1(*operands)
 
 
-_FLOATS = types.CPointer(types.float32)
+_FLOATS, _OFFSETS = types.CPointer(types.float32), types.CPointer(types.intp)
 _SIGNATURE = types.void(
-    _FLOATS, types.intp, types.intp, _FLOATS, types.intp, _FLOATS, types.intp,  # a, b, c and their strides
+    _FLOATS, _OFFSETS, types.intp, _FLOATS, _OFFSETS, _FLOATS, types.intp,  # a, b, c; where rows start, steps
     types.intp, types.intp, types.intp, types.boolean,  # m, n, k, accumulate
 )  # fmt: skip
 
 
 @numba.cfunc(_SIGNATURE, cache=True)
-def _gemm_float32(a, a_row, a_column, b, b_row, c, c_row, m, n, depth, accumulate):
+def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulate):
     """gemm on pointers and strides, compiled once as a C function: kernels call it by name (_GEMM), so that each
     does not compile the tiles again (a threaded kernel optimizes what it calls four times over: attention's two
     took 3.5 s more to compile with gemm inside them)."""
@@ -155,12 +166,27 @@ def _gemm_float32(a, a_row, a_column, b, b_row, c, c_row, m, n, depth, accumulat
         for j in range(0, n, WIDTH):  # a block of b's columns is read by every tile of c's rows
             columns = min(WIDTH, n - j)
             for i in range(0, m, ROWS):
-                _tiles(a, a_row, a_column, b, b_row, c, c_row, i, min(ROWS, m - i), j, k0, k1, columns, add)
+                _tiles(a, a_rows, a_step, b, b_rows, c, c_row, i, min(ROWS, m - i), j, k0, k1, columns, add)
 
 
 # The C function by name, for kernels compiled in any process (numba's disk cache keeps the name, not the address).
 binding.add_symbol("tinynet_tile_gemm_float32", _gemm_float32.address)
 _GEMM = types.ExternalFunction("tinynet_tile_gemm_float32", _SIGNATURE)
+
+
+_DOT_NT_SIGNATURE = types.void(_FLOATS, _FLOATS, _FLOATS, types.intp, types.intp, types.intp)
+
+
+@numba.cfunc(_DOT_NT_SIGNATURE, cache=True)
+def _dot_nt_float32(a, bt, c, m, n, depth):
+    """dot.dot_nt on pointers to C-contiguous (M, K), (N, K) and (M, N), compiled once as a C function as
+    _gemm_float32 is: inside _convolve_batch it took 2-3 s of each dtype's compiling. (Views of wider rows would be
+    arrays of any layout, whose loops LLVM does not vectorize: 4x slower.)"""
+    dot_nt(numba.carray(a, (m, depth)), numba.carray(bt, (n, depth)), numba.carray(c, (m, n)))
+
+
+binding.add_symbol("tinynet_dot_nt_float32", _dot_nt_float32.address)
+_DOT_NT = types.ExternalFunction("tinynet_dot_nt_float32", _DOT_NT_SIGNATURE)
 
 
 @intrinsic
@@ -179,10 +205,20 @@ def _data(typingctx, array):
 def gemm(a, b, c, accumulate=False):
     """c = a @ b, or c += a @ b with accumulate; float32. a: (M, K), any strides (a.T for a transposed operand);
     b: (K, N) and c: (M, N) with their rows contiguous. One thread; callers split c's rows over threads."""
-    size, (m, n) = a.itemsize, c.shape  # strides in numbers, not bytes
-    a_row, a_column = a.strides[0] // size, a.strides[1] // size
-    b_row, c_row = b.strides[0] // size, c.strides[0] // size
-    _GEMM(_data(a), a_row, a_column, _data(b), b_row, _data(c), c_row, m, n, a.shape[1], accumulate)
+    size = a.itemsize  # strides in numbers, not bytes
+    a_rows, b_rows = np.arange(a.shape[0]) * (a.strides[0] // size), np.arange(b.shape[0]) * (b.strides[0] // size)
+    gemm_gathered(a, a_rows, a.strides[1] // size, b, b_rows, c, accumulate)
+
+
+@numba.njit(cache=True)
+def gemm_gathered(a, a_rows, a_step, b, b_rows, c, accumulate=False):
+    """c = A @ B, or c += A @ B, with A's and B's rows gathered from anywhere in a and b (a convolution's windows
+    read where they lie in the padded image: no im2col). float32. A[i, k] = a.flat[a_rows[i] + k * a_step],
+    B[k, q] = b.flat[b_rows[k] + q] (a and b read from their first number; offsets in numbers); c: (M, N), rows
+    contiguous, M = a_rows.size, K = b_rows.size."""
+    m, n = c.shape
+    c_row = c.strides[0] // c.itemsize
+    _GEMM(_data(a), _data(a_rows), a_step, _data(b), _data(b_rows), _data(c), c_row, m, n, b_rows.size, accumulate)
 
 
 def dot(a, b, out, by_tiles):
@@ -248,3 +284,25 @@ def transpose(a, out):
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
             out[j, i] = a[i, j]
+
+
+def add_dot_nt(a, bt, c):
+    """c += a @ bt^T inside kernels, for products whose both operands run along the sum: by dot.dot_nt compiled
+    once (float32; a, bt and c C-contiguous), or by np.dot for other dtypes (tiles and dot_nt are float32's). As
+    plain Python, dot_nt."""
+    dot_nt(a, bt, c)
+
+
+@overload(add_dot_nt, inline="always")
+def _add_dot_nt(a, bt, c):
+    if a.dtype != types.float32:
+
+        def by_blas(a, bt, c):
+            c += np.dot(a, bt.T)
+
+        return by_blas
+
+    def by_dot_nt(a, bt, c):  # (no check of the layouts here: a raise inside a prange loop would make it serial)
+        _DOT_NT(_data(a), _data(bt), _data(c), c.shape[0], c.shape[1], a.shape[1])
+
+    return by_dot_nt
