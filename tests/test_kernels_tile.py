@@ -88,3 +88,21 @@ def test_add_dot_nt_inside_a_kernel_adds_the_product_of_rows(m, k, n, dtype):
     expected = c.astype(np.float64) + a.astype(np.float64) @ bt.T.astype(np.float64)
     kernel(a, bt, c)
     np.testing.assert_allclose(c, expected, **TOLERANCE)
+
+
+def test_cached_kernels_are_stamped_with_every_file_of_the_package(tmp_path):
+    """A kernel's cache index here carries the package's files' stamps besides its own file's: a kernel cached
+    before tile.py's C functions changed goes stale instead of calling them with old arguments (a crash)."""
+    import os
+
+    from numba.core import caching
+
+    from kernels.numba_cpu import cache_lock
+
+    ours = caching.IndexDataCacheFile(os.path.join(cache_lock.PACKAGE, "__pycache__"), "kernel", "own stamp")
+    own, files = ours._source_stamp
+    assert own == "own stamp"
+    assert {"tile.py", "dot.py", "common.py", "linalg.py", "conv.py"} <= {name for name, *_ in files}
+    assert all(size > 0 for _, _, size in files)
+    elsewhere = caching.IndexDataCacheFile(str(tmp_path), "kernel", "own stamp")  # not this package's: as numba's
+    assert elsewhere._source_stamp == "own stamp"

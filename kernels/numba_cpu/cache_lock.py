@@ -1,4 +1,5 @@
-"""Numba's disk cache, made safe for several processes compiling at once (`tinynet warmup`'s, MPI ranks).
+"""Numba's disk cache, made safe for several processes compiling at once (`tinynet warmup`'s, MPI ranks), and
+for kernels that compile in code from other files of this package.
 
 Numba keeps one index per function: its compiled overloads by signature, each in a numbered data file. A new
 overload takes the first number its index does not hold yet, read when the save begins. Two processes saving
@@ -10,6 +11,7 @@ reading the index to writing the data, so saves to one folder never interleave.
 """
 
 import functools
+import glob
 import os
 
 from numba.core import caching
@@ -36,3 +38,34 @@ def lock_saves() -> None:
 
     locked_save.takes_lock = True
     caching.IndexDataCacheFile.save = locked_save
+
+
+PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def stamp_with_package_sources() -> None:
+    """Make every cached kernel of this package stale once any of its source files changes (idempotent).
+
+    Numba checks a cached kernel against its own file only, but kernels compile in functions of other files
+    (common's exp, conv's use of linalg's copies) and call C functions that tile.py compiles (tile.gemm): a cached
+    kernel of an unchanged file, calling a C function whose arguments changed, crashed the process (seen when
+    tile.py's arguments changed and linalg.py did not). Each index of a kernel here is stamped with the package's
+    files too (their sizes and modification times), so an edit or an update of any of them compiles them again.
+    """
+    init = caching.IndexDataCacheFile.__init__
+    if getattr(init, "stamps_package", False):
+        return
+    sources = tuple((os.path.basename(f), os.stat(f).st_mtime, os.stat(f).st_size) for f in sorted(_package_files()))
+
+    @functools.wraps(init)
+    def stamped_init(self, cache_path, filename_base, source_stamp):
+        # In-tree caches live in this package's __pycache__; NUMBA_CACHE_DIR mirrors the package's path.
+        ours = os.path.join("kernels", "numba_cpu") in os.path.normpath(cache_path)
+        init(self, cache_path, filename_base, (source_stamp, sources) if ours else source_stamp)
+
+    stamped_init.stamps_package = True
+    caching.IndexDataCacheFile.__init__ = stamped_init
+
+
+def _package_files() -> list[str]:
+    return glob.glob(os.path.join(PACKAGE, "*.py"))

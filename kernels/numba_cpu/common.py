@@ -10,9 +10,9 @@
 - At import: numba's idle threads spin briefly, then sleep, freed memory is kept for the next arrays
   (``_keep_freed_memory``), and saves to numba's disk cache take a lock (``cache_lock``).
 
-Numba's disk cache keys a kernel by its own file only: the kernels that compile ``exp``, ``tanh`` or
-``sigmoid`` in keep their cached code when this file changes. After editing it, delete
-``kernels/numba_cpu/__pycache__/`` (or NUMBA_CACHE_DIR) so that they compile again.
+Numba's disk cache keys a kernel by its own file only; here every kernel's cache is also stamped with all
+of this package's files (cache_lock.stamp_with_package_sources), so that the kernels that compile ``exp``,
+``tanh`` or ``sigmoid`` in compile again when this file changes.
 """
 
 import ctypes
@@ -41,10 +41,11 @@ try:
 except ImportError as missing:  # every kernel needs numba at import: say why, with the fix
     raise ImportError("numba is not installed; fix: pip install numba") from missing
 
-from kernels.numba_cpu.cache_lock import lock_saves
+from kernels.numba_cpu.cache_lock import lock_saves, stamp_with_package_sources
 from kernels.numba_cpu.placement import run_threaded
 
 lock_saves()  # before any kernel compiles: several processes may save to one cache (see cache_lock)
+stamp_with_package_sources()  # a kernel's cache is stale when any file of this package changed (see cache_lock)
 
 # --- process settings the kernels' speed depends on, made once at import ---
 

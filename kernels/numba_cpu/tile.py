@@ -22,8 +22,8 @@ against 37; (60, 16) @ (16, 64), an attention head, 88 against 35; (60, 288) @ (
   caller says (dot.beats_blas: an AVX-512 CPU whose BLAS runs narrower kernels), BLAS otherwise; float64 kernels
   compile the BLAS's way alone.
 
-Numba's disk cache keys a kernel by its own file: after editing this one, delete ``kernels/numba_cpu/__pycache__/``
-(or NUMBA_CACHE_DIR) so that the kernels that call it compile again.
+Kernels that call these C functions are cached with this file's stamp too (cache_lock.stamp_with_package_sources):
+a cached kernel calling a C function whose arguments have since changed would crash.
 """
 
 import numpy as np
@@ -161,12 +161,14 @@ def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulat
         for i in range(m):
             for q in range(n):
                 c[i * c_row + q] = 0
+    tiles = -(-m // ROWS)
     for k0 in range(0, depth, SUM_BLOCK):
         k1, add = min(depth, k0 + SUM_BLOCK), accumulate or k0 > 0
         for j in range(0, n, WIDTH):  # a block of b's columns is read by every tile of c's rows
             columns = min(WIDTH, n - j)
-            for i in range(0, m, ROWS):
-                _tiles(a, a_rows, a_step, b, b_rows, c, c_row, i, min(ROWS, m - i), j, k0, k1, columns, add)
+            for t in range(tiles):  # rows shared out evenly: a tile of few rows leaves the multiply-adds waiting
+                i = t * m // tiles
+                _tiles(a, a_rows, a_step, b, b_rows, c, c_row, i, (t + 1) * m // tiles - i, j, k0, k1, columns, add)
 
 
 # The C function by name, for kernels compiled in any process (numba's disk cache keeps the name, not the address).
