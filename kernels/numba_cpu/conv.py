@@ -231,8 +231,11 @@ def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, by_tiles
 # OW on (windows that wrap into the next row) computed and dropped. conv2d (64, 16, 28, 28) * (32, 16, 3, 3), pad 1:
 # the forward in 0.73x the time of unfolding (2 threads), 7 % of its multiply-adds dropped; lesson 08's second layer,
 # (64, 32, 13, 13) * (64, 32, 3, 3), 0.84x. Its first layer, windows of 9 values (one channel), took 1.2x: the copies
-# of the output outweigh the product's, so windows of fewer than IN_PLACE_FROM values are unfolded.
+# of the output outweigh the product's, so windows of fewer than IN_PLACE_FROM values are unfolded. The second
+# layer's gain did not show in lesson 08's step (1.01x, in-process alternation), while compiling the kernel took
+# 2.7 s of the lesson's cold start: outputs of fewer than IN_PLACE_PIXELS pixels are unfolded too.
 IN_PLACE_FROM = 64
+IN_PLACE_PIXELS = 256
 
 
 @numba.njit(cache=True)
@@ -338,9 +341,11 @@ def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, a
 
 def _in_place(batch: int, window: int, pixels: int, threads: int, stride, dtype) -> bool:
     """Whether conv2d's forward (and its backward, see conv2d_backward) reads its windows in place
-    (_in_place_batch): at stride 1, by tiles (float32's), windows of IN_PLACE_FROM values or more, on images large
-    enough that _convolve_batch would multiply one sample at a time (small ones share products in lanes)."""
-    if tuple(stride) != (1, 1) or window < IN_PLACE_FROM or dtype != np.float32 or not beats_blas(dtype):
+    (_in_place_batch): at stride 1, by tiles (float32's), windows of IN_PLACE_FROM values or more, outputs of
+    IN_PLACE_PIXELS pixels or more, where _convolve_batch would multiply one sample at a time."""
+    if tuple(stride) != (1, 1) or window < IN_PLACE_FROM or pixels < IN_PLACE_PIXELS or dtype != np.float32:
+        return False
+    if not beats_blas(dtype):
         return False
     return _group_size(batch, window, pixels, threads) == 1
 
@@ -451,6 +456,6 @@ def warm_up(dtype: np.dtype) -> None:
     conv2d_backward(y, x, w, *geometry)
     conv2d_backward(y, x, w, *geometry, input_grad=False)
     conv_transpose2d_backward(conv_transpose2d_forward(y, w, *transposed), y, w, *transposed)
-    # Windows of 72 values on 100 pixels: read in place, forward and backward (where float32 takes tiles).
-    x, w = np.ones((1, 8, 10, 10), dtype), np.ones((4, 8, 3, 3), dtype)
+    # Windows of 72 values on 256 pixels: read in place (where float32 takes tiles; one kernel for both passes).
+    x, w = np.ones((1, 8, 16, 16), dtype), np.ones((4, 8, 3, 3), dtype)
     conv2d_backward(conv2d_forward(x, w, *geometry), x, w, *geometry)
