@@ -156,12 +156,12 @@ def test_warmup_compiles_every_product_kernel(dtype):
     small products) and, where tiles replace the BLAS, the copy of a weight into rows."""
     import numba
 
-    from kernels.numba_cpu import common, linalg
+    from kernels.numba_cpu import common, linalg, tile
 
     assert linalg.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     linalg.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    by_tiles = (linalg._as_columns,) if linalg.beats_blas(np.dtype(dtype)) else ()
+    by_tiles = (tile.as_columns,) if linalg.beats_blas(np.dtype(dtype)) else ()
     products = (linalg._matmul_rows, linalg._matmul_transposed, linalg._batched_matmul)
     for kernel in (*products, linalg._matmul_rows.serial, linalg._matmul_transposed.serial, *by_tiles):
         assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel
@@ -382,13 +382,13 @@ def test_dot_nt_adds_the_product_of_rows(dtype, m, k, n):
     "k, n, start, stop, width", [(2048, 256, 0, 256, 300), (700, 64, 512, 700, 256), (9, 7, 0, 9, 9), (5, 3, 1, 4, 8)]
 )
 def test_as_columns_turns_a_block_of_rows_into_columns(k, n, start, stop, width):
-    """linalg._as_columns: rows start..stop of x as the first columns of out, 8 rows at a time and the rows left
+    """tile.as_columns: rows start..stop of x as the first columns of out, 8 rows at a time and the rows left
     over one by one, and zeros in the columns after them (the padding of the last chunk of a weight gradient)."""
-    from kernels.numba_cpu.linalg import _as_columns
+    from kernels.numba_cpu.tile import as_columns
 
     x = np.random.default_rng(k + n).standard_normal((k, n)).astype(np.float32)
     out = np.full((n, width), np.nan, np.float32)
-    _as_columns(x, start, stop, out)
+    as_columns(x, start, stop, out)
     expected = np.zeros((n, width), np.float32)
     expected[:, : stop - start] = x[start:stop].T
     np.testing.assert_array_equal(out, expected)

@@ -12,8 +12,7 @@ from kernels.numba_cpu.common import (
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import LONG_SUM, beats_blas
-from kernels.numba_cpu.linalg import _as_columns
-from kernels.numba_cpu.tile import add_dot_nt, dot, gemm_gathered, times_transposed
+from kernels.numba_cpu.tile import add_dot_nt, as_columns, dot, gemm_gathered, times_transposed
 from kernels.windows import output_size, transposed_output_size
 
 # Convolutions are im2col + BLAS, like the reference, but one sample (or a small group of samples) at a time,
@@ -250,18 +249,6 @@ def _window_starts(channels, padded_h, padded_w, geometry):
     return starts
 
 
-@numba.njit(cache=True)
-def _pad_sample(x, n, ph, pw, image):
-    """image[c, ph + y, pw + col] = x[n, c, y, col], flat (C, H + 2ph, W + 2pw): its border left as it is (zeros)."""
-    channels, h, width = x.shape[1], x.shape[2], x.shape[3]
-    padded_h, padded_w, source = h + 2 * ph, width + 2 * pw, x.reshape(-1)
-    for c in range(channels):
-        for y in range(h):
-            to, start = (c * padded_h + y + ph) * padded_w + pw, ((n * channels + c) * h + y) * width
-            for col in range(width):
-                image[_index(to + col)] = source[_index(start + col)]
-
-
 @threaded()
 def _in_place_batch(x, w_rows, grad, geometry, out, partial, threads):
     """conv2d at stride 1 by tile.gemm_gathered, windows read in the padded image, samples in parallel; each pass
@@ -280,14 +267,14 @@ def _in_place_batch(x, w_rows, grad, geometry, out, partial, threads):
     starts, target = _window_starts(channels, padded_h, padded_w, geometry), out.reshape(-1)
     w_starts, grad_starts = np.arange(w_rows.shape[0]) * w_rows.shape[1], np.arange(oh * padded_w) * o
     for t in numba.prange(threads):
-        image = np.zeros(channels * padded_h * padded_w + (kw - 1) * dw, x.dtype)  # its borders stay zeros
+        image = np.zeros(channels * padded_h * padded_w + (kw - 1) * dw, x.dtype)
         wide = np.empty((w_rows.shape[0], oh * padded_w), x.dtype)
         flat_wide = wide.reshape(-1)
         grad_wide = np.zeros(oh * padded_w * o, x.dtype)  # (OH * Wp, O): the rows of wrapped columns stay zeros
         grad_t = np.empty((oh * ow, o), x.dtype)
         flat_t = grad_t.reshape(-1)
         for n in range(t * batch // threads, (t + 1) * batch // threads):
-            _pad_sample(x, n, ph, pw, image)
+            _to_lanes(x, n, 1, ph, pw, image)  # the sample zero-padded
             if out.size:
                 gemm_gathered(w_rows, w_starts, 1, image, starts, wide)
                 for row in range(o * oh):  # each output row without the columns that wrapped
@@ -295,7 +282,7 @@ def _in_place_batch(x, w_rows, grad, geometry, out, partial, threads):
                     for col in range(ow):
                         target[_index(to + col)] = flat_wide[_index(start + col)]
             if partial.size:
-                _as_columns(grad[n], 0, o, grad_t)  # grad[n]^T, 8 rows at a time
+                as_columns(grad[n], 0, o, grad_t)  # grad[n]^T, 8 rows at a time
                 for oy in range(oh):  # its rows at their places over the padded width
                     to, start = oy * padded_w * o, oy * ow * o
                     for e in range(ow * o):

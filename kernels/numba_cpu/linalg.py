@@ -13,7 +13,7 @@ from kernels.numba_cpu.common import (
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import beats_blas
-from kernels.numba_cpu.tile import dot
+from kernels.numba_cpu.tile import as_columns, dot
 
 
 @threaded()
@@ -76,29 +76,6 @@ def _sum_rows(x, start, stop, sums, t):
                 sums[t, j] += x[r, j]
 
 
-@numba.njit(cache=True)
-def _as_columns(x, start, stop, out):
-    """out[:, :stop - start] = x[start:stop]^T, zeros after: rows of x as columns of out, 8 rows at a time, each
-    row of out taking 8 contiguous numbers from the 8 rows (0.18 ns an element on (2048, 256) float32; a column at a
-    time, 0.56: its writes fell on the same cache sets; NumPy's copy of the transposed array, 1.5). Written out
-    rather than as an 8 x 8 tile of loops, which ran as fast only where LLVM unrolled it (NUMBA_OPT=3; 1.7x slower
-    at 2). x: (k, n), out: (n, width >= stop - start), both C-contiguous."""
-    n, full = x.shape[1], start + (stop - start) // 8 * 8
-    for r in range(start, full, 8):
-        x0, x1, x2, x3, x4, x5, x6, x7 = x[r], x[r + 1], x[r + 2], x[r + 3], x[r + 4], x[r + 5], x[r + 6], x[r + 7]
-        c = r - start
-        for j in range(n):
-            row = out[j]
-            row[c], row[c + 1], row[c + 2], row[c + 3] = x0[j], x1[j], x2[j], x3[j]
-            row[c + 4], row[c + 5], row[c + 6], row[c + 7] = x4[j], x5[j], x6[j], x7[j]
-    for r in range(full, stop):  # the rows left over
-        for j in range(n):
-            out[j, r - start] = x[r, j]
-    for j in range(n):
-        for c in range(stop - start, out.shape[1]):
-            out[j, c] = 0
-
-
 def _rows_times(rows, b, bias):
     """rows @ b (+ bias): a block of rows per numba thread (see matmul). rows: (n, k) C-contiguous, b: (k, m)
     C- or F-contiguous, bias: (m,) or (0,) -> (n, m)."""
@@ -107,7 +84,7 @@ def _rows_times(rows, b, bias):
     blocks, work, by_tiles = min(numba.get_num_threads(), n), rows.size * m // BLAS_MACS_PER_NS, beats_blas(b.dtype)
     if by_tiles and not b.flags.c_contiguous:  # a linear layer's weight^T: tiles read b by rows
         b_rows = np.empty((k, m), b.dtype)
-        _as_columns(b.T, 0, m, b_rows)
+        as_columns(b.T, 0, m, b_rows)
         b = b_rows
     return with_one_blas_thread(_matmul_rows, rows, b, bias, out, blocks, by_tiles, work=work)
 
