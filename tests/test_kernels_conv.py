@@ -440,6 +440,59 @@ def test_warmup_compiles_every_convolution_kernel(dtype):
     in_place = (conv._in_place_batch,) if conv.beats_blas(np.dtype(dtype)) else ()
     for kernel in (conv._convolve_batch, conv._convolve_batch.serial, *in_place):
         assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel
+    # The per-thread bodies, compiled once as C functions that the kernels call by name (by_name).
+    assert conv._SAMPLES[float_type].compiled is not None
+    assert conv._IN_PLACE.compiled is not None or not in_place
+
+
+@numba_usable
+@jit_compiles
+def test_threaded_convolution_kernels_call_their_body_by_name():
+    """The threaded kernels compile a call to their C function, not the body again (most of conv's compile time
+    saved): compiled afresh (the cached code cannot be inspected), a kernel's code names its C function and holds
+    none of the body's products."""
+    from kernels.numba_cpu import conv
+    from kernels.numba_cpu.common import numba
+
+    conv.warm_up(np.dtype(np.float32))
+    kernels = [(conv._convolve_batch, conv._SAMPLES[numba.float32].name)]
+    if conv.beats_blas(np.dtype(np.float32)):
+        kernels.append((conv._in_place_batch, conv._IN_PLACE.name))
+    for kernel, name in kernels:
+        signature = next(s for s in kernel.signatures if s[0].dtype == numba.float32)
+        fresh = numba.njit(parallel=True)(kernel.py_func)
+        fresh.compile(signature)
+        code = fresh.inspect_llvm(signature)
+        assert name in code
+        assert "tinynet_tile_gemm_float32" not in code and "numba_xxgemm" not in code  # products: the body's
+
+
+@numba_usable
+@jit_compiles
+def test_by_name_compiles_once_and_publishes_the_name():
+    from llvmlite import binding
+
+    from kernels.numba_cpu.by_name import ByName
+    from kernels.numba_cpu.common import numba
+
+    def twice(x):
+        return 2.0 * x
+
+    function = ByName("tinynet_test_twice", numba.float64(numba.float64), twice)
+    assert function.compiled is None and binding.address_of_symbol(function.name) is None
+    function.ready()
+    compiled = function.compiled
+    function.ready()
+    assert function.compiled is compiled and compiled.ctypes(1.5) == 3.0
+    assert binding.address_of_symbol(function.name) == compiled.address
+
+    external = function.external
+
+    @numba.njit
+    def call(x):
+        return external(x)
+
+    assert call(4.0) == 8.0
 
 
 @numba_usable

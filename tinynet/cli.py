@@ -75,9 +75,9 @@ def info(warm: bool = False) -> int:
 # and what float32 takes on top (tile.gemm's ways, float32 only): only used to share (family, dtype)
 # pairs out evenly between the warm-up's processes. A family not listed counts as 3. Sharing whole families (both
 # dtypes) left one process with recurrent's 44 s; equal figures for both dtypes left one with all of float32's.
-_COMPILE_SECONDS = {"recurrent": 11, "conv": 10, "softmax": 4.5, "attention": 6, "pooling": 4, "activations": 3,
+_COMPILE_SECONDS = {"recurrent": 11, "conv": 4, "softmax": 4.5, "attention": 6, "pooling": 4, "activations": 3,
                     "linalg": 4, "normalization": 2, "optim": 1, "embedding": 0.5}  # fmt: skip
-_FLOAT32_EXTRA_SECONDS = {"attention": 1.5, "conv": 5}
+_FLOAT32_EXTRA_SECONDS = {"attention": 1.5, "conv": 2.5}
 
 
 def _compile_seconds(family: str, dtype: str) -> float:

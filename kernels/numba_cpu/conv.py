@@ -1,7 +1,10 @@
 """2-D convolution and transposed convolution, forward and backward: im2col and products, samples in parallel."""
 
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
+from kernels.numba_cpu.by_name import ByName
 from kernels.numba_cpu.common import (
     SPLIT_WORK,
     float32_and_float64_only,
@@ -12,7 +15,7 @@ from kernels.numba_cpu.common import (
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import LONG_SUM, beats_blas
-from kernels.numba_cpu.tile import add_dot_nt, as_columns, dot, gemm_gathered, times_transposed
+from kernels.numba_cpu.tile import add_dot_nt, as_columns, data_pointer, dot, gemm_gathered, times_transposed
 from kernels.windows import output_size, transposed_output_size
 
 # Convolutions are im2col + BLAS, like the reference, but one sample (or a small group of samples) at a time,
@@ -63,10 +66,12 @@ def _to_lanes(x, n0, size, ph, pw, lanes):
         for y in range(padded_h):
             to = (c * padded_h + y) * row
             if y < ph or y >= ph + h:
-                lanes[to : to + row] = 0
+                for e in range(row):
+                    lanes[_index(to + e)] = 0
                 continue
-            lanes[to : to + pw * size] = 0
-            lanes[to + (pw + w) * size : to + row] = 0
+            for e in range(pw * size):  # (loops: numba's slice assignments took half the time on conv2d's images)
+                lanes[_index(to + e)] = 0
+                lanes[_index(to + (pw + w) * size + e)] = 0
             to, start = to + pw * size, ((n0 * channels + c) * h + y - ph) * w
             if size == 1:
                 for col in range(w):
@@ -203,6 +208,61 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_til
             _from_lanes(lanes, ph, pw, folded, n0, size)
 
 
+def _c_signature(number, arrays: int):
+    """A C function's signature taking ``arrays`` pointers to numbers, a table of integers (the arrays' shapes and
+    the options), and the first and last sample + 1 (see _samples_by_pointers, _in_place_by_pointers)."""
+    index = types.intp
+    return types.void(*[types.CPointer(number)] * arrays, types.CPointer(types.int64), index, index)
+
+
+def _samples_by_pointers(image, a, b, at, folded, out, partial, sizes, start, stop):
+    """_convolve_samples on arrays rebuilt from their first numbers (all C-contiguous) and the table of integers of
+    convolve_samples: the arrays' shapes, then the geometry and the options."""
+    s = numba.carray(sizes, 33)
+    geometry = (s[20], s[21], s[22], s[23], s[24], s[25], s[26], s[27], s[28], s[29])
+    _convolve_samples(
+        numba.carray(image, (s[0], s[1], s[2], s[3])), numba.carray(a, (s[4], s[5])),
+        numba.carray(b, (s[6], s[7], s[8])), numba.carray(at, (s[9], s[10])),
+        numba.carray(folded, (s[11], s[12], s[13], s[14])), geometry, s[30], s[31], s[32] != 0, start, stop,
+        numba.carray(out, (s[15], s[16], s[17])), numba.carray(partial, (s[18], s[19])),
+    )  # fmt: skip
+
+
+# NumPy's error model, as the threaded kernels have (see common.threaded).
+_SAMPLES = {
+    number: ByName(f"tinynet_conv_samples_{number}", _c_signature(number, 7), _samples_by_pointers,
+                   error_model="numpy")
+    for number in (types.float32, types.float64)
+}  # fmt: skip
+
+
+def convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial):
+    """_convolve_samples, which kernels call through its C function (_SAMPLES: compiled once per dtype, see
+    by_name). As plain Python (NUMBA_DISABLE_JIT), itself."""
+    _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial)
+
+
+@overload(convolve_samples, inline="always")
+def _convolve_samples_by_name(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial):
+    external = _SAMPLES[image.dtype].external
+
+    def by_name(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial):
+        shapes = image.shape + a.shape + b.shape + at.shape + folded.shape + out.shape + partial.shape
+        sizes = np.array(shapes + geometry + (group, long_sum, int(by_tiles)), np.int64)
+        pointers = (
+            data_pointer(image),
+            data_pointer(a),
+            data_pointer(b),
+            data_pointer(at),
+            data_pointer(folded),
+            data_pointer(out),
+            data_pointer(partial),
+        )
+        external(*pointers, data_pointer(sizes), start, stop)
+
+    return by_name
+
+
 @threaded()
 def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial):
     """Every convolution pass, per group of samples, each part done where its arrays are not empty:
@@ -213,22 +273,23 @@ def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, by_tiles
     folded: (N, C, H, W) or empty; out: (N, A, OH*OW); partial: (threads, K, B), zeros, to be summed over threads;
     long_sum: from how many terms (columns of cols) cols @ b^T is taken by dot_nt rather than BLAS.
     K = C*KH*KW. conv2d's forward unfolds (a = its weight); its backward unfolds x and folds (b = the output's
-    gradient); the transposed convolution's forward folds and its backward unfolds. One kernel for all: each
-    threaded kernel compiles its whole body again (numba's gufunc and its wrapper re-optimize what they link),
-    and the three passes share most of theirs (two kernels took 15 s to compile, one did both in 8; 9-10 with dot_nt).
-    Each thread takes a contiguous share of the samples.
+    gradient); the transposed convolution's forward folds and its backward unfolds. One body for all, the three
+    passes share most of it, compiled once per dtype as a C function that this kernel and its serial twin call
+    (convolve_samples, see by_name): inside the threaded kernel it took 8.6 s to compile, and the family's float32
+    kernels 23 s; called by name, 8.7 s. Each thread takes a contiguous share of the samples.
     """
     batch, threads = b.shape[0], partial.shape[0]
     for t in numba.prange(threads):
         start, stop = t * batch // threads, (t + 1) * batch // threads
-        _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial[t])
+        convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial[t])
 
 
 # At stride 1 with tiles, conv2d's forward reads its windows where they lie (_in_place_batch): no im2col. Row k =
 # (c, i, j) of the windows, for every output pixel at once, is the padded image itself from offset c*Hp*Wp + i*dh*Wp
-# + j*dw on (tile.gemm_gathered), if the output is taken over the padded width: out[o, oy*Wp + ox], its columns from
-# OW on (windows that wrap into the next row) computed and dropped. conv2d (64, 16, 28, 28) * (32, 16, 3, 3), pad 1:
-# the forward in 0.73x the time of unfolding (2 threads), 7 % of its multiply-adds dropped; lesson 08's second layer,
+# + j*dw on (tile.gemm_gathered); each output row oy takes OW of those columns from oy*Wp on (the forward), and the
+# weight gradient sums over the padded width, the gradient 0 in the columns from OW on (windows that wrap into the
+# next row). conv2d (64, 16, 28, 28) * (32, 16, 3, 3), pad 1: the forward (then over the padded width, the columns
+# that wrapped dropped) in 0.73x the time of unfolding (2 threads); row by row it is as fast; lesson 08's second layer,
 # (64, 32, 13, 13) * (64, 32, 3, 3), 0.84x. Its first layer, windows of 9 values (one channel), took 1.2x: the copies
 # of the output outweigh the product's, so windows of fewer than IN_PLACE_FROM values are unfolded. The second
 # layer's gain did not show in lesson 08's step (1.01x, in-process alternation), while compiling the kernel took
@@ -249,50 +310,92 @@ def _window_starts(channels, padded_h, padded_w, geometry):
     return starts
 
 
+@numba.njit(cache=True, inline="always")
+def _in_place_samples(x, w_rows, grad, geometry, out, partial, start, stop):
+    """_in_place_batch for samples start .. stop - 1, on this thread: partial is this thread's (C*KH*KW, O)."""
+    _, kw, _, _, ph, pw, _, dw, oh, ow = geometry
+    _, channels, h, width = x.shape
+    padded_h, padded_w, o = h + 2 * ph, width + 2 * pw, max(w_rows.shape[0], grad.shape[1])
+    starts, target = (
+        _window_starts(channels, padded_h, padded_w, geometry),
+        out.reshape((out.shape[0], out.shape[1], out.shape[2] * out.shape[3])),
+    )
+    w_starts, grad_starts = np.arange(w_rows.shape[0]) * w_rows.shape[1], np.arange(oh * padded_w) * o
+    image = np.zeros(channels * padded_h * padded_w + (kw - 1) * dw, x.dtype)
+    grad_wide = np.zeros(oh * padded_w * o, x.dtype)  # (OH * Wp, O): the rows of wrapped columns stay zeros
+    grad_t = np.empty((oh * ow, o), x.dtype)
+    flat_t = grad_t.reshape(-1)
+    for n in range(start, stop):
+        _to_lanes(x, n, 1, ph, pw, image)  # the sample zero-padded
+        if out.size:  # row by row of the output, each from its row of the image on: no columns that wrap
+            for oy in range(oh):
+                output_row = target[n, :, oy * ow : (oy + 1) * ow]
+                gemm_gathered(w_rows, w_starts, 1, image[oy * padded_w :], starts, output_row)
+        if partial.size:
+            as_columns(grad[n], 0, o, grad_t)  # grad[n]^T, 8 rows at a time
+            for oy in range(oh):  # its rows at their places over the padded width
+                to, first = oy * padded_w * o, oy * ow * o
+                for e in range(ow * o):
+                    grad_wide[_index(to + e)] = flat_t[_index(first + e)]
+            gemm_gathered(image, starts, 1, grad_wide, grad_starts, partial, True)
+
+
+def _in_place_by_pointers(x, w_rows, grad, out, partial, sizes, start, stop):
+    """_in_place_samples on arrays rebuilt from their first numbers and the table of in_place_samples."""
+    s = numba.carray(sizes, 25)
+    geometry = (s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22], s[23], s[24])
+    _in_place_samples(
+        numba.carray(x, (s[0], s[1], s[2], s[3])), numba.carray(w_rows, (s[4], s[5])),
+        numba.carray(grad, (s[6], s[7], s[8])), geometry, numba.carray(out, (s[9], s[10], s[11], s[12])),
+        numba.carray(partial, (s[13], s[14])), start, stop,
+    )  # fmt: skip
+
+
+_IN_PLACE = ByName(
+    "tinynet_conv_in_place_float32", _c_signature(types.float32, 5), _in_place_by_pointers, error_model="numpy"
+)
+
+
+def in_place_samples(x, w_rows, grad, geometry, out, partial, start, stop):
+    """_in_place_samples, which kernels call through its C function (float32 alone takes this path). As plain
+    Python, itself."""
+    _in_place_samples(x, w_rows, grad, geometry, out, partial, start, stop)
+
+
+@overload(in_place_samples, inline="always")
+def _in_place_samples_by_name(x, w_rows, grad, geometry, out, partial, start, stop):
+    external = _IN_PLACE.external
+
+    def by_name(x, w_rows, grad, geometry, out, partial, start, stop):
+        sizes = np.array(x.shape + w_rows.shape + grad.shape + out.shape + partial.shape + geometry, np.int64)
+        pointers = (data_pointer(x), data_pointer(w_rows), data_pointer(grad), data_pointer(out), data_pointer(partial))
+        external(*pointers, data_pointer(sizes), start, stop)
+
+    return by_name
+
+
 @threaded()
-def _in_place_batch(x, w_rows, grad, geometry, out, partial, threads):
+def _in_place_batch(x, w_rows, grad, geometry, out, partial):
     """conv2d at stride 1 by tile.gemm_gathered, windows read in the padded image, samples in parallel; each pass
-    done where its arrays are not empty (one kernel for both: each threaded kernel compiles its body again):
-    forward:         out[n] = w_rows @ windows(x[n]), over the padded width, the columns that wrapped dropped;
+    done where its arrays are not empty (one kernel for both):
+    forward:         out[n] = w_rows @ windows(x[n]), an output row at a time;
     weight gradient: partial[t] (C*KH*KW, O) += windows(x[n]) @ grad[n]^T over thread t's samples, summed over
                      the padded width with a gradient of 0 in the columns that wrapped.
 
     x: (N, C, H, W); w_rows: (O, C*KH*KW) C-contiguous, or (0, 0); grad: (N, O, OH*OW), or (0, 0, 0); out:
-    (N, O, OH, OW), or empty; partial: (threads, C*KH*KW, O), zeros, or empty. Each thread takes a contiguous share
-    of the samples. The padded image has (KW - 1) * dw zeros more at its end: the last row's windows that wrap
-    read them."""
-    _, kw, _, _, ph, pw, _, dw, oh, ow = geometry
-    batch, channels, h, width = x.shape
-    padded_h, padded_w, o = h + 2 * ph, width + 2 * pw, max(w_rows.shape[0], grad.shape[1])
-    starts, target = _window_starts(channels, padded_h, padded_w, geometry), out.reshape(-1)
-    w_starts, grad_starts = np.arange(w_rows.shape[0]) * w_rows.shape[1], np.arange(oh * padded_w) * o
+    (N, O, OH, OW), or empty; partial: (threads, C*KH*KW, O), zeros, or (threads, 0, 0). Each thread takes a
+    contiguous share of the samples. The padded image has (KW - 1) * dw zeros more at its end: the last row's
+    windows that wrap read them."""
+    batch, threads = x.shape[0], partial.shape[0]
     for t in numba.prange(threads):
-        image = np.zeros(channels * padded_h * padded_w + (kw - 1) * dw, x.dtype)
-        wide = np.empty((w_rows.shape[0], oh * padded_w), x.dtype)
-        flat_wide = wide.reshape(-1)
-        grad_wide = np.zeros(oh * padded_w * o, x.dtype)  # (OH * Wp, O): the rows of wrapped columns stay zeros
-        grad_t = np.empty((oh * ow, o), x.dtype)
-        flat_t = grad_t.reshape(-1)
-        for n in range(t * batch // threads, (t + 1) * batch // threads):
-            _to_lanes(x, n, 1, ph, pw, image)  # the sample zero-padded
-            if out.size:
-                gemm_gathered(w_rows, w_starts, 1, image, starts, wide)
-                for row in range(o * oh):  # each output row without the columns that wrapped
-                    to, start = (n * o * oh + row) * ow, row * padded_w
-                    for col in range(ow):
-                        target[_index(to + col)] = flat_wide[_index(start + col)]
-            if partial.size:
-                as_columns(grad[n], 0, o, grad_t)  # grad[n]^T, 8 rows at a time
-                for oy in range(oh):  # its rows at their places over the padded width
-                    to, start = oy * padded_w * o, oy * ow * o
-                    for e in range(ow * o):
-                        grad_wide[_index(to + e)] = flat_t[_index(start + e)]
-                gemm_gathered(image, starts, 1, grad_wide, grad_starts, partial[t], True)
+        start, stop = t * batch // threads, (t + 1) * batch // threads
+        in_place_samples(x, w_rows, grad, geometry, out, partial[t], start, stop)
 
 
 # Work for run_kernel (nanoseconds on one thread) per multiply-add of a convolution: its small products and the
 # unfolding around them run at about 20 multiply-adds per nanosecond on one core (measured, float32).
 CONV_MACS_PER_NS = 20
+NEVER = np.iinfo(np.int64).max  # long_sum where no sum is long enough for dot_nt
 
 
 def _work_and_threads(macs: int) -> tuple[int, int]:
@@ -318,8 +421,9 @@ def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, a
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
     image, folded = nothing if image is None else image, nothing if folded is None else folded
     by_tiles, group = beats_blas(dtype), _group_size(n, k, pixels, threads)
-    long_sum = LONG_SUM if by_tiles else np.iinfo(np.int64).max
+    long_sum = LONG_SUM if by_tiles else NEVER
     kernel_args = (image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial)
+    _SAMPLES[numba.from_dtype(dtype)].ready()
     with_one_blas_thread(_convolve_batch, *kernel_args, work=work)
     if b.shape[1] == 0:
         return out, None
@@ -343,9 +447,15 @@ def _group_size(batch: int, rows: int, pixels: int, threads: int) -> int:
     return max(1, min(512 // pixels, (1 << 16) // max(1, rows * pixels), batch // threads))
 
 
-def _conv_arrays(dtype, *arrays):
-    """The arrays as C-contiguous arrays of dtype: numba compiles one version per dtype and layout."""
-    return tuple(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
+def _conv_arrays(*arrays):
+    """The arrays as C-contiguous arrays of their common dtype: numba compiles one version per dtype and layout.
+    (Most calls pass such arrays already: they are returned as they are, in a third of the time.)"""
+    dtype = arrays[0].dtype
+    for a in arrays:  # (a loop: all() over a generator took as long as the copies it spares)
+        if a.dtype != dtype or not a.flags.c_contiguous:
+            dtype = np.result_type(*arrays)
+            return tuple(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
+    return arrays
 
 
 def _geometry(w, stride, padding, dilation, windows) -> tuple:
@@ -361,15 +471,16 @@ def _weight_grad(partial, w):
 
 def conv2d_forward(x, w, stride, padding, dilation):
     """As numpy_ref.conv2d_forward: unfold each sample, times w.reshape(O, C*KH*KW), in parallel over samples."""
-    x, w = _conv_arrays(np.result_type(x, w), x, w)
+    x, w = _conv_arrays(x, w)
     n, o = x.shape[0], w.shape[0]
     oh, ow = output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
     work, threads = _work_and_threads(n * o * oh * ow * w[0].size)
     geometry, no_b = _geometry(w, stride, padding, dilation, (oh, ow)), np.empty((n, 0, oh * ow), x.dtype)
     if _in_place(n, w[0].size, oh * ow, threads, stride, x.dtype):
         out = np.empty((n, o, oh, ow), x.dtype)
-        nothing = np.empty((0, 0, 0), x.dtype)  # no gradient, no weight gradient
-        run_kernel(_in_place_batch, work, x, w.reshape(o, -1), nothing, geometry, out, nothing, threads, twin=False)
+        no_grad, no_partial = np.empty((0, 0, 0), x.dtype), np.empty((threads, 0, 0), x.dtype)
+        _IN_PLACE.ready()
+        run_kernel(_in_place_batch, work, x, w.reshape(o, -1), no_grad, geometry, out, no_partial, twin=False)
         return out
     out, _ = _convolve(work, threads, geometry, no_b, image=x, a=w.reshape(o, -1))
     return out.reshape(n, o, oh, ow)
@@ -379,7 +490,7 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
     """As numpy_ref.conv2d_backward: grad_w sums unfold(x[n]) @ grad[n]^T over samples (per-thread partial
     sums), grad_x[n] = fold(w^T @ grad[n]); both in one parallel pass. With input_grad=False, grad_w alone
     (conv_transpose2d_backward's pass without its first product): no w^T @ grad, no fold."""
-    grad, x, w = _conv_arrays(np.result_type(grad, x, w), grad, x, w)
+    grad, x, w = _conv_arrays(grad, x, w)
     n, o, oh, ow = grad.shape
     work, threads = _work_and_threads((2 if input_grad else 1) * n * o * oh * ow * w[0].size)
     geometry, grad = _geometry(w, stride, padding, dilation, (oh, ow)), grad.reshape(n, o, oh * ow)
@@ -399,7 +510,8 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
             np.empty((0, 0), x.dtype),
             np.empty((0, 0, 0, 0), x.dtype),
         )
-        run_kernel(_in_place_batch, work // 2, x, no_w, grad, geometry, no_out, partial, threads, twin=False)
+        _IN_PLACE.ready()
+        run_kernel(_in_place_batch, work // 2, x, no_w, grad, geometry, no_out, partial, twin=False)
         partial = partial[0] if threads == 1 else partial.sum(axis=0)
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         return conv2d_forward(grad.reshape(n, o, oh, ow), flipped, (1, 1), full, dilation), _weight_grad(partial, w)
@@ -410,7 +522,7 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
 
 def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
     """As numpy_ref.conv_transpose2d_forward: out[n] = fold(w.reshape(C_in, -1)^T @ x[n]), parallel over n."""
-    x, w = _conv_arrays(np.result_type(x, w), x, w)
+    x, w = _conv_arrays(x, w)
     n, c_in, h, wd = x.shape
     out_size = transposed_output_size((h, wd), w.shape[2:], stride, padding, output_padding, dilation)
     wt, (work, threads) = np.ascontiguousarray(w.reshape(c_in, -1).T), _work_and_threads(x.size * w[0].size)
@@ -423,7 +535,7 @@ def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
 def conv_transpose2d_backward(grad, x, w, stride, padding, output_padding, dilation):
     """As numpy_ref.conv_transpose2d_backward: cols = unfold(grad[n]); grad_x[n] = w.reshape(C_in, -1) @ cols,
     grad_w sums cols @ x[n]^T over samples (per-thread partial sums)."""
-    grad, x, w = _conv_arrays(np.result_type(grad, x, w), grad, x, w)
+    grad, x, w = _conv_arrays(grad, x, w)
     n, c_in, h, wd = x.shape
     work, threads = _work_and_threads(2 * x.size * w[0].size)
     geometry, x3 = _geometry(w, stride, padding, dilation, (h, wd)), x.reshape(n, c_in, h * wd)

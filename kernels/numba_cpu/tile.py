@@ -192,7 +192,7 @@ _DOT_NT = types.ExternalFunction("tinynet_dot_nt_float32", _DOT_NT_SIGNATURE)
 
 
 @intrinsic
-def _data(typingctx, array):
+def data_pointer(typingctx, array):
     """A pointer to an array's first number."""
     if not isinstance(array, types.Array):
         return None
@@ -220,7 +220,19 @@ def gemm_gathered(a, a_rows, a_step, b, b_rows, c, accumulate=False):
     contiguous, M = a_rows.size, K = b_rows.size."""
     m, n = c.shape
     c_row = c.strides[0] // c.itemsize
-    _GEMM(_data(a), _data(a_rows), a_step, _data(b), _data(b_rows), _data(c), c_row, m, n, b_rows.size, accumulate)
+    _GEMM(
+        data_pointer(a),
+        data_pointer(a_rows),
+        a_step,
+        data_pointer(b),
+        data_pointer(b_rows),
+        data_pointer(c),
+        c_row,
+        m,
+        n,
+        b_rows.size,
+        accumulate,
+    )
 
 
 def dot(a, b, out, by_tiles):
@@ -323,6 +335,6 @@ def _add_dot_nt(a, bt, c):
         return by_blas
 
     def by_dot_nt(a, bt, c):  # (no check of the layouts here: a raise inside a prange loop would make it serial)
-        _DOT_NT(_data(a), _data(bt), _data(c), c.shape[0], c.shape[1], a.shape[1])
+        _DOT_NT(data_pointer(a), data_pointer(bt), data_pointer(c), c.shape[0], c.shape[1], a.shape[1])
 
     return by_dot_nt
