@@ -111,8 +111,9 @@ def _check_scores(op: str, input: Tensor) -> None:  # noqa: A002 (PyTorch's argu
         raise DTypeError(f"{op}: input must be floating point (scores or log-probabilities), got {input.dtype}")
 
 
-def _check_labels(op: str, input: Tensor, target, ignore_index: int) -> None:  # noqa: A002
-    """Class-index targets: int64 (or uint8) of the input's shape without its class dim, each in [0, C)."""
+def _check_labels(op: str, input: Tensor, target, ignore_index: int) -> bool:  # noqa: A002
+    """Class-index targets: int64 (or uint8) of the input's shape without its class dim, each in [0, C) or
+    ignore_index. Returns whether any is ignore_index."""
     if not isinstance(target, Tensor) or target.dtype not in (np.dtype("int64"), np.dtype("uint8")):
         dtype = target.dtype if isinstance(target, Tensor) else type(target).__name__
         raise DTypeError(
@@ -126,7 +127,14 @@ def _check_labels(op: str, input: Tensor, target, ignore_index: int) -> None:  #
             f"input (C,) with a 0-d target; input {input.shape} needs target of shape {expected}, got {target.shape}"
         )
     classes = input.shape[0] if input.ndim == 1 else input.shape[1]
-    counted = target.array[target.array != ignore_index]
+    labels = target.array
+    if labels.size == 0:
+        return False
+    low, high = int(labels.min()), int(labels.max())
+    if low >= 0 and high < classes and not low <= ignore_index <= high:  # the usual case: two reductions
+        return False
+    ignored = labels == ignore_index
+    counted = labels[~ignored]
     if counted.size:
         low, high = int(counted.min()), int(counted.max())
         if low < 0 or high >= classes:
@@ -135,6 +143,7 @@ def _check_labels(op: str, input: Tensor, target, ignore_index: int) -> None:  #
                 f"{op}: target holds class {bad}, outside [0, {classes - 1}] for C={classes} "
                 f"(ignore_index={ignore_index} is skipped)"
             )
+    return bool(ignored.any())
 
 
 def _class_weight(op: str, weight, input: Tensor):  # noqa: A002
@@ -231,10 +240,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
     w = _class_weight("cross_entropy", weight, input)
     if isinstance(target, Tensor) and target.dtype.kind == "f" and target.shape == input.shape:
         return _probability_targets(input, target, w, reduction, label_smoothing)
-    _check_labels("cross_entropy", input, target, ignore_index)
+    ignored = _check_labels("cross_entropy", input, target, ignore_index)
     if label_smoothing > 0:
         return _smoothed(input, target, w, ignore_index, reduction, label_smoothing)
-    plain = input.ndim == 2 and w is None and input.shape[0] > 0 and not bool((target.array == ignore_index).any())
+    plain = input.ndim == 2 and w is None and input.shape[0] > 0 and not ignored
     if plain:
         return CrossEntropy.apply(input, target.array.astype(np.int64, copy=False), reduction)
     return _nll(log_softmax(input, 0 if input.ndim == 1 else 1), target, w, ignore_index, reduction)
