@@ -373,3 +373,29 @@ def test_pointwise_loss_gradients_match_finite_differences(shape, seed):
     assert tn.gradcheck(lambda a, b: F.kl_div(a, b, reduction="batchmean"), [x(), x(0.1)])
     assert tn.gradcheck(lambda a, b: F.huber_loss(a, b, delta=0.5) + F.smooth_l1_loss(a, b, beta=0.5), [x(), x()])
     assert tn.gradcheck(lambda a, b, c: F.triplet_margin_loss(a, b, c, margin=5.0), [x(), x(), x()])
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize(
+    ("labels", "ignore_index", "bad"),
+    [
+        ([0, 5, 1], -100, 5),  # one past the last class
+        ([-1, 2, 4], -100, -1),  # negative, not the ignored index
+        ([3, 7, 9], 7, 9),  # the ignored index inside the labels' range, another label outside [0, C)
+        ([9, 1, 2], 1, 9),
+    ],
+)
+def test_class_index_targets_outside_the_classes_are_refused(loss, labels, ignore_index, bad):
+    x = tn.zeros(3, 5)
+    with pytest.raises(tn.ArgumentError, match=rf"{loss}: target holds class {bad}, outside \[0, 4\] for C=5"):
+        getattr(F, loss)(x, tn.tensor(labels), ignore_index=ignore_index)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_the_ignored_index_may_lie_among_the_classes_or_outside_them(loss):
+    """Labels equal to ignore_index are skipped wherever it lies; the others are checked and counted."""
+    x = tn.tensor(np.log(np.full((4, 5), 0.2, np.float32)))  # log-probabilities, and logits of 5 equal classes
+    for labels, ignore_index in (([0, 7, 7, 4], 7), ([2, 2, 3, 1], 2), ([0, 1, 3, 4], 2)):
+        out = getattr(F, loss)(x, tn.tensor(labels), ignore_index=ignore_index, reduction="sum")
+        counted = sum(label != ignore_index for label in labels)
+        assert np.isclose(out.item(), -counted * np.log(0.2), rtol=1e-5), (labels, ignore_index)
