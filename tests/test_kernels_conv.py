@@ -204,6 +204,13 @@ def test_conv2d_forward_and_backward_match_the_reference(backend_name, dtype, ca
     assert_matches(got, expected, dtype)
     grad = random_array(rng, expected.shape, dtype, contiguous)
     assert_matches(*run_both("conv2d_backward", grad, x, w, stride, padding, dilation), dtype)
+    # With a bias: added to the output, and its gradient (the third result) summed over samples and pixels.
+    bias, geometry = random_array(rng, w_shape[:1], dtype), (stride, padding, dilation)
+    assert_matches(*run_both("conv2d_forward", x, w, *geometry, bias), dtype)
+    assert_matches(*run_both("conv2d_backward", grad, x, w, *geometry, True, True), dtype)
+    got, expected = run_both("conv2d_backward", grad, x, w, *geometry, False, True)  # grad_x None
+    assert got[0] is None and expected[0] is None
+    assert_matches(got[1:], expected[1:], dtype)
 
 
 @per_backend
@@ -249,6 +256,12 @@ def test_convolutions_of_larger_batches_and_images(backend_name, dtype, x_shape,
     grad = random_array(rng, expected.shape, dtype)
     summed = out.size // out.shape[1]  # the weight gradient sums over every sample and output pixel
     assert_matches(*run_both("conv2d_backward", grad, x, w, *geometry), dtype, summed)
+    bias = random_array(rng, w_shape[:1], dtype)  # and with a bias, in each way the forward and backward may take
+    assert_matches(*run_both("conv2d_forward", x, w, *geometry, bias), dtype)
+    assert_matches(*run_both("conv2d_backward", grad, x, w, *geometry, True, True), dtype, summed)
+    got, expected = run_both("conv2d_backward", grad, x, w, *geometry, False, True)
+    assert got[0] is None and expected[0] is None
+    assert_matches(got[1:], expected[1:], dtype, summed)
     # The transposed convolution maps an input of conv2d's output shape back to x's shape: its weight is
     # (C_in, C_out, KH, KW) = w's shape. (Fresh unit-variance data: out's entries, sums of C*KH*KW products,
     # would scale up float32's rounding of the weight gradient.)

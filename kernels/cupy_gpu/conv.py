@@ -37,35 +37,42 @@ def _col2im(cols, x_shape, kernel, stride, padding, dilation, out_size):
     return image
 
 
-def conv2d_forward(x, w, stride, padding, dilation):
-    """2-D cross-correlation without bias. x: (N, C, H, W), w: (O, C, KH, KW) -> (N, O, OH, OW).
+def conv2d_forward(x, w, stride, padding, dilation, bias=None):
+    """2-D cross-correlation plus a bias per output channel (or None). x: (N, C, H, W), w: (O, C, KH, KW), bias:
+    (O,) -> (N, O, OH, OW).
 
-    out[n] = w.reshape(O, C * KH * KW) @ im2col(x)[n]: one im2col kernel, one batched GEMM.
+    out[n] = w.reshape(O, C * KH * KW) @ im2col(x)[n]: one im2col kernel, one batched GEMM, the bias added in place.
     """
     out_size = output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
     if not fits(x, w) or min(out_size) <= 0:
-        return numpy_ref.conv2d_forward(x, w, stride, padding, dilation)
+        return numpy_ref.conv2d_forward(x, w, stride, padding, dilation, bias)
     n, o = x.shape[0], w.shape[0]
     cols = _im2col(x, w.shape[2:], stride, padding, dilation, out_size)
-    return cupy.matmul(w.reshape(o, -1), cols).reshape(n, o, *out_size)
+    out = cupy.matmul(w.reshape(o, -1), cols).reshape(n, o, *out_size)
+    if bias is not None:
+        out += bias.reshape(o, 1, 1)
+    return out
 
 
-def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
-    """Gradients of conv2d_forward. grad: (N, O, OH, OW) -> grad_x: (N, C, H, W), grad_w: (O, C, KH, KW).
+def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True, bias_grad=False):
+    """Gradients of conv2d_forward. grad: (N, O, OH, OW) -> grad_x: (N, C, H, W), grad_w: (O, C, KH, KW), and with
+    bias_grad=True grad_bias: (O,).
 
-    grad_w = sum over n of grad[n] @ cols[n]^T; grad_x = col2im(w^T @ grad), or None with input_grad=False.
+    grad_w = sum over n of grad[n] @ cols[n]^T; grad_x = col2im(w^T @ grad), or None with input_grad=False;
+    grad_bias = grad summed over (N, OH, OW).
     """
     if not fits(grad, x, w):
-        return numpy_ref.conv2d_backward(grad, x, w, stride, padding, dilation, input_grad)
+        return numpy_ref.conv2d_backward(grad, x, w, stride, padding, dilation, input_grad, bias_grad)
     n, o, oh, ow = grad.shape
     kernel = w.shape[2:]
     grad = grad.reshape(n, o, oh * ow)
     cols = _im2col(x, kernel, stride, padding, dilation, (oh, ow))
     grad_w = cupy.matmul(grad, cols.swapaxes(1, 2)).sum(axis=0).reshape(w.shape)
-    if not input_grad:
-        return None, grad_w
-    grad_cols = cupy.matmul(w.reshape(o, -1).T, grad)
-    return _col2im(grad_cols, x.shape, kernel, stride, padding, dilation, (oh, ow)), grad_w
+    grad_x = None
+    if input_grad:
+        grad_cols = cupy.matmul(w.reshape(o, -1).T, grad)
+        grad_x = _col2im(grad_cols, x.shape, kernel, stride, padding, dilation, (oh, ow))
+    return (grad_x, grad_w, grad.sum(axis=(0, 2))) if bias_grad else (grad_x, grad_w)
 
 
 def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):

@@ -172,8 +172,28 @@ def _matrix(buffer, rows, columns):
 
 
 @numba.njit(cache=True, inline="always")
-def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial):
-    """_convolve_batch for samples start .. stop - 1, on this thread: partial is this thread's (K, B)."""
+def _add_to_rows(rows, values):
+    """rows[r] += values[r] for each row, where values is not empty (a bias per output channel)."""
+    for r in range(rows.shape[0] if values.size else 0):
+        for j in range(rows.shape[1]):
+            rows[r, j] += values[r]
+
+
+@numba.njit(cache=True, inline="always")
+def _add_row_sums(rows, sums):
+    """sums[r] += rows[r].sum() for each row, where sums is not empty (a bias's gradient)."""
+    for r in range(rows.shape[0] if sums.size else 0):
+        total = rows.dtype.type(0)
+        for j in range(rows.shape[1]):
+            total += rows[r, j]
+        sums[r] += total
+
+
+@numba.njit(cache=True, inline="always")
+def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial, bias,
+                      bias_partial):  # fmt: skip
+    """_convolve_batch for samples start .. stop - 1, on this thread: partial is this thread's (K, B), bias_partial
+    its (B,) or (0,)."""
     _, _, _, _, ph, pw, _, _, oh, ow = geometry
     unfold, fold = image.shape[0] > 0, folded.shape[0] > 0
     shape = image.shape if unfold else folded.shape  # the same when both are used (conv2d's backward)
@@ -195,13 +215,16 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_til
             _to_lanes(image, n0, size, ph, pw, lanes)
             _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols_lanes)
             if rows_a:
-                dot(a, cols, out[n0] if size == 1 else _matrix(product_lanes, rows_a, p * size), by_tiles)
+                product = out[n0] if size == 1 else _matrix(product_lanes, rows_a, p * size)
+                dot(a, cols, product, by_tiles)
+                _add_to_rows(product, bias)  # while the rows are in this thread's cache
                 if size > 1:
                     _scatter_lanes(product_lanes, out_rows, n0, size)
             if rows_b and p * size >= long_sum:  # sums over this many pixels: dot_nt beats BLAS (see dot.py)
                 add_dot_nt(cols, b_group, partial)
             elif rows_b:  # shorter sums: tiles (on b's group transposed) or BLAS
                 times_transposed(cols, b_group, partial, b_transposed, by_tiles, True)
+            _add_row_sums(b_group, bias_partial)
         if fold:
             dot(at, b_group, cols, by_tiles)
             _fold_lanes(cols_lanes, channels, padded_h, padded_w, size, geometry, lanes)
@@ -215,39 +238,46 @@ def _c_signature(number, arrays: int):
     return types.void(*[types.CPointer(number)] * arrays, types.CPointer(types.int64), index, index)
 
 
-def _samples_by_pointers(image, a, b, at, folded, out, partial, sizes, start, stop):
+def _samples_by_pointers(image, a, b, at, folded, out, partial, bias, bias_partial, sizes, start, stop):
     """_convolve_samples on arrays rebuilt from their first numbers (all C-contiguous) and the table of integers of
     convolve_samples: the arrays' shapes, then the geometry and the options."""
-    s = numba.carray(sizes, 33)
-    geometry = (s[20], s[21], s[22], s[23], s[24], s[25], s[26], s[27], s[28], s[29])
+    s = numba.carray(sizes, 35)
+    geometry = (s[22], s[23], s[24], s[25], s[26], s[27], s[28], s[29], s[30], s[31])
     _convolve_samples(
         numba.carray(image, (s[0], s[1], s[2], s[3])), numba.carray(a, (s[4], s[5])),
         numba.carray(b, (s[6], s[7], s[8])), numba.carray(at, (s[9], s[10])),
-        numba.carray(folded, (s[11], s[12], s[13], s[14])), geometry, s[30], s[31], s[32] != 0, start, stop,
-        numba.carray(out, (s[15], s[16], s[17])), numba.carray(partial, (s[18], s[19])),
+        numba.carray(folded, (s[11], s[12], s[13], s[14])), geometry, s[32], s[33], s[34] != 0, start, stop,
+        numba.carray(out, (s[15], s[16], s[17])), numba.carray(partial, (s[18], s[19])), numba.carray(bias, s[20]),
+        numba.carray(bias_partial, s[21]),
     )  # fmt: skip
 
 
 # NumPy's error model, as the threaded kernels have (see common.threaded).
 _SAMPLES = {
-    number: ByName(f"tinynet_conv_samples_{number}", _c_signature(number, 7), _samples_by_pointers,
+    number: ByName(f"tinynet_conv_samples_{number}", _c_signature(number, 9), _samples_by_pointers,
                    error_model="numpy")
     for number in (types.float32, types.float64)
 }  # fmt: skip
 
 
-def convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial):
+def convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial, bias,
+                     bias_partial):  # fmt: skip
     """_convolve_samples, which kernels call through its C function (_SAMPLES: compiled once per dtype, see
     by_name). As plain Python (NUMBA_DISABLE_JIT), itself."""
-    _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial)
+    arrays = (out, partial, bias, bias_partial)
+    _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, *arrays)
 
 
 @overload(convolve_samples, inline="always")
-def _convolve_samples_by_name(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial):
+def _convolve_samples_by_name(
+    image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial, bias, bias_partial
+):
     external = _SAMPLES[image.dtype].external
 
-    def by_name(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial):
-        shapes = image.shape + a.shape + b.shape + at.shape + folded.shape + out.shape + partial.shape
+    def by_name(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial, bias,
+                bias_partial):  # fmt: skip
+        shapes = image.shape + a.shape + b.shape + at.shape + folded.shape + out.shape + partial.shape + bias.shape
+        shapes = shapes + bias_partial.shape
         sizes = np.array(shapes + geometry + (group, long_sum, int(by_tiles)), np.int64)
         pointers = (
             data_pointer(image),
@@ -257,6 +287,8 @@ def _convolve_samples_by_name(image, a, b, at, folded, geometry, group, long_sum
             data_pointer(folded),
             data_pointer(out),
             data_pointer(partial),
+            data_pointer(bias),
+            data_pointer(bias_partial),
         )
         external(*pointers, data_pointer(sizes), start, stop)
 
@@ -264,13 +296,15 @@ def _convolve_samples_by_name(image, a, b, at, folded, geometry, group, long_sum
 
 
 @threaded()
-def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial):
+def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial, bias, bias_partial):
     """Every convolution pass, per group of samples, each part done where its arrays are not empty:
     unfold: cols = unfold(image); out = a @ cols; partial[thread] += cols @ b^T
     fold:   folded = fold(at @ b)
 
     image: (N, C, H, W) or empty; a: (A, K), or (0, K) to skip; b: (N, B, OH*OW), B may be 0; at: (K, B);
     folded: (N, C, H, W) or empty; out: (N, A, OH*OW); partial: (threads, K, B), zeros, to be summed over threads;
+    bias: (A,) added to out's rows, or (0,); bias_partial: (threads, B), zeros, where thread t adds up its samples' rows
+    of b (a bias's gradient), or (threads, 0);
     long_sum: from how many terms (columns of cols) cols @ b^T is taken by dot_nt rather than BLAS.
     K = C*KH*KW. conv2d's forward unfolds (a = its weight); its backward unfolds x and folds (b = the output's
     gradient); the transposed convolution's forward folds and its backward unfolds. One body for all, the three
@@ -281,7 +315,10 @@ def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, by_tiles
     batch, threads = b.shape[0], partial.shape[0]
     for t in numba.prange(threads):
         start, stop = t * batch // threads, (t + 1) * batch // threads
-        convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial[t])
+        convolve_samples(
+            image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial[t], bias,
+            bias_partial[t],
+        )  # fmt: skip
 
 
 # At stride 1 with tiles, conv2d's forward reads its windows where they lie (_in_place_batch): no im2col. Row k =
@@ -311,8 +348,9 @@ def _window_starts(channels, padded_h, padded_w, geometry):
 
 
 @numba.njit(cache=True, inline="always")
-def _in_place_samples(x, w_rows, grad, geometry, out, partial, start, stop):
-    """_in_place_batch for samples start .. stop - 1, on this thread: partial is this thread's (C*KH*KW, O)."""
+def _in_place_samples(x, w_rows, grad, geometry, out, partial, bias, bias_partial, start, stop):
+    """_in_place_batch for samples start .. stop - 1, on this thread: partial is this thread's (C*KH*KW, O),
+    bias_partial its (O,) or (0,)."""
     _, kw, _, _, ph, pw, _, dw, oh, ow = geometry
     _, channels, h, width = x.shape
     padded_h, padded_w, o = h + 2 * ph, width + 2 * pw, max(w_rows.shape[0], grad.shape[1])
@@ -331,6 +369,7 @@ def _in_place_samples(x, w_rows, grad, geometry, out, partial, start, stop):
             for oy in range(oh):
                 output_row = target[n, :, oy * ow : (oy + 1) * ow]
                 gemm_gathered(w_rows, w_starts, 1, image[oy * padded_w :], starts, output_row)
+            _add_to_rows(target[n], bias)
         if partial.size:
             as_columns(grad[n], 0, o, grad_t)  # grad[n]^T, 8 rows at a time
             for oy in range(oh):  # its rows at their places over the padded width
@@ -338,44 +377,55 @@ def _in_place_samples(x, w_rows, grad, geometry, out, partial, start, stop):
                 for e in range(ow * o):
                     grad_wide[_index(to + e)] = flat_t[_index(first + e)]
             gemm_gathered(image, starts, 1, grad_wide, grad_starts, partial, True)
+            _add_row_sums(grad[n], bias_partial)
 
 
-def _in_place_by_pointers(x, w_rows, grad, out, partial, sizes, start, stop):
+def _in_place_by_pointers(x, w_rows, grad, out, partial, bias, bias_partial, sizes, start, stop):
     """_in_place_samples on arrays rebuilt from their first numbers and the table of in_place_samples."""
-    s = numba.carray(sizes, 25)
-    geometry = (s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22], s[23], s[24])
+    s = numba.carray(sizes, 27)
+    geometry = (s[17], s[18], s[19], s[20], s[21], s[22], s[23], s[24], s[25], s[26])
     _in_place_samples(
         numba.carray(x, (s[0], s[1], s[2], s[3])), numba.carray(w_rows, (s[4], s[5])),
         numba.carray(grad, (s[6], s[7], s[8])), geometry, numba.carray(out, (s[9], s[10], s[11], s[12])),
-        numba.carray(partial, (s[13], s[14])), start, stop,
+        numba.carray(partial, (s[13], s[14])), numba.carray(bias, s[15]), numba.carray(bias_partial, s[16]), start,
+        stop,
     )  # fmt: skip
 
 
 _IN_PLACE = ByName(
-    "tinynet_conv_in_place_float32", _c_signature(types.float32, 5), _in_place_by_pointers, error_model="numpy"
+    "tinynet_conv_in_place_float32", _c_signature(types.float32, 7), _in_place_by_pointers, error_model="numpy"
 )
 
 
-def in_place_samples(x, w_rows, grad, geometry, out, partial, start, stop):
+def in_place_samples(x, w_rows, grad, geometry, out, partial, bias, bias_partial, start, stop):
     """_in_place_samples, which kernels call through its C function (float32 alone takes this path). As plain
     Python, itself."""
-    _in_place_samples(x, w_rows, grad, geometry, out, partial, start, stop)
+    _in_place_samples(x, w_rows, grad, geometry, out, partial, bias, bias_partial, start, stop)
 
 
 @overload(in_place_samples, inline="always")
-def _in_place_samples_by_name(x, w_rows, grad, geometry, out, partial, start, stop):
+def _in_place_samples_by_name(x, w_rows, grad, geometry, out, partial, bias, bias_partial, start, stop):
     external = _IN_PLACE.external
 
-    def by_name(x, w_rows, grad, geometry, out, partial, start, stop):
-        sizes = np.array(x.shape + w_rows.shape + grad.shape + out.shape + partial.shape + geometry, np.int64)
-        pointers = (data_pointer(x), data_pointer(w_rows), data_pointer(grad), data_pointer(out), data_pointer(partial))
+    def by_name(x, w_rows, grad, geometry, out, partial, bias, bias_partial, start, stop):
+        shapes = x.shape + w_rows.shape + grad.shape + out.shape + partial.shape + bias.shape + bias_partial.shape
+        sizes = np.array(shapes + geometry, np.int64)
+        pointers = (
+            data_pointer(x),
+            data_pointer(w_rows),
+            data_pointer(grad),
+            data_pointer(out),
+            data_pointer(partial),
+            data_pointer(bias),
+            data_pointer(bias_partial),
+        )
         external(*pointers, data_pointer(sizes), start, stop)
 
     return by_name
 
 
 @threaded()
-def _in_place_batch(x, w_rows, grad, geometry, out, partial):
+def _in_place_batch(x, w_rows, grad, geometry, out, partial, bias, bias_partial):
     """conv2d at stride 1 by tile.gemm_gathered, windows read in the padded image, samples in parallel; each pass
     done where its arrays are not empty (one kernel for both):
     forward:         out[n] = w_rows @ windows(x[n]), an output row at a time;
@@ -383,13 +433,14 @@ def _in_place_batch(x, w_rows, grad, geometry, out, partial):
                      the padded width with a gradient of 0 in the columns that wrapped.
 
     x: (N, C, H, W); w_rows: (O, C*KH*KW) C-contiguous, or (0, 0); grad: (N, O, OH*OW), or (0, 0, 0); out:
-    (N, O, OH, OW), or empty; partial: (threads, C*KH*KW, O), zeros, or (threads, 0, 0). Each thread takes a
-    contiguous share of the samples. The padded image has (KW - 1) * dw zeros more at its end: the last row's
-    windows that wrap read them."""
+    (N, O, OH, OW), or empty; partial: (threads, C*KH*KW, O), zeros, or (threads, 0, 0); bias: (O,) added to out,
+    or (0,); bias_partial: (threads, O), zeros, where thread t adds up its samples' gradient (a bias's gradient), or
+    (threads, 0). Each thread takes a contiguous share of the samples. The padded image has (KW - 1) * dw zeros
+    more at its end: the last row's windows that wrap read them."""
     batch, threads = x.shape[0], partial.shape[0]
     for t in numba.prange(threads):
         start, stop = t * batch // threads, (t + 1) * batch // threads
-        in_place_samples(x, w_rows, grad, geometry, out, partial[t], start, stop)
+        in_place_samples(x, w_rows, grad, geometry, out, partial[t], bias, bias_partial[t], start, stop)
 
 
 # Work for run_kernel (nanoseconds on one thread) per multiply-add of a convolution: its small products and the
@@ -406,10 +457,12 @@ def _work_and_threads(macs: int) -> tuple[int, int]:
     return work, numba.get_num_threads() if work >= SPLIT_WORK else 1
 
 
-def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, at=None, folded=None):
+def _convolve(
+    work: int, threads: int, geometry: tuple, b, image=None, a=None, at=None, folded=None, bias=None, bias_grad=False
+):
     """_convolve_batch, the parts not given as empty arrays, on numba's threads from SPLIT_WORK, else its serial
     twin on the caller alone (see _work_and_threads). Returns (out, partial summed over the threads: (K, B), or
-    None where b has no rows).
+    None where b has no rows, and with bias_grad b summed over samples and pixels: (B,), else None).
     The twin compiles in 1.3 s once the threaded kernel has (they share their helpers) and saves 6-12 us a call
     against the threaded kernel on one thread: 3 % of the MNIST-1D CNN's step, whose first and last layers are
     small (paired runs)."""
@@ -420,14 +473,20 @@ def _convolve(work: int, threads: int, geometry: tuple, b, image=None, a=None, a
     at = np.empty((0, 0), dtype) if at is None else at
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
     image, folded = nothing if image is None else image, nothing if folded is None else folded
+    bias = np.empty(0, dtype) if bias is None else bias
+    bias_partial = np.zeros((threads, b.shape[1] if bias_grad else 0), dtype)
     by_tiles, group = beats_blas(dtype), _group_size(n, k, pixels, threads)
     long_sum = LONG_SUM if by_tiles else NEVER
-    kernel_args = (image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial)
+    kernel_args = (image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial, bias, bias_partial)
     _SAMPLES[numba.from_dtype(dtype)].ready()
     with_one_blas_thread(_convolve_batch, *kernel_args, work=work)
-    if b.shape[1] == 0:
-        return out, None
-    return out, (partial[0] if threads == 1 else partial.sum(axis=0))
+    bias_sums = _over_threads(bias_partial) if bias_grad else None
+    return out, (_over_threads(partial) if b.shape[1] else None), bias_sums
+
+
+def _over_threads(partial):
+    """The per-thread partial sums (threads, ...) added up."""
+    return partial[0] if partial.shape[0] == 1 else partial.sum(axis=0)
 
 
 def _in_place(batch: int, window: int, pixels: int, threads: int, stride, dtype) -> bool:
@@ -469,9 +528,11 @@ def _weight_grad(partial, w):
     return np.ascontiguousarray(partial.T).reshape(w.shape)
 
 
-def conv2d_forward(x, w, stride, padding, dilation):
-    """As numpy_ref.conv2d_forward: unfold each sample, times w.reshape(O, C*KH*KW), in parallel over samples."""
-    x, w = _conv_arrays(x, w)
+def conv2d_forward(x, w, stride, padding, dilation, bias=None):
+    """As numpy_ref.conv2d_forward: unfold each sample, times w.reshape(O, C*KH*KW), in parallel over samples; the
+    bias added by the thread that made the rows, while they are in its cache (NumPy's add after the kernel took 4 us
+    of the MNIST-1D CNN's 25 us layers, and its gradient's sums as long)."""
+    x, w, bias = _conv_arrays(x, w, np.empty(0, x.dtype) if bias is None else bias)
     n, o = x.shape[0], w.shape[0]
     oh, ow = output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
     work, threads = _work_and_threads(n * o * oh * ow * w[0].size)
@@ -479,24 +540,27 @@ def conv2d_forward(x, w, stride, padding, dilation):
     if _in_place(n, w[0].size, oh * ow, threads, stride, x.dtype):
         out = np.empty((n, o, oh, ow), x.dtype)
         no_grad, no_partial = np.empty((0, 0, 0), x.dtype), np.empty((threads, 0, 0), x.dtype)
+        no_bias_partial = np.empty((threads, 0), x.dtype)
+        args = (x, w.reshape(o, -1), no_grad, geometry, out, no_partial, bias, no_bias_partial)
         _IN_PLACE.ready()
-        run_kernel(_in_place_batch, work, x, w.reshape(o, -1), no_grad, geometry, out, no_partial, twin=False)
+        run_kernel(_in_place_batch, work, *args, twin=False)
         return out
-    out, _ = _convolve(work, threads, geometry, no_b, image=x, a=w.reshape(o, -1))
+    out, _, _ = _convolve(work, threads, geometry, no_b, image=x, a=w.reshape(o, -1), bias=bias)
     return out.reshape(n, o, oh, ow)
 
 
-def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
+def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True, bias_grad=False):
     """As numpy_ref.conv2d_backward: grad_w sums unfold(x[n]) @ grad[n]^T over samples (per-thread partial
-    sums), grad_x[n] = fold(w^T @ grad[n]); both in one parallel pass. With input_grad=False, grad_w alone
+    sums), grad_x[n] = fold(w^T @ grad[n]); both in one parallel pass, and the bias's gradient too with bias_grad
+    (each thread adding up the rows of the gradient it has in its cache). With input_grad=False, grad_w alone
     (conv_transpose2d_backward's pass without its first product): no w^T @ grad, no fold."""
     grad, x, w = _conv_arrays(grad, x, w)
     n, o, oh, ow = grad.shape
     work, threads = _work_and_threads((2 if input_grad else 1) * n * o * oh * ow * w[0].size)
     geometry, grad = _geometry(w, stride, padding, dilation, (oh, ow)), grad.reshape(n, o, oh * ow)
     if not input_grad:
-        _, partial = _convolve(work, threads, geometry, grad, image=x)
-        return None, _weight_grad(partial, w)
+        _, partial, bias_sums = _convolve(work, threads, geometry, grad, image=x, bias_grad=bias_grad)
+        return _with_bias_grad((None, _weight_grad(partial, w)), bias_sums)
     kh, kw = w.shape[2:]
     full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, (kh, kw), padding))  # padding of the transpose
     # grad_x by a convolution reads the gradient's zero border as well: (H, OW + 2 full_w) positions, where w^T @ grad
@@ -510,14 +574,24 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
             np.empty((0, 0), x.dtype),
             np.empty((0, 0, 0, 0), x.dtype),
         )
+        no_bias, bias_partial = np.empty(0, x.dtype), np.zeros((threads, o if bias_grad else 0), x.dtype)
         _IN_PLACE.ready()
-        run_kernel(_in_place_batch, work // 2, x, no_w, grad, geometry, no_out, partial, twin=False)
-        partial = partial[0] if threads == 1 else partial.sum(axis=0)
+        args = (x, no_w, grad, geometry, no_out, partial, no_bias, bias_partial)
+        run_kernel(_in_place_batch, work // 2, *args, twin=False)
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        return conv2d_forward(grad.reshape(n, o, oh, ow), flipped, (1, 1), full, dilation), _weight_grad(partial, w)
+        grad_x = conv2d_forward(grad.reshape(n, o, oh, ow), flipped, (1, 1), full, dilation)
+        bias_sums = _over_threads(bias_partial) if bias_grad else None
+        return _with_bias_grad((grad_x, _weight_grad(_over_threads(partial), w)), bias_sums)
     grad_x, w2t = np.empty(x.shape, x.dtype), np.ascontiguousarray(w.reshape(o, -1).T)
-    _, partial = _convolve(work, threads, geometry, grad, image=x, at=w2t, folded=grad_x)
-    return grad_x, _weight_grad(partial, w)
+    _, partial, bias_sums = _convolve(
+        work, threads, geometry, grad, image=x, at=w2t, folded=grad_x, bias_grad=bias_grad
+    )
+    return _with_bias_grad((grad_x, _weight_grad(partial, w)), bias_sums)
+
+
+def _with_bias_grad(grads: tuple, bias_sums) -> tuple:
+    """conv2d_backward's result: (grad_x, grad_w), and grad_bias after them where it was asked for."""
+    return grads if bias_sums is None else (*grads, bias_sums)
 
 
 def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
@@ -539,7 +613,7 @@ def conv_transpose2d_backward(grad, x, w, stride, padding, output_padding, dilat
     n, c_in, h, wd = x.shape
     work, threads = _work_and_threads(2 * x.size * w[0].size)
     geometry, x3 = _geometry(w, stride, padding, dilation, (h, wd)), x.reshape(n, c_in, h * wd)
-    grad_x, partial = _convolve(work, threads, geometry, x3, image=grad, a=w.reshape(c_in, -1))
+    grad_x, partial, _ = _convolve(work, threads, geometry, x3, image=grad, a=w.reshape(c_in, -1))
     return grad_x.reshape(x.shape), _weight_grad(partial, w)
 
 

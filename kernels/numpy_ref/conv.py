@@ -34,24 +34,26 @@ def _col2im(cols, x_shape, kernel, stride, padding, dilation, out_size):
     return crop(padded, padding)
 
 
-def conv2d_forward(x, w, stride, padding, dilation):
-    """2-D cross-correlation (what deep learning calls convolution), without bias.
+def conv2d_forward(x, w, stride, padding, dilation, bias=None):
+    """2-D cross-correlation (what deep learning calls convolution), plus a bias per output channel.
 
-    x: (N, C, H, W), w: (O, C, KH, KW); stride, padding (zeros), dilation: (h, w) int pairs
+    x: (N, C, H, W), w: (O, C, KH, KW); stride, padding (zeros), dilation: (h, w) int pairs; bias: (O,) or None
     -> (N, O, OH, OW), OH = (H + 2ph - dh(KH-1) - 1) // sh + 1 (likewise OW), where
-    out[n, o, oh, ow] = sum over c, i, j of w[o, c, i, j] * x_pad[n, c, oh*sh + i*dh, ow*sw + j*dw].
+    out[n, o, oh, ow] = sum over c, i, j of w[o, c, i, j] * x_pad[n, c, oh*sh + i*dh, ow*sw + j*dw] + bias[o].
     """
     n, o = x.shape[0], w.shape[0]
     kernel = w.shape[2:]
     out_size = output_size(x.shape[2:], kernel, stride, padding, dilation)
     cols = _im2col(x, kernel, stride, padding, dilation, out_size)
-    return matmul(w.reshape(o, -1), cols).reshape(n, o, *out_size)
+    out = matmul(w.reshape(o, -1), cols).reshape(n, o, *out_size)
+    return out if bias is None else out + bias.reshape(o, 1, 1)
 
 
-def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
+def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True, bias_grad=False):
     """Gradients of conv2d_forward. grad: (N, O, OH, OW); x, w and the rest as the forward got them.
 
-    -> grad_x: (N, C, H, W) = col2im(w^T @ grad), grad_w: (O, C, KH, KW) = sum over n of grad[n] @ cols[n]^T.
+    -> grad_x: (N, C, H, W) = col2im(w^T @ grad), grad_w: (O, C, KH, KW) = sum over n of grad[n] @ cols[n]^T,
+    and with bias_grad=True a third, grad_bias: (O,) = grad summed over (N, OH, OW).
     input_grad=False: grad_x is None, not computed (a first layer's input needs no gradient).
     """
     n, o, oh, ow = grad.shape
@@ -59,11 +61,11 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True):
     grad = grad.reshape(n, o, oh * ow)
     cols = _im2col(x, kernel, stride, padding, dilation, out_size)
     grad_w = matmul(grad, cols.swapaxes(1, 2)).sum(axis=0).reshape(w.shape)
-    if not input_grad:
-        return None, grad_w
-    grad_cols = matmul(w.reshape(o, -1).T, grad)
-    grad_x = _col2im(grad_cols, x.shape, kernel, stride, padding, dilation, out_size)
-    return grad_x, grad_w
+    grad_x = None
+    if input_grad:
+        grad_cols = matmul(w.reshape(o, -1).T, grad)
+        grad_x = _col2im(grad_cols, x.shape, kernel, stride, padding, dilation, out_size)
+    return (grad_x, grad_w, grad.sum(axis=(0, 2))) if bias_grad else (grad_x, grad_w)
 
 
 def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
