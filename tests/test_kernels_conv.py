@@ -514,3 +514,28 @@ def test_tinynet_info_says_who_takes_the_long_products():
 
     text = describe()["products"]
     assert ("tiles" in text and "dot_nt" in text) is dot.beats_blas(np.dtype(np.float32)) and "OpenBLAS" in text
+
+
+@numba_usable
+@pytest.mark.parametrize("threads", [1, 2])
+def test_numba_bias_gradient_is_rounded_once(threads):
+    """The bias's gradient sums N * OH * OW terms per channel: the numba kernels add them in float64 and round the
+    total (per thread, then across threads), within 2 ulp of the exact sum. A float32 running sum drifted about 1e-6
+    from NumPy's, and training amplified that: lesson 18's MNIST-1D run on 2 threads left NumPy's losses by 1e-3."""
+    import numba
+
+    from kernels.numba_cpu import conv
+
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((61, 25, 1, 19), np.float32), rng.standard_normal((25, 25, 1, 3), np.float32)
+    grad = rng.standard_normal((61, 25, 1, 10), np.float32) + np.float32(0.37)
+    geometry = ((1, 2), (0, 1), (1, 1))
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        got = conv.conv2d_backward(grad, x, w, *geometry, True, True)[2]
+    finally:
+        numba.set_num_threads(before)
+    exact = grad.astype(np.float64).sum(axis=(0, 2, 3))
+    assert got.dtype == np.float32
+    assert np.all(np.abs(got - exact) <= 2 * np.spacing(np.abs(exact).astype(np.float32)))

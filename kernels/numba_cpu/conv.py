@@ -181,9 +181,11 @@ def _add_to_rows(rows, values):
 
 @numba.njit(cache=True, inline="always")
 def _add_row_sums(rows, sums):
-    """sums[r] += rows[r].sum() for each row, where sums is not empty (a bias's gradient)."""
+    """sums[r] += rows[r].sum() for each row, where sums is not empty (a bias's gradient). Summed in float64: a
+    float32 sum of 1,900 terms in a row drifts ~1e-6 from NumPy's pairwise one, and training amplified that
+    (lesson 18's 2-thread MNIST-1D run was 1e-3 away from NumPy's after 50 steps); rounded once, it is within an ulp."""
     for r in range(rows.shape[0] if sums.size else 0):
-        total = rows.dtype.type(0)
+        total = 0.0
         for j in range(rows.shape[1]):
             total += rows[r, j]
         sums[r] += total
