@@ -71,6 +71,25 @@ def test_an_empty_sum_gives_zeros_or_leaves_c():
     np.testing.assert_array_equal(c, 0.0)
 
 
+@numba_usable
+@jit_compiles
+def test_data_pointers_point_at_each_arrays_first_number():
+    """data_pointers((a, b, c)): what a C function takes for the arrays, read back through each pointer. The arrays
+    are views that start inside a larger buffer, so a pointer to the buffer's start would read other numbers."""
+    import numba
+
+    from kernels.numba_cpu.tile import data_pointers
+
+    @numba.njit
+    def first_numbers(arrays):
+        pointers = data_pointers(arrays)
+        return [numba.carray(pointers[i], 1)[0] for i in range(3)]
+
+    buffer = np.arange(30, dtype=np.float32)
+    arrays = (buffer[3:9], buffer[10:20].reshape(2, 5), buffer[21:])
+    assert first_numbers(arrays) == [3.0, 10.0, 21.0]
+
+
 @pytest.mark.parametrize("m, k, n", [(5, 494, 25), (75, 500, 25), (1, 1, 1), (7, 3, 9)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_add_dot_nt_inside_a_kernel_adds_the_product_of_rows(m, k, n, dtype):

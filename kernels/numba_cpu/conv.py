@@ -15,7 +15,15 @@ from kernels.numba_cpu.common import (
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import LONG_SUM, beats_blas
-from kernels.numba_cpu.tile import add_dot_nt, as_columns, data_pointer, dot, gemm_gathered, times_transposed
+from kernels.numba_cpu.tile import (
+    add_dot_nt,
+    as_columns,
+    data_pointer,
+    data_pointers,
+    dot,
+    gemm_gathered,
+    times_transposed,
+)
 from kernels.windows import output_size, transposed_output_size
 
 # Convolutions are im2col + BLAS, like the reference, but one sample (or a small group of samples) at a time,
@@ -281,17 +289,7 @@ def _convolve_samples_by_name(
         shapes = image.shape + a.shape + b.shape + at.shape + folded.shape + out.shape + partial.shape + bias.shape
         shapes = shapes + bias_partial.shape
         sizes = np.array(shapes + geometry + (group, long_sum, int(by_tiles)), np.int64)
-        pointers = (
-            data_pointer(image),
-            data_pointer(a),
-            data_pointer(b),
-            data_pointer(at),
-            data_pointer(folded),
-            data_pointer(out),
-            data_pointer(partial),
-            data_pointer(bias),
-            data_pointer(bias_partial),
-        )
+        pointers = data_pointers((image, a, b, at, folded, out, partial, bias, bias_partial))
         external(*pointers, data_pointer(sizes), start, stop)
 
     return by_name
@@ -412,15 +410,7 @@ def _in_place_samples_by_name(x, w_rows, grad, geometry, out, partial, bias, bia
     def by_name(x, w_rows, grad, geometry, out, partial, bias, bias_partial, start, stop):
         shapes = x.shape + w_rows.shape + grad.shape + out.shape + partial.shape + bias.shape + bias_partial.shape
         sizes = np.array(shapes + geometry, np.int64)
-        pointers = (
-            data_pointer(x),
-            data_pointer(w_rows),
-            data_pointer(grad),
-            data_pointer(out),
-            data_pointer(partial),
-            data_pointer(bias),
-            data_pointer(bias_partial),
-        )
+        pointers = data_pointers((x, w_rows, grad, out, partial, bias, bias_partial))
         external(*pointers, data_pointer(sizes), start, stop)
 
     return by_name

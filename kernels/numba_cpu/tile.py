@@ -203,6 +203,24 @@ def data_pointer(typingctx, array):
     return types.CPointer(array.dtype)(array), codegen
 
 
+@intrinsic
+def data_pointers(typingctx, arrays):
+    """The pointers to the first numbers of a tuple of arrays of one dtype, as a tuple (a C function's arguments)."""
+    if not isinstance(arrays, types.BaseTuple) or not arrays.types:
+        return None
+    first = arrays.types[0]
+    if not all(isinstance(a, types.Array) and a.dtype == first.dtype for a in arrays.types):
+        return None
+    pointers = types.UniTuple(types.CPointer(first.dtype), len(arrays.types))
+
+    def codegen(context, builder, signature, args):
+        members = cgutils.unpack_tuple(builder, args[0])
+        data = [context.make_array(t)(context, builder, m).data for t, m in zip(signature.args[0].types, members)]
+        return context.make_tuple(builder, signature.return_type, data)
+
+    return pointers(arrays), codegen
+
+
 @numba.njit(cache=True)
 def gemm(a, b, c, accumulate=False):
     """c = a @ b, or c += a @ b with accumulate; float32. a: (M, K), any strides (a.T for a transposed operand);
