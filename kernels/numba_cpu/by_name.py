@@ -3,8 +3,8 @@
 Why: a threaded kernel compiles what it calls again, several times over (numba's gufunc and the kernel around it
 each optimize the code they link). The convolutions' per-thread body took 1.8 s to compile on its own and 8.6 s
 inside its threaded kernel. Compiled once as a C function (numba.cfunc, kept in numba's disk cache), it is called
-from the kernels by its name: they compile a call, not the body. tile.py does the same for its products, compiled
-at import since every float32 product needs them; a family's body is compiled when its wrapper first needs it.
+from the kernels by its name: they compile a call, not the body. tile.py's products are compiled so at import
+(every float32 product needs them); a family's body is compiled when its wrapper first needs it.
 
 A kernel that calls a C function by name must find the name when it is compiled or loaded from the cache:
 ``ready()`` makes it, and each wrapper calls it before its kernel (a missing name crashes the process).

@@ -15,7 +15,7 @@ against 37; (60, 16) @ (16, 64), an attention head, 88 against 35; (60, 288) @ (
 
 - ``gemm(a, b, c)``: arrays; ``gemm_gathered``: rows of a and b from tables of offsets, so that a convolution
   reads its windows where they lie in the image (conv._in_place_batch).
-- Both call one C function, compiled once (``_gemm_float32``, numba.cfunc) and called by name: a kernel that
+- Both call one C function, compiled once (``_gemm_float32``, by_name.ByName) and called by name: a kernel that
   called the tiles' code directly compiled it again, four times over in a threaded kernel. ``add_dot_nt`` calls
   dot.dot_nt the same way.
 - Inside kernels, ``dot``, ``times_transposed`` and ``add_dot_nt`` take tiles (or dot_nt) for float32 where the
@@ -27,10 +27,11 @@ a cached kernel calling a C function whose arguments have since changed would cr
 """
 
 import numpy as np
-from llvmlite import binding, ir
+from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic, overload
 
+from kernels.numba_cpu.by_name import ByName
 from kernels.numba_cpu.common import numba
 from kernels.numba_cpu.dot import dot_nt
 
@@ -152,7 +153,6 @@ _SIGNATURE = types.void(
 )  # fmt: skip
 
 
-@numba.cfunc(_SIGNATURE, cache=True)
 def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulate):
     """gemm on pointers and strides, compiled once as a C function: kernels call it by name (_GEMM), so that each
     does not compile the tiles again (a threaded kernel optimizes what it calls four times over: attention's two
@@ -171,15 +171,14 @@ def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulat
                 _tiles(a, a_rows, a_step, b, b_rows, c, c_row, i, (t + 1) * m // tiles - i, j, k0, k1, columns, add)
 
 
-# The C function by name, for kernels compiled in any process (numba's disk cache keeps the name, not the address).
-binding.add_symbol("tinynet_tile_gemm_float32", _gemm_float32.address)
-_GEMM = types.ExternalFunction("tinynet_tile_gemm_float32", _SIGNATURE)
+# The C functions by name, for kernels compiled in any process (numba's disk cache keeps the name, not the address),
+# compiled at import: every float32 product calls them.
+_GEMM_FUNCTION = ByName("tinynet_tile_gemm_float32", _SIGNATURE, _gemm_float32)
 
 
 _DOT_NT_SIGNATURE = types.void(_FLOATS, _FLOATS, _FLOATS, types.intp, types.intp, types.intp)
 
 
-@numba.cfunc(_DOT_NT_SIGNATURE, cache=True)
 def _dot_nt_float32(a, bt, c, m, n, depth):
     """dot.dot_nt on pointers to C-contiguous (M, K), (N, K) and (M, N), compiled once as a C function as
     _gemm_float32 is: inside _convolve_batch it took 2-3 s of each dtype's compiling. (Views of wider rows would be
@@ -187,8 +186,10 @@ def _dot_nt_float32(a, bt, c, m, n, depth):
     dot_nt(numba.carray(a, (m, depth)), numba.carray(bt, (n, depth)), numba.carray(c, (m, n)))
 
 
-binding.add_symbol("tinynet_dot_nt_float32", _dot_nt_float32.address)
-_DOT_NT = types.ExternalFunction("tinynet_dot_nt_float32", _DOT_NT_SIGNATURE)
+_DOT_NT_FUNCTION = ByName("tinynet_dot_nt_float32", _DOT_NT_SIGNATURE, _dot_nt_float32)
+_GEMM_FUNCTION.ready()
+_DOT_NT_FUNCTION.ready()
+_GEMM, _DOT_NT = _GEMM_FUNCTION.external, _DOT_NT_FUNCTION.external
 
 
 @intrinsic
