@@ -1,5 +1,8 @@
 """2-D convolution and transposed convolution, forward and backward: im2col and products, samples in parallel."""
 
+import functools
+from typing import NamedTuple
+
 import numpy as np
 from numba.core import types
 from numba.extending import overload
@@ -444,12 +447,12 @@ CONV_MACS_PER_NS = 20
 NEVER = np.iinfo(np.int64).max  # long_sum where no sum is long enough for dot_nt
 
 
-def _work_and_threads(macs: int) -> tuple[int, int]:
-    """(work, threads) for a convolution of ``macs`` multiply-adds: numba's threads, or 1 below SPLIT_WORK, where
-    run_kernel calls the serial twin on the caller alone (small convolutions, as the MNIST-1D CNN's, lost more
-    waking a thread than it saved)."""
+def _work_and_threads(macs: int, available: int | None = None) -> tuple[int, int]:
+    """(work, threads) for a convolution of ``macs`` multiply-adds: numba's threads (or ``available``), or 1 below
+    SPLIT_WORK, where run_kernel calls the serial twin on the caller alone (small convolutions, as the MNIST-1D
+    CNN's, lost more waking a thread than it saved)."""
     work = macs // CONV_MACS_PER_NS
-    return work, numba.get_num_threads() if work >= SPLIT_WORK else 1
+    return work, (numba.get_num_threads() if available is None else available) if work >= SPLIT_WORK else 1
 
 
 def _convolve(
@@ -463,20 +466,40 @@ def _convolve(
     small (paired runs)."""
     n, dtype, pixels = b.shape[0], b.dtype, geometry[8] * geometry[9]
     k = (image if image is not None else folded).shape[1] * geometry[0] * geometry[1]
-    nothing = np.empty((0, 1, 1, 1), dtype)
-    a = np.empty((0, k), dtype) if a is None else a
-    at = np.empty((0, 0), dtype) if at is None else at
+    plan = _pass_plan(dtype, n, k, pixels, threads)
+    a, at = plan.no_matrix if a is None else a, plan.no_matrix if at is None else at
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
-    image, folded = nothing if image is None else image, nothing if folded is None else folded
-    bias = np.empty(0, dtype) if bias is None else bias
-    bias_partial = np.zeros((threads, b.shape[1] if bias_grad else 0), dtype)
-    by_tiles, group = beats_blas(dtype), _group_size(n, k, pixels, threads)
-    long_sum = LONG_SUM if by_tiles else NEVER
-    kernel_args = (image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial, bias, bias_partial)
-    _SAMPLES[numba.from_dtype(dtype)].ready()
-    with_one_blas_thread(_convolve_batch, *kernel_args, work=work)
+    image, folded = plan.no_image if image is None else image, plan.no_image if folded is None else folded
+    bias = plan.no_vector if bias is None else bias
+    bias_partial = np.zeros((threads, b.shape[1]), dtype) if bias_grad else plan.no_partial
+    kernel_args = (image, a, b, at, folded, geometry, plan.group, plan.long_sum, plan.by_tiles, out, partial, bias)
+    with_one_blas_thread(_convolve_batch, *kernel_args, bias_partial, work=work)
     bias_sums = _over_threads(bias_partial) if bias_grad else None
     return out, (_over_threads(partial) if b.shape[1] else None), bias_sums
+
+
+class _PassPlan(NamedTuple):
+    """What _convolve's shapes decide, worked out once per shapes: that Python took 2 of the 7 us a call costs on
+    top of its kernel, and the MNIST-1D CNN's step makes six calls. The empty arrays stand for parts not run (the
+    kernels read their shapes, never their numbers, so one of each serves every call)."""
+
+    group: int
+    long_sum: int
+    by_tiles: bool
+    no_image: np.ndarray  # (0, 1, 1, 1)
+    no_matrix: np.ndarray  # (0, 0): no a, no at
+    no_vector: np.ndarray  # (0,): no bias
+    no_partial: np.ndarray  # (threads, 0): no bias gradient
+
+
+@functools.lru_cache(maxsize=1024)
+def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int) -> _PassPlan:
+    by_tiles = beats_blas(dtype)
+    _SAMPLES[numba.from_dtype(dtype)].ready()  # the C function the kernel calls, compiled before its first call
+    return _PassPlan(
+        _group_size(n, k, pixels, threads), LONG_SUM if by_tiles else NEVER, by_tiles,
+        np.empty((0, 1, 1, 1), dtype), np.empty((0, 0), dtype), np.empty(0, dtype), np.empty((threads, 0), dtype),
+    )  # fmt: skip
 
 
 def _over_threads(partial):
@@ -512,15 +535,47 @@ def _conv_arrays(*arrays):
     return arrays
 
 
-def _geometry(w, stride, padding, dilation, windows) -> tuple:
-    """What _unfold_lanes and _fold_lanes take: (KH, KW, sh, sw, ph, pw, dh, dw, OH, OW), from a weight
-    (..., KH, KW), the (h, w) pairs of the op, and how many windows fit along each axis, (OH, OW)."""
-    return (*w.shape[2:], *stride, *padding, *dilation, *windows)
+def _geometry(kernel, stride, padding, dilation, windows) -> tuple:
+    """What _unfold_lanes and _fold_lanes take: (KH, KW, sh, sw, ph, pw, dh, dw, OH, OW), from the kernel's (KH, KW),
+    the (h, w) pairs of the op, and how many windows fit along each axis, (OH, OW)."""
+    return (*kernel, *stride, *padding, *dilation, *windows)
 
 
 def _weight_grad(partial, w):
     """grad_w (O, C, KH, KW) from the summed (C*KH*KW, O) products."""
     return np.ascontiguousarray(partial.T).reshape(w.shape)
+
+
+class _Plan(NamedTuple):
+    """What a conv2d call's shapes decide (_plan): its work, threads, geometry (_geometry), output size, whether
+    its windows are read in place (_in_place; for the backward, grad_x's), and the padding of the transpose."""
+
+    work: int
+    threads: int
+    geometry: tuple
+    out_hw: tuple
+    in_place: bool
+    full: tuple
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available: int, passes: int) -> _Plan:
+    """conv2d_forward's plan (passes 1, out_hw None: from the geometry), or conv2d_backward's (passes 2, or 1 for
+    grad_w alone; out_hw the gradient's), worked out once per shapes: 2-3 us of Python a call otherwise."""
+    n, o, window = x_shape[0], w_shape[0], w_shape[1] * w_shape[2] * w_shape[3]
+    out_hw = out_hw or output_size(x_shape[2:], w_shape[2:], stride, padding, dilation)
+    pixels = out_hw[0] * out_hw[1]
+    work, threads = _work_and_threads(passes * n * o * pixels * window, available)
+    geometry = _geometry(w_shape[2:], stride, padding, dilation, out_hw)
+    full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, w_shape[2:], padding))  # the transpose's padding
+    if passes == 1:  # the forward, or a backward without grad_x
+        return _Plan(work, threads, geometry, out_hw, _in_place(n, window, pixels, threads, stride, dtype), full)
+    # grad_x by a convolution reads the gradient's zero border as well: (H, OW + 2 full_w) positions, where w^T @ grad
+    # takes (OH, OW). Lesson 08's second layer (11 x 11 -> 13 x 15, 1.6x the multiply-adds) took 1.19x as long.
+    cheap = x_shape[2] * (out_hw[1] + 2 * full[1]) <= 1.25 * pixels
+    in_place = min(full) >= 0 and cheap and _in_place(n, o * w_shape[2] * w_shape[3], x_shape[2] * x_shape[3],
+                                                          threads, stride, dtype)  # fmt: skip
+    return _Plan(work, threads, geometry, out_hw, in_place, full)
 
 
 def conv2d_forward(x, w, stride, padding, dilation, bias=None):
@@ -529,18 +584,19 @@ def conv2d_forward(x, w, stride, padding, dilation, bias=None):
     of the MNIST-1D CNN's 25 us layers, and its gradient's sums as long)."""
     x, w, bias = _conv_arrays(x, w, np.empty(0, x.dtype) if bias is None else bias)
     n, o = x.shape[0], w.shape[0]
-    oh, ow = output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
-    work, threads = _work_and_threads(n * o * oh * ow * w[0].size)
-    geometry, no_b = _geometry(w, stride, padding, dilation, (oh, ow)), np.empty((n, 0, oh * ow), x.dtype)
-    if _in_place(n, w[0].size, oh * ow, threads, stride, x.dtype):
+    geometry = (tuple(stride), tuple(padding), tuple(dilation))
+    plan = _plan(x.shape, w.shape, None, x.dtype, *geometry, numba.get_num_threads(), 1)
+    (oh, ow), threads = plan.out_hw, plan.threads
+    if plan.in_place:
         out = np.empty((n, o, oh, ow), x.dtype)
         no_grad, no_partial = np.empty((0, 0, 0), x.dtype), np.empty((threads, 0, 0), x.dtype)
         no_bias_partial = np.empty((threads, 0), x.dtype)
-        args = (x, w.reshape(o, -1), no_grad, geometry, out, no_partial, bias, no_bias_partial)
+        args = (x, w.reshape(o, -1), no_grad, plan.geometry, out, no_partial, bias, no_bias_partial)
         _IN_PLACE.ready()
-        run_kernel(_in_place_batch, work, *args, twin=False)
+        run_kernel(_in_place_batch, plan.work, *args, twin=False)
         return out
-    out, _, _ = _convolve(work, threads, geometry, no_b, image=x, a=w.reshape(o, -1), bias=bias)
+    no_b = np.empty((n, 0, oh * ow), x.dtype)
+    out, _, _ = _convolve(plan.work, threads, plan.geometry, no_b, image=x, a=w.reshape(o, -1), bias=bias)
     return out.reshape(n, o, oh, ow)
 
 
@@ -551,17 +607,13 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True, bias
     (conv_transpose2d_backward's pass without its first product): no w^T @ grad, no fold."""
     grad, x, w = _conv_arrays(grad, x, w)
     n, o, oh, ow = grad.shape
-    work, threads = _work_and_threads((2 if input_grad else 1) * n * o * oh * ow * w[0].size)
-    geometry, grad = _geometry(w, stride, padding, dilation, (oh, ow)), grad.reshape(n, o, oh * ow)
+    options = (tuple(stride), tuple(padding), tuple(dilation), numba.get_num_threads(), 2 if input_grad else 1)
+    plan = _plan(x.shape, w.shape, (oh, ow), x.dtype, *options)
+    work, threads, geometry, grad = plan.work, plan.threads, plan.geometry, grad.reshape(n, o, oh * ow)
     if not input_grad:
         _, partial, bias_sums = _convolve(work, threads, geometry, grad, image=x, bias_grad=bias_grad)
         return _with_bias_grad((None, _weight_grad(partial, w)), bias_sums)
-    kh, kw = w.shape[2:]
-    full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, (kh, kw), padding))  # padding of the transpose
-    # grad_x by a convolution reads the gradient's zero border as well: (H, OW + 2 full_w) positions, where w^T @ grad
-    # takes (OH, OW). Lesson 08's second layer (11 x 11 -> 13 x 15, 1.6x the multiply-adds) took 1.19x as long.
-    cheap = x.shape[2] * (ow + 2 * full[1]) <= 1.25 * oh * ow
-    if min(full) >= 0 and cheap and _in_place(n, o * kh * kw, x.shape[2] * x.shape[3], threads, stride, x.dtype):
+    if plan.in_place:
         # At stride 1, grad_x is a convolution of the gradient with the weight flipped and transposed, (C, O, KH,
         # KW), read in place as the forward's windows are: no w^T @ grad, no fold (conv2d's backward 0.95x).
         partial, no_w, no_out = (
@@ -574,7 +626,7 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True, bias
         args = (x, no_w, grad, geometry, no_out, partial, no_bias, bias_partial)
         run_kernel(_in_place_batch, work // 2, *args, twin=False)
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        grad_x = conv2d_forward(grad.reshape(n, o, oh, ow), flipped, (1, 1), full, dilation)
+        grad_x = conv2d_forward(grad.reshape(n, o, oh, ow), flipped, (1, 1), plan.full, dilation)
         bias_sums = _over_threads(bias_partial) if bias_grad else None
         return _with_bias_grad((grad_x, _weight_grad(_over_threads(partial), w)), bias_sums)
     grad_x, w2t = np.empty(x.shape, x.dtype), np.ascontiguousarray(w.reshape(o, -1).T)
@@ -596,7 +648,8 @@ def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
     out_size = transposed_output_size((h, wd), w.shape[2:], stride, padding, output_padding, dilation)
     wt, (work, threads) = np.ascontiguousarray(w.reshape(c_in, -1).T), _work_and_threads(x.size * w[0].size)
     # The windows are the input's pixels: conv2d's output size is this one's input size.
-    geometry, out = _geometry(w, stride, padding, dilation, (h, wd)), np.empty((n, w.shape[1], *out_size), x.dtype)
+    geometry = _geometry(w.shape[2:], stride, padding, dilation, (h, wd))
+    out = np.empty((n, w.shape[1], *out_size), x.dtype)
     _convolve(work, threads, geometry, x.reshape(n, c_in, h * wd), at=wt, folded=out)
     return out
 
@@ -607,7 +660,7 @@ def conv_transpose2d_backward(grad, x, w, stride, padding, output_padding, dilat
     grad, x, w = _conv_arrays(grad, x, w)
     n, c_in, h, wd = x.shape
     work, threads = _work_and_threads(2 * x.size * w[0].size)
-    geometry, x3 = _geometry(w, stride, padding, dilation, (h, wd)), x.reshape(n, c_in, h * wd)
+    geometry, x3 = _geometry(w.shape[2:], stride, padding, dilation, (h, wd)), x.reshape(n, c_in, h * wd)
     grad_x, partial, _ = _convolve(work, threads, geometry, x3, image=grad, a=w.reshape(c_in, -1))
     return grad_x.reshape(x.shape), _weight_grad(partial, w)
 
