@@ -139,8 +139,18 @@ def _labels_in_range(labels, n: int, classes: int) -> bool:
         isinstance(labels, np.ndarray)
         and labels.shape == (n,)
         and labels.dtype.kind in "iu"
-        and (labels.size == 0 or (labels.min() >= 0 and labels.max() < classes))
+        and _all_below(labels, classes)
     )
+
+
+@numba.njit(cache=True)
+def _all_below(labels, classes):
+    """0 <= label < classes for every label, in one pass: NumPy's min and max took 1.5 us each, and a training step
+    checks its labels in the forward and again in the backward."""
+    for label in labels:
+        if label < 0 or label >= classes:
+            return False
+    return True
 
 
 @threaded(fastmath=REORDER_SUMS)
