@@ -195,6 +195,28 @@ def test_convolution_refuses_what_pytorch_refuses(op, x, w, options, error, mess
         getattr(F, op)(tn.zeros(*x), tn.zeros(*w), **options)
 
 
+def test_checks_remembered_from_a_good_call_let_no_bad_one_through():
+    """A convolution remembers the shapes, dtypes and options it has checked (a layer calls with the same ones every
+    step). A call that differs in any of them, or passes a bool where an int is due, is checked again."""
+    x, w, b = tn.zeros(2, 4, 9), tn.zeros(6, 4, 3), tn.zeros(6)
+    for stride in (1, (1,), 2):  # remembered; True and (True,) equal 1 and (1,) as keys
+        F.conv1d(x, w, b, stride=stride, padding=1)
+    assert F.conv1d(x, w, b, stride=2, padding=1).shape == (2, 6, 5)
+    bad_calls = [
+        (lambda: F.conv1d(x, w, b, stride=True, padding=1), tn.ArgumentError, "stride must be an int"),
+        (lambda: F.conv1d(x, w, b, stride=(True,), padding=1), tn.ArgumentError, "stride must be"),
+        (lambda: F.conv1d(tn.zeros(2, 5, 9), w, b, stride=2, padding=1), tn.ShapeError, "has 5 channels"),
+        (lambda: F.conv1d(x, w, tn.zeros(5), stride=2, padding=1), tn.ShapeError, "bias must have shape"),
+        (lambda: F.conv1d(x, w.double(), b, stride=2, padding=1), tn.DTypeError, "weight has dtype float64"),
+        (lambda: F.conv1d(tn.zeros(2, 4, 1), w, b, stride=2, padding=0), tn.ShapeError, "too small"),
+        (lambda: F.conv1d(x, w, b, stride=2, padding=1, groups=4), tn.ShapeError, "groups=4 must divide"),
+    ]
+    for call, error, message in bad_calls:
+        with pytest.raises(error, match=message):
+            call()
+    assert F.conv1d(x[0], w, b, stride=2, padding=1).shape == (6, 5)  # unbatched, as the batch of one it runs
+
+
 def test_convolution_computes_integers_as_pytorch_and_refuses_bool_and_mixed_dtypes():
     x, w = np.arange(18).reshape(1, 2, 3, 3), np.array([1, -2, 3, 0, 5, -1, 2, 2]).reshape(1, 2, 2, 2)
     expected = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1)
