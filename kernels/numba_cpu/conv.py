@@ -366,9 +366,7 @@ def _in_place_samples(x, w_rows, grad, geometry, out, partial, bias, bias_partia
     )
     w_starts, grad_starts = np.arange(w_rows.shape[0]) * w_rows.shape[1], np.arange(oh * padded_w) * o
     image = np.zeros(channels * padded_h * padded_w + (kw - 1) * dw, x.dtype)
-    grad_wide = np.zeros(oh * padded_w * o, x.dtype)  # (OH * Wp, O): the rows of wrapped columns stay zeros
-    grad_t = np.empty((oh * ow, o), x.dtype)
-    flat_t = grad_t.reshape(-1)
+    grad_wide = np.zeros((oh * padded_w, o), x.dtype)  # (OH * Wp, O): the rows of wrapped columns stay zeros
     for n in range(start, stop):
         _to_lanes(x, n, 1, ph, pw, image)  # the sample zero-padded
         if out.size:  # row by row of the output, each from its row of the image on: no columns that wrap
@@ -377,12 +375,10 @@ def _in_place_samples(x, w_rows, grad, geometry, out, partial, bias, bias_partia
                 gemm_gathered(w_rows, w_starts, 1, image[oy * padded_w :], starts, output_row)
             _add_to_rows(target[n], bias)
         if partial.size:
-            as_columns(grad[n], 0, o, grad_t)  # grad[n]^T, 8 rows at a time
-            for oy in range(oh):  # its rows at their places over the padded width
-                to, first = oy * padded_w * o, oy * ow * o
-                for e in range(ow * o):
-                    grad_wide[_index(to + e)] = flat_t[_index(first + e)]
-            gemm_gathered(image, starts, 1, grad_wide, grad_starts, partial, True)
+            for oy in range(oh):  # grad[n]^T, each output row's pixels at their places over the padded width
+                wide_rows = grad_wide[oy * padded_w : oy * padded_w + ow]
+                as_columns(grad[n, :, oy * ow : (oy + 1) * ow], 0, o, wide_rows)
+            gemm_gathered(image, starts, 1, grad_wide.reshape(-1), grad_starts, partial, True)
             _add_row_sums(grad[n], bias_partial)
 
 
