@@ -490,6 +490,7 @@ class _PassPlan(NamedTuple):
 
 @functools.lru_cache(maxsize=1024)
 def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int) -> _PassPlan:
+    """_convolve's plan for n samples of K = C*KH*KW window values over ``pixels`` outputs, on ``threads``."""
     by_tiles = beats_blas(dtype)
     _SAMPLES[numba.from_dtype(dtype)].ready()  # the C function the kernel calls, compiled before its first call
     return _PassPlan(
