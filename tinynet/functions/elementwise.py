@@ -31,11 +31,21 @@ def _shape_of(value) -> tuple:
     return np.shape(value.array if isinstance(value, Tensor) else value)
 
 
+def _shape(value) -> tuple:
+    """An operand's shape inside a Function: an array's, or () for a Python number (np.shape(number) costs 0.5 us
+    of NumPy's Python for the same answer)."""
+    return getattr(value, "shape", ())
+
+
 def _common_dtype(op: str, a, b, floating: bool):
     """The dtype a binary op computes in: PyTorch's promotion (tinynet.dtypes), and the default float dtype for
     ops that always compute in floating point (true division) when both operands are integers."""
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype:
-        dtype = a.dtype  # the common case, decided without the general rule
+        dtype = a.dtype  # the common cases, decided without the general rule: one dtype, or a float tensor and a
+    elif isinstance(a, Tensor) and type(b) in (int, float) and a.dtype.kind == "f":  # number (not a bool)
+        dtype = a.dtype
+    elif isinstance(b, Tensor) and type(a) in (int, float) and b.dtype.kind == "f":
+        dtype = b.dtype
     else:
         dtype = result_type(a, b)
     return get_default_dtype() if floating and dtype.kind != "f" else dtype
@@ -94,7 +104,7 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = np.shape(a), np.shape(b)
+        ctx.shapes = _shape(a), _shape(b)
         return a + b
 
     @staticmethod
@@ -114,7 +124,7 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = np.shape(a), np.shape(b)
+        ctx.shapes = _shape(a), _shape(b)
         return a - b
 
     @staticmethod
@@ -137,7 +147,7 @@ class Mul(Function):
         need_a, need_b = ctx.needs_input_grad
         # Only what backward reads, so that changing the other operand in place (x *= 2) stays possible.
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
-        ctx.shapes = np.shape(a), np.shape(b)
+        ctx.shapes = _shape(a), _shape(b)
         return a * b
 
     @staticmethod
@@ -268,7 +278,7 @@ class Where(Function):
     @staticmethod
     def forward(ctx, condition, a, b):
         ctx.condition = condition
-        ctx.shapes = np.shape(a), np.shape(b)
+        ctx.shapes = _shape(a), _shape(b)
         return array_module(condition).where(condition, a, b)
 
     @staticmethod
