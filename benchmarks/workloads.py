@@ -298,6 +298,34 @@ def train_xor() -> Workload:
     )
 
 
+CHAIN = 16  # op_overhead's elementwise ops, before its sum
+
+
+def op_overhead() -> Workload:
+    """One op's fixed cost, forward and backward: CHAIN multiplies of a (4, 8) tensor by a number, their sum, and
+    the backward through all CHAIN + 1 ops; the step's time / (CHAIN + 1) is what an op costs beyond its arithmetic:
+    Function.apply, the graph's node and the backward's bookkeeping (PyTorch's: its dispatcher and autograd). Its
+    ops compute inline, so it times the engine alone, no backend's kernel (a relu chain adds the kernel's call: 7.1
+    us an op on numba, 6.5 on NumPy, 4.0 on PyTorch, 2026-12-05)."""
+    (x,) = _arrays(12, (4, 8))
+
+    def setup(fw: Framework):
+        leaf = fw.tensor(x, requires_grad=True)
+
+        def step():
+            leaf.grad = None
+            y = leaf
+            for _ in range(CHAIN):
+                y = y * 1.0001
+            y.sum().backward()
+
+        return step
+
+    flops = 2.0 * CHAIN * x.size + x.size  # a multiply per element each way, and the sum
+    shape = f"{CHAIN} multiplies of a (4, 8) tensor and their sum, forward and backward: an op = step / {CHAIN + 1}"
+    return Workload("op_overhead", shape, flops, None, "compute", setup)
+
+
 # Vocabulary, embedding, hidden size, sequence length, batch: PyTorch's word_language_model example's bptt 35
 # and batch 20, an LSTM of 128 (the example's 200 is in between), and a vocabulary of 1000 rather than
 # WikiText-2's 33,278, so that the head does not drown the recurrence that this workload is about.
@@ -391,6 +419,7 @@ def all_workloads(size: str = "full") -> list[Workload]:
         train_lenet(s["lenet"]),
         train_mlp(s["batch"]),
         train_xor(),
+        op_overhead(),
         train_transformer_lm(**LM_SIZES[size]),
         train_lstm_lm(*LSTM_LM_SIZES[size]),
     ]
