@@ -462,12 +462,12 @@ def _convolve(
     small (paired runs)."""
     n, dtype, pixels = b.shape[0], b.dtype, geometry[8] * geometry[9]
     k = (image if image is not None else folded).shape[1] * geometry[0] * geometry[1]
-    plan = _pass_plan(dtype, n, k, pixels, threads)
-    a, at = plan.no_matrix if a is None else a, plan.no_matrix if at is None else at
+    plan, nothing = _pass_plan(dtype, n, k, pixels, threads), _nothing(dtype, threads)
+    a, at = nothing.matrix if a is None else a, nothing.matrix if at is None else at
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
-    image, folded = plan.no_image if image is None else image, plan.no_image if folded is None else folded
-    bias = plan.no_vector if bias is None else bias
-    bias_partial = np.zeros((threads, b.shape[1]), dtype) if bias_grad else plan.no_partial
+    image, folded = nothing.image if image is None else image, nothing.image if folded is None else folded
+    bias = nothing.vector if bias is None else bias
+    bias_partial = np.zeros((threads, b.shape[1]), dtype) if bias_grad else nothing.rows
     kernel_args = (image, a, b, at, folded, geometry, plan.group, plan.long_sum, plan.by_tiles, out, partial, bias)
     with_one_blas_thread(_convolve_batch, *kernel_args, bias_partial, work=work)
     bias_sums = _over_threads(bias_partial) if bias_grad else None
@@ -476,16 +476,11 @@ def _convolve(
 
 class _PassPlan(NamedTuple):
     """What _convolve's shapes decide, worked out once per shapes: that Python took 2 of the 7 us a call costs on
-    top of its kernel, and the MNIST-1D CNN's step makes six calls. The empty arrays stand for parts not run (the
-    kernels read their shapes, never their numbers, so one of each serves every call)."""
+    top of its kernel, and the MNIST-1D CNN's step makes six calls."""
 
     group: int
     long_sum: int
     by_tiles: bool
-    no_image: np.ndarray  # (0, 1, 1, 1)
-    no_matrix: np.ndarray  # (0, 0): no a, no at
-    no_vector: np.ndarray  # (0,): no bias
-    no_partial: np.ndarray  # (threads, 0): no bias gradient
 
 
 @functools.lru_cache(maxsize=1024)
@@ -493,10 +488,25 @@ def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int) -> _PassPlan:
     """_convolve's plan for n samples of K = C*KH*KW window values over ``pixels`` outputs, on ``threads``."""
     by_tiles = beats_blas(dtype)
     _SAMPLES[numba.from_dtype(dtype)].ready()  # the C function the kernel calls, compiled before its first call
-    return _PassPlan(
-        _group_size(n, k, pixels, threads), LONG_SUM if by_tiles else NEVER, by_tiles,
-        np.empty((0, 1, 1, 1), dtype), np.empty((0, 0), dtype), np.empty(0, dtype), np.empty((threads, 0), dtype),
-    )  # fmt: skip
+    return _PassPlan(_group_size(n, k, pixels, threads), LONG_SUM if by_tiles else NEVER, by_tiles)
+
+
+class _Nothing(NamedTuple):
+    """Empty arrays that stand for the parts of a kernel not run. The kernels read their shapes, never their
+    numbers, so one of each serves every call."""
+
+    image: np.ndarray  # (0, 1, 1, 1): no image, nothing to fold into, no output
+    matrix: np.ndarray  # (0, 0): no a, no at, no weight rows
+    vector: np.ndarray  # (0,): no bias
+    rows: np.ndarray  # (threads, 0): no bias gradient
+    grad: np.ndarray  # (0, 0, 0): no gradient
+    partials: np.ndarray  # (threads, 0, 0): no weight gradient
+
+
+@functools.lru_cache(maxsize=64)
+def _nothing(dtype, threads: int) -> _Nothing:
+    shapes = ((0, 1, 1, 1), (0, 0), (0,), (threads, 0), (0, 0, 0), (threads, 0, 0))
+    return _Nothing(*(np.empty(shape, dtype) for shape in shapes))
 
 
 def _over_threads(partial):
@@ -558,20 +568,27 @@ class _Plan(NamedTuple):
 @functools.lru_cache(maxsize=1024)
 def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available: int, passes: int) -> _Plan:
     """conv2d_forward's plan (passes 1, out_hw None: from the geometry), or conv2d_backward's (passes 2, or 1 for
-    grad_w alone; out_hw the gradient's), worked out once per shapes: 2-3 us of Python a call otherwise."""
-    n, o, window = x_shape[0], w_shape[0], w_shape[1] * w_shape[2] * w_shape[3]
+    grad_w alone, which is never read in place; out_hw the gradient's), worked out once per shapes: 2-3 us of Python
+    a call otherwise. Where the windows are read in place, the in-place kernel's C function is made ready."""
+    forward, n, o, window = out_hw is None, x_shape[0], w_shape[0], w_shape[1] * w_shape[2] * w_shape[3]
     out_hw = out_hw or output_size(x_shape[2:], w_shape[2:], stride, padding, dilation)
     pixels = out_hw[0] * out_hw[1]
     work, threads = _work_and_threads(passes * n * o * pixels * window, available)
     geometry = _geometry(w_shape[2:], stride, padding, dilation, out_hw)
     full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, w_shape[2:], padding))  # the transpose's padding
-    if passes == 1:  # the forward, or a backward without grad_x
-        return _Plan(work, threads, geometry, out_hw, _in_place(n, window, pixels, threads, stride, dtype), full)
-    # grad_x by a convolution reads the gradient's zero border as well: (H, OW + 2 full_w) positions, where w^T @ grad
-    # takes (OH, OW). Lesson 08's second layer (11 x 11 -> 13 x 15, 1.6x the multiply-adds) took 1.19x as long.
-    cheap = x_shape[2] * (out_hw[1] + 2 * full[1]) <= 1.25 * pixels
-    in_place = min(full) >= 0 and cheap and _in_place(n, o * w_shape[2] * w_shape[3], x_shape[2] * x_shape[3],
-                                                          threads, stride, dtype)  # fmt: skip
+    if forward:
+        in_place = _in_place(n, window, pixels, threads, stride, dtype)
+    elif passes == 2:
+        # grad_x by a convolution reads the gradient's zero border as well: (H, OW + 2 full_w) positions, where
+        # w^T @ grad takes (OH, OW). Lesson 08's second layer (11 x 11 -> 13 x 15, 1.6x the multiply-adds) took
+        # 1.19x as long.
+        cheap = x_shape[2] * (out_hw[1] + 2 * full[1]) <= 1.25 * pixels
+        in_place = min(full) >= 0 and cheap and _in_place(n, o * w_shape[2] * w_shape[3], x_shape[2] * x_shape[3],
+                                                              threads, stride, dtype)  # fmt: skip
+    else:
+        in_place = False
+    if in_place:
+        _IN_PLACE.ready()
     return _Plan(work, threads, geometry, out_hw, in_place, full)
 
 
@@ -585,11 +602,8 @@ def conv2d_forward(x, w, stride, padding, dilation, bias=None):
     plan = _plan(x.shape, w.shape, None, x.dtype, *geometry, numba.get_num_threads(), 1)
     (oh, ow), threads = plan.out_hw, plan.threads
     if plan.in_place:
-        out = np.empty((n, o, oh, ow), x.dtype)
-        no_grad, no_partial = np.empty((0, 0, 0), x.dtype), np.empty((threads, 0, 0), x.dtype)
-        no_bias_partial = np.empty((threads, 0), x.dtype)
-        args = (x, w.reshape(o, -1), no_grad, plan.geometry, out, no_partial, bias, no_bias_partial)
-        _IN_PLACE.ready()
+        out, nothing = np.empty((n, o, oh, ow), x.dtype), _nothing(x.dtype, threads)
+        args = (x, w.reshape(o, -1), nothing.grad, plan.geometry, out, nothing.partials, bias, nothing.rows)
         run_kernel(_in_place_batch, plan.work, *args, twin=False)
         return out
     no_b = np.empty((n, 0, oh * ow), x.dtype)
@@ -613,14 +627,9 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True, bias
     if plan.in_place:
         # At stride 1, grad_x is a convolution of the gradient with the weight flipped and transposed, (C, O, KH,
         # KW), read in place as the forward's windows are: no w^T @ grad, no fold (conv2d's backward 0.95x).
-        partial, no_w, no_out = (
-            np.zeros((threads, w[0].size, o), x.dtype),
-            np.empty((0, 0), x.dtype),
-            np.empty((0, 0, 0, 0), x.dtype),
-        )
-        no_bias, bias_partial = np.empty(0, x.dtype), np.zeros((threads, o if bias_grad else 0), x.dtype)
-        _IN_PLACE.ready()
-        args = (x, no_w, grad, geometry, no_out, partial, no_bias, bias_partial)
+        partial, nothing = np.zeros((threads, w[0].size, o), x.dtype), _nothing(x.dtype, threads)
+        bias_partial = np.zeros((threads, o), x.dtype) if bias_grad else nothing.rows
+        args = (x, nothing.matrix, grad, geometry, nothing.image, partial, nothing.vector, bias_partial)
         run_kernel(_in_place_batch, work // 2, *args, twin=False)
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         grad_x = conv2d_forward(grad.reshape(n, o, oh, ow), flipped, (1, 1), plan.full, dilation)

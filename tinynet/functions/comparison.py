@@ -6,7 +6,7 @@ import numpy as np
 from kernels.numpy_ref import array_module
 from tinynet.autograd import Function
 from tinynet.errors import ShapeError
-from tinynet.functions.elementwise import _shape_of, operand
+from tinynet.functions.elementwise import _shape, operand
 from tinynet.tensor import Tensor
 
 _COMPARISONS = {
@@ -46,7 +46,7 @@ def compare(op: str, a: Tensor, b) -> Tensor:
         return Compare.apply(a, b, op)
     except ValueError:
         raise ShapeError(
-            f"{_COMPARISONS[op]}: shapes {a.shape} and {_shape_of(b)} cannot broadcast "
+            f"{_COMPARISONS[op]}: shapes {a.shape} and {_shape(b)} cannot broadcast "
             "(aligned from the right, each pair of sizes must be equal or one of them 1)"
         ) from None
 

@@ -27,13 +27,9 @@ def floating(x: Tensor) -> Tensor:
     return x if x.dtype.kind == "f" else Tensor(x.array.astype(get_default_dtype()))
 
 
-def _shape_of(value) -> tuple:
-    return np.shape(value.array if isinstance(value, Tensor) else value)
-
-
 def _shape(value) -> tuple:
-    """An operand's shape inside a Function: an array's, or () for a Python number (np.shape(number) costs 0.5 us
-    of NumPy's Python for the same answer)."""
+    """An operand's shape: a tensor's or an array's, or () for a Python number (np.shape(number) costs 0.5 us of
+    NumPy's Python for the same answer)."""
     return getattr(value, "shape", ())
 
 
@@ -83,7 +79,7 @@ def binary(function: type, a, b, floating: bool = False) -> Tensor:
     try:
         return function.apply(a, b)
     except ValueError:
-        shape_a, shape_b = _shape_of(a), _shape_of(b)
+        shape_a, shape_b = _shape(a), _shape(b)
         try:
             np.broadcast_shapes(shape_a, shape_b)
         except ValueError:
@@ -171,7 +167,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)  # (a only if needed: see Mul)
-        ctx.shape_a = np.shape(a)
+        ctx.shape_a = _shape(a)
         return a / b
 
     @staticmethod
@@ -182,7 +178,7 @@ class Div(Function):
             return (
                 unbroadcast(grad / b, ctx.shape_a) if need_a else None,
                 # -dL/dout · (a / b) / b, not a / b²: b² underflows to 0 for a tiny b where the quotient does not.
-                unbroadcast(-grad * (a / b) / b, np.shape(b)) if need_b else None,
+                unbroadcast(-grad * (a / b) / b, _shape(b)) if need_b else None,
             )
 
 
@@ -213,8 +209,8 @@ class Pow(Function):
             # d(a^b)/db = a^b log a, taken as 0 where a = 0 and b >= 0 (the limit from the right, as in PyTorch).
             grad_b = xp.where((a == 0) & (b >= 0), 0, grad * out * xp.log(a)) if need_b else None
         return (
-            unbroadcast(grad_a.astype(grad.dtype, copy=False), np.shape(a)) if need_a else None,
-            unbroadcast(grad_b.astype(grad.dtype, copy=False), np.shape(b)) if need_b else None,
+            unbroadcast(grad_a.astype(grad.dtype, copy=False), _shape(a)) if need_a else None,
+            unbroadcast(grad_b.astype(grad.dtype, copy=False), _shape(b)) if need_b else None,
         )
 
 
@@ -238,8 +234,8 @@ class Maximum(Function):
         share_a = ((a > b) + 0.5 * (a == b)).astype(grad.dtype)
         need_a, need_b = ctx.needs_input_grad
         return (
-            unbroadcast(grad * share_a, np.shape(a)) if need_a else None,
-            unbroadcast(grad * (1 - share_a), np.shape(b)) if need_b else None,
+            unbroadcast(grad * share_a, _shape(a)) if need_a else None,
+            unbroadcast(grad * (1 - share_a), _shape(b)) if need_b else None,
         )
 
 
@@ -262,8 +258,8 @@ class Minimum(Function):
         share_a = ((a < b) + 0.5 * (a == b)).astype(grad.dtype)
         need_a, need_b = ctx.needs_input_grad
         return (
-            unbroadcast(grad * share_a, np.shape(a)) if need_a else None,
-            unbroadcast(grad * (1 - share_a), np.shape(b)) if need_b else None,
+            unbroadcast(grad * share_a, _shape(a)) if need_a else None,
+            unbroadcast(grad * (1 - share_a), _shape(b)) if need_b else None,
         )
 
 
@@ -389,7 +385,7 @@ def where(condition, input=None, other=None) -> Tensor:  # noqa: A002 (PyTorch's
     try:
         return Where.apply(condition, a, b)
     except ValueError:
-        shapes = [_shape_of(v) for v in (condition, a, b)]
+        shapes = [_shape(v) for v in (condition, a, b)]
         raise ShapeError(f"where: condition, a and b have shapes {shapes} that cannot broadcast") from None
 
 
