@@ -439,6 +439,59 @@ def test_numba_convolutions_by_tiles_or_by_blas_match_the_reference(monkeypatch,
 
 @numba_usable
 @jit_compiles
+@pytest.mark.parametrize(
+    "x_shape, w_shape, padding",
+    [((2, 16, 28, 28), (32, 16, 3, 3), (1, 1)),  # the bench's conv2d, one sample a thread
+     ((3, 8, 17, 33), (5, 8, 3, 3), (0, 0)),  # odd sizes: the last tiles cut in both directions
+     ((1, 8, 16, 70), (6, 8, 3, 3), (2, 1)),  # two chunks of tiles per row; one sample for two threads
+     ((2, 32, 30, 18), (16, 32, 3, 3), (1, 2))],  # unequal padding: the gradient is convolved at (1, 0)
+)  # fmt: skip
+def test_numba_winograd_convolutions_match_the_reference(x_shape, w_shape, padding):
+    """3x3 kernels at stride 1 (float32, by tiles) take Winograd's F(2x2, 3x3) (winograd.py): the forward with its
+    bias, and the backward's three gradients, through tiles cut at the image's edges, against the reference in
+    float64."""
+    import numba
+
+    from kernels.numba_cpu import conv
+
+    if not conv.beats_blas(np.dtype(np.float32)):
+        pytest.skip("Winograd's transforms run where float32 products take tiles (AVX-512 here, see dot.beats_blas)")
+    rng = np.random.default_rng(sum(x_shape))
+    x, w = random_array(rng, x_shape, np.float32), random_array(rng, w_shape, np.float32) / np.float32(12)
+    bias, geometry = random_array(rng, w_shape[:1], np.float32), ((1, 1), padding, (1, 1))
+    plan = conv._plan(x.shape, w.shape, None, x.dtype, *geometry, numba.get_num_threads(), 1)
+    assert plan.winograd
+    wide = [a.astype(np.float64) for a in (x, w, bias)]
+    out, expected = (
+        conv.conv2d_forward(x, w, *geometry, bias=bias),
+        numpy_ref.conv2d_forward(*wide[:2], *geometry, bias=wide[2]),
+    )
+    assert_matches(out, expected.astype(np.float32), np.float32, summed=9 * w_shape[1])
+    grad = random_array(rng, out.shape, np.float32)
+    assert conv._plan(x.shape, w.shape, out.shape[2:], x.dtype, *geometry, numba.get_num_threads(), 2).winograd
+    grads = conv.conv2d_backward(grad, x, w, *geometry, bias_grad=True)
+    expected = numpy_ref.conv2d_backward(grad.astype(np.float64), *wide[:2], *geometry, bias_grad=True)
+    assert_matches(grads, tuple(e.astype(np.float32) for e in expected), np.float32, summed=out[0, 0].size * len(x))
+
+
+@numba_usable
+@jit_compiles
+def test_winograd_weight_transforms_are_adjoint():
+    """winograd.weight_from_tiles is weight_tiles's adjoint (dW = G^T dU G for U = G g G^T): <U(w), dU> equals
+    <w, dW(dU)>, which is what makes the weight gradient the forward's."""
+    from kernels.numba_cpu import winograd
+
+    rng = np.random.default_rng(3)
+    w, du = rng.standard_normal((5, 4, 3, 3)).astype(np.float32), rng.standard_normal((16, 5, 4)).astype(np.float32)
+    u, dw = winograd.weight_tiles(w), winograd.weight_from_tiles(du)
+    assert u.shape == (16, 5, 4) and dw.shape == w.shape
+    np.testing.assert_allclose(np.vdot(u.astype(np.float64), du), np.vdot(w.astype(np.float64), dw), rtol=1e-5)
+    g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+    np.testing.assert_allclose(u[:, 2, 1].reshape(4, 4), g @ w[2, 1] @ g.T, rtol=1e-6)
+
+
+@numba_usable
+@jit_compiles
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_warmup_compiles_every_convolution_kernel(dtype):
     """tinynet warmup promises that no later call compiles: the pass over lanes (threaded, and its serial twin for
@@ -450,12 +503,13 @@ def test_warmup_compiles_every_convolution_kernel(dtype):
     assert conv.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     conv.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    in_place = (conv._in_place_batch,) if conv.beats_blas(np.dtype(dtype)) else ()
+    tiles = conv.beats_blas(np.dtype(dtype))
+    in_place = (conv._in_place_batch, conv.winograd.winograd_batch) if tiles else ()
     for kernel in (conv._convolve_batch, conv._convolve_batch.serial, *in_place):
         assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel
     # The per-thread bodies, compiled once as C functions that the kernels call by name (by_name).
     assert conv._SAMPLES[float_type].compiled is not None
-    assert conv._IN_PLACE.compiled is not None or not in_place
+    assert (conv._IN_PLACE.compiled is not None and conv.winograd.WINOGRAD.compiled is not None) or not tiles
 
 
 @numba_usable
@@ -470,7 +524,10 @@ def test_threaded_convolution_kernels_call_their_body_by_name():
     conv.warm_up(np.dtype(np.float32))
     kernels = [(conv._convolve_batch, conv._SAMPLES[numba.float32].name)]
     if conv.beats_blas(np.dtype(np.float32)):
-        kernels.append((conv._in_place_batch, conv._IN_PLACE.name))
+        kernels += [
+            (conv._in_place_batch, conv._IN_PLACE.name),
+            (conv.winograd.winograd_batch, conv.winograd.WINOGRAD.name),
+        ]
     for kernel, name in kernels:
         signature = next(s for s in kernel.signatures if s[0].dtype == numba.float32)
         fresh = numba.njit(parallel=True)(kernel.py_func)

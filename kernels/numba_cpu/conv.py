@@ -7,9 +7,11 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
+from kernels.numba_cpu import winograd
 from kernels.numba_cpu.by_name import ByName
 from kernels.numba_cpu.common import (
     SPLIT_WORK,
+    add_row_sums,
     float32_and_float64_only,
     numba,
     run_kernel,
@@ -190,21 +192,6 @@ def _add_to_rows(rows, values):
             rows[r, j] += values[r]
 
 
-@numba.njit(cache=True, fastmath={"reassoc"})
-def _add_row_sums(rows, sums):
-    """sums[r] += rows[r].sum() for each row, where sums is not empty (a bias's gradient). Summed in float64: a
-    float32 sum of 1,900 terms in a row drifts ~1e-6 from NumPy's pairwise one, and training amplified that
-    (lesson 18's 2-thread MNIST-1D run was 1e-3 away from NumPy's after 50 steps); rounded once, it is within an ulp.
-    Added in any order ("reassoc": LLVM keeps a vector of running sums), which in float64 rounds to the same float32:
-    one running sum waited for each add to finish (the MNIST-1D CNN's first layer took 22 us for its bias gradient,
-    as long as for its weight's; 6x faster in vectors)."""
-    for r in range(rows.shape[0] if sums.size else 0):
-        total = 0.0
-        for j in range(rows.shape[1]):
-            total += rows[r, j]
-        sums[r] += total
-
-
 @numba.njit(cache=True, inline="always")
 def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial, bias,
                       bias_partial):  # fmt: skip
@@ -240,7 +227,7 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_til
                 add_dot_nt(cols, b_group, partial)
             elif rows_b:  # shorter sums: tiles (on b's group transposed) or BLAS
                 times_transposed(cols, b_group, partial, b_transposed, by_tiles, True)
-            _add_row_sums(b_group, bias_partial)
+            add_row_sums(b_group, bias_partial)
         if fold:
             dot(at, b_group, cols, by_tiles)
             _fold_lanes(cols_lanes, channels, padded_h, padded_w, size, geometry, lanes)
@@ -379,7 +366,7 @@ def _in_place_samples(x, w_rows, grad, geometry, out, partial, bias, bias_partia
                 wide_rows = grad_wide[oy * padded_w : oy * padded_w + ow]
                 as_columns(grad[n, :, oy * ow : (oy + 1) * ow], 0, o, wide_rows)
             gemm_gathered(image, starts, 1, grad_wide.reshape(-1), grad_starts, partial, True)
-            _add_row_sums(grad[n], bias_partial)
+            add_row_sums(grad[n], bias_partial)
 
 
 def _in_place_by_pointers(x, w_rows, grad, out, partial, bias, bias_partial, sizes, start, stop):
@@ -499,13 +486,14 @@ class _Nothing(NamedTuple):
     matrix: np.ndarray  # (0, 0): no a, no at, no weight rows
     vector: np.ndarray  # (0,): no bias
     rows: np.ndarray  # (threads, 0): no bias gradient
-    grad: np.ndarray  # (0, 0, 0): no gradient
+    grad: np.ndarray  # (0, 0, 0): no gradient, no transformed weight (winograd)
     partials: np.ndarray  # (threads, 0, 0): no weight gradient
+    tiles: np.ndarray  # (threads, 0, 0, 0): no weight gradient in winograd's tiles
 
 
 @functools.lru_cache(maxsize=64)
 def _nothing(dtype, threads: int) -> _Nothing:
-    shapes = ((0, 1, 1, 1), (0, 0), (0,), (threads, 0), (0, 0, 0), (threads, 0, 0))
+    shapes = ((0, 1, 1, 1), (0, 0), (0,), (threads, 0), (0, 0, 0), (threads, 0, 0), (threads, 0, 0, 0))
     return _Nothing(*(np.empty(shape, dtype) for shape in shapes))
 
 
@@ -555,7 +543,8 @@ def _weight_grad(partial, w):
 
 class _Plan(NamedTuple):
     """What a conv2d call's shapes decide (_plan): its work, threads, geometry (_geometry), output size, whether
-    its windows are read in place (_in_place; for the backward, grad_x's), and the padding of the transpose."""
+    its windows are read in place (_in_place; for the backward, grad_x's), the padding of the transpose, and whether
+    Winograd's F(2x2, 3x3) takes the forward (or the backward's weight gradient)."""
 
     work: int
     threads: int
@@ -563,6 +552,7 @@ class _Plan(NamedTuple):
     out_hw: tuple
     in_place: bool
     full: tuple
+    winograd: bool
 
 
 @functools.lru_cache(maxsize=1024)
@@ -576,8 +566,11 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
     work, threads = _work_and_threads(passes * n * o * pixels * window, available)
     geometry = _geometry(w_shape[2:], stride, padding, dilation, out_hw)
     full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, w_shape[2:], padding))  # the transpose's padding
+    three_by_three = tuple(w_shape[2:]) == (3, 3) and tuple(dilation) == (1, 1)
+    winograd_fits = three_by_three and _in_place(n, window, pixels, threads, stride, dtype)
     if forward:
         in_place = _in_place(n, window, pixels, threads, stride, dtype)
+        use_winograd = winograd_fits
     elif passes == 2:
         # grad_x by a convolution reads the gradient's zero border as well: (H, OW + 2 full_w) positions, where
         # w^T @ grad takes (OH, OW). Lesson 08's second layer (11 x 11 -> 13 x 15, 1.6x the multiply-adds) took
@@ -585,11 +578,14 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
         cheap = x_shape[2] * (out_hw[1] + 2 * full[1]) <= 1.25 * pixels
         in_place = min(full) >= 0 and cheap and _in_place(n, o * w_shape[2] * w_shape[3], x_shape[2] * x_shape[3],
                                                               threads, stride, dtype)  # fmt: skip
+        use_winograd = winograd_fits and min(full) >= 0  # grad_w's pass (grad_x's runs conv2d_forward's plan)
     else:
-        in_place = False
-    if in_place:
+        in_place = use_winograd = False
+    if use_winograd:
+        winograd.WINOGRAD.ready()
+    elif in_place:
         _IN_PLACE.ready()
-    return _Plan(work, threads, geometry, out_hw, in_place, full)
+    return _Plan(work, threads, geometry, out_hw, in_place, full, use_winograd)
 
 
 def conv2d_forward(x, w, stride, padding, dilation, bias=None):
@@ -601,6 +597,11 @@ def conv2d_forward(x, w, stride, padding, dilation, bias=None):
     geometry = (tuple(stride), tuple(padding), tuple(dilation))
     plan = _plan(x.shape, w.shape, None, x.dtype, *geometry, numba.get_num_threads(), 1)
     (oh, ow), threads = plan.out_hw, plan.threads
+    if plan.winograd:
+        out, nothing = np.empty((n, o, oh, ow), x.dtype), _nothing(x.dtype, threads)
+        args = (x, winograd.weight_tiles(w), nothing.image, geometry[1], out, nothing.tiles, bias, nothing.rows)
+        run_kernel(winograd.winograd_batch, plan.work, *args, twin=False)
+        return out
     if plan.in_place:
         out, nothing = np.empty((n, o, oh, ow), x.dtype), _nothing(x.dtype, threads)
         args = (x, w.reshape(o, -1), nothing.grad, plan.geometry, out, nothing.partials, bias, nothing.rows)
@@ -624,22 +625,44 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True, bias
     if not input_grad:
         _, partial, bias_sums = _convolve(work, threads, geometry, grad, image=x, bias_grad=bias_grad)
         return _with_bias_grad((None, _weight_grad(partial, w)), bias_sums)
-    if plan.in_place:
+    if plan.in_place or plan.winograd:
         # At stride 1, grad_x is a convolution of the gradient with the weight flipped and transposed, (C, O, KH,
-        # KW), read in place as the forward's windows are: no w^T @ grad, no fold (conv2d's backward 0.95x).
-        partial, nothing = np.zeros((threads, w[0].size, o), x.dtype), _nothing(x.dtype, threads)
-        bias_partial = np.zeros((threads, o), x.dtype) if bias_grad else nothing.rows
-        args = (x, nothing.matrix, grad, geometry, nothing.image, partial, nothing.vector, bias_partial)
-        run_kernel(_in_place_batch, work // 2, *args, twin=False)
+        # KW), read in place as the forward's windows are, or by Winograd's tiles: no w^T @ grad, no fold (conv2d's
+        # backward 0.95x in place).
+        weight_grad = _winograd_weight_grad if plan.winograd else _in_place_weight_grad
+        grad_w, bias_sums = weight_grad(grad, x, w, plan, bias_grad)
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         grad_x = conv2d_forward(grad.reshape(n, o, oh, ow), flipped, (1, 1), plan.full, dilation)
-        bias_sums = _over_threads(bias_partial) if bias_grad else None
-        return _with_bias_grad((grad_x, _weight_grad(_over_threads(partial), w)), bias_sums)
+        return _with_bias_grad((grad_x, grad_w), bias_sums)
     grad_x, w2t = np.empty(x.shape, x.dtype), np.ascontiguousarray(w.reshape(o, -1).T)
     _, partial, bias_sums = _convolve(
         work, threads, geometry, grad, image=x, at=w2t, folded=grad_x, bias_grad=bias_grad
     )
     return _with_bias_grad((grad_x, _weight_grad(partial, w)), bias_sums)
+
+
+def _in_place_weight_grad(grad, x, w, plan: _Plan, bias_grad: bool) -> tuple:
+    """(grad_w, the bias's gradient or None) by _in_place_batch. grad: (N, O, OH*OW)."""
+    threads, o, nothing = plan.threads, w.shape[0], _nothing(x.dtype, plan.threads)
+    partial, bias_partial = np.zeros((threads, w[0].size, o), x.dtype), _bias_partial(threads, o, x.dtype, bias_grad)
+    args = (x, nothing.matrix, grad, plan.geometry, nothing.image, partial, nothing.vector, bias_partial)
+    run_kernel(_in_place_batch, plan.work // 2, *args, twin=False)
+    return _weight_grad(_over_threads(partial), w), _over_threads(bias_partial) if bias_grad else None
+
+
+def _winograd_weight_grad(grad, x, w, plan: _Plan, bias_grad: bool) -> tuple:
+    """(grad_w, the bias's gradient or None) by winograd.winograd_batch. grad: (N, O, OH*OW)."""
+    threads, (o, c), nothing = plan.threads, w.shape[:2], _nothing(x.dtype, plan.threads)
+    partial, bias_partial = np.zeros((threads, 16, o, c), x.dtype), _bias_partial(threads, o, x.dtype, bias_grad)
+    grad = grad.reshape(grad.shape[0], o, *plan.out_hw)
+    args = (x, nothing.grad, grad, plan.geometry[4:6], nothing.image, partial, nothing.vector, bias_partial)
+    run_kernel(winograd.winograd_batch, plan.work // 2, *args, twin=False)
+    return winograd.weight_from_tiles(_over_threads(partial)), _over_threads(bias_partial) if bias_grad else None
+
+
+def _bias_partial(threads: int, o: int, dtype, bias_grad: bool):
+    """Where each thread sums its share of a bias's gradient: (threads, O) zeros, or (threads, 0) without one."""
+    return np.zeros((threads, o), dtype) if bias_grad else _nothing(dtype, threads).rows
 
 
 def _with_bias_grad(grads: tuple, bias_sums) -> tuple:
@@ -683,6 +706,8 @@ def warm_up(dtype: np.dtype) -> None:
     conv2d_backward(y, x, w, *geometry)
     conv2d_backward(y, x, w, *geometry, input_grad=False)
     conv_transpose2d_backward(conv_transpose2d_forward(y, w, *transposed), y, w, *transposed)
-    # Windows of 72 values on 256 pixels: read in place (where float32 takes tiles; one kernel for both passes).
-    x, w = np.ones((1, 8, 16, 16), dtype), np.ones((4, 8, 3, 3), dtype)
-    conv2d_backward(conv2d_forward(x, w, *geometry), x, w, *geometry)
+    # Windows of 64 values on 256 pixels: read in place (where float32 takes tiles; one kernel for both passes);
+    # 3x3 ones by Winograd's tiles (winograd.py).
+    for x_shape, w_shape in (((1, 8, 17, 19), (4, 8, 2, 4)), ((1, 8, 16, 16), (4, 8, 3, 3))):
+        x, w = np.ones(x_shape, dtype), np.ones(w_shape, dtype)
+        conv2d_backward(conv2d_forward(x, w, *geometry), x, w, *geometry)

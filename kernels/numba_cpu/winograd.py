@@ -1,0 +1,539 @@
+"""conv2d by Winograd's minimal filtering F(2x2, 3x3): 3x3 windows at stride 1 in 16 multiply-adds per 2x2 outputs
+and channel pair, where the direct convolution takes 36; float32.
+
+The idea (Lavin and Gray, 2016): a 4x4 patch d of the image and the 3x3 kernel g give the 2x2 outputs
+Y = A^T [(G g G^T) * (B^T d B)] A, where * multiplies entry by entry. Summed over channels, each of the 16 entries
+p = (i, j) is a matrix product: M[p] (O, tiles) = U[p] (O, C) @ V[p] (C, tiles), with U = G g G^T (the weight,
+transformed once a call) and V = B^T d B (each patch; the patches overlap by 2). The transforms are additions
+only, so the products carry the work: 16 / 36 of a direct convolution's multiply-adds.
+The weight gradient is the same idea backwards: dU[p] (O, C) = sum over tiles of dM[p] @ V[p]^T with
+dM = A dY A^T, then dW = G^T dU G.
+
+Why here: conv2d's direct kernels already ran at the tiles' peak (conv.py: ~185 GMAC/s on 2 cores), so fewer
+multiply-adds was the way left to go faster. F(2x2, 3x3) keeps float32's accuracy: against float64, its error was
+below the direct kernel's (9.3e-7 against 2.1e-6, weights at 1/sqrt(fan-in)); F(4x4, 3x3) had 15x the direct's.
+
+The transforms are written in LLVM's vector IR (as tile.py's products): 16 tiles side by side in a vector, the
+even and odd columns of a row split apart by shuffles. Written as numba loops they stayed scalar (a row of 14
+tiles is shorter than a vector, and the two columns of a tile interleave), and took longer than the products.
+M = U V is tile.gemm's; dU += dM V^T is _nt_block's, as both run along the tiles.
+Layouts: each sample zero-padded into (C, Hs, Ws), Hs = 2 * tile rows + 2, Ws = 32 * chunks + 16, where a chunk is
+16 tiles of a row (a row of tiles is padded to whole chunks); V (16, C, T) and M (16, O, T) with T the tiles of a
+band of tile rows, row after row, each of the 16 planes aligned and an odd count of cache lines from the next.
+
+Measured on conv2d's shapes ((64, 16, 28, 28) * (32, 16, 3, 3), pad 1; one core, per sample): the forward 25 us
+against the direct kernel's 37 (products 15.6, transforms 5.4, the padded copy 1.2); the weight gradient 28.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic, overload
+
+from kernels.numba_cpu.by_name import ByName
+from kernels.numba_cpu.common import add_row_sums, numba, threaded
+from kernels.numba_cpu.tile import data_pointer, data_pointers, gemm_gathered, splat
+
+LANES = 16  # tiles per vector
+# V and M of a band of tile rows fit in this many bytes: the products read them from the core's L2.
+BAND_BYTES = 768 * 1024
+
+
+class _Vectors:
+    """The vector instructions the transforms use, in one function's IR."""
+
+    def __init__(self, builder):
+        self.builder, number = builder, ir.FloatType()
+        self.vector, self.index = ir.VectorType(number, LANES), ir.IntType(64)
+        self.pointer, self.alignment = self.vector.as_pointer(), ir.IntType(32)(4)
+        self.zero = ir.Constant(self.vector, [0.0] * LANES)
+        self._lanes, kind = ir.Constant(ir.VectorType(self.index, LANES), list(range(LANES))), f"v{LANES}f32"
+        mask = ir.VectorType(ir.IntType(1), LANES)
+        module = builder.module
+
+        def function(name, returns, arguments):
+            return cgutils.get_or_insert_function(module, ir.FunctionType(returns, arguments), name)
+
+        pointer, alignment = self.pointer, self.alignment.type
+        self._load = function(f"llvm.masked.load.{kind}.p0{kind}", self.vector, [pointer, alignment, mask, self.vector])
+        self._store = function(f"llvm.masked.store.{kind}.p0{kind}", ir.VoidType(), [self.vector, pointer, alignment,
+                                                                                    mask])  # fmt: skip
+        self._fma = function(f"llvm.fma.{kind}", self.vector, [self.vector] * 3)
+        self._small, small_mask = ir.VectorType(number, 4), ir.VectorType(ir.IntType(1), 4)
+        small_pointer = self._small.as_pointer()
+        self._load_small = function("llvm.masked.load.v4f32.p0v4f32", self._small,
+                                    [small_pointer, alignment, small_mask, self._small])  # fmt: skip
+        self._store_small = function("llvm.masked.store.v4f32.p0v4f32", ir.VoidType(),
+                                     [self._small, small_pointer, alignment, small_mask])  # fmt: skip
+
+    def mask(self, count, first: int = 0):
+        """Lanes first .. first + LANES - 1 below count."""
+        lanes = ir.Constant(self._lanes.type, [first + q for q in range(LANES)])
+        return self.builder.icmp_signed("<", lanes, splat(self.builder, count, LANES))
+
+    def small_mask(self, count):
+        """The first count of 4 lanes."""
+        lanes = ir.Constant(ir.VectorType(self.index, 4), [0, 1, 2, 3])
+        return self.builder.icmp_signed("<", lanes, splat(self.builder, count, 4))
+
+    def both(self, mask, flag):
+        """mask's lanes where flag (a bool) holds, else none."""
+        return self.builder.select(flag, mask, ir.Constant(mask.type, [0] * mask.type.count))
+
+    def address(self, data, offset):
+        return self.builder.bitcast(self.builder.gep(data, [offset]), self.pointer)
+
+    def load(self, data, offset, mask=None):
+        """The LANES numbers from data + offset; lanes outside mask read as 0 (and are not read)."""
+        if mask is None:
+            return self.builder.load(self.address(data, offset), align=4)
+        return self.builder.call(self._load, [self.address(data, offset), self.alignment, mask, self.zero])
+
+    def store(self, value, data, offset, mask=None):
+        """value into the LANES numbers from data + offset, the lanes in mask alone where one is given."""
+        if mask is None:
+            self.builder.store(value, self.address(data, offset), align=4)
+        else:
+            self.builder.call(self._store, [value, self.address(data, offset), self.alignment, mask])
+
+    def fma(self, a, b, c):
+        """a * b + c, fused, lane by lane."""
+        return self.builder.call(self._fma, [a, b, c])
+
+    def load_small(self, data, offset, mask):
+        """4 numbers from data + offset, lanes outside mask 0 (and not read)."""
+        pointer = self.builder.bitcast(self.builder.gep(data, [offset]), self._small.as_pointer())
+        zeros = ir.Constant(self._small, [0.0] * 4)
+        return self.builder.call(self._load_small, [pointer, self.alignment, mask, zeros])
+
+    def store_small(self, value, data, offset, mask):
+        """value's lanes in mask into the 4 numbers from data + offset."""
+        pointer = self.builder.bitcast(self.builder.gep(data, [offset]), self._small.as_pointer())
+        self.builder.call(self._store_small, [value, pointer, self.alignment, mask])
+
+    def split(self, low, high):
+        """The even and the odd numbers of 2 * LANES numbers held in two vectors."""
+        b, picks = self.builder, ir.VectorType(ir.IntType(32), LANES)
+        even = b.shuffle_vector(low, high, ir.Constant(picks, list(range(0, 2 * LANES, 2))))
+        return even, b.shuffle_vector(low, high, ir.Constant(picks, list(range(1, 2 * LANES, 2))))
+
+    def join(self, even, odd):
+        """split's inverse: the two vectors of even[0], odd[0], even[1], odd[1], ..."""
+        b, picks, half = self.builder, ir.VectorType(ir.IntType(32), LANES), LANES // 2
+        low = [q // 2 + (q % 2) * LANES for q in range(LANES)]
+        high = [half + q // 2 + (q % 2) * LANES for q in range(LANES)]
+        return b.shuffle_vector(even, odd, ir.Constant(picks, low)), b.shuffle_vector(
+            even, odd, ir.Constant(picks, high)
+        )
+
+    def add(self, *values):
+        total = values[0]
+        for value in values[1:]:
+            total = self.builder.fadd(total, value)
+        return total
+
+    def sub(self, a, b):
+        return self.builder.fsub(a, b)
+
+    def neg(self, a):
+        return self.builder.fneg(a)
+
+
+_FLOATS = types.CPointer(types.float32)
+
+
+@intrinsic
+def _input_tiles(typingctx, image, start, row, v, at, step):
+    """V[p][at + q] = (B^T d_q B)[p] for the LANES tiles q whose 4x4 patches d_q start at image + start + 2q, rows
+    ``row`` numbers apart; V[p] starts at v + p * step (float32 pointers; offsets in numbers). The patches' 4 rows of
+    2 * LANES + 2 columns are read, the padded image holds them; tiles past the output's edge are computed too."""
+    index = types.intp
+    sig = types.void(_FLOATS, index, index, _FLOATS, index, index)
+
+    def codegen(context, builder, signature, args):
+        image, start, row, v, at, step = args
+        x = _Vectors(builder)
+        rows = []
+        for r in range(4):
+            first = builder.add(start, builder.mul(row, x.index(r)))
+            d0, d1 = x.split(x.load(image, first), x.load(image, builder.add(first, x.index(LANES))))
+            shifted = builder.add(first, x.index(2))
+            d2, d3 = x.split(x.load(image, shifted), x.load(image, builder.add(shifted, x.index(LANES))))
+            rows.append((x.sub(d0, d2), x.add(d1, d2), x.sub(d2, d1), x.sub(d1, d3)))  # d B, along the row
+        for j in range(4):  # B^T (d B), down the column
+            h0, h1, h2, h3 = (rows[r][j] for r in range(4))
+            for i, value in enumerate((x.sub(h0, h2), x.add(h1, h2), x.sub(h2, h1), x.sub(h1, h3))):
+                x.store(value, v, builder.add(at, builder.mul(step, x.index(4 * i + j))))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _output_tiles(typingctx, m, at, step, out, start, row, columns, rows, bias):
+    """out[start + r * row + 2q + s] = (A^T M_q A)[r, s] + bias for the LANES tiles q, M_q[p] at m + p * step + at + q;
+    the first ``columns`` numbers of each of the first ``rows`` (1 or 2) output rows written (the tiles past the
+    output's edge are dropped, and the second row of an odd-sized output's last tiles)."""
+    index = types.intp
+    sig = types.void(_FLOATS, index, index, _FLOATS, index, index, index, index, types.float32)
+
+    def codegen(context, builder, signature, args):
+        m, at, step, out, start, row, columns, rows, bias = args
+        x = _Vectors(builder)
+        values = [x.load(m, builder.add(at, builder.mul(step, x.index(p)))) for p in range(16)]
+        across = []  # A^T M, down the columns: 2 rows of 4
+        for j in range(4):
+            m0, m1, m2, m3 = (values[4 * i + j] for i in range(4))
+            across.append((x.add(m0, m1, m2), x.sub(x.sub(m1, m2), m3)))
+        shift = splat(builder, bias, LANES)
+        for r in range(2):
+            t0, t1, t2, t3 = (across[j][r] for j in range(4))
+            even, odd = x.add(t0, t1, t2, shift), x.add(x.sub(x.sub(t1, t2), t3), shift)  # (A^T M) A, along the row
+            low, high = x.join(even, odd)
+            here = builder.select(builder.icmp_signed(">", rows, x.index(r)), columns, x.index(0))
+            first = builder.add(start, builder.mul(row, x.index(r)))
+            x.store(low, out, first, x.mask(here))
+            x.store(high, out, builder.add(first, x.index(LANES)), x.mask(here, LANES))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _gradient_tiles(typingctx, grad, start, row, columns, rows, m, at, step):
+    """M[p][at + q] = (A dY_q A^T)[p] for the LANES tiles q, dY_q the 2x2 gradient at grad + start + 2q (rows ``row``
+    apart; its first ``columns`` numbers of the first ``rows`` rows, zeros past them, so that tiles past the edge
+    are zeros); M[p] starts at m + p * step: the output gradient in the transformed space, for the weight gradient."""
+    index = types.intp
+    sig = types.void(_FLOATS, index, index, index, index, _FLOATS, index, index)
+
+    def codegen(context, builder, signature, args):
+        grad, start, row, columns, rows, m, at, step = args
+        x = _Vectors(builder)
+        along = []
+        for r in range(2):
+            here = builder.select(builder.icmp_signed(">", rows, x.index(r)), columns, x.index(0))
+            first = builder.add(start, builder.mul(row, x.index(r)))
+            low = x.load(grad, first, x.mask(here))
+            g0, g1 = x.split(low, x.load(grad, builder.add(first, x.index(LANES)), x.mask(here, LANES)))
+            along.append((g0, x.add(g0, g1), x.sub(g0, g1), x.neg(g1)))  # dY A^T, along the row
+        for j in range(4):  # A (dY A^T), down the column
+            h0, h1 = along[0][j], along[1][j]
+            for i, value in enumerate((h0, x.add(h0, h1), x.sub(h0, h1), x.neg(h1))):
+                x.store(value, m, builder.add(at, builder.mul(step, x.index(4 * i + j))))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _nt_block(typingctx, a, b, c, row, c_row, i, j, m, n, depth):
+    """c[i + r, j + s] += sum over k < depth of a[i + r, k] b[j + s, k] for r, s < 4 (rows past m or n left alone):
+    a 4 x 4 block of a @ b^T, a and b with rows ``row`` numbers apart, depth a multiple of LANES. The 16 sums run
+    as 16 vectors, then fold into one vector of 16 in four rounds of shuffles and adds (dot.dot_nt's vectors each
+    fold on their own, which cost Winograd's weight gradient a quarter of its products' time)."""
+    index = types.intp
+    sig = types.void(_FLOATS, _FLOATS, _FLOATS, index, index, index, index, index, index, index)
+
+    def codegen(context, builder, signature, args):
+        a, b, c, row, c_row, i, j, m, n, depth = args
+        x, picks = _Vectors(builder), ir.VectorType(ir.IntType(32), LANES)
+        last = x.index(1)
+
+        def start(first, r, count):  # the row's first number; rows past the edge read the last row again
+            here = builder.add(first, x.index(r))
+            return builder.mul(
+                builder.select(builder.icmp_signed("<", here, count), here, builder.sub(count, last)), row
+            )
+
+        a_rows, b_rows = [start(i, r, m) for r in range(4)], [start(j, s, n) for s in range(4)]
+        entry = builder.block
+        loop, done = builder.append_basic_block("nt_loop"), builder.append_basic_block("nt_done")
+        builder.branch(loop)
+        builder.position_at_end(loop)
+        k = builder.phi(x.index)
+        sums = [builder.phi(x.vector) for _ in range(16)]
+        a_k = [x.load(a, builder.add(first, k)) for first in a_rows]
+        b_k = [x.load(b, builder.add(first, k)) for first in b_rows]
+        updated = [x.fma(a_k[r], b_k[s], sums[4 * r + s]) for r in range(4) for s in range(4)]
+        k_next = builder.add(k, x.index(LANES))
+        k.add_incoming(x.index(0), entry)
+        k.add_incoming(k_next, loop)
+        for phi, value in zip(sums, updated):
+            phi.add_incoming(x.zero, entry)
+            phi.add_incoming(value, loop)
+        builder.cbranch(builder.icmp_signed("<", k_next, depth), loop, done)
+        builder.position_at_end(done)
+        folded = updated
+        for group in (8, 4, 2, 1):  # pairs of vectors, each lane of the result the sum of two of a vector's
+            low = [block * 2 * group + e for block in range(LANES // group) for e in range(group)]
+            high = [q + group for q in low]
+            folded = [builder.fadd(builder.shuffle_vector(u, w, ir.Constant(picks, low)),
+                                   builder.shuffle_vector(u, w, ir.Constant(picks, high)))
+                      for u, w in zip(folded[::2], folded[1::2])]  # fmt: skip
+        total = folded[0]  # lane 4r + s: the sum of row r with row s
+        four = ir.VectorType(ir.IntType(32), 4)
+        columns = x.small_mask(builder.sub(n, j))
+        for r in range(4):
+            inside = builder.icmp_signed("<", builder.add(i, x.index(r)), m)
+            at = builder.add(builder.mul(builder.add(i, x.index(r)), c_row), j)
+            mask = x.both(columns, inside)
+            sums_r = builder.shuffle_vector(total, total, ir.Constant(four, [4 * r + s for s in range(4)]))
+            before = x.load_small(c, at, mask)
+            x.store_small(builder.fadd(before, sums_r), c, at, mask)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _to_alignment(typingctx, pointer):
+    """How many float32 numbers from ``pointer`` to the next 64-byte boundary (0 to 15)."""
+    if not isinstance(pointer, types.CPointer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        address = builder.ptrtoint(args[0], ir.IntType(64))
+        return builder.lshr(builder.and_(builder.sub(ir.Constant(address.type, 0), address), address.type(63)),
+                            address.type(2))  # fmt: skip
+
+    return types.intp(pointer), codegen
+
+
+@numba.njit(cache=True, inline="always")
+def _pad_into(x, n, ph, pw, image, hs, ws):
+    """image[c, ph + y, pw + col] = x[n, c, y, col]: the sample into the padded image (C, hs, ws), whose border
+    stays zero. Flat and unsigned offsets: indexing x by four signed indices did not vectorize (4 us a sample of
+    (16, 28, 28), 0.6 flat)."""
+    channels, h, w = x.shape[1], x.shape[2], x.shape[3]
+    source = x.reshape(-1)
+    for c in range(channels):
+        for y in range(h):
+            to, start = (c * hs + ph + y) * ws + pw, ((n * channels + c) * h + y) * w
+            for col in range(w):
+                image[numba.uint64(to + col)] = source[numba.uint64(start + col)]
+
+
+@numba.njit(cache=True, inline="always")
+def _add_products_nt(a, b, c):
+    """c += a @ b^T in 4 x 4 blocks (_nt_block): a (M, K), b (N, K), c (M, N), C-contiguous, K a multiple of LANES."""
+    m, n, depth = c.shape[0], c.shape[1], a.shape[1]
+    a_at, b_at, c_at = data_pointer(a), data_pointer(b), data_pointer(c)
+    for i in range(0, m, 4):
+        for j in range(0, n, 4):
+            _nt_block(a_at, b_at, c_at, depth, n, i, j, m, n, depth)
+
+
+@numba.njit(cache=True, inline="always")
+def _planes(size, count):
+    """A flat float32 buffer for ``count`` planes of ``size`` numbers, 64-byte aligned, and the step from one plane to
+    the next: ``size`` rounded up to whole cache lines, and an odd count of them. The transforms touch all 16 planes
+    at once: at a step of whole pages they fell into one set of the L1 cache (a 28 x 32 image's gradient transform
+    took 4.5x as long)."""
+    lines = (size + LANES - 1) // LANES
+    step = (lines + 1 - lines % 2) * LANES
+    buffer = np.empty(count * step + LANES, np.float32)
+    return buffer[_to_alignment(data_pointer(buffer)) :], step
+
+
+class _Layout(NamedTuple):
+    """Where one convolution of a sample keeps its numbers (_layout): the padded image (C, hs, ws), V's planes
+    (16 x C tiles) and M's (16 x O tiles) with their steps, and the tiles: tile rows, chunks of LANES tiles per
+    row, bands of tile rows."""
+
+    image: np.ndarray
+    hs: int
+    ws: int
+    v: np.ndarray
+    v_step: int
+    m: np.ndarray
+    m_step: int
+    tiles_h: int
+    chunks: int
+    band: int
+
+
+@numba.njit(cache=True, inline="always")
+def _layout(channels, o, oh, ow):
+    """The scratch arrays of a convolution of ``channels`` -> ``o`` channels with (oh, ow) outputs, its padded image
+    zeros (only its interior is written, sample after sample)."""
+    tiles_h, chunks = (oh + 1) // 2, (ow + 2 * LANES - 1) // (2 * LANES)
+    row_tiles = LANES * chunks  # a row of tiles padded to whole vectors: every vector of V and M starts aligned
+    hs, ws = 2 * tiles_h + 2, 2 * row_tiles + LANES  # (the padded image's rows start aligned too)
+    band = max(1, min(tiles_h, BAND_BYTES // (16 * (channels + o) * row_tiles * 4)))
+    (v, v_step), (m, m_step) = _planes(channels * band * row_tiles, 16), _planes(o * band * row_tiles, 16)
+    return _Layout(np.zeros(channels * hs * ws, np.float32), hs, ws, v, v_step, m, m_step, tiles_h, chunks, band)
+
+
+@numba.njit(cache=True, inline="always")
+def _transform_input(layout, channels, ty0, ty1):
+    """V of the band of tile rows ty0 .. ty1 - 1, from the padded image; returns its tiles, T."""
+    chunks, ws, row_tiles = layout.chunks, layout.ws, LANES * layout.chunks
+    tb, image_at, v_at = (ty1 - ty0) * row_tiles, data_pointer(layout.image), data_pointer(layout.v)
+    for c in range(channels):
+        for ty in range(ty0, ty1):
+            for k in range(chunks):
+                first, at = (c * layout.hs + 2 * ty) * ws + 2 * LANES * k, c * tb + (ty - ty0) * row_tiles + LANES * k
+                _input_tiles(image_at, first, ws, v_at, at, layout.v_step)
+    return tb
+
+
+@numba.njit(cache=True, inline="always")
+def _each_output_vector(layout, o, oh, ow, n, ty0, ty1, values, to_m, bias):
+    """For each output channel and chunk of a tile row in the band: ``values`` (out) [n] from M with the bias (bias
+    empty for none), or with to_m M from ``values`` (grad) [n]."""
+    chunks, row_tiles, m_at = layout.chunks, LANES * layout.chunks, data_pointer(layout.m)
+    tb, values_at = (ty1 - ty0) * row_tiles, data_pointer(values)
+    for q in range(o):
+        shift = bias[q] if bias.size else np.float32(0)
+        for ty in range(ty0, ty1):
+            row, rows = (n * o + q) * oh + 2 * ty, min(2, oh - 2 * ty)  # the tile row's first output row, and its rows
+            for k in range(chunks):
+                at, first, columns = (
+                    q * tb + (ty - ty0) * row_tiles + LANES * k,
+                    row * ow + 2 * LANES * k,
+                    ow - 2 * LANES * k,
+                )
+                if to_m:
+                    _gradient_tiles(values_at, first, ow, min(2 * LANES, columns), rows, m_at, at, layout.m_step)
+                else:
+                    _output_tiles(m_at, at, layout.m_step, values_at, first, ow, min(2 * LANES, columns), rows, shift)
+
+
+@numba.njit(cache=True, inline="always")
+def _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, start, stop):
+    """_winograd_batch for samples start .. stop - 1, on this thread: partial is this thread's (16, O, C), or
+    (0, 0, 0); bias_partial its (O,) or (0,). Each transform is written once, for both passes: compiling the body
+    took 3.1 s with them twice."""
+    forward, channels = partial.size == 0, x.shape[1]
+    values = out if forward else grad  # what M turns into, or what it comes from
+    o, oh, ow = values.shape[1], values.shape[2], values.shape[3]
+    layout = _layout(channels, o, oh, ow)
+    v, m, v_step, m_step = layout.v, layout.m, layout.v_step, layout.m_step
+    u_rows, b_rows = np.arange(o) * channels, np.empty(channels, np.int64)
+    for n in range(start, stop):
+        _pad_into(x, n, padding[0], padding[1], layout.image, layout.hs, layout.ws)
+        for ty0 in range(0, layout.tiles_h, layout.band):
+            ty1 = min(layout.tiles_h, ty0 + layout.band)
+            tb = _transform_input(layout, channels, ty0, ty1)  # V[p]: (C, tb); M[p]: (O, tb)
+            for p in range(16 if forward else 0):  # M = U V
+                b_rows[:] = np.arange(channels) * tb
+                gemm_gathered(
+                    u[p], u_rows, 1, v[p * v_step :], b_rows, m[p * m_step : p * m_step + o * tb].reshape((o, tb))
+                )
+            _each_output_vector(layout, o, oh, ow, n, ty0, ty1, values, not forward, bias if forward else bias[:0])
+            for p in range(0 if forward else 16):  # dU += dM V^T
+                gradient = m[p * m_step : p * m_step + o * tb].reshape((o, tb))
+                _add_products_nt(
+                    gradient, v[p * v_step : p * v_step + channels * tb].reshape((channels, tb)), partial[p]
+                )
+            # dM[1, 1] of a tile is the sum of its 2x2 gradient (A's row 1 is (1, 1)): the bias's gradient.
+            add_row_sums(m[5 * m_step : 5 * m_step + o * tb].reshape((o, tb)), bias_partial)
+
+
+def _by_pointers(x, u, grad, out, partial, bias, bias_partial, sizes, start, stop):
+    """_winograd_samples on arrays rebuilt from their first numbers and the table of winograd_samples."""
+    s = numba.carray(sizes, 22)
+    _winograd_samples(
+        numba.carray(x, (s[0], s[1], s[2], s[3])), numba.carray(u, (s[4], s[5], s[6])),
+        numba.carray(grad, (s[7], s[8], s[9], s[10])), (s[20], s[21]), numba.carray(out, (s[11], s[12], s[13], s[14])),
+        numba.carray(partial, (s[15], s[16], s[17])), numba.carray(bias, s[18]), numba.carray(bias_partial, s[19]),
+        start, stop,
+    )  # fmt: skip
+
+
+_INDEX = types.intp
+WINOGRAD = ByName(
+    "tinynet_conv_winograd_float32",
+    types.void(*[_FLOATS] * 7, types.CPointer(types.int64), _INDEX, _INDEX),
+    _by_pointers,
+    error_model="numpy",
+)
+
+
+def winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, start, stop):
+    """_winograd_samples, which the kernel calls through its C function (WINOGRAD). As plain Python, itself (never
+    reached: the intrinsics are compiled code; conv.py takes this path only where tiles are)."""
+    _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, start, stop)
+
+
+@overload(winograd_samples, inline="always")
+def _winograd_samples_by_name(x, u, grad, padding, out, partial, bias, bias_partial, start, stop):
+    external = WINOGRAD.external
+
+    def by_name(x, u, grad, padding, out, partial, bias, bias_partial, start, stop):
+        shapes = x.shape + u.shape + grad.shape + out.shape + partial.shape + bias.shape + bias_partial.shape
+        sizes = np.array(shapes + padding, np.int64)
+        external(*data_pointers((x, u, grad, out, partial, bias, bias_partial)), data_pointer(sizes), start, stop)
+
+    return by_name
+
+
+@threaded()
+def winograd_batch(x, u, grad, padding, out, partial, bias, bias_partial):
+    """conv2d at stride 1 with 3x3 kernels (dilation 1) by F(2x2, 3x3), samples in parallel; one pass or the other:
+    forward:         out[n] = A^T [U * V(x[n])] A + bias, with u = U: (16, O, C) (weight_tiles);
+    weight gradient: partial[t][p] (O, C) += dM(grad[n])[p] @ V(x[n])[p]^T over thread t's samples (the gradient
+                     in tiles: weight_from_tiles), and bias_partial[t] (O,) += the sums of grad[n] where it is not
+                     empty.
+
+    x: (N, C, H, W); padding: (ph, pw); u: (16, O, C), or (0, 0, 0) for the weight gradient; grad: (N, O, OH, OW), or
+    (0, 1, 1, 1) for the forward; out: (N, O, OH, OW), or (0, 1, 1, 1); partial: (threads, 16, O, C), zeros, or
+    (threads, 0, 0, 0) for the forward; bias: (O,) or (0,); bias_partial: (threads, O), zeros, or (threads, 0).
+    Each thread takes a contiguous share of the samples. (grad_x is a forward pass: conv.conv2d_backward. Both
+    passes of the backward in one kernel, sample by sample, took as long: their scratch arrays together outgrew the
+    core's L2 cache.)"""
+    batch, threads = x.shape[0], partial.shape[0]
+    for t in numba.prange(threads):
+        start, stop = t * batch // threads, (t + 1) * batch // threads
+        winograd_samples(x, u, grad, padding, out, partial[t], bias, bias_partial[t], start, stop)
+
+
+@numba.njit(cache=True, inline="always")
+def _g_times(g0, g1, g2):
+    """G (g0, g1, g2): F(2, 3)'s kernel transform of three taps, in float64."""
+    g0, g1, g2 = np.float64(g0), np.float64(g1), np.float64(g2)
+    return g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2
+
+
+@numba.njit(cache=True, inline="always")
+def _g_transposed_times(d0, d1, d2, d3):
+    """G^T (d0, d1, d2, d3): _g_times's adjoint, in float64."""
+    d0, d1, d2, d3 = np.float64(d0), np.float64(d1), np.float64(d2), np.float64(d3)
+    return d0 + 0.5 * (d1 + d2), 0.5 * (d1 - d2), 0.5 * (d1 + d2) + d3
+
+
+@numba.njit(cache=True)
+def weight_tiles(w):
+    """U = G g G^T for every kernel g = w[o, c]: w (O, C, 3, 3) -> (16, O, C), entry p = 4i + j; in float64,
+    rounded once."""
+    u = np.empty((16, w.shape[0], w.shape[1]), np.float32)
+    for a in range(w.shape[0]):
+        for b in range(w.shape[1]):
+            g = w[a, b]
+            column = (_g_times(g[0, 0], g[1, 0], g[2, 0]), _g_times(g[0, 1], g[1, 1], g[2, 1]),
+                      _g_times(g[0, 2], g[1, 2], g[2, 2]))  # fmt: skip
+            for i in range(4):  # (G g)[i] G^T
+                u0, u1, u2, u3 = _g_times(column[0][i], column[1][i], column[2][i])
+                u[4 * i, a, b], u[4 * i + 1, a, b], u[4 * i + 2, a, b], u[4 * i + 3, a, b] = u0, u1, u2, u3
+    return u
+
+
+@numba.njit(cache=True)
+def weight_from_tiles(du):
+    """dW = G^T dU G for every (o, c): du (16, O, C) -> (O, C, 3, 3) float32; in float64, rounded once."""
+    grad = np.empty((du.shape[1], du.shape[2], 3, 3), np.float32)
+    for a in range(du.shape[1]):
+        for b in range(du.shape[2]):
+            d = du[:, a, b]
+            column = (
+                _g_transposed_times(d[0], d[4], d[8], d[12]),
+                _g_transposed_times(d[1], d[5], d[9], d[13]),
+                _g_transposed_times(d[2], d[6], d[10], d[14]),
+                _g_transposed_times(d[3], d[7], d[11], d[15]),
+            )
+            for r in range(3):  # (G^T dU)[r] G
+                grad[a, b, r] = _g_transposed_times(column[0][r], column[1][r], column[2][r], column[3][r])
+    return grad
