@@ -578,7 +578,7 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
         cheap = x_shape[2] * (out_hw[1] + 2 * full[1]) <= 1.25 * pixels
         in_place = min(full) >= 0 and cheap and _in_place(n, o * w_shape[2] * w_shape[3], x_shape[2] * x_shape[3],
                                                               threads, stride, dtype)  # fmt: skip
-        use_winograd = winograd_fits and min(full) >= 0  # grad_w's pass (grad_x's runs conv2d_forward's plan)
+        use_winograd = winograd_fits
     else:
         in_place = use_winograd = False
     if use_winograd:
@@ -625,12 +625,12 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True, bias
     if not input_grad:
         _, partial, bias_sums = _convolve(work, threads, geometry, grad, image=x, bias_grad=bias_grad)
         return _with_bias_grad((None, _weight_grad(partial, w)), bias_sums)
-    if plan.in_place or plan.winograd:
+    if plan.winograd:  # both gradients in one pass, sample by sample (winograd.py)
+        return _winograd_backward(grad, x, w, plan, bias_grad)
+    if plan.in_place:
         # At stride 1, grad_x is a convolution of the gradient with the weight flipped and transposed, (C, O, KH,
-        # KW), read in place as the forward's windows are, or by Winograd's tiles: no w^T @ grad, no fold (conv2d's
-        # backward 0.95x in place).
-        weight_grad = _winograd_weight_grad if plan.winograd else _in_place_weight_grad
-        grad_w, bias_sums = weight_grad(grad, x, w, plan, bias_grad)
+        # KW), read in place as the forward's windows are: no w^T @ grad, no fold (conv2d's backward 0.95x).
+        grad_w, bias_sums = _in_place_weight_grad(grad, x, w, plan, bias_grad)
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         grad_x = conv2d_forward(grad.reshape(n, o, oh, ow), flipped, (1, 1), plan.full, dilation)
         return _with_bias_grad((grad_x, grad_w), bias_sums)
@@ -650,14 +650,16 @@ def _in_place_weight_grad(grad, x, w, plan: _Plan, bias_grad: bool) -> tuple:
     return _weight_grad(_over_threads(partial), w), _over_threads(bias_partial) if bias_grad else None
 
 
-def _winograd_weight_grad(grad, x, w, plan: _Plan, bias_grad: bool) -> tuple:
-    """(grad_w, the bias's gradient or None) by winograd.winograd_batch. grad: (N, O, OH*OW)."""
+def _winograd_backward(grad, x, w, plan: _Plan, bias_grad: bool) -> tuple:
+    """conv2d_backward's gradients by winograd.winograd_batch: grad_x, grad_w, and the bias's where asked for.
+    grad: (N, O, OH*OW)."""
     threads, (o, c), nothing = plan.threads, w.shape[:2], _nothing(x.dtype, plan.threads)
     partial, bias_partial = np.zeros((threads, 16, o, c), x.dtype), _bias_partial(threads, o, x.dtype, bias_grad)
-    grad = grad.reshape(grad.shape[0], o, *plan.out_hw)
-    args = (x, nothing.grad, grad, plan.geometry[4:6], nothing.image, partial, nothing.vector, bias_partial)
-    run_kernel(winograd.winograd_batch, plan.work // 2, *args, twin=False)
-    return winograd.weight_from_tiles(_over_threads(partial)), _over_threads(bias_partial) if bias_grad else None
+    grad, grad_x = grad.reshape(grad.shape[0], o, *plan.out_hw), np.empty(x.shape, x.dtype)
+    args = (x, winograd.weight_tiles(w), grad, plan.geometry[4:6], grad_x, partial, nothing.vector, bias_partial)
+    run_kernel(winograd.winograd_batch, plan.work, *args, twin=False)
+    grad_w = winograd.weight_from_tiles(_over_threads(partial))
+    return _with_bias_grad((grad_x, grad_w), _over_threads(bias_partial) if bias_grad else None)
 
 
 def _bias_partial(threads: int, o: int, dtype, bias_grad: bool):

@@ -6,8 +6,9 @@ Y = A^T [(G g G^T) * (B^T d B)] A, where * multiplies entry by entry. Summed ove
 p = (i, j) is a matrix product: M[p] (O, tiles) = U[p] (O, C) @ V[p] (C, tiles), with U = G g G^T (the weight,
 transformed once a call) and V = B^T d B (each patch; the patches overlap by 2). The transforms are additions
 only, so the products carry the work: 16 / 36 of a direct convolution's multiply-adds.
-The weight gradient is the same idea backwards: dU[p] (O, C) = sum over tiles of dM[p] @ V[p]^T with
-dM = A dY A^T, then dW = G^T dU G.
+The backward is the same idea read backwards, from dM = A dY A^T of each tile's 2x2 gradient dY: the weight's
+gradient dU[p] (O, C) = sum over tiles of dM[p] @ V[p]^T, then dW = G^T dU G; the input's dV[p] = U[p]^T @ dM[p],
+then each patch's B dV B^T added onto the image where it came from (the patches overlap).
 
 Why here: conv2d's direct kernels already ran at the tiles' peak (conv.py: ~185 GMAC/s on 2 cores), so fewer
 multiply-adds was the way left to go faster. F(2x2, 3x3) keeps float32's accuracy: against float64, its error was
@@ -229,6 +230,42 @@ def _gradient_tiles(typingctx, grad, start, row, columns, rows, m, at, step):
 
 
 @intrinsic
+def _input_tiles_adjoint(typingctx, v, at, step, image, start, row):
+    """image[start + a * row + 2q + b] += (B dV_q B^T)[a, b] for the LANES tiles q, dV_q[p] at v + p * step + at + q:
+    _input_tiles's adjoint, which takes a gradient of V back to the image's. Neighbouring patches overlap by two
+    columns (and rows): within a vector the two are added in registers, the two columns past the vector are added
+    where they lie, and tile rows add onto the rows the previous one wrote."""
+    index = types.intp
+    sig = types.void(_FLOATS, index, index, _FLOATS, index, index)
+
+    def codegen(context, builder, signature, args):
+        v, at, step, image, start, row = args
+        x, picks = _Vectors(builder), ir.VectorType(ir.IntType(32), LANES)
+        values = [x.load(v, builder.add(at, builder.mul(step, x.index(p)))) for p in range(16)]
+
+        def b_times(m0, m1, m2, m3):  # B (m0, m1, m2, m3): the adjoint of d -> B^T d
+            return m0, x.add(x.sub(m1, m2), m3), x.sub(x.add(m1, m2), m0), x.neg(m3)
+
+        down = [b_times(*(values[4 * i + j] for i in range(4))) for j in range(4)]  # B dV, down the columns
+        for a in range(4):
+            d0, d1, d2, d3 = b_times(*(down[j][a] for j in range(4)))  # (B dV) B^T, along row a
+            low, high = x.join(d0, d1)  # tile q's columns 0 and 1 at 2q, 2q + 1
+            later_low, later_high = x.join(d2, d3)  # its columns 2 and 3, two columns on
+            # (later_low, later_high) two lanes on: what falls past the second vector goes to the two columns after it.
+            on = ir.Constant(picks, [LANES - 2, LANES - 1, *range(LANES, 2 * LANES - 2)])
+            low = x.add(low, builder.shuffle_vector(x.zero, later_low, on))
+            high = x.add(high, builder.shuffle_vector(later_low, later_high, on))
+            past = builder.shuffle_vector(later_high, x.zero, on)
+            first = builder.add(start, builder.mul(row, x.index(a)))
+            for offset, value, mask in ((0, low, None), (LANES, high, None), (2 * LANES, past, x.mask(x.index(2)))):
+                here = builder.add(first, x.index(offset))
+                x.store(x.add(x.load(image, here, mask), value), image, here, mask)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def _nt_block(typingctx, a, b, c, row, c_row, i, j, m, n, depth):
     """c[i + r, j + s] += sum over k < depth of a[i + r, k] b[j + s, k] for r, s < 4 (rows past m or n left alone):
     a 4 x 4 block of a @ b^T, a and b with rows ``row`` numbers apart, depth a multiple of LANES. The 16 sums run
@@ -317,6 +354,18 @@ def _pad_into(x, n, ph, pw, image, hs, ws):
 
 
 @numba.njit(cache=True, inline="always")
+def _crop_into(image, hs, ws, ph, pw, out, n):
+    """out[n, c, y, col] = image[c, ph + y, pw + col]: _pad_into's inverse, the border dropped."""
+    channels, h, w = out.shape[1], out.shape[2], out.shape[3]
+    target = out.reshape(-1)
+    for c in range(channels):
+        for y in range(h):
+            start, to = (c * hs + ph + y) * ws + pw, ((n * channels + c) * h + y) * w
+            for col in range(w):
+                target[numba.uint64(to + col)] = image[numba.uint64(start + col)]
+
+
+@numba.njit(cache=True, inline="always")
 def _add_products_nt(a, b, c):
     """c += a @ b^T in 4 x 4 blocks (_nt_block): a (M, K), b (N, K), c (M, N), C-contiguous, K a multiple of LANES."""
     m, n, depth = c.shape[0], c.shape[1], a.shape[1]
@@ -381,6 +430,18 @@ def _transform_input(layout, channels, ty0, ty1):
 
 
 @numba.njit(cache=True, inline="always")
+def _transform_input_adjoint(layout, image, channels, ty0, ty1):
+    """image (C, hs, ws) += the patches of dV (held in V's planes) for the band of tile rows ty0 .. ty1 - 1."""
+    chunks, ws, row_tiles = layout.chunks, layout.ws, LANES * layout.chunks
+    tb, image_at, v_at = (ty1 - ty0) * row_tiles, data_pointer(image), data_pointer(layout.v)
+    for c in range(channels):
+        for ty in range(ty0, ty1):
+            for k in range(chunks):
+                first, at = (c * layout.hs + 2 * ty) * ws + 2 * LANES * k, c * tb + (ty - ty0) * row_tiles + LANES * k
+                _input_tiles_adjoint(v_at, at, layout.v_step, image_at, first, ws)
+
+
+@numba.njit(cache=True, inline="always")
 def _each_output_vector(layout, o, oh, ow, n, ty0, ty1, values, to_m, bias):
     """For each output channel and chunk of a tile row in the band: ``values`` (out) [n] from M with the bias (bias
     empty for none), or with to_m M from ``values`` (grad) [n]."""
@@ -412,17 +473,18 @@ def _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, sta
     o, oh, ow = values.shape[1], values.shape[2], values.shape[3]
     layout = _layout(channels, o, oh, ow)
     v, m, v_step, m_step = layout.v, layout.m, layout.v_step, layout.m_step
-    u_rows, b_rows = np.arange(o) * channels, np.empty(channels, np.int64)
+    u_rows, c_rows, b_rows = np.arange(o) * channels, np.arange(channels), np.empty(max(o, channels), np.int64)
+    back = not forward and out.size > 0  # the input's gradient too, from dM
+    image_grad = np.zeros(channels * layout.hs * layout.ws if back else 0, np.float32)
     for n in range(start, stop):
         _pad_into(x, n, padding[0], padding[1], layout.image, layout.hs, layout.ws)
         for ty0 in range(0, layout.tiles_h, layout.band):
             ty1 = min(layout.tiles_h, ty0 + layout.band)
             tb = _transform_input(layout, channels, ty0, ty1)  # V[p]: (C, tb); M[p]: (O, tb)
+            b_rows[:channels] = np.arange(channels) * tb
             for p in range(16 if forward else 0):  # M = U V
-                b_rows[:] = np.arange(channels) * tb
-                gemm_gathered(
-                    u[p], u_rows, 1, v[p * v_step :], b_rows, m[p * m_step : p * m_step + o * tb].reshape((o, tb))
-                )
+                product = m[p * m_step : p * m_step + o * tb].reshape((o, tb))
+                gemm_gathered(u[p], u_rows, 1, v[p * v_step :], b_rows[:channels], product)
             _each_output_vector(layout, o, oh, ow, n, ty0, ty1, values, not forward, bias if forward else bias[:0])
             for p in range(0 if forward else 16):  # dU += dM V^T
                 gradient = m[p * m_step : p * m_step + o * tb].reshape((o, tb))
@@ -431,6 +493,15 @@ def _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, sta
                 )
             # dM[1, 1] of a tile is the sum of its 2x2 gradient (A's row 1 is (1, 1)): the bias's gradient.
             add_row_sums(m[5 * m_step : 5 * m_step + o * tb].reshape((o, tb)), bias_partial)
+            b_rows[:o] = np.arange(o) * tb
+            for p in range(16 if back else 0):  # dV = U^T dM, over V (read for the last time above)
+                adjoint = v[p * v_step : p * v_step + channels * tb].reshape((channels, tb))
+                gemm_gathered(u[p], c_rows, channels, m[p * m_step :], b_rows[:o], adjoint)
+            if back:
+                _transform_input_adjoint(layout, image_grad, channels, ty0, ty1)
+        if back:
+            _crop_into(image_grad, layout.hs, layout.ws, padding[0], padding[1], out, n)
+            image_grad[:] = 0
 
 
 def _by_pointers(x, u, grad, out, partial, bias, bias_partial, sizes, start, stop):
@@ -473,18 +544,18 @@ def _winograd_samples_by_name(x, u, grad, padding, out, partial, bias, bias_part
 
 @threaded()
 def winograd_batch(x, u, grad, padding, out, partial, bias, bias_partial):
-    """conv2d at stride 1 with 3x3 kernels (dilation 1) by F(2x2, 3x3), samples in parallel; one pass or the other:
-    forward:         out[n] = A^T [U * V(x[n])] A + bias, with u = U: (16, O, C) (weight_tiles);
-    weight gradient: partial[t][p] (O, C) += dM(grad[n])[p] @ V(x[n])[p]^T over thread t's samples (the gradient
-                     in tiles: weight_from_tiles), and bias_partial[t] (O,) += the sums of grad[n] where it is not
-                     empty.
+    """conv2d at stride 1 with 3x3 kernels (dilation 1) by F(2x2, 3x3), samples in parallel, forward or backward:
+    forward:  out[n] = A^T [U * V(x[n])] A + bias, with u = U: (16, O, C) (weight_tiles);
+    backward: partial[t][p] (O, C) += dM(grad[n])[p] @ V(x[n])[p]^T over thread t's samples (the weight's gradient
+              in tiles: weight_from_tiles), bias_partial[t] (O,) += the sums of grad[n] where it is not empty, and
+              where out is not empty, out[n] = the input's gradient, from dV = U^T dM.
 
-    x: (N, C, H, W); padding: (ph, pw); u: (16, O, C), or (0, 0, 0) for the weight gradient; grad: (N, O, OH, OW), or
-    (0, 1, 1, 1) for the forward; out: (N, O, OH, OW), or (0, 1, 1, 1); partial: (threads, 16, O, C), zeros, or
-    (threads, 0, 0, 0) for the forward; bias: (O,) or (0,); bias_partial: (threads, O), zeros, or (threads, 0).
-    Each thread takes a contiguous share of the samples. (grad_x is a forward pass: conv.conv2d_backward. Both
-    passes of the backward in one kernel, sample by sample, took as long: their scratch arrays together outgrew the
-    core's L2 cache.)"""
+    x: (N, C, H, W); padding: (ph, pw); u: (16, O, C), or (0, 0, 0) for the weight gradient alone; grad:
+    (N, O, OH, OW), or (0, 1, 1, 1) for the forward; out: (N, O, OH, OW) forward, (N, C, H, W) backward, or
+    (0, 1, 1, 1); partial: (threads, 16, O, C), zeros, or (threads, 0, 0, 0) for the forward; bias: (O,) or (0,);
+    bias_partial: (threads, O), zeros, or (threads, 0). Each thread takes a contiguous share of the samples.
+    (The backward's two gradients share dM: the input's, taken as a forward pass of the flipped weight over the
+    padded gradient, took 1.06x as long, conv2d's backward.)"""
     batch, threads = x.shape[0], partial.shape[0]
     for t in numba.prange(threads):
         start, stop = t * batch // threads, (t + 1) * batch // threads
