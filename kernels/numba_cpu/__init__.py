@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from kernels.numba_cpu import dot, placement
+from kernels.numba_cpu import dot, placement, winograd
 from kernels.numba_cpu.activations import (
     gelu_backward,
     gelu_forward,
@@ -75,7 +75,7 @@ def array_module():
 
 def describe() -> dict[str, str]:
     """What `tinynet info` shows about this backend: threads, where they run, how long they wait idle, the
-    threading layer, and who takes the long products (dot.products)."""
+    threading layer, who takes the long products (dot.products), and which convolutions run by Winograd's tiles."""
     try:
         layer = numba.threading_layer()
     except ValueError:  # only known once a parallel kernel has run
@@ -89,6 +89,7 @@ def describe() -> dict[str, str]:
     return {
         "threads": str(numba.get_num_threads()), "thread placement": placement.describe(), "idle threads": idle,
         "threading layer": layer, "numba": numba.__version__, "products": dot.products(),
+        "winograd": winograd.describe(),
     }  # fmt: skip
 
 
