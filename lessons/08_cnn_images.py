@@ -12,9 +12,10 @@
 #   corner works everywhere.
 #
 # This lesson writes a convolution three ways (naive loops, im2col + one matrix product, and
-# tinynet's `F.conv2d`), checks they agree and that its gradients are right, then trains the classic
-# small image CNN on real 28x28 MNIST digits and looks inside it: its filters, what each layer
-# "sees", and its mistakes.
+# tinynet's `F.conv2d`), checks they agree and that its gradients are right, shows how 3x3 filters
+# can take fewer multiplications (Winograd's F(2x2, 3x3)), then trains the classic small image CNN
+# on real 28x28 MNIST digits and looks inside it: its filters, what each layer "sees", and its
+# mistakes.
 #
 # Run it: `python lessons/08_cnn_images.py [--smoke] [--backend numpy|numba|cupy] [--out DIR]`.
 
@@ -215,6 +216,36 @@ ax_cols.set_title(f"im2col: every window becomes a column; full matrix {digit_co
 lesson.savefig(fig, "im2col.png")
 
 # %% [markdown]
+# ## Fewer multiplications: Winograd's minimal filtering
+#
+# im2col still does every multiply-add of the sum. For 3x3 filters at stride 1 there is a way to do
+# fewer. In one dimension, two outputs of a 3-tap filter g over four inputs d,
+#
+#     y0 = d0 g0 + d1 g1 + d2 g2,   y1 = d1 g0 + d2 g1 + d3 g2          6 multiplications
+#
+# are also `A^T [(G g) * (B^T d)]`, with `*` entry by entry: 4 multiplications, the rest additions
+# (`G g` is the filter's, computed once). In two dimensions, F(2x2, 3x3), a 4x4 patch gives its 2x2
+# outputs in 16 multiplications instead of 36, and summed over input channels the 16 entries are 16
+# matrix products. tinynet's numba backend computes 3x3 stride-1 convolutions this way
+# (`kernels/numba_cpu/winograd.py`), with the transforms as vector code.
+
+
+# %%
+B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
+G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+winograd_rng = np.random.default_rng(1)
+d, g = winograd_rng.standard_normal(4), winograd_rng.standard_normal(3)
+direct_1d = np.array([d[0:3] @ g, d[1:4] @ g])  # 6 multiplications
+winograd_1d = A_T @ ((G @ g) * (B_T @ d))  # 4
+patch, kernel = winograd_rng.standard_normal((4, 4)), winograd_rng.standard_normal((3, 3))
+direct_2d = np.array([[np.sum(patch[r : r + 3, s : s + 3] * kernel) for s in range(2)] for r in range(2)])
+winograd_2d = A_T @ ((G @ kernel @ G.T) * (B_T @ patch @ B_T.T)) @ A_T.T  # 16 multiplications, not 36
+winograd_vs_direct = float(max(np.abs(winograd_1d - direct_1d).max(), np.abs(winograd_2d - direct_2d).max()))
+print(f"F(2, 3): direct {direct_1d.round(4)}, Winograd {winograd_1d.round(4)}")
+print(f"F(2x2, 3x3) on a 4x4 patch: max |Winograd - direct| = {winograd_vs_direct:.1e}")
+
+# %% [markdown]
 # ## Its gradients, checked
 #
 # Training needs dL/dx and dL/dw. Both are convolutions too: in im2col form they are again matrix
@@ -408,6 +439,7 @@ lesson.report(
     naive_vs_conv2d_max_diff=naive_vs_conv2d,
     im2col_vs_conv2d_max_diff=im2col_vs_conv2d,
     im2col_vs_naive_max_diff=im2col_vs_naive,
+    winograd_vs_direct_max_diff=winograd_vs_direct,
     gradcheck_passed=gradcheck_passed,
     parameters=parameter_count,
     train_images=train_size,
