@@ -78,7 +78,7 @@ def test_data_pointers_point_at_each_arrays_first_number():
     are views that start inside a larger buffer, so a pointer to the buffer's start would read other numbers."""
     import numba
 
-    from kernels.numba_cpu.tile import data_pointers
+    from kernels.numba_cpu.by_name import data_pointers
 
     @numba.njit
     def first_numbers(arrays):

@@ -8,7 +8,7 @@ from numba.core import types
 from numba.extending import overload
 
 from kernels.numba_cpu import winograd
-from kernels.numba_cpu.by_name import ByName
+from kernels.numba_cpu.by_name import ByName, call_by_name, data_pointer, data_pointers
 from kernels.numba_cpu.common import (
     SPLIT_WORK,
     add_row_sums,
@@ -23,8 +23,6 @@ from kernels.numba_cpu.dot import LONG_SUM, beats_blas
 from kernels.numba_cpu.tile import (
     add_dot_nt,
     as_columns,
-    data_pointer,
-    data_pointers,
     dot,
     gemm_gathered,
     times_transposed,
@@ -392,17 +390,7 @@ def in_place_samples(x, w_rows, grad, geometry, out, partial, bias, bias_partial
     _in_place_samples(x, w_rows, grad, geometry, out, partial, bias, bias_partial, start, stop)
 
 
-@overload(in_place_samples, inline="always")
-def _in_place_samples_by_name(x, w_rows, grad, geometry, out, partial, bias, bias_partial, start, stop):
-    external = _IN_PLACE.external
-
-    def by_name(x, w_rows, grad, geometry, out, partial, bias, bias_partial, start, stop):
-        shapes = x.shape + w_rows.shape + grad.shape + out.shape + partial.shape + bias.shape + bias_partial.shape
-        sizes = np.array(shapes + geometry, np.int64)
-        pointers = data_pointers((x, w_rows, grad, out, partial, bias, bias_partial))
-        external(*pointers, data_pointer(sizes), start, stop)
-
-    return by_name
+call_by_name(in_place_samples, _IN_PLACE)
 
 
 @threaded()

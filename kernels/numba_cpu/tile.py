@@ -32,7 +32,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic, overload
 
-from kernels.numba_cpu.by_name import ByName
+from kernels.numba_cpu.by_name import ByName, data_pointer
 from kernels.numba_cpu.common import numba
 from kernels.numba_cpu.dot import dot_nt
 
@@ -203,36 +203,6 @@ _DOT_NT_FUNCTION = ByName("tinynet_dot_nt_float32", _DOT_NT_SIGNATURE, _dot_nt_f
 _GEMM_FUNCTION.ready()
 _DOT_NT_FUNCTION.ready()
 _GEMM, _DOT_NT = _GEMM_FUNCTION.external, _DOT_NT_FUNCTION.external
-
-
-@intrinsic
-def data_pointer(typingctx, array):
-    """A pointer to an array's first number."""
-    if not isinstance(array, types.Array):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return context.make_array(signature.args[0])(context, builder, args[0]).data
-
-    return types.CPointer(array.dtype)(array), codegen
-
-
-@intrinsic
-def data_pointers(typingctx, arrays):
-    """The pointers to the first numbers of a tuple of arrays of one dtype, as a tuple (a C function's arguments)."""
-    if not isinstance(arrays, types.BaseTuple) or not arrays.types:
-        return None
-    first = arrays.types[0]
-    if not all(isinstance(a, types.Array) and a.dtype == first.dtype for a in arrays.types):
-        return None
-    pointers = types.UniTuple(types.CPointer(first.dtype), len(arrays.types))
-
-    def codegen(context, builder, signature, args):
-        members = cgutils.unpack_tuple(builder, args[0])
-        data = [context.make_array(t)(context, builder, m).data for t, m in zip(signature.args[0].types, members)]
-        return context.make_tuple(builder, signature.return_type, data)
-
-    return pointers(arrays), codegen
 
 
 @numba.njit(cache=True)

@@ -31,12 +31,12 @@ from typing import NamedTuple
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
-from kernels.numba_cpu.by_name import ByName
+from kernels.numba_cpu.by_name import ByName, call_by_name, data_pointer
 from kernels.numba_cpu.common import add_row_sums, numba, threaded
 from kernels.numba_cpu.dot import beats_blas
-from kernels.numba_cpu.tile import data_pointer, data_pointers, gemm_gathered, splat
+from kernels.numba_cpu.tile import gemm_gathered, splat
 
 LANES = 16  # tiles per vector
 # V and M of a band of tile rows fit in this many bytes: the products read them from the core's L2. (Half of it,
@@ -353,29 +353,21 @@ def _to_alignment(typingctx, pointer):
 
 
 @numba.njit(cache=True, inline="always")
-def _pad_into(x, n, ph, pw, image, hs, ws):
+def _pad_into(x, n, ph, pw, image, hs, ws, into_image=True):
     """image[c, ph + y, pw + col] = x[n, c, y, col]: the sample into the padded image (C, hs, ws), whose border
-    stays zero. Flat and unsigned offsets: indexing x by four signed indices did not vectorize (4 us a sample of
-    (16, 28, 28), 0.6 flat)."""
+    stays zero; or, not into_image, x[n] = the image's interior (the border dropped). Flat and unsigned offsets:
+    indexing x by four signed indices did not vectorize (4 us a sample of (16, 28, 28), 0.6 flat)."""
     channels, h, w = x.shape[1], x.shape[2], x.shape[3]
-    source = x.reshape(-1)
+    flat = x.reshape(-1)
     for c in range(channels):
         for y in range(h):
-            to, start = (c * hs + ph + y) * ws + pw, ((n * channels + c) * h + y) * w
-            for col in range(w):
-                image[numba.uint64(to + col)] = source[numba.uint64(start + col)]
-
-
-@numba.njit(cache=True, inline="always")
-def _crop_into(image, hs, ws, ph, pw, out, n):
-    """out[n, c, y, col] = image[c, ph + y, pw + col]: _pad_into's inverse, the border dropped."""
-    channels, h, w = out.shape[1], out.shape[2], out.shape[3]
-    target = out.reshape(-1)
-    for c in range(channels):
-        for y in range(h):
-            start, to = (c * hs + ph + y) * ws + pw, ((n * channels + c) * h + y) * w
-            for col in range(w):
-                target[numba.uint64(to + col)] = image[numba.uint64(start + col)]
+            inside, start = (c * hs + ph + y) * ws + pw, ((n * channels + c) * h + y) * w
+            if into_image:
+                for col in range(w):
+                    image[numba.uint64(inside + col)] = flat[numba.uint64(start + col)]
+            else:
+                for col in range(w):
+                    flat[numba.uint64(start + col)] = image[numba.uint64(inside + col)]
 
 
 @numba.njit(cache=True, inline="always")
@@ -513,7 +505,7 @@ def _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, sta
             if back:
                 _transform_input_adjoint(layout, image_grad, channels, ty0, ty1)
         if back:
-            _crop_into(image_grad, layout.hs, layout.ws, padding[0], padding[1], out, n)
+            _pad_into(out, n, padding[0], padding[1], image_grad, layout.hs, layout.ws, False)
             image_grad[:] = 0
 
 
@@ -543,16 +535,7 @@ def winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, star
     _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, start, stop)
 
 
-@overload(winograd_samples, inline="always")
-def _winograd_samples_by_name(x, u, grad, padding, out, partial, bias, bias_partial, start, stop):
-    external = WINOGRAD.external
-
-    def by_name(x, u, grad, padding, out, partial, bias, bias_partial, start, stop):
-        shapes = x.shape + u.shape + grad.shape + out.shape + partial.shape + bias.shape + bias_partial.shape
-        sizes = np.array(shapes + padding, np.int64)
-        external(*data_pointers((x, u, grad, out, partial, bias, bias_partial)), data_pointer(sizes), start, stop)
-
-    return by_name
+call_by_name(winograd_samples, WINOGRAD)
 
 
 @threaded()
