@@ -247,23 +247,31 @@ def _gradient_tiles(typingctx, grad, start, row, columns, rows, m, at, step):
 
 
 @intrinsic
-def _input_tiles_adjoint(typingctx, v, at, step, image, start, row):
+def _input_tiles_adjoint(typingctx, v, at, step, image, start, row, top, last):
     """image[start + a * row + 2q + b] += (B dV_q B^T)[a, b] for the LANES tiles q, dV_q[p] at v + p * step + at + q:
     _input_tiles's adjoint, which takes a gradient of V back to the image's. Neighbouring patches overlap by two
-    columns (and rows): within a vector the two are added in registers, the two columns past the vector are added
-    where they lie, and tile rows add onto the rows the previous one wrote."""
+    columns and two rows: within a vector the columns are added in registers, the two columns past the vector onto
+    the next chunk's (written before this one: chunks go right to left), and the first two rows onto what the tile
+    row above left there. Rows and columns that nothing wrote before are stored, not added to, so the image needs
+    no zeros first: the patch's last two rows, its first two where ``top`` (the first tile row), and the two columns
+    past the vector where ``last`` (the last chunk of a row) as well."""
     index = types.intp
-    sig = types.void(_FLOATS, index, index, _FLOATS, index, index)
+    sig = types.void(_FLOATS, index, index, _FLOATS, index, index, types.boolean, types.boolean)
 
     def codegen(context, builder, signature, args):
-        v, at, step, image, start, row = args
+        v, at, step, image, start, row, top, last = args
         x, picks = _Vectors(builder), ir.VectorType(ir.IntType(32), LANES)
         values = [x.load(v, builder.add(at, builder.mul(step, x.index(p)))) for p in range(16)]
 
         def b_times(m0, m1, m2, m3):  # B (m0, m1, m2, m3): the adjoint of d -> B^T d
             return m0, x.add(x.sub(m1, m2), m3), x.sub(x.add(m1, m2), m0), x.neg(m3)
 
+        def put(value, here, mask, adding):  # image[here:] = value, or += value where adding
+            before = x.load(image, here, mask)
+            x.store(builder.select(adding, x.add(before, value), value), image, here, mask)
+
         down = [b_times(*(values[4 * i + j] for i in range(4))) for j in range(4)]  # B dV, down the columns
+        false = ir.Constant(ir.IntType(1), 0)
         for a in range(4):
             d0, d1, d2, d3 = b_times(*(down[j][a] for j in range(4)))  # (B dV) B^T, along row a
             low, high = x.join(d0, d1)  # tile q's columns 0 and 1 at 2q, 2q + 1
@@ -274,9 +282,15 @@ def _input_tiles_adjoint(typingctx, v, at, step, image, start, row):
             high = x.add(high, builder.shuffle_vector(later_low, later_high, on))
             past = builder.shuffle_vector(later_high, x.zero, on)
             first = builder.add(start, builder.mul(row, x.index(a)))
-            for offset, value, mask in ((0, low, None), (LANES, high, None), (2 * LANES, past, x.mask(x.index(2)))):
-                here = builder.add(first, x.index(offset))
-                x.store(x.add(x.load(image, here, mask), value), image, here, mask)
+            adding = builder.not_(top) if a < 2 else false  # rows the tile row above wrote
+            put(low, first, None, adding)
+            put(high, builder.add(first, x.index(LANES)), None, adding)
+            put(
+                past,
+                builder.add(first, x.index(2 * LANES)),
+                x.mask(x.index(2)),
+                builder.or_(adding, builder.not_(last)),
+            )
         return context.get_dummy_value()
 
     return sig, codegen
@@ -440,14 +454,15 @@ def _transform_input(layout, channels, ty0, ty1):
 
 @numba.njit(cache=True, inline="always")
 def _transform_input_adjoint(layout, image, channels, ty0, ty1):
-    """image (C, hs, ws) += the patches of dV (held in V's planes) for the band of tile rows ty0 .. ty1 - 1."""
+    """image (C, hs, ws) += the patches of dV (held in V's planes) for the band of tile rows ty0 .. ty1 - 1; the
+    first band writes the image afresh (no zeros needed: _input_tiles_adjoint)."""
     chunks, ws, row_tiles = layout.chunks, layout.ws, LANES * layout.chunks
     tb, image_at, v_at = (ty1 - ty0) * row_tiles, data_pointer(image), data_pointer(layout.v)
     for c in range(channels):
         for ty in range(ty0, ty1):
-            for k in range(chunks):
+            for k in range(chunks - 1, -1, -1):  # right to left: each chunk adds its last columns onto the next's
                 first, at = (c * layout.hs + 2 * ty) * ws + 2 * LANES * k, c * tb + (ty - ty0) * row_tiles + LANES * k
-                _input_tiles_adjoint(v_at, at, layout.v_step, image_at, first, ws)
+                _input_tiles_adjoint(v_at, at, layout.v_step, image_at, first, ws, ty == 0, k == chunks - 1)
 
 
 @numba.njit(cache=True, inline="always")
@@ -484,7 +499,7 @@ def _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, sta
     v, m, v_step, m_step = layout.v, layout.m, layout.v_step, layout.m_step
     u_rows, c_rows, b_rows = np.arange(o) * channels, np.arange(channels), np.empty(max(o, channels), np.int64)
     back = not forward and out.size > 0  # the input's gradient too, from dM
-    image_grad = np.zeros(channels * layout.hs * layout.ws if back else 0, np.float32)
+    image_grad = np.empty(channels * layout.hs * layout.ws if back else 0, np.float32)  # (written afresh a sample)
     for n in range(start, stop):
         _pad_into(x, n, padding[0], padding[1], layout.image, layout.hs, layout.ws)
         for ty0 in range(0, layout.tiles_h, layout.band):
@@ -510,7 +525,6 @@ def _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, sta
                 _transform_input_adjoint(layout, image_grad, channels, ty0, ty1)
         if back:
             _pad_into(out, n, padding[0], padding[1], image_grad, layout.hs, layout.ws, False)
-            image_grad[:] = 0
 
 
 def _by_pointers(x, u, grad, out, partial, bias, bias_partial, sizes, start, stop):
