@@ -51,7 +51,8 @@ from kernels.windows import output_size, transposed_output_size
 # tiles on the gradient transposed. conv2d (64, 16, 28, 28) * (32, 16, 3, 3) forward and backward took 0.83x the
 # time of BLAS with the long windows by dot_nt (copied into rows, a kernel of their own), and 0.74x once those were
 # unfolded and taken by tiles too (in-process alternation, 14 rounds): the rows' kernel was deleted. At stride 1 the
-# windows are not unfolded at all (_in_place_batch, below): 0.78x again.
+# windows are not unfolded at all (_in_place_batch, below): 0.78x again. And 3x3 ones take Winograd's F(2x2, 3x3)
+# (winograd.py): 16 of the 36 multiply-adds, forward and backward 0.68x the in-place kernel's time.
 
 
 @numba.njit(cache=True, inline="always")
@@ -532,7 +533,7 @@ def _weight_grad(partial, w):
 class _Plan(NamedTuple):
     """What a conv2d call's shapes decide (_plan): its work, threads, geometry (_geometry), output size, whether
     its windows are read in place (_in_place; for the backward, grad_x's), the padding of the transpose, and whether
-    Winograd's F(2x2, 3x3) takes the forward (or the backward's weight gradient)."""
+    Winograd's F(2x2, 3x3) takes the call instead (winograd.py: the forward, or both gradients of the backward)."""
 
     work: int
     threads: int
@@ -547,7 +548,7 @@ class _Plan(NamedTuple):
 def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available: int, passes: int) -> _Plan:
     """conv2d_forward's plan (passes 1, out_hw None: from the geometry), or conv2d_backward's (passes 2, or 1 for
     grad_w alone, which is never read in place; out_hw the gradient's), worked out once per shapes: 2-3 us of Python
-    a call otherwise. Where the windows are read in place, the in-place kernel's C function is made ready."""
+    a call otherwise. The C function of the kernel it chooses (in place, or Winograd's) is made ready."""
     forward, n, o, window = out_hw is None, x_shape[0], w_shape[0], w_shape[1] * w_shape[2] * w_shape[3]
     out_hw = out_hw or output_size(x_shape[2:], w_shape[2:], stride, padding, dilation)
     pixels = out_hw[0] * out_hw[1]
@@ -558,7 +559,6 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
     winograd_fits = three_by_three and _in_place(n, window, pixels, threads, stride, dtype)
     if forward:
         in_place = _in_place(n, window, pixels, threads, stride, dtype)
-        use_winograd = winograd_fits
     elif passes == 2:
         # grad_x by a convolution reads the gradient's zero border as well: (H, OW + 2 full_w) positions, where
         # w^T @ grad takes (OH, OW). Lesson 08's second layer (11 x 11 -> 13 x 15, 1.6x the multiply-adds) took
@@ -566,9 +566,9 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
         cheap = x_shape[2] * (out_hw[1] + 2 * full[1]) <= 1.25 * pixels
         in_place = min(full) >= 0 and cheap and _in_place(n, o * w_shape[2] * w_shape[3], x_shape[2] * x_shape[3],
                                                               threads, stride, dtype)  # fmt: skip
-        use_winograd = winograd_fits
     else:
-        in_place = use_winograd = False
+        in_place = False
+    use_winograd = winograd_fits and (forward or passes == 2)  # (grad_w alone keeps the direct kernel)
     if use_winograd:
         winograd.WINOGRAD.ready()
     elif in_place:
@@ -579,7 +579,8 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
 def conv2d_forward(x, w, stride, padding, dilation, bias=None):
     """As numpy_ref.conv2d_forward: unfold each sample, times w.reshape(O, C*KH*KW), in parallel over samples; the
     bias added by the thread that made the rows, while they are in its cache (NumPy's add after the kernel took 4 us
-    of the MNIST-1D CNN's 25 us layers, and its gradient's sums as long)."""
+    of the MNIST-1D CNN's 25 us layers, and its gradient's sums as long). Windows read in place, or 3x3 ones by
+    Winograd's tiles, where the plan says (_plan)."""
     x, w, bias = _conv_arrays(x, w, np.empty(0, x.dtype) if bias is None else bias)
     n, o = x.shape[0], w.shape[0]
     geometry = (tuple(stride), tuple(padding), tuple(dilation))
