@@ -556,7 +556,8 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
     geometry = _geometry(w_shape[2:], stride, padding, dilation, out_hw)
     full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, w_shape[2:], padding))  # the transpose's padding
     three_by_three = tuple(w_shape[2:]) == (3, 3) and tuple(dilation) == (1, 1)
-    winograd_fits = three_by_three and _in_place(n, window, pixels, threads, stride, dtype)
+    few_channels = w_shape[0] * w_shape[1] <= winograd.MAX_CHANNEL_PAIRS
+    winograd_fits = three_by_three and few_channels and _in_place(n, window, pixels, threads, stride, dtype)
     if forward:
         in_place = _in_place(n, window, pixels, threads, stride, dtype)
     elif passes == 2:

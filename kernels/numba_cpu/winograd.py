@@ -43,6 +43,11 @@ from kernels.numba_cpu.dot import beats_blas
 from kernels.numba_cpu.tile import gemm_gathered, splat
 
 LANES = 16  # tiles per vector
+# The most (output, input) channel pairs Winograd takes: U, 16 numbers a pair, is read again for every band of tile
+# rows, and from L2 only up to about 1 MB of it. Beyond, the direct kernel is faster: forward and backward,
+# (8, 256, 28, 28) * (256, 256, 3, 3) took 1.21x its time and (4, 512, 16, 16) * (512, 512) 2.57x, where
+# (32, 128, 16, 16) * (128, 128) took 0.91x and (16, 64, 56, 56) * (64, 64) 0.65x (2 threads, 2026-12-05).
+MAX_CHANNEL_PAIRS = 128 * 128
 # V and M of a band of tile rows fit in this many bytes: the products read them from the core's L2. (Half of it,
 # bands of 8 and 6 of conv2d's 14 tile rows, took 1.1x as long forward and 1.18x backward.)
 BAND_BYTES = 768 * 1024
@@ -157,8 +162,8 @@ def describe() -> str:
         return "not used here (its transforms run where float32 products take tiles: dot.beats_blas)"
     return (
         "conv2d with 3x3 kernels at stride 1 and dilation 1, float32, where its windows would be read in place (from "
-        "64 values and 256 output pixels a sample, conv.IN_PLACE_FROM and IN_PLACE_PIXELS): F(2x2, 3x3), 16 "
-        "multiply-adds where the direct kernel takes 36"
+        "64 values and 256 output pixels a sample, conv.IN_PLACE_FROM and IN_PLACE_PIXELS) and output x input "
+        f"channels are at most {MAX_CHANNEL_PAIRS}: F(2x2, 3x3), 16 multiply-adds where the direct kernel takes 36"
     )
 
 
