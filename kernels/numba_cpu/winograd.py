@@ -502,7 +502,8 @@ def _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, sta
     o, oh, ow = values.shape[1], values.shape[2], values.shape[3]
     layout = _layout(channels, o, oh, ow)
     v, m, v_step, m_step = layout.v, layout.m, layout.v_step, layout.m_step
-    u_rows, c_rows, b_rows = np.arange(o) * channels, np.arange(channels), np.empty(max(o, channels), np.int64)
+    u_rows, c_rows = np.arange(o) * channels, np.arange(channels)  # where U[p]'s rows start, and its columns'
+    v_rows, m_rows = np.empty(channels, np.int64), np.empty(o, np.int64)  # where V[p]'s and M[p]'s rows start
     back = not forward and out.size > 0  # the input's gradient too, from dM
     image_grad = np.empty(channels * layout.hs * layout.ws if back else 0, np.float32)  # (written afresh a sample)
     for n in range(start, stop):
@@ -510,10 +511,13 @@ def _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, sta
         for ty0 in range(0, layout.tiles_h, layout.band):
             ty1 = min(layout.tiles_h, ty0 + layout.band)
             tb = _transform_input(layout, channels, ty0, ty1)  # V[p]: (C, tb); M[p]: (O, tb)
-            b_rows[:channels] = np.arange(channels) * tb
+            for c in range(channels):  # (loops: an arange and a product made two arrays a band)
+                v_rows[c] = c * tb
+            for q in range(o):
+                m_rows[q] = q * tb
             for p in range(16 if forward else 0):  # M = U V
                 product = m[p * m_step : p * m_step + o * tb].reshape((o, tb))
-                gemm_gathered(u[p], u_rows, 1, v[p * v_step :], b_rows[:channels], product)
+                gemm_gathered(u[p], u_rows, 1, v[p * v_step :], v_rows, product)
             _each_output_vector(layout, o, oh, ow, n, ty0, ty1, values, not forward, bias if forward else bias[:0])
             for p in range(0 if forward else 16):  # dU += dM V^T
                 gradient = m[p * m_step : p * m_step + o * tb].reshape((o, tb))
@@ -522,10 +526,9 @@ def _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, sta
                 )
             # dM[1, 1] of a tile is the sum of its 2x2 gradient (A's row 1 is (1, 1)): the bias's gradient.
             add_row_sums(m[5 * m_step : 5 * m_step + o * tb].reshape((o, tb)), bias_partial)
-            b_rows[:o] = np.arange(o) * tb
             for p in range(16 if back else 0):  # dV = U^T dM, over V (read for the last time above)
                 adjoint = v[p * v_step : p * v_step + channels * tb].reshape((channels, tb))
-                gemm_gathered(u[p], c_rows, channels, m[p * m_step :], b_rows[:o], adjoint)
+                gemm_gathered(u[p], c_rows, channels, m[p * m_step :], m_rows, adjoint)
             if back:
                 _transform_input_adjoint(layout, image_grad, channels, ty0, ty1)
         if back:
