@@ -32,7 +32,7 @@ FACTORIES = {
     "zeros_like": lambda lib: lib.zeros_like(lib.tensor([[1.0, 2.0]]), requires_grad=False),
     "zeros_like_dtype": lambda lib: lib.zeros_like(lib.tensor([1, 2]), dtype=lib.float32),
     "ones_like": lambda lib: lib.ones_like(lib.tensor([[1, 2, 3]], dtype=lib.int32)),
-    "empty_like": lambda lib: lib.empty_like(lib.tensor([1.5, 2.0])) * 0,
+    "empty_like": lambda lib: lib.empty_like(lib.tensor([1.5, 2.0])).zero_(),  # (* 0 kept a NaN in the memory)
     "eye": lambda lib: lib.eye(4),
     "eye_rect": lambda lib: lib.eye(3, 5),
     "eye_tall": lambda lib: lib.eye(5, 3, dtype=lib.int64),
@@ -52,7 +52,7 @@ FACTORIES = {
     "new_zeros_tuple": lambda lib: lib.tensor([1.0]).new_zeros((2, 3), dtype=lib.float64),
     "new_ones": lambda lib: lib.tensor([1.0], dtype=lib.float64).new_ones(3),
     "new_full": lambda lib: lib.tensor([1, 2]).new_full((2, 2), 7),
-    "new_empty": lambda lib: lib.tensor([1.0]).new_empty((2,)) * 0,
+    "new_empty": lambda lib: lib.tensor([1.0]).new_empty((2,)).zero_(),  # shape and dtype: its numbers are garbage
     "new_tensor": lambda lib: lib.tensor([1.0], dtype=lib.float64).new_tensor([1, 2]),
 }
 
