@@ -227,7 +227,9 @@ lesson.savefig(fig, "im2col.png")
 # (`G g` is the filter's, computed once). In two dimensions, F(2x2, 3x3), a 4x4 patch gives its 2x2
 # outputs in 16 multiplications instead of 36, and summed over input channels the 16 entries are 16
 # matrix products. tinynet's numba backend computes 3x3 stride-1 convolutions this way
-# (`kernels/numba_cpu/winograd.py`), with the transforms as vector code.
+# (`kernels/numba_cpu/winograd.py`), with a taller tile: F(4, 3) down the columns (6 inputs give
+# 4 outputs in 6 multiplications, not 12) times F(2, 3) along the rows, 24 multiplications for 8
+# outputs. Bigger tiles save more but round more: the transforms' constants grow.
 
 
 # %%

@@ -250,14 +250,14 @@ def test_conv_transpose2d_forward_and_backward_match_the_reference(backend_name,
 def test_convolutions_of_larger_batches_and_images(backend_name, dtype, x_shape, w_shape, stride, padding, dilation):
     rng = np.random.default_rng(0)
     x, w = random_array(rng, x_shape, dtype), random_array(rng, w_shape, dtype)
-    geometry = (stride, padding, dilation)
+    geometry, window = (stride, padding, dilation), np.prod(w_shape[1:])  # each output sums a window's products
     out, expected = run_both("conv2d_forward", x, w, *geometry)
-    assert_matches(out, expected, dtype)
+    assert_matches(out, expected, dtype, window)
     grad = random_array(rng, expected.shape, dtype)
     summed = out.size // out.shape[1]  # the weight gradient sums over every sample and output pixel
     assert_matches(*run_both("conv2d_backward", grad, x, w, *geometry), dtype, summed)
     bias = random_array(rng, w_shape[:1], dtype)  # and with a bias, in each way the forward and backward may take
-    assert_matches(*run_both("conv2d_forward", x, w, *geometry, bias), dtype)
+    assert_matches(*run_both("conv2d_forward", x, w, *geometry, bias), dtype, window)
     assert_matches(*run_both("conv2d_backward", grad, x, w, *geometry, True, True), dtype, summed)
     got, expected = run_both("conv2d_backward", grad, x, w, *geometry, False, True)
     assert got[0] is None and expected[0] is None
@@ -442,14 +442,15 @@ def test_numba_convolutions_by_tiles_or_by_blas_match_the_reference(monkeypatch,
 @pytest.mark.parametrize(
     "x_shape, w_shape, padding",
     [((2, 16, 28, 28), (32, 16, 3, 3), (1, 1)),  # the bench's conv2d, one sample a thread
-     ((3, 8, 17, 33), (5, 8, 3, 3), (0, 0)),  # odd sizes: the last tiles cut in both directions
+     ((3, 8, 17, 33), (5, 8, 3, 3), (0, 0)),  # odd sizes: the last tiles cut in both directions (3 rows of 4)
+     ((2, 8, 19, 18), (4, 8, 3, 3), (0, 1)),  # 17 output rows: a last tile row of one
      ((1, 8, 16, 70), (6, 8, 3, 3), (2, 1)),  # two chunks of tiles per row; one sample for two threads
      ((2, 32, 30, 18), (16, 32, 3, 3), (1, 2)),  # unequal padding
      ((1, 8, 16, 20), (4, 8, 3, 3), (3, 0)),  # padding past the kernel: rows of outputs that see only zeros
-     ((1, 32, 60, 20), (32, 32, 3, 3), (1, 1))],  # bands of 12 tile rows of 30 (winograd.BAND_BYTES)
+     ((1, 32, 60, 20), (32, 32, 3, 3), (1, 1))],  # bands of 7 tile rows of 15 (winograd.BAND_BYTES)
 )  # fmt: skip
 def test_numba_winograd_convolutions_match_the_reference(x_shape, w_shape, padding):
-    """3x3 kernels at stride 1 (float32, by tiles) take Winograd's F(2x2, 3x3) (winograd.py): the forward with its
+    """3x3 kernels at stride 1 (float32, by tiles) take Winograd's F(4x2, 3x3) (winograd.py): the forward with its
     bias, and the backward's three gradients, through tiles cut at the image's edges, against the reference in
     float64."""
     import numba
@@ -509,12 +510,13 @@ def test_winograd_weight_transforms_are_adjoint():
     from kernels.numba_cpu import winograd
 
     rng = np.random.default_rng(3)
-    w, du = rng.standard_normal((5, 4, 3, 3)).astype(np.float32), rng.standard_normal((16, 5, 4)).astype(np.float32)
+    planes = winograd.PLANES
+    w, du = rng.standard_normal((5, 4, 3, 3)).astype(np.float32), rng.standard_normal((planes, 5, 4)).astype(np.float32)
     u, dw = winograd.weight_tiles(w), winograd.weight_from_tiles(du)
-    assert u.shape == (16, 5, 4) and dw.shape == w.shape
+    assert u.shape == (planes, 5, 4) and dw.shape == w.shape
     np.testing.assert_allclose(np.vdot(u.astype(np.float64), du), np.vdot(w.astype(np.float64), dw), rtol=1e-5)
-    g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
-    np.testing.assert_allclose(u[:, 2, 1].reshape(4, 4), g @ w[2, 1] @ g.T, rtol=1e-6)
+    g_h, g_w = np.array(winograd._G_H), np.array(winograd._G_W)
+    np.testing.assert_allclose(u[:, 2, 1].reshape(g_h.shape[0], g_w.shape[0]), g_h @ w[2, 1] @ g_w.T, rtol=1e-6)
 
 
 @numba_usable

@@ -51,8 +51,8 @@ from kernels.windows import output_size, transposed_output_size
 # tiles on the gradient transposed. conv2d (64, 16, 28, 28) * (32, 16, 3, 3) forward and backward took 0.83x the
 # time of BLAS with the long windows by dot_nt (copied into rows, a kernel of their own), and 0.74x once those were
 # unfolded and taken by tiles too (in-process alternation, 14 rounds): the rows' kernel was deleted. At stride 1 the
-# windows are not unfolded at all (_in_place_batch, below): 0.78x again. And 3x3 ones take Winograd's F(2x2, 3x3)
-# (winograd.py): 16 of the 36 multiply-adds, forward and backward 0.68x the in-place kernel's time.
+# windows are not unfolded at all (_in_place_batch, below): 0.78x again. And 3x3 ones take Winograd's F(4x2, 3x3)
+# (winograd.py): a third of the multiply-adds, forward and backward 0.59x the in-place kernel's time.
 
 
 @numba.njit(cache=True, inline="always")
@@ -533,7 +533,7 @@ def _weight_grad(partial, w):
 class _Plan(NamedTuple):
     """What a conv2d call's shapes decide (_plan): its work, threads, geometry (_geometry), output size, whether
     its windows are read in place (_in_place; for the backward, grad_x's), the padding of the transpose, and whether
-    Winograd's F(2x2, 3x3) takes the call instead (winograd.py: the forward, or both gradients of the backward)."""
+    Winograd's F(4x2, 3x3) takes the call instead (winograd.py: the forward, or both gradients of the backward)."""
 
     work: int
     threads: int
@@ -644,7 +644,8 @@ def _winograd_backward(grad, x, w, plan: _Plan, bias_grad: bool) -> tuple:
     """conv2d_backward's gradients by winograd.winograd_batch: grad_x, grad_w, and the bias's where asked for.
     grad: (N, O, OH*OW)."""
     threads, (o, c), nothing = plan.threads, w.shape[:2], _nothing(x.dtype, plan.threads)
-    partial, bias_partial = np.zeros((threads, 16, o, c), x.dtype), _bias_partial(threads, o, x.dtype, bias_grad)
+    partial = np.zeros((threads, winograd.PLANES, o, c), x.dtype)
+    bias_partial = _bias_partial(threads, o, x.dtype, bias_grad)
     grad, grad_x = grad.reshape(grad.shape[0], o, *plan.out_hw), np.empty(x.shape, x.dtype)
     args = (x, winograd.weight_tiles(w), grad, plan.geometry[4:6], grad_x, partial, nothing.vector, bias_partial)
     run_kernel(winograd.winograd_batch, plan.work, *args, twin=False)

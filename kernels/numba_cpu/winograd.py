@@ -1,33 +1,37 @@
-"""conv2d by Winograd's minimal filtering F(2x2, 3x3): 3x3 windows at stride 1 in 16 multiply-adds per 2x2 outputs
-and channel pair, where the direct convolution takes 36; float32.
+"""conv2d by Winograd's minimal filtering F(4x2, 3x3): 3x3 windows at stride 1 in 24 multiply-adds per 4x2 outputs
+and channel pair, where the direct convolution takes 72; float32.
 
-The idea (Lavin and Gray, 2016): a 4x4 patch d of the image and the 3x3 kernel g give the 2x2 outputs
-Y = A^T [(G g G^T) * (B^T d B)] A, where * multiplies entry by entry. Summed over channels, each of the 16 entries
-p = (i, j) is a matrix product: M[p] (O, tiles) = U[p] (O, C) @ V[p] (C, tiles), with U = G g G^T (the weight,
-transformed once a call) and V = B^T d B (each patch; the patches overlap by 2). The transforms are additions
-only, so the products carry the work: 16 / 36 of a direct convolution's multiply-adds.
-The backward is the same idea read backwards, from dM = A dY A^T of each tile's 2x2 gradient dY: the weight's
-gradient dU[p] (O, C) = sum over tiles of dM[p] @ V[p]^T, then dW = G^T dU G; the input's dV[p] = U[p]^T @ dM[p],
-then each patch's B dV B^T added onto the image where it came from (the patches overlap).
+The idea (Lavin and Gray, 2016): a 6x4 patch d of the image and the 3x3 kernel g give the 4x2 outputs
+Y = A_H^T [(G_H g G_W^T) * (B_H^T d B_W)] A_W, where * multiplies entry by entry: F(4, 3) down the columns and F(2, 3)
+along the rows, each a 1-D algorithm given by its three matrices (_BT_H, _G_H, _AT_H; _BT_W, _G_W, _AT_W). Summed over
+channels, each of the 24 entries p = (i, j) is a matrix product: M[p] (O, tiles) = U[p] (O, C) @ V[p] (C, tiles), with
+U = G_H g G_W^T (the weight, transformed once a call) and V = B_H^T d B_W (each patch; the patches overlap by 2). The
+transforms are additions and multiplications by constants, so the products carry the work: a third of a direct
+convolution's multiply-adds (F(2x2, 3x3), 16 per 2x2 outputs, took 4/9).
+The backward is the same idea read backwards, from dM = A_H dY A_W^T of each tile's 4x2 gradient dY: the weight's
+gradient dU[p] (O, C) = sum over tiles of dM[p] @ V[p]^T, then dW = G_H^T dU G_W; the input's dV[p] = U[p]^T @ dM[p],
+then each patch's B_H dV B_W^T added onto the image where it came from (the patches overlap).
 
 Why here: conv2d's direct kernels already ran at the tiles' peak (conv.py: ~185 GMAC/s on 2 cores), so fewer
-multiply-adds was the way left to go faster. F(2x2, 3x3) keeps float32's accuracy: against float64, its error was
-below the direct kernel's (9.3e-7 against 2.1e-6, weights at 1/sqrt(fan-in)); F(4x4, 3x3) had 15x the direct's.
-One difference a learner may meet: a NaN or an infinity in the input spreads to the 2x2 outputs of every tile whose
+multiply-adds was the way left to go faster. Accuracy against float64 (relative to the largest output; weights at
+1/sqrt(fan-in), 3 shapes): 4.5e-7 to 9.1e-7 forward and in both gradients, the direct kernel's 3.1e-7 to 6.5e-7;
+F(2x2, 3x3) had 1.7e-7 to 3.9e-7. F(4, 3)'s points 0, 1, -1, 2, -1/2 (and infinity) halved the error of the usual
+0, +-1, +-2; F(4x4, 3x3) had 15x the direct kernel's, and F(2x2, 3x3) took 1.1x this one's time (conv2d's shapes).
+One difference a learner may meet: a NaN or an infinity in the input spreads to the outputs of every tile whose
 patch holds it (and an infinity may come out as NaN), where a direct convolution marks only the outputs whose
 windows hold it; Winograd's algorithms in cuDNN and NNPACK, which PyTorch calls on some machines, do the same.
 
-The transforms are written in LLVM's vector IR (as tile.py's products): 16 tiles side by side in a vector, the
-even and odd columns of a row split apart by shuffles. Written as numba loops they stayed scalar (a row of 14
-tiles is shorter than a vector, and the two columns of a tile interleave), and took longer than the products.
-M = U V and dV = U^T dM are tile.gemm's; dU += dM V^T is _nt_block's, as both its operands run along the tiles.
-Layouts: each sample zero-padded into (C, Hs, Ws), Hs = 2 * tile rows + 2, Ws = 32 * chunks + 16, where a chunk is
-16 tiles of a row (a row of tiles is padded to whole chunks); V (16, C, T) and M (16, O, T) with T the tiles of a
-band of tile rows, row after row, each of the 16 planes aligned and an odd count of cache lines from the next.
+The transforms are written in LLVM's vector IR (as tile.py's products), emitted from the matrices: 16 tiles side by
+side in a vector, the even and odd columns of a row split apart by shuffles. Written as numba loops they stayed
+scalar (a row of 14 tiles is shorter than a vector, and the two columns of a tile interleave), and took longer than
+the products. M = U V and dV = U^T dM are tile.gemm's; dU += dM V^T is _nt_block's, as both its operands run along
+the tiles.
+Layouts: each sample zero-padded into (C, Hs, Ws), Hs = 4 * tile rows + 2, Ws = 32 * chunks + 16, where a chunk is
+16 tiles of a row (a row of tiles is padded to whole chunks); V (24, C, T) and M (24, O, T) with T the tiles of a
+band of tile rows, row after row, each of the 24 planes aligned and an odd count of cache lines from the next.
 
-Measured on conv2d's shapes ((64, 16, 28, 28) * (32, 16, 3, 3), pad 1; one core, per sample): the forward 25 us
-against the direct kernel's 37 (products 15.6, transforms 5.4, the padded copy 1.2); the backward, both gradients,
-46 (products 15.5 + 16.0, transforms 9, copies 3).
+Measured on conv2d's shapes ((64, 16, 28, 28) * (32, 16, 3, 3), pad 1; one core, per sample): the forward 23 us
+(F(2x2, 3x3): 25.6; the direct kernel: 37), the backward, both gradients, 42 (F(2x2, 3x3): 48).
 """
 
 from typing import NamedTuple
@@ -43,13 +47,35 @@ from kernels.numba_cpu.dot import beats_blas
 from kernels.numba_cpu.tile import gemm_gathered, splat
 
 LANES = 16  # tiles per vector
-# The most (output, input) channel pairs Winograd takes: U, 16 numbers a pair, is read again for every band of tile
-# rows, and from L2 only up to about 1 MB of it. Beyond, the direct kernel is faster: forward and backward,
-# (8, 256, 28, 28) * (256, 256, 3, 3) took 1.21x its time and (4, 512, 16, 16) * (512, 512) 2.57x, where
-# (32, 128, 16, 16) * (128, 128) took 0.91x and (16, 64, 56, 56) * (64, 64) 0.65x (2 threads, 2026-12-05).
+# The two 1-D algorithms, as matrices (Lavin and Gray's B^T, G and A^T): F(4, 3) down the columns, on points 0, 1, -1,
+# 2, -1/2 and infinity (its float32 error was half that of the usual 0, +-1, +-2), and F(2, 3) along the rows.
+_BT_H = ((1, 1.5, -2, -1.5, 1, 0), (0, -1, -2.5, -0.5, 1, 0), (0, 1, 0.5, -2.5, 1, 0), (0, -0.5, -1, 0.5, 1, 0),
+         (0, 2, -1, -2, 1, 0), (0, 1, 1.5, -2, -1.5, 1))  # fmt: skip
+_G_H = ((1, 0, 0), (-1 / 3, -1 / 3, -1 / 3), (1 / 3, -1 / 3, 1 / 3), (1 / 15, 2 / 15, 4 / 15),
+        (-16 / 15, 8 / 15, -4 / 15), (0, 0, 1))  # fmt: skip
+_AT_H = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -0.5, 0), (0, 1, 1, 4, 0.25, 0), (0, 1, -1, 8, -0.125, 1))
+_BT_W = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
+_G_W = ((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1))
+_AT_W = ((1, 1, 1, 0), (0, 1, -1, -1))
+
+
+def _transposed(matrix):
+    return tuple(zip(*matrix))
+
+
+TILE_H, TILE_W = len(_AT_H), len(_AT_W)  # a tile's outputs: 4 rows of 2
+PATCH_H, PATCH_W = len(_BT_H), len(_BT_W)  # its patch of the image: 6 rows of 4
+PLANES = PATCH_H * PATCH_W  # V, M, U: one matrix each per entry p = PATCH_W * i + j of a patch
+# The entry whose dM is the sum of its tile's output gradient (the rows of A that are all ones): the bias's gradient.
+_BIAS_PLANE = PATCH_W * _transposed(_AT_H).index((1,) * TILE_H) + _transposed(_AT_W).index((1,) * TILE_W)
+# The most (output, input) channel pairs Winograd takes: U, 24 numbers a pair, is read again for every band of tile
+# rows, from L2 while it fits. Beyond, the direct kernel was faster: forward and backward, with F(2x2, 3x3)'s 16 numbers
+# a pair, (8, 256, 28, 28) * (256, 256, 3, 3) took 1.21x its time and (4, 512, 16, 16) * (512, 512) 2.57x. At 128 x 128
+# (1.5 MB of U) Winograd still took 0.64x its time for (32, 128, 16, 16) and 0.61-0.74x for (8, 128, 28, 28)
+# (2 threads, 2026-12-05).
 MAX_CHANNEL_PAIRS = 128 * 128
-# V and M of a band of tile rows fit in this many bytes: the products read them from the core's L2. (Half of it,
-# bands of 8 and 6 of conv2d's 14 tile rows, took 1.1x as long forward and 1.18x backward.)
+# V and M of a band of tile rows fit in this many bytes: the products read them from the core's L2. (Half of it took
+# 1.1x as long forward and 1.18x backward, measured with F(2x2, 3x3)'s tiles: bands of 8 and 6 of 14 tile rows.)
 BAND_BYTES = 768 * 1024
 
 
@@ -140,6 +166,20 @@ class _Vectors:
             even, odd, ir.Constant(picks, high)
         )
 
+    def combine(self, coefficients, values):
+        """The sum of coefficient * value, in order: zeros left out, ones and minus ones added and subtracted."""
+        total = None
+        for coefficient, value in zip(coefficients, values, strict=True):
+            if coefficient in (1, -1):
+                signed = value if coefficient == 1 else self.neg(value)
+                total = (
+                    signed if total is None else self.add(total, value) if coefficient == 1 else self.sub(total, value)
+                )
+            elif coefficient != 0:
+                times = ir.Constant(self.vector, [float(coefficient)] * LANES)
+                total = self.builder.fmul(times, value) if total is None else self.fma(times, value, total)
+        return total
+
     def add(self, *values):
         total = values[0]
         for value in values[1:]:
@@ -163,14 +203,14 @@ def describe() -> str:
     return (
         "conv2d with 3x3 kernels at stride 1 and dilation 1, float32, where its windows would be read in place (from "
         "64 values and 256 output pixels a sample, conv.IN_PLACE_FROM and IN_PLACE_PIXELS) and output x input "
-        f"channels are at most {MAX_CHANNEL_PAIRS}: F(2x2, 3x3), 16 multiply-adds where the direct kernel takes 36"
+        f"channels are at most {MAX_CHANNEL_PAIRS}: F(4x2, 3x3), 24 multiply-adds where the direct kernel takes 72"
     )
 
 
 @intrinsic
 def _input_tiles(typingctx, image, start, row, v, at, step):
-    """V[p][at + q] = (B^T d_q B)[p] for the LANES tiles q whose 4x4 patches d_q start at image + start + 2q, rows
-    ``row`` numbers apart; V[p] starts at v + p * step (float32 pointers; offsets in numbers). The patches' 4 rows of
+    """V[p][at + q] = (B_H^T d_q B_W)[p] for the LANES tiles q whose 6x4 patches d_q start at image + start + 2q, rows
+    ``row`` numbers apart; V[p] starts at v + p * step (float32 pointers; offsets in numbers). The patches' 6 rows of
     2 * LANES + 2 columns are read, the padded image holds them; tiles past the output's edge are computed too."""
     index = types.intp
     sig = types.void(_FLOATS, index, index, _FLOATS, index, index)
@@ -179,16 +219,16 @@ def _input_tiles(typingctx, image, start, row, v, at, step):
         image, start, row, v, at, step = args
         x = _Vectors(builder)
         rows = []
-        for r in range(4):
+        for r in range(PATCH_H):
             first = builder.add(start, builder.mul(row, x.index(r)))
             d0, d1 = x.split(x.load(image, first), x.load(image, builder.add(first, x.index(LANES))))
             shifted = builder.add(first, x.index(2))
             d2, d3 = x.split(x.load(image, shifted), x.load(image, builder.add(shifted, x.index(LANES))))
-            rows.append((x.sub(d0, d2), x.add(d1, d2), x.sub(d2, d1), x.sub(d1, d3)))  # d B, along the row
-        for j in range(4):  # B^T (d B), down the column
-            h0, h1, h2, h3 = (rows[r][j] for r in range(4))
-            for i, value in enumerate((x.sub(h0, h2), x.add(h1, h2), x.sub(h2, h1), x.sub(h1, h3))):
-                x.store(value, v, builder.add(at, builder.mul(step, x.index(4 * i + j))))
+            rows.append([x.combine(b, (d0, d1, d2, d3)) for b in _BT_W])  # d B_W, along the row
+        for j in range(PATCH_W):  # B_H^T (d B_W), down the column
+            column = [rows[r][j] for r in range(PATCH_H)]
+            for i, b in enumerate(_BT_H):
+                x.store(x.combine(b, column), v, builder.add(at, builder.mul(step, x.index(PATCH_W * i + j))))
         return context.get_dummy_value()
 
     return sig, codegen
@@ -196,25 +236,24 @@ def _input_tiles(typingctx, image, start, row, v, at, step):
 
 @intrinsic
 def _output_tiles(typingctx, m, at, step, out, start, row, columns, rows, bias):
-    """out[start + r * row + 2q + s] = (A^T M_q A)[r, s] + bias for the LANES tiles q, M_q[p] at m + p * step + at + q;
-    the first ``columns`` numbers of each of the first ``rows`` (1 or 2) output rows written (the tiles past the
-    output's edge are dropped, and the second row of an odd-sized output's last tiles)."""
+    """out[start + r * row + 2q + s] = (A_H^T M_q A_W)[r, s] + bias for the LANES tiles q, M_q[p] at
+    m + p * step + at + q; the first ``columns`` numbers of each of the first ``rows`` (1 to 4) output rows written
+    (the tiles past the output's edge are dropped, and the rows past its last)."""
     index = types.intp
     sig = types.void(_FLOATS, index, index, _FLOATS, index, index, index, index, types.float32)
 
     def codegen(context, builder, signature, args):
         m, at, step, out, start, row, columns, rows, bias = args
         x = _Vectors(builder)
-        values = [x.load(m, builder.add(at, builder.mul(step, x.index(p)))) for p in range(16)]
-        across = []  # A^T M, down the columns: 2 rows of 4
-        for j in range(4):
-            m0, m1, m2, m3 = (values[4 * i + j] for i in range(4))
-            across.append((x.add(m0, m1, m2), x.sub(x.sub(m1, m2), m3)))
+        values = [x.load(m, builder.add(at, builder.mul(step, x.index(p)))) for p in range(PLANES)]
+        across = []  # A_H^T M, down the columns: TILE_H rows of PATCH_W
+        for j in range(PATCH_W):
+            column = [values[PATCH_W * i + j] for i in range(PATCH_H)]
+            across.append([x.combine(a, column) for a in _AT_H])
         shift = splat(builder, bias, LANES)
-        for r in range(2):
-            t0, t1, t2, t3 = (across[j][r] for j in range(4))
-            even, odd = x.add(t0, t1, t2, shift), x.add(x.sub(x.sub(t1, t2), t3), shift)  # (A^T M) A, along the row
-            low, high = x.join(even, odd)
+        for r in range(TILE_H):
+            even, odd = (x.add(x.combine(a, [across[j][r] for j in range(PATCH_W)]), shift) for a in _AT_W)
+            low, high = x.join(even, odd)  # (A_H^T M) A_W, along the row
             here = builder.select(builder.icmp_signed(">", rows, x.index(r)), columns, x.index(0))
             first = builder.add(start, builder.mul(row, x.index(r)))
             x.store(low, out, first, x.mask(here))
@@ -226,9 +265,10 @@ def _output_tiles(typingctx, m, at, step, out, start, row, columns, rows, bias):
 
 @intrinsic
 def _gradient_tiles(typingctx, grad, start, row, columns, rows, m, at, step):
-    """M[p][at + q] = (A dY_q A^T)[p] for the LANES tiles q, dY_q the 2x2 gradient at grad + start + 2q (rows ``row``
-    apart; its first ``columns`` numbers of the first ``rows`` rows, zeros past them, so that tiles past the edge
-    are zeros); M[p] starts at m + p * step: the output gradient in the transformed space, for the weight gradient."""
+    """M[p][at + q] = (A_H dY_q A_W^T)[p] for the LANES tiles q, dY_q the 4x2 gradient at grad + start + 2q (rows
+    ``row`` apart; its first ``columns`` numbers of the first ``rows`` rows, zeros past them, so that tiles past the
+    edge are zeros); M[p] starts at m + p * step: the output gradient in the transformed space, for the weight
+    gradient."""
     index = types.intp
     sig = types.void(_FLOATS, index, index, index, index, _FLOATS, index, index)
 
@@ -236,16 +276,16 @@ def _gradient_tiles(typingctx, grad, start, row, columns, rows, m, at, step):
         grad, start, row, columns, rows, m, at, step = args
         x = _Vectors(builder)
         along = []
-        for r in range(2):
+        for r in range(TILE_H):
             here = builder.select(builder.icmp_signed(">", rows, x.index(r)), columns, x.index(0))
             first = builder.add(start, builder.mul(row, x.index(r)))
             low = x.load(grad, first, x.mask(here))
             g0, g1 = x.split(low, x.load(grad, builder.add(first, x.index(LANES)), x.mask(here, LANES)))
-            along.append((g0, x.add(g0, g1), x.sub(g0, g1), x.neg(g1)))  # dY A^T, along the row
-        for j in range(4):  # A (dY A^T), down the column
-            h0, h1 = along[0][j], along[1][j]
-            for i, value in enumerate((h0, x.add(h0, h1), x.sub(h0, h1), x.neg(h1))):
-                x.store(value, m, builder.add(at, builder.mul(step, x.index(4 * i + j))))
+            along.append([x.combine(a, (g0, g1)) for a in _transposed(_AT_W)])  # dY A_W^T, along the row
+        for j in range(PATCH_W):  # A_H (dY A_W^T), down the column
+            column = [along[r][j] for r in range(TILE_H)]
+            for i, a in enumerate(_transposed(_AT_H)):
+                x.store(x.combine(a, column), m, builder.add(at, builder.mul(step, x.index(PATCH_W * i + j))))
         return context.get_dummy_value()
 
     return sig, codegen
@@ -253,12 +293,12 @@ def _gradient_tiles(typingctx, grad, start, row, columns, rows, m, at, step):
 
 @intrinsic
 def _input_tiles_adjoint(typingctx, v, at, step, image, start, row, top, last):
-    """image[start + a * row + 2q + b] += (B dV_q B^T)[a, b] for the LANES tiles q, dV_q[p] at v + p * step + at + q:
-    _input_tiles's adjoint, which takes a gradient of V back to the image's. Neighbouring patches overlap by two
+    """image[start + a * row + 2q + b] += (B_H dV_q B_W^T)[a, b] for the LANES tiles q, dV_q[p] at v + p * step + at
+    + q: _input_tiles's adjoint, which takes a gradient of V back to the image's. Neighbouring patches overlap by two
     columns and two rows: within a vector the columns are added in registers, the two columns past the vector onto
     the next chunk's (written before this one: chunks go right to left), and the first two rows onto what the tile
     row above left there. Rows and columns that nothing wrote before are stored, not added to, so the image needs
-    no zeros first: the patch's last two rows, its first two where ``top`` (the first tile row), and the two columns
+    no zeros first: the patch's last four rows, its first two where ``top`` (the first tile row), and the two columns
     past the vector where ``last`` (the last chunk of a row) as well."""
     index = types.intp
     sig = types.void(_FLOATS, index, index, _FLOATS, index, index, types.boolean, types.boolean)
@@ -266,20 +306,20 @@ def _input_tiles_adjoint(typingctx, v, at, step, image, start, row, top, last):
     def codegen(context, builder, signature, args):
         v, at, step, image, start, row, top, last = args
         x, picks = _Vectors(builder), ir.VectorType(ir.IntType(32), LANES)
-        values = [x.load(v, builder.add(at, builder.mul(step, x.index(p)))) for p in range(16)]
-
-        def b_times(m0, m1, m2, m3):  # B (m0, m1, m2, m3): the adjoint of d -> B^T d
-            return m0, x.add(x.sub(m1, m2), m3), x.sub(x.add(m1, m2), m0), x.neg(m3)
+        values = [x.load(v, builder.add(at, builder.mul(step, x.index(p)))) for p in range(PLANES)]
 
         def put(value, here, mask, adding):  # image[here:] = value, or += value where adding
             before = x.load(image, here, mask)
             x.store(builder.select(adding, x.add(before, value), value), image, here, mask)
 
-        down = [b_times(*(values[4 * i + j] for i in range(4))) for j in range(4)]  # B dV, down the columns
+        down = []  # B_H dV, down the columns
+        for j in range(PATCH_W):
+            column = [values[PATCH_W * i + j] for i in range(PATCH_H)]
+            down.append([x.combine(b, column) for b in _transposed(_BT_H)])
         false = ir.Constant(ir.IntType(1), 0)
-        for a in range(4):
-            d0, d1, d2, d3 = b_times(*(down[j][a] for j in range(4)))  # (B dV) B^T, along row a
-            low, high = x.join(d0, d1)  # tile q's columns 0 and 1 at 2q, 2q + 1
+        for a in range(PATCH_H):
+            d0, d1, d2, d3 = (x.combine(b, [down[j][a] for j in range(PATCH_W)]) for b in _transposed(_BT_W))
+            low, high = x.join(d0, d1)  # (B_H dV) B_W^T along row a: tile q's columns 0 and 1 at 2q, 2q + 1
             later_low, later_high = x.join(d2, d3)  # its columns 2 and 3, two columns on
             # (later_low, later_high) two lanes on: what falls past the second vector goes to the two columns after it.
             on = ir.Constant(picks, [LANES - 2, LANES - 1, *range(LANES, 2 * LANES - 2)])
@@ -287,7 +327,7 @@ def _input_tiles_adjoint(typingctx, v, at, step, image, start, row, top, last):
             high = x.add(high, builder.shuffle_vector(later_low, later_high, on))
             past = builder.shuffle_vector(later_high, x.zero, on)
             first = builder.add(start, builder.mul(row, x.index(a)))
-            adding = builder.not_(top) if a < 2 else false  # rows the tile row above wrote
+            adding = builder.not_(top) if a < PATCH_H - TILE_H else false  # rows the tile row above wrote
             put(low, first, None, adding)
             put(high, builder.add(first, x.index(LANES)), None, adding)
             put(
@@ -436,11 +476,11 @@ class _Layout(NamedTuple):
 def _layout(channels, o, oh, ow):
     """The scratch arrays of a convolution of ``channels`` -> ``o`` channels with (oh, ow) outputs, its padded image
     zeros (only its interior is written, sample after sample)."""
-    tiles_h, chunks = (oh + 1) // 2, (ow + 2 * LANES - 1) // (2 * LANES)
+    tiles_h, chunks = (oh + TILE_H - 1) // TILE_H, (ow + 2 * LANES - 1) // (2 * LANES)
     row_tiles = LANES * chunks  # a row of tiles padded to whole vectors: every vector of V and M starts aligned
-    hs, ws = 2 * tiles_h + 2, 2 * row_tiles + LANES  # (the padded image's rows start aligned too)
-    band = max(1, min(tiles_h, BAND_BYTES // (16 * (channels + o) * row_tiles * 4)))
-    (v, v_step), (m, m_step) = _planes(channels * band * row_tiles, 16), _planes(o * band * row_tiles, 16)
+    hs, ws = TILE_H * tiles_h + 2, 2 * row_tiles + LANES  # (the padded image's rows start aligned too)
+    band = max(1, min(tiles_h, BAND_BYTES // (PLANES * (channels + o) * row_tiles * 4)))
+    (v, v_step), (m, m_step) = _planes(channels * band * row_tiles, PLANES), _planes(o * band * row_tiles, PLANES)
     return _Layout(np.zeros(channels * hs * ws, np.float32), hs, ws, v, v_step, m, m_step, tiles_h, chunks, band)
 
 
@@ -452,7 +492,10 @@ def _transform_input(layout, channels, ty0, ty1):
     for c in range(channels):
         for ty in range(ty0, ty1):
             for k in range(chunks):
-                first, at = (c * layout.hs + 2 * ty) * ws + 2 * LANES * k, c * tb + (ty - ty0) * row_tiles + LANES * k
+                first, at = (
+                    (c * layout.hs + TILE_H * ty) * ws + 2 * LANES * k,
+                    c * tb + (ty - ty0) * row_tiles + LANES * k,
+                )
                 _input_tiles(image_at, first, ws, v_at, at, layout.v_step)
     return tb
 
@@ -466,7 +509,10 @@ def _transform_input_adjoint(layout, image, channels, ty0, ty1):
     for c in range(channels):
         for ty in range(ty0, ty1):
             for k in range(chunks - 1, -1, -1):  # right to left: each chunk adds its last columns onto the next's
-                first, at = (c * layout.hs + 2 * ty) * ws + 2 * LANES * k, c * tb + (ty - ty0) * row_tiles + LANES * k
+                first, at = (
+                    (c * layout.hs + TILE_H * ty) * ws + 2 * LANES * k,
+                    c * tb + (ty - ty0) * row_tiles + LANES * k,
+                )
                 _input_tiles_adjoint(v_at, at, layout.v_step, image_at, first, ws, ty == 0, k == chunks - 1)
 
 
@@ -479,7 +525,7 @@ def _each_output_vector(layout, o, oh, ow, n, ty0, ty1, values, to_m, bias):
     for q in range(o):
         shift = bias[q] if bias.size else np.float32(0)
         for ty in range(ty0, ty1):
-            row, rows = (n * o + q) * oh + 2 * ty, min(2, oh - 2 * ty)  # the tile row's first output row, and its rows
+            row, rows = (n * o + q) * oh + TILE_H * ty, min(TILE_H, oh - TILE_H * ty)  # its first output row, its rows
             for k in range(chunks):
                 at, first, columns = (
                     q * tb + (ty - ty0) * row_tiles + LANES * k,
@@ -494,7 +540,7 @@ def _each_output_vector(layout, o, oh, ow, n, ty0, ty1, values, to_m, bias):
 
 @numba.njit(cache=True, inline="always")
 def _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, start, stop):
-    """_winograd_batch for samples start .. stop - 1, on this thread: partial is this thread's (16, O, C), or
+    """_winograd_batch for samples start .. stop - 1, on this thread: partial is this thread's (PLANES, O, C), or
     (0, 0, 0); bias_partial its (O,) or (0,). Each transform is written once, for both passes: compiling the body
     took 3.1 s with them twice."""
     forward, channels = partial.size == 0, x.shape[1]
@@ -515,18 +561,18 @@ def _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, sta
                 v_rows[c] = c * tb
             for q in range(o):
                 m_rows[q] = q * tb
-            for p in range(16 if forward else 0):  # M = U V
+            for p in range(PLANES if forward else 0):  # M = U V
                 product = m[p * m_step : p * m_step + o * tb].reshape((o, tb))
                 gemm_gathered(u[p], u_rows, 1, v[p * v_step :], v_rows, product)
             _each_output_vector(layout, o, oh, ow, n, ty0, ty1, values, not forward, bias if forward else bias[:0])
-            for p in range(0 if forward else 16):  # dU += dM V^T
+            for p in range(0 if forward else PLANES):  # dU += dM V^T
                 gradient = m[p * m_step : p * m_step + o * tb].reshape((o, tb))
                 _add_products_nt(
                     gradient, v[p * v_step : p * v_step + channels * tb].reshape((channels, tb)), partial[p]
                 )
-            # dM[1, 1] of a tile is the sum of its 2x2 gradient (A's row 1 is (1, 1)): the bias's gradient.
-            add_row_sums(m[5 * m_step : 5 * m_step + o * tb].reshape((o, tb)), bias_partial)
-            for p in range(16 if back else 0):  # dV = U^T dM, over V (read for the last time above)
+            # One entry of a tile's dM is the sum of its output gradient: the bias's gradient.
+            add_row_sums(m[_BIAS_PLANE * m_step : _BIAS_PLANE * m_step + o * tb].reshape((o, tb)), bias_partial)
+            for p in range(PLANES if back else 0):  # dV = U^T dM, over V (read for the last time above)
                 adjoint = v[p * v_step : p * v_step + channels * tb].reshape((channels, tb))
                 gemm_gathered(u[p], c_rows, channels, m[p * m_step :], m_rows, adjoint)
             if back:
@@ -566,15 +612,15 @@ call_by_name(winograd_samples, WINOGRAD)
 
 @threaded()
 def winograd_batch(x, u, grad, padding, out, partial, bias, bias_partial):
-    """conv2d at stride 1 with 3x3 kernels (dilation 1) by F(2x2, 3x3), samples in parallel, forward or backward:
-    forward:  out[n] = A^T [U * V(x[n])] A + bias, with u = U: (16, O, C) (weight_tiles);
+    """conv2d at stride 1 with 3x3 kernels (dilation 1) by F(4x2, 3x3), samples in parallel, forward or backward:
+    forward:  out[n] = A_H^T [U * V(x[n])] A_W + bias, with u = U: (PLANES, O, C) (weight_tiles);
     backward: partial[t][p] (O, C) += dM(grad[n])[p] @ V(x[n])[p]^T over thread t's samples (the weight's gradient
               in tiles: weight_from_tiles), bias_partial[t] (O,) += the sums of grad[n] where it is not empty, and
               where out is not empty, out[n] = the input's gradient, from dV = U^T dM.
 
-    x: (N, C, H, W); padding: (ph, pw); u: (16, O, C), or (0, 0, 0) for the weight gradient alone; grad:
+    x: (N, C, H, W); padding: (ph, pw); u: (PLANES, O, C), or (0, 0, 0) for the weight gradient alone; grad:
     (N, O, OH, OW), or (0, 1, 1, 1) for the forward; out: (N, O, OH, OW) forward, (N, C, H, W) backward, or
-    (0, 1, 1, 1); partial: (threads, 16, O, C), zeros, or (threads, 0, 0, 0) for the forward; bias: (O,) or (0,);
+    (0, 1, 1, 1); partial: (threads, PLANES, O, C), zeros, or (threads, 0, 0, 0) for the forward; bias: (O,) or (0,);
     bias_partial: (threads, O), zeros, or (threads, 0). Each thread takes a contiguous share of the samples.
     (The backward's two gradients share dM: the input's, taken as a forward pass of the flipped weight over the
     padded gradient, took 1.06x as long, conv2d's backward.)"""
@@ -584,49 +630,75 @@ def winograd_batch(x, u, grad, padding, out, partial, bias, bias_partial):
         winograd_samples(x, u, grad, padding, out, partial[t], bias, bias_partial[t], start, stop)
 
 
-@numba.njit(cache=True, inline="always")
-def _g_times(g0, g1, g2):
-    """G (g0, g1, g2): F(2, 3)'s kernel transform of three taps, in float64."""
-    g0, g1, g2 = np.float64(g0), np.float64(g1), np.float64(g2)
-    return g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2
+_G_H_ARRAY, _G_W_ARRAY = np.array(_G_H), np.array(_G_W)
+# Channel pairs transformed at a time: their taps and partial sums stay in L1, each row of them a run of numbers the
+# loops take in vectors. (Pair by pair, U's 24 stores of a pair, one plane apart, fell into one cache set: the
+# weight of 128 x 128 channels took 1.65 ms, single-threaded, where this takes 0.17.)
+_PAIRS_AT_A_TIME = 128
 
 
 @numba.njit(cache=True, inline="always")
-def _g_transposed_times(d0, d1, d2, d3):
-    """G^T (d0, d1, d2, d3): _g_times's adjoint, in float64."""
-    d0, d1, d2, d3 = np.float64(d0), np.float64(d1), np.float64(d2), np.float64(d3)
-    return d0 + 0.5 * (d1 + d2), 0.5 * (d1 - d2), 0.5 * (d1 + d2) + d3
+def _add_times(into, coefficient, values):
+    """into += coefficient * values, in float64 (1-D views: the loop over their positions runs in vectors)."""
+    for q in range(into.size):
+        into[q] += coefficient * np.float64(values[q])
+
+
+@numba.njit(cache=True, inline="always")
+def _three_terms(into, coefficients, a, b, c):
+    """into = coefficients . (a, b, c), position by position (1-D views, as _add_times)."""
+    k0, k1, k2 = coefficients[0], coefficients[1], coefficients[2]
+    for q in range(into.size):
+        into[q] = k0 * a[q] + k1 * b[q] + k2 * c[q]
 
 
 @numba.njit(cache=True)
 def weight_tiles(w):
-    """U = G g G^T for every kernel g = w[o, c]: w (O, C, 3, 3) -> (16, O, C), entry p = 4i + j; in float64,
-    rounded once."""
-    u = np.empty((16, w.shape[0], w.shape[1]), np.float32)
-    for a in range(w.shape[0]):
-        for b in range(w.shape[1]):
-            g = w[a, b]
-            column = (_g_times(g[0, 0], g[1, 0], g[2, 0]), _g_times(g[0, 1], g[1, 1], g[2, 1]),
-                      _g_times(g[0, 2], g[1, 2], g[2, 2]))  # fmt: skip
-            for i in range(4):  # (G g)[i] G^T
-                u0, u1, u2, u3 = _g_times(column[0][i], column[1][i], column[2][i])
-                u[4 * i, a, b], u[4 * i + 1, a, b], u[4 * i + 2, a, b], u[4 * i + 3, a, b] = u0, u1, u2, u3
-    return u
+    """U = G_H g G_W^T for every kernel g = w[o, c]: w (O, C, 3, 3) -> (PLANES, O, C), entry p = PATCH_W * i + j; in
+    float64, rounded once."""
+    o, c = w.shape[0], w.shape[1]
+    pairs, flat, g_h, g_w = o * c, np.ascontiguousarray(w).reshape((o * c, 9)), _G_H_ARRAY, _G_W_ARRAY
+    u = np.empty((PLANES, pairs), np.float32)
+    taps, along = np.empty((9, _PAIRS_AT_A_TIME)), np.empty((3 * PATCH_W, _PAIRS_AT_A_TIME))  # g; g G_W^T
+    tile = np.empty(_PAIRS_AT_A_TIME)
+    for first in range(0, pairs, _PAIRS_AT_A_TIME):
+        count = min(_PAIRS_AT_A_TIME, pairs - first)
+        for q in range(count):
+            for t in range(9):
+                taps[t, q] = flat[first + q, t]
+        for k in range(3):
+            for j in range(PATCH_W):
+                row = along[PATCH_W * k + j, :count]
+                _three_terms(row, g_w[j], taps[3 * k, :count], taps[3 * k + 1, :count], taps[3 * k + 2, :count])
+        for i in range(PATCH_H):  # G_H (g G_W^T)
+            for j in range(PATCH_W):
+                _three_terms(
+                    tile[:count], g_h[i], along[j, :count], along[PATCH_W + j, :count], along[2 * PATCH_W + j, :count]
+                )
+                u[PATCH_W * i + j, first : first + count] = tile[:count]
+    return u.reshape((PLANES, o, c))
 
 
 @numba.njit(cache=True)
 def weight_from_tiles(du):
-    """dW = G^T dU G for every (o, c): du (16, O, C) -> (O, C, 3, 3) float32; in float64, rounded once."""
-    grad = np.empty((du.shape[1], du.shape[2], 3, 3), np.float32)
-    for a in range(du.shape[1]):
-        for b in range(du.shape[2]):
-            d = du[:, a, b]
-            column = (
-                _g_transposed_times(d[0], d[4], d[8], d[12]),
-                _g_transposed_times(d[1], d[5], d[9], d[13]),
-                _g_transposed_times(d[2], d[6], d[10], d[14]),
-                _g_transposed_times(d[3], d[7], d[11], d[15]),
-            )
-            for r in range(3):  # (G^T dU)[r] G
-                grad[a, b, r] = _g_transposed_times(column[0][r], column[1][r], column[2][r], column[3][r])
-    return grad
+    """dW = G_H^T dU G_W for every (o, c), weight_tiles's adjoint: du (PLANES, O, C) -> (O, C, 3, 3) float32; in
+    float64, rounded once."""
+    o, c = du.shape[1], du.shape[2]
+    pairs, flat, g_h, g_w = o * c, np.ascontiguousarray(du).reshape((PLANES, o * c)), _G_H_ARRAY, _G_W_ARRAY
+    grad = np.empty((pairs, 9), np.float32)
+    along, taps = np.empty((3 * PATCH_H, _PAIRS_AT_A_TIME)), np.empty((9, _PAIRS_AT_A_TIME))  # dU G_W; G_H^T dU G_W
+    for first in range(0, pairs, _PAIRS_AT_A_TIME):
+        count = min(_PAIRS_AT_A_TIME, pairs - first)
+        along[:], taps[:] = 0.0, 0.0
+        for i in range(PATCH_H):
+            for k in range(3):
+                for j in range(PATCH_W):
+                    _add_times(along[3 * i + k, :count], g_w[j, k], flat[PATCH_W * i + j, first : first + count])
+        for r in range(3):
+            for k in range(3):
+                for i in range(PATCH_H):
+                    _add_times(taps[3 * r + k, :count], g_h[i, r], along[3 * i + k, :count])
+        for q in range(count):
+            for t in range(9):
+                grad[first + q, t] = taps[t, q]
+    return grad.reshape((o, c, 3, 3))
