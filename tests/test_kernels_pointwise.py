@@ -95,6 +95,20 @@ def test_activations_match_the_reference(backend_name, name, dtype, shape, layou
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_activations_of_many_values_match_the_reference(backend_name, dtype, layout):
+    """Past the sizes the property test draws: the numba kernels leave arrays of fewer than
+    activations.UFUNCS_BELOW values to NumPy's ufuncs, so their own loops run from there on."""
+    rng = np.random.default_rng(7)
+    x = sprinkle(rng, random_array(rng, (96, 64), dtype, layout, scale=3.0), [0.0, np.inf, -np.inf, np.nan])
+    grad = random_array(rng, (96, 64), dtype, layout)
+    for name in ("relu", "sigmoid", "tanh", "gelu"):
+        assert_matches(*run_both(f"{name}_forward", x), dtype)
+        saved = x if name in ("relu", "gelu") else getattr(numpy_ref, f"{name}_forward")(x)
+        assert_matches(*run_both(f"{name}_backward", grad, saved), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_activations_match_the_reference_across_the_whole_range(backend_name, dtype):
     # Dense sweep: every branch of the exp approximation (underflow, both signs, tiny and huge inputs).
     x = np.concatenate([np.linspace(-800, 800, 4001), np.geomspace(1e-12, 30, 2000)]).astype(dtype)
@@ -407,9 +421,9 @@ def test_a_read_only_copy_of_the_package_imports_and_caches_elsewhere(tmp_path):
     folders = [package, *(path for path in package.rglob("*") if path.is_dir())]
     for path in [package, *package.rglob("*")]:  # every file and folder, kernels/numba_cpu/ included
         path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-    code = (
+    code = (  # (enough values that relu's own kernel runs, not NumPy's ufunc: activations.UFUNCS_BELOW)
         "import numpy as np, kernels.numba_cpu as k; "
-        "print(k.__file__); print(k.relu_forward(np.array([-1.5, 2.5])).tolist())"
+        "print(k.__file__); print(k.relu_forward(np.linspace(-1.5, 2.5, 5000))[[0, -1]].tolist())"
     )
     env = {key: value for key, value in os.environ.items() if key != "NUMBA_CACHE_DIR"}
     env.update(PYTHONPATH=str(package.parent), XDG_CACHE_HOME=str(tmp_path / "cache"))
