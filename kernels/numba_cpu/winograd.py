@@ -170,11 +170,10 @@ class _Vectors:
         """The sum of coefficient * value, in order: zeros left out, ones and minus ones added and subtracted."""
         total = None
         for coefficient, value in zip(coefficients, values, strict=True):
-            if coefficient in (1, -1):
-                signed = value if coefficient == 1 else self.neg(value)
-                total = (
-                    signed if total is None else self.add(total, value) if coefficient == 1 else self.sub(total, value)
-                )
+            if total is None and coefficient in (1, -1):
+                total = value if coefficient == 1 else self.neg(value)
+            elif coefficient in (1, -1):
+                total = self.add(total, value) if coefficient == 1 else self.sub(total, value)
             elif coefficient != 0:
                 times = ir.Constant(self.vector, [float(coefficient)] * LANES)
                 total = self.builder.fmul(times, value) if total is None else self.fma(times, value, total)
