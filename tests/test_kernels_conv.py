@@ -447,7 +447,7 @@ def test_numba_convolutions_by_tiles_or_by_blas_match_the_reference(monkeypatch,
      ((1, 8, 16, 70), (6, 8, 3, 3), (2, 1)),  # two chunks of tiles per row; one sample for two threads
      ((2, 32, 30, 18), (16, 32, 3, 3), (1, 2)),  # unequal padding
      ((1, 8, 16, 20), (4, 8, 3, 3), (3, 0)),  # padding past the kernel: rows of outputs that see only zeros
-     ((1, 32, 60, 20), (32, 32, 3, 3), (1, 1))],  # bands of 7 tile rows of 15 (winograd.BAND_BYTES)
+     ((1, 32, 60, 20), (32, 32, 3, 3), (1, 1))],  # bands of 8 and 7 tile rows (winograd.BAND_BYTES)
 )  # fmt: skip
 def test_numba_winograd_convolutions_match_the_reference(x_shape, w_shape, padding):
     """3x3 kernels at stride 1 (float32, by tiles) take Winograd's F(4x2, 3x3) (winograd.py): the forward with its

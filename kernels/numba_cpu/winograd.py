@@ -202,7 +202,8 @@ def describe() -> str:
     return (
         "conv2d with 3x3 kernels at stride 1 and dilation 1, float32, where its windows would be read in place (from "
         "64 values and 256 output pixels a sample, conv.IN_PLACE_FROM and IN_PLACE_PIXELS) and output x input "
-        f"channels are at most {MAX_CHANNEL_PAIRS}: F(4x2, 3x3), 24 multiply-adds where the direct kernel takes 72"
+        f"channels are at most {MAX_CHANNEL_PAIRS}: F(4x2, 3x3), 24 multiply-adds per 4x2 outputs where the direct "
+        "kernel takes 72"
     )
 
 
