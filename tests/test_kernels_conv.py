@@ -505,8 +505,8 @@ def test_winograd_takes_3x3_convolutions_of_few_enough_channels():
 @numba_usable
 @jit_compiles
 def test_winograd_weight_transforms_are_adjoint():
-    """winograd.weight_from_tiles is weight_tiles's adjoint (dW = G^T dU G for U = G g G^T): <U(w), dU> equals
-    <w, dW(dU)>, which is what makes the weight gradient the forward's."""
+    """winograd.weight_from_tiles is weight_tiles's adjoint (dW = G_H^T dU G_W for U = G_H g G_W^T): <U(w), dU>
+    equals <w, dW(dU)>, which is what makes the weight gradient the forward's."""
     from kernels.numba_cpu import winograd
 
     rng = np.random.default_rng(3)

@@ -555,11 +555,12 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
     work, threads = _work_and_threads(passes * n * o * pixels * window, available)
     geometry = _geometry(w_shape[2:], stride, padding, dilation, out_hw)
     full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, w_shape[2:], padding))  # the transpose's padding
+    windows_in_place = _in_place(n, window, pixels, threads, stride, dtype)
     three_by_three = tuple(w_shape[2:]) == (3, 3) and tuple(dilation) == (1, 1)
     few_channels = w_shape[0] * w_shape[1] <= winograd.MAX_CHANNEL_PAIRS
-    winograd_fits = three_by_three and few_channels and _in_place(n, window, pixels, threads, stride, dtype)
+    winograd_fits = three_by_three and few_channels and windows_in_place
     if forward:
-        in_place = _in_place(n, window, pixels, threads, stride, dtype)
+        in_place = windows_in_place
     elif passes == 2:
         # grad_x by a convolution reads the gradient's zero border as well: (H, OW + 2 full_w) positions, where
         # w^T @ grad takes (OH, OW). Lesson 08's second layer (11 x 11 -> 13 x 15, 1.6x the multiply-adds) took

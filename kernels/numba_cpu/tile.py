@@ -7,8 +7,8 @@ pack scalar sums into vectors. So the tile is written here in LLVM's vector IR, 
 assembly. An 8 x 32 tile of c is 16 vectors of 16 numbers, kept in registers for the whole sum; each step k loads
 the 2 vectors of b[k, j:j+32], broadcasts a[i+r, k] for the 8 rows and does 16 fused multiply-adds (AVX-512 has
 32 vector registers: 16 sums, 2 of b, 1 broadcast). Edges are masked loads and stores: a tile of fewer columns,
-and a variant per count of rows below 8. (Tiles of 6 rows took 1.07-1.12x as long on Winograd's products,
-(32, 16) @ (16, 224) and (16, 32) @ (32, 224), whose 32 and 16 rows made 6 tiles of 5.3 rows and 3 of 5.3.)
+and a variant per count of rows below 8. (Tiles of 6 rows took 1.07-1.12x as long on F(2x2, 3x3)'s products in
+winograd.py, (32, 16) @ (16, 224) and (16, 32) @ (32, 224), whose 32 and 16 rows made 6 tiles of 5.3 rows and 3 of 5.3.)
 
 Measured on one core of the AMD EPYC (Zen 5) of 2026-12-05, float32, GMAC/s, against SciPy's OpenBLAS (Haswell):
 (2048, 64) @ (64, 192) 117 against 60; (24, 75) @ (75, 512), a group of the MNIST-1D CNN's convolution, 107
