@@ -180,6 +180,13 @@ ADAPTIVE = {
     "layer_avg_1d": (lambda lib, x: lib.nn.AdaptiveAvgPool1d(5)(x), (2, 3, 12)),
     "layer_max_2d": (lambda lib, x: lib.nn.AdaptiveMaxPool2d((3, None), return_indices=True)(x), (2, 3, 7, 5)),
     "layer_max_1d": (lambda lib, x: lib.nn.AdaptiveMaxPool1d(3)(x), (2, 3, 8)),
+    # Output sizes that divide the input's: windows that tile it, which the plain pools' kernels compute.
+    "tiles_avg_1d": (lambda lib, x: F(lib).adaptive_avg_pool1d(x, 4), (2, 3, 12)),
+    "tiles_avg_1d_global": (lambda lib, x: lib.nn.AdaptiveAvgPool1d(1)(x), (4, 5, 16)),
+    "tiles_avg_2d_unbatched": (lambda lib, x: F(lib).adaptive_avg_pool2d(x, (2, 3)), (3, 8, 6)),
+    "tiles_max_2d": (lambda lib, x: F(lib).adaptive_max_pool2d(x, (4, 3)), (2, 3, 8, 9)),
+    "tiles_max_1d_global": (lambda lib, x: F(lib).adaptive_max_pool1d(x, 1), (2, 3, 10)),
+    "tiles_max_2d_indices": (lambda lib, x: F(lib).adaptive_max_pool2d(x, 2, return_indices=True), (2, 3, 6, 4)),
 }
 
 

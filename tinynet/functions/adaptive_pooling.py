@@ -12,7 +12,7 @@ import numpy as np
 
 from tinynet.errors import ArgumentError, DTypeError, IndexingError, ShapeError
 from tinynet.functions.pool_windows import AvgPoolWindows, GatherPlane, ScatterPlane, adaptive, window_argmax
-from tinynet.functions.pooling import batched
+from tinynet.functions.pooling import AvgPool2d, MaxPool2d, batched, kernel_pool
 from tinynet.functions.shape import reshape
 from tinynet.functions.windows import ntuple
 from tinynet.tensor import Tensor
@@ -40,7 +40,14 @@ def _adaptive(op: str, spatial: int, x: Tensor, output_size, how: str, return_in
         raise DTypeError(f"{op}: expected a floating-point input, got {x.dtype}")
     x4, was_unbatched = batched(op, x, spatial)
     sizes = _output_size(op, output_size, x4.shape[2:])
-    tables = [adaptive(length, size) for length, size in zip(x4.shape[2:], sizes)]
+    lengths = x4.shape[2:]
+    if spatial < 3 and not return_indices and all(size and length % size == 0 for length, size in zip(lengths, sizes)):
+        # Windows that tile the axes exactly are a plain pool's, kernel = stride = L / O: its kernel runs them.
+        window = tuple(length // size for length, size in zip(lengths, sizes))
+        function = AvgPool2d if how == "avg" else MaxPool2d
+        out = kernel_pool(function, x4, window, window, (0,) * spatial)
+        return reshape(out, *out.shape[1:]) if was_unbatched else out
+    tables = [adaptive(length, size) for length, size in zip(lengths, sizes)]
     if how == "avg":
         divisor = np.ones(())
         for table in tables:

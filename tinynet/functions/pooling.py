@@ -130,7 +130,7 @@ def _max_pool(op: str, spatial: int, x: Tensor, kernel_size, stride, padding, di
     )
     plain = sizes == output_sizes(x4.shape[2:], kernel, stride, padding, dilation, False)
     if spatial < 3 and plain and not return_indices and x.dtype.kind == "f" and set(dilation) == {1}:
-        out = _kernel_pool(MaxPool2d, x4, kernel, stride, padding)
+        out = kernel_pool(MaxPool2d, x4, kernel, stride, padding)
         return _unbatched(out, was_unbatched)
     tables = [sliding(*axis) for axis in zip(x4.shape[2:], kernel, stride, padding, dilation, sizes)]
     index = window_argmax(x4.array, tables)
@@ -140,7 +140,8 @@ def _max_pool(op: str, spatial: int, x: Tensor, kernel_size, stride, padding, di
     return out, _unbatched(Tensor(index), was_unbatched)
 
 
-def _kernel_pool(function: type, x: Tensor, kernel: tuple, stride: tuple, padding: tuple) -> Tensor:
+def kernel_pool(function: type, x: Tensor, kernel: tuple, stride: tuple, padding: tuple) -> Tensor:
+    """MaxPool2d or AvgPool2d's kernel on x: (N, C, H, W), or (N, C, L) with 1-tuples."""
     if len(kernel) == 2:
         return function.apply(x, kernel, stride, padding)
     # A sequence is an image of height 1: pool it with a (1, K) window.
@@ -232,7 +233,7 @@ def _avg_pool(op: str, spatial: int, x: Tensor, kernel_size, stride, padding, ce
     plain = sizes == output_sizes(x4.shape[2:], kernel, stride, padding, (1,) * spatial, False)
     whole_windows = divisor_override is None and (count_include_pad or not any(padding))
     if spatial < 3 and plain and whole_windows and x.dtype.kind == "f":
-        return _unbatched(_kernel_pool(AvgPool2d, x4, kernel, stride, padding), was_unbatched)
+        return _unbatched(kernel_pool(AvgPool2d, x4, kernel, stride, padding), was_unbatched)
     geometry = list(zip(x4.shape[2:], kernel, stride, padding, sizes))
     tables = [sliding(n, k, s, p, 1, o) for n, k, s, p, o in geometry]
     if divisor_override is not None:
