@@ -120,6 +120,29 @@ def test_activations_match_the_reference_across_the_whole_range(backend_name, dt
 # --- softmax family and cross-entropy -------------------------------------------------------
 
 
+@numba_usable
+@jit_compiles
+def test_erfc_keeps_float32_within_three_ulp():
+    """GELU's compiled erfc (a Chebyshev fit, in float32): relative error against the float64 erfc over the range
+    where the result is a normal float32, the tails and special values included."""
+    import math
+
+    import numba
+
+    from kernels.numba_cpu.common import erfc
+
+    compiled = numba.njit(lambda x: erfc(x))
+    rng = np.random.default_rng(5)
+    x = np.concatenate([np.linspace(-10, 9.1, 20001), rng.standard_normal(2000), [0.0, -0.0, 1e-30, -1e-30]])
+    for value in x.astype(np.float32):
+        got, exact = compiled(value), math.erfc(float(value))
+        assert abs(got - exact) <= 3 * 2.0**-24 * exact, (value, got, exact)
+    assert compiled(np.float32(np.inf)) == 0 and compiled(np.float32(-np.inf)) == 2
+    assert np.isnan(compiled(np.float32(np.nan)))
+    assert compiled.nopython_signatures[0].return_type == numba.float32  # it stays in float32
+    assert compiled(1.5) == math.erfc(1.5)  # float64: libm's, to the bit
+
+
 @per_backend
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])

@@ -9,7 +9,19 @@ import math
 import numpy as np
 
 from kernels import numpy_ref
-from kernels.numba_cpu.common import CHEAP, EXP, exp, flat, numba, run_kernel, same_floats, tanh, threaded, warms_up
+from kernels.numba_cpu.common import (
+    CHEAP,
+    EXP,
+    erfc,
+    exp,
+    flat,
+    numba,
+    run_kernel,
+    same_floats,
+    tanh,
+    threaded,
+    warms_up,
+)
 
 # Below this many elements, NumPy's ufuncs (the reference's) take less time than entering a compiled kernel: a
 # numba call costs about 0.6 us more (its dispatcher checks each argument's type). tanh's forward at 32 values:
@@ -119,7 +131,7 @@ def tanh_backward(grad_y, y):
 def _gelu_forward(x, y):
     half, sqrt_half = x.dtype.type(0.5), x.dtype.type(math.sqrt(0.5))
     for i in numba.prange(x.size):
-        y[i] = half * x[i] * math.erfc(-x[i] * sqrt_half)
+        y[i] = half * x[i] * erfc(-x[i] * sqrt_half)
 
 
 def gelu_forward(x):
@@ -136,7 +148,7 @@ def _gelu_backward(grad_y, x, grad_x):
     half, sqrt_half = x.dtype.type(0.5), x.dtype.type(math.sqrt(0.5))
     inv_sqrt_2pi = x.dtype.type(1 / math.sqrt(2 * math.pi))
     for i in numba.prange(x.size):
-        cdf = half * math.erfc(-x[i] * sqrt_half)  # see gelu_forward
+        cdf = half * erfc(-x[i] * sqrt_half)  # see gelu_forward
         pdf = exp(-half * x[i] * x[i]) * inv_sqrt_2pi
         grad_x[i] = grad_y[i] * (cdf + x[i] * pdf)
 

@@ -397,6 +397,56 @@ def tanh(x):
     return -t if x < 0 else t
 
 
+def erfc(x):
+    """erfc(x) = 1 - erf(x) of a float32 or float64 scalar; math.erfc when run as Python.
+
+    Compiled for float32 it is `_erfc_chebyshev` below; for float64, libm's erfc (float64 keeps its digits).
+    """
+    return math.erfc(x)
+
+
+# erfc(z) ~ t exp(-z^2 + P(t)), t = 1 / (1 + z / 2), z >= 0: the Chebyshev fit of Press et al., Numerical Recipes
+# (2nd ed., 6.2), relative error below 1.2e-7 for every z >= 0. P's coefficients, t^0 first.
+_ERFC_FIT = (
+    -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+    0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277,
+)  # fmt: skip
+
+
+def _erfc_chebyshev(float_type):
+    """The compiled erfc for float32: the fit above, computed in float64 and rounded once.
+
+    Why: libm's erfcf is a scalar call that does not vectorize: GELU on (256, 512) float32 took 0.6 ms forward
+    and 0.85 ms backward on 2 threads, 1.8x PyTorch's whole MLP step around it. This one vectorizes (one
+    division, the polynomial exp, ten multiply-adds): 1.8 ns a value against 9.3, one thread. In float64 (the
+    exponent -z^2 rounded in float32 would cost up to 8 ulp) its error stays the fit's: at most 1.6e-7 relative
+    (2.7 float32 ulp) over [-10, 10], where libm's erfcf measured 1.9e-7. A float32 result below the normal
+    range (z > 9.2) comes out 0 or subnormal, as erfcf's would.
+    """
+    if float_type == numba.float64:
+        return lambda x: math.erfc(x)
+    if float_type != numba.float32:
+        return None
+    highest = _ERFC_FIT[-1]
+    rest = tuple(reversed(_ERFC_FIT[:-1]))
+
+    def erfc_float32(x):
+        z = abs(np.float64(x))
+        t = 1.0 / (1.0 + 0.5 * z)
+        p = highest
+        for c in rest:  # Horner's rule
+            p = p * t + c
+        e = t * exp(-z * z + p)
+        return np.float32(e if x >= 0 else 2.0 - e)
+
+    return erfc_float32
+
+
+@numba.extending.overload(erfc)
+def _erfc_compiled(x):
+    return _erfc_chebyshev(x)
+
+
 @numba.njit(cache=True, error_model="numpy")
 def gate_tanh(x):
     """tanh of a float32 or float64 scalar from libm's exp, for the GRU's and LSTM's gate loops:
