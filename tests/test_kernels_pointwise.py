@@ -244,6 +244,42 @@ def test_layer_norm_matches_the_reference(backend_name, dtype, shape, layout, af
     assert_matches(*run_both("layer_norm_backward", grad, x, weight, mean, rstd), dtype)
 
 
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(
+    shape=st.tuples(st.integers(1, 5), st.integers(1, 6), st.integers(1, 9)).filter(lambda s: s[0] * s[2] > 1),
+    layout=st.sampled_from(LAYOUTS), affine=st.booleans(), bias=st.booleans(), seed=seeds,
+)  # fmt: skip
+def test_batch_norm_matches_the_reference(backend_name, dtype, shape, layout, affine, bias, seed):
+    rng = np.random.default_rng(seed)
+    x = random_array(rng, shape, dtype, layout, scale=3.0) + dtype(2)  # an offset: the mean matters
+    weight = random_array(rng, shape[1:2], dtype) if affine else None
+    shift = random_array(rng, shape[1:2], dtype) if bias else None
+    assert_matches(*run_both("batch_norm_forward", x, weight, shift, 1e-5), dtype)
+    _, mean, rstd = numpy_ref.batch_norm_forward(x, weight, shift, 1e-5)
+    grad = random_array(rng, shape, dtype, layout)
+    assert_matches(*run_both("batch_norm_backward", grad, x, weight, mean, rstd), dtype)
+
+
+@pytest.mark.parametrize("offset", [2.0, 100.0])
+def test_batch_norm_of_large_channels_is_as_accurate_as_the_reference(backend_name, offset):
+    """(64, 3, 784) float32: 50,176 values a channel, one of them constant (variance 0). Far from zero mean, float32
+    rounds each value's deviation; every output is compared with float64's, and may miss it by no more than the
+    reference's float32 computation does (x 1.5)."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((64, 3, 784)) + offset).astype(np.float32)
+    x[:, 1] = 7
+    weight, shift = np.array([0.5, 2.0, -1.5], np.float32), np.array([0.1, 0.2, 0.3], np.float32)
+    grad = random_array(rng, x.shape, np.float32)
+    exact = numpy_ref.batch_norm_forward(*(a.astype(np.float64) for a in (x, weight, shift)), 1e-5)
+    exact_grads = numpy_ref.batch_norm_backward(*(a.astype(np.float64) for a in (grad, x, weight)), exact[1], exact[2])
+    got, reference = run_both("batch_norm_forward", x, weight, shift, 1e-5)
+    got_grads, reference_grads = run_both("batch_norm_backward", grad, x, weight, got[1], got[2])
+    for mine, theirs, truth in zip(got + got_grads, reference + reference_grads, exact + exact_grads):
+        assert mine.dtype == np.float32
+        assert np.abs(mine - truth).max() <= 1.5 * np.abs(theirs - truth).max() + 1e-7
+
+
 # --- scatter-add and the embedding gradient -------------------------------------------------
 
 
@@ -352,7 +388,8 @@ POINTWISE_KERNELS = [
     "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
     "gelu_forward", "gelu_backward", "softmax_forward", "softmax_backward", "log_softmax_forward",
     "log_softmax_backward", "cross_entropy_forward", "cross_entropy_backward", "masked_softmax_forward",
-    "layer_norm_forward", "layer_norm_backward", "embedding_backward", "scatter_add", "sgd_step", "adam_step",
+    "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward", "embedding_backward",
+    "scatter_add", "sgd_step", "adam_step",
 ]  # fmt: skip
 
 
@@ -366,6 +403,8 @@ x, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
 labels, mask = np.array([0, 3, 1]), rng.random((3, 4)) < 0.6
 w, b = rng.standard_normal(4), rng.standard_normal(4)
 _, mean, rstd = ref.layer_norm_forward(x, w, b, 1e-5)
+x3, g3 = x.reshape(3, 2, 2), g.reshape(3, 2, 2)
+_, bn_mean, bn_rstd = ref.batch_norm_forward(x3, w[:2], b[:2], 1e-5)
 sgd = dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.1, nesterov=True, first=False)
 adam = dict(step=2, lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1, decoupled=True)
 calls = [
@@ -376,7 +415,8 @@ calls = [
     ("log_softmax_backward", (g, ref.log_softmax_forward(x, 1), 1), {}),
     ("cross_entropy_forward", (x, labels), {}), ("cross_entropy_backward", (g[:, 0], np.abs(x), labels), {}),
     ("masked_softmax_forward", (x, mask), {}), ("layer_norm_forward", (x, w, b, 1e-5), {}),
-    ("layer_norm_backward", (g, x, w, mean, rstd), {}), ("embedding_backward", (x, labels, 4), {}),
+    ("layer_norm_backward", (g, x, w, mean, rstd), {}), ("batch_norm_forward", (x3, w[:2], b[:2], 1e-5), {}),
+    ("batch_norm_backward", (g3, x3, w[:2], bn_mean, bn_rstd), {}), ("embedding_backward", (x, labels, 4), {}),
     ("scatter_add", (np.zeros((4, 4)), labels, x), {}), ("sgd_step", (x, g, g * 2), sgd),
     ("adam_step", (x, g, g * 0.1, g * g), adam),
 ]

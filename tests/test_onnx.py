@@ -91,6 +91,16 @@ def test_small_cnn_in_eval_mode(tmp_path):
     assert {"Conv", "MaxPool", "AveragePool", "Gemm", "LogSoftmax"} <= ops
 
 
+def test_batch_norm_with_the_batchs_statistics(tmp_path):
+    # track_running_stats=False: evaluation normalizes with the batch's statistics too, scale and shift after.
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3, track_running_stats=False), nn.ReLU())
+    with tn.no_grad():
+        model[1].weight.copy_(tn.tensor([0.5, 2.0, -1.0]))
+        model[1].bias.copy_(tn.tensor([0.1, -0.2, 0.3]))
+    proto = export_and_run(tmp_path, model, (tn.randn(4, 2, 6, 5),), runs=((tn.randn(4, 2, 6, 5),),))
+    assert {"ReduceMean", "Sqrt", "Reshape"} <= {n.op_type for n in proto.graph.node}
+
+
 class TinyLanguageModel(nn.Module):
     """Embedding, layer norm, GELU, a linear head: the makemore / GPT pieces."""
 

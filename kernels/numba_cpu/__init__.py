@@ -41,7 +41,12 @@ from kernels.numba_cpu.conv import (
 )
 from kernels.numba_cpu.embedding import embedding_backward, scatter_add
 from kernels.numba_cpu.linalg import linear_backward, linear_forward, matmul
-from kernels.numba_cpu.normalization import layer_norm_backward, layer_norm_forward
+from kernels.numba_cpu.normalization import (
+    batch_norm_backward,
+    batch_norm_forward,
+    layer_norm_backward,
+    layer_norm_forward,
+)
 from kernels.numba_cpu.optim import adam_step, sgd_step
 from kernels.numba_cpu.pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from kernels.numba_cpu.recurrent import (

@@ -1,4 +1,5 @@
-"""Layer normalization over the last axis, forward and backward: one row per thread."""
+"""Layer normalization over the last axis (one row per thread) and batch normalization (one channel per thread),
+forward and backward."""
 
 import math
 
@@ -107,9 +108,107 @@ def layer_norm_backward(grad, x, weight, mean, rstd):
     return grad_x.reshape(x.shape), weight_partial.sum(axis=0), bias_partial.sum(axis=0)
 
 
+def _affine(x, weight, bias):
+    """weight and bias as C-contiguous (C,) arrays: ones and zeros for the missing ones, which change no value."""
+    channels = x.shape[1]
+    weight = np.ones(channels, x.dtype) if weight is None else contiguous(weight)
+    bias = np.zeros(channels, x.dtype) if bias is None else contiguous(bias)
+    return weight, bias
+
+
+def _usable(x, *vectors) -> bool:
+    """Whether the compiled kernels take these: float32 or float64 alike, x (N, C, L) with values, each vector (C,)
+    or None."""
+    given = tuple(v for v in vectors if v is not None)
+    shapes_agree = x.ndim == 3 and x.size > 0 and all(v.shape == x.shape[1:2] for v in given)
+    return shapes_agree and same_floats(x, *given)
+
+
+@threaded(fastmath=REORDER_SUMS)
+def _batch_norm_forward(x, weight, bias, eps, y, mean, rstd):
+    batch, channels, length = x.shape
+    real = x.dtype.type
+    for c in numba.prange(channels):
+        # Sums in float64: a channel holds N * L values (50,176 for a (64, 16, 28, 28) batch), where a float32 sum
+        # would drift by ~1e-5.
+        total = 0.0
+        for n in range(batch):
+            for i in range(length):
+                total += x[n, c, i]
+        mu = total / (batch * length)
+        squares = 0.0
+        for n in range(batch):
+            for i in range(length):
+                squares += (x[n, c, i] - mu) ** 2
+        r = 1.0 / math.sqrt(squares / (batch * length) + eps)
+        mu_, scale, shift = real(mu), real(r * weight[c]), bias[c]
+        for n in range(batch):
+            for i in range(length):
+                y[n, c, i] = (x[n, c, i] - mu_) * scale + shift
+        mean[c], rstd[c] = mu, r
+
+
+def batch_norm_forward(x, weight, bias, eps):
+    """Normalize each channel over the batch and positions, then scale and shift.
+
+    x: (N, C, L); weight, bias: (C,) or None -> y: (N, C, L), mean: (C,), rstd: (C,), as the reference (biased
+    variance, two passes over each channel's values, summed in float64). Threads split the channels; each streams
+    its channel's N rows of L values three times (mean, squared deviations, output), from its own cache.
+    """
+    if not _usable(x, weight, bias):
+        return numpy_ref.batch_norm_forward(x, weight, bias, eps)
+    x = contiguous(x)
+    weight, bias = _affine(x, weight, bias)
+    y, mean, rstd = np.empty_like(x), np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
+    run_kernel(_batch_norm_forward, EXP * x.size, x, weight, bias, float(eps), y, mean, rstd)
+    return y, mean, rstd
+
+
+@threaded(fastmath=REORDER_SUMS)
+def _batch_norm_backward(grad, x, weight, mean, rstd, grad_x, grad_weight, grad_bias):
+    batch, channels, length = x.shape
+    real = x.dtype.type
+    for c in numba.prange(channels):
+        mu, r = mean[c], rstd[c]
+        sum_g, sum_g_centered = 0.0, 0.0  # float64, as the forward's sums
+        for n in range(batch):
+            for i in range(length):
+                sum_g += grad[n, c, i]
+                sum_g_centered += grad[n, c, i] * (x[n, c, i] - mu)
+        grad_bias[c], grad_weight[c] = sum_g, sum_g_centered * r
+        # rstd (g - mean(g) - xhat mean(g xhat)) with g = grad * weight, as a * grad + b * (x - mean) + k.
+        count = batch * length
+        a = weight[c] * r
+        b = real(-a * r * r * sum_g_centered / count)
+        k = real(-a * sum_g / count)
+        for n in range(batch):
+            for i in range(length):
+                grad_x[n, c, i] = a * grad[n, c, i] + b * (x[n, c, i] - mu) + k
+
+
+def batch_norm_backward(grad, x, weight, mean, rstd):
+    """Gradients of batch_norm_forward, from the mean and rstd it returned.
+
+    grad, x: (N, C, L); weight: (C,) or None; mean, rstd: (C,) -> grad_x: (N, C, L), grad_weight: (C,),
+    grad_bias: (C,). Per channel, one pass sums grad and grad * (x - mean) (in float64), a second writes grad_x.
+    """
+    if not (_usable(x, weight, mean, rstd) and same_floats(x, grad) and grad.shape == x.shape):
+        return numpy_ref.batch_norm_backward(grad, x, weight, mean, rstd)
+    x, grad = contiguous(x), contiguous(grad)
+    weight, _ = _affine(x, weight, None)
+    grad_x = np.empty_like(x)
+    grad_weight, grad_bias = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
+    args = (grad, x, weight, contiguous(mean), contiguous(rstd), grad_x, grad_weight, grad_bias)
+    run_kernel(_batch_norm_backward, EXP * x.size, *args)
+    return grad_x, grad_weight, grad_bias
+
+
 @warms_up
 def warm_up(dtype: np.dtype) -> None:
-    """Compile both layer-norm kernels for dtype (see common.warms_up)."""
+    """Compile the layer-norm and batch-norm kernels for dtype (see common.warms_up)."""
     x = np.linspace(-3, 3, 12).astype(dtype).reshape(3, 4)
     y, mean, rstd = layer_norm_forward(x, x[0].copy(), x[1].copy(), 1e-5)
     layer_norm_backward(y, x, x[0].copy(), mean, rstd)
+    x = x.reshape(2, 3, 2)
+    y, mean, rstd = batch_norm_forward(x, x[0, :, 0].copy(), x[1, :, 0].copy(), 1e-5)
+    batch_norm_backward(y, x, x[0, :, 0].copy(), mean, rstd)

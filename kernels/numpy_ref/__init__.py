@@ -27,7 +27,12 @@ from kernels.numpy_ref.conv import (
 )
 from kernels.numpy_ref.embedding import embedding_backward, scatter_add
 from kernels.numpy_ref.linalg import linear_backward, linear_forward, matmul
-from kernels.numpy_ref.normalization import layer_norm_backward, layer_norm_forward
+from kernels.numpy_ref.normalization import (
+    batch_norm_backward,
+    batch_norm_forward,
+    layer_norm_backward,
+    layer_norm_forward,
+)
 from kernels.numpy_ref.optim import adam_step, sgd_step
 from kernels.numpy_ref.pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from kernels.numpy_ref.recurrent import (
@@ -62,7 +67,7 @@ FAMILIES = {
         "cross_entropy_forward", "cross_entropy_backward",
     ),
     "embedding": ("scatter_add", "embedding_backward"),
-    "normalization": ("layer_norm_forward", "layer_norm_backward"),
+    "normalization": ("layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward"),
     "attention": ("masked_softmax_forward", "attention_forward", "attention_backward"),
     "conv": ("conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward"),
     "pooling": ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"),

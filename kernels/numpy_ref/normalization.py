@@ -1,4 +1,4 @@
-"""Layer normalization over the last axis, forward and backward."""
+"""Layer normalization over the last axis and batch normalization per channel, forward and backward."""
 
 from kernels.numpy_ref.common import array_module
 
@@ -36,4 +36,40 @@ def layer_norm_backward(grad, x, weight, mean, rstd):
     grad_bias = grad.sum(axis=lead)
     g = grad if weight is None else grad * weight
     grad_x = rstd * (g - g.mean(axis=-1, keepdims=True) - xhat * (g * xhat).mean(axis=-1, keepdims=True))
+    return grad_x, grad_weight, grad_bias
+
+
+def batch_norm_forward(x, weight, bias, eps):
+    """Normalize each channel over the batch and positions to mean 0 and variance 1, then scale and shift.
+
+    x: (N, C, L); weight, bias: (C,) or None; eps: added to the variance.
+    -> y: (N, C, L) = (x - mean) * rstd * weight + bias, mean: (C,), rstd: (C,) = 1 / sqrt(var + eps), with the
+    biased variance of each channel's N * L values, as PyTorch. (N, C) or (N, C, H, W): reshape to (N, C, L) first.
+    """
+    xp = array_module(x)
+    mean = x.mean(axis=(0, 2))
+    centered = x - mean[:, None]
+    rstd = 1 / xp.sqrt((centered * centered).mean(axis=(0, 2)) + eps)
+    y = centered * rstd[:, None]
+    if weight is not None:
+        y = y * weight[:, None]
+    if bias is not None:
+        y = y + bias[:, None]
+    return y, mean, rstd
+
+
+def batch_norm_backward(grad, x, weight, mean, rstd):
+    """Gradients of batch_norm_forward, from the mean and rstd it returned.
+
+    grad, x: (N, C, L); weight: (C,) or None; mean, rstd: (C,) -> grad_x: (N, C, L), grad_weight: (C,),
+    grad_bias: (C,). Layer norm's chain rule, with each channel's N * L values in place of a row: with
+    xhat = (x - mean) * rstd and g = grad * weight, grad_x = rstd * (g - mean(g) - xhat * mean(g * xhat)).
+    """
+    per_channel = (0, 2)
+    xhat = (x - mean[:, None]) * rstd[:, None]
+    grad_weight = (grad * xhat).sum(axis=per_channel)
+    grad_bias = grad.sum(axis=per_channel)
+    g = grad if weight is None else grad * weight[:, None]
+    mean_g, mean_g_xhat = g.mean(axis=per_channel), (g * xhat).mean(axis=per_channel)
+    grad_x = rstd[:, None] * (g - mean_g[:, None] - xhat * mean_g_xhat[:, None])
     return grad_x, grad_weight, grad_bias

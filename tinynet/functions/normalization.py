@@ -8,7 +8,6 @@ the batch (and positions), and keeps running averages of them for evaluation.
 import math
 from collections.abc import Sequence
 
-from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
@@ -55,34 +54,46 @@ class LayerNorm(Function):
         )
 
 
-class BatchNormalize(Function):
-    """x_hat = (x - mean) / sqrt(var + eps) with each channel's statistics over every other axis.
+class BatchNorm(Function):
+    """Normalize each channel with the batch's statistics, then scale and shift it (training mode).
 
-    That is layer norm of the channel-major view (C, N * L): the layer-norm kernels do the work.
-
-    forward:    x̂ = (x - mean_c) / √(var_c + eps), statistics of channel c over every other axis
-    derivative: layer norm's without weight, on the (C, N·L) view: dL/dx = rstd (g - mean(g) - x̂ mean(g x̂)), g =
-                dL/dx̂
-    kernels:    layer_norm_forward, layer_norm_backward
+    forward:    y = x̂ · weight_c + bias_c, x̂ = (x - mean_c) · rstd_c, statistics of channel c over every other axis
+                (the biased variance); with running statistics, also running = (1 - momentum) running + momentum
+                batch, in place, with the unbiased variance
+    derivative: layer norm's with each channel's values in place of a row: with g = dL/dy · weight_c, dL/dx = rstd_c
+                (g - mean(g) - x̂ mean(g x̂)), dL/dweight_c = Σ dL/dy x̂, dL/dbias_c = Σ dL/dy
+    kernels:    batch_norm_forward, batch_norm_backward
     """
 
     @staticmethod
-    def forward(ctx, x, eps):
-        xp = array_module(x)
-        channels_first = xp.moveaxis(x, 1, 0)
-        rows = channels_first.reshape(x.shape[1], -1)
-        xhat, mean, rstd = backend.for_arrays(rows).layer_norm_forward(rows, None, None, eps)
-        ctx.save_for_backward(rows, mean, rstd)
-        ctx.shape = channels_first.shape
-        return xp.moveaxis(xhat.reshape(channels_first.shape), 0, 1)
+    def forward(ctx, x, weight, bias, running_mean, running_var, momentum, eps):
+        x3 = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, L): the positions of each sample in one axis
+        y, mean, rstd = backend.for_arrays(x3, weight, bias).batch_norm_forward(x3, weight, bias, eps)
+        if running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean.astype(running_mean.dtype, copy=False)
+        if running_var is not None:
+            count = x3.shape[0] * x3.shape[2]
+            # The kernel's variance, back from rstd = 1 / sqrt(var + eps); never below 0 where var is 0.
+            variance = (1 / rstd.astype(running_var.dtype) ** 2 - eps).clip(0) * (count / (count - 1))
+            running_var *= 1 - momentum
+            running_var += momentum * variance
+        ctx.save_for_backward(x3, weight, mean, rstd)
+        return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        rows, mean, rstd = ctx.saved
-        xp = array_module(grad)
-        grad_rows = xp.moveaxis(grad, 1, 0).reshape(rows.shape)
-        grad_x, _, _ = backend.for_arrays(grad_rows).layer_norm_backward(grad_rows, rows, None, mean, rstd)
-        return xp.moveaxis(grad_x.reshape(ctx.shape), 0, 1), None
+        x3, weight, mean, rstd = ctx.saved
+        grad_x, grad_weight, grad_bias = backend.for_arrays(grad).batch_norm_backward(
+            grad.reshape(x3.shape), x3, weight, mean, rstd
+        )
+        need_weight, need_bias = ctx.needs_input_grad[1:3]
+        return (
+            grad_x.reshape(grad.shape),
+            grad_weight if need_weight else None,
+            grad_bias if need_bias else None,
+            None, None, None, None,
+        )  # fmt: skip
 
 
 def floating_only(op: str, x: Tensor) -> None:
@@ -142,31 +153,21 @@ def batch_norm(
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (channels,):
             raise ShapeError(f"batch_norm: {name} has shape {t.shape}, expected ({channels},) for input {x.shape}")
-    per_channel = (1, channels) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector over (N, C, ...)
     if training:
-        count = x.numel() // channels
-        if count < 2:
+        if x.numel() // channels < 2:
             raise ArgumentError(
                 f"batch_norm: training needs more than 1 value per channel to estimate a variance, "
                 f"got input of shape {x.shape}"
             )
-        if running_mean is not None and running_var is not None:
-            others = (0, *range(2, x.ndim))
-            _update_running(running_mean, x.array.mean(axis=others), momentum)
-            _update_running(running_var, x.array.var(axis=others, ddof=1), momentum)
-        xhat = BatchNormalize.apply(x, eps)
-    else:
-        if running_mean is None or running_var is None:
-            raise ArgumentError("batch_norm: evaluation (training=False) needs running_mean and running_var")
-        xhat = (x - running_mean.reshape(per_channel)) / sqrt(running_var.reshape(per_channel) + eps)
+        both = running_mean is not None and running_var is not None  # PyTorch updates neither unless given both
+        running = (running_mean, running_var) if both else (None, None)
+        return BatchNorm.apply(x, weight, bias, *running, momentum, eps)
+    if running_mean is None or running_var is None:
+        raise ArgumentError("batch_norm: evaluation (training=False) needs running_mean and running_var")
+    per_channel = (1, channels) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector over (N, C, ...)
+    xhat = (x - running_mean.reshape(per_channel)) / sqrt(running_var.reshape(per_channel) + eps)
     if weight is not None:
         xhat = xhat * weight.reshape(per_channel)
     if bias is not None:
         xhat = xhat + bias.reshape(per_channel)
     return xhat
-
-
-def _update_running(running: Tensor, batch, momentum: float) -> None:
-    # In place, so the module's buffer (and anything sharing it) sees the new value.
-    running.array *= 1 - momentum
-    running.array += momentum * batch.astype(running.dtype, copy=False)

@@ -88,17 +88,23 @@ def _layer_norm(b: Builder, args, out, op: str = ""):
     return b.node("LayerNormalization", [b.value(x), scale, shift], axis=-int(n), epsilon=float(eps))
 
 
-@mapping("BatchNormalize")
-def _batch_normalize(b: Builder, args, out, op: str = ""):
+@mapping("BatchNorm")
+def _batch_norm(b: Builder, args, out, op: str = ""):
     # Batch norm with the batch's own statistics (training, or track_running_stats=False): each channel's mean and
-    # biased variance over every other axis. (In evaluation batch_norm is elementwise ops on the running statistics.)
-    x, eps = args
+    # biased variance over every other axis, then its scale and shift. (In evaluation batch_norm is elementwise ops
+    # on the running statistics; the running statistics' update is training's, not the graph's.)
+    x, weight, bias, _running_mean, _running_var, _momentum, eps = args
     axes = [0, *range(2, x.ndim)]
     value = b.value(x)
     centred = b.node("Sub", [value, _reduce(b, "ReduceMean", x, axes, True)])
     variance = _reduce_value(b, "ReduceMean", b.node("Mul", [centred, centred]), axes)
     std = b.node("Sqrt", [b.node("Add", [variance, b.scalar(eps, out.dtype)])])
-    return b.node("Div", [centred, std])
+    y = b.node("Div", [centred, std])
+    per_channel = b.ints([1, x.shape[1], *(1,) * (x.ndim - 2)], "per_channel")  # (C,) -> (1, C, 1, ...)
+    for vector, op_type in ((weight, "Mul"), (bias, "Add")):
+        if vector is not None:
+            y = b.node(op_type, [y, b.node("Reshape", [b.value(vector), per_channel])])
+    return y
 
 
 def _reduce_value(b: Builder, op_type: str, value: str, axes: list) -> str:
