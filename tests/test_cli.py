@@ -1,11 +1,13 @@
 """The tinynet command, and the README's promises that CI keeps true."""
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from numba_marks import jit_compiles, numba_usable
 
 import tinynet as tn
 from tinynet.cli import main
@@ -153,3 +155,19 @@ def test_the_lesson_runner_defaults_to_numba_for_full_runs_and_the_reference_for
     assert default_lesson_backend(smoke=False) == ("numba" if backend.status("numba")[0] else "numpy")
     monkeypatch.setenv("TINYNET_BACKEND", "numba")
     assert default_lesson_backend(smoke=True) == "numba"  # the user's choice wins
+
+
+@numba_usable
+@jit_compiles
+def test_warmup_gives_each_family_and_dtype_to_the_first_free_process(tmp_path):
+    """Two processes, four (family, dtype) pairs into an empty cache: each pair compiled once, by one of them, and
+    afterwards every kernel loads from the cache in this process."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "tinynet", "warmup", "--only", "optim,embedding", "--jobs", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shares = re.findall(r"^  compiled (.+): [\d.]+ s, ok$", result.stdout, flags=re.MULTILINE)
+    assert len(shares) == 2, result.stdout
+    pairs = [pair for share in shares for pair in share.split(", ") if share != "nothing"]
+    assert sorted(pairs) == ["embedding float32", "embedding float64", "optim float32", "optim float64"]
+    assert any(path.suffix == ".nbi" for path in tmp_path.rglob("*"))  # Numba's cache index, written by them

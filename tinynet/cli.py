@@ -15,7 +15,9 @@ import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
@@ -71,13 +73,14 @@ def info(warm: bool = False) -> int:
     return 0
 
 
-# Seconds each numba kernel family took to compile cold for float64 (2-core CPU, quiet, Numba 0.68, 2026-12-05),
-# and what float32 takes on top (tile.gemm's ways, float32 only): only used to share (family, dtype)
-# pairs out evenly between the warm-up's processes. A family not listed counts as 3. Sharing whole families (both
-# dtypes) left one process with recurrent's 44 s; equal figures for both dtypes left one with all of float32's.
-_COMPILE_SECONDS = {"recurrent": 11, "conv": 4, "softmax": 4.5, "attention": 6, "pooling": 4, "activations": 3,
-                    "linalg": 4, "normalization": 2, "optim": 1, "embedding": 0.5}  # fmt: skip
-_FLOAT32_EXTRA_SECONDS = {"attention": 1.5, "conv": 7}  # conv: 2.5, and 4.5 of Winograd's (2026-12-05)
+# Seconds each numba kernel family took to compile cold for float64 (2-core CPU, quiet, Numba 0.68, one family and
+# dtype per process, less the process's start, 2026-12-05), and what float32 takes on top (tile.gemm's ways, float32
+# only): only used to share (family, dtype) pairs out evenly between the warm-up's processes. A family not listed
+# counts as 3. Sharing whole families (both dtypes) left one process with recurrent's 44 s; equal figures for both
+# dtypes left one with all of float32's.
+_COMPILE_SECONDS = {"recurrent": 13, "conv": 8, "softmax": 6, "attention": 9, "pooling": 5, "activations": 4,
+                    "linalg": 6, "normalization": 4.5, "optim": 2, "embedding": 1}  # fmt: skip
+_FLOAT32_EXTRA_SECONDS = {"recurrent": 2, "conv": 13, "attention": 5, "softmax": 1, "linalg": 1.5, "activations": 1}
 
 
 def _compile_seconds(family: str, dtype: str) -> float:
@@ -114,40 +117,68 @@ def warmup(backend_name: str | None, dtypes: str, jobs: int, only: str | None) -
     return 0
 
 
+# A warm-up process: compiles the (family, dtype) pairs it is sent, one a line, saying each when done.
+_WARMUP_WORKER = """
+import sys, kernels.numba_cpu as k
+for line in sys.stdin:
+    family, dtype = line.split()
+    k.warmup([dtype], [family])
+    print(family, dtype, flush=True)
+"""
+
+
 def _compile_in_processes(families: list[str], dtypes: tuple[str, ...], jobs: int) -> None:
-    """Compile ``families`` for ``dtypes`` into Numba's disk cache in ``jobs`` processes at once: the most expensive
-    (family, dtype) pair first, each to the process with the least work so far. A process that fails only costs
-    time: what it did not cache is compiled afterwards in this process."""
-    shares: list[list[tuple[str, str]]] = [[] for _ in range(jobs)]
-    pairs = sorted(((f, d) for f in families for d in dtypes), key=lambda pair: -_compile_seconds(*pair))
-    for pair in pairs:
-        min(shares, key=lambda share: sum(_compile_seconds(*other) for other in share)).append(pair)
+    """Compile ``families`` for ``dtypes`` into Numba's disk cache in ``jobs`` processes at once, the most expensive
+    (family, dtype) pair first, each to the first process that is free: shares fixed in advance from estimates left
+    one process 14 s behind the other, as a family's time depends on what its process compiled before (shared
+    helpers compile once a process). A process that fails only costs time: what it did not cache is compiled
+    afterwards in this process."""
+    pending = sorted(((f, d) for f in families for d in dtypes), key=lambda pair: -_compile_seconds(*pair))
+    lock = threading.Lock()
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
-    code = "import sys, kernels.numba_cpu as k\nfor f, d in (a.split(':') for a in sys.argv[1:]): k.warmup([d], [f])"
-    started = []
-    for share in filter(None, shares):
-        command = [sys.executable, "-c", code, *(f"{family}:{dtype}" for family, dtype in share)]
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        started.append((share, process))
     began = time.perf_counter()
+
+    def drive(process: subprocess.Popen) -> tuple[list, float]:
+        """Send ``process`` the next pair each time it finishes one, until none is left or it stops answering."""
+        done = []
+        while True:
+            with lock:
+                if not pending:
+                    break
+                pair = pending.pop(0)
+            try:
+                process.stdin.write(" ".join(pair) + "\n")
+                process.stdin.flush()
+            except OSError:  # it has exited
+                break
+            if not process.stdout.readline():  # it failed on this pair
+                break
+            done.append(pair)
+        process.stdin.close()
+        process.wait()
+        return done, time.perf_counter() - began
+
+    started = []
     try:
+        for _ in range(jobs):
+            errors = tempfile.TemporaryFile("w+")  # (a pipe could fill up while this waits on its answers)
+            process = subprocess.Popen(
+                [sys.executable, "-c", _WARMUP_WORKER], env=env, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+            )  # fmt: skip
+            started.append((process, errors))
         with ThreadPoolExecutor(len(started)) as pool:  # each process's time is its own, whichever ends first
-            for share, process, seconds, errors in pool.map(lambda job: (*job, *_finish(job[1], began)), started):
-                failed = f"FAILED (exit {process.returncode}): {errors.strip()[-500:]}"
-                outcome = "ok" if process.returncode == 0 else failed
-                names = ", ".join(f"{family} {dtype}" for family, dtype in share)
-                print(f"  compiled {names}: {seconds:.1f} s, {outcome}", flush=True)
+            for (process, errors), (done, seconds) in zip(started, pool.map(drive, (p for p, _ in started))):
+                errors.seek(0)
+                failed = f"FAILED (exit {process.returncode}): {errors.read().strip()[-500:]}"
+                names = ", ".join(f"{family} {dtype}" for family, dtype in done) or "nothing"
+                print(f"  compiled {names}: {seconds:.1f} s, {'ok' if process.returncode == 0 else failed}", flush=True)
     finally:
-        for _, process in started:  # Ctrl-C: stop the processes this command started
+        for process, errors in started:  # Ctrl-C: stop the processes this command started
             if process.poll() is None:
                 process.kill()
-
-
-def _finish(process: subprocess.Popen, began: float) -> tuple[float, str]:
-    """Wait for ``process``: (seconds since ``began``, its stderr)."""
-    _, errors = process.communicate()
-    return time.perf_counter() - began, errors
+            errors.close()
 
 
 def find_lessons(folder: Path = LESSONS_DIR) -> list[Path]:
