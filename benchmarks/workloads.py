@@ -26,11 +26,12 @@ ADAM_FLOPS_PER_PARAM = 13  # PyTorch's single-tensor Adam: m (3), v (4), sqrt(v)
 # theirs), so that a quick run stays under a minute; "tiny" only checks that everything runs.
 SIZES = {
     "full": dict(matmul=1024, conv2d=(64, 16, 28, 28, 32), batch=100, pool=(64, 32, 28, 28),
-                 attention=(8, 4, 128, 64), xent=(2048, 1000), layernorm=(8192, 256), adam=1_000_000, lenet=64),
+                 attention=(8, 4, 128, 64), xent=(2048, 1000), layernorm=(8192, 256), adam=1_000_000, lenet=64,
+                 resnet=32),
     "quick": dict(matmul=512, conv2d=(16, 16, 28, 28, 32), batch=100, pool=(16, 32, 28, 28),
-                  attention=(2, 4, 128, 64), xent=(512, 1000), layernorm=(2048, 256), adam=250_000, lenet=16),
+                  attention=(2, 4, 128, 64), xent=(512, 1000), layernorm=(2048, 256), adam=250_000, lenet=16, resnet=8),
     "tiny": dict(matmul=64, conv2d=(2, 3, 8, 8, 4), batch=4, pool=(2, 3, 8, 8),
-                 attention=(1, 2, 16, 8), xent=(16, 10), layernorm=(16, 32), adam=1000, lenet=4),
+                 attention=(1, 2, 16, 8), xent=(16, 10), layernorm=(16, 32), adam=1000, lenet=4, resnet=2),
 }  # fmt: skip
 SIGNAL = 40  # MNIST-1D signal length: the reference models are built for it
 
@@ -260,6 +261,40 @@ def train_lenet(batch: int) -> Workload:
     )  # fmt: skip
 
 
+def _small_resnet(nn):
+    """A CIFAR-style residual network with batch norm: a stem, a residual block, a 2x2 max pool, a second block,
+    the global average pool and a linear head, 32 channels throughout (no bias before a batch norm)."""
+
+    class Block(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            conv = lambda: nn.Conv2d(channels, channels, 3, padding=1, bias=False)  # noqa: E731
+            self.body = nn.Sequential(conv(), nn.BatchNorm2d(channels), nn.ReLU(), conv(), nn.BatchNorm2d(channels))
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            return self.relu(x + self.body(x))
+
+    stem = [nn.Conv2d(3, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU()]
+    head = [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10)]
+    return nn.Sequential(*stem, Block(32), nn.MaxPool2d(2), Block(32), *head)
+
+
+def train_resnet(batch: int) -> Workload:
+    """_small_resnet on (batch, 3, 32, 32), Adam lr 1e-2: convolutions, batch norm in training, a residual add and
+    adaptive pooling, as in the CIFAR chapters."""
+    (x,) = _arrays(14, (batch, 3, 32, 32))
+    labels = np.random.default_rng(15).integers(0, 10, batch)
+    convs = [(_conv_flops(batch, 3, 32, 32 * 32, 9), False)] + [(_conv_flops(batch, 32, 32, 32 * 32, 9), True)] * 2
+    convs += [(_conv_flops(batch, 32, 32, 16 * 16, 9), True)] * 2
+    params = 3 * 32 * 9 + 4 * 32 * 32 * 9 + 5 * 2 * 32 + 32 * 10 + 10
+    return Workload(
+        "train_resnet", f"a small ResNet with batch norm (32 channels, 2 blocks) training step, batch {batch} of "
+        "3x32x32, Adam lr 1e-2", _with_adam([*convs, (2 * batch * 32 * 10, True)], params), None, "compute",
+        lambda fw: _classifier_step(fw, _small_resnet, x, labels, train=True),
+    )  # fmt: skip
+
+
 def train_mlp(batch: int) -> Workload:
     x, labels = _mnist1d_batch(batch)
     sizes = [(SIGNAL, 100), (100, 100), (100, 10)]
@@ -417,6 +452,7 @@ def all_workloads(size: str = "full") -> list[Workload]:
         gru(s["batch"]),
         train_cnn(s["batch"]),
         train_lenet(s["lenet"]),
+        train_resnet(s["resnet"]),
         train_mlp(s["batch"]),
         train_xor(),
         op_overhead(),

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # The workloads, in the report's order.
 WORKLOADS = [
     "matmul", "conv2d", "conv1d_mnist1d", "maxpool2d", "attention", "attention_causal", "softmax_xent",
-    "layernorm", "adam_step", "gru", "train_cnn", "train_lenet", "train_mlp", "train_xor", "op_overhead",
-    "train_transformer_lm", "train_lstm_lm",
+    "layernorm", "adam_step", "gru", "train_cnn", "train_lenet", "train_resnet", "train_mlp", "train_xor",
+    "op_overhead", "train_transformer_lm", "train_lstm_lm",
 ]  # fmt: skip
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 TINYNET = [name for name in ("numpy", "numba", "cupy") if backend.status(name)[0]]
