@@ -40,6 +40,7 @@ from tinynet.backward_check import check_backward
 from tinynet.gradcheck import gradcheck
 from tinynet.random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from tinynet.serialization import load, save
+from tinynet.threads import get_num_threads, set_num_threads
 from tinynet import amp, data, distributed, graph, linalg, metrics
 from tinynet import memory  # the ledger of what backward will need, and a step's peak memory
 from tinynet.memory import memory_report

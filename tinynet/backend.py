@@ -28,6 +28,7 @@ import numpy as np
 
 from kernels import numpy_ref
 from tinynet import device as devices
+from tinynet import threads
 from tinynet.errors import ArgumentTypeError, BackendError
 
 MODULES = {"numpy": "kernels.numpy_ref", "numba": "kernels.numba_cpu", "cupy": "kernels.cupy_gpu"}
@@ -118,6 +119,8 @@ def load(name: str) -> Backend:
         module.check_available()
     except (ImportError, RuntimeError) as err:
         raise BackendError(f"backend {name!r} is not usable here: {err}") from None
+    if threads.requested() is not None and hasattr(module, "set_num_threads"):  # tn.set_num_threads came first
+        module.set_num_threads(threads.requested())
     _loaded[name] = Backend(name, module)
     return _loaded[name]
 

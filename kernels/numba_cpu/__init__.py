@@ -73,6 +73,14 @@ def check_available() -> None:
     """Numba imported (in ``common``), so this backend runs here."""
 
 
+def set_num_threads(count: int) -> int:
+    """Run the threaded kernels on ``count`` threads, at most the NUMBA_NUM_THREADS that numba started (numba
+    refuses more), in the calling Python thread (numba's count is per thread); returns the count taken."""
+    taken = min(count, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(taken)
+    return taken
+
+
 def array_module():
     """Tensors on this backend hold NumPy arrays."""
     return np
