@@ -205,6 +205,20 @@ def test_batch_norm_shape_errors_name_the_module_and_the_expected_shape():
         nn.BatchNorm1d(3)(tn.randn(1, 3))
 
 
+def test_batch_norm_takes_both_running_statistics_or_neither():
+    """As PyTorch: in training, one without the other is refused (each given one is updated in place)."""
+    x = tn.randn(4, 3, 5)
+    with pytest.raises(ValueError, match="running_mean and running_var must either both be None or neither be None"):
+        F.batch_norm(x, tn.zeros(3), None, training=True)
+    with pytest.raises(ValueError, match="evaluation \\(training=False\\) needs running_mean and running_var"):
+        F.batch_norm(x, None, tn.ones(3), training=False)
+    mean, var = tn.zeros(3), tn.ones(3)
+    F.batch_norm(x, mean, var, training=True, momentum=0.5)
+    values = x.numpy().transpose(1, 0, 2).reshape(3, -1)
+    np.testing.assert_allclose(mean.numpy(), 0.5 * values.mean(axis=1), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(var.numpy(), 0.5 + 0.5 * values.var(axis=1, ddof=1), rtol=1e-5)
+
+
 # --- dropout ----------------------------------------------------------------------------------
 
 

@@ -154,14 +154,14 @@ def batch_norm(
         if t is not None and t.shape != (channels,):
             raise ShapeError(f"batch_norm: {name} has shape {t.shape}, expected ({channels},) for input {x.shape}")
     if training:
+        if (running_mean is None) != (running_var is None):
+            raise ArgumentError("batch_norm: running_mean and running_var must either both be None or neither be None")
         if x.numel() // channels < 2:
             raise ArgumentError(
                 f"batch_norm: training needs more than 1 value per channel to estimate a variance, "
                 f"got input of shape {x.shape}"
             )
-        both = running_mean is not None and running_var is not None  # PyTorch updates neither unless given both
-        running = (running_mean, running_var) if both else (None, None)
-        return BatchNorm.apply(x, weight, bias, *running, momentum, eps)
+        return BatchNorm.apply(x, weight, bias, running_mean, running_var, momentum, eps)
     if running_mean is None or running_var is None:
         raise ArgumentError("batch_norm: evaluation (training=False) needs running_mean and running_var")
     per_channel = (1, channels) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector over (N, C, ...)
