@@ -75,9 +75,8 @@ def info(warm: bool = False) -> int:
 
 # Seconds each numba kernel family took to compile cold for float64 (2-core CPU, quiet, Numba 0.68, one family and
 # dtype per process, less the process's start, 2026-12-05), and what float32 takes on top (tile.gemm's ways, float32
-# only): only used to share (family, dtype) pairs out evenly between the warm-up's processes. A family not listed
-# counts as 3. Sharing whole families (both dtypes) left one process with recurrent's 44 s; equal figures for both
-# dtypes left one with all of float32's.
+# only): only used to hand the warm-up's processes the (family, dtype) pairs longest first, so that the last pairs
+# handed out are short and the processes end together. A family not listed counts as 3.
 _COMPILE_SECONDS = {"recurrent": 13, "conv": 8, "softmax": 6, "attention": 9, "pooling": 5, "activations": 4,
                     "linalg": 6, "normalization": 4.5, "optim": 2, "embedding": 1}  # fmt: skip
 _FLOAT32_EXTRA_SECONDS = {"recurrent": 2, "conv": 13, "attention": 5, "softmax": 1, "linalg": 1.5, "activations": 1}
