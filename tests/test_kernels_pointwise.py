@@ -261,6 +261,20 @@ def test_batch_norm_matches_the_reference(backend_name, dtype, shape, layout, af
     assert_matches(*run_both("batch_norm_backward", grad, x, weight, mean, rstd), dtype)
 
 
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(
+    shape=st.tuples(st.integers(1, 5), st.integers(1, 6), st.integers(1, 9)), layout=st.sampled_from(LAYOUTS),
+    seed=seeds,
+)  # fmt: skip
+def test_channel_affine_matches_the_reference(backend_name, dtype, shape, layout, seed):
+    rng = np.random.default_rng(seed)
+    x, grad = (random_array(rng, shape, dtype, layout, scale=3.0) for _ in range(2))
+    scale, shift = (random_array(rng, shape[1:2], dtype) for _ in range(2))
+    assert_matches(*run_both("channel_affine_forward", x, scale, shift), dtype)
+    assert_matches(*run_both("channel_affine_backward", grad, x, scale), dtype)
+
+
 @pytest.mark.parametrize("offset", [2.0, 100.0])
 def test_batch_norm_of_large_channels_is_as_accurate_as_the_reference(backend_name, offset):
     """(64, 3, 784) float32: 50,176 values a channel, one of them constant (variance 0). Far from zero mean, float32
@@ -388,8 +402,8 @@ POINTWISE_KERNELS = [
     "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
     "gelu_forward", "gelu_backward", "softmax_forward", "softmax_backward", "log_softmax_forward",
     "log_softmax_backward", "cross_entropy_forward", "cross_entropy_backward", "masked_softmax_forward",
-    "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward", "embedding_backward",
-    "scatter_add", "sgd_step", "adam_step",
+    "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward", "channel_affine_forward",
+    "channel_affine_backward", "embedding_backward", "scatter_add", "sgd_step", "adam_step",
 ]  # fmt: skip
 
 
@@ -417,6 +431,7 @@ calls = [
     ("masked_softmax_forward", (x, mask), {}), ("layer_norm_forward", (x, w, b, 1e-5), {}),
     ("layer_norm_backward", (g, x, w, mean, rstd), {}), ("batch_norm_forward", (x3, w[:2], b[:2], 1e-5), {}),
     ("batch_norm_backward", (g3, x3, w[:2], bn_mean, bn_rstd), {}), ("embedding_backward", (x, labels, 4), {}),
+    ("channel_affine_forward", (x3, w[:2], b[:2]), {}), ("channel_affine_backward", (g3, x3, w[:2]), {}),
     ("scatter_add", (np.zeros((4, 4)), labels, x), {}), ("sgd_step", (x, g, g * 2), sgd),
     ("adam_step", (x, g, g * 0.1, g * g), adam),
 ]
@@ -461,7 +476,8 @@ def test_warmup_compiles_every_pointwise_kernel(dtype):
     by_name = {name: getattr(family, name) for family in families for name in inner if hasattr(family, name)}
     assert sorted(by_name) == sorted(inner)
     float_type = numba.from_dtype(np.dtype(dtype))
-    threaded_only = {"_batch_norm_forward", "_batch_norm_backward"}  # run_kernel(..., twin=False): no serial twin
+    # run_kernel(..., twin=False): no serial twin
+    threaded_only = {f"_{kind}_{way}" for kind in ("batch_norm", "channel_affine") for way in ("forward", "backward")}
     uncompiled = [
         name
         for name, kernel in by_name.items()

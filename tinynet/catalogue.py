@@ -200,6 +200,13 @@ def cases(seed: int = 0) -> list[Case]:
             lambda a, w, b: normalization.batch_norm(a, None, None, w, b, training=True),
             [x(4, 3), x(3), x(3)],
         ),
+        (
+            "batch_norm_eval",
+            lambda a, w, b: normalization.batch_norm(
+                a, constant(np.array([0.1, -0.2, 0.3])), constant(np.array([0.5, 1.0, 2.0])), w, b, training=False
+            ),
+            [x(4, 3, 2), x(3), x(3)],
+        ),
         ("embedding", lambda w: embedding.embedding(constant(np.array([[1, 0], [1, 3]])), w), [x(4, 3)]),
         ("dropout_eval", lambda a: dropout.dropout(a, 0.5, training=False), [x(4)]),
         (

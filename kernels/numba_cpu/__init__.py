@@ -44,6 +44,8 @@ from kernels.numba_cpu.linalg import linear_backward, linear_forward, matmul
 from kernels.numba_cpu.normalization import (
     batch_norm_backward,
     batch_norm_forward,
+    channel_affine_backward,
+    channel_affine_forward,
     layer_norm_backward,
     layer_norm_forward,
 )

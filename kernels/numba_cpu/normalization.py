@@ -204,6 +204,52 @@ def batch_norm_backward(grad, x, weight, mean, rstd):
     return grad_x, grad_weight, grad_bias
 
 
+@threaded()
+def _channel_affine_forward(x, scale, shift, y):
+    batch, channels, length = x.shape
+    for c in numba.prange(channels):
+        a, b = scale[c], shift[c]
+        for n in range(batch):
+            for i in range(length):
+                y[n, c, i] = x[n, c, i] * a + b
+
+
+def channel_affine_forward(x, scale, shift):
+    """As numpy_ref.channel_affine_forward, a channel per thread. x: (N, C, L); scale, shift: (C,)."""
+    if not _usable(x, scale, shift) or scale is None or shift is None:
+        return numpy_ref.channel_affine_forward(x, scale, shift)
+    x = contiguous(x)
+    y = np.empty_like(x)
+    # twin=False: no serial twin, as batch norm's (1 s of compiling).
+    run_kernel(_channel_affine_forward, x.size, x, contiguous(scale), contiguous(shift), y, twin=False)
+    return y
+
+
+@threaded(fastmath=REORDER_SUMS)
+def _channel_affine_backward(grad, x, scale, grad_x, grad_scale, grad_shift):
+    batch, channels, length = x.shape
+    for c in numba.prange(channels):
+        a, sum_g, sum_gx = scale[c], 0.0, 0.0  # sums in float64, as batch norm's
+        for n in range(batch):
+            for i in range(length):
+                g = grad[n, c, i]
+                grad_x[n, c, i] = g * a
+                sum_g += g
+                sum_gx += g * x[n, c, i]
+        grad_scale[c], grad_shift[c] = sum_gx, sum_g
+
+
+def channel_affine_backward(grad, x, scale):
+    """As numpy_ref.channel_affine_backward: one pass a channel writes grad_x and sums both vector gradients."""
+    if not (_usable(x, scale) and scale is not None and same_floats(x, grad) and grad.shape == x.shape):
+        return numpy_ref.channel_affine_backward(grad, x, scale)
+    x, grad = contiguous(x), contiguous(grad)
+    grad_x = np.empty_like(x)
+    grad_scale, grad_shift = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
+    run_kernel(_channel_affine_backward, x.size, grad, x, contiguous(scale), grad_x, grad_scale, grad_shift, twin=False)
+    return grad_x, grad_scale, grad_shift
+
+
 @warms_up
 def warm_up(dtype: np.dtype) -> None:
     """Compile the layer-norm and batch-norm kernels for dtype (see common.warms_up)."""
@@ -213,3 +259,4 @@ def warm_up(dtype: np.dtype) -> None:
     x = x.reshape(2, 3, 2)
     y, mean, rstd = batch_norm_forward(x, x[0, :, 0].copy(), x[1, :, 0].copy(), 1e-5)
     batch_norm_backward(y, x, x[0, :, 0].copy(), mean, rstd)
+    channel_affine_backward(channel_affine_forward(x, mean, rstd), x, mean)

@@ -30,6 +30,8 @@ from kernels.numpy_ref.linalg import linear_backward, linear_forward, matmul
 from kernels.numpy_ref.normalization import (
     batch_norm_backward,
     batch_norm_forward,
+    channel_affine_backward,
+    channel_affine_forward,
     layer_norm_backward,
     layer_norm_forward,
 )
@@ -67,7 +69,10 @@ FAMILIES = {
         "cross_entropy_forward", "cross_entropy_backward",
     ),
     "embedding": ("scatter_add", "embedding_backward"),
-    "normalization": ("layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward"),
+    "normalization": (
+        "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
+        "channel_affine_forward", "channel_affine_backward",
+    ),
     "attention": ("masked_softmax_forward", "attention_forward", "attention_backward"),
     "conv": ("conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward"),
     "pooling": ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"),

@@ -73,3 +73,18 @@ def batch_norm_backward(grad, x, weight, mean, rstd):
     mean_g, mean_g_xhat = g.mean(axis=per_channel), (g * xhat).mean(axis=per_channel)
     grad_x = rstd[:, None] * (g - mean_g[:, None] - xhat * mean_g_xhat[:, None])
     return grad_x, grad_weight, grad_bias
+
+
+def channel_affine_forward(x, scale, shift):
+    """Scale and shift each channel: y = x * scale[c] + shift[c] (batch norm in evaluation, the per-channel weight
+    and bias of group and instance norm).
+
+    x: (N, C, L); scale, shift: (C,) -> y: (N, C, L).
+    """
+    return x * scale[:, None] + shift[:, None]
+
+
+def channel_affine_backward(grad, x, scale):
+    """Gradients of channel_affine_forward. grad, x: (N, C, L); scale: (C,) -> grad_x: (N, C, L), grad_scale: (C,)
+    = sum of grad * x over every axis but C, grad_shift: (C,) = sum of grad over them."""
+    return grad * scale[:, None], (grad * x).sum(axis=(0, 2)), grad.sum(axis=(0, 2))

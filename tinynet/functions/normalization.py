@@ -8,6 +8,7 @@ the batch (and positions), and keeps running averages of them for evaluation.
 import math
 from collections.abc import Sequence
 
+from kernels.numpy_ref import array_module
 from tinynet import backend
 from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
@@ -96,6 +97,38 @@ class BatchNorm(Function):
         )  # fmt: skip
 
 
+class ChannelAffine(Function):
+    """Scale and shift each channel: batch norm in evaluation, and group and instance norm's weight and bias.
+
+    forward:    y = x · scale_c + shift_c, for channel c of x: (N, C, *)
+    derivative: dL/dx = dL/dy · scale_c, dL/dscale_c = Σ dL/dy x, dL/dshift_c = Σ dL/dy (over every axis but C)
+    kernels:    channel_affine_forward, channel_affine_backward
+    """
+
+    @staticmethod
+    def forward(ctx, x, scale, shift):
+        x3 = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, L), as batch norm's
+        ctx.save_for_backward(x3, scale)
+        return backend.for_arrays(x3, scale, shift).channel_affine_forward(x3, scale, shift).reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x3, scale = ctx.saved
+        grad_x, grad_scale, grad_shift = backend.for_arrays(grad).channel_affine_backward(
+            grad.reshape(x3.shape), x3, scale
+        )
+        return grad_x.reshape(grad.shape), grad_scale, grad_shift
+
+
+def channel_affine(x: Tensor, scale: Tensor | None, shift: Tensor | None) -> Tensor:
+    """x * scale + shift per channel of x: (N, C, *); scale, shift: (C,) or None (ones, zeros)."""
+    if scale is None and shift is None:
+        return x
+    channels = x.shape[1]
+    ones, zeros = (Tensor(array_module(x.array).full(channels, v, dtype=x.dtype)) for v in (1, 0))
+    return ChannelAffine.apply(x, ones if scale is None else scale, zeros if shift is None else shift)
+
+
 def floating_only(op: str, x: Tensor) -> None:
     """Refuse integer and bool inputs, as PyTorch's normalizations do (their statistics are fractions)."""
     if not x.is_floating_point():
@@ -164,10 +197,9 @@ def batch_norm(
         return BatchNorm.apply(x, weight, bias, running_mean, running_var, momentum, eps)
     if running_mean is None or running_var is None:
         raise ArgumentError("batch_norm: evaluation (training=False) needs running_mean and running_var")
-    per_channel = (1, channels) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector over (N, C, ...)
-    xhat = (x - running_mean.reshape(per_channel)) / sqrt(running_var.reshape(per_channel) + eps)
+    # (x - mean) / sqrt(var + eps) * weight + bias is x * scale + shift: the (C,) vectors first, then one pass.
+    scale = 1 / sqrt(running_var + eps)
     if weight is not None:
-        xhat = xhat * weight.reshape(per_channel)
-    if bias is not None:
-        xhat = xhat + bias.reshape(per_channel)
-    return xhat
+        scale = scale * weight
+    shift = -running_mean * scale
+    return channel_affine(x, scale, shift if bias is None else shift + bias)

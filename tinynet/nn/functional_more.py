@@ -14,7 +14,7 @@ from tinynet.amp_policy import autocast_op
 from tinynet.dtypes import finfo
 from tinynet.errors import ArgumentError, ShapeError
 from tinynet.functions.linalg import matmul
-from tinynet.functions.normalization import floating_only, layer_norm
+from tinynet.functions.normalization import channel_affine, floating_only, layer_norm
 from tinynet.functions.shape import permute, reshape, unsqueeze
 from tinynet.tensor import Tensor
 
@@ -46,14 +46,6 @@ def _per_channel(t: Tensor, ndim: int) -> Tensor:
     return reshape(t, (t.shape[0],) + (1,) * (ndim - 2))
 
 
-def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
-    if weight is not None:
-        y = y * _per_channel(weight, y.ndim)
-    if bias is not None:
-        y = y + _per_channel(bias, y.ndim)
-    return y
-
-
 @autocast_op("group_norm")
 def group_norm(
     input: Tensor,  # noqa: A002 (PyTorch's name)
@@ -80,7 +72,7 @@ def group_norm(
     per_group = channels // num_groups * math.prod(input.shape[2:])
     rows = reshape(input, (n, num_groups, per_group))
     y = reshape(layer_norm(rows, (per_group,), None, None, eps), input.shape)
-    return _affine(y, weight, bias)
+    return channel_affine(y, weight, bias)
 
 
 def instance_norm(
@@ -113,7 +105,7 @@ def instance_norm(
         if running_mean is None or running_var is None:
             raise ArgumentError("instance_norm: use_input_stats=False needs running_mean and running_var")
         mean, var = _per_channel(running_mean, input.ndim), _per_channel(running_var, input.ndim)
-        return _affine((input - mean) / (var + eps).sqrt(), weight, bias)
+        return channel_affine((input - mean) / (var + eps).sqrt(), weight, bias)
     if positions < 2:
         raise ArgumentError(
             f"instance_norm: Expected more than 1 spatial element when training, got input size {list(input.shape)}"
@@ -127,7 +119,7 @@ def instance_norm(
             running.array += momentum * batch.mean(axis=0).astype(running.dtype, copy=False)
             running.mark_changed()
     y = reshape(layer_norm(rows, (positions,), None, None, eps), input.shape)
-    return _affine(y, weight, bias)
+    return channel_affine(y, weight, bias)
 
 
 def rms_norm(

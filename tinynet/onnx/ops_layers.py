@@ -107,6 +107,15 @@ def _batch_norm(b: Builder, args, out, op: str = ""):
     return y
 
 
+@mapping("ChannelAffine")
+def _channel_affine(b: Builder, args, out, op: str = ""):
+    # x * scale + shift per channel (batch norm in evaluation, group and instance norm's weight and bias).
+    x, scale, shift = args
+    per_channel = b.ints([1, x.shape[1], *(1,) * (x.ndim - 2)], "per_channel")  # (C,) -> (1, C, 1, ...)
+    scaled = b.node("Mul", [b.value(x), b.node("Reshape", [b.value(scale), per_channel])])
+    return b.node("Add", [scaled, b.node("Reshape", [b.value(shift), per_channel])])
+
+
 def _reduce_value(b: Builder, op_type: str, value: str, axes: list) -> str:
     if b.opset >= 18:
         return b.node(op_type, [value, b.ints(axes, "axes")], keepdims=1)
