@@ -150,6 +150,20 @@ def test_layer_norm_with_many_rows_and_several_column_tiles(launched, dtype, aff
     _check("layer_norm_backward", (g, x, weight, mean, rstd), {}, launched)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_and_channel_affine_on_channels_of_more_values_than_a_block_has_threads(launched, dtype, affine):
+    rng = np.random.default_rng(4)
+    x, g = (rng.standard_normal((9, 5, 37)).astype(dtype) * 3 + 1 for _ in range(2))  # 333 values a channel
+    weight, bias = (rng.standard_normal(5).astype(dtype) if affine else None for _ in range(2))
+    _check("batch_norm_forward", (x, weight, bias, 1e-5), {}, launched)
+    _, mean, rstd = numpy_ref.batch_norm_forward(x, weight, bias, 1e-5)
+    _check("batch_norm_backward", (g, x, weight, mean, rstd), {}, launched)
+    scale, shift = (rng.standard_normal(5).astype(dtype) for _ in range(2))
+    _check("channel_affine_forward", (x, scale, shift), {}, launched)
+    _check("channel_affine_backward", (g, x, scale), {}, launched)  # (_check: a CUDA kernel ran, not the reference)
+
+
 def _attention_masks(rng, lead, tq, tk, dtype) -> dict:
     causal = np.tril(np.ones((tq, tk), dtype=bool))  # broadcast over the batch: read in place, stride 0
     per_head = rng.random((*lead, tq, tk)) < 0.6

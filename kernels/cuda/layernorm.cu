@@ -86,3 +86,97 @@ extern "C" __global__ void layer_norm_backward_params(const scalar_t* __restrict
         grad_bias[j] = gb;
     }
 }
+
+// --- batch normalization and the per-channel scale and shift, on x: (N, C, L) ---------------------------------
+// One block per channel c, its threads striding over the channel's N * L values: value k is x[(n C + c) L + i]
+// with n = k / L, i = k % L.
+
+__device__ index_t channel_offset(index_t k, index_t c, index_t channels, index_t length) {
+    return ((k / length) * channels + c) * length + k % length;
+}
+
+// Each channel's mean and biased variance (two passes: the mean, then the squared deviations), then
+// y = (x - mean) * (rstd * weight) + bias. weight and bias may be null.
+extern "C" __global__ void batch_norm_forward(const scalar_t* __restrict__ x, const scalar_t* __restrict__ weight,
+                                              const scalar_t* __restrict__ bias, scalar_t* __restrict__ y,
+                                              scalar_t* __restrict__ mean_out, scalar_t* __restrict__ rstd_out,
+                                              index_t batch, index_t channels, index_t length, scalar_t eps) {
+    index_t c = blockIdx.x, count = batch * length;
+    scalar_t total = 0;
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) total += x[channel_offset(k, c, channels, length)];
+    scalar_t mean = block_sum(total) / (scalar_t)count;
+    scalar_t squares = 0;
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) {
+        scalar_t centered = x[channel_offset(k, c, channels, length)] - mean;
+        squares += centered * centered;
+    }
+    scalar_t rstd = 1 / math_sqrt(block_sum(squares) / (scalar_t)count + eps);
+    scalar_t scale = weight ? rstd * weight[c] : rstd, shift = bias ? bias[c] : 0;
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) {
+        index_t at = channel_offset(k, c, channels, length);
+        y[at] = (x[at] - mean) * scale + shift;
+    }
+    if (threadIdx.x == 0) {
+        mean_out[c] = mean;
+        rstd_out[c] = rstd;
+    }
+}
+
+// With g = grad * weight: dL/dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), xhat = (x - mean) * rstd,
+// dL/dweight = sum of grad * xhat, dL/dbias = sum of grad, over the channel's values.
+extern "C" __global__ void batch_norm_backward(const scalar_t* __restrict__ grad, const scalar_t* __restrict__ x,
+                                               const scalar_t* __restrict__ weight, const scalar_t* __restrict__ mean,
+                                               const scalar_t* __restrict__ rstd, scalar_t* __restrict__ grad_x,
+                                               scalar_t* __restrict__ grad_weight, scalar_t* __restrict__ grad_bias,
+                                               index_t batch, index_t channels, index_t length) {
+    index_t c = blockIdx.x, count = batch * length;
+    scalar_t mu = mean[c], r = rstd[c], w = weight ? weight[c] : 1;
+    scalar_t g_total = 0, gx_total = 0;
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) {
+        index_t at = channel_offset(k, c, channels, length);
+        g_total += grad[at];
+        gx_total += grad[at] * ((x[at] - mu) * r);
+    }
+    g_total = block_sum(g_total);
+    gx_total = block_sum(gx_total);
+    scalar_t g_mean = w * g_total / (scalar_t)count, gx_mean = w * gx_total / (scalar_t)count;
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) {
+        index_t at = channel_offset(k, c, channels, length);
+        grad_x[at] = r * (grad[at] * w - g_mean - (x[at] - mu) * r * gx_mean);
+    }
+    if (threadIdx.x == 0) {
+        grad_weight[c] = gx_total;
+        grad_bias[c] = g_total;
+    }
+}
+
+// y = x * scale[c] + shift[c], every value in a grid-stride loop.
+extern "C" __global__ void channel_affine_forward(const scalar_t* __restrict__ x, const scalar_t* __restrict__ scale,
+                                                  const scalar_t* __restrict__ shift, scalar_t* __restrict__ y,
+                                                  index_t n, index_t channels, index_t length) {
+    for (index_t k = blockIdx.x * (index_t)blockDim.x + threadIdx.x; k < n; k += (index_t)gridDim.x * blockDim.x) {
+        index_t c = (k / length) % channels;
+        y[k] = x[k] * scale[c] + shift[c];
+    }
+}
+
+// dL/dx = grad * scale[c]; dL/dscale = sum of grad * x, dL/dshift = sum of grad: one block per channel.
+extern "C" __global__ void channel_affine_backward(const scalar_t* __restrict__ grad, const scalar_t* __restrict__ x,
+                                                   const scalar_t* __restrict__ scale, scalar_t* __restrict__ grad_x,
+                                                   scalar_t* __restrict__ grad_scale, scalar_t* __restrict__ grad_shift,
+                                                   index_t batch, index_t channels, index_t length) {
+    index_t c = blockIdx.x, count = batch * length;
+    scalar_t a = scale[c], g_total = 0, gx_total = 0;
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) {
+        index_t at = channel_offset(k, c, channels, length);
+        grad_x[at] = grad[at] * a;
+        g_total += grad[at];
+        gx_total += grad[at] * x[at];
+    }
+    g_total = block_sum(g_total);
+    gx_total = block_sum(gx_total);
+    if (threadIdx.x == 0) {
+        grad_scale[c] = gx_total;
+        grad_shift[c] = g_total;
+    }
+}

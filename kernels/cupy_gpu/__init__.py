@@ -43,7 +43,14 @@ from kernels.cupy_gpu.conv import (
 )
 from kernels.cupy_gpu.embedding import embedding_backward
 from kernels.cupy_gpu.linalg import matmul
-from kernels.cupy_gpu.normalization import layer_norm_backward, layer_norm_forward
+from kernels.cupy_gpu.normalization import (
+    batch_norm_backward,
+    batch_norm_forward,
+    channel_affine_backward,
+    channel_affine_forward,
+    layer_norm_backward,
+    layer_norm_forward,
+)
 from kernels.cupy_gpu.optim import adam_step, sgd_step
 from kernels.cupy_gpu.pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from kernels.cupy_gpu.softmax import (

@@ -1,4 +1,5 @@
-"""Layer normalization over the last axis (layernorm.cu), forward and backward.
+"""Layer normalization over the last axis, batch normalization and the per-channel scale and shift (layernorm.cu),
+forward and backward.
 
 The forward and the input gradient run one block per row, its ``row_threads(cols)`` threads striding
 over the columns and summing across the block; the weight and bias gradients are column sums over every
@@ -6,7 +7,7 @@ row, tiled 32 columns a block.
 """
 
 from kernels import numpy_ref
-from kernels.cupy_gpu.common import contiguous, cupy, fits, launch, row_threads
+from kernels.cupy_gpu.common import THREADS, blocks, contiguous, cupy, fits, launch, row_threads
 
 
 def layer_norm_forward(x, weight, bias, eps):
@@ -54,3 +55,65 @@ def layer_norm_backward(grad, x, weight, mean, rstd):
         grad_rows, rows, mean, rstd, grad_weight, grad_bias, len(rows), cols,
     )  # fmt: skip
     return grad_x.reshape(x.shape), grad_weight, grad_bias
+
+
+def batch_norm_forward(x, weight, bias, eps):
+    """As numpy_ref.batch_norm_forward: x: (N, C, L); weight, bias: (C,) or None. One block per channel."""
+    given = tuple(a for a in (weight, bias) if a is not None)
+    if x.ndim != 3 or not fits(x, *given) or any(a.shape != x.shape[1:2] for a in given):
+        return numpy_ref.batch_norm_forward(x, weight, bias, eps)
+    batch, channels, length = x.shape
+    x = contiguous(x)
+    weight, bias = (None if a is None else contiguous(a) for a in (weight, bias))
+    y, mean, rstd = cupy.empty_like(x), cupy.empty(channels, dtype=x.dtype), cupy.empty(channels, dtype=x.dtype)
+    launch(
+        "layernorm", "batch_norm_forward", x.dtype, (channels,), (row_threads(batch * length),),
+        x, weight, bias, y, mean, rstd, batch, channels, length, x.dtype.type(eps),
+    )  # fmt: skip
+    return y, mean, rstd
+
+
+def batch_norm_backward(grad, x, weight, mean, rstd):
+    """As numpy_ref.batch_norm_backward: grad, x: (N, C, L); weight: (C,) or None; mean, rstd: (C,)."""
+    vectors = (mean, rstd) if weight is None else (mean, rstd, weight)
+    shapes_agree = x.ndim == 3 and grad.shape == x.shape and all(v.shape == x.shape[1:2] for v in vectors)
+    if not (shapes_agree and fits(grad, x, *vectors)):
+        return numpy_ref.batch_norm_backward(grad, x, weight, mean, rstd)
+    batch, channels, length = x.shape
+    grad, x, mean, rstd = (contiguous(a) for a in (grad, x, mean, rstd))
+    weight = None if weight is None else contiguous(weight)
+    grad_x = cupy.empty_like(x)
+    grad_weight, grad_bias = cupy.empty(channels, dtype=x.dtype), cupy.empty(channels, dtype=x.dtype)
+    launch(
+        "layernorm", "batch_norm_backward", x.dtype, (channels,), (row_threads(batch * length),),
+        grad, x, weight, mean, rstd, grad_x, grad_weight, grad_bias, batch, channels, length,
+    )  # fmt: skip
+    return grad_x, grad_weight, grad_bias
+
+
+def channel_affine_forward(x, scale, shift):
+    """As numpy_ref.channel_affine_forward: x: (N, C, L); scale, shift: (C,). A grid-stride loop over x."""
+    if x.ndim != 3 or not fits(x, scale, shift) or scale.shape != x.shape[1:2] or shift.shape != scale.shape:
+        return numpy_ref.channel_affine_forward(x, scale, shift)
+    x, scale, shift = contiguous(x), contiguous(scale), contiguous(shift)
+    y = cupy.empty_like(x)
+    launch(
+        "layernorm", "channel_affine_forward", x.dtype, (blocks(x.size),), (THREADS,),
+        x, scale, shift, y, x.size, x.shape[1], x.shape[2],
+    )  # fmt: skip
+    return y
+
+
+def channel_affine_backward(grad, x, scale):
+    """As numpy_ref.channel_affine_backward: grad, x: (N, C, L); scale: (C,). One block per channel."""
+    if x.ndim != 3 or grad.shape != x.shape or scale.shape != x.shape[1:2] or not fits(grad, x, scale):
+        return numpy_ref.channel_affine_backward(grad, x, scale)
+    batch, channels, length = x.shape
+    grad, x, scale = contiguous(grad), contiguous(x), contiguous(scale)
+    grad_x = cupy.empty_like(x)
+    grad_scale, grad_shift = cupy.empty(channels, dtype=x.dtype), cupy.empty(channels, dtype=x.dtype)
+    launch(
+        "layernorm", "channel_affine_backward", x.dtype, (channels,), (row_threads(batch * length),),
+        grad, x, scale, grad_x, grad_scale, grad_shift, batch, channels, length,
+    )  # fmt: skip
+    return grad_x, grad_scale, grad_shift
