@@ -248,3 +248,20 @@ def test_a_worker_error_is_reported_and_a_hung_worker_killed(bench_modules):
         assert time.perf_counter() - started < 10 and process.returncode == -signal.SIGKILL
     finally:
         torch.close()
+
+
+def test_every_model_step_runs_as_a_pytorch_program_on_tinynet(monkeypatch):
+    """benchmarks/model_steps.py's steps are PyTorch programs: on tinynet each trains (its loss finite, and lower
+    after two more steps than the first), as it does on PyTorch."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import model_steps
+
+    import tinynet
+
+    names = list(model_steps._models(tinynet.nn, tinynet.nn.functional))
+    assert len(names) == 19
+    for name in names:
+        step = model_steps._step(tinynet, name)
+        first = step().item()
+        step()
+        assert np.isfinite(first) and step().item() < first, name
