@@ -124,9 +124,10 @@ def channel_affine(x: Tensor, scale: Tensor | None, shift: Tensor | None) -> Ten
     """x * scale + shift per channel of x: (N, C, *); scale, shift: (C,) or None (ones, zeros)."""
     if scale is None and shift is None:
         return x
-    channels = x.shape[1]
-    ones, zeros = (Tensor(array_module(x.array).full(channels, v, dtype=x.dtype)) for v in (1, 0))
-    return ChannelAffine.apply(x, ones if scale is None else scale, zeros if shift is None else shift)
+    xp = array_module(x.array)
+    scale = Tensor(xp.ones(x.shape[1], dtype=x.dtype)) if scale is None else scale
+    shift = Tensor(xp.zeros(x.shape[1], dtype=x.dtype)) if shift is None else shift
+    return ChannelAffine.apply(x, scale, shift)
 
 
 def floating_only(op: str, x: Tensor) -> None:

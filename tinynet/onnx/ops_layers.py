@@ -91,29 +91,31 @@ def _layer_norm(b: Builder, args, out, op: str = ""):
 @mapping("BatchNorm")
 def _batch_norm(b: Builder, args, out, op: str = ""):
     # Batch norm with the batch's own statistics (training, or track_running_stats=False): each channel's mean and
-    # biased variance over every other axis, then its scale and shift. (In evaluation batch_norm is elementwise ops
-    # on the running statistics; the running statistics' update is training's, not the graph's.)
+    # biased variance over every other axis, then its scale and shift. (Evaluation is ChannelAffine, below; the
+    # running statistics' update is training's, not the graph's.)
     x, weight, bias, _running_mean, _running_var, _momentum, eps = args
     axes = [0, *range(2, x.ndim)]
     value = b.value(x)
     centred = b.node("Sub", [value, _reduce(b, "ReduceMean", x, axes, True)])
     variance = _reduce_value(b, "ReduceMean", b.node("Mul", [centred, centred]), axes)
     std = b.node("Sqrt", [b.node("Add", [variance, b.scalar(eps, out.dtype)])])
-    y = b.node("Div", [centred, std])
-    per_channel = b.ints([1, x.shape[1], *(1,) * (x.ndim - 2)], "per_channel")  # (C,) -> (1, C, 1, ...)
-    for vector, op_type in ((weight, "Mul"), (bias, "Add")):
-        if vector is not None:
-            y = b.node(op_type, [y, b.node("Reshape", [b.value(vector), per_channel])])
-    return y
+    return _scale_and_shift(b, b.node("Div", [centred, std]), x.ndim, weight, bias)
 
 
 @mapping("ChannelAffine")
 def _channel_affine(b: Builder, args, out, op: str = ""):
     # x * scale + shift per channel (batch norm in evaluation, group and instance norm's weight and bias).
     x, scale, shift = args
-    per_channel = b.ints([1, x.shape[1], *(1,) * (x.ndim - 2)], "per_channel")  # (C,) -> (1, C, 1, ...)
-    scaled = b.node("Mul", [b.value(x), b.node("Reshape", [b.value(scale), per_channel])])
-    return b.node("Add", [scaled, b.node("Reshape", [b.value(shift), per_channel])])
+    return _scale_and_shift(b, b.value(x), x.ndim, scale, shift)
+
+
+def _scale_and_shift(b: Builder, value: str, ndim: int, scale, shift) -> str:
+    """value * scale + shift with (C,) vectors (either may be None) over (N, C, ...): reshaped to (1, C, 1, ...)."""
+    for vector, op_type in ((scale, "Mul"), (shift, "Add")):
+        if vector is not None:
+            per_channel = b.ints([1, vector.shape[0], *(1,) * (ndim - 2)], "per_channel")
+            value = b.node(op_type, [value, b.node("Reshape", [b.value(vector), per_channel])])
+    return value
 
 
 def _reduce_value(b: Builder, op_type: str, value: str, axes: list) -> str:
