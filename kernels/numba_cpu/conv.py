@@ -142,6 +142,11 @@ def _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols):
                 to = ((c * kh + i) * kw + j) * oh * ow * size
                 for oy in range(oh):
                     start = ((c * padded_h + oy * sh + i * dh) * padded_w + j * dw) * size
+                    if sw == 1:  # the row's windows, all lanes, are one contiguous run
+                        for e in range(ow * size):
+                            cols[_index(to + e)] = lanes[_index(start + e)]
+                        to += ow * size
+                        continue
                     if size == 1:
                         for ox in range(ow):
                             cols[_index(to + ox)] = lanes[_index(start + ox * sw)]
@@ -165,6 +170,11 @@ def _fold_lanes(cols, channels, padded_h, padded_w, size, geometry, lanes):
                 start = ((c * kh + i) * kw + j) * oh * ow * size
                 for oy in range(oh):
                     to = ((c * padded_h + oy * sh + i * dh) * padded_w + j * dw) * size
+                    if sw == 1:
+                        for e in range(ow * size):
+                            lanes[_index(to + e)] += cols[_index(start + e)]
+                        start += ow * size
+                        continue
                     if size == 1:
                         for ox in range(ow):
                             lanes[_index(to + ox * sw)] += cols[_index(start + ox)]
@@ -322,9 +332,17 @@ def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, by_tiles
 # (64, 32, 13, 13) * (64, 32, 3, 3), 0.84x. Its first layer, windows of 9 values (one channel), took 1.2x: the copies
 # of the output outweigh the product's, so windows of fewer than IN_PLACE_FROM values are unfolded. The second
 # layer's gain did not show in lesson 08's step (1.01x, in-process alternation), while compiling the kernel took
-# 2.7 s of the lesson's cold start: outputs of fewer than IN_PLACE_PIXELS pixels are unfolded too.
+# 2.7 s of the lesson's cold start: outputs of fewer than IN_PLACE_PIXELS pixels are unfolded too. From 128 pixels
+# on, in place (and then 3x3 by Winograd) measured faster on 2026-12-06: (64, 32, 14, 14) * (64, 32, 3, 3), pad 1,
+# forward 0.76x, backward 0.69x, the weight gradient alone 0.62x; a conv1d over 128 outputs, (64, 32, 128) * (32,
+# 32, 5), 0.74x / 0.81x / 0.83x. At 64-121 pixels Winograd's tiles made the forward and backward 1.2-1.8x slower.
 IN_PLACE_FROM = 64
-IN_PLACE_PIXELS = 256
+IN_PLACE_PIXELS = 128
+# Outputs of fewer pixels than this are multiplied a group of samples at a time (_group_size). From 64 on one sample
+# a product was as fast or faster (2026-12-06, 2 threads): a conv1d over 128 outputs, (64, 32, 128) * (32, 32, 5),
+# took 0.69x the time of groups of 3 forward, 0.73x backward (the lanes' copies outweighed the product's gain), and
+# a 5x5 stride-2 conv over 256 outputs, (32, 3, 32, 32) * (32, 3, 5, 5), 0.55x / 0.64x of groups of 2.
+GROUP_BELOW = 64
 
 
 @numba.njit(cache=True)
@@ -503,9 +521,12 @@ def _in_place(batch: int, window: int, pixels: int, threads: int, stride, dtype)
 
 
 def _group_size(batch: int, rows: int, pixels: int, threads: int) -> int:
-    """How many samples one product takes: enough for >= 512 columns (BLAS is slow on thin products), few
-    enough that the (rows, group * pixels) column buffer stays within 256 KB, at most a thread's share."""
-    return max(1, min(512 // pixels, (1 << 16) // max(1, rows * pixels), batch // threads))
+    """How many samples one product takes: one from GROUP_BELOW pixels on, else enough for >= 512 columns (products
+    are slow on thin ones) and at least 16, few enough that the (rows, group * pixels) column buffer stays within
+    1 MB (a core's L2 here), at most a thread's share."""
+    if pixels >= GROUP_BELOW:
+        return 1
+    return max(1, min(max(512 // pixels, 16), (1 << 18) // max(1, rows * pixels), batch // threads))
 
 
 def _conv_arrays(*arrays):
@@ -547,8 +568,9 @@ class _Plan(NamedTuple):
 @functools.lru_cache(maxsize=1024)
 def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available: int, passes: int) -> _Plan:
     """conv2d_forward's plan (passes 1, out_hw None: from the geometry), or conv2d_backward's (passes 2, or 1 for
-    grad_w alone, which is never read in place; out_hw the gradient's), worked out once per shapes: 2-3 us of Python
-    a call otherwise. The C function of the kernel it chooses (in place, or Winograd's) is made ready."""
+    grad_w alone, read in place where the forward's windows are; out_hw the gradient's), worked out once per shapes:
+    2-3 us of Python a call otherwise. The C function of the kernel it chooses (in place, or Winograd's) is made
+    ready."""
     forward, n, o, window = out_hw is None, x_shape[0], w_shape[0], w_shape[1] * w_shape[2] * w_shape[3]
     out_hw = out_hw or output_size(x_shape[2:], w_shape[2:], stride, padding, dilation)
     pixels = out_hw[0] * out_hw[1]
@@ -569,7 +591,7 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
         in_place = min(full) >= 0 and cheap and _in_place(n, o * w_shape[2] * w_shape[3], x_shape[2] * x_shape[3],
                                                               threads, stride, dtype)  # fmt: skip
     else:
-        in_place = False
+        in_place = windows_in_place
     use_winograd = winograd_fits and (forward or passes == 2)  # (grad_w alone keeps the direct kernel)
     if use_winograd:
         winograd.WINOGRAD.ready()
@@ -607,13 +629,17 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True, bias
     """As numpy_ref.conv2d_backward: grad_w sums unfold(x[n]) @ grad[n]^T over samples (per-thread partial
     sums), grad_x[n] = fold(w^T @ grad[n]); both in one parallel pass, and the bias's gradient too with bias_grad
     (each thread adding up the rows of the gradient it has in its cache). With input_grad=False, grad_w alone
-    (conv_transpose2d_backward's pass without its first product): no w^T @ grad, no fold."""
+    (conv_transpose2d_backward's pass without its first product, or an input that needs no gradient): no w^T @ grad,
+    no fold, and the windows read in place where the forward reads them."""
     grad, x, w = _conv_arrays(grad, x, w)
     n, o, oh, ow = grad.shape
     options = (tuple(stride), tuple(padding), tuple(dilation), numba.get_num_threads(), 2 if input_grad else 1)
     plan = _plan(x.shape, w.shape, (oh, ow), x.dtype, *options)
     work, threads, geometry, grad = plan.work, plan.threads, plan.geometry, grad.reshape(n, o, oh * ow)
     if not input_grad:
+        if plan.in_place:
+            grad_w, bias_sums = _in_place_weight_grad(grad, x, w, plan, bias_grad)
+            return _with_bias_grad((None, grad_w), bias_sums)
         _, partial, bias_sums = _convolve(work, threads, geometry, grad, image=x, bias_grad=bias_grad)
         return _with_bias_grad((None, _weight_grad(partial, w)), bias_sums)
     if plan.winograd:  # both gradients in one pass, sample by sample (winograd.py)
