@@ -112,7 +112,7 @@ def test_backward_kernels_match_the_reference(backend_name, case, seed, grads_of
 
 @numba_usable
 def test_numba_hands_large_hidden_sizes_to_the_reference():
-    """Above _LOOPS_UP_TO the RNN and the GRU run the reference; the LSTM runs its product kernels at every size.
+    """Above _LOOPS_UP_TO the RNN runs the reference; the LSTM and the GRU run their product kernels at every size.
     Either way numba's results are the reference's."""
     from kernels import numba_cpu
     from kernels.numba_cpu import recurrent
@@ -301,8 +301,9 @@ def test_warmup_compiles_every_recurrent_kernel(dtype):
     assert recurrent.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     recurrent.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    # The LSTM's kernels are its per-step products (see test_kernels_lstm_products.py), the others' per-sample loops.
-    inner = [f"_{kind}_{way}{'_gemm' if kind == 'lstm' else ''}" for kind in GATES for way in ("forward", "backward")]
+    # The LSTM's and the GRU's kernels are their per-step products (see test_kernels_gate_products.py), the RNN's its
+    # per-sample loops.
+    inner = [f"_{kind}_{way}{'_gemm' if kind != 'rnn' else ''}" for kind in GATES for way in ("forward", "backward")]
     uncompiled = [
         name for name in inner if not any(sig[0].dtype == float_type for sig in getattr(recurrent, name).signatures)
     ]

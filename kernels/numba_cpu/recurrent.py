@@ -6,9 +6,7 @@ from kernels import numpy_ref
 from kernels.numba_cpu.common import (
     REORDER_SUMS,
     SPLIT_WORK,
-    exp,
     float32_and_float64_only,
-    gate_tanh,
     numba,
     run_kernel,
     sigmoid,
@@ -18,18 +16,17 @@ from kernels.numba_cpu.common import (
 )
 from kernels.numba_cpu.linalg import matmul
 
-# The RNN and the GRU: one kernel per direction and pass, parallel over the batch: each sample's recurrence is
-# independent of the others. Within a sample, a step's h_{t-1} W_hh^T is written as loops: for each k, add h[k]
-# times row k of W_hh^T to the gate pre-activations (an axpy over gates*H contiguous values, which LLVM
-# vectorizes); backward adds each gate's gradient times a row of W_hh the same way. grad_w_hh sums over every sample
-# and step, so it is one BLAS matmul after the parallel loop rather than a race inside it.
+# The RNN: one kernel per direction and pass, parallel over the batch: each sample's recurrence is independent of
+# the others. Within a sample, a step's h_{t-1} W_hh^T is written as loops: for each k, add h[k] times row k of
+# W_hh^T to the pre-activations (an axpy over H contiguous values, which LLVM vectorizes); backward adds the
+# gradient times a row of W_hh the same way. grad_w_hh sums over every sample and step, so it is one BLAS matmul
+# after the parallel loop rather than a race inside it.
 # Gate math stays in the input dtype: ``one`` is 1 of that dtype (a bare 1 would promote float32 to float64).
 # Small problems (gradchecks, a few short sequences) run on one thread: see ``common.run_kernel``.
 # Large hidden sizes go to the reference instead, whose per-step BLAS matmul over the whole batch beats
-# these loops from H ~ 64 up. Forward + backward of a GRU over (T, N) = (40, 100) float32, one thread:
-# H = 6: 1.05 ms here, 2.5 ms there; H = 16: 2.4 / 3.4; H = 64: 11.5 / 10.3; H = 96: 23.2 / 17.4.
-# (Measured on one thread; on more, these loops also split the batch between them.) The GRU's gates take their
-# tanh from libm's exp (common.gate_tanh), the RNN's from expm1 (common.tanh): see gate_tanh.
+# these loops from H ~ 64 up (measured on the GRU when it had such loops, (T, N) = (40, 100) float32, one thread,
+# forward + backward: H = 6: 1.05 ms here, 2.5 ms there; H = 64: 11.5 / 10.3; H = 96: 23.2 / 17.4).
+# The GRU and the LSTM have kernels of one product per step instead (below).
 _LOOPS_UP_TO = 64
 
 
@@ -41,21 +38,6 @@ def _as(dtype, array, zeros_shape=None):
 def _work(out, w_hh) -> int:
     """Multiply-adds of a recurrent kernel, roughly: per state value, a row of W_hh and ~8 for the gates."""
     return out.size * (w_hh.shape[0] + 8)
-
-
-def _recurrent_weight_grads(grad_gh, out, h0, b_hh):
-    """As the reference: grad_w_hh = grad_gh^T h_{t-1} summed over steps and samples in one matmul.
-
-    grad_b_hh sums grad_gh's rows as ones @ grad_gh, a BLAS matrix-vector product: NumPy's sum over the
-    leading axis took 7x as long (measured 72 us against 10 us at (4000, 18) float32).
-    """
-    h_prev = np.empty_like(out)
-    h_prev[0] = 0 if h0 is None else h0
-    h_prev[1:] = out[:-1]
-    rows = out.shape[0] * out.shape[1]
-    grad_gh = grad_gh.reshape(rows, -1)
-    grad_w_hh = matmul(grad_gh.T, h_prev.reshape(rows, -1))
-    return grad_w_hh, None if b_hh is None else matmul(np.ones(rows, grad_gh.dtype), grad_gh)
 
 
 @numba.njit(cache=True)
@@ -126,86 +108,15 @@ def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlineari
     return grad_gi, *_recurrent_weight_grads(grad_gi, out, h0, b_hh), grad_h0
 
 
-@threaded()
-def _gru_forward(gi, w_hh_t, b_hh, h0, out, saved):
-    length, batch, size = out.shape
-    for n in numba.prange(batch):
-        h, gh = h0[n].copy(), np.empty(3 * size, out.dtype)
-        for t in range(length):
-            for j in range(3 * size):  # loops, not slice assignments, here and below: those cost seconds to compile
-                gh[j] = b_hh[j]
-            _add_times_rows(gh, h, w_hh_t)
-            for j in range(size):
-                r = sigmoid(gi[t, n, j] + gh[j])
-                z = sigmoid(gi[t, n, size + j] + gh[size + j])
-                candidate = gate_tanh(gi[t, n, 2 * size + j] + r * gh[2 * size + j])
-                h[j] = candidate + z * (h[j] - candidate)
-                out[t, n, j] = h[j]
-                saved[t, n, j], saved[t, n, size + j] = r, z
-                saved[t, n, 2 * size + j], saved[t, n, 3 * size + j] = candidate, gh[2 * size + j]
-
-
-@threaded()
-def _gru_backward(grad_out, grad_last, w_hh, h0, out, saved, grad_gi, grad_gh, grad_h0):
-    length, batch, size = out.shape
-    one = out.dtype.type(1)
-    for n in numba.prange(batch):
-        dh = grad_last[n].copy()
-        for t in range(length - 1, -1, -1):
-            for j in range(size):
-                d = dh[j] + grad_out[t, n, j]
-                r, z = saved[t, n, j], saved[t, n, size + j]
-                candidate, gh_n = saved[t, n, 2 * size + j], saved[t, n, 3 * size + j]
-                h_prev = out[t - 1, n, j] if t > 0 else h0[n, j]
-                da_n = d * (one - z) * (one - candidate * candidate)
-                da_z = d * (h_prev - candidate) * z * (one - z)
-                da_r = da_n * gh_n * r * (one - r)
-                grad_gi[t, n, j], grad_gi[t, n, size + j], grad_gi[t, n, 2 * size + j] = da_r, da_z, da_n
-                grad_gh[t, n, j], grad_gh[t, n, size + j], grad_gh[t, n, 2 * size + j] = da_r, da_z, r * da_n
-                dh[j] = d * z
-            _add_times_rows(dh, grad_gh[t, n], w_hh)
-        for j in range(size):
-            grad_h0[n, j] = dh[j]
-
-
-def gru_sequence_forward(gi, w_hh, b_hh, h0):
-    """As numpy_ref.gru_sequence_forward."""
-    if w_hh.shape[1] > _LOOPS_UP_TO:
-        return numpy_ref.gru_sequence_forward(gi, w_hh, b_hh, h0)
-    dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
-    out, saved = np.empty((length, batch, size), dtype), np.empty((length, batch, 4 * size), dtype)
-    run_kernel(
-        _gru_forward, _work(out, w_hh),
-        _as(dtype, gi), _as(dtype, w_hh.T), _as(dtype, b_hh, 3 * size), _as(dtype, h0, (batch, size)), out, saved,
-        twin=False,
-    )  # fmt: skip
-    return out, saved
-
-
-def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
-    """As numpy_ref.gru_sequence_backward."""
-    if w_hh.shape[1] > _LOOPS_UP_TO:
-        return numpy_ref.gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved)
-    dtype, (length, batch, size) = out.dtype, out.shape
-    grad_gi = np.empty((length, batch, 3 * size), dtype)
-    grad_gh, grad_h0 = np.empty_like(grad_gi), np.empty((batch, size), dtype)
-    run_kernel(
-        _gru_backward, _work(out, w_hh),
-        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, w_hh), _as(dtype, h0, (batch, size)),
-        _as(dtype, out), _as(dtype, saved), grad_gi, grad_gh, grad_h0, twin=False,
-    )  # fmt: skip
-    return grad_gi, *_recurrent_weight_grads(grad_gh, out, h0, b_hh), grad_h0
-
-
 # --- the LSTM: one matrix product per step, the gates fused around it ---
-# A matrix product over the whole batch per step beats per-sample loops like the GRU's from H ~ 12 up (forward
+# A matrix product over the whole batch per step beats per-sample loops like the RNN's from H ~ 12 up (forward
 # + backward over (T, N) = (40, 100) float32, 2 threads: 0.88x their time at H = 12, 0.59x at 16, 0.37x at 64;
 # but 1.7x at H = 6, 1.5x for lesson 10's (20, 4, 5), 35 against 52 us). The LSTM has these kernels alone:
 # loops as well cost 2.4 s more compiling per dtype (tinynet warmup). The reference also multiplies per step, but
 # spends some 15 NumPy calls per step on the gates (forward) and 20 on their gradients (backward), each on an
 # (N, H) slice: at (T, N, H) = (35, 20, 128) that Python and the temporaries cost more than the
 # products. These kernels make each step one product (h_{t-1} W_hh^T forward, da_t W_hh backward, written
-# into preallocated blocks) and one pass over the gates, written so that LLVM vectorizes it (``_sigmoid`` and
+# into preallocated blocks) and one pass over the gates, written so that LLVM vectorizes it (``sigmoid`` and
 # ``tanh`` on the polynomial exp; no libm calls). Threads split the batch into blocks of rows, one per
 # thread, each running its own recurrence (samples are independent, so no thread waits for another at any
 # step). h_t is written straight into out[t], the next step's left operand.
@@ -274,13 +185,6 @@ def _rows_dot(x, w, out):
             out[r, j] = total
 
 
-@numba.njit(cache=True, inline="always")
-def _sigmoid(x):
-    """1 / (1 + exp(-x)) on the polynomial exp (common.exp), which vectorizes: 0 where exp(-x) overflows."""
-    one = type(x)(1)
-    return one / (one + exp(-x))
-
-
 def _blocks(batch: int, work: int) -> int:
     """How many blocks of rows the GEMM kernels split the batch into: one per thread, or 1 when small."""
     return 1 if work < SPLIT_WORK else max(1, min(batch, numba.get_num_threads()))
@@ -297,10 +201,10 @@ def _lstm_forward_gemm(gi, w_hh, b_hh, h0, c0, blocks, out, c_last, saved):
             for r in range(hi - lo):
                 ar, cr, gt, ht, st = a[r], c[r], gi[t, lo + r], out[t, lo + r], saved[t, lo + r]
                 for j in range(size):
-                    i = _sigmoid(ar[j] + gt[j] + b_hh[j])
-                    f = _sigmoid(ar[size + j] + gt[size + j] + b_hh[size + j])
+                    i = sigmoid(ar[j] + gt[j] + b_hh[j])
+                    f = sigmoid(ar[size + j] + gt[size + j] + b_hh[size + j])
                     g = tanh(ar[2 * size + j] + gt[2 * size + j] + b_hh[2 * size + j])
-                    o = _sigmoid(ar[3 * size + j] + gt[3 * size + j] + b_hh[3 * size + j])
+                    o = sigmoid(ar[3 * size + j] + gt[3 * size + j] + b_hh[3 * size + j])
                     cr[j] = f * cr[j] + i * g
                     ht[j] = o * tanh(cr[j])
                     st[j], st[size + j], st[2 * size + j], st[3 * size + j], st[4 * size + j] = i, f, g, o, cr[j]
@@ -337,15 +241,19 @@ def _lstm_backward_gemm(grad_out, grad_h_last, grad_c_last, w_hh_t, c0, saved, b
                 grad_h0[lo + r, j], grad_c0[lo + r, j] = dh[r, j], dc[r, j]
 
 
-def _lstm_weight_grads(grad_gi, out, h0, b_hh):
-    """grad_w_hh = Σ_t da_tᵀ h_{t-1} without assembling h_{t-1}: steps 1.. against out[:-1] in one product,
-    plus step 0 against h0 (nothing when h0 is None: zeros). grad_b_hh as `_recurrent_weight_grads`."""
-    length, batch, gates = grad_gi.shape
+def _recurrent_weight_grads(grad_gh, out, h0, b_hh):
+    """As the reference: grad_w_hh = Σ_t grad_gh_tᵀ h_{t-1}, without assembling h_{t-1}: steps 1.. against out[:-1]
+    in one product, plus step 0 against h0 (nothing when h0 is None: zeros). grad_gh: (T, N, gates*H).
+
+    grad_b_hh sums grad_gh's rows as ones @ grad_gh, a BLAS matrix-vector product: NumPy's sum over the
+    leading axis took 7x as long (measured 72 us against 10 us at (4000, 18) float32).
+    """
+    length, batch, gates = grad_gh.shape
     rows = length * batch
-    flat = grad_gi.reshape(rows, gates)
+    flat = grad_gh.reshape(rows, gates)
     grad_w_hh = matmul(flat[batch:].T, out[:-1].reshape(rows - batch, out.shape[2]))  # (0, H) when T = 1
     if h0 is not None:
-        grad_w_hh += matmul(flat[:batch].T, h0)
+        grad_w_hh += matmul(flat[:batch].T, _as(out.dtype, h0))
     return grad_w_hh, None if b_hh is None else matmul(np.ones(rows, flat.dtype), flat)
 
 
@@ -375,8 +283,90 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
         _as(dtype, w_hh.T), _as(dtype, c0, (batch, size)), _as(dtype, saved), _blocks(batch, work),
         grad_gi, grad_h0, grad_c0, twin=False,
     )  # fmt: skip
-    h0 = None if h0 is None else _as(dtype, h0)
-    return grad_gi, *_lstm_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0, grad_c0
+    return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0, grad_c0
+
+
+# --- the GRU: as the LSTM's, one product per step (h_{t-1} W_hh^T forward, grad_gh W_hh backward) and one
+# vectorized pass over its gates. The per-sample loops it had (as the RNN's, above) sent H > 64 to the reference,
+# whose 20 NumPy calls a step cost more than the products: a GRU classifier's step over (N, T) = (32, 35) at H = 128
+# took 1.1x PyTorch's, and takes 0.3x. Forward + backward, 2 threads, against the loops: (T, N, H) = (35, 32, 128)
+# 0.27x; (40, 100, 6), the bench's MNIST-1D GRU, 1.13x (its bench step as fast, in alternation); (20, 4, 5) 1.07x.
+
+
+@threaded()
+def _gru_forward_gemm(gi, w_hh, b_hh, h0, blocks, out, saved):
+    length, batch, size = out.shape
+    for k in numba.prange(blocks):
+        lo, hi = k * batch // blocks, (k + 1) * batch // blocks
+        gh = np.empty((hi - lo, 3 * size), out.dtype)
+        for t in range(length):
+            previous = h0[lo:hi] if t == 0 else out[t - 1, lo:hi]
+            _rows_dot(previous, w_hh, gh)  # gh = h_{t-1} W_hh^T
+            for r in range(hi - lo):
+                ghr, gt, hp, ht, st = gh[r], gi[t, lo + r], previous[r], out[t, lo + r], saved[t, lo + r]
+                for j in range(size):
+                    gh_n = ghr[2 * size + j] + b_hh[2 * size + j]
+                    reset = sigmoid(gt[j] + ghr[j] + b_hh[j])
+                    update = sigmoid(gt[size + j] + ghr[size + j] + b_hh[size + j])
+                    candidate = tanh(gt[2 * size + j] + reset * gh_n)
+                    ht[j] = candidate + update * (hp[j] - candidate)
+                    st[j], st[size + j], st[2 * size + j], st[3 * size + j] = reset, update, candidate, gh_n
+
+
+@threaded()
+def _gru_backward_gemm(grad_out, grad_h_last, w_hh_t, h0, out, saved, blocks, grad_gi, grad_gh, grad_h0):
+    length, batch, size = out.shape
+    one = out.dtype.type(1)
+    for k in numba.prange(blocks):
+        lo, hi = k * batch // blocks, (k + 1) * batch // blocks
+        dh, carried = grad_h_last[lo:hi].copy(), np.empty((hi - lo, size), out.dtype)
+        for t in range(length - 1, -1, -1):
+            for r in range(hi - lo):
+                n, dhr, st, gi_r, gh_r = lo + r, dh[r], saved[t, lo + r], grad_gi[t, lo + r], grad_gh[t, lo + r]
+                previous, go = out[t - 1, n] if t > 0 else h0[n], grad_out[t, n]
+                for j in range(size):
+                    d = dhr[j] + go[j]
+                    reset, update, candidate, gh_n = st[j], st[size + j], st[2 * size + j], st[3 * size + j]
+                    da_n = d * (one - update) * (one - candidate * candidate)
+                    da_z = d * (previous[j] - candidate) * update * (one - update)
+                    da_r = da_n * gh_n * reset * (one - reset)
+                    gi_r[j], gi_r[size + j], gi_r[2 * size + j] = da_r, da_z, da_n
+                    gh_r[j], gh_r[size + j], gh_r[2 * size + j] = da_r, da_z, reset * da_n
+                    dhr[j] = d * update
+            _rows_dot(grad_gh[t, lo:hi], w_hh_t, carried)  # dL/dh_{t-1} = dh z + grad_gh W_hh
+            for r in range(hi - lo):
+                for j in range(size):
+                    dh[r, j] += carried[r, j]
+        for r in range(hi - lo):
+            for j in range(size):
+                grad_h0[lo + r, j] = dh[r, j]
+
+
+def gru_sequence_forward(gi, w_hh, b_hh, h0):
+    """As numpy_ref.gru_sequence_forward."""
+    dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
+    out, saved = np.empty((length, batch, size), dtype), np.empty((length, batch, 4 * size), dtype)
+    work = _work(out, w_hh)
+    run_kernel(
+        _gru_forward_gemm, work,
+        _as(dtype, gi), _as(dtype, w_hh), _as(dtype, b_hh, 3 * size), _as(dtype, h0, (batch, size)),
+        _blocks(batch, work), out, saved, twin=False,
+    )  # fmt: skip
+    return out, saved
+
+
+def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
+    """As numpy_ref.gru_sequence_backward."""
+    dtype, (length, batch, size) = out.dtype, out.shape
+    grad_gi = np.empty((length, batch, 3 * size), dtype)
+    grad_gh, grad_h0 = np.empty_like(grad_gi), np.empty((batch, size), dtype)
+    work = _work(out, w_hh)
+    run_kernel(
+        _gru_backward_gemm, work,
+        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, w_hh.T), _as(dtype, h0, (batch, size)),
+        _as(dtype, out), _as(dtype, saved), _blocks(batch, work), grad_gi, grad_gh, grad_h0, twin=False,
+    )  # fmt: skip
+    return grad_gi, *_recurrent_weight_grads(grad_gh, _as(dtype, out), h0, b_hh), grad_h0
 
 
 float32_and_float64_only(

@@ -1,8 +1,9 @@
-"""The numba LSTM kernels (kernels/numba_cpu/recurrent.py: ``_lstm_forward_gemm``, ``_lstm_backward_gemm`` and
-their row-block product ``_rows_dot``), against the reference kernels (the spec), at the hidden sizes that
-tests/test_kernels_recurrent.py does not draw (it draws 1-5): odd batch sizes (row blocks of 4 and the rows left
-over), one and two threads (the batch split into blocks of rows), with and without bias and initial states, gi
-contiguous or time-reversed, float32 and float64; then as plain Python (NUMBA_DISABLE_JIT=1) and warmed up.
+"""The numba LSTM and GRU kernels (kernels/numba_cpu/recurrent.py: ``_lstm_forward_gemm``, ``_lstm_backward_gemm``,
+``_gru_forward_gemm``, ``_gru_backward_gemm`` and their row-block product ``_rows_dot``), against the reference
+kernels (the spec), at the hidden sizes that tests/test_kernels_recurrent.py does not draw (it draws 1-5): odd batch
+sizes (row blocks of 4 and the rows left over), one and two threads (the batch split into blocks of rows), with and
+without bias and initial states, gi contiguous or time-reversed, float32 and float64; then as plain Python
+(NUMBA_DISABLE_JIT=1) and warmed up.
 """
 
 import os
@@ -19,13 +20,18 @@ pytestmark = numba_usable
 TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
-def _inputs(rng, length, batch, size, dtype, bias, states, reverse_view):
-    gi = rng.standard_normal((length, batch, 4 * size)).astype(dtype)
+GATES = {"lstm": 4, "gru": 3}
+STATES = {"lstm": 2, "gru": 1}  # (h0, c0), or h0 alone
+
+
+def _inputs(rng, kind, length, batch, size, dtype, bias, states, reverse_view):
+    gates = GATES[kind]
+    gi = rng.standard_normal((length, batch, gates * size)).astype(dtype)
     gi = gi[::-1] if reverse_view else gi
-    w_hh = (rng.standard_normal((4 * size, size)) / np.sqrt(size)).astype(dtype)
-    b_hh = rng.standard_normal(4 * size).astype(dtype) if bias else None
-    h0, c0 = (rng.standard_normal((batch, size)).astype(dtype) if states else None for _ in range(2))
-    return gi, w_hh, b_hh, h0, c0
+    w_hh = (rng.standard_normal((gates * size, size)) / np.sqrt(size)).astype(dtype)
+    b_hh = rng.standard_normal(gates * size).astype(dtype) if bias else None
+    initial = [rng.standard_normal((batch, size)).astype(dtype) if states else None for _ in range(STATES[kind])]
+    return gi, w_hh, b_hh, *initial
 
 
 def _assert_matches(got, expected, dtype):
@@ -37,6 +43,7 @@ def _assert_matches(got, expected, dtype):
             np.testing.assert_allclose(g, e, **TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     "length, batch, size, bias, states, reverse_view, threads",
@@ -50,25 +57,26 @@ def _assert_matches(got, expected, dtype):
         (6, 9, 13, True, True, True, 2),  # gate rows shorter than a vector, columns left over both ways
     ],
 )
-def test_lstm_kernels_match_the_reference(dtype, length, batch, size, bias, states, reverse_view, threads):
+def test_gate_kernels_match_the_reference(kind, dtype, length, batch, size, bias, states, reverse_view, threads):
     import numba
 
     from kernels import numba_cpu
 
     rng = np.random.default_rng(length * 1000 + batch)
-    args = _inputs(rng, length, batch, size, dtype, bias, states, reverse_view)
+    args = _inputs(rng, kind, length, batch, size, dtype, bias, states, reverse_view)
+    forward, backward = (f"{kind}_sequence_{way}" for way in ("forward", "backward"))
     copies = [None if a is None else a.copy() for a in args]
     before = numba.get_num_threads()
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        expected = numpy_ref.lstm_sequence_forward(*args)
-        _assert_matches(numba_cpu.lstm_sequence_forward(*args), expected, dtype)
-        out, _, saved = expected
+        expected = getattr(numpy_ref, forward)(*args)
+        _assert_matches(getattr(numba_cpu, forward)(*args), expected, dtype)
+        out, saved = expected[0], expected[-1]
         grads = [rng.standard_normal((length, batch, size)).astype(dtype)]
-        grads += [rng.standard_normal((batch, size)).astype(dtype) if states else None for _ in range(2)]
+        grads += [rng.standard_normal((batch, size)).astype(dtype) if states else None for _ in range(STATES[kind])]
         kernel_args = (*grads, *args, out, saved)
-        got = numba_cpu.lstm_sequence_backward(*kernel_args)
-        _assert_matches(got, numpy_ref.lstm_sequence_backward(*kernel_args), dtype)
+        got = getattr(numba_cpu, backward)(*kernel_args)
+        _assert_matches(got, getattr(numpy_ref, backward)(*kernel_args), dtype)
     finally:
         numba.set_num_threads(before)
     for arg, copy in zip(args, copies):  # the inputs are left alone
@@ -102,30 +110,39 @@ checked = 0
 for a, e in zip(got + nb.lstm_sequence_backward(*args), forward + ref.lstm_sequence_backward(*args)):
     np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
     checked += 1
+gi = rng.standard_normal((2, 3, 3 * size))
+w_hh, b_hh = rng.standard_normal((3 * size, size)) / 8, rng.standard_normal(3 * size)
+forward, got = ref.gru_sequence_forward(gi, w_hh, b_hh, h0), nb.gru_sequence_forward(gi, w_hh, b_hh, h0)
+args = (rng.standard_normal((2, 3, size)), rng.standard_normal((3, size)), gi, w_hh, b_hh, h0, *forward)
+for a, e in zip(got + nb.gru_sequence_backward(*args), forward + ref.gru_sequence_backward(*args)):
+    np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
+    checked += 1
 print("ok", checked)
 """
 
 
-def test_the_lstm_kernels_run_as_plain_python_without_the_jit():
+def test_the_gate_kernels_run_as_plain_python_without_the_jit():
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run(
         [sys.executable, "-c", PLAIN_PYTHON_SCRIPT], capture_output=True, text=True, env=env, cwd=root
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["ok", str(3 + 5)]  # out, c_T, saved; then 5 gradients
+    assert result.stdout.split() == ["ok", str(3 + 5 + 2 + 4)]  # LSTM: out, c_T, saved, 5 gradients; GRU: 2, 4
 
 
 @jit_compiles
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_warmup_compiles_the_lstm_kernels(dtype):
+def test_warmup_compiles_the_gate_kernels(dtype):
     import numba
 
     from kernels.numba_cpu import recurrent
 
     recurrent.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    for kernel in (recurrent._lstm_forward_gemm, recurrent._lstm_backward_gemm):
+    kernels = (recurrent._lstm_forward_gemm, recurrent._lstm_backward_gemm, recurrent._gru_forward_gemm,
+               recurrent._gru_backward_gemm)  # fmt: skip
+    for kernel in kernels:
         # The threaded kernel only: small inputs run it on one thread (twin=False), so no serial twin is compiled.
         assert any(sig[0].dtype == float_type for sig in kernel.signatures), (kernel, float_type)
         assert not kernel.serial.signatures, kernel
