@@ -227,6 +227,18 @@ def test_masked_softmax_matches_the_reference(backend_name, dtype, shape, data, 
     assert_matches(*run_both("masked_softmax_forward", x, mask), dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("width", [5, 50, 64, 100])  # numba's max: compared as floats below 64, as bits from 64
+def test_masked_softmax_without_a_mask_treats_nan_and_infinite_rows_as_the_reference(backend_name, dtype, width):
+    """A row with a NaN is not shifted (the reference's max is NaN) and comes out unnormalized; a row with +inf
+    gives NaN there and zeros elsewhere; a row of -inf gives zeros."""
+    x = np.random.default_rng(width).standard_normal((5, width)).astype(dtype)
+    x[1, 3], x[2, width - 1], x[3] = np.nan, np.inf, -np.inf
+    got, expected = run_both("masked_softmax_forward", x, None)
+    assert np.isnan(got[1]).sum() == 1 and (got[3] == 0).all()
+    np.testing.assert_allclose(got, expected, **TOLERANCE[dtype])
+
+
 # --- layer norm -----------------------------------------------------------------------------
 
 

@@ -40,19 +40,29 @@ from kernels.numba_cpu.tile import dot, times_transposed
 
 @threaded(fastmath=REORDER_SUMS)
 def _masked_softmax_forward(x, mask, mask_row, y):
-    minus_inf = x.dtype.type(-np.inf)
+    minus_inf, zero = x.dtype.type(-np.inf), x.dtype.type(0)
     for i in numba.prange(x.shape[0]):
-        row, allowed, out = x[i], mask[mask_row[i]], y[i]
-        top = minus_inf
-        for j in range(row.size):
-            if allowed[j] and (row[j] > top or row[j] != row[j]):  # a NaN max stays NaN, as np.max
-                top = row[j]
-        if not math.isfinite(top):
-            top = x.dtype.type(0)  # as the reference: a row whose max is not finite is not shifted
-        total = x.dtype.type(0)
-        for j in range(row.size):
-            out[j] = exp(row[j] - top) if allowed[j] else x.dtype.type(0)
-            total += out[j]
+        row, out = x[i], y[i]
+        total = zero
+        if mask.shape[0] == 0:  # no mask: loops without a test per entry, which vectorize
+            top = row_max(row)
+            top = top if math.isfinite(top) else zero  # as the reference: a row whose max is not finite is not shifted
+            for j in range(row.size):
+                out[j] = exp(row[j] - top)
+                total += out[j]
+            if total != total:  # a NaN in the row, which the reference's max would have been: no shift
+                for j in range(row.size):
+                    out[j] = exp(row[j])
+        else:
+            allowed, top = mask[mask_row[i]], minus_inf
+            for j in range(row.size):
+                if allowed[j] and (row[j] > top or row[j] != row[j]):  # a NaN max stays NaN, as np.max
+                    top = row[j]
+            if not math.isfinite(top):
+                top = zero  # as the reference: a row whose max is not finite is not shifted
+            for j in range(row.size):
+                out[j] = exp(row[j] - top) if allowed[j] else zero
+                total += out[j]
         if total > 0:
             for j in range(row.size):
                 out[j] = out[j] / total
@@ -73,8 +83,7 @@ def masked_softmax_forward(x, mask):
     lead, width = shape[:-1], shape[-1]
     rows = contiguous(np.broadcast_to(x, shape)).reshape(-1, width)
     if mask is None:
-        mask = np.ones((1, width), dtype=bool)
-        mask_row = np.zeros(rows.shape[0], dtype=np.intp)
+        mask, mask_row = np.empty((0, width), dtype=bool), np.zeros(rows.shape[0], dtype=np.intp)
     else:
         mask = mask.reshape((1,) * (len(shape) - mask.ndim) + mask.shape)
         mask_lead = mask.shape[:-1]

@@ -196,7 +196,8 @@ def attention_weights(
 
 
 def _weights(query: Tensor, key: Tensor, mask: Tensor | None, scale: float) -> Tensor:
-    scores = matmul(query, transpose(key, -2, -1)) * scale
+    scores = matmul(query, transpose(key, -2, -1))
+    scores = scores if scale == 1 else scores * scale
     if mask is not None and mask.dtype != np.bool_:
         scores, mask = scores + mask, None
     return MaskedSoftmax.apply(scores, None if mask is None else mask.array)

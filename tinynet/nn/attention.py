@@ -99,8 +99,9 @@ class MultiheadAttention(Module):
         q, k, v = (self._heads(t, i) for i, t in enumerate((query, key, value)))
         mask = self._merged_mask(attn_mask, key_padding_mask, n, length, source, q.dtype)
         dropout_p = self.dropout if self.training else 0.0
-        if need_weights:
-            weights = F.dropout(attention_weights(q, k, mask, is_causal), dropout_p)
+        if need_weights:  # the queries scaled, not the (L, S) scores: PyTorch's order, and fewer numbers
+            scaled = q * math.sqrt(1.0 / self.head_dim)
+            weights = F.dropout(attention_weights(scaled, k, mask, is_causal, scale=1.0), dropout_p)
             out = matmul(weights, v)
             if average_attn_weights:
                 weights = weights.mean(1)
