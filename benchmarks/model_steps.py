@@ -25,8 +25,10 @@ STEP_SECONDS = 0.05  # each timed repeat lasts about this long
 REPEATS = 9
 
 
-def _models(nn, F):
-    """name -> (model factory, input shape or ("tokens", shape, vocabulary), target, loss, optimizer)."""
+def _models(lib):
+    """name -> (model factory, input shape or ("tokens", shape, vocabulary), target, loss, optimizer), for ``lib``:
+    tinynet or torch."""
+    nn, F = lib.nn, lib.nn.functional
 
     class Residual(nn.Module):
         def __init__(self, channels: int) -> None:
@@ -72,6 +74,36 @@ def _models(nn, F):
             out, _ = self.attention(x, x, x)  # need_weights: PyTorch's default
             return self.head(out.mean(1))
 
+    class TinyUNet(nn.Module):
+        """Two levels: convolutions, a max pool, an upsampling and the skip connection joined by channels."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            block = lambda c_in, c_out: nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU())  # noqa: E731
+            self.down, self.middle, self.up = block(3, 16), block(16, 32), nn.Upsample(scale_factor=2, mode="bilinear")
+            self.out = nn.Sequential(block(48, 16), nn.Conv2d(16, 1, 1))
+
+        def forward(self, x):
+            skip = self.down(x)
+            return self.out(lib.cat([skip, self.up(self.middle(F.max_pool2d(skip, 2)))], dim=1))
+
+    class PatchTransformer(nn.Module):
+        """ViT-style: 4x4 patches by a strided convolution, a class token, positions, an encoder, a head."""
+
+        def __init__(self, width: int = 64) -> None:
+            super().__init__()
+            self.patches = nn.Conv2d(3, width, 4, stride=4)
+            self.token, self.positions = nn.Parameter(lib.zeros(1, 1, width)), nn.Parameter(lib.zeros(1, 65, width))
+            layer = nn.TransformerEncoderLayer(width, 4, 2 * width, dropout=0.0, activation="gelu", batch_first=True,
+                                               norm_first=True)  # fmt: skip
+            self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 10))
+
+        def forward(self, x):
+            patches = self.patches(x).flatten(2).transpose(1, 2)
+            tokens = lib.cat([self.token.expand(x.shape[0], -1, -1), patches], dim=1) + self.positions
+            return self.head(self.encoder(tokens)[:, 0])
+
     def lenet():
         convolutions = [nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU()]
         return nn.Sequential(*convolutions, nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 64), nn.ReLU(),
@@ -83,6 +115,8 @@ def _models(nn, F):
                                           nn.ReLU(), nn.Linear(128, 10)), (64, 1, 28, 28), classes(64), "sgd"),
         "mlp_dropout_adamw": (lambda: nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
                                                     nn.Linear(512, 10)), (128, 784), classes(128), "adamw"),
+        "mlp_batchnorm": (lambda: nn.Sequential(nn.Linear(784, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.1),
+                                                nn.Linear(256, 10)), (128, 784), classes(128), "sgd"),
         "mlp_layernorm_gelu": (lambda: nn.Sequential(nn.Linear(256, 512), nn.LayerNorm(512), nn.GELU(),
                                                      nn.Linear(512, 10)), (256, 256), classes(256), "adam"),
         "autoencoder_mse": (lambda: nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 32), nn.ReLU(),
@@ -115,6 +149,9 @@ def _models(nn, F):
                                                   nn.ReLU(), nn.ConvTranspose2d(64, 32, 4, 2, 1, bias=False),
                                                   nn.BatchNorm2d(32), nn.ReLU(), nn.ConvTranspose2d(32, 1, 4, 2, 1),
                                                   nn.Tanh()), (64, 64, 1, 1), ("values", (64, 1, 28, 28)), "adam"),
+        "unet_small": (TinyUNet, (16, 3, 32, 32), ("values", (16, 1, 32, 32)), "adam"),
+        "patch_transformer": (PatchTransformer, (32, 3, 32, 32), classes(32), "adamw"),
+        "rnn_classifier": (lambda: Recurrent(nn.RNN, 128, 1, 10, False), ("tokens", (32, 35)), classes(32), "adam"),
         "gru_classifier": (lambda: Recurrent(nn.GRU, 128, 1, 10, False), ("tokens", (32, 35)), classes(32), "adam"),
         "lstm2_lm": (lambda: Recurrent(nn.LSTM, 128, 2, 1000, True), ("tokens", (20, 35)), ("classes", 700, 1000),
                      "adam"),
@@ -142,8 +179,8 @@ def _array(spec, rng: np.random.Generator, vocabulary: int = 1000):
 def _step(lib, name: str):
     """One training step of ``name`` in ``lib`` (tinynet or torch): forward, loss, backward, optimizer step; the
     step returns the loss."""
-    nn, F = lib.nn, lib.nn.functional
-    factory, input_spec, target_spec, optimizer = _models(nn, F)[name]
+    F = lib.nn.functional
+    factory, input_spec, target_spec, optimizer = _models(lib)[name]
     rng = np.random.default_rng(0)
     vocabulary = 100 if name.startswith("transformer") else 1000
     x, target = lib.tensor(_array(input_spec, rng, vocabulary)), lib.tensor(_array(target_spec, rng))
@@ -203,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import tinynet  # (imports neither numba nor PyTorch: only the steps' names are read here)
 
-    everything = list(_models(tinynet.nn, tinynet.nn.functional))
+    everything = list(_models(tinynet))
     names = everything if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = sorted(set(names) - set(everything))
     if unknown or not names:
