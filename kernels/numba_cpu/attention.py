@@ -47,12 +47,13 @@ def _masked_softmax_forward(x, mask, mask_row, y):
         if mask.shape[0] == 0:  # no mask: loops without a test per entry, which vectorize
             top = row_max(row)
             top = top if math.isfinite(top) else zero  # as the reference: a row whose max is not finite is not shifted
-            for j in range(row.size):
-                out[j] = exp(row[j] - top)
-                total += out[j]
-            if total != total:  # a NaN in the row, which the reference's max would have been: no shift
+            while True:
                 for j in range(row.size):
-                    out[j] = exp(row[j])
+                    out[j] = exp(row[j] - top)
+                    total += out[j]
+                if total == total or top == zero:
+                    break
+                top, total = zero, zero  # a NaN in the row, which the reference's max would have been: no shift
         else:
             allowed, top = mask[mask_row[i]], minus_inf
             for j in range(row.size):
