@@ -18,7 +18,7 @@ from kernels.numpy_ref.activations import (
     tanh_forward,
 )
 from kernels.numpy_ref.attention import attention_backward, attention_forward, masked_softmax_forward
-from kernels.numpy_ref.common import array_module
+from kernels.numpy_ref.common import array_module, select
 from kernels.numpy_ref.conv import (
     conv2d_backward,
     conv2d_forward,

@@ -6,7 +6,7 @@ The rarer ones compute inline in ``activations_smooth`` (SiLU, Mish, GELU's tanh
 
 import warnings
 
-from kernels.numpy_ref import array_module
+from kernels.numpy_ref import array_module, select
 from tinynet import backend
 from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
@@ -113,12 +113,12 @@ class LeakyReLU(Function):
     def forward(ctx, x, negative_slope):
         ctx.save_for_backward(x)
         ctx.negative_slope = negative_slope
-        return array_module(x).where(x > 0, x, negative_slope * x)
+        return select(x > 0, x, negative_slope * x)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved
-        return array_module(x).where(x > 0, grad, ctx.negative_slope * grad), None
+        return select(x > 0, grad, ctx.negative_slope * grad), None
 
 
 class ELU(Function):
@@ -133,7 +133,7 @@ class ELU(Function):
     def forward(ctx, x, alpha, scale, input_scale):
         xp = array_module(x)
         # expm1 only of the non-positive part, so large positive x never overflows the unused branch.
-        y = scale * xp.where(x > 0, x, alpha * xp.expm1(input_scale * xp.minimum(x, 0)))
+        y = scale * select(x > 0, x, alpha * xp.expm1(input_scale * xp.minimum(x, 0)))
         ctx.save_for_backward(x, y)
         ctx.constants = alpha, scale, input_scale
         return y
@@ -143,7 +143,7 @@ class ELU(Function):
         x, y = ctx.saved
         alpha, scale, input_scale = ctx.constants
         # For x <= 0, d/dx scale α (e^(s x) - 1) = s scale α e^(s x) = s (y + scale α), s = input_scale.
-        grad_x = array_module(x).where(x > 0, scale * grad, grad * (input_scale * (y + scale * alpha)))
+        grad_x = select(x > 0, scale * grad, grad * (input_scale * (y + scale * alpha)))
         return grad_x, None, None, None
 
 
@@ -163,12 +163,12 @@ class Softplus(Function):
         ctx.threshold = threshold
         # log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|): never overflows. Linear above the threshold.
         smooth = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / beta
-        return xp.where(bx > threshold, x, smooth).astype(x.dtype, copy=False)
+        return select(bx > threshold, x, smooth).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (bx,) = ctx.saved
-        slope = array_module(bx).where(bx > ctx.threshold, 1, backend.for_arrays(bx).sigmoid_forward(bx))
+        slope = select(bx > ctx.threshold, 1, backend.for_arrays(bx).sigmoid_forward(bx))
         return (grad * slope).astype(grad.dtype, copy=False), None, None
 
 
@@ -281,7 +281,7 @@ def rrelu(input: Tensor, lower: float = 1 / 8, upper: float = 1 / 3, training: b
         return inplace_result("rrelu", input, LeakyReLU.apply(input, (lower + upper) / 2), inplace)
     xp = array_module(input.array)
     slopes = xp.asarray(generator().uniform(lower, upper, input.shape))
-    noise = xp.where(input.array > 0, 1, slopes).astype(input.dtype)
+    noise = select(input.array > 0, 1, slopes).astype(input.dtype)
     return inplace_result("rrelu", input, mul(input, Tensor(noise)), inplace)
 
 

@@ -5,7 +5,7 @@ Where a piece meets the next, the gradient is PyTorch's choice at that point (e.
 gradient at x = min_val or max_val), so values there agree too.
 """
 
-from kernels.numpy_ref import array_module
+from kernels.numpy_ref import array_module, select
 from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function, unbroadcast
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
@@ -31,7 +31,7 @@ class Hardtanh(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved
         low, high = ctx.bounds
-        return array_module(x).where((x > low) & (x < high), grad, 0).astype(grad.dtype, copy=False), None, None
+        return select((x > low) & (x < high), grad, 0).astype(grad.dtype, copy=False), None, None
 
 
 class Hardswish(Function):
@@ -51,8 +51,7 @@ class Hardswish(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved
-        xp = array_module(x)
-        return xp.where(x <= -3, 0, xp.where(x < 3, grad * (x / 3 + 0.5), grad)).astype(grad.dtype, copy=False)
+        return select(x <= -3, 0, select(x < 3, grad * (x / 3 + 0.5), grad)).astype(grad.dtype, copy=False)
 
 
 class Hardsigmoid(Function):
@@ -71,7 +70,7 @@ class Hardsigmoid(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved
-        return array_module(x).where((x > -3) & (x < 3), grad / 6, 0).astype(grad.dtype, copy=False)
+        return select((x > -3) & (x < 3), grad / 6, 0).astype(grad.dtype, copy=False)
 
 
 class Threshold(Function):
@@ -86,12 +85,12 @@ class Threshold(Function):
     def forward(ctx, x, threshold, value):
         ctx.save_for_backward(x)
         ctx.threshold = threshold
-        return array_module(x).where(x > threshold, x, value).astype(x.dtype, copy=False)
+        return select(x > threshold, x, value).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved
-        return array_module(x).where(x > ctx.threshold, grad, 0).astype(grad.dtype, copy=False), None, None
+        return select(x > ctx.threshold, grad, 0).astype(grad.dtype, copy=False), None, None
 
 
 class Softshrink(Function):
@@ -104,10 +103,9 @@ class Softshrink(Function):
 
     @staticmethod
     def forward(ctx, x, lambd):
-        xp = array_module(x)
         ctx.save_for_backward(x)
         ctx.lambd = lambd
-        return xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, 0)).astype(x.dtype, copy=False)
+        return select(x > lambd, x - lambd, select(x < -lambd, x + lambd, 0)).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -137,7 +135,7 @@ class Hardshrink(Function):
 
 def _outside(x, lambd, values):
     # values where x lies outside [-lambd, lambd], else 0 (the endpoints count as inside, as in PyTorch).
-    return array_module(x).where((x < -lambd) | (x > lambd), values, 0).astype(values.dtype, copy=False)
+    return select((x < -lambd) | (x > lambd), values, 0).astype(values.dtype, copy=False)
 
 
 class PReLU(Function):
@@ -153,17 +151,16 @@ class PReLU(Function):
         slope = _channel_slope(weight, x.ndim)
         ctx.save_for_backward(x, slope)
         ctx.weight_shape = weight.shape
-        return array_module(x).where(x > 0, x, slope * x)
+        return select(x > 0, x, slope * x)
 
     @staticmethod
     def backward(ctx, grad):
         x, slope = ctx.saved
-        xp = array_module(x)
         need_x, need_weight = ctx.needs_input_grad
-        grad_x = xp.where(x > 0, grad, slope * grad) if need_x else None
+        grad_x = select(x > 0, grad, slope * grad) if need_x else None
         grad_weight = None
         if need_weight:
-            grad_weight = unbroadcast(xp.where(x > 0, 0, grad * x), slope.shape).reshape(ctx.weight_shape)
+            grad_weight = unbroadcast(select(x > 0, 0, grad * x), slope.shape).reshape(ctx.weight_shape)
         return grad_x, grad_weight
 
 
