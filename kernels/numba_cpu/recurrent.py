@@ -1,8 +1,11 @@
 """Recurrent layers over whole sequences (RNN, GRU, LSTM), forward and backward, given the input projections."""
 
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 from kernels import numpy_ref
+from kernels.numba_cpu.by_name import ByName, data_pointer
 from kernels.numba_cpu.common import (
     REORDER_SUMS,
     SPLIT_WORK,
@@ -185,6 +188,41 @@ def _rows_dot(x, w, out):
             out[r, j] = total
 
 
+def _rows_dot_by_pointers(x, w, out, m, n, depth):
+    """_rows_dot on pointers to C-contiguous (m, depth), (n, depth) and (m, n)."""
+    _rows_dot(numba.carray(x, (m, depth)), numba.carray(w, (n, depth)), numba.carray(out, (m, n)))
+
+
+# _rows_dot compiled once per dtype as a C function, which the four product kernels call by name: each threaded
+# kernel otherwise optimized its own copies of it (see by_name.py).
+_ROWS_DOT = {
+    number: ByName(f"tinynet_rows_dot_{number}", types.void(*[types.CPointer(number)] * 3, *[types.intp] * 3),
+                   _rows_dot_by_pointers)
+    for number in (types.float32, types.float64)
+}  # fmt: skip
+
+
+def rows_dot(x, w, out):
+    """out = x @ w.T (see _rows_dot), which kernels call through its C function (_ROWS_DOT; each row of x, w and out
+    contiguous, one after the other). As plain Python, _rows_dot itself."""
+    _rows_dot(x, w, out)
+
+
+@overload(rows_dot, inline="always")
+def _rows_dot_by_name(x, w, out):
+    external = _ROWS_DOT[x.dtype].external
+
+    def by_name(x, w, out):
+        external(data_pointer(x), data_pointer(w), data_pointer(out), out.shape[0], out.shape[1], x.shape[1])
+
+    return by_name
+
+
+def _ready(dtype) -> None:
+    """The C function the product kernels call, compiled (or loaded) before they are."""
+    _ROWS_DOT[numba.from_dtype(dtype)].ready()
+
+
 def _blocks(batch: int, work: int) -> int:
     """How many blocks of rows the GEMM kernels split the batch into: one per thread, or 1 when small."""
     return 1 if work < SPLIT_WORK else max(1, min(batch, numba.get_num_threads()))
@@ -197,7 +235,7 @@ def _lstm_forward_gemm(gi, w_hh, b_hh, h0, c0, blocks, out, c_last, saved):
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         c, a = c0[lo:hi].copy(), np.empty((hi - lo, 4 * size), out.dtype)
         for t in range(length):
-            _rows_dot(h0[lo:hi] if t == 0 else out[t - 1, lo:hi], w_hh, a)  # a = h_{t-1} W_hh^T
+            rows_dot(h0[lo:hi] if t == 0 else out[t - 1, lo:hi], w_hh, a)  # a = h_{t-1} W_hh^T
             for r in range(hi - lo):
                 ar, cr, gt, ht, st = a[r], c[r], gi[t, lo + r], out[t, lo + r], saved[t, lo + r]
                 for j in range(size):
@@ -235,7 +273,7 @@ def _lstm_backward_gemm(grad_out, grad_h_last, grad_c_last, w_hh_t, c0, saved, b
                     da[2 * size + j] = dcj * i * (one - g * g)
                     da[3 * size + j] = d * tanh_c * o * (one - o)
                     dcr[j] = dcj * f
-            _rows_dot(grad_gi[t, lo:hi], w_hh_t, dh)  # dL/dh_{t-1} = da_t W_hh
+            rows_dot(grad_gi[t, lo:hi], w_hh_t, dh)  # dL/dh_{t-1} = da_t W_hh
         for r in range(hi - lo):
             for j in range(size):
                 grad_h0[lo + r, j], grad_c0[lo + r, j] = dh[r, j], dc[r, j]
@@ -263,6 +301,7 @@ def lstm_sequence_forward(gi, w_hh, b_hh, h0, c0):
     out, c_last = np.empty((length, batch, size), dtype), np.empty((batch, size), dtype)
     saved = np.empty((length, batch, 5 * size), dtype)
     work = _work(out, w_hh)
+    _ready(dtype)
     run_kernel(
         _lstm_forward_gemm, work,
         _as(dtype, gi), _as(dtype, w_hh), _as(dtype, b_hh, 4 * size), _as(dtype, h0, (batch, size)),
@@ -277,6 +316,7 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
     grad_gi = np.empty((length, batch, 4 * size), dtype)
     grad_h0, grad_c0 = np.empty((batch, size), dtype), np.empty((batch, size), dtype)
     work = _work(out, w_hh)
+    _ready(dtype)
     run_kernel(
         _lstm_backward_gemm, work,
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, grad_cT, (batch, size)),
@@ -301,7 +341,7 @@ def _gru_forward_gemm(gi, w_hh, b_hh, h0, blocks, out, saved):
         gh = np.empty((hi - lo, 3 * size), out.dtype)
         for t in range(length):
             previous = h0[lo:hi] if t == 0 else out[t - 1, lo:hi]
-            _rows_dot(previous, w_hh, gh)  # gh = h_{t-1} W_hh^T
+            rows_dot(previous, w_hh, gh)  # gh = h_{t-1} W_hh^T
             for r in range(hi - lo):
                 ghr, gt, hp, ht, st = gh[r], gi[t, lo + r], previous[r], out[t, lo + r], saved[t, lo + r]
                 for j in range(size):
@@ -333,7 +373,7 @@ def _gru_backward_gemm(grad_out, grad_h_last, w_hh_t, h0, out, saved, blocks, gr
                     gi_r[j], gi_r[size + j], gi_r[2 * size + j] = da_r, da_z, da_n
                     gh_r[j], gh_r[size + j], gh_r[2 * size + j] = da_r, da_z, reset * da_n
                     dhr[j] = d * update
-            _rows_dot(grad_gh[t, lo:hi], w_hh_t, carried)  # dL/dh_{t-1} = dh z + grad_gh W_hh
+            rows_dot(grad_gh[t, lo:hi], w_hh_t, carried)  # dL/dh_{t-1} = dh z + grad_gh W_hh
             for r in range(hi - lo):
                 for j in range(size):
                     dh[r, j] += carried[r, j]
@@ -347,6 +387,7 @@ def gru_sequence_forward(gi, w_hh, b_hh, h0):
     dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
     out, saved = np.empty((length, batch, size), dtype), np.empty((length, batch, 4 * size), dtype)
     work = _work(out, w_hh)
+    _ready(dtype)
     run_kernel(
         _gru_forward_gemm, work,
         _as(dtype, gi), _as(dtype, w_hh), _as(dtype, b_hh, 3 * size), _as(dtype, h0, (batch, size)),
@@ -361,6 +402,7 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
     grad_gi = np.empty((length, batch, 3 * size), dtype)
     grad_gh, grad_h0 = np.empty_like(grad_gi), np.empty((batch, size), dtype)
     work = _work(out, w_hh)
+    _ready(dtype)
     run_kernel(
         _gru_backward_gemm, work,
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, w_hh.T), _as(dtype, h0, (batch, size)),
