@@ -100,6 +100,10 @@ def _window_inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple,
         w = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
         grad = rng.standard_normal(numpy_ref.conv2d_forward(x, w, *geometry).shape).astype(dtype)
         return ((x, w, *geometry) if kernel == "conv2d_forward" else (grad, x, w, *geometry)), {}
+    if kernel.startswith("depthwise"):  # 3 channels, 2 filters each
+        w = rng.standard_normal((6, 1, 3, 2)).astype(dtype)
+        grad = rng.standard_normal(numpy_ref.depthwise_conv2d_forward(x, w, *geometry).shape).astype(dtype)
+        return ((x, w, *geometry) if kernel.endswith("_forward") else (grad, x, w, *geometry)), {}
     if kernel.startswith("conv_transpose2d"):
         w = rng.standard_normal((3, 4, 3, 2)).astype(dtype)
         geometry = ((2, 1), (1, 0), (1, 1), (1, 2))  # stride, padding, output_padding, dilation
@@ -127,7 +131,7 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         if kernel == "linear_forward":
             return (x, weight, bias), {}
         return (rng.standard_normal((5, 6)).astype(dtype), x, weight, True, True, True), {}
-    if kernel.startswith(("conv", "max_pool", "avg_pool")):
+    if kernel.startswith(("conv", "depthwise", "max_pool", "avg_pool")):
         return _window_inputs(kernel, rng, dtype)
     if kernel.startswith(("layer_norm", "batch_norm", "channel_affine", "embedding", "masked_softmax", "attention")):
         return _normalization_attention_inputs(kernel, x, g, rng, dtype)

@@ -164,6 +164,12 @@ def cases(seed: int = 0) -> list[Case]:
             [x(1, 4, 4, 5), x(2, 2, 2, 3)],
         ),
         (
+            "conv2d_depthwise",
+            lambda a, w, b: conv.conv2d(a, w, b, stride=2, padding=1, groups=3),
+            [x(2, 3, 5, 4), x(6, 1, 3, 3), x(6)],
+        ),
+        ("conv1d_depthwise", lambda a, w: conv.conv1d(a, w, padding=1, groups=2), [x(2, 2, 6), x(2, 1, 3)]),
+        (
             "conv3d",
             lambda a, w, b: conv.conv3d(a, w, b, stride=(2, 1, 1), padding=1, groups=2),
             [x(1, 2, 4, 3, 3), x(2, 1, 2, 2, 2), x(2)],

@@ -25,6 +25,7 @@ from kernels.numpy_ref.conv import (
     conv_transpose2d_backward,
     conv_transpose2d_forward,
 )
+from kernels.numpy_ref.depthwise import depthwise_conv2d_backward, depthwise_conv2d_forward
 from kernels.numpy_ref.embedding import embedding_backward, scatter_add
 from kernels.numpy_ref.linalg import linear_backward, linear_forward, matmul
 from kernels.numpy_ref.normalization import (
@@ -75,6 +76,7 @@ FAMILIES = {
     ),
     "attention": ("masked_softmax_forward", "attention_forward", "attention_backward"),
     "conv": ("conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward"),
+    "depthwise": ("depthwise_conv2d_forward", "depthwise_conv2d_backward"),
     "pooling": ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"),
     "optim": ("sgd_step", "adam_step"),
     "recurrent": (

@@ -1,7 +1,7 @@
 """Smooth activations computed inline: SiLU, Mish, GELU's tanh form, LogSigmoid, Softsign, GLU.
 
 Each is a few calls of the array module (see ``tinynet.functions``: only the activations the course's models
-use in every layer run as kernels). ``tinynet.functions.activations`` exports them with the rest.
+use in every layer run as kernels), and the backend's sigmoid kernel where they take σ. ``tinynet.functions.activations`` exports them with the rest.
 """
 
 import math
@@ -32,7 +32,7 @@ class SiLU(Function):
 
     forward:    y = x σ(x)
     derivative: dL/dx = dL/dy · σ(x) (1 + x (1 - σ(x)))
-    kernels:    none: computed inline with the array module's calls
+    kernels:    sigmoid_forward (σ); the rest inline, with the array module's calls
     """
 
     @staticmethod
@@ -52,7 +52,7 @@ class Mish(Function):
 
     forward:    y = x tanh(softplus(x)), softplus(x) = log(1 + e^x)
     derivative: dL/dx = dL/dy · (t + x σ(x) (1 - t²)), t = tanh(softplus(x))
-    kernels:    none: computed inline with the array module's calls
+    kernels:    sigmoid_forward (σ); the rest inline, with the array module's calls
     """
 
     @staticmethod
@@ -97,7 +97,7 @@ class LogSigmoid(Function):
 
     forward:    y = log σ(x) = min(x, 0) - log(1 + e^-|x|)
     derivative: dL/dx = dL/dy · σ(-x)
-    kernels:    none: computed inline with the array module's calls
+    kernels:    sigmoid_forward (σ); the rest inline, with the array module's calls
     """
 
     @staticmethod
@@ -137,7 +137,7 @@ class GLU(Function):
 
     forward:    y = a σ(b), (a, b) the two halves of x along the axis
     derivative: dL/da = dL/dy · σ(b), dL/db = dL/dy · a σ(b) (1 - σ(b)), joined back along the axis
-    kernels:    none: computed inline with the array module's calls
+    kernels:    sigmoid_forward (σ); the rest inline, with the array module's calls
     """
 
     @staticmethod

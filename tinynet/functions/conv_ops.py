@@ -3,7 +3,8 @@ arguments). The kernels (im2col + matmul) come from the backend table.
 
 Only 2-D kernels exist, so every op is made of them: a 1-D op runs them on a unit-height image (N, C, 1, L),
 a 3-D op runs them once per kernel depth tap on the depth slices it touches (a backend that speeds up conv2d
-speeds up all six). Groups split the channels and call the kernels once per group. conv2d's kernels add the bias
+speeds up all six). Groups split the channels and call the kernels once per group; conv1d and conv2d with one input
+channel per group (depthwise) have kernels of their own. conv2d's kernels add the bias
 and sum its gradient for one group (the numba kernels while the rows are in their cache); the other ops add it here.
 """
 
@@ -72,11 +73,19 @@ def _grads(ctx, grad, input_weight_grads):
     return (grad_x if need_x else None), (grad_w if need_w else None), (grad_b if need_b else None)
 
 
+def _depthwise(groups: int, weight) -> bool:
+    """Whether a grouped convolution is depthwise: one input channel per group (its own kernels, see
+    kernels/numpy_ref/depthwise.py)."""
+    return groups > 1 and weight.shape[1] == 1
+
+
 def _forward_with_bias(kernel, groups: int, x, weight, bias, *geometry):
     """conv2d_forward's output plus the bias: added by the kernel for one group (the numba kernels add it while the
     output is in their cache; NumPy's add after them cost 4 us of the MNIST-1D CNN's 25 us layers), else here."""
     if groups == 1:
         return kernel(x, weight, *geometry, bias=bias)
+    if _depthwise(groups, weight):
+        return _with_bias(backend.for_arrays(x, weight).depthwise_conv2d_forward(x, weight, *geometry), bias)
     return _with_bias(_per_group(kernel, groups, x, weight, *geometry), bias)
 
 
@@ -85,6 +94,9 @@ def _backward_with_bias(kernel, groups: int, grad, x, weight, *geometry, need_x:
     if groups == 1:
         grads = kernel(grad, x, weight, *geometry, input_grad=need_x, bias_grad=need_b)
         return grads if need_b else (*grads, None)
+    if _depthwise(groups, weight):
+        depthwise = backend.for_arrays(grad, x, weight).depthwise_conv2d_backward
+        return (*depthwise(grad, x, weight, *geometry, input_grad=need_x), None)
     return (*_grouped_backward(kernel, groups, grad, x, weight, *geometry, input_grad=need_x), None)
 
 
@@ -100,7 +112,8 @@ class Conv2d(Function):
                 group); as matrices, per group, out[n] = W cols[n] (im2col)
     derivative: dL/dx = col2im(Wᵀ dL/dout), dL/dW = Σ_n dL/dout[n] cols[n]ᵀ (per group), dL/db = Σ dL/dout over
                 (n, oh, ow)
-    kernels:    conv2d_forward, conv2d_backward
+    kernels:    conv2d_forward, conv2d_backward; depthwise_conv2d_forward, depthwise_conv2d_backward (one input
+                channel per group)
     """
 
     @staticmethod
@@ -128,7 +141,8 @@ class Conv1d(Function):
 
     forward:    conv2d's on (N, C, 1, L): out[n, o, l] = Σ_c,k w[o, c, k] x_pad[n, c, l·s + k·d] + b[o] (per group)
     derivative: conv2d's, with the unit height dropped again
-    kernels:    conv2d_forward, conv2d_backward
+    kernels:    conv2d_forward, conv2d_backward; depthwise_conv2d_forward, depthwise_conv2d_backward (one input
+                channel per group)
     """
 
     @staticmethod
