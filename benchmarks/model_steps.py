@@ -104,6 +104,17 @@ def _models(lib):
             tokens = lib.cat([self.token.expand(x.shape[0], -1, -1), patches], dim=1) + self.positions
             return self.head(self.encoder(tokens)[:, 0])
 
+    def mobile():
+        """Depthwise-separable blocks (a depthwise 3x3, BatchNorm, ReLU6, then a pointwise 1x1) after a SiLU stem."""
+
+        def block(c_in: int, c_out: int):
+            depthwise = [nn.Conv2d(c_in, c_in, 3, 2, 1, groups=c_in, bias=False), nn.BatchNorm2d(c_in), nn.ReLU6()]
+            pointwise = [nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU6()]
+            return nn.Sequential(*depthwise, *pointwise)
+
+        return nn.Sequential(nn.Conv2d(3, 32, 3, 1, 1), nn.SiLU(), block(32, 64), block(64, 128),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))  # fmt: skip
+
     def lenet():
         convolutions = [nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU()]
         return nn.Sequential(*convolutions, nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 64), nn.ReLU(),
@@ -117,6 +128,9 @@ def _models(lib):
                                                     nn.Linear(512, 10)), (128, 784), classes(128), "adamw"),
         "mlp_batchnorm": (lambda: nn.Sequential(nn.Linear(784, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.1),
                                                 nn.Linear(256, 10)), (128, 784), classes(128), "sgd"),
+        "mlp_silu_rmsprop": (lambda: nn.Sequential(nn.Linear(784, 512), nn.SiLU(), nn.Linear(512, 256),
+                                                   nn.LeakyReLU(0.1), nn.Linear(256, 10)),
+                             (128, 784), classes(128), "rmsprop"),
         "mlp_layernorm_gelu": (lambda: nn.Sequential(nn.Linear(256, 512), nn.LayerNorm(512), nn.GELU(),
                                                      nn.Linear(512, 10)), (256, 256), classes(256), "adam"),
         "autoencoder_mse": (lambda: nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 32), nn.ReLU(),
@@ -149,6 +163,7 @@ def _models(lib):
                                                   nn.ReLU(), nn.ConvTranspose2d(64, 32, 4, 2, 1, bias=False),
                                                   nn.BatchNorm2d(32), nn.ReLU(), nn.ConvTranspose2d(32, 1, 4, 2, 1),
                                                   nn.Tanh()), (64, 64, 1, 1), ("values", (64, 1, 28, 28)), "adam"),
+        "mobilenet_blocks": (mobile, (32, 3, 32, 32), classes(32), "rmsprop"),
         "unet_small": (TinyUNet, (16, 3, 32, 32), ("values", (16, 1, 32, 32)), "adam"),
         "patch_transformer": (PatchTransformer, (32, 3, 32, 32), classes(32), "adamw"),
         "rnn_classifier": (lambda: Recurrent(nn.RNN, 128, 1, 10, False), ("tokens", (32, 35)), classes(32), "adam"),
@@ -187,7 +202,8 @@ def _step(lib, name: str):
     lib.manual_seed(0)
     model = factory()
     make = {"adam": lambda p: lib.optim.Adam(p, lr=1e-3), "adamw": lambda p: lib.optim.AdamW(p, lr=1e-3),
-            "sgd": lambda p: lib.optim.SGD(p, lr=1e-2, momentum=0.9)}  # fmt: skip
+            "sgd": lambda p: lib.optim.SGD(p, lr=1e-2, momentum=0.9),
+            "rmsprop": lambda p: lib.optim.RMSprop(p, lr=1e-3)}  # fmt: skip
     opt = make[optimizer](model.parameters())
     loss = F.mse_loss if target_spec[0] == "values" else F.cross_entropy
 
