@@ -1,5 +1,5 @@
-"""The numba LSTM and GRU kernels (kernels/numba_cpu/recurrent.py: ``_lstm_forward_gemm``, ``_lstm_backward_gemm``,
-``_gru_forward_gemm``, ``_gru_backward_gemm`` and their row-block product ``_rows_dot``), against the reference
+"""The numba LSTM, GRU and RNN kernels (kernels/numba_cpu/recurrent.py: ``_lstm_forward_gemm``, ``_gru_forward_gemm``,
+``_rnn_forward_gemm``, their backwards and their row-block product ``_rows_dot``), against the reference
 kernels (the spec), at the hidden sizes that tests/test_kernels_recurrent.py does not draw (it draws 1-5): odd batch
 sizes (row blocks of 4 and the rows left over), one and two threads (the batch split into blocks of rows), with and
 without bias and initial states, gi contiguous or time-reversed, float32 and float64; then as plain Python
@@ -20,8 +20,8 @@ pytestmark = numba_usable
 TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
-GATES = {"lstm": 4, "gru": 3}
-STATES = {"lstm": 2, "gru": 1}  # (h0, c0), or h0 alone
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+STATES = {"lstm": 2, "gru": 1, "rnn": 1}  # (h0, c0), or h0 alone
 
 
 def _inputs(rng, kind, length, batch, size, dtype, bias, states, reverse_view):
@@ -34,16 +34,20 @@ def _inputs(rng, kind, length, batch, size, dtype, bias, states, reverse_view):
     return gi, w_hh, b_hh, *initial
 
 
-def _assert_matches(got, expected, dtype):
+def _assert_matches(got, expected, dtype, scaled=False):
+    """scaled: the absolute tolerance in units of each output's largest value (a ReLU RNN's values and gradients grow
+    without bound over 35 steps: float32's rounding of sums in the hundreds reaches the small entries)."""
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         assert (g is None) == (e is None)
         if e is not None:
             assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, e.shape, g.dtype, e.dtype)
-            np.testing.assert_allclose(g, e, **TOLERANCE[dtype])
+            tolerance = dict(TOLERANCE[dtype])
+            tolerance["atol"] *= max(1.0, float(np.abs(e).max(initial=0))) if scaled else 1.0
+            np.testing.assert_allclose(g, e, **tolerance)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     "length, batch, size, bias, states, reverse_view, threads",
@@ -63,20 +67,24 @@ def test_gate_kernels_match_the_reference(kind, dtype, length, batch, size, bias
     from kernels import numba_cpu
 
     rng = np.random.default_rng(length * 1000 + batch)
+    kind, *nonlinearity = kind.split("_")  # the RNN's tanh or relu, its last argument
     args = _inputs(rng, kind, length, batch, size, dtype, bias, states, reverse_view)
     forward, backward = (f"{kind}_sequence_{way}" for way in ("forward", "backward"))
+    expected = getattr(numpy_ref, forward)(*args, *nonlinearity)
     copies = [None if a is None else a.copy() for a in args]
     before = numba.get_num_threads()
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        expected = getattr(numpy_ref, forward)(*args)
-        _assert_matches(getattr(numba_cpu, forward)(*args), expected, dtype)
-        out, saved = expected[0], expected[-1]
+        got = getattr(numba_cpu, forward)(*args, *nonlinearity)
+        if kind == "rnn":  # out alone, not a tuple
+            got, expected = (got,), (expected,)
+        _assert_matches(got, expected, dtype)
+        out, saved = expected[0], expected[-1:] if kind != "rnn" else ()
         grads = [rng.standard_normal((length, batch, size)).astype(dtype)]
         grads += [rng.standard_normal((batch, size)).astype(dtype) if states else None for _ in range(STATES[kind])]
-        kernel_args = (*grads, *args, out, saved)
+        kernel_args = (*grads, *args, out, *saved, *nonlinearity)
         got = getattr(numba_cpu, backward)(*kernel_args)
-        _assert_matches(got, getattr(numpy_ref, backward)(*kernel_args), dtype)
+        _assert_matches(got, getattr(numpy_ref, backward)(*kernel_args), dtype, scaled=nonlinearity == ["relu"])
     finally:
         numba.set_num_threads(before)
     for arg, copy in zip(args, copies):  # the inputs are left alone
@@ -141,7 +149,7 @@ def test_warmup_compiles_the_gate_kernels(dtype):
     recurrent.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
     kernels = (recurrent._lstm_forward_gemm, recurrent._lstm_backward_gemm, recurrent._gru_forward_gemm,
-               recurrent._gru_backward_gemm)  # fmt: skip
+               recurrent._gru_backward_gemm, recurrent._rnn_forward_gemm, recurrent._rnn_backward_gemm)  # fmt: skip
     for kernel in kernels:
         # The threaded kernel only: small inputs run it on one thread (twin=False), so no serial twin is compiled.
         assert any(sig[0].dtype == float_type for sig in kernel.signatures), (kernel, float_type)

@@ -110,26 +110,6 @@ def test_backward_kernels_match_the_reference(backend_name, case, seed, grads_of
     _assert_matches(to_host(got), expected, dtype)
 
 
-@numba_usable
-def test_numba_hands_large_hidden_sizes_to_the_reference():
-    """Above _LOOPS_UP_TO the RNN runs the reference; the LSTM and the GRU run their product kernels at every size.
-    Either way numba's results are the reference's."""
-    from kernels import numba_cpu
-    from kernels.numba_cpu import recurrent
-
-    rng = np.random.default_rng(0)
-    size = recurrent._LOOPS_UP_TO + 1
-    for kind in KINDS:
-        name, args, options = _case(rng, kind, 2, 2, size, np.float32, True, True, False)
-        forward = getattr(numba_cpu, f"{name}_sequence_forward")(*args, **options)
-        _assert_matches(forward, getattr(numpy_ref, f"{name}_sequence_forward")(*args, **options), np.float32)
-        out = forward if name == "rnn" else forward[0]
-        grads = (np.ones_like(out), *(None,) * (2 if name == "lstm" else 1))
-        kernel_args = (*grads, *args, out, *(() if name == "rnn" else (forward[-1],)))
-        got = getattr(numba_cpu, f"{name}_sequence_backward")(*kernel_args, **options)
-        _assert_matches(got, getattr(numpy_ref, f"{name}_sequence_backward")(*kernel_args, **options), np.float32)
-
-
 def test_the_kernels_leave_their_inputs_alone(backend_name):
     rng, table = np.random.default_rng(0), backend.active()
     for kind in KINDS:
@@ -301,9 +281,8 @@ def test_warmup_compiles_every_recurrent_kernel(dtype):
     assert recurrent.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     recurrent.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    # The LSTM's and the GRU's kernels are their per-step products (see test_kernels_gate_products.py), the RNN's its
-    # per-sample loops.
-    inner = [f"_{kind}_{way}{'_gemm' if kind != 'rnn' else ''}" for kind in GATES for way in ("forward", "backward")]
+    # Every layer's kernels are its per-step products (see test_kernels_gate_products.py).
+    inner = [f"_{kind}_{way}_gemm" for kind in GATES for way in ("forward", "backward")]
     uncompiled = [
         name for name in inner if not any(sig[0].dtype == float_type for sig in getattr(recurrent, name).signatures)
     ]

@@ -4,7 +4,6 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from kernels import numpy_ref
 from kernels.numba_cpu.by_name import ByName, data_pointer
 from kernels.numba_cpu.common import (
     REORDER_SUMS,
@@ -19,18 +18,10 @@ from kernels.numba_cpu.common import (
 )
 from kernels.numba_cpu.linalg import matmul
 
-# The RNN: one kernel per direction and pass, parallel over the batch: each sample's recurrence is independent of
-# the others. Within a sample, a step's h_{t-1} W_hh^T is written as loops: for each k, add h[k] times row k of
-# W_hh^T to the pre-activations (an axpy over H contiguous values, which LLVM vectorizes); backward adds the
-# gradient times a row of W_hh the same way. grad_w_hh sums over every sample and step, so it is one BLAS matmul
-# after the parallel loop rather than a race inside it.
+# Every layer's kernels make each step one matrix product over a block of the batch (h_{t-1} W_hh^T forward, the
+# gradient times W_hh backward) and one vectorized pass over the gate values around it: see the LSTM's below.
 # Gate math stays in the input dtype: ``one`` is 1 of that dtype (a bare 1 would promote float32 to float64).
 # Small problems (gradchecks, a few short sequences) run on one thread: see ``common.run_kernel``.
-# Large hidden sizes go to the reference instead, whose per-step BLAS matmul over the whole batch beats
-# these loops from H ~ 64 up (measured on the GRU when it had such loops, (T, N) = (40, 100) float32, one thread,
-# forward + backward: H = 6: 1.05 ms here, 2.5 ms there; H = 64: 11.5 / 10.3; H = 96: 23.2 / 17.4).
-# The GRU and the LSTM have kernels of one product per step instead (below).
-_LOOPS_UP_TO = 64
 
 
 def _as(dtype, array, zeros_shape=None):
@@ -43,89 +34,20 @@ def _work(out, w_hh) -> int:
     return out.size * (w_hh.shape[0] + 8)
 
 
-@numba.njit(cache=True)
-def _add_times_rows(acc, coefficients, rows):
-    """acc += coefficients @ rows. acc: (m,), coefficients: (k,), rows: (k, m)."""
-    for k in range(rows.shape[0]):
-        c = coefficients[k]
-        for j in range(rows.shape[1]):
-            acc[j] += c * rows[k, j]
-
-
-@threaded()
-def _rnn_forward(gi, w_hh_t, b_hh, h0, relu, out):
-    length, batch, size = out.shape
-    zero = out.dtype.type(0)
-    for n in numba.prange(batch):
-        h, pre = h0[n].copy(), np.empty(size, out.dtype)
-        for t in range(length):
-            for j in range(size):
-                pre[j] = gi[t, n, j] + b_hh[j]
-            _add_times_rows(pre, h, w_hh_t)
-            for j in range(size):
-                h[j] = (pre[j] if pre[j] > 0 else zero) if relu else tanh(pre[j])
-                out[t, n, j] = h[j]
-
-
-@threaded()
-def _rnn_backward(grad_out, grad_last, w_hh, out, relu, grad_gi, grad_h0):
-    length, batch, size = out.shape
-    zero, one = out.dtype.type(0), out.dtype.type(1)
-    for n in numba.prange(batch):
-        dh = grad_last[n].copy()
-        for t in range(length - 1, -1, -1):
-            for j in range(size):
-                h, d = out[t, n, j], dh[j] + grad_out[t, n, j]
-                grad_gi[t, n, j] = (d if h > 0 else zero) if relu else d * (one - h * h)
-                dh[j] = 0
-            _add_times_rows(dh, grad_gi[t, n], w_hh)
-        for j in range(size):
-            grad_h0[n, j] = dh[j]
-
-
-def rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity):
-    """As numpy_ref.rnn_sequence_forward."""
-    if w_hh.shape[1] > _LOOPS_UP_TO:
-        return numpy_ref.rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity)
-    dtype, (batch, size) = np.result_type(gi, w_hh), gi.shape[1:]
-    out = np.empty(gi.shape, dtype)
-    run_kernel(
-        _rnn_forward, _work(out, w_hh),
-        _as(dtype, gi), _as(dtype, w_hh.T), _as(dtype, b_hh, size), _as(dtype, h0, (batch, size)),
-        nonlinearity == "relu", out, twin=False,
-    )  # fmt: skip
-    return out
-
-
-def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlinearity):
-    """As numpy_ref.rnn_sequence_backward."""
-    if w_hh.shape[1] > _LOOPS_UP_TO:
-        return numpy_ref.rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlinearity)
-    dtype, (batch, size) = out.dtype, out.shape[1:]
-    grad_gi, grad_h0 = np.empty_like(out), np.empty((batch, size), dtype)
-    run_kernel(
-        _rnn_backward, _work(out, w_hh),
-        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, w_hh), _as(dtype, out),
-        nonlinearity == "relu", grad_gi, grad_h0, twin=False,
-    )  # fmt: skip
-    return grad_gi, *_recurrent_weight_grads(grad_gi, out, h0, b_hh), grad_h0
-
-
 # --- the LSTM: one matrix product per step, the gates fused around it ---
-# A matrix product over the whole batch per step beats per-sample loops like the RNN's from H ~ 12 up (forward
-# + backward over (T, N) = (40, 100) float32, 2 threads: 0.88x their time at H = 12, 0.59x at 16, 0.37x at 64;
-# but 1.7x at H = 6, 1.5x for lesson 10's (20, 4, 5), 35 against 52 us). The LSTM has these kernels alone:
-# loops as well cost 2.4 s more compiling per dtype (tinynet warmup). The reference also multiplies per step, but
-# spends some 15 NumPy calls per step on the gates (forward) and 20 on their gradients (backward), each on an
-# (N, H) slice: at (T, N, H) = (35, 20, 128) that Python and the temporaries cost more than the
-# products. These kernels make each step one product (h_{t-1} W_hh^T forward, da_t W_hh backward, written
-# into preallocated blocks) and one pass over the gates, written so that LLVM vectorizes it (``sigmoid`` and
-# ``tanh`` on the polynomial exp; no libm calls). Threads split the batch into blocks of rows, one per
-# thread, each running its own recurrence (samples are independent, so no thread waits for another at any
-# step). h_t is written straight into out[t], the next step's left operand.
-# The step's product is ``_rows_dot``, not BLAS: its rows are few (the batch, or a thread's share of it), and
-# OpenBLAS's kernels, tuned for large blocks, ran (20, 128) @ (128, 512) at 64 GFLOP/s on one thread here, where
-# _rows_dot ran 145 (174 for (20, 512) @ (512, 128); with 10 or fewer rows BLAS fell to 30-40, _rows_dot kept 100+).
+# A matrix product over the whole batch per step beats per-sample loops (the RNN's and the GRU's were such) from H ~ 12
+# up (forward + backward over (T, N) = (40, 100) float32, 2 threads: 0.88x their time at H = 12, 0.59x at 16, 0.37x at
+# 64; but 1.7x at H = 6, 1.5x for lesson 10's (20, 4, 5), 35 against 52 us). Each layer has these kernels alone: loops
+# as well cost 2.4 s more compiling per dtype (tinynet warmup). The reference also multiplies per step, but spends some
+# 15 NumPy calls per step on the gates (forward) and 20 on their gradients (backward), each on an (N, H) slice: at (T,
+# N, H) = (35, 20, 128) that Python and the temporaries cost more than the products. These kernels make each step one
+# product (h_{t-1} W_hh^T forward, da_t W_hh backward, written into preallocated blocks) and one pass over the gates,
+# written so that LLVM vectorizes it (``sigmoid`` and ``tanh`` on the polynomial exp; no libm calls). Threads split the
+# batch into blocks of rows, one per thread, each running its own recurrence (samples are independent, so no thread
+# waits for another at any step). h_t is written straight into out[t], the next step's left operand. The step's product
+# is ``_rows_dot``, not BLAS: its rows are few (the batch, or a thread's share of it), and OpenBLAS's kernels, tuned for
+# large blocks, ran (20, 128) @ (128, 512) at 64 GFLOP/s on one thread here, where _rows_dot ran 145 (174 for (20, 512)
+# @ (512, 128); with 10 or fewer rows BLAS fell to 30-40, _rows_dot kept 100+).
 
 
 @numba.njit(cache=True, fastmath=REORDER_SUMS)
@@ -409,6 +331,74 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
         _as(dtype, out), _as(dtype, saved), _blocks(batch, work), grad_gi, grad_gh, grad_h0, twin=False,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gh, _as(dtype, out), h0, b_hh), grad_h0
+
+
+# --- the RNN: as the GRU's and the LSTM's, one product per step and one vectorized pass over the values. Its
+# per-sample loops (an axpy per row of W_hh) sent H > 64 to the reference, whose per-step NumPy product ran NumPy's
+# own BLAS threads against numba's pinned ones: an RNN classifier's step at H = 128 took 0.9-10x PyTorch's.
+
+
+@threaded()
+def _rnn_forward_gemm(gi, w_hh, b_hh, h0, relu, blocks, out):
+    length, batch, size = out.shape
+    zero = out.dtype.type(0)
+    for k in numba.prange(blocks):
+        lo, hi = k * batch // blocks, (k + 1) * batch // blocks
+        pre = np.empty((hi - lo, size), out.dtype)
+        for t in range(length):
+            rows_dot(h0[lo:hi] if t == 0 else out[t - 1, lo:hi], w_hh, pre)  # pre = h_{t-1} W_hh^T
+            for r in range(hi - lo):
+                pr, gt, ht = pre[r], gi[t, lo + r], out[t, lo + r]
+                for j in range(size):
+                    a = pr[j] + gt[j] + b_hh[j]
+                    ht[j] = (a if a > zero else zero) if relu else tanh(a)
+
+
+@threaded()
+def _rnn_backward_gemm(grad_out, grad_h_last, w_hh_t, out, relu, blocks, grad_gi, grad_h0):
+    length, batch, size = out.shape
+    zero, one = out.dtype.type(0), out.dtype.type(1)
+    for k in numba.prange(blocks):
+        lo, hi = k * batch // blocks, (k + 1) * batch // blocks
+        dh = grad_h_last[lo:hi].copy()
+        for t in range(length - 1, -1, -1):
+            for r in range(hi - lo):
+                dhr, go, ht, da = dh[r], grad_out[t, lo + r], out[t, lo + r], grad_gi[t, lo + r]
+                for j in range(size):
+                    d = dhr[j] + go[j]
+                    da[j] = (d if ht[j] > zero else zero) if relu else d * (one - ht[j] * ht[j])
+            rows_dot(grad_gi[t, lo:hi], w_hh_t, dh)  # dL/dh_{t-1} = da_t W_hh
+        for r in range(hi - lo):
+            for j in range(size):
+                grad_h0[lo + r, j] = dh[r, j]
+
+
+def rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity):
+    """As numpy_ref.rnn_sequence_forward."""
+    dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
+    out = np.empty((length, batch, size), dtype)
+    work = _work(out, w_hh)
+    _ready(dtype)
+    run_kernel(
+        _rnn_forward_gemm, work,
+        _as(dtype, gi), _as(dtype, w_hh), _as(dtype, b_hh, size), _as(dtype, h0, (batch, size)),
+        nonlinearity == "relu", _blocks(batch, work), out, twin=False,
+    )  # fmt: skip
+    return out
+
+
+def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlinearity):
+    """As numpy_ref.rnn_sequence_backward."""
+    dtype, (length, batch, size) = out.dtype, out.shape
+    grad_gi, grad_h0 = np.empty((length, batch, size), dtype), np.empty((batch, size), dtype)
+    work = _work(out, w_hh)
+    _ready(dtype)
+    run_kernel(
+        _rnn_backward_gemm, work,
+        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, w_hh.T), _as(dtype, out),
+        nonlinearity == "relu", _blocks(batch, work), grad_gi, grad_h0, twin=False,
+    )  # fmt: skip
+    return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0
 
 
 float32_and_float64_only(
