@@ -1,7 +1,8 @@
 """Smooth activations computed inline: SiLU, Mish, GELU's tanh form, LogSigmoid, Softsign, GLU.
 
 Each is a few calls of the array module (see ``tinynet.functions``: only the activations the course's models
-use in every layer run as kernels), and the backend's sigmoid kernel where they take σ. ``tinynet.functions.activations`` exports them with the rest.
+use in every layer run as kernels), and the backend's sigmoid kernel where they take σ.
+``tinynet.functions.activations`` exports them with the rest.
 """
 
 import math
