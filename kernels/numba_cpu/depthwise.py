@@ -3,9 +3,9 @@ parallel.
 
 Why not conv.py's products: a depthwise layer's windows hold one channel each, so im2col and a product per group
 made 64 kernel calls for a 64-channel layer, each a product 9 terms long (a MobileNet-style step took 2.6x
-PyTorch's). Here each (sample, channel) pair is one zero-padded plane in the thread's cache, and each tap (i, j)
-adds w * (the plane shifted by the tap) into the output plane: loops along the output's rows that LLVM
-vectorizes at stride 1.
+PyTorch's). Here each (sample, channel) pair is one zero-padded plane in the thread's cache, split into its
+stride's phases, and each tap (i, j) adds w * (its phase shifted by the tap) into the output plane: one contiguous
+loop a tap, at any stride, which LLVM vectorizes.
 """
 
 import numpy as np
