@@ -12,6 +12,7 @@ import numpy as np
 
 from kernels import numpy_ref
 from kernels.numba_cpu.common import REORDER_SUMS, float32_and_float64_only, numba, run_kernel, threaded, warms_up
+from kernels.numba_cpu.conv import _geometry as conv_geometry
 from kernels.numba_cpu.conv import _index
 from kernels.windows import output_size
 
@@ -126,10 +127,9 @@ def _depthwise_pairs(x, w, grad, geometry, first, stop, out, grad_x, partial):
 
 
 def _geometry(x, w, stride, padding, dilation, out_hw=None) -> tuple:
-    """(KH, KW, sh, sw, ph, pw, dh, dw, OH, OW), as conv.py's kernels take it."""
-    kernel = w.shape[2:]
-    out_hw = out_hw or output_size(x.shape[2:], kernel, stride, padding, dilation)
-    return (*kernel, *stride, *padding, *dilation, *out_hw)
+    """conv.py's geometry tuple (KH, KW, sh, sw, ph, pw, dh, dw, OH, OW), the output size worked out unless given."""
+    out_hw = out_hw or output_size(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    return conv_geometry(w.shape[2:], stride, padding, dilation, out_hw)
 
 
 def _fits(*arrays) -> bool:
