@@ -22,32 +22,28 @@ from kernels.numba_cpu.common import numba, scipy_blas
 
 # From this many terms per sum dot_nt beat OpenBLAS's AVX2 kernels on every product measured.
 LONG_SUM = 192
-# OpenBLAS's names of its kernels for CPUs with AVX-512.
-_AVX512_CORES = {"SKYLAKEX", "COOPERLAKE", "SAPPHIRERAPIDS"}
 
 
 def beats_blas(dtype) -> bool:
     """Whether tile.gemm and dot_nt should replace BLAS for products of ``dtype`` here: float32 (what was measured, and
-    what models train in: float64 keeps the BLAS), on a machine where they are wider than the BLAS
-    (_wider_than_blas)."""
-    return dtype == np.float32 and _wider_than_blas()
+    what models train in: float64 keeps the BLAS), on a CPU with AVX-512 that numba compiles for (_avx512)."""
+    return dtype == np.float32 and _avx512()
 
 
 @functools.cache
-def _wider_than_blas() -> bool:
-    """Whether this CPU has AVX-512 and numba compiles for it, while the OpenBLAS that numba's np.dot calls (SciPy's)
-    runs narrower kernels (held to AVX2 by OPENBLAS_CORETYPE=Haswell, as on the AMD EPYC of 2026-12-05). OpenBLAS's
-    own AVX-512 kernels were as fast or faster on most products there (conv2d's forward took 1.15x as long by
-    rows), and without AVX-512 both run the same vectors. False where the BLAS is not OpenBLAS or cannot be asked
-    (no threadpoolctl)."""
+def _avx512() -> bool:
+    """Whether numba compiles for this CPU and it has AVX-512: the tiles' 8 x 32 block of sums needs its 32 vector
+    registers. There the tiles run as fast as OpenBLAS's own AVX-512 kernels (one core of the Intel Xeon of
+    2026-12-06, SciPy's OpenBLAS SkylakeX, GMAC/s: (24, 75) @ (75, 512) 58 against 49, (32, 144) @ (144, 784) 58
+    against 42, (2048, 64) @ (64, 192) 56 against 64, (60, 16) @ (16, 64) 50 against 68) and twice OpenBLAS's AVX2
+    ones (OPENBLAS_CORETYPE=Haswell, the AMD EPYC of 2026-12-05), and they open the convolutions' in-place windows
+    and Winograd's transforms: conv2d (64, 16, 28, 28) * (32, 16, 3, 3) forward and backward 9.3 ms against 20 by
+    BLAS on that Xeon. False in plain Python (the tiles are LLVM IR)."""
     from llvmlite import binding
 
-    if numba.config.DISABLE_JIT:  # plain Python: tile.gemm is LLVM IR, which only compiled code runs
+    if numba.config.DISABLE_JIT or numba.config.CPU_NAME is not None:
         return False
-    if numba.config.CPU_NAME is not None or not binding.get_host_cpu_features().get("avx512f"):
-        return False
-    cores = [str(getattr(lib, "architecture", "")).upper() for lib in scipy_blas()]
-    return bool(cores) and all(core and core not in _AVX512_CORES for core in cores)
+    return bool(binding.get_host_cpu_features().get("avx512f"))
 
 
 @numba.njit(cache=True, fastmath={"reassoc", "contract"})
@@ -122,7 +118,7 @@ def _sum(x, y):
 def products() -> str:
     """What `tinynet info` shows: whether tiles and dot_nt take the products, and the BLAS they are weighed against."""
     cores = ", ".join(sorted({str(getattr(lib, "architecture", "?")) for lib in scipy_blas()})) or "not known"
-    if _wider_than_blas():
+    if _avx512():
         return (
             f"float32 products by tiles (tile.gemm), a convolution's weight gradient by dot_nt (AVX-512 here; "
             f"SciPy's OpenBLAS runs {cores} kernels)"
