@@ -162,6 +162,10 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         state = np.abs(rng.standard_normal((5, 7))).astype(dtype)
         options = dict(step=3, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, decoupled=True)
         return (x, g, g * 0.1, state), options
+    if kernel == "rmsprop_step":
+        state = np.abs(rng.standard_normal((5, 7))).astype(dtype) + 1
+        options = dict(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.01, momentum=0.9)
+        return (x, g, state, g * 0.1, g * 0.5), options
     raise AssertionError(f"no test inputs for kernel {kernel!r}: add them here")
 
 

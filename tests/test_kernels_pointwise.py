@@ -408,6 +408,33 @@ def test_adam_step_matches_the_reference(backend_name, dtype, shape, weight_deca
             assert_matches(to_host(got), want, dtype)  # float32 state stays float32
 
 
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(
+    shape=shapes, weight_decay=st.sampled_from([0.0, 0.05]), momentum=st.sampled_from([0.0, 0.9]),
+    centered=st.booleans(), seed=seeds,
+)  # fmt: skip
+def test_rmsprop_step_matches_the_reference(backend_name, dtype, shape, weight_decay, momentum, centered, seed):
+    rng = np.random.default_rng(seed)
+    zeros = np.zeros(shape, dtype)
+    expected = {"param": random_array(rng, shape, dtype), "square_avg": zeros.copy()}
+    expected.update(grad_avg=zeros.copy() if centered else None, buffer=zeros.copy() if momentum else None)
+    state = {key: None if a is None else to_device(a.copy()) for key, a in expected.items()}
+    options = dict(lr=0.01, alpha=0.9, eps=1e-8, weight_decay=weight_decay, momentum=momentum)
+    for _ in range(3):  # a later step reads the state the first one wrote
+        grad = random_array(rng, shape, dtype)
+        backend.active().rmsprop_step(
+            state["param"], to_device(grad), state["square_avg"], state["grad_avg"], state["buffer"], **options
+        )
+        numpy_ref.rmsprop_step(
+            expected["param"], grad.copy(), expected["square_avg"], expected["grad_avg"], expected["buffer"],
+            **options,
+        )  # fmt: skip
+        for key, a in state.items():
+            if a is not None:
+                assert_matches(to_host(a), expected[key], dtype)  # float32 state stays float32
+
+
 # --- the numba backend: plain Python, warm-up, read-only install ----------------------------
 
 POINTWISE_KERNELS = [
@@ -415,7 +442,7 @@ POINTWISE_KERNELS = [
     "gelu_forward", "gelu_backward", "softmax_forward", "softmax_backward", "log_softmax_forward",
     "log_softmax_backward", "cross_entropy_forward", "cross_entropy_backward", "masked_softmax_forward",
     "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward", "channel_affine_forward",
-    "channel_affine_backward", "embedding_backward", "scatter_add", "sgd_step", "adam_step",
+    "channel_affine_backward", "embedding_backward", "scatter_add", "sgd_step", "adam_step", "rmsprop_step",
 ]  # fmt: skip
 
 
@@ -433,6 +460,7 @@ x3, g3 = x.reshape(3, 2, 2), g.reshape(3, 2, 2)
 _, bn_mean, bn_rstd = ref.batch_norm_forward(x3, w[:2], b[:2], 1e-5)
 sgd = dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.1, nesterov=True, first=False)
 adam = dict(step=2, lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1, decoupled=True)
+rmsprop = dict(lr=0.1, alpha=0.9, eps=1e-8, weight_decay=0.1, momentum=0.9)
 calls = [
     ("relu_forward", (x,), {}), ("relu_backward", (g, x), {}), ("sigmoid_forward", (x,), {}),
     ("sigmoid_backward", (g, x), {}), ("tanh_forward", (x,), {}), ("tanh_backward", (g, x), {}),
@@ -445,7 +473,7 @@ calls = [
     ("batch_norm_backward", (g3, x3, w[:2], bn_mean, bn_rstd), {}), ("embedding_backward", (x, labels, 4), {}),
     ("channel_affine_forward", (x3, w[:2], b[:2]), {}), ("channel_affine_backward", (g3, x3, w[:2]), {}),
     ("scatter_add", (np.zeros((4, 4)), labels, x), {}), ("sgd_step", (x, g, g * 2), sgd),
-    ("adam_step", (x, g, g * 0.1, g * g), adam),
+    ("adam_step", (x, g, g * 0.1, g * g), adam), ("rmsprop_step", (x, g, g * g, g * 0.1, g * 0.5), rmsprop),
 ]
 for name, args, options in calls:
     mine = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)

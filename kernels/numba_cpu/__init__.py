@@ -50,7 +50,7 @@ from kernels.numba_cpu.normalization import (
     layer_norm_backward,
     layer_norm_forward,
 )
-from kernels.numba_cpu.optim import adam_step, sgd_step
+from kernels.numba_cpu.optim import adam_step, rmsprop_step, sgd_step
 from kernels.numba_cpu.pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from kernels.numba_cpu.recurrent import (
     gru_sequence_backward,

@@ -1,4 +1,4 @@
-"""Optimizer steps (SGD, Adam and AdamW), updating parameters and their state in place in one fused pass."""
+"""Optimizer steps (SGD, Adam and AdamW, RMSprop), updating parameters and their state in place in one fused pass."""
 
 import math
 
@@ -92,10 +92,51 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1, beta2, eps, 
     )  # fmt: skip
 
 
+@threaded()
+def _rmsprop_step(param, grad, square_avg, grad_avg, buffer, coefficients):
+    # The reference's operations in its order, each rounded to the dtype: the same numbers.
+    lr, alpha, one_minus_alpha, eps, weight_decay, momentum = coefficients[:6]
+    for i in numba.prange(param.size):
+        d = grad[i] + weight_decay * param[i] if weight_decay else grad[i]
+        square_avg[i] = square_avg[i] * alpha + one_minus_alpha * d * d
+        if grad_avg.size:
+            grad_avg[i] += one_minus_alpha * (d - grad_avg[i])
+            avg = math.sqrt(square_avg[i] - grad_avg[i] * grad_avg[i]) + eps
+        else:
+            avg = math.sqrt(square_avg[i]) + eps
+        if buffer.size:
+            buffer[i] = buffer[i] * momentum + d / avg
+            param[i] -= lr * buffer[i]
+        else:
+            param[i] -= lr * d / avg
+
+
+def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum):
+    """One RMSprop step, as numpy_ref.rmsprop_step: one fused pass over the flattened arrays (read p, g and the
+    state, write p and the state), threads splitting it. The reference's NumPy took 2.6 ms of a 9.4 ms MLP step
+    (784-512-256-10, 540,000 parameters) against PyTorch's whole step of 3.5."""
+    grad = contiguous(grad)  # only read: a strided gradient (a conv weight's, say) is copied, not refused
+    buffers = tuple(b for b in (grad_avg, momentum_buffer) if b is not None)
+    if not _updatable(param, grad, square_avg, *buffers) or (momentum and momentum_buffer is None):
+        return numpy_ref.rmsprop_step(
+            param, grad, square_avg, grad_avg, momentum_buffer, lr=lr, alpha=alpha, eps=eps,
+            weight_decay=weight_decay, momentum=momentum,
+        )  # fmt: skip
+    nothing = np.empty(0, param.dtype)
+    grad_avg = nothing if grad_avg is None else grad_avg.reshape(-1)
+    buffer = nothing if momentum_buffer is None else momentum_buffer.reshape(-1)
+    coefficients = np.array([lr, alpha, 1 - alpha, eps, weight_decay, momentum], param.dtype)
+    run_kernel(
+        _rmsprop_step, ADAM * param.size, param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1), grad_avg,
+        buffer, coefficients,
+    )  # fmt: skip
+
+
 @warms_up
 def warm_up(dtype: np.dtype) -> None:
-    """Compile both optimizer steps for dtype (see common.warms_up)."""
+    """Compile the optimizer steps for dtype (see common.warms_up)."""
     x = np.linspace(-3, 3, 12).astype(dtype).reshape(3, 4)
     sgd_step(x.copy(), x, x.copy(), lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.1, nesterov=False, first=False)
     adam_step(x.copy(), x, x.copy(), x * x, step=1, lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.0,
               decoupled=False)  # fmt: skip
+    rmsprop_step(x.copy(), x, x * x, x * 0.1, x.copy(), lr=0.1, alpha=0.99, eps=1e-8, weight_decay=0.1, momentum=0.9)

@@ -36,7 +36,7 @@ from kernels.numpy_ref.normalization import (
     layer_norm_backward,
     layer_norm_forward,
 )
-from kernels.numpy_ref.optim import adam_step, sgd_step
+from kernels.numpy_ref.optim import adam_step, rmsprop_step, sgd_step
 from kernels.numpy_ref.pooling import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from kernels.numpy_ref.recurrent import (
     gru_sequence_backward,
@@ -78,7 +78,7 @@ FAMILIES = {
     "conv": ("conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward"),
     "depthwise": ("depthwise_conv2d_forward", "depthwise_conv2d_backward"),
     "pooling": ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"),
-    "optim": ("sgd_step", "adam_step"),
+    "optim": ("sgd_step", "adam_step", "rmsprop_step"),
     "recurrent": (
         "rnn_sequence_forward", "rnn_sequence_backward", "gru_sequence_forward", "gru_sequence_backward",
         "lstm_sequence_forward", "lstm_sequence_backward",

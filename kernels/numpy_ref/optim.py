@@ -1,4 +1,4 @@
-"""Optimizer steps, in place: SGD (with momentum, Nesterov) and Adam/AdamW."""
+"""Optimizer steps, in place: SGD (with momentum, Nesterov), Adam/AdamW and RMSprop."""
 
 import numpy as np
 
@@ -41,3 +41,30 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1, beta2, eps, 
     bias_correction2 = 1 - beta2**step
     denom = xp.sqrt(exp_avg_sq) / np.sqrt(bias_correction2) + eps
     param -= (lr / bias_correction1) * exp_avg / denom
+
+
+def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum):
+    """One RMSprop step, as PyTorch defines it, updating param and the state in place.
+
+    param, grad, square_avg (v): same shape; grad_avg: the running mean of g where ``centered`` (else None);
+    momentum_buffer: where momentum > 0 (else None). d = g + weight_decay * param;
+    v <- alpha v + (1 - alpha) d^2; centered: gbar <- gbar + (1 - alpha)(d - gbar) and avg = sqrt(v - gbar^2),
+    else avg = sqrt(v); avg += eps; with a buffer b <- momentum b + d / avg and param -= lr b, else
+    param -= lr d / avg.
+    """
+    xp = array_module(param)
+    d = grad + weight_decay * param if weight_decay else grad
+    square_avg *= alpha
+    square_avg += (1 - alpha) * d * d
+    if grad_avg is not None:
+        grad_avg += (1 - alpha) * (d - grad_avg)  # a lerp towards d, as PyTorch writes it
+        avg = xp.sqrt(square_avg - grad_avg * grad_avg)
+    else:
+        avg = xp.sqrt(square_avg)
+    avg += eps
+    if momentum_buffer is not None:
+        momentum_buffer *= momentum
+        momentum_buffer += d / avg
+        param -= lr * momentum_buffer
+    else:
+        param -= lr * d / avg

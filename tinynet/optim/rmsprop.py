@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterable
 
 from kernels.numpy_ref import array_module
+from tinynet import backend
 from tinynet.optim.optimizer import Optimizer, check_hyperparameters
 
 
@@ -12,7 +13,7 @@ class RMSprop(Optimizer):
 
     v <- alpha v + (1 - alpha) g^2; with ``centered``, also gbar <- alpha gbar + (1 - alpha) g and
     v~ = v - gbar^2 (the variance), else v~ = v. With momentum: b <- momentum b + g / (sqrt(v~) + eps) and
-    p <- p - lr b; without: p <- p - lr g / (sqrt(v~) + eps). Computed in place with the array library.
+    p <- p - lr b; without: p <- p - lr g / (sqrt(v~) + eps). In place, by the backend's ``rmsprop_step`` kernel.
     ``foreach``/``capturable`` are accepted and ignored (PyTorch implementation choices, not numbers).
     """
 
@@ -58,30 +59,17 @@ class RMSprop(Optimizer):
                 state = self.state[p]
                 if not state:
                     state.update(step=0, square_avg=xp.zeros_like(p.array))
-                    if momentum > 0:
-                        state["momentum_buffer"] = xp.zeros_like(p.array)
-                    if group["centered"]:
-                        state["grad_avg"] = xp.zeros_like(p.array)
+                # (also where momentum or centered were switched on after the first step)
+                if momentum > 0 and "momentum_buffer" not in state:
+                    state["momentum_buffer"] = xp.zeros_like(p.array)
+                if group["centered"] and "grad_avg" not in state:
+                    state["grad_avg"] = xp.zeros_like(p.array)
                 state["step"] += 1
-                grad = -p.grad.array if group["maximize"] else p.grad.array
-                if group["weight_decay"]:
-                    grad = grad + group["weight_decay"] * p.array
-                square_avg = state["square_avg"]
-                square_avg *= alpha
-                square_avg += (1 - alpha) * grad * grad
-                if group["centered"]:
-                    grad_avg = state["grad_avg"]
-                    grad_avg += (1 - alpha) * (grad - grad_avg)  # a lerp towards g, as PyTorch writes it
-                    avg = xp.sqrt(square_avg - grad_avg * grad_avg)
-                else:
-                    avg = xp.sqrt(square_avg)
-                avg += group["eps"]
-                if momentum > 0:
-                    buffer = state["momentum_buffer"]
-                    buffer *= momentum
-                    buffer += grad / avg
-                    p.array -= group["lr"] * buffer
-                else:
-                    p.array -= group["lr"] * grad / avg
+                backend.for_arrays(p.array).rmsprop_step(
+                    p.array, -p.grad.array if group["maximize"] else p.grad.array, state["square_avg"],
+                    state["grad_avg"] if group["centered"] else None,
+                    state["momentum_buffer"] if momentum > 0 else None, lr=group["lr"], alpha=alpha,
+                    eps=group["eps"], weight_decay=group["weight_decay"], momentum=momentum,
+                )  # fmt: skip
                 p.mark_changed()
         return loss
