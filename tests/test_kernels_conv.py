@@ -629,3 +629,26 @@ def test_numba_bias_gradient_is_rounded_once(threads):
     exact = grad.astype(np.float64).sum(axis=(0, 2, 3))
     assert got.dtype == np.float32
     assert np.all(np.abs(got - exact) <= 2 * np.spacing(np.abs(exact).astype(np.float32)))
+
+
+@numba_usable
+def test_numba_sends_tiny_convolutions_to_the_reference(monkeypatch):
+    """Under conv.TINY_MACS multiply-adds (a gradient check's convolution), numba's conv2d is the reference's: the
+    same numbers, and none of numba's convolution kernels called (nor compiled); from the threshold on, its own."""
+    from kernels.numba_cpu import conv
+
+    def numba_kernel(*args, **kwargs):
+        raise AssertionError("numba's convolution kernel ran")
+
+    monkeypatch.setattr(conv, "_convolve", numba_kernel)
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3))
+    geometry = ((2, 2), (1, 1), (1, 1))
+    out = conv.conv2d_forward(x, w, *geometry)
+    np.testing.assert_array_equal(out, numpy_ref.conv2d_forward(x, w, *geometry))
+    grads = conv.conv2d_backward(np.ones_like(out), x, w, *geometry, bias_grad=True)
+    for got, want in zip(grads, numpy_ref.conv2d_backward(np.ones_like(out), x, w, *geometry, bias_grad=True)):
+        np.testing.assert_array_equal(got, want)
+    monkeypatch.setattr(conv, "TINY_MACS", x.size * w[0].size * w.shape[0] // w.shape[1])  # this one, not tiny
+    with pytest.raises(AssertionError, match="numba's convolution kernel ran"):
+        conv.conv2d_forward(x, w, *geometry)

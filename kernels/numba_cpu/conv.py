@@ -7,6 +7,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
+from kernels import numpy_ref
 from kernels.numba_cpu import winograd
 from kernels.numba_cpu.by_name import ByName, call_by_name, data_pointer, data_pointers
 from kernels.numba_cpu.common import (
@@ -600,11 +601,24 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
     return _Plan(work, threads, geometry, out_hw, in_place, full, use_winograd)
 
 
+# Convolutions of fewer multiply-adds than this (counted at stride 1) are the reference's, as linalg sends tiny
+# products to NumPy: a gradient check's, (2, 3, 7, 7) * (4, 3, 3, 3) in float64, made lesson 08's cold start
+# compile the float64 convolution kernels, 14 s of its 53 (the Intel Xeon of 2026-12-06).
+TINY_MACS = 100_000
+
+
+def _tiny(x, w) -> bool:
+    """Whether conv2d of x: (N, C, H, W) and w: (O, C/groups, KH, KW) is under TINY_MACS multiply-adds."""
+    return x.size * w[0].size * w.shape[0] < TINY_MACS * w.shape[1]
+
+
 def conv2d_forward(x, w, stride, padding, dilation, bias=None):
     """As numpy_ref.conv2d_forward: unfold each sample, times w.reshape(O, C*KH*KW), in parallel over samples; the
     bias added by the thread that made the rows, while they are in its cache (NumPy's add after the kernel took 4 us
     of the MNIST-1D CNN's 25 us layers, and its gradient's sums as long). Windows read in place, or 3x3 ones by
-    Winograd's tiles, where the plan says (_plan)."""
+    Winograd's tiles, where the plan says (_plan); tiny ones (TINY_MACS) by the reference."""
+    if _tiny(x, w):
+        return numpy_ref.conv2d_forward(x, w, stride, padding, dilation, bias)
     x, w, bias = _conv_arrays(x, w, np.empty(0, x.dtype) if bias is None else bias)
     n, o = x.shape[0], w.shape[0]
     geometry = (tuple(stride), tuple(padding), tuple(dilation))
@@ -630,7 +644,9 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True, bias
     sums), grad_x[n] = fold(w^T @ grad[n]); both in one parallel pass, and the bias's gradient too with bias_grad
     (each thread adding up the rows of the gradient it has in its cache). With input_grad=False, grad_w alone
     (conv_transpose2d_backward's pass without its first product, or an input that needs no gradient): no w^T @ grad,
-    no fold, and the windows read in place where the forward reads them."""
+    no fold, and the windows read in place where the forward reads them. Tiny ones by the reference."""
+    if _tiny(x, w):
+        return numpy_ref.conv2d_backward(grad, x, w, stride, padding, dilation, input_grad, bias_grad)
     grad, x, w = _conv_arrays(grad, x, w)
     n, o, oh, ow = grad.shape
     options = (tuple(stride), tuple(padding), tuple(dilation), numba.get_num_threads(), 2 if input_grad else 1)
@@ -720,7 +736,7 @@ float32_and_float64_only(conv2d_forward, conv2d_backward, conv_transpose2d_forwa
 @warms_up
 def warm_up(dtype: np.dtype) -> None:
     """Compile every convolution kernel for dtype (see common.warms_up)."""
-    x, w = np.ones((2, 2, 4, 4), dtype), np.ones((3, 2, 3, 3), dtype)
+    x, w = np.ones((64, 2, 4, 4), dtype), np.ones((8, 2, 3, 3), dtype)  # (not tiny: TINY_MACS)
     geometry, transposed = ((1, 1), (1, 1), (1, 1)), ((1, 1), (1, 1), (0, 0), (1, 1))
     y = conv2d_forward(x, w, *geometry)
     conv2d_backward(y, x, w, *geometry)
@@ -728,6 +744,6 @@ def warm_up(dtype: np.dtype) -> None:
     conv_transpose2d_backward(conv_transpose2d_forward(y, w, *transposed), y, w, *transposed)
     # Windows of 64 values on 256 pixels: read in place (where float32 takes tiles; one kernel for both passes);
     # 3x3 ones by Winograd's tiles (winograd.py).
-    for x_shape, w_shape in (((1, 8, 17, 19), (4, 8, 2, 4)), ((1, 8, 16, 16), (4, 8, 3, 3))):
+    for x_shape, w_shape in (((2, 8, 17, 19), (4, 8, 2, 4)), ((2, 8, 16, 16), (4, 8, 3, 3))):
         x, w = np.ones(x_shape, dtype), np.ones(w_shape, dtype)
         conv2d_backward(conv2d_forward(x, w, *geometry), x, w, *geometry)
