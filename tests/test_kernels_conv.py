@@ -144,7 +144,9 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
         grad = random_array(rng, (700, 210), np.float32)
         got, expected = run_both("linear_backward", grad, x, weight, True, True, True)
         assert_matches(got, expected, np.float32, summed=700)
-        # A batch of 100: by tiles, grad_weight's rows split over the threads (linalg.ROWS_SUM_UP_TO).
+        # A batch of 100 (linalg.SMALL_BATCH): by tiles, the forward by dot_nt and grad_weight's rows split over the
+        # threads.
+        assert_matches(*run_both("linear_forward", x[:100], weight, bias), np.float32, summed=300)
         got, expected = run_both("linear_backward", grad[:100], x[:100], weight, True, True, True)
         assert_matches(got, expected, np.float32, summed=300)
     finally:
@@ -164,7 +166,8 @@ def test_warmup_compiles_every_product_kernel(dtype):
     assert linalg.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     linalg.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    rows_split = (linalg._matmul_transposed_rows, linalg._matmul_transposed_rows.serial)
+    small_batch = (linalg._matmul_transposed_rows, linalg._matmul_rows_nt)
+    rows_split = (*small_batch, *(kernel.serial for kernel in small_batch))
     by_tiles = (tile.as_columns, *rows_split) if linalg.beats_blas(np.dtype(dtype)) else ()
     products = (linalg._matmul_rows, linalg._matmul_transposed, linalg._batched_matmul)
     for kernel in (*products, linalg._matmul_rows.serial, linalg._matmul_transposed.serial, *by_tiles):

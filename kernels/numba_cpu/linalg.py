@@ -12,8 +12,8 @@ from kernels.numba_cpu.common import (
     warms_up,
     with_one_blas_thread,
 )
-from kernels.numba_cpu.dot import beats_blas
-from kernels.numba_cpu.tile import as_columns, dot, gemm
+from kernels.numba_cpu.dot import LONG_SUM, beats_blas
+from kernels.numba_cpu.tile import add_dot_nt, as_columns, dot, gemm
 
 
 @threaded()
@@ -41,6 +41,19 @@ def _matmul_rows(a, b, bias, out, blocks, by_tiles):
     for t in numba.prange(blocks):
         start, stop = t * n // blocks, (t + 1) * n // blocks
         dot(a[start:stop], b, out[start:stop], by_tiles)
+        _add_bias(out[start:stop], bias)
+    return out
+
+
+@threaded()
+def _matmul_rows_nt(a, weight, bias, out, blocks):
+    """out = a @ weight^T + bias by dot.dot_nt, a block of rows per thread: a linear layer's forward read where its
+    weight lies, for long sums. a: (n, k), weight: (m, k), out: (n, m), C-contiguous; bias: (m,) or (0,)."""
+    n = a.shape[0]
+    for t in numba.prange(blocks):
+        start, stop = t * n // blocks, (t + 1) * n // blocks
+        out[start:stop] = 0
+        add_dot_nt(a[start:stop], weight, out[start:stop])
         _add_bias(out[start:stop], bias)
     return out
 
@@ -99,6 +112,8 @@ def _rows_times(rows, b, bias):
     (n, k), m = rows.shape, b.shape[1]
     out = np.empty((n, m), rows.dtype)
     blocks, work, by_tiles = min(numba.get_num_threads(), n), rows.size * m // BLAS_MACS_PER_NS, beats_blas(b.dtype)
+    if by_tiles and not b.flags.c_contiguous and k >= LONG_SUM and n <= SMALL_BATCH:  # see SMALL_BATCH
+        return with_one_blas_thread(_matmul_rows_nt, rows, b.T, bias, out, blocks, work=work)
     if by_tiles and not b.flags.c_contiguous:  # a linear layer's weight^T: tiles read b by rows
         b_rows = np.empty((k, m), b.dtype)
         as_columns(b.T, 0, m, b_rows)
@@ -106,21 +121,25 @@ def _rows_times(rows, b, bias):
     return with_one_blas_thread(_matmul_rows, rows, b, bias, out, blocks, by_tiles, work=work)
 
 
-# x^T @ b by tiles splits out's rows over the threads, each summing over all of x's k rows, where there are at
-# least ROWS_PER_BLOCK rows a thread and k is at most ROWS_SUM_UP_TO (a small batch's weight gradient): split along
-# the sum, the threads' partial products took as long to add up as to make. 2 threads, float32, (k, n, m), time
-# against the split along the sum: (128, 512, 784) 0.68x, (128, 256, 512) 0.82x; longer sums lose, (700, 512, 64)
-# 1.5x, (2048, 512, 128) 1.32x, (4096, 64, 64) 2x (each thread reads all of x's rows, n numbers apart).
+# A small batch's linear layer (up to SMALL_BATCH rows), by tiles, two ways that copy nothing:
+# - x @ weight^T: where the sum is long (dot.LONG_SUM), by dot.dot_nt reading the weight's rows where they lie. The
+#   tiles read weight^T by rows, a copy of it first (tile.as_columns), whose cost a small batch does not spread: 2
+#   threads, float32, (n, k, m), time against tiles: (64, 784, 256) 0.39x, (128, 512, 256) 0.49x, (32, 3136, 10)
+#   0.61x, (128, 784, 512) 0.85x; (64, 256, 128) 1.14x (13 us).
+# - x^T @ b, the weight gradient: out's rows split over the threads, each summing over all of x's rows, rather than
+#   along the sum, whose threads' partial products took as long to add up as to make: (128, 512, 784) 0.68x,
+#   (128, 256, 512) 0.82x; longer sums lose, (700, 512, 64) 1.5x, (2048, 512, 128) 1.32x, (4096, 64, 64) 2x (each
+#   thread reads all of x's rows, n numbers apart), and so do fewer than ROWS_PER_BLOCK rows a thread.
+SMALL_BATCH = 256
 ROWS_PER_BLOCK = 16
-ROWS_SUM_UP_TO = 256
 
 
 def _transposed_times(x, b, sums: bool):
-    """(x^T @ b, x summed over its rows or None): by tiles a block of out's rows per thread (see ROWS_PER_BLOCK),
+    """(x^T @ b, x summed over its rows or None): by tiles a block of out's rows per thread (see SMALL_BATCH),
     else split along the sum, each thread adding up its block of x's rows. x: (k, n), b: (k, m) C-contiguous."""
     (k, n), m = x.shape, b.shape[1]
     blocks, work = min(numba.get_num_threads(), k), x.size * m // BLAS_MACS_PER_NS
-    if beats_blas(x.dtype) and n >= ROWS_PER_BLOCK * numba.get_num_threads() and k <= ROWS_SUM_UP_TO:
+    if beats_blas(x.dtype) and n >= ROWS_PER_BLOCK * numba.get_num_threads() and k <= SMALL_BATCH:
         blocks = numba.get_num_threads()
         out, row_sums = np.empty((n, m), x.dtype), np.empty((1 if sums else 0, n), x.dtype)
         with_one_blas_thread(_matmul_transposed_rows, x, b, out, row_sums, blocks, work=work)
@@ -209,8 +228,9 @@ def warm_up(dtype: np.dtype) -> None:
     matmul(a, a)
     matmul(a, a.T)  # b F-contiguous: the weight of a linear layer
     matmul(a.T, a)  # a transposed: a weight gradient (by tiles, split by rows)
-    long = np.ones((ROWS_SUM_UP_TO + 1, 64), dtype)
+    long = np.ones((SMALL_BATCH + 1, 64), dtype)
     matmul(long.T, long)  # split along the sum
     x, weight, bias = np.ones((256, 64), dtype), np.ones((64, 64), dtype), np.ones(64, dtype)  # a linear layer
     grad = linear_forward(x, weight, bias)
     linear_backward(grad, x, weight, True, True, True)
+    linear_forward(np.ones((64, LONG_SUM), dtype), np.ones((16, LONG_SUM), dtype), bias[:16])  # by dot_nt
