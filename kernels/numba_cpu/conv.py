@@ -46,7 +46,7 @@ from kernels.windows import output_size, transposed_output_size
 # are one sample per product, where lanes measured slower.
 # Weight gradients sum over the batch: each thread adds its samples' products into its own slice of
 # ``partial``, summed after the parallel loop, so no two threads write the same memory.
-# Where the environment holds OpenBLAS to narrower kernels than the CPU's (dot.beats_blas), the float32 products run
+# On CPUs with AVX-512 (dot.beats_blas; first measured where OpenBLAS was held to AVX2), the float32 products run
 # at the CPU's full vector width instead: w @ cols and w^T @ grad by tile.gemm, weight gradients summed over
 # >= LONG_SUM pixels as dot products of rows (dot.dot_nt, as both operands run along that sum), shorter ones by
 # tiles on the gradient transposed. conv2d (64, 16, 28, 28) * (32, 16, 3, 3) forward and backward took 0.83x the

@@ -20,8 +20,7 @@ against 37; (60, 16) @ (16, 64), an attention head, 88 against 35; (60, 288) @ (
   called the tiles' code directly compiled it again, four times over in a threaded kernel. ``add_dot_nt`` calls
   dot.dot_nt the same way.
 - Inside kernels, ``dot``, ``times_transposed`` and ``add_dot_nt`` take tiles (or dot_nt) for float32 where the
-  caller says (dot.beats_blas: an AVX-512 CPU whose BLAS runs narrower kernels), BLAS otherwise; float64 kernels
-  compile the BLAS's way alone.
+  caller says (dot.beats_blas: a CPU with AVX-512), BLAS otherwise; float64 kernels compile the BLAS's way alone.
 
 Kernels that call these C functions are cached with this file's stamp too (cache_lock.stamp_with_package_sources):
 a cached kernel calling a C function whose arguments have since changed would crash.
