@@ -140,6 +140,32 @@ def test_adam_first_step_moves_each_element_by_lr(backend_name):
     np.testing.assert_allclose(p.numpy(), [0.9, 1.1, 0.9], rtol=1e-5)
 
 
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_updates_large_parameters_one_call_each_with_the_same_numbers(backend_name, monkeypatch, decoupled):
+    """Parameters of more than adam.JOIN_UP_TO numbers on average are updated one call each, small ones laid end to
+    end (one call for the group): the same numbers either way."""
+    from tinynet.optim import adam as adam_module
+
+    rng = np.random.default_rng(5)
+    shapes = [(2 * adam_module.JOIN_UP_TO + 7,), (3, adam_module.JOIN_UP_TO // 2), (5,)]  # on average above it
+    values = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    grads = [[rng.standard_normal(shape).astype(np.float32) for shape in shapes] for _ in range(3)]
+    results = {}
+    for limit in (adam_module.JOIN_UP_TO, 10**12):
+        monkeypatch.setattr(adam_module, "JOIN_UP_TO", limit)
+        params = [tn.tensor(v.copy(), requires_grad=True) for v in values]
+        optimizer = optim.Adam(params, lr=0.01, weight_decay=0.1, decoupled_weight_decay=decoupled)
+        for step_grads in grads:
+            for p, g in zip(params, step_grads):
+                p.grad = tn.tensor(g)
+            optimizer.step()
+        results[limit] = ([p.numpy() for p in params], bool(optimizer._joined))
+    (each, joined_each), (together, joined_together) = results.values()
+    assert not joined_each and joined_together
+    for a, b in zip(each, together):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_float32_parameters_stay_float32(backend_name):
     for make in [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: optim.Adam(ps), optim.AdamW]:
         p = tn.randn(3, requires_grad=True)
