@@ -166,6 +166,28 @@ def test_adam_updates_large_parameters_one_call_each_with_the_same_numbers(backe
         np.testing.assert_array_equal(a, b)
 
 
+def test_adam_does_not_join_parameters_whose_gradients_have_another_dtype(backend_name, monkeypatch):
+    """A float64 gradient on a float32 parameter: the group is updated one call each (laying the gradients end to end
+    would cast them), with the numbers of a run that never joins."""
+    from tinynet.optim import adam as adam_module
+
+    rng = np.random.default_rng(6)
+    values = [rng.standard_normal(shape).astype(np.float32) for shape in ((4, 3), (3,))]
+    grads = [rng.standard_normal(v.shape) for v in values]  # float64
+    runs = []
+    for limit in (adam_module.JOIN_UP_TO, 0):
+        monkeypatch.setattr(adam_module, "JOIN_UP_TO", limit)
+        params = [tn.tensor(v.copy(), requires_grad=True) for v in values]
+        optimizer = optim.Adam(params, lr=0.01)
+        for p, g in zip(params, grads):
+            p.grad = tn.tensor(g, dtype=tn.float64)
+        optimizer.step()
+        runs.append(([p.numpy() for p in params], bool(optimizer._joined)))
+    assert not runs[0][1]
+    for a, b in zip(runs[0][0], runs[1][0]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_float32_parameters_stay_float32(backend_name):
     for make in [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: optim.Adam(ps), optim.AdamW]:
         p = tn.randn(3, requires_grad=True)

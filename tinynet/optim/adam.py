@@ -66,11 +66,11 @@ class Adam(Optimizer):
         for p in params:  # plain loops here and below: this is most of a small model's optimizer step
             if p.grad is None or type(p.array) is not np.ndarray or p.array.dtype != dtype:
                 return False
+            if p.grad.array.dtype != dtype:
+                return False
             size += p.array.size
         if size > JOIN_UP_TO * len(params):
             return False
-            if p.grad.array.dtype != dtype:
-                return False
         buffers = self._joined_state(params)
         if buffers is None:
             return False
