@@ -26,11 +26,12 @@ def _operands(rng, m, k, n, a_transposed):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    m=st.integers(0, 60), k=st.integers(0, 600), n=st.integers(0, 80), a_transposed=st.booleans(),
+    m=st.integers(0, 160), k=st.integers(0, 600), n=st.integers(0, 80), a_transposed=st.booleans(),
     accumulate=st.booleans(), seed=st.integers(0, 2**16),
 )  # fmt: skip
 def test_gemm_matches_numpy_and_writes_nothing_outside_c(m, k, n, a_transposed, accumulate, seed):
-    """Up to 60 rows: from tile.PACK_FROM_TILES tiles of rows (25 rows), b's blocks are read from a copy."""
+    """Up to 160 rows: from tile.PACK_FROM_TILES tiles of rows (121 rows) and over WIDTH columns, b's blocks are
+    read from a copy."""
     from kernels.numba_cpu.tile import gemm
 
     rng = np.random.default_rng(seed)

@@ -39,12 +39,14 @@ ROWS = 8  # rows of c per tile
 LANES = 16  # float32 numbers per vector: 512 bits
 WIDTH = 2 * LANES  # columns of c per tile
 SUM_BLOCK = 256  # terms of the sum per pass over c: a block of b (256 x 32 float32, 32 KB) stays in L1
-# From this many tiles of c's rows, b's block is first copied end to end (a panel of SUM_BLOCK x WIDTH numbers), as
-# BLAS libraries pack theirs: b's rows a power of two apart fell on the same few sets of the L1 cache. One core of the
-# Intel Xeon, GMAC/s, b as it lies against a panel: (352, 128) @ (128, 1024) 52 / 70, (1024, 64) @ (64, 256) 59 / 71,
-# (1024, 256) @ (256, 64) 64 / 74, (350, 128) @ (128, 512) 60 / 72; other widths level, (350, 128) @ (128, 1000)
-# 66 / 68. Fewer tiles would not repay the copy.
-PACK_FROM_TILES = 4
+# From this many tiles of c's rows, where c is wider than a tile, b's block is first copied end to end (a panel of
+# SUM_BLOCK x WIDTH numbers, on the stack), as BLAS libraries pack theirs: b's rows a power of two apart fell on the
+# same few sets of the L1 cache. One core of the Intel Xeon, GMAC/s, b as it lies against a panel: (352, 128) @ (128,
+# 1024) 52 / 70, (1024, 64) @ (64, 256) 59 / 71, (1024, 256) @ (256, 64) 64 / 74, (350, 128) @ (128, 512) 60 / 72;
+# other widths level, (350, 128) @ (128, 1000) 66 / 68. A convolution's products, 4 tiles of rows (its output
+# channels) at a time, took 1.2x as long with the copy (conv2d forward and backward, 4.1 -> 4.9 ms).
+PACK_FROM_TILES = 16
+_PANEL = SUM_BLOCK * WIDTH  # numbers in a copy of b's block
 
 
 def splat(builder, value, count: int):
@@ -197,9 +199,8 @@ def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulat
             for q in range(n):
                 c[i * c_row + q] = 0
     tiles = -(-m // ROWS)
-    pack = tiles >= PACK_FROM_TILES
-    panel = np.empty(SUM_BLOCK * WIDTH if pack else 0, np.float32)
-    panel_rows = np.empty(depth if pack else 0, np.intp)
+    pack = tiles >= PACK_FROM_TILES and n > WIDTH
+    panel, panel_rows = _on_stack(types.float32, _PANEL), _on_stack(types.intp, SUM_BLOCK)
     for k0 in range(0, depth, SUM_BLOCK):
         k1, add = min(depth, k0 + SUM_BLOCK), accumulate or k0 > 0
         for j in range(0, n, WIDTH):  # a block of b's columns is read by every tile of c's rows
@@ -207,7 +208,7 @@ def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulat
             block, block_rows = b, b_rows
             if pack:
                 _pack(b, b_rows, j, k0, k1, columns, panel, panel_rows)
-                block, block_rows = data_pointer(panel), data_pointer(panel_rows)
+                block, block_rows = panel, _offset(panel_rows, -k0)  # the tiles read block_rows[k] for k from k0
             for t in range(tiles):  # rows shared out evenly: a tile of few rows leaves the multiply-adds waiting
                 i = t * m // tiles
                 rows = (t + 1) * m // tiles - i
@@ -216,13 +217,40 @@ def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulat
 
 @numba.njit(inline="always")
 def _pack(b, b_rows, j, k0, k1, columns, panel, panel_rows):
-    """panel = b's rows k0 .. k1 - 1, columns j .. j + columns - 1, end to end (WIDTH apart), and panel_rows the
-    offsets that make the tiles read it where they read b (b + b_rows[k] + j)."""
+    """panel = b's rows k0 .. k1 - 1, columns j .. j + columns - 1, end to end (WIDTH apart), and panel_rows[k - k0]
+    the offsets that make the tiles read it where they read b (b + b_rows[k] + j)."""
     for k in range(k0, k1):
         start, row = b_rows[k] + j, (k - k0) * WIDTH
         for q in range(columns):
             panel[row + q] = b[start + q]
-        panel_rows[k] = row - j
+        panel_rows[k - k0] = row - j
+
+
+@intrinsic(prefer_literal=True)
+def _on_stack(typingctx, dtype, count):
+    """A pointer to room for ``count`` (a constant) numbers of ``dtype`` on the function's stack, made once on entry:
+    no allocation per call (gemm is called per output row of a convolution)."""
+    if not isinstance(count, types.IntegerLiteral):
+        return None
+    number = dtype.instance_type
+
+    def codegen(context, builder, signature, args):
+        with builder.goto_entry_block():  # (not cgutils.alloca_once: it zeroes the room, 34 KB a call)
+            room = builder.alloca(ir.ArrayType(context.get_data_type(number), count.literal_value))
+        room.align = 64  # a cache line
+        return builder.bitcast(room, context.get_data_type(number).as_pointer())
+
+    return types.CPointer(number)(dtype, count), codegen
+
+
+@intrinsic
+def _offset(typingctx, pointer, by):
+    """pointer + by, in numbers."""
+
+    def codegen(context, builder, signature, args):
+        return builder.gep(args[0], [args[1]])
+
+    return pointer(pointer, by), codegen
 
 
 # The C functions by name, for kernels compiled in any process (numba's disk cache keeps the name, not the address),
