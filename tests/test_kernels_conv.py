@@ -155,6 +155,38 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
 
 @numba_usable
 @jit_compiles
+def test_numba_weight_gradient_of_a_wide_layer_splits_its_sum_over_blas_calls(monkeypatch):
+    """grad^T @ x for a layer of linalg.WIDE_TRANSPOSED outputs or more, over more than SMALL_BATCH rows: each
+    thread's share of the sum by one BLAS call, not by tiles (which read grad^T's rows a page apart); narrower
+    layers by tiles. Both match the reference."""
+    from kernels.numba_cpu import linalg
+
+    monkeypatch.setattr(linalg, "beats_blas", lambda dtype: True)
+    ways = []
+    real = linalg.with_one_blas_thread
+
+    def recording(kernel, *args, **options):
+        if kernel is linalg._matmul_transposed:
+            ways.append("tiles" if args[-1] else "blas")
+        return real(kernel, *args, **options)
+
+    monkeypatch.setattr(linalg, "with_one_blas_thread", recording)
+    previous = backend.get_backend()
+    backend.set_backend("numba")
+    try:
+        rng = np.random.default_rng(3)
+        for outputs in (linalg.WIDE_TRANSPOSED, linalg.WIDE_TRANSPOSED - 1):
+            x, weight = random_array(rng, (300, 40), np.float32), random_array(rng, (outputs, 40), np.float32)
+            grad = random_array(rng, (300, outputs), np.float32)
+            got, expected = run_both("linear_backward", grad, x, weight, False, True, True)
+            assert_matches(got[1:], expected[1:], np.float32, summed=300)
+    finally:
+        backend.set_backend(previous)
+    assert ways == ["blas", "tiles"]
+
+
+@numba_usable
+@jit_compiles
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_warmup_compiles_every_product_kernel(dtype):
     """tinynet warmup promises that no later call compiles: the product kernels (threaded, and the serial twins for

@@ -132,6 +132,12 @@ def _rows_times(rows, b, bias):
 #   thread reads all of x's rows, n numbers apart), and so do fewer than ROWS_PER_BLOCK rows a thread.
 SMALL_BATCH = 256
 ROWS_PER_BLOCK = 16
+# Split along a longer sum, x^T @ b with x this many columns wide or more goes to the BLAS: the tiles read x^T's
+# rows a page apart (a[i, k] = x[k, i]), past the prefetchers, where OpenBLAS copies them first. 2 threads, float32,
+# (k, n, m), GMAC/s, tiles / BLAS: (700, 1000, 128) 55-87 / 75-110 (an LSTM LM's head), (512, 2048, 64) 54-63 /
+# 73-78, (2048, 1000, 64) 66-89 / 78-90, (700, 900, 128) 91-94 / 103-109; (700, 768, 128) 72-108 / 75-109 level,
+# and narrower x went to the tiles' way, (2048, 64, 192) 82 / 63.
+WIDE_TRANSPOSED = 896
 
 
 def _transposed_times(x, b, sums: bool):
@@ -146,7 +152,7 @@ def _transposed_times(x, b, sums: bool):
         return out, (row_sums[0] if sums else None)
     partial = np.empty((blocks, n, m), x.dtype)
     partial_sums = np.empty((blocks if sums else 0, n), x.dtype)
-    args = (x, b, partial, partial_sums, blocks, beats_blas(x.dtype))
+    args = (x, b, partial, partial_sums, blocks, beats_blas(x.dtype) and n < WIDE_TRANSPOSED)
     product = with_one_blas_thread(_matmul_transposed, *args, work=work)
     if blocks == 1:
         return product[0], (partial_sums[0] if sums else None)
