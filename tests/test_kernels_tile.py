@@ -27,23 +27,24 @@ def _operands(rng, m, k, n, a_transposed):
 @settings(max_examples=60, deadline=None)
 @given(
     m=st.integers(0, 160), k=st.integers(0, 600), n=st.integers(0, 80), a_transposed=st.booleans(),
-    accumulate=st.booleans(), seed=st.integers(0, 2**16),
+    accumulate=st.booleans(), biased=st.booleans(), seed=st.integers(0, 2**16),
 )  # fmt: skip
-def test_gemm_matches_numpy_and_writes_nothing_outside_c(m, k, n, a_transposed, accumulate, seed):
+def test_gemm_matches_numpy_and_writes_nothing_outside_c(m, k, n, a_transposed, accumulate, biased, seed):
     """Up to 160 rows: from tile.PACK_FROM_TILES tiles of rows (121 rows) and over WIDTH columns, b's blocks are
-    read from a copy."""
+    read from a copy. A bias is added with the first block of the sum (an empty sum: c is the bias)."""
     from kernels.numba_cpu.tile import gemm
 
     rng = np.random.default_rng(seed)
     a, b = _operands(rng, m, k, n, a_transposed)
+    bias = rng.standard_normal(n).astype(np.float32) if biased and not accumulate else np.empty(0, np.float32)
     c_wide = rng.standard_normal((m, n + 40)).astype(np.float32)
     if not accumulate:
         c_wide[:, 3 : 3 + n] = np.nan  # overwritten, never read
     before = c_wide.copy()
     c = c_wide[:, 3 : 3 + n]
     expected = a.astype(np.float64) @ b.astype(np.float64) + (before[:, 3 : 3 + n] if accumulate else 0)
-    gemm(a, b, c, accumulate)
-    np.testing.assert_allclose(c, expected, **TOLERANCE)
+    gemm(a, b, c, accumulate, bias)
+    np.testing.assert_allclose(c, expected + (bias if bias.size else 0), **TOLERANCE)
     outside = np.ones(c_wide.shape, bool)
     outside[:, 3 : 3 + n] = False
     np.testing.assert_array_equal(c_wide[outside], before[outside])
@@ -62,7 +63,7 @@ def test_each_tile_of_rows_and_columns(rows, columns):
     np.testing.assert_allclose(c, a @ b, **TOLERANCE)
 
 
-def test_an_empty_sum_gives_zeros_or_leaves_c():
+def test_an_empty_sum_gives_zeros_or_the_bias_or_leaves_c():
     from kernels.numba_cpu.tile import gemm
 
     a, b = np.ones((3, 0), np.float32), np.ones((0, 4), np.float32)
@@ -71,6 +72,9 @@ def test_an_empty_sum_gives_zeros_or_leaves_c():
     np.testing.assert_array_equal(c, 7.0)
     gemm(a, b, c)
     np.testing.assert_array_equal(c, 0.0)
+    bias = np.arange(4, dtype=np.float32)
+    gemm(a, b, c, False, bias)
+    np.testing.assert_array_equal(c, np.broadcast_to(bias, (3, 4)))
 
 
 @numba_usable

@@ -13,7 +13,7 @@ from kernels.numba_cpu.common import (
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import LONG_SUM, beats_blas
-from kernels.numba_cpu.tile import add_dot_nt, as_columns, dot, gemm
+from kernels.numba_cpu.tile import add_dot_nt, as_columns, dot, dot_plus_bias, gemm
 
 
 @threaded()
@@ -40,8 +40,7 @@ def _matmul_rows(a, b, bias, out, blocks, by_tiles):
     n = a.shape[0]
     for t in numba.prange(blocks):
         start, stop = t * n // blocks, (t + 1) * n // blocks
-        dot(a[start:stop], b, out[start:stop], by_tiles)
-        _add_bias(out[start:stop], bias)
+        dot_plus_bias(a[start:stop], b, bias, out[start:stop], by_tiles)
     return out
 
 

@@ -60,9 +60,9 @@ def _make_tile(rows: int):
     """The intrinsic for a tile of ``rows`` rows (see _tile_codegen)."""
 
     @intrinsic
-    def tile(typingctx, a, a_rows, a_step, b, b_rows, c, c_row, i, j, k0, k1, columns, accumulate):
-        index = types.intp
-        sig = types.void(a, a_rows, index, b, b_rows, c, index, index, index, index, index, index, types.boolean)
+    def tile(typingctx, a, a_rows, a_step, b, b_rows, c, c_row, i, j, k0, k1, columns, accumulate, bias, biased):
+        index, flag = types.intp, types.boolean
+        sig = types.void(a, a_rows, index, b, b_rows, c, index, index, index, index, index, index, flag, bias, flag)
         return sig, lambda context, builder, signature, args: _call_tile(rows, context, builder, args)
 
     return tile
@@ -87,10 +87,11 @@ def _call_tile(rows, context, builder, args):
 
 
 def _tile_codegen(rows, context, builder, args):
-    """c[i+r, j+q] = (c's value if accumulate else 0) + sum over k0 <= k < k1 of a[i+r, k] b[k, j+q], for r < rows
-    and q < columns <= WIDTH: a[r, k] at a + a_rows[r] + k*a_step, b[k, q] at b + b_rows[k] + q, c[r, q] at
-    c + r*c_row + q (float32 pointers; a_rows and b_rows are tables of where each row starts; all in numbers)."""
-    a_data, a_rows, a_step, b_data, b_rows, c_data, c_row, i, j, k0, k1, columns, accumulate = args
+    """c[i+r, j+q] = (c's value if accumulate else 0, or bias[j+q] where biased) + sum over k0 <= k < k1 of a[i+r, k]
+    b[k, j+q], for r < rows and q < columns <= WIDTH: a[r, k] at a + a_rows[r] + k*a_step, b[k, q] at b + b_rows[k]
+    + q, c[r, q] at c + r*c_row + q (float32 pointers; a_rows and b_rows are tables of where each row starts; all in
+    numbers)."""
+    a_data, a_rows, a_step, b_data, b_rows, c_data, c_row, i, j, k0, k1, columns, accumulate, bias, biased = args
     number = ir.FloatType()
     vector, index, size = ir.VectorType(number, LANES), ir.IntType(64), 4
     add, mul = builder.add, builder.mul
@@ -152,19 +153,21 @@ def _tile_codegen(rows, context, builder, args):
                 for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
                     before = builder.call(load, [p, alignment, m, zero])
                     builder.call(store, [builder.fadd(before, totals[2 * r + v]), p, alignment, m])
-        with storing:
+        with storing:  # the bias, where there is one, with the first block of the sum: no pass over c after
+            biases = [builder.call(load, [p, alignment, m, zero]) for p, m in zip(row_vectors(bias, index(0)), masks)]
+            biases = [builder.select(biased, b_v, zero) for b_v in biases]
             for r in range(rows):
                 for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
-                    builder.call(store, [totals[2 * r + v], p, alignment, m])
+                    builder.call(store, [builder.fadd(totals[2 * r + v], biases[v]), p, alignment, m])
 
 
 _tile1, _tile2, _tile3, _tile4, _tile5, _tile6, _tile7, _tile8 = (_make_tile(rows) for rows in range(1, ROWS + 1))
 
 
 @numba.njit(inline="always")
-def _tiles(a, a_rows, a_step, b, b_rows, c, c_row, i, rows, j, k0, k1, columns, accumulate):
+def _tiles(a, a_rows, a_step, b, b_rows, c, c_row, i, rows, j, k0, k1, columns, accumulate, bias, biased):
     """The tile of c's rows i .. i + rows - 1 (rows <= ROWS): one intrinsic per count of rows."""
-    operands = (a, a_rows, a_step, b, b_rows, c, c_row, i, j, k0, k1, columns, accumulate)
+    operands = (a, a_rows, a_step, b, b_rows, c, c_row, i, j, k0, k1, columns, accumulate, bias, biased)
     if rows == 8:
         _tile8(*operands)
     elif rows == 7:
@@ -186,18 +189,18 @@ def _tiles(a, a_rows, a_step, b, b_rows, c, c_row, i, rows, j, k0, k1, columns, 
 _FLOATS, _OFFSETS = types.CPointer(types.float32), types.CPointer(types.intp)
 _SIGNATURE = types.void(
     _FLOATS, _OFFSETS, types.intp, _FLOATS, _OFFSETS, _FLOATS, types.intp,  # a, b, c; where rows start, steps
-    types.intp, types.intp, types.intp, types.boolean,  # m, n, k, accumulate
+    types.intp, types.intp, types.intp, types.boolean, _FLOATS, types.boolean,  # m, n, k, accumulate, bias, biased
 )  # fmt: skip
 
 
-def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulate):
+def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulate, bias, biased):
     """gemm on pointers and strides, compiled once as a C function: kernels call it by name (_GEMM), so that each
     does not compile the tiles again (a threaded kernel optimizes what it calls four times over: attention's two
     took 3.5 s more to compile with gemm inside them)."""
-    if depth == 0 and not accumulate:  # an empty sum: zeros
+    if depth == 0 and not accumulate:  # an empty sum: zeros, or the bias
         for i in range(m):
             for q in range(n):
-                c[i * c_row + q] = 0
+                c[i * c_row + q] = bias[q] if biased else 0
     tiles = -(-m // ROWS)
     pack = tiles >= PACK_FROM_TILES and n > WIDTH
     panel, panel_rows = _on_stack(types.float32, _PANEL), _on_stack(types.intp, SUM_BLOCK)
@@ -212,7 +215,7 @@ def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulat
             for t in range(tiles):  # rows shared out evenly: a tile of few rows leaves the multiply-adds waiting
                 i = t * m // tiles
                 rows = (t + 1) * m // tiles - i
-                _tiles(a, a_rows, a_step, block, block_rows, c, c_row, i, rows, j, k0, k1, columns, add)
+                _tiles(a, a_rows, a_step, block, block_rows, c, c_row, i, rows, j, k0, k1, columns, add, bias, biased)
 
 
 @numba.njit(inline="always")
@@ -275,22 +278,27 @@ _GEMM, _DOT_NT = _GEMM_FUNCTION.external, _DOT_NT_FUNCTION.external
 
 
 @numba.njit(cache=True)
-def gemm(a, b, c, accumulate=False):
-    """c = a @ b, or c += a @ b with accumulate; float32. a: (M, K), any strides (a.T for a transposed operand);
-    b: (K, N) and c: (M, N) with their rows contiguous. One thread; callers split c's rows over threads."""
+def gemm(a, b, c, accumulate=False, bias=None):
+    """c = a @ b (+ bias), or c += a @ b with accumulate; float32. a: (M, K), any strides (a.T for a transposed
+    operand); b: (K, N) and c: (M, N) with their rows contiguous; bias: (N,) contiguous, or empty for none (not with
+    accumulate). One thread; callers split c's rows over threads."""
     size = a.itemsize  # strides in numbers, not bytes
     a_rows, b_rows = np.arange(a.shape[0]) * (a.strides[0] // size), np.arange(b.shape[0]) * (b.strides[0] // size)
-    gemm_gathered(a, a_rows, a.strides[1] // size, b, b_rows, c, accumulate)
+    gemm_gathered(a, a_rows, a.strides[1] // size, b, b_rows, c, accumulate, bias)
 
 
 @numba.njit(cache=True)
-def gemm_gathered(a, a_rows, a_step, b, b_rows, c, accumulate=False):
-    """c = A @ B, or c += A @ B, with A's and B's rows gathered from anywhere in a and b (a convolution's windows
-    read where they lie in the padded image: no im2col). float32. A[i, k] = a.flat[a_rows[i] + k * a_step],
+def gemm_gathered(a, a_rows, a_step, b, b_rows, c, accumulate=False, bias=None):
+    """c = A @ B (+ bias), or c += A @ B, with A's and B's rows gathered from anywhere in a and b (a convolution's
+    windows read where they lie in the padded image: no im2col). float32. A[i, k] = a.flat[a_rows[i] + k * a_step],
     B[k, q] = b.flat[b_rows[k] + q] (a and b read from their first number; offsets in numbers); c: (M, N), rows
-    contiguous, M = a_rows.size, K = b_rows.size."""
+    contiguous, M = a_rows.size, K = b_rows.size; bias as gemm's."""
     m, n = c.shape
     c_row = c.strides[0] // c.itemsize
+    if bias is None:
+        biased, bias_at = False, data_pointer(c)  # (never read)
+    else:
+        biased, bias_at = bias.size > 0, data_pointer(bias)
     _GEMM(
         data_pointer(a),
         data_pointer(a_rows),
@@ -303,6 +311,8 @@ def gemm_gathered(a, a_rows, a_step, b, b_rows, c, accumulate=False):
         n,
         b_rows.size,
         accumulate,
+        bias_at,
+        biased,
     )
 
 
@@ -311,6 +321,15 @@ def dot(a, b, out, by_tiles):
     np.dot (the BLAS). Float64 kernels compile the BLAS's way alone (see _dot). As plain Python
     (NUMBA_DISABLE_JIT), this."""
     np.dot(a, b, out)
+
+
+def dot_plus_bias(a, b, bias, out, by_tiles):
+    """out = a @ b + bias (bias: (N,), or empty for none), inside kernels: by tiles that add the bias as they store
+    (a linear layer's forward: a pass over out after the product took 68 of 648 us on (2048, 64) @ (64, 256), one
+    thread), else by np.dot and that pass. As plain Python, this."""
+    np.dot(a, b, out)
+    if bias.size:
+        out += bias
 
 
 def times_transposed(a, b, out, scratch, by_tiles, accumulate):
@@ -345,6 +364,26 @@ def _dot_by_blas(a, b, out, by_tiles):
     _blas_dot(a, b, out)
 
 
+def _dot_plus_bias_by_tiles(a, b, bias, out, by_tiles):
+    if by_tiles:
+        gemm(a, b, out, False, bias)
+    else:
+        _blas_dot_plus_bias(a, b, bias, out)
+
+
+def _dot_plus_bias_by_blas(a, b, bias, out, by_tiles):
+    _blas_dot_plus_bias(a, b, bias, out)
+
+
+@numba.njit(inline="always")
+def _blas_dot_plus_bias(a, b, bias, out):
+    """out = a @ b by BLAS, then + bias row by row by the thread that made them, while they are in its cache."""
+    _blas_dot(a, b, out)
+    for i in range(out.shape[0] if bias.size else 0):
+        for j in range(out.shape[1]):
+            out[i, j] += bias[j]
+
+
 def _times_transposed_by_tiles(a, b, out, scratch, by_tiles, accumulate):
     if by_tiles:
         b_t = scratch[: b.size].reshape((b.shape[1], b.shape[0]))
@@ -372,6 +411,11 @@ def _times_transposed_blas(a, b, out, accumulate):
 @overload(dot, inline="always")
 def _dot(a, b, out, by_tiles):
     return _dot_by_tiles if a.dtype == types.float32 else _dot_by_blas
+
+
+@overload(dot_plus_bias, inline="always")
+def _dot_plus_bias(a, b, bias, out, by_tiles):
+    return _dot_plus_bias_by_tiles if a.dtype == types.float32 else _dot_plus_bias_by_blas
 
 
 @overload(times_transposed, inline="always")
