@@ -116,8 +116,9 @@ def test_add_dot_nt_inside_a_kernel_adds_the_product_of_rows(m, k, n, dtype):
 
 
 def test_cached_kernels_are_stamped_with_every_file_of_the_package(tmp_path):
-    """A kernel's cache index here carries the package's files' stamps besides its own file's: a kernel cached
-    before tile.py's C functions changed goes stale instead of calling them with old arguments (a crash)."""
+    """A kernel's cache index here carries the package's files' stamps besides its own file's, in the tree and in
+    NUMBA_CACHE_DIR alike: a kernel cached before tile.py's C functions changed goes stale instead of calling them
+    with old arguments (a crash, or wrong numbers)."""
     import os
 
     from numba.core import caching
@@ -129,5 +130,9 @@ def test_cached_kernels_are_stamped_with_every_file_of_the_package(tmp_path):
     assert own == "own stamp"
     assert {"tile.py", "dot.py", "common.py", "linalg.py", "conv.py"} <= {name for name, *_ in files}
     assert all(size > 0 for _, _, size in files)
+    # NUMBA_CACHE_DIR (or the user's cache): numba keeps the package's kernels in a folder named after its path.
+    subpath = caching._CacheLocator.get_suitable_cache_subpath(os.path.join(cache_lock.PACKAGE, "tile.py"))
+    in_cache_dir = caching.IndexDataCacheFile(str(tmp_path / subpath), "kernel", "own stamp")
+    assert in_cache_dir._source_stamp == ours._source_stamp
     elsewhere = caching.IndexDataCacheFile(str(tmp_path), "kernel", "own stamp")  # not this package's: as numba's
     assert elsewhere._source_stamp == "own stamp"

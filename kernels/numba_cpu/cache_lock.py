@@ -59,12 +59,22 @@ def stamp_with_package_sources() -> None:
 
     @functools.wraps(init)
     def stamped_init(self, cache_path, filename_base, source_stamp):
-        # In-tree caches live in this package's __pycache__; NUMBA_CACHE_DIR mirrors the package's path.
-        ours = os.path.join("kernels", "numba_cpu") in os.path.normpath(cache_path)
+        ours = _is_package_cache(cache_path)
         init(self, cache_path, filename_base, (source_stamp, sources) if ours else source_stamp)
 
     stamped_init.stamps_package = True
     caching.IndexDataCacheFile.__init__ = stamped_init
+
+
+def _is_package_cache(cache_path: str) -> bool:
+    """Whether numba keeps this package's kernels in cache_path: the package's __pycache__ (in the tree), or the
+    folder numba names after the package's path inside NUMBA_CACHE_DIR or the user's cache (numba_cpu_<sha1 of the
+    path>: there the path itself does not appear, and a stale kernel calling tile.py's changed C function ran its
+    conv2d three times slower, reading arguments that were no longer passed)."""
+    path = os.path.normpath(cache_path)
+    if path == os.path.join(PACKAGE, "__pycache__"):
+        return True
+    return os.path.basename(path) == caching._CacheLocator.get_suitable_cache_subpath(os.path.join(PACKAGE, "x.py"))
 
 
 def _package_files() -> list[str]:
