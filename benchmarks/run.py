@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # for the type hints only: this file imports its modules wher
 BACKENDS = ("numpy", "numba", "cupy", "torch")
 README = Path(__file__).resolve().parent / "README.md"
 # The environment PyTorch's workers get: this process's as it started, before the numba backend loads
-# and sets a short spin (GOMP_SPINCOUNT) for its own threads (kernels/numba_cpu/common.py), which PyTorch's
+# and sets the spin (GOMP_SPINCOUNT) of its own threads (kernels/numba_cpu/common.py), which PyTorch's
 # would inherit: each framework runs with its own runtime's settings (PASSIVE took its GRU step from 17 to 47 ms).
 WORKER_ENV = dict(os.environ)
 

@@ -6,7 +6,7 @@ keep spinning, and they take the cores from NumPy's BLAS and Numba between paral
 numba MLP training step took 0.96 ms in a process without torch and 8.2 ms in one that had imported it.
 Making every thread sleep when idle (OMP_WAIT_POLICY=PASSIVE) is no fix either: PyTorch's GRU step then went
 from 17 to 47 ms. So each framework runs in its own process with its runtime's defaults (the worker does not
-inherit the short spin, GOMP_SPINCOUNT, that kernels/numba_cpu/common.py sets for numba's threads), and the
+inherit the spin, GOMP_SPINCOUNT, that kernels/numba_cpu/common.py sets for numba's threads), and the
 harness process (run.py) never imports torch.
 
 This file is both ends of the pipe. In the harness, a ``RemoteRunner`` stands for a runner that lives
