@@ -43,8 +43,9 @@ SUM_BLOCK = 256  # terms of the sum per pass over c: a block of b (256 x 32 floa
 # SUM_BLOCK x WIDTH numbers, on the stack), as BLAS libraries pack theirs: b's rows a power of two apart fell on the
 # same few sets of the L1 cache. One core of the Intel Xeon, GMAC/s, b as it lies against a panel: (352, 128) @ (128,
 # 1024) 52 / 70, (1024, 64) @ (64, 256) 59 / 71, (1024, 256) @ (256, 64) 64 / 74, (350, 128) @ (128, 512) 60 / 72;
-# other widths level, (350, 128) @ (128, 1000) 66 / 68. A convolution's products, 4 tiles of rows (its output
-# channels) at a time, took 1.2x as long with the copy (conv2d forward and backward, 4.1 -> 4.9 ms).
+# other widths level, (350, 128) @ (128, 1000) 66 / 68. Products of fewer tiles, or no wider than a tile, read b
+# where it lies: the copy is made on every call, and a convolution's products (4 tiles of rows, its output channels,
+# over one output row a call) would read it only 4 times.
 PACK_FROM_TILES = 16
 _PANEL = SUM_BLOCK * WIDTH  # numbers in a copy of b's block
 
@@ -154,11 +155,18 @@ def _tile_codegen(rows, context, builder, args):
                     before = builder.call(load, [p, alignment, m, zero])
                     builder.call(store, [builder.fadd(before, totals[2 * r + v]), p, alignment, m])
         with storing:  # the bias, where there is one, with the first block of the sum: no pass over c after
-            biases = [builder.call(load, [p, alignment, m, zero]) for p, m in zip(row_vectors(bias, index(0)), masks)]
-            biases = [builder.select(biased, b_v, zero) for b_v in biases]
-            for r in range(rows):
-                for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
-                    builder.call(store, [builder.fadd(totals[2 * r + v], biases[v]), p, alignment, m])
+            with builder.if_else(biased) as (with_bias, without):
+                with with_bias:
+                    biases = [
+                        builder.call(load, [p, alignment, m, zero]) for p, m in zip(row_vectors(bias, index(0)), masks)
+                    ]
+                    for r in range(rows):
+                        for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
+                            builder.call(store, [builder.fadd(totals[2 * r + v], biases[v]), p, alignment, m])
+                with without:
+                    for r in range(rows):
+                        for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
+                            builder.call(store, [totals[2 * r + v], p, alignment, m])
 
 
 _tile1, _tile2, _tile3, _tile4, _tile5, _tile6, _tile7, _tile8 = (_make_tile(rows) for rows in range(1, ROWS + 1))
@@ -280,8 +288,8 @@ _GEMM, _DOT_NT = _GEMM_FUNCTION.external, _DOT_NT_FUNCTION.external
 @numba.njit(cache=True)
 def gemm(a, b, c, accumulate=False, bias=None):
     """c = a @ b (+ bias), or c += a @ b with accumulate; float32. a: (M, K), any strides (a.T for a transposed
-    operand); b: (K, N) and c: (M, N) with their rows contiguous; bias: (N,) contiguous, or empty for none (not with
-    accumulate). One thread; callers split c's rows over threads."""
+    operand); b: (K, N) and c: (M, N) with their rows contiguous; bias: (N,) contiguous, or None or empty for none
+    (not with accumulate). One thread; callers split c's rows over threads."""
     size = a.itemsize  # strides in numbers, not bytes
     a_rows, b_rows = np.arange(a.shape[0]) * (a.strides[0] // size), np.arange(b.shape[0]) * (b.strides[0] // size)
     gemm_gathered(a, a_rows, a.strides[1] // size, b, b_rows, c, accumulate, bias)
@@ -296,7 +304,7 @@ def gemm_gathered(a, a_rows, a_step, b, b_rows, c, accumulate=False, bias=None):
     m, n = c.shape
     c_row = c.strides[0] // c.itemsize
     if bias is None:
-        biased, bias_at = False, data_pointer(c)  # (never read)
+        biased, bias_at = False, data_pointer(c)  # (never read: the tiles read the bias only where biased)
     else:
         biased, bias_at = bias.size > 0, data_pointer(bias)
     _GEMM(
