@@ -31,10 +31,10 @@ import numpy as np
 # core is handed back to the host, and waking it took up to 0.2 ms (the MNIST-1D CNN step was 1.6 ms on 2 threads,
 # 1.0 on one). 20,000 spins (set while NumPy's BLAS threads still took the products and wanted the cores between
 # kernels: a 40-100-100-10 MLP step took 9 ms against 0.8 ms sleeping at once) left the workers asleep between a
-# language model's kernels on the Intel Xeon of 2026-12-06, where a spin takes longer. GNU OpenMP's own default,
-# 300,000, bench against PyTorch, 2 threads, two runs each, 20,000 against 300,000: the LSTM LM step 1.03 and 1.07
-# against 0.999 and 1.01, the transformer LM's 1.09 and 0.931 against 0.944 and 0.931, LeNet's 0.796 and 0.807
-# against 0.745 and 0.736; the small MLPs of benchmarks/model_steps.py level (1.14-1.51 against 0.94-1.40). Read
+# language model's kernels on the Intel Xeon of 2026-12-06, where a spin takes longer. Hence GNU OpenMP's own
+# default, 300,000. Against PyTorch in the bench (2 threads, two runs each), 20,000 then 300,000: the LSTM LM step
+# 1.03 and 1.07, then 0.999 and 1.01; the transformer LM's 1.09 and 0.931, then 0.944 and 0.931; LeNet's 0.796 and
+# 0.807, then 0.745 and 0.736; the small MLPs of benchmarks/model_steps.py level (1.14-1.51, then 0.94-1.40). Read
 # when the threads start, at the first parallel kernel; a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "300000")
