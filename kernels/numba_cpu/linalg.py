@@ -13,7 +13,7 @@ from kernels.numba_cpu.common import (
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import LONG_SUM, beats_blas
-from kernels.numba_cpu.tile import add_dot_nt, as_columns, dot, dot_plus_bias, gemm
+from kernels.numba_cpu.tile import add_bias, add_dot_nt, as_columns, dot, dot_plus_bias, gemm
 
 
 @threaded()
@@ -53,16 +53,8 @@ def _matmul_rows_nt(a, weight, bias, out, blocks):
         start, stop = t * n // blocks, (t + 1) * n // blocks
         out[start:stop] = 0
         add_dot_nt(a[start:stop], weight, out[start:stop])
-        _add_bias(out[start:stop], bias)
+        add_bias(out[start:stop], bias)
     return out
-
-
-@numba.njit(cache=True, inline="always")
-def _add_bias(rows, bias):
-    """rows += bias where bias is not empty: by the thread that made the rows, while they are in its cache."""
-    for i in range(rows.shape[0] if bias.size else 0):
-        for j in range(rows.shape[1]):
-            rows[i, j] += bias[j]
 
 
 @threaded()

@@ -385,11 +385,16 @@ def _dot_plus_bias_by_blas(a, b, bias, out, by_tiles):
 
 @numba.njit(inline="always")
 def _blas_dot_plus_bias(a, b, bias, out):
-    """out = a @ b by BLAS, then + bias row by row by the thread that made them, while they are in its cache."""
     _blas_dot(a, b, out)
-    for i in range(out.shape[0] if bias.size else 0):
-        for j in range(out.shape[1]):
-            out[i, j] += bias[j]
+    add_bias(out, bias)
+
+
+@numba.njit(cache=True, inline="always")
+def add_bias(rows, bias):
+    """rows += bias where bias is not empty: by the thread that made the rows, while they are in its cache."""
+    for i in range(rows.shape[0] if bias.size else 0):
+        for j in range(rows.shape[1]):
+            rows[i, j] += bias[j]
 
 
 def _times_transposed_by_tiles(a, b, out, scratch, by_tiles, accumulate):
