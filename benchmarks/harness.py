@@ -128,7 +128,7 @@ class Settings:
     max_calls: int  # ... but at most this many times
     warmup_calls: int  # calls after the first one, before the repeats (at least 1)
     # A pause before each runner's repeat, untimed: the previous runner's idle threads stop spinning first
-    # (OpenBLAS's spin for 50-100 ms after a call, and a PyTorch GRU timed in that window took 68 ms, not 32).
+    # (a PyTorch GRU timed while OpenBLAS's threads spun took 68 ms, not 32). See settle.
     settle_s: float = 0.0
 
 
@@ -141,6 +141,25 @@ class Measurement:
     calls: int = 0
     per_call_s: list[float] = field(default_factory=list)
     kernels: dict[str, list[str]] | None = None  # tinynet only: see trace_kernels
+
+
+def settle(seconds: float, most_s: float = 1.0) -> None:
+    """Sleep ``seconds``, then on until this process's idle threads have stopped spinning (``most_s`` at most).
+
+    NumPy's OpenBLAS threads spin for 2**28 clock cycles after each call (128 ms at 2.1 GHz), longer than
+    a fixed pause of 0.1 s: whichever runner followed the numpy runner shared its cores with them (the
+    LSTM LM step, numba 12.8 ms after it against 7.9 ms after PyTorch, and PyTorch's own step in its
+    worker 12.1 against 7.9), and numba followed it in two repeats of three, PyTorch in one.
+    """
+    if seconds <= 0:
+        return
+    time.sleep(seconds)
+    deadline = time.perf_counter() + most_s
+    while time.perf_counter() < deadline:
+        busy = time.process_time()
+        time.sleep(0.01)
+        if time.process_time() - busy < 0.001:  # less than 10 % of one core: nothing spins
+            return
 
 
 def _timed(step: Callable[[], object], calls: int, sync: Callable[[], None]) -> float:
@@ -224,7 +243,7 @@ def measure(workload: Workload, runners: list[Runner], settings: Settings) -> di
             shift = index % max(1, len(ready))
             for runner in ready[shift:] + ready[:shift]:
                 result = results[runner.name]
-                time.sleep(settings.settle_s)
+                settle(settings.settle_s)
                 try:
                     result.per_call_s.append(runner.time(result.calls, collect=True))
                 except Exception as err:

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -265,3 +266,23 @@ def test_every_model_step_runs_as_a_pytorch_program_on_tinynet(monkeypatch):
         first = step().item()
         step()
         assert np.isfinite(first) and step().item() < first, name
+
+
+def test_the_pause_before_a_repeat_lasts_until_idle_threads_stop_spinning(bench_modules):
+    harness = bench_modules[0]
+    stopped = threading.Event()
+
+    def spin(seconds: float = 0.3) -> None:  # as BLAS threads do after a call: busy, with no work
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+        stopped.set()
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    harness.settle(0.01, most_s=30.0)
+    assert stopped.is_set()  # a fixed pause of 0.01 s would have returned while the thread spun
+    spinner.join()
+    started = time.perf_counter()
+    harness.settle(0.01, most_s=30.0)
+    assert time.perf_counter() - started < 10  # nothing spins now: no waiting for the cap
