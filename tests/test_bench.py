@@ -286,3 +286,20 @@ def test_the_pause_before_a_repeat_lasts_until_idle_threads_stop_spinning(bench_
     started = time.perf_counter()
     harness.settle(0.01, most_s=30.0)
     assert time.perf_counter() - started < 10  # nothing spins now: no waiting for the cap
+
+
+def test_runners_on_one_device_time_as_many_calls_per_repeat(bench_modules):
+    harness, _, workloads, _ = bench_modules
+    # Each runner's "framework" is how long its step sleeps: a step of 1 ms wants 20 calls to last
+    # min_repeat_s, one of 10 ms wants 2; each pays the pause's first call once a repeat either way.
+    naps = workloads.Workload("nap", "?", 1.0, None, "compute", lambda seconds: lambda: time.sleep(seconds))
+    runners = [
+        harness.LocalRunner("fast", 0.001),
+        harness.LocalRunner("slow", 0.01),
+        harness.LocalRunner("gpu", 0.01, device="gpu"),
+    ]
+    settings = harness.Settings(repeat=2, min_repeat_s=0.02, max_calls=1000, warmup_calls=1)
+    measured = harness.measure(naps, runners, settings)
+    assert measured["fast"].calls == measured["slow"].calls >= 10  # the fast runner's count, for both
+    assert measured["gpu"].calls <= 2  # its own device's count, not the CPU runners'
+    assert all(len(m.per_call_s) == 2 for m in measured.values())
