@@ -147,6 +147,10 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         return (x, labels), {}
     if kernel == "cross_entropy_backward":
         return (g[:, 0], numpy_ref.softmax_forward(x, 1), labels), {}
+    if kernel == "hardtanh_forward":
+        return (x, -0.5, 1.0), {}
+    if kernel == "hardtanh_backward":
+        return (g, x, -0.5, 1.0), {}
     if kernel in ("sigmoid_backward", "tanh_backward"):
         return (g, numpy_ref.sigmoid_forward(x)), {}
     if kernel.endswith("_forward"):

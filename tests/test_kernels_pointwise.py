@@ -80,7 +80,7 @@ def run_both(kernel, *args, **options):
 
 @per_backend
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "gelu"])
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "gelu", "silu"])
 @given(shape=shapes, layout=st.sampled_from(LAYOUTS), specials=st.booleans(), seed=seeds)
 def test_activations_match_the_reference(backend_name, name, dtype, shape, layout, specials, seed):
     rng = np.random.default_rng(seed)
@@ -90,7 +90,7 @@ def test_activations_match_the_reference(backend_name, name, dtype, shape, layou
         x = sprinkle(rng, x, [0.0, np.inf, -np.inf, np.nan, 1e-30])
     grad = random_array(rng, shape, dtype, layout)
     assert_matches(*run_both(f"{name}_forward", x), dtype)
-    saved = x if name in ("relu", "gelu") else getattr(numpy_ref, f"{name}_forward")(x)  # backward's input
+    saved = x if name in ("relu", "gelu", "silu") else getattr(numpy_ref, f"{name}_forward")(x)  # backward's input
     assert_matches(*run_both(f"{name}_backward", grad, saved), dtype)
 
 
@@ -102,9 +102,9 @@ def test_activations_of_many_values_match_the_reference(backend_name, dtype, lay
     rng = np.random.default_rng(7)
     x = sprinkle(rng, random_array(rng, (96, 64), dtype, layout, scale=3.0), [0.0, np.inf, -np.inf, np.nan])
     grad = random_array(rng, (96, 64), dtype, layout)
-    for name in ("relu", "sigmoid", "tanh", "gelu"):
+    for name in ("relu", "sigmoid", "tanh", "gelu", "silu"):
         assert_matches(*run_both(f"{name}_forward", x), dtype)
-        saved = x if name in ("relu", "gelu") else getattr(numpy_ref, f"{name}_forward")(x)
+        saved = x if name in ("relu", "gelu", "silu") else getattr(numpy_ref, f"{name}_forward")(x)
         assert_matches(*run_both(f"{name}_backward", grad, saved), dtype)
 
 
@@ -113,8 +113,26 @@ def test_activations_match_the_reference_across_the_whole_range(backend_name, dt
     # Dense sweep: every branch of the exp approximation (underflow, both signs, tiny and huge inputs).
     x = np.concatenate([np.linspace(-800, 800, 4001), np.geomspace(1e-12, 30, 2000)]).astype(dtype)
     x = np.concatenate([x, -x])
-    for name in ("sigmoid", "tanh", "gelu"):
+    for name in ("sigmoid", "tanh", "gelu", "silu"):
         assert_matches(*run_both(f"{name}_forward", x), dtype)
+    assert_matches(*run_both("silu_backward", np.ones_like(x), x), dtype)
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(
+    shape=st.sampled_from([(3, 5), (70, 64), (2, 40, 60)]),  # from 64 * 64 values, numba's own loops (UFUNCS_BELOW)
+    layout=st.sampled_from(LAYOUTS),
+    bounds=st.sampled_from([(0.0, 6.0), (-1.0, 1.0), (-0.5, -0.25), (2, 2)]),
+    seed=seeds,
+)
+def test_hardtanh_matches_the_reference_at_and_between_its_bounds(backend_name, dtype, shape, layout, bounds, seed):
+    rng = np.random.default_rng(seed)
+    x = random_array(rng, shape, dtype, layout, scale=4.0)
+    x = sprinkle(rng, x, [*bounds, np.inf, -np.inf, np.nan])  # at a bound itself: no gradient
+    grad = sprinkle(rng, random_array(rng, shape, dtype, layout), [np.inf])
+    assert_matches(*run_both("hardtanh_forward", x, *bounds), dtype)
+    assert_matches(*run_both("hardtanh_backward", grad, x, *bounds), dtype)
 
 
 # --- softmax family and cross-entropy -------------------------------------------------------
@@ -439,7 +457,8 @@ def test_rmsprop_step_matches_the_reference(backend_name, dtype, shape, weight_d
 
 POINTWISE_KERNELS = [
     "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
-    "gelu_forward", "gelu_backward", "softmax_forward", "softmax_backward", "log_softmax_forward",
+    "gelu_forward", "gelu_backward", "silu_forward", "silu_backward", "hardtanh_forward", "hardtanh_backward",
+    "softmax_forward", "softmax_backward", "log_softmax_forward",
     "log_softmax_backward", "cross_entropy_forward", "cross_entropy_backward", "masked_softmax_forward",
     "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward", "channel_affine_forward",
     "channel_affine_backward", "embedding_backward", "scatter_add", "sgd_step", "adam_step", "rmsprop_step",
@@ -464,7 +483,9 @@ rmsprop = dict(lr=0.1, alpha=0.9, eps=1e-8, weight_decay=0.1, momentum=0.9)
 calls = [
     ("relu_forward", (x,), {}), ("relu_backward", (g, x), {}), ("sigmoid_forward", (x,), {}),
     ("sigmoid_backward", (g, x), {}), ("tanh_forward", (x,), {}), ("tanh_backward", (g, x), {}),
-    ("gelu_forward", (x,), {}), ("gelu_backward", (g, x), {}), ("softmax_forward", (x, 0), {}),
+    ("gelu_forward", (x,), {}), ("gelu_backward", (g, x), {}), ("silu_forward", (x,), {}),
+    ("silu_backward", (g, x), {}), ("hardtanh_forward", (x, -0.5, 1.0), {}),
+    ("hardtanh_backward", (g, x, -0.5, 1.0), {}), ("softmax_forward", (x, 0), {}),
     ("softmax_backward", (g, ref.softmax_forward(x, 0), 0), {}), ("log_softmax_forward", (x, 1), {}),
     ("log_softmax_backward", (g, ref.log_softmax_forward(x, 1), 1), {}),
     ("cross_entropy_forward", (x, labels), {}), ("cross_entropy_backward", (g[:, 0], np.abs(x), labels), {}),

@@ -28,6 +28,24 @@ extern "C" __global__ void sigmoid_backward(const scalar_t* __restrict__ grad_y,
     FOR_EACH_INDEX(i, n) grad_x[i] = grad_y[i] * y[i] * (1 - y[i]);
 }
 
+// y = x sigmoid(x), the sigmoid as sigmoid_forward's (exp of -|x| only).
+extern "C" __global__ void silu_forward(const scalar_t* __restrict__ x, scalar_t* __restrict__ y, index_t n) {
+    FOR_EACH_INDEX(i, n) {
+        scalar_t e = math_exp(-math_abs(x[i]));
+        y[i] = x[i] * (x[i] >= 0 ? 1 / (1 + e) : e / (1 + e));
+    }
+}
+
+// dy/dx = s (1 + x (1 - s)), s = sigmoid(x) computed again from x (as PyTorch's silu_backward).
+extern "C" __global__ void silu_backward(const scalar_t* __restrict__ grad_y, const scalar_t* __restrict__ x,
+                                         scalar_t* __restrict__ grad_x, index_t n) {
+    FOR_EACH_INDEX(i, n) {
+        scalar_t e = math_exp(-math_abs(x[i]));
+        scalar_t s = x[i] >= 0 ? 1 / (1 + e) : e / (1 + e);
+        grad_x[i] = grad_y[i] * s * (1 + x[i] * (1 - s));
+    }
+}
+
 extern "C" __global__ void tanh_forward(const scalar_t* __restrict__ x, scalar_t* __restrict__ y, index_t n) {
     FOR_EACH_INDEX(i, n) y[i] = math_tanh(x[i]);
 }

@@ -30,6 +30,8 @@ from kernels.cupy_gpu.activations import (
     relu_forward,
     sigmoid_backward,
     sigmoid_forward,
+    silu_backward,
+    silu_forward,
     tanh_backward,
     tanh_forward,
 )

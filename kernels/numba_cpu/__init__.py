@@ -24,10 +24,14 @@ from kernels.numba_cpu import dot, placement, winograd
 from kernels.numba_cpu.activations import (
     gelu_backward,
     gelu_forward,
+    hardtanh_backward,
+    hardtanh_forward,
     relu_backward,
     relu_forward,
     sigmoid_backward,
     sigmoid_forward,
+    silu_backward,
+    silu_forward,
     tanh_backward,
     tanh_forward,
 )

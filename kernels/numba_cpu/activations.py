@@ -1,4 +1,4 @@
-"""Elementwise activations, forward and backward: relu, sigmoid, tanh, gelu.
+"""Elementwise activations, forward and backward: relu, sigmoid, tanh, gelu, silu, hardtanh.
 
 Each kernel is one fused pass over the flattened arrays, threads splitting it; any shape or strides in,
 C-contiguous out. Other dtypes, and backward arguments of different shapes, go to the reference.
@@ -12,6 +12,7 @@ from kernels import numpy_ref
 from kernels.numba_cpu.common import (
     CHEAP,
     EXP,
+    FUSED,
     erfc,
     exp,
     flat,
@@ -75,12 +76,18 @@ def relu_backward(grad_y, x):
     return _binary(_relu_backward, numpy_ref.relu_backward, grad_y, x, CHEAP, UFUNCS_BELOW)
 
 
-@threaded()
+@numba.njit(inline="always")
+def _logistic(v, one):
+    """sigmoid(v) of one value (one: 1 in v's type), exp only ever of -|v|, in (0, 1]: it never overflows."""
+    e = exp(-abs(v))
+    return one / (one + e) if v >= 0 else e / (one + e)
+
+
+@threaded(fastmath=FUSED)
 def _sigmoid_forward(x, y):
     one = x.dtype.type(1)
     for i in numba.prange(x.size):
-        e = exp(-abs(x[i]))  # in (0, 1]: never overflows
-        y[i] = one / (one + e) if x[i] >= 0 else e / (one + e)
+        y[i] = _logistic(x[i], one)
 
 
 def sigmoid_forward(x):
@@ -100,7 +107,68 @@ def sigmoid_backward(grad_y, y):
     return _binary(_sigmoid_backward, numpy_ref.sigmoid_backward, grad_y, y, CHEAP, UFUNCS_BELOW)
 
 
+@threaded(fastmath=FUSED)
+def _silu_forward(x, y):
+    one = x.dtype.type(1)
+    for i in numba.prange(x.size):
+        y[i] = x[i] * _logistic(x[i], one)
+
+
+def silu_forward(x):
+    """y = x * sigmoid(x), in one pass (the reference takes a sigmoid's three, then a product). x: any shape."""
+    return _unary(_silu_forward, numpy_ref.silu_forward, x)
+
+
+@threaded(fastmath=FUSED)
+def _silu_backward(grad_y, x, grad_x):
+    one = x.dtype.type(1)
+    for i in numba.prange(x.size):
+        s = _logistic(x[i], one)
+        grad_x[i] = grad_y[i] * s * (one + x[i] * (one - s))
+
+
+def silu_backward(grad_y, x):
+    """dL/dx = dL/dy * s * (1 + x * (1 - s)), s = sigmoid(x) computed again from x. grad_y, x: same shape."""
+    return _binary(_silu_backward, numpy_ref.silu_backward, grad_y, x)
+
+
 @threaded()
+def _hardtanh_forward(x, y, low, high):
+    for i in numba.prange(x.size):
+        y[i] = low if x[i] < low else (high if x[i] > high else x[i])  # NaN stays NaN, as np.clip
+
+
+def hardtanh_forward(x, min_val, max_val):
+    """y = min(max(x, min_val), max_val). x: any shape; integers, and fewer than UFUNCS_BELOW values, to the
+    reference."""
+    if x.size < UFUNCS_BELOW or not same_floats(x):
+        return numpy_ref.hardtanh_forward(x, min_val, max_val)
+    y = np.empty(x.shape, x.dtype)
+    real = x.dtype.type
+    run_kernel(_hardtanh_forward, CHEAP * x.size, flat(x), y.reshape(-1), real(min_val), real(max_val))
+    return y
+
+
+@threaded()
+def _hardtanh_backward(grad_y, x, grad_x, low, high):
+    zero = grad_y.dtype.type(0)
+    for i in numba.prange(x.size):
+        grad_x[i] = grad_y[i] if low < x[i] < high else zero  # picked, not multiplied: inf * 0 is not NaN here
+
+
+def hardtanh_backward(grad_y, x, min_val, max_val):
+    """dL/dx = dL/dy where min_val < x < max_val, else 0. grad_y, x: same shape."""
+    if x.size < UFUNCS_BELOW or not (same_floats(grad_y, x) and grad_y.shape == x.shape):
+        return numpy_ref.hardtanh_backward(grad_y, x, min_val, max_val)
+    grad_x = np.empty(x.shape, x.dtype)
+    real = x.dtype.type
+    run_kernel(
+        _hardtanh_backward, CHEAP * x.size, flat(grad_y), flat(x), grad_x.reshape(-1), real(min_val), real(max_val)
+    )
+    return grad_x
+
+
+@threaded(fastmath=FUSED)
 def _tanh_forward(x, y):
     for i in numba.prange(x.size):
         y[i] = tanh(x[i])
@@ -127,7 +195,7 @@ def tanh_backward(grad_y, y):
     return _binary(_tanh_backward, numpy_ref.tanh_backward, grad_y, y, CHEAP, UFUNCS_BELOW)
 
 
-@threaded()
+@threaded(fastmath=FUSED)
 def _gelu_forward(x, y):
     half, sqrt_half = x.dtype.type(0.5), x.dtype.type(math.sqrt(0.5))
     for i in numba.prange(x.size):
@@ -143,7 +211,7 @@ def gelu_forward(x):
     return _unary(_gelu_forward, numpy_ref.gelu_forward, x)
 
 
-@threaded()
+@threaded(fastmath=FUSED)
 def _gelu_backward(grad_y, x, grad_x):
     half, sqrt_half = x.dtype.type(0.5), x.dtype.type(math.sqrt(0.5))
     inv_sqrt_2pi = x.dtype.type(1 / math.sqrt(2 * math.pi))
@@ -162,7 +230,9 @@ def gelu_backward(grad_y, x):
 def warm_up(dtype: np.dtype) -> None:
     """Compile every activation kernel for dtype (see common.warms_up)."""
     x = np.linspace(-3, 3, UFUNCS_BELOW).astype(dtype).reshape(-1, 4)
-    for unary in (relu_forward, sigmoid_forward, tanh_forward, gelu_forward):
+    for unary in (relu_forward, sigmoid_forward, tanh_forward, gelu_forward, silu_forward):
         unary(x)
-    for binary in (relu_backward, sigmoid_backward, tanh_backward, gelu_backward):
+    for binary in (relu_backward, sigmoid_backward, tanh_backward, gelu_backward, silu_backward):
         binary(x, x)
+    hardtanh_forward(x, 0.0, 6.0)
+    hardtanh_backward(x, x, 0.0, 6.0)

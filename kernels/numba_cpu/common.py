@@ -221,6 +221,10 @@ def scipy_blas() -> list:
 # Sums may be reordered (so that LLVM vectorizes them) and a * b + c fused: only the rounding changes,
 # never how inf and NaN propagate (so no "nnan"/"ninf", which fastmath=True would add).
 REORDER_SUMS = {"reassoc", "contract"}
+# a * b + c fused, one rounding: for the kernels that evaluate the polynomial exp (and sigmoid, tanh, erfc made of it),
+# whose Horner steps were each a multiply and an add without it. exp over 1M float32 values, one thread of the
+# Intel Xeon: 463 us against 720 (NumPy's np.exp: 527); at most 1.15 ulp off, as before.
+FUSED = {"contract"}
 
 
 # The dtypes the kernels compile for, as dtype objects: `in` finds them by identity (comparing a dtype with

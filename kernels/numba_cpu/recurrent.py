@@ -6,6 +6,7 @@ from numba.extending import overload
 
 from kernels.numba_cpu.by_name import ByName, data_pointer
 from kernels.numba_cpu.common import (
+    FUSED,
     REORDER_SUMS,
     SPLIT_WORK,
     float32_and_float64_only,
@@ -198,7 +199,7 @@ def _blocks(batch: int, work: int) -> int:
     return 1 if work < SPLIT_WORK else max(1, min(batch, numba.get_num_threads()))
 
 
-@threaded()
+@threaded(fastmath=FUSED)
 def _lstm_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, c0, blocks, out, c_last, saved):
     length, batch, size = out.shape
     for k in numba.prange(blocks):
@@ -221,7 +222,7 @@ def _lstm_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, c0, blocks, out, c_last, s
                 c_last[lo + r, j] = c[r, j]
 
 
-@threaded()
+@threaded(fastmath=FUSED)
 def _lstm_backward_gemm(grad_out, grad_h_last, grad_c_last, w_hh_t, w_hh, c0, saved, blocks, grad_gi, grad_h0, grad_c0):
     length, batch, size = grad_out.shape
     one = saved.dtype.type(1)
@@ -304,7 +305,7 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
 # 0.27x; (40, 100, 6), the bench's MNIST-1D GRU, 1.13x (its bench step as fast, in alternation); (20, 4, 5) 1.07x.
 
 
-@threaded()
+@threaded(fastmath=FUSED)
 def _gru_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, blocks, out, saved):
     length, batch, size = out.shape
     for k in numba.prange(blocks):
@@ -324,7 +325,7 @@ def _gru_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, blocks, out, saved):
                     st[j], st[size + j], st[2 * size + j], st[3 * size + j] = reset, update, candidate, gh_n
 
 
-@threaded()
+@threaded(fastmath=FUSED)
 def _gru_backward_gemm(grad_out, grad_h_last, w_hh_t, w_hh, h0, out, saved, blocks, grad_gi, grad_gh, grad_h0):
     length, batch, size = out.shape
     one = out.dtype.type(1)
@@ -388,7 +389,7 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
 # own BLAS threads against numba's pinned ones: an RNN classifier's step at H = 128 took 0.9-10x PyTorch's.
 
 
-@threaded()
+@threaded(fastmath=FUSED)
 def _rnn_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, relu, blocks, out):
     length, batch, size = out.shape
     zero = out.dtype.type(0)
@@ -404,7 +405,7 @@ def _rnn_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, relu, blocks, out):
                     ht[j] = (a if a > zero else zero) if relu else tanh(a)
 
 
-@threaded()
+@threaded(fastmath=FUSED)
 def _rnn_backward_gemm(grad_out, grad_h_last, w_hh_t, w_hh, out, relu, blocks, grad_gi, grad_h0):
     length, batch, size = out.shape
     zero, one = out.dtype.type(0), out.dtype.type(1)

@@ -10,10 +10,14 @@ and their state in place by design.
 from kernels.numpy_ref.activations import (
     gelu_backward,
     gelu_forward,
+    hardtanh_backward,
+    hardtanh_forward,
     relu_backward,
     relu_forward,
     sigmoid_backward,
     sigmoid_forward,
+    silu_backward,
+    silu_forward,
     tanh_backward,
     tanh_forward,
 )
@@ -63,7 +67,8 @@ FAMILIES = {
     "linalg": ("matmul", "linear_forward", "linear_backward"),
     "activations": (
         "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
-        "tanh_forward", "tanh_backward", "gelu_forward", "gelu_backward",
+        "tanh_forward", "tanh_backward", "gelu_forward", "gelu_backward", "silu_forward", "silu_backward",
+        "hardtanh_forward", "hardtanh_backward",
     ),
     "softmax": (
         "softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward",

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kernels.numpy_ref.common import array_module
+from kernels.numpy_ref.common import array_module, select
 
 
 def relu_forward(x):
@@ -25,6 +25,29 @@ def sigmoid_forward(x):
 def sigmoid_backward(grad_y, y):
     """dL/dx = dL/dy * y * (1 - y), from the forward's output y. grad_y, y: same shape."""
     return grad_y * y * (1 - y)
+
+
+def silu_forward(x):
+    """y = x * sigmoid(x) (SiLU, or swish). x: any shape."""
+    return x * sigmoid_forward(x)
+
+
+def silu_backward(grad_y, x):
+    """dL/dx = dL/dy * s * (1 + x * (1 - s)), s = sigmoid(x), from the forward's input x (as PyTorch's
+    silu_backward). grad_y, x: same shape."""
+    s = sigmoid_forward(x)
+    return grad_y * s * (1 + x * (1 - s))
+
+
+def hardtanh_forward(x, min_val, max_val):
+    """y = min(max(x, min_val), max_val) (ReLU6: 0 and 6); NaN stays NaN; integer x stays integer. x: any shape."""
+    return array_module(x).clip(x, min_val, max_val).astype(x.dtype, copy=False)
+
+
+def hardtanh_backward(grad_y, x, min_val, max_val):
+    """dL/dx = dL/dy where min_val < x < max_val, else 0 (no gradient at the bounds, as PyTorch's).
+    grad_y, x: same shape."""
+    return select((x > min_val) & (x < max_val), grad_y, 0).astype(grad_y.dtype, copy=False)
 
 
 def tanh_forward(x):

@@ -1,11 +1,12 @@
-"""Piecewise activations computed inline: Hardtanh (and ReLU6), Hardswish, Hardsigmoid, Threshold, the two
-shrinks and PReLU. ``tinynet.functions.activations`` exports them with the rest.
+"""Piecewise activations: Hardtanh (and ReLU6, by kernels), and computed inline Hardswish, Hardsigmoid,
+Threshold, the two shrinks and PReLU. ``tinynet.functions.activations`` exports them with the rest.
 
 Where a piece meets the next, the gradient is PyTorch's choice at that point (e.g. hardtanh passes no
 gradient at x = min_val or max_val), so values there agree too.
 """
 
 from kernels.numpy_ref import array_module, select
+from tinynet import backend
 from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function, unbroadcast
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
@@ -18,20 +19,19 @@ class Hardtanh(Function):
 
     forward:    y = min(max(x, min_val), max_val)
     derivative: dL/dx = dL/dy where min_val < x < max_val, else 0
-    kernels:    none: computed inline with the array module's calls
+    kernels:    hardtanh_forward, hardtanh_backward
     """
 
     @staticmethod
     def forward(ctx, x, min_val, max_val):
         ctx.save_for_backward(x)
         ctx.bounds = min_val, max_val
-        return array_module(x).clip(x, min_val, max_val).astype(x.dtype, copy=False)
+        return backend.for_arrays(x).hardtanh_forward(x, min_val, max_val)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved
-        low, high = ctx.bounds
-        return select((x > low) & (x < high), grad, 0).astype(grad.dtype, copy=False), None, None
+        return backend.for_arrays(grad, x).hardtanh_backward(grad, x, *ctx.bounds), None, None
 
 
 class Hardswish(Function):

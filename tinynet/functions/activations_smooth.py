@@ -1,7 +1,7 @@
-"""Smooth activations computed inline: SiLU, Mish, GELU's tanh form, LogSigmoid, Softsign, GLU.
+"""Smooth activations: SiLU (by kernels), and computed inline Mish, GELU's tanh form, LogSigmoid, Softsign, GLU.
 
-Each is a few calls of the array module (see ``tinynet.functions``: only the activations the course's models
-use in every layer run as kernels), and the backend's sigmoid kernel where they take σ.
+Each inline one is a few calls of the array module (see ``tinynet.functions``: only the activations models use
+in every layer run as kernels), and the backend's sigmoid kernel where they take σ.
 ``tinynet.functions.activations`` exports them with the rest.
 """
 
@@ -32,20 +32,19 @@ class SiLU(Function):
     """The sigmoid-weighted linear unit (swish), elementwise.
 
     forward:    y = x σ(x)
-    derivative: dL/dx = dL/dy · σ(x) (1 + x (1 - σ(x)))
-    kernels:    sigmoid_forward (σ); the rest inline, with the array module's calls
+    derivative: dL/dx = dL/dy · σ(x) (1 + x (1 - σ(x))), σ(x) computed again from x
+    kernels:    silu_forward, silu_backward
     """
 
     @staticmethod
     def forward(ctx, x):
-        s = logistic(x)
-        ctx.save_for_backward(x, s)
-        return x * s
+        ctx.save_for_backward(x)
+        return backend.for_arrays(x).silu_forward(x)
 
     @staticmethod
     def backward(ctx, grad):
-        x, s = ctx.saved
-        return grad * s * (1 + x * (1 - s))
+        (x,) = ctx.saved
+        return backend.for_arrays(grad).silu_backward(grad, x)
 
 
 class Mish(Function):
