@@ -144,6 +144,12 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
         grad = random_array(rng, (700, 210), np.float32)
         got, expected = run_both("linear_backward", grad, x, weight, True, True, True)
         assert_matches(got, expected, np.float32, summed=700)
+        # A weight of many rows against x's (linalg.COLUMNS_PER_THREAD): out's columns split over the threads, blocks
+        # of whole tiles but the last; with a bias and without.
+        wide = random_array(rng, (linalg.COLUMNS_PER_THREAD * 4 + 45, 300), np.float32)
+        assert linalg._by_columns(300, 300, wide.shape[0], 2)
+        assert_matches(*run_both("linear_forward", x[:300], wide, wide[:, 0]), np.float32, summed=300)
+        assert_matches(*run_both("linear_forward", x[:300], wide, None), np.float32, summed=300)
         # A batch of 100 (linalg.SMALL_BATCH): by tiles, the forward by dot_nt and grad_weight's rows split over the
         # threads.
         assert_matches(*run_both("linear_forward", x[:100], weight, bias), np.float32, summed=300)
@@ -198,7 +204,7 @@ def test_warmup_compiles_every_product_kernel(dtype):
     assert linalg.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     linalg.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    small_batch = (linalg._matmul_transposed_rows, linalg._matmul_rows_nt)
+    small_batch = (linalg._matmul_transposed_rows, linalg._matmul_rows_nt, linalg._matmul_columns_nt)
     rows_split = (*small_batch, *(kernel.serial for kernel in small_batch))
     by_tiles = (tile.as_columns, *rows_split) if linalg.beats_blas(np.dtype(dtype)) else ()
     products = (linalg._matmul_rows, linalg._matmul_transposed, linalg._batched_matmul)

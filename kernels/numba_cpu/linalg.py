@@ -13,7 +13,7 @@ from kernels.numba_cpu.common import (
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import LONG_SUM, beats_blas
-from kernels.numba_cpu.tile import add_bias, add_dot_nt, as_columns, dot, dot_plus_bias, gemm
+from kernels.numba_cpu.tile import WIDTH, add_bias, add_dot_nt, as_columns, dot, dot_plus_bias, gemm
 
 
 @threaded()
@@ -58,6 +58,25 @@ def _matmul_rows_nt(a, weight, bias, out, blocks):
 
 
 @threaded()
+def _matmul_columns_nt(a, weight, bias, out, blocks):
+    """out = a @ weight^T + bias by tiles, a block of out's columns per thread, each transposing its own block of
+    weight's rows first (tile.as_columns). a: (n, k), weight: (m, k), C-contiguous; bias: (m,) or (0,); out: (n, m)."""
+    m, k = weight.shape
+    for t in numba.prange(blocks):
+        start, stop = _column_block(t, blocks, m), _column_block(t + 1, blocks, m)
+        columns = np.empty((k, stop - start), a.dtype)
+        as_columns(weight, start, stop, columns)
+        gemm(a, columns, out[:, start:stop], False, bias[min(start, bias.size) : min(stop, bias.size)])
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _column_block(t, blocks, m):
+    """Where block t of m columns split in ``blocks`` starts: a whole number of tiles in; the last one ends at m."""
+    return m if t == blocks else t * m // blocks // WIDTH * WIDTH
+
+
+@threaded()
 def _matmul_transposed(x, b, partial, sums, blocks, by_tiles):
     """partial[t] = x[rows]^T @ b[rows] for block t of the k rows; x^T @ b = partial.sum(0) (a weight gradient:
     the sum over the batch). Where sums has rows, also sums[t] = x[rows] summed over the rows (a bias gradient).
@@ -98,11 +117,13 @@ def _sum_rows(x, start, stop, sums, t):
 
 
 def _rows_times(rows, b, bias):
-    """rows @ b (+ bias): a block of rows per numba thread (see matmul). rows: (n, k) C-contiguous, b: (k, m)
-    C- or F-contiguous, bias: (m,) or (0,) -> (n, m)."""
+    """rows @ b (+ bias): a block of rows per numba thread (see matmul), or of columns (see COLUMNS_PER_THREAD).
+    rows: (n, k) C-contiguous, b: (k, m) C- or F-contiguous, bias: (m,) or (0,) -> (n, m)."""
     (n, k), m = rows.shape, b.shape[1]
     out = np.empty((n, m), rows.dtype)
     blocks, work, by_tiles = min(numba.get_num_threads(), n), rows.size * m // BLAS_MACS_PER_NS, beats_blas(b.dtype)
+    if by_tiles and not b.flags.c_contiguous and _by_columns(n, k, m, blocks):  # see COLUMNS_PER_THREAD
+        return with_one_blas_thread(_matmul_columns_nt, rows, b.T, bias, out, blocks, work=work)
     if by_tiles and not b.flags.c_contiguous and k >= LONG_SUM and n <= SMALL_BATCH:  # see SMALL_BATCH
         return with_one_blas_thread(_matmul_rows_nt, rows, b.T, bias, out, blocks, work=work)
     if by_tiles and not b.flags.c_contiguous:  # a linear layer's weight^T: tiles read b by rows
@@ -113,16 +134,36 @@ def _rows_times(rows, b, bias):
 
 
 # A small batch's linear layer (up to SMALL_BATCH rows), by tiles, two ways that copy nothing:
-# - x @ weight^T: where the sum is long (dot.LONG_SUM), by dot.dot_nt reading the weight's rows where they lie. The
-#   tiles read weight^T by rows, a copy of it first (tile.as_columns), whose cost a small batch does not spread: 2
-#   threads, float32, (n, k, m), time against tiles: (64, 784, 256) 0.39x, (128, 512, 256) 0.49x, (32, 3136, 10)
-#   0.61x, (128, 784, 512) 0.85x; (64, 256, 128) 1.14x (13 us).
+# - x @ weight^T: where the sum is long (dot.LONG_SUM), by dot.dot_nt reading the weight's rows where they lie, unless
+#   out's columns split over the threads (below: a weight of many rows, x of FEW_ROWS or more). The tiles read
+#   weight^T by rows, a copy of it first (tile.as_columns), whose cost a small batch does not spread when one thread
+#   makes all of it: 2 threads, float32, (n, k, m), time against tiles: (64, 784, 256) 0.39x, (128, 512, 256) 0.49x,
+#   (32, 3136, 10) 0.61x, (128, 784, 512) 0.85x; (64, 256, 128) 1.14x (13 us).
 # - x^T @ b, the weight gradient: out's rows split over the threads, each summing over all of x's rows, rather than
 #   along the sum, whose threads' partial products took as long to add up as to make: (128, 512, 784) 0.68x,
 #   (128, 256, 512) 0.82x; longer sums lose, (700, 512, 64) 1.5x, (2048, 512, 128) 1.32x, (4096, 64, 64) 2x (each
 #   thread reads all of x's rows, n numbers apart), and so do fewer than ROWS_PER_BLOCK rows a thread.
 SMALL_BATCH = 256
 ROWS_PER_BLOCK = 16
+# x @ weight^T by tiles, where the weight has rows enough against x's: out's columns split over the threads, each
+# transposing its share of the weight into its own cache, where one thread transposed all of it first (while the
+# other waited) and left the other thread to read it from its cache, or dot_nt read it as it lies. 2 threads, float32,
+# (n, k, m), time against the other way, paired (the Intel Xeon, 2026-12-06): (32, 256, 256) 0.50, (256, 256, 512)
+# 0.55, (128, 512, 256) 0.65, (128, 1024, 1024) 0.65, (350, 128, 1000) 0.70, (128, 784, 512) 0.76 (a 784-512 MLP),
+# (128, 784, 128) 0.76, (64, 784, 256) 0.82, (128, 3136, 64) 0.89, (700, 128, 1000) 0.90 (an LSTM LM's head),
+# (1024, 256, 256) 0.96, (2048, 128, 1000) 0.99. The rest lose: each thread reads all of x, so taller x
+# ((2048, 64, 256) 1.05, (4096, 64, 256) 1.13), and each transposes its block for few rows ((32, 784, 512) 1.16,
+# (16, 784, 512) 1.73 against dot_nt; (48, 784, 512) level).
+COLUMNS_PER_THREAD = 2 * WIDTH
+ROWS_PER_COLUMN = 4
+FEW_ROWS = 64
+
+
+def _by_columns(n: int, k: int, m: int, blocks: int) -> bool:
+    """Whether x (n, k) @ weight^T (k, m) goes by columns (see COLUMNS_PER_THREAD)."""
+    return m >= COLUMNS_PER_THREAD * blocks and n <= ROWS_PER_COLUMN * m and (k < LONG_SUM or n >= FEW_ROWS)
+
+
 # Split along a longer sum, x^T @ b with x this many columns wide or more goes to the BLAS: the tiles read x^T's
 # rows a page apart (a[i, k] = x[k, i]), past the prefetchers, where OpenBLAS copies them first. 2 threads, float32,
 # (k, n, m), GMAC/s, tiles / BLAS: (700, 1000, 128) 55-87 / 75-110 (an LSTM LM's head), (512, 2048, 64) 54-63 /
@@ -231,3 +272,5 @@ def warm_up(dtype: np.dtype) -> None:
     grad = linear_forward(x, weight, bias)
     linear_backward(grad, x, weight, True, True, True)
     linear_forward(np.ones((64, LONG_SUM), dtype), np.ones((16, LONG_SUM), dtype), bias[:16])  # by dot_nt
+    wide = COLUMNS_PER_THREAD * min(numba.get_num_threads(), 64)  # by columns
+    linear_forward(x[:64], np.ones((wide, 64), dtype), np.ones(wide, dtype))
