@@ -107,6 +107,30 @@ def test_matmul_on_larger_operands(backend_name, dtype, shape_a, shape_b, transp
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_batched_matmul_of_heads_split_from_a_projection(backend_name, dtype):
+    """Attention's products on the heads of projections, as MultiheadAttention makes them: q (N, H, L, D) with
+    rows E apart, k^T by its columns, weights @ v, and the backward's transposes; one and three leading axes too."""
+    rng = np.random.default_rng(4)
+    n, length, heads, d = 3, 50, 4, 16
+
+    def split(x):  # (N, L, H * D) -> (N, H, L, D), a view
+        return x.reshape(n, length, heads, d).swapaxes(1, 2)
+
+    q, k, v = (split(random_array(rng, (n, length, heads * d), dtype)) for _ in "qkv")
+    weights = random_array(rng, (n, heads, length, length), dtype)
+    grad = random_array(rng, (n, heads, length, d), dtype)
+    for a, b in [
+        (q, np.swapaxes(k, -1, -2)),  # scores
+        (weights, v),
+        (grad, np.swapaxes(v, -1, -2)),  # the backward's dL/dweights
+        (np.swapaxes(weights, -1, -2), grad),  # ... and dL/dv
+        (q[0], np.swapaxes(k[0], -1, -2)),  # one leading axis
+        (q[:, :, None], np.swapaxes(k, -1, -2)[:, :, None]),  # three
+    ]:
+        assert_matches(*run_both("matmul", a, b), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("with_bias", [True, False])
 @pytest.mark.parametrize("rows, features, outputs", [(5, 7, 6), (64, 40, 30), (300, 200, 210), (70, 256, 90)])
 def test_linear_kernels_match_the_reference(backend_name, dtype, with_bias, rows, features, outputs):
