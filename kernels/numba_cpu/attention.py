@@ -55,8 +55,9 @@ def _masked_softmax_forward(x, mask, mask_row, y):
             out[j] = exp(row[j] - top) if allowed[j] else x.dtype.type(0)
             total += out[j]
         if total > 0:
+            inverse = x.dtype.type(1) / total  # see softmax._softmax_row
             for j in range(row.size):
-                out[j] = out[j] / total
+                out[j] = out[j] * inverse
 
 
 def masked_softmax_forward(x, mask):
@@ -192,8 +193,9 @@ def _softmax_of_scores(scores, offsets, scale):
     for j in range(scores.size):
         scores[j] = exp(scores[j] - top)  # masked entries: exp(-inf) = 0
         total += scores[j]
+    inverse = scores.dtype.type(1) / total  # see softmax._softmax_row
     for j in range(scores.size):
-        scores[j] = scores[j] / total
+        scores[j] = scores[j] * inverse
 
 
 @numba.njit(cache=True, fastmath=REORDER_SUMS, error_model="numpy")
