@@ -197,6 +197,29 @@ def test_warmup_compiles_the_attention_kernels(dtype):
         assert any(signature[0].dtype == float_type for signature in inner.signatures), inner
 
 
+@numba_usable
+@jit_compiles
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numba_attention_outputs_hold_the_heads_side_by_side(dtype):
+    """Outputs of heads (N, H, T, n) lie as (N, T, H, n): putting the heads side by side again, as
+    PackedSelfAttention and MultiheadAttention do next, is a view; other shapes come out contiguous."""
+    from kernels import numba_cpu
+
+    rng = np.random.default_rng(5)
+    q, k, v = (rng.standard_normal((2, 3, 40, 8)).astype(dtype) for _ in "qkv")
+    out, saved = numba_cpu.attention_forward(q, k, v, None, 0.3)
+    grads = numba_cpu.attention_backward(out, q, k, v, saved, None, 0.3)
+    for a, like in zip((out, *grads), (v, q, k, v)):
+        assert a.shape == like.shape and a.swapaxes(1, 2).flags.c_contiguous
+    expected = (
+        numpy_ref.attention_forward(q, k, v, None, 0.3)[0],
+        *numpy_ref.attention_backward(out, q, k, v, saved, None, 0.3),
+    )
+    assert_matches((out, *grads), expected, dtype)
+    single, _ = numba_cpu.attention_forward(q[0], k[0], v[0], None, 0.3)
+    assert single.flags.c_contiguous
+
+
 # Numba's attention kernels on small float64 inputs against the reference, every kind of mask; prints "ok".
 PLAIN_PYTHON_SCRIPT = """
 import numpy as np

@@ -37,6 +37,10 @@ from kernels.numba_cpu.tile import dot, times_transposed
 # A mask is not expanded per head: it becomes a table of score offsets (0 where a query may attend, -inf where
 # it may not, or the float mask's values) holding the mask's own rows, and each query reads its row by index
 # (``bias_row``): a causal (Tq, Tk) mask stays Tq rows, shared by every head of every batch.
+# Outputs of heads (N, H, T, n) are written with the heads side by side, (N, T, H, n), and returned as views in
+# the (N, H, T, n) shape: what comes next puts the heads back side by side (out.transpose(1, 2).reshape(N, T, H * n),
+# PackedSelfAttention's packed gradient), which is then a view or a copy of whole rows instead of a strided
+# gather (PackedSelfAttention's forward copy took 57 us of a transformer LM layer, its backward's 261).
 
 
 @threaded(fastmath=REORDER_SUMS)
@@ -208,12 +212,24 @@ def _scores_gradient(grad, weights, scale):
         grad[j] = weights[j] * (grad[j] - total) * scale
 
 
+@numba.njit(cache=True)
+def _dot_into(a, b, out, by_tiles):
+    """out = a @ b with out's rows any distance apart (a head's rows in (N, T, H, d)): made in a contiguous scratch,
+    in the thread's cache, then copied over (numba's np.dot, the BLAS's way, would fill a contiguous copy of out)."""
+    product = np.empty(out.shape, out.dtype)
+    dot(a, b, product, by_tiles)
+    for t in range(out.shape[0]):
+        for x in range(out.shape[1]):  # not a slice assignment: numba's makes 5x the code to compile
+            out[t, x] = product[t, x]
+
+
 @threaded(fastmath=REORDER_SUMS)
 def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, table, bias_row, scale, by_tiles):
     """q, k, v read through _rows_of (buffer, place); sizes: (N, H, Tq, Tk, d, dv), N * H heads of q (Tq, d),
-    k (Tk, d), v (Tk, dv); table and bias_row from _score_offsets -> out: (N*H, Tq, dv), weights: (N*H, Tq, Tk)."""
+    k (Tk, d), v (Tk, dv); table and bias_row from _score_offsets -> out: (N, Tq, H, dv) (see attention_forward),
+    weights: (N*H, Tq, Tk)."""
     n, h, length, source, d, dv = sizes
-    out = np.empty((n * h, length, dv), qs.dtype)
+    out = np.empty((n, length, h, dv), qs.dtype)
     weights = np.empty((n * h, length, source), qs.dtype)
     for b in numba.prange(n * h):
         i, j = b // h, b % h
@@ -221,29 +237,35 @@ def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, table, bias_row, sca
         times_transposed(q, k, weights[b], np.empty(k.size, qs.dtype), by_tiles, False)
         for t in range(length):
             _softmax_of_scores(weights[b, t], table[bias_row[b * length + t]], scale)
-        dot(weights[b], v, out[b], by_tiles)
+        _dot_into(weights[b], v, out[i, :, j], by_tiles)
     return out, weights
 
 
 @threaded(fastmath=REORDER_SUMS)
 def _attention_backward(gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, scale, by_tiles):
     """grad_out (Tq, dv per head), q, k, v read through _rows_of, sizes as in _attention_forward, weights:
-    (N*H, Tq, Tk) -> dq, dk, dv: (N*H, Tq, d), (N*H, Tk, d), (N*H, Tk, dv)."""
+    (N*H, Tq, Tk) -> dq, dk, dv: (N, Tq, H, d), (N, Tk, H, d), (N, Tk, H, dv) (see attention_forward)."""
     n, h, length, source, d, dv = sizes
-    dq, dk = np.empty((n * h, length, d), qs.dtype), np.empty((n * h, source, d), qs.dtype)
-    dvalues = np.empty((n * h, source, dv), qs.dtype)
+    dq, dk = np.empty((n, length, h, d), qs.dtype), np.empty((n, source, h, d), qs.dtype)
+    dvalues = np.empty((n, source, h, dv), qs.dtype)
     for b in numba.prange(n * h):
         i, j = b // h, b % h
         grad_out, q = _head(gs, g_at, i, j, length, dv), _head(qs, q_at, i, j, length, d)
         k, v = _head(ks, k_at, i, j, source, d), _head(vs, v_at, i, j, source, dv)
-        dot(weights[b].T, grad_out, dvalues[b], by_tiles)
+        _dot_into(weights[b].T, grad_out, dvalues[i, :, j], by_tiles)
         dscores = np.empty((length, source), qs.dtype)
         times_transposed(grad_out, v, dscores, np.empty(v.size, qs.dtype), by_tiles, False)  # dL/dP, then dL/dS
         for t in range(length):
             _scores_gradient(dscores[t], weights[b, t], scale)
-        dot(dscores, k, dq[b], by_tiles)
-        dot(dscores.T, q, dk[b], by_tiles)
+        _dot_into(dscores, k, dq[i, :, j], by_tiles)
+        _dot_into(dscores.T, q, dk[i, :, j], by_tiles)
     return dq, dk, dvalues
+
+
+def _heads_last(a, shape: tuple):
+    """A kernel's (N, T, H, n) output as ``shape`` (..., T, n): a view with the heads' axis moved back in front of
+    T where shape has two leading axes (N, H), else the same memory reshaped (H is 1)."""
+    return a.swapaxes(1, 2) if len(shape) == 4 else a.reshape(shape)
 
 
 def attention_forward(q, k, v, mask, scale):
@@ -264,7 +286,7 @@ def attention_forward(q, k, v, mask, scale):
     rows = (*_rows_of(q), *_rows_of(k), *_rows_of(v))
     args = (*rows, sizes, table, bias_row, q.dtype.type(scale), beats_blas(q.dtype))
     out, weights = with_one_blas_thread(_attention_forward, *args)
-    return out.reshape(*lead, length, v.shape[-1]), weights.reshape(*lead, length, source)
+    return _heads_last(out, (*lead, length, v.shape[-1])), weights.reshape(*lead, length, source)
 
 
 def attention_backward(grad_out, q, k, v, saved, mask, scale):
@@ -281,7 +303,7 @@ def attention_backward(grad_out, q, k, v, saved, mask, scale):
     (weights,) = _heads(saved)
     args = (*rows, sizes, weights, q.dtype.type(scale), beats_blas(q.dtype))
     dq, dk, dv = with_one_blas_thread(_attention_backward, *args)
-    return dq.reshape(q.shape), dk.reshape(k.shape), dv.reshape(v.shape)
+    return _heads_last(dq, q.shape), _heads_last(dk, k.shape), _heads_last(dv, v.shape)
 
 
 @warms_up
