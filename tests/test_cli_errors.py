@@ -127,9 +127,12 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(command):
 
 def _interrupt_after(command: list[str], marker: str) -> subprocess.CompletedProcess:
     """Run ``command`` in its own process group, and press Ctrl-C (SIGINT to the group, as a terminal does)
-    once ``marker`` appears on its stdout."""
+    once ``marker`` appears on its stdout. The child gets SIGINT's default action back first: a test run started
+    as a shell's background job (``pytest &``) ignores SIGINT, its children inherit that, and Python then
+    leaves it ignored."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+                               start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     out = ""
     while marker not in out:
         line = process.stdout.readline()
