@@ -32,23 +32,24 @@ from kernels.numba_cpu.common import (
 UFUNCS_BELOW = 4096
 
 
-def _unary(kernel, reference, x, cost: int = EXP, ufuncs_below: int = 0):
-    """y = f(x) elementwise: ``kernel(x_flat, y_flat)`` fills y; any shape or strides in, C-contiguous out.
-    cost: units of work per element (see common.SPLIT_WORK); below ``ufuncs_below`` elements, the reference."""
+def _unary(kernel, reference, x, cost: int = EXP, ufuncs_below: int = 0, scalars: tuple = ()):
+    """y = f(x) elementwise: ``kernel(x_flat, y_flat, *scalars)`` fills y; any shape or strides in, C-contiguous out.
+    cost: units of work per element (see common.SPLIT_WORK); below ``ufuncs_below`` elements, the reference;
+    scalars: the activation's numbers (hardtanh's bounds), given to the kernel in x's dtype."""
     if x.size < ufuncs_below or not same_floats(x):
-        return reference(x)
+        return reference(x, *scalars)
     y = np.empty(x.shape, x.dtype)
-    run_kernel(kernel, cost * x.size, flat(x), y.reshape(-1))
+    run_kernel(kernel, cost * x.size, flat(x), y.reshape(-1), *(x.dtype.type(v) for v in scalars))
     return y
 
 
-def _binary(kernel, reference, a, b, cost: int = EXP, ufuncs_below: int = 0):
+def _binary(kernel, reference, a, b, cost: int = EXP, ufuncs_below: int = 0, scalars: tuple = ()):
     """out = f(a, b) elementwise, for a and b of one shape (other shapes broadcast in the reference); below
-    ``ufuncs_below`` elements, the reference."""
+    ``ufuncs_below`` elements, the reference; scalars as _unary's."""
     if a.size < ufuncs_below or not (same_floats(a, b) and a.shape == b.shape):
-        return reference(a, b)
+        return reference(a, b, *scalars)
     out = np.empty(a.shape, a.dtype)
-    run_kernel(kernel, cost * a.size, flat(a), flat(b), out.reshape(-1))
+    run_kernel(kernel, cost * a.size, flat(a), flat(b), out.reshape(-1), *(a.dtype.type(v) for v in scalars))
     return out
 
 
@@ -139,14 +140,8 @@ def _hardtanh_forward(x, y, low, high):
 
 
 def hardtanh_forward(x, min_val, max_val):
-    """y = min(max(x, min_val), max_val). x: any shape; integers, and fewer than UFUNCS_BELOW values, to the
-    reference."""
-    if x.size < UFUNCS_BELOW or not same_floats(x):
-        return numpy_ref.hardtanh_forward(x, min_val, max_val)
-    y = np.empty(x.shape, x.dtype)
-    real = x.dtype.type
-    run_kernel(_hardtanh_forward, CHEAP * x.size, flat(x), y.reshape(-1), real(min_val), real(max_val))
-    return y
+    """y = min(max(x, min_val), max_val). x: any shape (integers: the reference's, which keeps them)."""
+    return _unary(_hardtanh_forward, numpy_ref.hardtanh_forward, x, CHEAP, UFUNCS_BELOW, (min_val, max_val))
 
 
 @threaded()
@@ -158,14 +153,8 @@ def _hardtanh_backward(grad_y, x, grad_x, low, high):
 
 def hardtanh_backward(grad_y, x, min_val, max_val):
     """dL/dx = dL/dy where min_val < x < max_val, else 0. grad_y, x: same shape."""
-    if x.size < UFUNCS_BELOW or not (same_floats(grad_y, x) and grad_y.shape == x.shape):
-        return numpy_ref.hardtanh_backward(grad_y, x, min_val, max_val)
-    grad_x = np.empty(x.shape, x.dtype)
-    real = x.dtype.type
-    run_kernel(
-        _hardtanh_backward, CHEAP * x.size, flat(grad_y), flat(x), grad_x.reshape(-1), real(min_val), real(max_val)
-    )
-    return grad_x
+    bounds = (min_val, max_val)
+    return _binary(_hardtanh_backward, numpy_ref.hardtanh_backward, grad_y, x, CHEAP, UFUNCS_BELOW, bounds)
 
 
 @threaded(fastmath=FUSED)
