@@ -326,8 +326,9 @@ def gemm_gathered(a, a_rows, a_step, b, b_rows, c, accumulate=False, bias=None):
 
 def dot(a, b, out, by_tiles):
     """out = a @ b, inside kernels: by gemm's tiles where by_tiles (b's and out's rows contiguous), else by numba's
-    np.dot (the BLAS). Float64 kernels compile the BLAS's way alone (see _dot). As plain Python
-    (NUMBA_DISABLE_JIT), this."""
+    np.dot (the BLAS). Float64 kernels compile the BLAS's way alone (see _dot). out must be C-contiguous: the BLAS's
+    way does not compile for another layout, and numba's np.dot would fill a contiguous copy of it (attention's
+    _dot_into makes a scratch for strided rows). As plain Python (NUMBA_DISABLE_JIT), this."""
     np.dot(a, b, out)
 
 
