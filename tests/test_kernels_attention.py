@@ -202,20 +202,30 @@ def test_warmup_compiles_the_attention_kernels(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_numba_attention_outputs_hold_the_heads_side_by_side(dtype):
     """Outputs of heads (N, H, T, n) lie as (N, T, H, n): putting the heads side by side again, as
-    PackedSelfAttention and MultiheadAttention do next, is a view; other shapes come out contiguous."""
+    PackedSelfAttention and MultiheadAttention do next, is a view. Self-attention's dq, dk, dv lie side by side
+    as well, (N, T, 3, H, n): PackedSelfAttention's packed gradient is the memory they share, no copy. Other
+    shapes come out contiguous."""
     from kernels import numba_cpu
+    from tinynet.functions.attention import _side_by_side
 
     rng = np.random.default_rng(5)
     q, k, v = (rng.standard_normal((2, 3, 40, 8)).astype(dtype) for _ in "qkv")
     out, saved = numba_cpu.attention_forward(q, k, v, None, 0.3)
     grads = numba_cpu.attention_backward(out, q, k, v, saved, None, 0.3)
-    for a, like in zip((out, *grads), (v, q, k, v)):
-        assert a.shape == like.shape and a.swapaxes(1, 2).flags.c_contiguous
+    assert out.shape == v.shape and out.swapaxes(1, 2).flags.c_contiguous
+    packed = _side_by_side(grads, (2, 40, 3, 3, 8))
+    assert packed.shape == (2, 40, 72) and all(np.shares_memory(packed, g) for g in grads)
     expected = (
         numpy_ref.attention_forward(q, k, v, None, 0.3)[0],
         *numpy_ref.attention_backward(out, q, k, v, saved, None, 0.3),
     )
     assert_matches((out, *grads), expected, dtype)
+    unpacked = np.stack([g.swapaxes(1, 2) for g in expected[1:]], axis=2).reshape(2, 40, 72)
+    assert_matches((packed,), (unpacked,), dtype)
+    # Keys of another length (cross-attention): each gradient its own (N, T, H, n) block.
+    grads = numba_cpu.attention_backward(out, q, k[:, :, :30], v[:, :, :30], saved[..., :30], None, 0.3)
+    for g, like in zip(grads, (q, k[:, :, :30], v[:, :, :30])):
+        assert g.shape == like.shape and g.swapaxes(1, 2).flags.c_contiguous
     single, _ = numba_cpu.attention_forward(q[0], k[0], v[0], None, 0.3)
     assert single.flags.c_contiguous
 

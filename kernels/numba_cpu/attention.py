@@ -3,6 +3,8 @@
 import math
 
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
 from kernels import numpy_ref
 from kernels.numba_cpu.common import (
@@ -12,7 +14,6 @@ from kernels.numba_cpu.common import (
     exp,
     flat,
     numba,
-    row_max,
     run_kernel,
     same_floats,
     threaded,
@@ -34,13 +35,23 @@ from kernels.numba_cpu.tile import dot, times_transposed
 # The forward saves the weights P (..., Tq, Tk), as the reference does, and backward reuses them: saving the
 # log-sum-exp instead (Tq numbers per head) and recomputing P in backward costs one more product and the
 # exps again: 3.2 ms instead of 2.8 ms on that workload.
-# A mask is not expanded per head: it becomes a table of score offsets (0 where a query may attend, -inf where
-# it may not, or the float mask's values) holding the mask's own rows, and each query reads its row by index
-# (``bias_row``): a causal (Tq, Tk) mask stays Tq rows, shared by every head of every batch.
+# Each head's scores are made transposed, S^T = k q^T (Tk, Tq), and the softmax runs down its columns: every pass
+# (scale and mask, max, exp and sum, scaling) then runs along the queries, a vector operation across queries in
+# place of a reduction per query. On rows of 64 keys the reductions' loop overhead made the softmax 112 ns a query;
+# down columns 50 (8192 queries, one thread of the Intel Xeon). The weights are saved as P^T, returned as P's
+# transposed view; both products with P read it either way round (tile.gemm takes a transposed operand).
+# A mask is not expanded per head: it becomes blocks of score offsets (0 where a query may attend, -inf where it
+# may not, or the float mask's values), one per head the mask has of its own, and each head reads its block by
+# index (``pattern``): a causal (Tq, Tk) mask stays one block, shared by every head of every batch.
+# Heads of a packed projection (PackedSelfAttention's q, k, v: rows 3E apart) are read where they lie by the tiles
+# (_head), not gathered.
 # Outputs of heads (N, H, T, n) are written with the heads side by side, (N, T, H, n), and returned as views in
 # the (N, H, T, n) shape: what comes next puts the heads back side by side (out.transpose(1, 2).reshape(N, T, H * n),
 # PackedSelfAttention's packed gradient), which is then a view or a copy of whole rows instead of a strided
-# gather (PackedSelfAttention's forward copy took 57 us of a transformer LM layer, its backward's 261).
+# gather (PackedSelfAttention's forward copy took 57 us of a transformer LM layer, its backward's 261). The
+# gradients of self-attention go one step further: dq, dk, dv side by side (_gradient_places).
+# Lesson 14's layer, (32, 4, 64, 16) causal, one thread: forward 1530 -> 1041 us, backward 1855 -> 1318 with the
+# transposed scores and heads read in place (PyTorch's scaled_dot_product_attention forward: 849).
 
 
 @threaded(fastmath=REORDER_SUMS)
@@ -97,20 +108,21 @@ def masked_softmax_forward(x, mask):
 
 
 def _score_offsets(mask, lead: tuple, length: int, source: int, dtype):
-    """The mask as rows of offsets to add to the scores, and which row each query uses.
+    """The mask as blocks of offsets to add to the transposed scores, and which block each head uses.
 
     mask: None, bool (True = may attend) or float, broadcastable to (*lead, Tq, Tk)
-    -> table: (R, Tk) of dtype, bias_row: (B * Tq,) with B = prod(lead): query i of head b adds
-    table[bias_row[b * Tq + i]]. R is the number of rows the mask has of its own (1 without a mask).
+    -> offsets: (P, Tk, Tq) of dtype, pattern: (B,) with B = prod(lead): head b adds offsets[pattern[b]] to its
+    scores k q^T. P is the number of heads the mask has of its own (a causal (Tq, Tk) mask: one block shared by
+    every head). Without a mask, offsets is (1, 0, 0): nothing to add.
     """
     if mask is None:
-        return np.zeros((1, source), dtype), np.zeros(math.prod(lead) * length, np.intp)
+        return np.empty((1, 0, 0), dtype), np.zeros(math.prod(lead), np.intp)
     offsets = np.where(mask, dtype.type(0), dtype.type(-np.inf)) if mask.dtype == bool else mask.astype(dtype)
     offsets = offsets.reshape((1,) * (len(lead) + 2 - offsets.ndim) + offsets.shape)
-    rows = offsets.shape[:-1]
-    bias_row = np.broadcast_to(np.arange(math.prod(rows)).reshape(rows), (*lead, length))
-    table = np.broadcast_to(offsets.reshape(-1, offsets.shape[-1]), (math.prod(rows), source))
-    return contiguous(table), flat(bias_row, np.intp)
+    heads = offsets.shape[:-2]
+    pattern = np.broadcast_to(np.arange(math.prod(heads)).reshape(heads), lead)
+    blocks = np.broadcast_to(offsets, (*heads, length, source)).swapaxes(-1, -2)
+    return contiguous(blocks).reshape(-1, source, length), flat(pattern, np.intp)
 
 
 def _heads(*arrays):
@@ -151,10 +163,25 @@ def _rows_of(a):
     return owner.reshape(-1), np.array([offset, *lead_strides, strides[-1]], np.int64)
 
 
+def _head(buffer, place, i, j, rows, width, by_tiles):
+    """Head (i, j) of an array read through _rows_of, as a (rows, width) array. Compiled: for float32 by tiles, a
+    view of buffer, its rows where they lie (the tiles read rows any distance apart: gathering the heads of a packed
+    projection took 0.2 of a layer's 1.05 ms forward, one thread); else C-contiguous, a view when its rows lie end
+    to end and a gathered copy when not. As plain Python, a view."""
+    start = place[0] + i * place[1] + j * place[2]
+    strides = (place[3] * buffer.itemsize, buffer.itemsize)
+    return np.lib.stride_tricks.as_strided(buffer[start:], (rows, width), strides)
+
+
 @numba.njit(cache=True)
-def _head(buffer, place, i, j, rows, width):
-    """Head (i, j) of an array read through _rows_of, as a C-contiguous (rows, width): a view of buffer when its
-    rows lie end to end, else a gathered copy."""
+def _strided_head(buffer, place, i, j, rows, width):
+    start = place[0] + i * place[1] + j * place[2]
+    strides = (place[3] * buffer.itemsize, buffer.itemsize)
+    return np.lib.stride_tricks.as_strided(buffer[start:], (rows, width), strides)
+
+
+@numba.njit(cache=True)
+def _contiguous_head(buffer, place, i, j, rows, width):
     start = place[0] + i * place[1] + j * place[2]
     if place[3] == width:
         return buffer[start : start + rows * width].reshape((rows, width))
@@ -164,6 +191,19 @@ def _head(buffer, place, i, j, rows, width):
         for x in range(width):  # not a slice assignment: numba's makes 5x the code to compile
             head[t, x] = buffer[row + x]
     return head
+
+
+@overload(_head, inline="always")
+def _head_compiled(buffer, place, i, j, rows, width, by_tiles):
+    if buffer.dtype != types.float32:  # (float64 kernels compile the BLAS's way alone: see tile.dot)
+        return lambda buffer, place, i, j, rows, width, by_tiles: _contiguous_head(buffer, place, i, j, rows, width)
+
+    def view_or_copy(buffer, place, i, j, rows, width, by_tiles):
+        if by_tiles:
+            return _strided_head(buffer, place, i, j, rows, width)
+        return _contiguous_head(buffer, place, i, j, rows, width)
+
+    return view_or_copy
 
 
 def _attention_usable(*arrays) -> bool:
@@ -184,82 +224,116 @@ def _mask_usable(mask, scores_shape: tuple) -> bool:
 
 
 @numba.njit(cache=True, fastmath=REORDER_SUMS, error_model="numpy")
-def _softmax_of_scores(scores, offsets, scale):
-    """scores <- softmax(scores * scale + offsets) in place, the max subtracted first; zeros where every
-    entry is -inf (a query that may attend to no key)."""
-    for j in range(scores.size):
-        scores[j] = scores[j] * scale + offsets[j]
-    top = row_max(scores)
-    if top == -np.inf:
-        scores[:] = 0
-        return
-    total = scores.dtype.type(0)
-    for j in range(scores.size):
-        scores[j] = exp(scores[j] - top)  # masked entries: exp(-inf) = 0
-        total += scores[j]
-    inverse = scores.dtype.type(1) / total  # see softmax._softmax_row
-    for j in range(scores.size):
-        scores[j] = scores[j] * inverse
+def _softmax_of_columns(scores, offsets, scale, top, total):
+    """scores (Tk, Tq) <- softmax over each column of scores * scale + offsets (Tk, Tq; none where empty), in
+    place: one query's weights down a column. Each pass runs along the queries, so the row max, sum and scaling
+    are vector operations across queries, not a reduction per query. As the reference: a column whose max is not
+    finite is not shifted, and one of all -inf (a query that may attend to no key) gives zeros.
+    top, total: (Tq,) scratch."""
+    keys, queries = scores.shape
+    top[:] = -np.inf
+    for j in range(keys):
+        row = scores[j]
+        if offsets.size:
+            bias = offsets[j]
+            for t in range(queries):
+                row[t] = row[t] * scale + bias[t]
+        else:
+            for t in range(queries):
+                row[t] = row[t] * scale
+        for t in range(queries):
+            top[t] = row[t] if row[t] > top[t] else top[t]  # a NaN is passed over: the sum catches it
+    for t in range(queries):
+        total[t] = 0
+        if not math.isfinite(top[t]):
+            top[t] = 0
+    for j in range(keys):
+        row = scores[j]
+        for t in range(queries):
+            row[t] = exp(row[t] - top[t])  # masked entries: exp(-inf) = 0
+            total[t] += row[t]
+    for t in range(queries):
+        total[t] = 1 / total[t] if total[t] != 0 else 1  # one reciprocal a query (see softmax._softmax_row)
+    for j in range(keys):
+        row = scores[j]
+        for t in range(queries):
+            row[t] = row[t] * total[t]
 
 
 @numba.njit(cache=True, fastmath=REORDER_SUMS, error_model="numpy")
-def _scores_gradient(grad, weights, scale):
-    """grad <- weights * (grad - sum(grad * weights)) * scale in place: one row's dL/dP turned into dL/dS."""
-    total = grad.dtype.type(0)
-    for j in range(grad.size):
-        total += grad[j] * weights[j]
-    for j in range(grad.size):
-        grad[j] = weights[j] * (grad[j] - total) * scale
-
-
-@numba.njit(cache=True)
-def _dot_into(a, b, out, by_tiles):
-    """out = a @ b with out's rows any distance apart (a head's rows in (N, T, H, d)): made in a contiguous scratch,
-    in the thread's cache, then copied over (numba's np.dot, the BLAS's way, would fill a contiguous copy of out)."""
-    product = np.empty(out.shape, out.dtype)
-    dot(a, b, product, by_tiles)
-    for t in range(out.shape[0]):
-        for x in range(out.shape[1]):  # not a slice assignment: numba's makes 5x the code to compile
-            out[t, x] = product[t, x]
+def _scores_gradient_of_columns(grad, weights, scale, total):
+    """grad <- weights * (grad - colsum(grad * weights)) * scale in place, (Tk, Tq): dL/dP^T turned into dL/dS^T,
+    down each column as _softmax_of_columns. total: (Tq,) scratch."""
+    total[:] = 0
+    for j in range(grad.shape[0]):
+        for t in range(grad.shape[1]):
+            total[t] += grad[j, t] * weights[j, t]
+    for j in range(grad.shape[0]):
+        for t in range(grad.shape[1]):
+            grad[j, t] = weights[j, t] * (grad[j, t] - total[t]) * scale
 
 
 @threaded(fastmath=REORDER_SUMS)
-def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, table, bias_row, scale, by_tiles):
+def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, offsets, pattern, scale, by_tiles):
     """q, k, v read through _rows_of (buffer, place); sizes: (N, H, Tq, Tk, d, dv), N * H heads of q (Tq, d),
-    k (Tk, d), v (Tk, dv); table and bias_row from _score_offsets -> out: (N, Tq, H, dv) (see attention_forward),
-    weights: (N*H, Tq, Tk)."""
+    k (Tk, d), v (Tk, dv); offsets, pattern from _score_offsets -> out: (N, Tq, H, dv) (see attention_forward),
+    weights transposed: (N*H, Tk, Tq)."""
     n, h, length, source, d, dv = sizes
     out = np.empty((n, length, h, dv), qs.dtype)
-    weights = np.empty((n * h, length, source), qs.dtype)
+    weights = np.empty((n * h, source, length), qs.dtype)
     for b in numba.prange(n * h):
         i, j = b // h, b % h
-        q, k, v = _head(qs, q_at, i, j, length, d), _head(ks, k_at, i, j, source, d), _head(vs, v_at, i, j, source, dv)
-        times_transposed(q, k, weights[b], np.empty(k.size, qs.dtype), by_tiles, False)
-        for t in range(length):
-            _softmax_of_scores(weights[b, t], table[bias_row[b * length + t]], scale)
-        _dot_into(weights[b], v, out[i, :, j], by_tiles)
+        q, k = _head(qs, q_at, i, j, length, d, by_tiles), _head(ks, k_at, i, j, source, d, by_tiles)
+        v = _head(vs, v_at, i, j, source, dv, by_tiles)
+        times_transposed(k, q, weights[b], np.empty(q.size, qs.dtype), by_tiles, False)
+        top, total = np.empty(length, qs.dtype), np.empty(length, qs.dtype)
+        _softmax_of_columns(weights[b], offsets[pattern[b]], scale, top, total)
+        dot(weights[b].T, v, out[i, :, j], by_tiles)
     return out, weights
 
 
+@numba.njit(cache=True)
+def _strided(buffer, place, shape):
+    """The 4-D view of buffer at place: [offset, 4 strides], in numbers."""
+    size = buffer.itemsize
+    strides = (place[1] * size, place[2] * size, place[3] * size, place[4] * size)
+    return np.lib.stride_tricks.as_strided(buffer[place[0] :], shape, strides)
+
+
 @threaded(fastmath=REORDER_SUMS)
-def _attention_backward(gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, scale, by_tiles):
-    """grad_out (Tq, dv per head), q, k, v read through _rows_of, sizes as in _attention_forward, weights:
-    (N*H, Tq, Tk) -> dq, dk, dv: (N, Tq, H, d), (N, Tk, H, d), (N, Tk, H, dv) (see attention_forward)."""
+def _attention_backward(gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, scale, by_tiles, places):
+    """grad_out (Tq, dv per head), q, k, v read through _rows_of, sizes as in _attention_forward, weights
+    transposed: (N*H, Tk, Tq); places: where dq, dk, dv lie in the buffer returned (_gradient_places)."""
     n, h, length, source, d, dv = sizes
-    dq, dk = np.empty((n, length, h, d), qs.dtype), np.empty((n, source, h, d), qs.dtype)
-    dvalues = np.empty((n, source, h, dv), qs.dtype)
+    grads = np.empty(n * h * (length * d + source * (d + dv)), qs.dtype)
+    dq, dk = _strided(grads, places[0], (n, length, h, d)), _strided(grads, places[1], (n, source, h, d))
+    dvalues = _strided(grads, places[2], (n, source, h, dv))
     for b in numba.prange(n * h):
         i, j = b // h, b % h
-        grad_out, q = _head(gs, g_at, i, j, length, dv), _head(qs, q_at, i, j, length, d)
-        k, v = _head(ks, k_at, i, j, source, d), _head(vs, v_at, i, j, source, dv)
-        _dot_into(weights[b].T, grad_out, dvalues[i, :, j], by_tiles)
-        dscores = np.empty((length, source), qs.dtype)
-        times_transposed(grad_out, v, dscores, np.empty(v.size, qs.dtype), by_tiles, False)  # dL/dP, then dL/dS
-        for t in range(length):
-            _scores_gradient(dscores[t], weights[b, t], scale)
-        _dot_into(dscores, k, dq[i, :, j], by_tiles)
-        _dot_into(dscores.T, q, dk[i, :, j], by_tiles)
-    return dq, dk, dvalues
+        grad_out, q = _head(gs, g_at, i, j, length, dv, by_tiles), _head(qs, q_at, i, j, length, d, by_tiles)
+        k, v = _head(ks, k_at, i, j, source, d, by_tiles), _head(vs, v_at, i, j, source, dv, by_tiles)
+        dot(weights[b], grad_out, dvalues[i, :, j], by_tiles)
+        dscores = np.empty((source, length), qs.dtype)  # dL/dP^T, then dL/dS^T
+        times_transposed(v, grad_out, dscores, np.empty(grad_out.size, qs.dtype), by_tiles, False)
+        _scores_gradient_of_columns(dscores, weights[b], scale, np.empty(length, qs.dtype))
+        dot(dscores.T, k, dq[i, :, j], by_tiles)
+        dot(dscores, q, dk[i, :, j], by_tiles)
+    return grads
+
+
+def _gradient_places(n: int, h: int, length: int, source: int, d: int, dv: int):
+    """Where the backward kernel puts dq, dk, dv in its one buffer: (3, 5) offsets and strides of (N, T, H, n), in
+    numbers. Self-attention's (Tq == Tk, d == dv) lie side by side, (N, T, 3, H, n): the layout of
+    PackedSelfAttention's packed gradient, which then needs no copy (3 copies took 0.18 of a transformer LM layer's
+    1.03 ms backward); others one after the other."""
+    if length == source and d == dv:
+        row = 3 * h * d
+        return np.array([[w * h * d, length * row, row, d, 1] for w in range(3)], np.int64), (n, length, 3, h, d)
+    places, offset = [], 0
+    for rows, width in ((length, d), (source, d), (source, dv)):
+        places.append([offset, rows * h * width, h * width, width, 1])
+        offset += n * rows * h * width
+    return np.array(places, np.int64), None
 
 
 def _heads_last(a, shape: tuple):
@@ -273,26 +347,28 @@ def attention_forward(q, k, v, mask, scale):
 
     q: (..., Tq, d), k: (..., Tk, d), v: (..., Tk, dv) (same leading axes); mask: None, bool broadcastable
     to (..., Tq, Tk) (True = may attend) or float (added to the scores); scale: a number
-    -> out: (..., Tq, dv), saved: the weights (..., Tq, Tk), as the reference's (either backward takes them).
-    A query allowed no key gets weights 0 and out 0. Other dtypes, mixed dtypes, empty axes and leading axes
-    that differ (the reference broadcasts them) go to the reference.
+    -> out: (..., Tq, dv), saved: the weights (..., Tq, Tk), as the reference's (either backward takes them),
+    a view of them made transposed (see _softmax_of_columns). A query allowed no key gets weights 0 and out 0.
+    Other dtypes, mixed dtypes, empty axes and leading axes that differ (the reference broadcasts them) go to the
+    reference.
     """
     usable = _attention_usable(q, k, v) and (mask is None or _mask_usable(mask, (*q.shape[:-1], k.shape[-2])))
     if not usable:
         return numpy_ref.attention_forward(q, k, v, mask, scale)
     lead, length, source = q.shape[:-2], q.shape[-2], k.shape[-2]
-    table, bias_row = _score_offsets(mask, lead, length, source, q.dtype)
+    offsets, pattern = _score_offsets(mask, lead, length, source, q.dtype)
     sizes = (*_lead(q.shape), length, source, q.shape[-1], v.shape[-1])
     rows = (*_rows_of(q), *_rows_of(k), *_rows_of(v))
-    args = (*rows, sizes, table, bias_row, q.dtype.type(scale), beats_blas(q.dtype))
+    args = (*rows, sizes, offsets, pattern, q.dtype.type(scale), beats_blas(q.dtype))
     out, weights = with_one_blas_thread(_attention_forward, *args)
-    return _heads_last(out, (*lead, length, v.shape[-1])), weights.reshape(*lead, length, source)
+    return _heads_last(out, (*lead, length, v.shape[-1])), weights.reshape(*lead, source, length).swapaxes(-1, -2)
 
 
 def attention_backward(grad_out, q, k, v, saved, mask, scale):
     """Gradients of attention_forward, from the weights P it saved: dq, dk, dv, shaped as q, k, v.
 
-    grad_out: (..., Tq, dv); saved: P (..., Tq, Tk) (this backend's or the reference's: they are the same).
+    grad_out: (..., Tq, dv); saved: P (..., Tq, Tk) (this backend's or the reference's: they are the same; the
+    kernel reads P^T, which this backend's saved holds end to end, and the reference's as a transposed copy).
     dv = P^T grad_out, dS = P * (dP - rowsum(dP * P)) * scale with dP = grad_out v^T, dq = dS k, dk = dS^T q.
     ``mask`` is not needed: P is 0 wherever a query may not attend, and so is dS.
     """
@@ -300,9 +376,20 @@ def attention_backward(grad_out, q, k, v, saved, mask, scale):
         return numpy_ref.attention_backward(grad_out, q, k, v, saved, mask, scale)
     sizes = (*_lead(q.shape), q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1])
     rows = (*_rows_of(grad_out), *_rows_of(q), *_rows_of(k), *_rows_of(v))
-    (weights,) = _heads(saved)
-    args = (*rows, sizes, weights, q.dtype.type(scale), beats_blas(q.dtype))
-    dq, dk, dv = with_one_blas_thread(_attention_backward, *args)
+    (weights,) = _heads(saved.swapaxes(-1, -2))
+    places, packed = _gradient_places(*sizes)
+    args = (*rows, sizes, weights, q.dtype.type(scale), beats_blas(q.dtype), places)
+    grads = with_one_blas_thread(_attention_backward, *args)
+    if packed is not None:  # views of grads, whose .base they share (PackedSelfAttention looks for that)
+        heads = grads.reshape(packed)
+        dq, dk, dv = heads[:, :, 0], heads[:, :, 1], heads[:, :, 2]
+    else:
+        n, h, length, source, d, dv = sizes
+        ends = np.cumsum([n * length * h * d, n * source * h * d])
+        dq, dk, dv = (
+            part.reshape(n, rows, h, width)
+            for part, rows, width in zip(np.split(grads, ends), (length, source, source), (d, d, dv))
+        )
     return _heads_last(dq, q.shape), _heads_last(dk, k.shape), _heads_last(dv, v.shape)
 
 

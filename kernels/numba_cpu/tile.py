@@ -325,11 +325,12 @@ def gemm_gathered(a, a_rows, a_step, b, b_rows, c, accumulate=False, bias=None):
 
 
 def dot(a, b, out, by_tiles):
-    """out = a @ b, inside kernels: by gemm's tiles where by_tiles (b's and out's rows contiguous), else by numba's
-    np.dot (the BLAS). Float64 kernels compile the BLAS's way alone (see _dot). out must be C-contiguous: the BLAS's
-    way does not compile for another layout, and numba's np.dot would fill a contiguous copy of it (attention's
-    _dot_into makes a scratch for strided rows). As plain Python (NUMBA_DISABLE_JIT), this."""
-    np.dot(a, b, out)
+    """out = a @ b, inside kernels: by gemm's tiles where by_tiles (b's and out's rows contiguous, any distance
+    apart), else by numba's np.dot (the BLAS). Float64 kernels compile the BLAS's way alone (see _dot). An out whose
+    rows are not end to end (a head's rows in attention's (N, T, H, n) outputs) the tiles write where they lie; the
+    BLAS's way makes the product in a scratch and copies it over (numba's np.dot would fill a copy of out). As plain
+    Python (NUMBA_DISABLE_JIT), this."""
+    out[...] = np.dot(a, b)
 
 
 def dot_plus_bias(a, b, bias, out, by_tiles):
@@ -354,12 +355,26 @@ def times_transposed(a, b, out, scratch, by_tiles, accumulate):
 # being inlined.
 @numba.njit(cache=True)
 def _blas_dot(a, b, out):
-    np.dot(a, b, out)
+    np.dot(for_blas(a), for_blas(b), out)
 
 
 @numba.njit(cache=True)
 def _blas_add_dot(a, b, out):
-    out += np.dot(a, b)
+    out += np.dot(for_blas(a), for_blas(b))
+
+
+def for_blas(x):
+    """x as the BLAS takes it: x itself when C- or F-contiguous, else a C-contiguous copy (numba's np.dot would make
+    one too, with a warning when it compiles). The tiles read strided operands where they lie; this is the BLAS's
+    way for the same kernels. As plain Python, x."""
+    return x
+
+
+@overload(for_blas, inline="always")
+def _for_blas(x):
+    if x.layout in "CF":
+        return lambda x: x
+    return lambda x: np.ascontiguousarray(x)
 
 
 def _dot_by_tiles(a, b, out, by_tiles):
@@ -371,6 +386,26 @@ def _dot_by_tiles(a, b, out, by_tiles):
 
 def _dot_by_blas(a, b, out, by_tiles):
     _blas_dot(a, b, out)
+
+
+def _dot_by_tiles_into_rows(a, b, out, by_tiles):
+    if by_tiles:
+        gemm(a, b, out)
+    else:
+        _blas_dot_into_rows(a, b, out)
+
+
+def _dot_by_blas_into_rows(a, b, out, by_tiles):
+    _blas_dot_into_rows(a, b, out)
+
+
+@numba.njit(inline="always")
+def _blas_dot_into_rows(a, b, out):
+    product = np.empty(out.shape, out.dtype)
+    _blas_dot(a, b, product)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):  # not a slice assignment: numba's makes 5x the code to compile
+            out[i, j] = product[i, j]
 
 
 def _dot_plus_bias_by_tiles(a, b, bias, out, by_tiles):
@@ -424,7 +459,9 @@ def _times_transposed_blas(a, b, out, accumulate):
 # float64 kernels too made the warm-up 5 s longer.
 @overload(dot, inline="always")
 def _dot(a, b, out, by_tiles):
-    return _dot_by_tiles if a.dtype == types.float32 else _dot_by_blas
+    if out.layout == "C":
+        return _dot_by_tiles if a.dtype == types.float32 else _dot_by_blas
+    return _dot_by_tiles_into_rows if a.dtype == types.float32 else _dot_by_blas_into_rows
 
 
 @overload(dot_plus_bias, inline="always")

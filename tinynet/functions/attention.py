@@ -73,10 +73,27 @@ class PackedSelfAttention(Function):
         heads_grad = grad.reshape(n, length, ctx.heads, -1).swapaxes(1, 2)
         q, k, v = _packed_heads(qkv, ctx.heads)
         grads = backend.for_arrays(grad).attention_backward(heads_grad, q, k, v, saved, mask, ctx.scale)
-        packed = array_module(grad).empty((n, length, 3, ctx.heads, width // (3 * ctx.heads)), grad.dtype)
-        for which, g in enumerate(grads):
-            packed[:, :, which] = g.swapaxes(1, 2)
-        return packed.reshape(n, length, width), None, None, None
+        return _side_by_side(grads, (n, length, 3, ctx.heads, width // (3 * ctx.heads))), None, None, None
+
+
+def _side_by_side(grads: tuple, packed_shape: tuple):
+    """dq, dk, dv (N, H, T, n) as one (N, T, 3 * H * n) array, packed_shape (N, T, 3, H, n): the array the three
+    are views of, where the kernel made them side by side (numba's does), else a copy of them put so."""
+    packed = grads[0].base
+    if isinstance(packed, np.ndarray) and packed.size == math.prod(packed_shape) and packed.flags.c_contiguous:
+        packed = packed.reshape(packed_shape)
+        if all(_same_view(g, packed[:, :, which].swapaxes(1, 2)) for which, g in enumerate(grads)):
+            return packed.reshape(*packed_shape[:2], -1)
+    packed = array_module(grads[0]).empty(packed_shape, grads[0].dtype)
+    for which, g in enumerate(grads):
+        packed[:, :, which] = g.swapaxes(1, 2)
+    return packed.reshape(*packed_shape[:2], -1)
+
+
+def _same_view(a, b) -> bool:
+    """Whether NumPy arrays a and b are the same numbers of the same memory."""
+    same_start = a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    return same_start and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
 
 
 def _packed_heads(qkv, heads: int) -> tuple:
