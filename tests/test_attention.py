@@ -16,7 +16,7 @@ from nn_reference import multihead_attention as mha_reference
 import tinynet as tn
 import tinynet.nn.functional as F
 from tinynet import nn
-from tinynet.functions.attention import attention_weights
+from tinynet.functions.attention import attention_weights, attention_with_weights
 
 
 def _flat(x: np.ndarray, tail: int = 2) -> np.ndarray:
@@ -231,6 +231,44 @@ def test_multihead_attention_matches_numpy(backend_name, batch_first):
                       attn_mask=tn.tensor(blocked))  # fmt: skip
     assert none is None
     np.testing.assert_allclose(layout(fused).numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("average", [False, True])
+@pytest.mark.parametrize("mask_kind", ["none", "causal", "float"])
+@pytest.mark.parametrize("dtype", [tn.float32, tn.float64])
+def test_attention_with_weights_gives_the_unfused_values_and_gradients(backend_name, average, mask_kind, dtype):
+    """MultiheadAttention's need_weights path: out and weights from one kernel, the weights a tensor of their own
+    whose gradient reaches q and k, as scaled_dot_product_attention and attention_weights give them apart."""
+    rng = np.random.default_rng(3)
+    masks = {
+        "none": None,
+        "causal": _causal(5, 5),
+        "float": np.where(_causal(5, 5), rng.standard_normal((5, 5)), -np.inf),
+    }
+    mask = (
+        None
+        if masks[mask_kind] is None
+        else tn.tensor(masks[mask_kind], dtype=None if mask_kind == "causal" else dtype)
+    )
+
+    def run(fused: bool):
+        q, k, v = (tn.tensor(rng.standard_normal((2, 3, 5, 4)), dtype=dtype, requires_grad=True) for _ in "qkv")
+        if fused:
+            out, weights = attention_with_weights(q, k, v, mask, average)
+        else:
+            out, weights = F.scaled_dot_product_attention(q, k, v, mask), attention_weights(q, k, mask)
+            weights = weights.mean(1) if average else weights
+        (out.sum() + (weights * tn.tensor(rng.standard_normal(weights.shape), dtype=dtype)).sum()).backward()
+        return out, weights, q.grad, k.grad, v.grad
+
+    rng_state = rng.bit_generator.state
+    fused = run(True)
+    rng.bit_generator.state = rng_state
+    unfused = run(False)
+    tolerance = {"rtol": 1e-4, "atol": 1e-5} if dtype == tn.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    assert fused[1].shape == ((2, 5, 5) if average else (2, 3, 5, 5))
+    for got, expected in zip(fused, unfused):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), **tolerance)
 
 
 def test_multihead_attention_per_head_and_float_masks():

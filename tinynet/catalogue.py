@@ -232,6 +232,11 @@ def cases(seed: int = 0) -> list[Case]:
         ),
         ("packed_self_attention", lambda qkv: attention.packed_self_attention(qkv, 2, is_causal=True), [x(2, 3, 12)]),
         (
+            "attention_with_weights",  # the averaged weights MultiheadAttention returns, beside its output
+            lambda q, k, v: attention.attention_with_weights(q, k, v, None, True)[1],
+            [x(1, 2, 3, 2), x(1, 2, 4, 2), x(1, 2, 4, 3)],
+        ),
+        (
             "rnn_sequence",
             lambda gi, w, b, h0: recurrent.rnn_sequence(gi, w, b, h0),
             [x(3, 2, 4), x(4, 4), x(4), x(2, 4)],

@@ -32,8 +32,9 @@ class Attention(Function):
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, mask, scale):
-        out, saved = backend.for_arrays(q, k, v, mask).attention_forward(q, k, v, mask, scale)
+    def forward(ctx, q, k, v, mask, scale, computed=None):
+        """computed: (out, saved) of attention_forward already run on these inputs (attention_with_weights)."""
+        out, saved = computed or backend.for_arrays(q, k, v, mask).attention_forward(q, k, v, mask, scale)
         ctx.save_for_backward(q, k, v, saved, mask)
         ctx.scale = scale
         return out
@@ -42,6 +43,34 @@ class Attention(Function):
     def backward(ctx, grad):
         dq, dk, dv = backend.for_arrays(grad).attention_backward(grad, *ctx.saved, ctx.scale)
         return dq, dk, dv, None, None
+
+
+class AttentionWeights(Function):
+    """The weights P of a fused attention, as a tensor of their own: what MultiheadAttention returns beside its
+    output. The fused kernel made P (its ``saved``); their gradient reaches q and k through the softmax.
+
+    forward:    P, or P averaged over the heads (axis -3) where ``average``
+    derivative: dS = P ⊙ (dP - rowsum(dP ⊙ P)) · scale, dq = dS k, dk = dSᵀ q (dP = dL/dP, spread over the heads
+                where averaged)
+    kernels:    softmax_backward, matmul
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, saved, scale, average):
+        weights = saved.weights() if hasattr(saved, "weights") else saved  # (the GPU's saved state recomputes P)
+        ctx.save_for_backward(q, k, weights)
+        ctx.scale, ctx.average = scale, average
+        # A copy where P itself is returned: the attention's backward reads the same memory.
+        return weights.mean(axis=-3) if average else weights.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, k, weights = ctx.saved
+        kernels = backend.for_arrays(grad)
+        if ctx.average:
+            grad = array_module(grad).broadcast_to(grad[..., None, :, :] / weights.shape[-3], weights.shape)
+        scores_grad = kernels.softmax_backward(grad, weights, -1) * ctx.scale
+        return kernels.matmul(scores_grad, k), kernels.matmul(scores_grad.swapaxes(-1, -2), q), None, None, None
 
 
 class PackedSelfAttention(Function):
@@ -188,6 +217,24 @@ def packed_self_attention(qkv: Tensor, heads: int, attn_mask: Tensor | None = No
     if mask is not None and mask.requires_grad:
         raise ArgumentError("packed_self_attention: attn_mask must not require a gradient")
     return PackedSelfAttention.apply(qkv, None if mask is None else mask.array, heads, 1 / math.sqrt(head_dim))
+
+
+@autocast_op("scaled_dot_product_attention")
+def attention_with_weights(
+    query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, average: bool
+) -> tuple[Tensor, Tensor]:
+    """(out, weights) of scaled dot-product attention (scale 1 / sqrt(E)) from one fused kernel, without dropout.
+
+    query: (N, H, L, E), key: (N, H, S, E), value: (N, H, S, Ev); mask: bool (True = may attend) or float, not
+    requiring a gradient -> out (N, H, L, Ev) and the weights, (N, L, S) averaged over the heads where ``average``,
+    else (N, H, L, S). MultiheadAttention's need_weights path: the same values as scaled_dot_product_attention and
+    attention_weights, one kernel instead of the products and softmax of the weights on their own.
+    """
+    arrays, mask_array = (query.array, key.array, value.array), None if mask is None else mask.array
+    scale = 1 / math.sqrt(query.shape[-1])
+    computed = backend.for_arrays(*arrays, mask_array).attention_forward(*arrays, mask_array, scale)
+    out = Attention.apply(query, key, value, mask_array, scale, computed=computed)
+    return out, AttentionWeights.apply(query, key, computed[1], scale, average)
 
 
 def attention_weights(

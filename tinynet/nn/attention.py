@@ -15,7 +15,12 @@ import numpy as np
 from kernels.numpy_ref import array_module
 from tinynet.autograd import watchers
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
-from tinynet.functions.attention import _combined_mask, attention_weights, packed_self_attention
+from tinynet.functions.attention import (
+    _combined_mask,
+    attention_weights,
+    attention_with_weights,
+    packed_self_attention,
+)
 from tinynet.functions.linalg import matmul
 from tinynet.functions.shape import reshape, transpose
 from tinynet.nn import functional as F
@@ -99,7 +104,11 @@ class MultiheadAttention(Module):
         q, k, v = (self._heads(t, i) for i, t in enumerate((query, key, value)))
         mask = self._merged_mask(attn_mask, key_padding_mask, n, length, source, q.dtype)
         dropout_p = self.dropout if self.training else 0.0
-        if need_weights:  # the queries scaled, not the (L, S) scores: PyTorch's order, and fewer numbers
+        fused = dropout_p == 0 and not watchers() and not (isinstance(mask, Tensor) and mask.requires_grad)
+        if need_weights and fused:  # out and the weights from one kernel (not while watchers look: as above)
+            causal_and_mask = _combined_mask("MultiheadAttention", mask, is_causal, q, k)
+            out, weights = attention_with_weights(q, k, v, causal_and_mask, average_attn_weights)
+        elif need_weights:  # the queries scaled, not the (L, S) scores: PyTorch's order, and fewer numbers
             scaled = q * math.sqrt(1.0 / self.head_dim)
             weights = F.dropout(attention_weights(scaled, k, mask, is_causal, scale=1.0), dropout_p)
             out = matmul(weights, v)
