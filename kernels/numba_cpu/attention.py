@@ -3,8 +3,6 @@
 import math
 
 import numpy as np
-from numba.core import types
-from numba.extending import overload
 
 from kernels import numpy_ref
 from kernels.numba_cpu.common import (
@@ -163,47 +161,14 @@ def _rows_of(a):
     return owner.reshape(-1), np.array([offset, *lead_strides, strides[-1]], np.int64)
 
 
-def _head(buffer, place, i, j, rows, width, by_tiles):
-    """Head (i, j) of an array read through _rows_of, as a (rows, width) array. Compiled: for float32 by tiles, a
-    view of buffer, its rows where they lie (the tiles read rows any distance apart: gathering the heads of a packed
-    projection took 0.2 of a layer's 1.05 ms forward, one thread); else C-contiguous, a view when its rows lie end
-    to end and a gathered copy when not. As plain Python, a view."""
+@numba.njit(cache=True)
+def _head(buffer, place, i, j, rows, width):
+    """Head (i, j) of an array read through _rows_of, as a (rows, width) view of buffer, its rows where they lie:
+    the tiles read rows any distance apart (gathering the heads of a packed projection took 0.2 of a layer's 1.05
+    ms forward, one thread); the BLAS's way copies them (tile.for_blas)."""
     start = place[0] + i * place[1] + j * place[2]
     strides = (place[3] * buffer.itemsize, buffer.itemsize)
     return np.lib.stride_tricks.as_strided(buffer[start:], (rows, width), strides)
-
-
-@numba.njit(cache=True)
-def _strided_head(buffer, place, i, j, rows, width):
-    start = place[0] + i * place[1] + j * place[2]
-    strides = (place[3] * buffer.itemsize, buffer.itemsize)
-    return np.lib.stride_tricks.as_strided(buffer[start:], (rows, width), strides)
-
-
-@numba.njit(cache=True)
-def _contiguous_head(buffer, place, i, j, rows, width):
-    start = place[0] + i * place[1] + j * place[2]
-    if place[3] == width:
-        return buffer[start : start + rows * width].reshape((rows, width))
-    head = np.empty((rows, width), buffer.dtype)
-    for t in range(rows):
-        row = start + t * place[3]
-        for x in range(width):  # not a slice assignment: numba's makes 5x the code to compile
-            head[t, x] = buffer[row + x]
-    return head
-
-
-@overload(_head, inline="always")
-def _head_compiled(buffer, place, i, j, rows, width, by_tiles):
-    if buffer.dtype != types.float32:  # (float64 kernels compile the BLAS's way alone: see tile.dot)
-        return lambda buffer, place, i, j, rows, width, by_tiles: _contiguous_head(buffer, place, i, j, rows, width)
-
-    def view_or_copy(buffer, place, i, j, rows, width, by_tiles):
-        if by_tiles:
-            return _strided_head(buffer, place, i, j, rows, width)
-        return _contiguous_head(buffer, place, i, j, rows, width)
-
-    return view_or_copy
 
 
 def _attention_usable(*arrays) -> bool:
@@ -283,8 +248,8 @@ def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, offsets, pattern, sc
     weights = np.empty((n * h, source, length), qs.dtype)
     for b in numba.prange(n * h):
         i, j = b // h, b % h
-        q, k = _head(qs, q_at, i, j, length, d, by_tiles), _head(ks, k_at, i, j, source, d, by_tiles)
-        v = _head(vs, v_at, i, j, source, dv, by_tiles)
+        q, k = _head(qs, q_at, i, j, length, d), _head(ks, k_at, i, j, source, d)
+        v = _head(vs, v_at, i, j, source, dv)
         times_transposed(k, q, weights[b], np.empty(q.size, qs.dtype), by_tiles, False)
         top, total = np.empty(length, qs.dtype), np.empty(length, qs.dtype)
         _softmax_of_columns(weights[b], offsets[pattern[b]], scale, top, total)
@@ -310,8 +275,8 @@ def _attention_backward(gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, 
     dvalues = _strided(grads, places[2], (n, source, h, dv))
     for b in numba.prange(n * h):
         i, j = b // h, b % h
-        grad_out, q = _head(gs, g_at, i, j, length, dv, by_tiles), _head(qs, q_at, i, j, length, d, by_tiles)
-        k, v = _head(ks, k_at, i, j, source, d, by_tiles), _head(vs, v_at, i, j, source, dv, by_tiles)
+        grad_out, q = _head(gs, g_at, i, j, length, dv), _head(qs, q_at, i, j, length, d)
+        k, v = _head(ks, k_at, i, j, source, d), _head(vs, v_at, i, j, source, dv)
         dot(weights[b], grad_out, dvalues[i, :, j], by_tiles)
         dscores = np.empty((source, length), qs.dtype)  # dL/dP^T, then dL/dS^T
         times_transposed(v, grad_out, dscores, np.empty(grad_out.size, qs.dtype), by_tiles, False)
