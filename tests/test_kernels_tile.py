@@ -50,10 +50,11 @@ def test_gemm_matches_numpy_and_writes_nothing_outside_c(m, k, n, a_transposed, 
     np.testing.assert_array_equal(c_wide[outside], before[outside])
 
 
-@pytest.mark.parametrize("rows", range(1, 7))
-@pytest.mark.parametrize("columns", [1, 15, 16, 17, 32, 33])
+@pytest.mark.parametrize("rows", range(1, 9))
+@pytest.mark.parametrize("columns", [1, 15, 16, 17, 32, 33, 40, 48])
 def test_each_tile_of_rows_and_columns(rows, columns):
-    """Each of the six tiles (by rows) with a full, partial and empty second vector of columns."""
+    """Each tile by rows (1 to tile.ROWS), of 2 vectors with a full, partial and empty second vector of columns, and of
+    1 vector for blocks of 16 columns or fewer (1, 15, 16; the last block of 40 and 48): plain, biased, accumulating."""
     from kernels.numba_cpu.tile import gemm
 
     rng = np.random.default_rng(rows * 100 + columns)
@@ -61,6 +62,11 @@ def test_each_tile_of_rows_and_columns(rows, columns):
     c = np.full((rows, columns), np.nan, np.float32)
     gemm(a, b, c)
     np.testing.assert_allclose(c, a @ b, **TOLERANCE)
+    bias = rng.standard_normal(columns).astype(np.float32)
+    gemm(a, b, c, False, bias)
+    np.testing.assert_allclose(c, a @ b + bias, **TOLERANCE)
+    gemm(a, b, c, True)
+    np.testing.assert_allclose(c, 2 * (a @ b) + bias, **TOLERANCE)
 
 
 def test_an_empty_sum_gives_zeros_or_the_bias_or_leaves_c():

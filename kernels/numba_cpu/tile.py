@@ -7,8 +7,11 @@ pack scalar sums into vectors. So the tile is written here in LLVM's vector IR, 
 assembly. An 8 x 32 tile of c is 16 vectors of 16 numbers, kept in registers for the whole sum; each step k loads
 the 2 vectors of b[k, j:j+32], broadcasts a[i+r, k] for the 8 rows and does 16 fused multiply-adds (AVX-512 has
 32 vector registers: 16 sums, 2 of b, 1 broadcast). Edges are masked loads and stores: a tile of fewer columns,
-and a variant per count of rows below 8. (Tiles of 6 rows took 1.07-1.12x as long on F(2x2, 3x3)'s products in
-winograd.py, (32, 16) @ (16, 224) and (16, 32) @ (32, 224), whose 32 and 16 rows made 6 tiles of 5.3 rows and 3 of 5.3.)
+and a variant per count of rows below 8. Blocks of 16 columns or fewer take tiles of one vector (8 x 16): a 2-vector
+tile's masked second vector still ran its multiply-adds (an attention head's (64, 64) @ (64, 16) took 2.0 us, 1.16 by
+1-vector tiles; lesson 14's attention, one thread, forward and backward 0.93x and 0.78x). (Tiles of 6 rows took
+1.07-1.12x as long on F(2x2, 3x3)'s products in winograd.py, (32, 16) @ (16, 224) and (16, 32) @ (32, 224), whose 32
+and 16 rows made 6 tiles of 5.3 rows and 3 of 5.3.)
 
 Measured on one core of the AMD EPYC (Zen 5) of 2026-12-05, float32, GMAC/s, against SciPy's OpenBLAS (Haswell):
 (2048, 64) @ (64, 192) 117 against 60; (24, 75) @ (75, 512), a group of the MNIST-1D CNN's convolution, 107
@@ -57,23 +60,23 @@ def splat(builder, value, count: int):
     return builder.shuffle_vector(one, ir.Constant(vector, ir.Undefined), ir.Constant(lanes, [0] * count))
 
 
-def _make_tile(rows: int):
-    """The intrinsic for a tile of ``rows`` rows (see _tile_codegen)."""
+def _make_tile(rows: int, vectors: int):
+    """The intrinsic for a tile of ``rows`` rows and ``vectors`` vectors of columns (see _tile_codegen)."""
 
     @intrinsic
     def tile(typingctx, a, a_rows, a_step, b, b_rows, c, c_row, i, j, k0, k1, columns, accumulate, bias, biased):
         index, flag = types.intp, types.boolean
         sig = types.void(a, a_rows, index, b, b_rows, c, index, index, index, index, index, index, flag, bias, flag)
-        return sig, lambda context, builder, signature, args: _call_tile(rows, context, builder, args)
+        return sig, lambda context, builder, signature, args: _call_tile(rows, vectors, context, builder, args)
 
     return tile
 
 
-def _call_tile(rows, context, builder, args):
+def _call_tile(rows, vectors, context, builder, args):
     """A call of the tile's own LLVM function, defined in the caller's module on first use and never inlined: inlined
     into gemm's loops beside the other counts of rows, its loop ran out of general registers and reloaded row offsets
     from the stack, 64 GMAC/s on one core of the Intel Xeon against 76 on its own."""
-    name = f"tinynet_tile{rows}_f32"
+    name = f"tinynet_tile{rows}x{vectors}_f32"
     function = builder.module.globals.get(name)
     if function is None:
         types_ = [a.type for a in args]
@@ -81,17 +84,17 @@ def _call_tile(rows, context, builder, args):
         function.linkage = "internal"
         function.attributes.add("noinline")
         body = ir.IRBuilder(function.append_basic_block("entry"))
-        _tile_codegen(rows, context, body, function.args)
+        _tile_codegen(rows, vectors, context, body, function.args)
         body.ret_void()
     builder.call(function, args)
     return context.get_dummy_value()
 
 
-def _tile_codegen(rows, context, builder, args):
+def _tile_codegen(rows, vectors, context, builder, args):
     """c[i+r, j+q] = (c's value if accumulate else 0, or bias[j+q] where biased) + sum over k0 <= k < k1 of a[i+r, k]
-    b[k, j+q], for r < rows and q < columns <= WIDTH: a[r, k] at a + a_rows[r] + k*a_step, b[k, q] at b + b_rows[k]
-    + q, c[r, q] at c + r*c_row + q (float32 pointers; a_rows and b_rows are tables of where each row starts; all in
-    numbers)."""
+    b[k, j+q], for r < rows and q < columns <= vectors * LANES: a[r, k] at a + a_rows[r] + k*a_step, b[k, q] at b +
+    b_rows[k] + q, c[r, q] at c + r*c_row + q (float32 pointers; a_rows and b_rows are tables of where each row
+    starts; all in numbers)."""
     a_data, a_rows, a_step, b_data, b_rows, c_data, c_row, i, j, k0, k1, columns, accumulate, bias, biased = args
     number = ir.FloatType()
     vector, index, size = ir.VectorType(number, LANES), ir.IntType(64), 4
@@ -100,8 +103,8 @@ def _tile_codegen(rows, context, builder, args):
     # LLVM's intrinsics: masked loads and stores (the columns past ``columns`` are left alone), fused multiply-add.
     kind = f"v{LANES}f32"
     pointer, alignment, zero = vector.as_pointer(), ir.IntType(32)(size), ir.Constant(vector, [0.0] * LANES)
-    lane = [ir.Constant(ir.VectorType(index, LANES), [v * LANES + q for q in range(LANES)]) for v in range(2)]
-    masks = [builder.icmp_signed("<", lane[v], splat(builder, columns, LANES)) for v in range(2)]
+    lane = [ir.Constant(ir.VectorType(index, LANES), [v * LANES + q for q in range(LANES)]) for v in range(vectors)]
+    masks = [builder.icmp_signed("<", lane[v], splat(builder, columns, LANES)) for v in range(vectors)]
     mask = masks[0].type
 
     def function(name, returns, arguments):
@@ -112,24 +115,26 @@ def _tile_codegen(rows, context, builder, args):
     fma = function(f"llvm.fma.{kind}", vector, [vector] * 3)
 
     def row_vectors(data, row_start):
-        """Pointers to the 2 vectors of the row that starts at data + row_start, columns j .. j + WIDTH - 1."""
+        """Pointers to the vectors of the row that starts at data + row_start, from column j on."""
         start = builder.gep(data, [add(row_start, j)])
-        return [builder.bitcast(builder.gep(start, [index(v * LANES)]), pointer) for v in range(2)]
+        return [builder.bitcast(builder.gep(start, [index(v * LANES)]), pointer) for v in range(vectors)]
 
-    # The loop over k; its phis carry k and the 2 * rows sums.
+    # The loop over k; its phis carry k and the vectors * rows sums.
     a_at = [builder.gep(a_data, [builder.load(builder.gep(a_rows, [add(i, index(r))]))]) for r in range(rows)]
     entry = builder.block
     loop, done = builder.append_basic_block("tile_loop"), builder.append_basic_block("tile_done")
     builder.cbranch(builder.icmp_signed("<", k0, k1), loop, done)
     builder.position_at_end(loop)
     k = builder.phi(index)
-    sums = [builder.phi(vector) for _ in range(2 * rows)]
+    sums = [builder.phi(vector) for _ in range(vectors * rows)]
     b_row_k = row_vectors(b_data, builder.load(builder.gep(b_rows, [k])))
     b_k = [builder.call(load, [p, alignment, m, zero]) for p, m in zip(b_row_k, masks)]
     updated = []
     for r in range(rows):
         a_rk = builder.load(builder.gep(a_at[r], [mul(k, a_step)]))
-        updated += [builder.call(fma, [splat(builder, a_rk, LANES), b_k[v], sums[2 * r + v]]) for v in range(2)]
+        updated += [
+            builder.call(fma, [splat(builder, a_rk, LANES), b_k[v], sums[vectors * r + v]]) for v in range(vectors)
+        ]
     k_next = add(k, index(1))
     k.add_incoming(k0, entry)
     k.add_incoming(k_next, loop)
@@ -153,7 +158,7 @@ def _tile_codegen(rows, context, builder, args):
             for r in range(rows):
                 for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
                     before = builder.call(load, [p, alignment, m, zero])
-                    builder.call(store, [builder.fadd(before, totals[2 * r + v]), p, alignment, m])
+                    builder.call(store, [builder.fadd(before, totals[vectors * r + v]), p, alignment, m])
         with storing:  # the bias, where there is one, with the first block of the sum: no pass over c after
             with builder.if_else(biased) as (with_bias, without):
                 with with_bias:
@@ -162,36 +167,60 @@ def _tile_codegen(rows, context, builder, args):
                     ]
                     for r in range(rows):
                         for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
-                            builder.call(store, [builder.fadd(totals[2 * r + v], biases[v]), p, alignment, m])
+                            builder.call(store, [builder.fadd(totals[vectors * r + v], biases[v]), p, alignment, m])
                 with without:
                     for r in range(rows):
                         for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
-                            builder.call(store, [totals[2 * r + v], p, alignment, m])
+                            builder.call(store, [totals[vectors * r + v], p, alignment, m])
 
 
-_tile1, _tile2, _tile3, _tile4, _tile5, _tile6, _tile7, _tile8 = (_make_tile(rows) for rows in range(1, ROWS + 1))
+# Tiles of 2 vectors (WIDTH columns), and of 1 for blocks of LANES columns or fewer: a 2-vector tile's second vector
+# is masked off there, but its multiply-adds still run (products of 16 columns, an attention head's, ran at half speed).
+_tile1, _tile2, _tile3, _tile4, _tile5, _tile6, _tile7, _tile8 = (_make_tile(rows, 2) for rows in range(1, ROWS + 1))
+_narrow1, _narrow2, _narrow3, _narrow4, _narrow5, _narrow6, _narrow7, _narrow8 = (
+    _make_tile(rows, 1) for rows in range(1, ROWS + 1)
+)
 
 
 @numba.njit(inline="always")
 def _tiles(a, a_rows, a_step, b, b_rows, c, c_row, i, rows, j, k0, k1, columns, accumulate, bias, biased):
-    """The tile of c's rows i .. i + rows - 1 (rows <= ROWS): one intrinsic per count of rows."""
+    """The tile of c's rows i .. i + rows - 1 (rows <= ROWS): one intrinsic per count of rows, of 2 vectors of
+    columns, or of 1 where the block has LANES columns or fewer: a 2-vector tile's second vector is masked off there,
+    but its multiply-adds still run (products 16 columns wide, an attention head's, ran at half speed)."""
     operands = (a, a_rows, a_step, b, b_rows, c, c_row, i, j, k0, k1, columns, accumulate, bias, biased)
-    if rows == 8:
-        _tile8(*operands)
+    if columns > LANES:
+        if rows == 8:
+            _tile8(*operands)
+        elif rows == 7:
+            _tile7(*operands)
+        elif rows == 6:
+            _tile6(*operands)
+        elif rows == 5:
+            _tile5(*operands)
+        elif rows == 4:
+            _tile4(*operands)
+        elif rows == 3:
+            _tile3(*operands)
+        elif rows == 2:
+            _tile2(*operands)
+        elif rows == 1:
+            _tile1(*operands)
+    elif rows == 8:
+        _narrow8(*operands)
     elif rows == 7:
-        _tile7(*operands)
+        _narrow7(*operands)
     elif rows == 6:
-        _tile6(*operands)
+        _narrow6(*operands)
     elif rows == 5:
-        _tile5(*operands)
+        _narrow5(*operands)
     elif rows == 4:
-        _tile4(*operands)
+        _narrow4(*operands)
     elif rows == 3:
-        _tile3(*operands)
+        _narrow3(*operands)
     elif rows == 2:
-        _tile2(*operands)
+        _narrow2(*operands)
     elif rows == 1:
-        _tile1(*operands)
+        _narrow1(*operands)
 
 
 _FLOATS, _OFFSETS = types.CPointer(types.float32), types.CPointer(types.intp)
