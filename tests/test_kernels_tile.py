@@ -1,10 +1,10 @@
 """kernels/numba_cpu/tile.py: ``gemm``'s tiles of c, written in LLVM's vector IR, against NumPy's product.
 
-Drawn: every count of rows left over (1 to 5 below a tile's 6), columns left over (masked loads and stores), sums
-longer than one pass (tile.SUM_BLOCK) or empty, a's rows or columns strided (a transposed operand), b and c as
-views into wider arrays (whose other columns must stay as they were), accumulate or overwrite; float32, the one
-dtype of the tiles. They run wherever numba compiles, whether or not this CPU has AVX-512 (LLVM splits the
-vectors).
+Drawn: every count of rows left over (1 to 7 below a tile's 8), columns left over (masked loads and stores; blocks
+of 16 columns or fewer by tiles of one vector), sums longer than one pass (tile.SUM_BLOCK) or empty, a's rows or
+columns strided (a transposed operand), b and c as views into wider arrays (whose other columns must stay as they
+were), accumulate or overwrite; float32, the one dtype of the tiles. They run wherever numba compiles, whether or not
+this CPU has AVX-512 (LLVM splits the vectors). ``as_columns``, the transposition the products with b^T take first.
 """
 
 import numpy as np
@@ -67,6 +67,27 @@ def test_each_tile_of_rows_and_columns(rows, columns):
     np.testing.assert_allclose(c, a @ b + bias, **TOLERANCE)
     gemm(a, b, c, True)
     np.testing.assert_allclose(c, 2 * (a @ b) + bias, **TOLERANCE)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    k=st.integers(1, 40), n=st.integers(1, 40), start=st.integers(0, 40), count=st.integers(0, 40),
+    extra=st.integers(0, 3), dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_as_columns_transposes_rows_into_columns_and_zeroes_the_rest(k, n, start, count, extra, dtype, seed):
+    """8 x 8 blocks transposed in registers, the columns and rows left over one at a time: x's rows start..stop as
+    out's first columns, zeros after; x a view of a wider array (its rows further apart than n)."""
+    from kernels.numba_cpu.tile import as_columns
+
+    start = min(start, k)
+    stop = min(k, start + count)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((k, n + 5)).astype(dtype)[:, 2 : 2 + n]
+    out = np.full((n, stop - start + extra), np.nan, dtype)
+    as_columns(x, start, stop, out)
+    expected = np.zeros_like(out)
+    expected[:, : stop - start] = x[start:stop].T
+    np.testing.assert_array_equal(out, expected)
 
 
 def test_an_empty_sum_gives_zeros_or_the_bias_or_leaves_c():
