@@ -90,6 +90,19 @@ def test_as_columns_transposes_rows_into_columns_and_zeroes_the_rest(k, n, start
     np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transposed_is_a_contiguous_copy_of_the_transpose_of_any_array(dtype):
+    """By as_columns for 2-D float rows that lie end to end; NumPy's copy otherwise (a column view, a dtype to convert
+    to, an int array), always a C-contiguous x.T of the dtype asked for."""
+    from kernels.numba_cpu.tile import transposed
+
+    x = np.random.default_rng(1).standard_normal((37, 21)).astype(dtype)
+    for a, to in ((x, None), (x[:, 3:17], None), (x.T, None), (x, np.float64), ((x * 10).astype(np.int32), None)):
+        got = transposed(a, to)
+        assert got.flags.c_contiguous and got.dtype == (a.dtype if to is None else to)
+        np.testing.assert_array_equal(got, a.T.astype(got.dtype))
+
+
 def test_an_empty_sum_gives_zeros_or_the_bias_or_leaves_c():
     from kernels.numba_cpu.tile import gemm
 

@@ -27,6 +27,7 @@ from kernels.numba_cpu.tile import (
     dot,
     gemm_gathered,
     times_transposed,
+    transposed,
 )
 from kernels.windows import output_size, transposed_output_size
 
@@ -549,7 +550,7 @@ def _geometry(kernel, stride, padding, dilation, windows) -> tuple:
 
 def _weight_grad(partial, w):
     """grad_w (O, C, KH, KW) from the summed (C*KH*KW, O) products."""
-    return np.ascontiguousarray(partial.T).reshape(w.shape)
+    return transposed(partial).reshape(w.shape)
 
 
 class _Plan(NamedTuple):
@@ -667,7 +668,7 @@ def conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=True, bias
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         grad_x = conv2d_forward(grad.reshape(n, o, oh, ow), flipped, (1, 1), plan.full, dilation)
         return _with_bias_grad((grad_x, grad_w), bias_sums)
-    grad_x, w2t = np.empty(x.shape, x.dtype), np.ascontiguousarray(w.reshape(o, -1).T)
+    grad_x, w2t = np.empty(x.shape, x.dtype), transposed(w.reshape(o, -1))
     _, partial, bias_sums = _convolve(
         work, threads, geometry, grad, image=x, at=w2t, folded=grad_x, bias_grad=bias_grad
     )
@@ -711,7 +712,7 @@ def conv_transpose2d_forward(x, w, stride, padding, output_padding, dilation):
     x, w = _conv_arrays(x, w)
     n, c_in, h, wd = x.shape
     out_size = transposed_output_size((h, wd), w.shape[2:], stride, padding, output_padding, dilation)
-    wt, (work, threads) = np.ascontiguousarray(w.reshape(c_in, -1).T), _work_and_threads(x.size * w[0].size)
+    wt, (work, threads) = transposed(w.reshape(c_in, -1)), _work_and_threads(x.size * w[0].size)
     # The windows are the input's pixels: conv2d's output size is this one's input size.
     geometry = _geometry(w.shape[2:], stride, padding, dilation, (h, wd))
     out = np.empty((n, w.shape[1], *out_size), x.dtype)

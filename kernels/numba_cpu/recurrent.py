@@ -19,7 +19,7 @@ from kernels.numba_cpu.common import (
 )
 from kernels.numba_cpu.dot import beats_blas
 from kernels.numba_cpu.linalg import matmul
-from kernels.numba_cpu.tile import gemm
+from kernels.numba_cpu.tile import gemm, transposed
 
 # Every layer's kernels make each step one matrix product over a block of the batch (h_{t-1} W_hh^T forward, the
 # gradient times W_hh backward) and one vectorized pass over the gate values around it: see the LSTM's below.
@@ -184,7 +184,7 @@ def _times_weight(x, w, w_rows, out):
 
 def _rows_for_tiles(dtype, w):
     """w.T with its rows contiguous, for times_weight's tiles where they take dtype's products; else empty."""
-    return np.ascontiguousarray(w.T, dtype=dtype) if beats_blas(np.dtype(dtype)) else np.empty((0, 0), dtype)
+    return transposed(w, dtype) if beats_blas(np.dtype(dtype)) else np.empty((0, 0), dtype)
 
 
 def _ready(dtype) -> None:
@@ -292,7 +292,7 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
     run_kernel(
         _lstm_backward_gemm, work,
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, grad_cT, (batch, size)),
-        _as(dtype, w_hh.T), _rows_for_tiles(dtype, w_hh.T), _as(dtype, c0, (batch, size)), _as(dtype, saved),
+        transposed(w_hh, dtype), _rows_for_tiles(dtype, w_hh.T), _as(dtype, c0, (batch, size)), _as(dtype, saved),
         _blocks(batch, work), grad_gi, grad_h0, grad_c0, twin=False,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0, grad_c0
@@ -377,9 +377,9 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
     _ready(dtype)
     run_kernel(
         _gru_backward_gemm, work,
-        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, w_hh.T), _rows_for_tiles(dtype, w_hh.T),
-        _as(dtype, h0, (batch, size)), _as(dtype, out), _as(dtype, saved), _blocks(batch, work), grad_gi, grad_gh,
-        grad_h0, twin=False,
+        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), transposed(w_hh, dtype),
+        _rows_for_tiles(dtype, w_hh.T), _as(dtype, h0, (batch, size)), _as(dtype, out), _as(dtype, saved),
+        _blocks(batch, work), grad_gi, grad_gh, grad_h0, twin=False,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gh, _as(dtype, out), h0, b_hh), grad_h0
 
@@ -446,8 +446,9 @@ def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlineari
     _ready(dtype)
     run_kernel(
         _rnn_backward_gemm, work,
-        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, w_hh.T), _rows_for_tiles(dtype, w_hh.T),
-        _as(dtype, out), nonlinearity == "relu", _blocks(batch, work), grad_gi, grad_h0, twin=False,
+        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), transposed(w_hh, dtype),
+        _rows_for_tiles(dtype, w_hh.T), _as(dtype, out), nonlinearity == "relu", _blocks(batch, work), grad_gi,
+        grad_h0, twin=False,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0
 

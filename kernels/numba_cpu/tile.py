@@ -533,6 +533,21 @@ def _transpose8(typingctx, source, source_row, target, target_row):
     return types.void(source, types.intp, target, types.intp), codegen
 
 
+def _block_transposed(x, r, j, out, c):
+    """out[j:j+8, c:c+8] = x[r:r+8, j:j+8].T: by _transpose8 when compiled; as plain Python, NumPy's."""
+    out[j : j + 8, c : c + 8] = x[r : r + 8, j : j + 8].T
+
+
+@overload(_block_transposed, inline="always")
+def _block_transposed_compiled(x, r, j, out, c):
+    def in_registers(x, r, j, out, c):
+        x_row, out_row = x.strides[0] // x.itemsize, out.strides[0] // out.itemsize
+        target = _offset(data_pointer(out), j * out_row + c)
+        _transpose8(_offset(data_pointer(x), r * x_row + j), x_row, target, out_row)
+
+    return in_registers
+
+
 @numba.njit(cache=True)
 def as_columns(x, start, stop, out):
     """out[:, :stop - start] = x[start:stop]^T, zeros after: rows of x as columns of out (gemm reads its second
@@ -542,11 +557,9 @@ def as_columns(x, start, stop, out):
     was 3x as fast as a column at a time, whose writes fell on the same cache sets; NumPy's copy of the transposed
     array took 1.5). x: (k, n), its rows contiguous; out: (n, width >= stop - start), its rows contiguous."""
     n, full, blocks = x.shape[1], start + (stop - start) // 8 * 8, x.shape[1] // 8 * 8
-    x_at, out_at = data_pointer(x), data_pointer(out)
-    x_row, out_row = x.strides[0] // x.itemsize, out.strides[0] // out.itemsize
     for j in range(0, blocks, 8):  # 8 rows of out at a time, each written from its start on
         for r in range(start, full, 8):
-            _transpose8(_offset(x_at, r * x_row + j), x_row, _offset(out_at, j * out_row + r - start), out_row)
+            _block_transposed(x, r, j, out, r - start)
     for r in range(start, full):  # the columns left over
         for j in range(blocks, n):
             out[j, r - start] = x[r, j]
@@ -556,6 +569,18 @@ def as_columns(x, start, stop, out):
     for j in range(n):
         for c in range(stop - start, out.shape[1]):
             out[j, c] = 0
+
+
+def transposed(x, dtype=None):
+    """x.T as a new C-contiguous array of dtype (x's by default), by as_columns where x is a 2-D float32 or float64
+    array of that dtype with its rows contiguous: 3x as fast as NumPy's copy of x.T (an LSTM's (1024, 256) weight:
+    109 against 358 us), which does the rest."""
+    dtype = x.dtype if dtype is None else np.dtype(dtype)
+    if x.ndim != 2 or x.dtype != dtype or dtype not in (np.float32, np.float64) or x.strides[1] != x.itemsize:
+        return np.ascontiguousarray(x.T, dtype=dtype)
+    out = np.empty((x.shape[1], x.shape[0]), dtype)
+    as_columns(x, 0, x.shape[0], out)
+    return out
 
 
 def add_dot_nt(a, bt, c):
