@@ -1,5 +1,6 @@
 """Scaled dot-product attention, forward and backward, and the masked softmax it is built on."""
 
+import functools
 import math
 
 import numpy as np
@@ -115,6 +116,24 @@ def _score_offsets(mask, lead: tuple, length: int, source: int, dtype):
     """
     if mask is None:
         return np.empty((1, 0, 0), dtype), np.zeros(math.prod(lead), np.intp)
+    if mask.size <= CACHED_MASK_SIZE:  # the same mask every step, as a model makes its causal mask anew each forward
+        return _cached_offsets(mask.tobytes(), mask.shape, mask.dtype.str, lead, length, source, dtype.str)
+    return _offsets_of(mask, lead, length, source, dtype)
+
+
+# Masks of up to this many values have their offsets kept (by their bytes, shapes and dtypes) for the next call:
+# making them took 13 of an attention call's 49 us of Python (lesson 14's causal (64, 64) mask).
+CACHED_MASK_SIZE = 1 << 16
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_offsets(values: bytes, shape: tuple, mask_dtype: str, lead: tuple, length: int, source: int, dtype: str):
+    mask = np.frombuffer(values, np.dtype(mask_dtype)).reshape(shape)
+    return _offsets_of(mask, lead, length, source, np.dtype(dtype))
+
+
+def _offsets_of(mask, lead: tuple, length: int, source: int, dtype):
+    """_score_offsets for a mask."""
     offsets = np.where(mask, dtype.type(0), dtype.type(-np.inf)) if mask.dtype == bool else mask.astype(dtype)
     offsets = offsets.reshape((1,) * (len(lead) + 2 - offsets.ndim) + offsets.shape)
     heads = offsets.shape[:-2]
@@ -139,10 +158,9 @@ def _rows_of(a):
     (its leading axes as two, see _lead) is buffer[offset + i*s0 + j*s1 + t*sT :][:n].
 
     The buffer is the memory a already looks into, when its rows are contiguous in it: the heads of a packed
-    projection (PackedSelfAttention's q, k, v and gradient) are read where they lie, each head gathered into its
-    thread's cache by the kernel, instead of being copied whole first (4 copies of (32, 4, 64, 16) took 160 us
-    of a transformer layer's backward). Anything else (more than two leading axes, strided rows, a buffer of
-    another dtype) is read from a C-contiguous copy.
+    projection (PackedSelfAttention's q, k, v and gradient) are read where they lie (_head), instead of being
+    copied whole first (4 copies of (32, 4, 64, 16) took 160 us of a transformer layer's backward). Anything else
+    (more than two leading axes, strided rows, a buffer of another dtype) is read from a C-contiguous copy.
     """
     owner = a
     while isinstance(owner.base, np.ndarray):
