@@ -410,31 +410,32 @@ def _dot_by_tiles(a, b, out, by_tiles):
     if by_tiles:
         gemm(a, b, out)
     else:
-        _blas_dot(a, b, out)
+        blas_dot_into(a, b, out)
 
 
 def _dot_by_blas(a, b, out, by_tiles):
-    _blas_dot(a, b, out)
+    blas_dot_into(a, b, out)
 
 
-def _dot_by_tiles_into_rows(a, b, out, by_tiles):
-    if by_tiles:
-        gemm(a, b, out)
-    else:
-        _blas_dot_into_rows(a, b, out)
+def blas_dot_into(a, b, out):
+    """out = a @ b by the BLAS: straight into a C-contiguous out, else made in a scratch and copied over (numba's
+    np.dot would fill a copy of out). As plain Python, NumPy's."""
+    out[...] = np.dot(a, b)
 
 
-def _dot_by_blas_into_rows(a, b, out, by_tiles):
-    _blas_dot_into_rows(a, b, out)
+@overload(blas_dot_into, inline="always")
+def _blas_dot_into(a, b, out):
+    if out.layout == "C":
+        return lambda a, b, out: _blas_dot(a, b, out)
 
+    def by_scratch(a, b, out):
+        product = np.empty(out.shape, out.dtype)
+        _blas_dot(a, b, product)
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):  # not a slice assignment: numba's makes 5x the code to compile
+                out[i, j] = product[i, j]
 
-@numba.njit(inline="always")
-def _blas_dot_into_rows(a, b, out):
-    product = np.empty(out.shape, out.dtype)
-    _blas_dot(a, b, product)
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):  # not a slice assignment: numba's makes 5x the code to compile
-            out[i, j] = product[i, j]
+    return by_scratch
 
 
 def _dot_plus_bias_by_tiles(a, b, bias, out, by_tiles):
@@ -488,9 +489,7 @@ def _times_transposed_blas(a, b, out, accumulate):
 # float64 kernels too made the warm-up 5 s longer.
 @overload(dot, inline="always")
 def _dot(a, b, out, by_tiles):
-    if out.layout == "C":
-        return _dot_by_tiles if a.dtype == types.float32 else _dot_by_blas
-    return _dot_by_tiles_into_rows if a.dtype == types.float32 else _dot_by_blas_into_rows
+    return _dot_by_tiles if a.dtype == types.float32 else _dot_by_blas
 
 
 @overload(dot_plus_bias, inline="always")
