@@ -92,12 +92,15 @@ def test_as_columns_transposes_rows_into_columns_and_zeroes_the_rest(k, n, start
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_transposed_is_a_contiguous_copy_of_the_transpose_of_any_array(dtype):
-    """By as_columns for 2-D float rows that lie end to end; NumPy's copy otherwise (a column view, a dtype to convert
-    to, an int array), always a C-contiguous x.T of the dtype asked for."""
-    from kernels.numba_cpu.tile import transposed
+    """By as_columns for 2-D float arrays of tile.TRANSPOSED_FROM numbers or more whose rows are contiguous (a view of
+    some of the columns too); NumPy's copy otherwise (a column view, a dtype to convert to, an int array, a small
+    array), always a C-contiguous x.T of the dtype asked for."""
+    from kernels.numba_cpu.tile import TRANSPOSED_FROM, transposed
 
-    x = np.random.default_rng(1).standard_normal((37, 21)).astype(dtype)
-    for a, to in ((x, None), (x[:, 3:17], None), (x.T, None), (x, np.float64), ((x * 10).astype(np.int32), None)):
+    x = np.random.default_rng(1).standard_normal((97, 61)).astype(dtype)
+    assert x[:, 3:57].size >= TRANSPOSED_FROM > x[:20, :20].size
+    cases = ((x, None), (x[:, 3:57], None), (x.T, None), (x, np.float64), ((x * 10).astype(np.int32), None))
+    for a, to in (*cases, (x[:20, :20], None)):
         got = transposed(a, to)
         assert got.flags.c_contiguous and got.dtype == (a.dtype if to is None else to)
         np.testing.assert_array_equal(got, a.T.astype(got.dtype))

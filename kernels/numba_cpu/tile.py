@@ -570,12 +570,17 @@ def as_columns(x, start, stop, out):
             out[j, c] = 0
 
 
+# (125, 25) float32: NumPy's copy 1.6 us, by as_columns 2.1; (288, 64) 23.8 against 5.5.
+TRANSPOSED_FROM = 4096
+
+
 def transposed(x, dtype=None):
     """x.T as a new C-contiguous array of dtype (x's by default), by as_columns where x is a 2-D float32 or float64
     array of that dtype with its rows contiguous: 3x as fast as NumPy's copy of x.T (an LSTM's (1024, 256) weight:
-    109 against 358 us), which does the rest."""
+    109 against 358 us), which does the rest, and arrays under TRANSPOSED_FROM numbers (the call costs more)."""
     dtype = x.dtype if dtype is None else np.dtype(dtype)
-    if x.ndim != 2 or x.dtype != dtype or dtype not in (np.float32, np.float64) or x.strides[1] != x.itemsize:
+    by_numpy = x.ndim != 2 or x.size < TRANSPOSED_FROM or x.dtype != dtype or dtype not in (np.float32, np.float64)
+    if by_numpy or x.strides[1] != x.itemsize:
         return np.ascontiguousarray(x.T, dtype=dtype)
     out = np.empty((x.shape[1], x.shape[0]), dtype)
     as_columns(x, 0, x.shape[0], out)
