@@ -25,12 +25,13 @@ from kernels.numba_cpu.tile import dot, times_transposed
 
 # Attention is fused per (batch, head): threads split the heads (prange over every leading axis merged into
 # one), and each head makes its scores, softmax and output in one pass while they are in its cache. The
-# products are BLAS calls (np.dot, one BLAS thread each, as in convolution), the softmax and its gradient
-# are vectorized loops over rows. Measured on workload 5, q/k/v (8, 4, 128, 64) float32, forward +
-# backward, 2 threads, best of 70: these kernels 2.8 ms (causal mask or none); the same with BLAS left
-# multi-threaded inside prange 16 ms (its threads fight numba's, and OpenBLAS prints warnings); fused loops
-# with hand-written (vectorized) products instead of BLAS 8.0 ms, 5.0 ms causal (they skipped hidden keys);
-# numpy_ref 4.8 ms; torch's scaled_dot_product_attention 4.1 ms (is_causal: the same).
+# products are tile.dot's (float32 by tiles, else BLAS calls, one BLAS thread each, as in convolution), the
+# softmax and its gradient vectorized loops (down columns: below). Measured on workload 5, q/k/v (8, 4, 128, 64)
+# float32, forward + backward, 2 threads, best of 70, when the products were BLAS calls and the softmax ran along
+# rows: 2.8 ms (causal mask or none); the same with BLAS left multi-threaded inside prange 16 ms (its threads fight
+# numba's, and OpenBLAS prints warnings); fused loops with hand-written (vectorized) products instead of BLAS 8.0
+# ms, 5.0 ms causal (they skipped hidden keys); numpy_ref 4.8 ms; torch's scaled_dot_product_attention 4.1 ms
+# (is_causal: the same).
 # The forward saves the weights P (..., Tq, Tk), as the reference does, and backward reuses them: saving the
 # log-sum-exp instead (Tq numbers per head) and recomputing P in backward costs one more product and the
 # exps again: 3.2 ms instead of 2.8 ms on that workload.
@@ -122,12 +123,13 @@ def _score_offsets(mask, lead: tuple, length: int, source: int, dtype):
 
 
 # Masks of up to this many values have their offsets kept (by their bytes, shapes and dtypes) for the next call:
-# making them took 13 of an attention call's 49 us of Python (lesson 14's causal (64, 64) mask).
+# making them for lesson 14's causal (64, 64) mask took 21 us of Python a call, 2.7 kept.
 CACHED_MASK_SIZE = 1 << 16
 
 
 @functools.lru_cache(maxsize=16)
 def _cached_offsets(values: bytes, shape: tuple, mask_dtype: str, lead: tuple, length: int, source: int, dtype: str):
+    """_offsets_of for the mask these bytes, shape and dtype make (the kernels only read what it returns)."""
     mask = np.frombuffer(values, np.dtype(mask_dtype)).reshape(shape)
     return _offsets_of(mask, lead, length, source, np.dtype(dtype))
 

@@ -174,8 +174,6 @@ def _tile_codegen(rows, vectors, context, builder, args):
                             builder.call(store, [totals[vectors * r + v], p, alignment, m])
 
 
-# Tiles of 2 vectors (WIDTH columns), and of 1 for blocks of LANES columns or fewer: a 2-vector tile's second vector
-# is masked off there, but its multiply-adds still run (products of 16 columns, an attention head's, ran at half speed).
 _tile1, _tile2, _tile3, _tile4, _tile5, _tile6, _tile7, _tile8 = (_make_tile(rows, 2) for rows in range(1, ROWS + 1))
 _narrow1, _narrow2, _narrow3, _narrow4, _narrow5, _narrow6, _narrow7, _narrow8 = (
     _make_tile(rows, 1) for rows in range(1, ROWS + 1)
