@@ -13,7 +13,7 @@ from kernels.numba_cpu.common import (
     with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import LONG_SUM, beats_blas
-from kernels.numba_cpu.tile import WIDTH, add_bias, add_dot_nt, as_columns, dot, dot_plus_bias, gemm
+from kernels.numba_cpu.tile import WIDTH, add_bias, add_dot_nt, as_columns, dot, dot_plus_bias, gemm, transposed
 
 
 @threaded()
@@ -127,9 +127,7 @@ def _rows_times(rows, b, bias):
     if by_tiles and not b.flags.c_contiguous and k >= LONG_SUM and n <= SMALL_BATCH:  # see SMALL_BATCH
         return with_one_blas_thread(_matmul_rows_nt, rows, b.T, bias, out, blocks, work=work)
     if by_tiles and not b.flags.c_contiguous:  # a linear layer's weight^T: tiles read b by rows
-        b_rows = np.empty((k, m), b.dtype)
-        as_columns(b.T, 0, m, b_rows)
-        b = b_rows
+        b = transposed(b.T)
     return with_one_blas_thread(_matmul_rows, rows, b, bias, out, blocks, by_tiles, work=work)
 
 
