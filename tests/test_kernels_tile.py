@@ -31,7 +31,8 @@ def _operands(rng, m, k, n, a_transposed):
 )  # fmt: skip
 def test_gemm_matches_numpy_and_writes_nothing_outside_c(m, k, n, a_transposed, accumulate, biased, seed):
     """Up to 160 rows: from tile.PACK_FROM_TILES tiles of rows (121 rows) and over WIDTH columns, b's blocks are
-    read from a copy. A bias is added with the first block of the sum (an empty sum: c is the bias)."""
+    read from a copy. A bias is added with the first block of the sum (an empty sum: c is the bias). Rows shared out
+    evenly make runs of tiles of 8 rows and of 7 (150 rows: 19 tiles), each run one call of a tile's function."""
     from kernels.numba_cpu.tile import gemm
 
     rng = np.random.default_rng(seed)
