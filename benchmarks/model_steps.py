@@ -2,8 +2,9 @@
 
 Each step is written once against PyTorch's API and run as `import tinynet as torch` and as PyTorch itself, each
 framework in a process of its own (started afresh for every round, rounds alternating which goes first); a round
-times every step in turn after warming it up. The table gives, per step, the median over rounds of each framework's
-median step time and of their ratio within a round (the two processes of a round ran minutes apart at most).
+times every step in turn after warming it up (WARM_SECONDS of steps). The table gives, per step, the median over
+rounds of each framework's median step time and of their ratio within a round (the two processes of a round ran
+minutes apart at most).
 
     python benchmarks/model_steps.py                      # every step, 3 rounds, 2 threads
     python benchmarks/model_steps.py --only cnn_bn,gru_classifier --rounds 5
@@ -23,6 +24,10 @@ import numpy as np
 
 STEP_SECONDS = 0.05  # each timed repeat lasts about this long
 REPEATS = 9
+# Warm-up per step before timing it: PyTorch's first ~120 steps of conv_5x5_stride2 took 6.7-7.0 ms and the rest
+# 5.3-5.9 (2026-12-06, the Intel Xeon), so with 3 warm-up calls a step early in the list was timed before PyTorch
+# settled and one later after it (7.4 against 4.8 ms), and its ratio depended on its place in the list.
+WARM_SECONDS = 1.0
 
 
 def _models(lib):
@@ -231,7 +236,10 @@ def _worker(framework: str, names: list[str], threads: int) -> None:
     times = {}
     for name in names:
         step = _step(lib, name)
-        for _ in range(3):  # compiles (numba) and warms up
+        warm_until = time.perf_counter() + WARM_SECONDS
+        for _ in range(3):  # compiles (numba), then warms up for WARM_SECONDS of steps
+            step()
+        while time.perf_counter() < warm_until:
             step()
         start = time.perf_counter()
         step()
