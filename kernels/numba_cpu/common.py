@@ -4,7 +4,8 @@
 - ``threaded`` compiles a kernel twice, with threads and without; ``run_kernel`` picks one by the work.
 - ``warms_up`` registers what ``warmup()`` runs to compile every kernel up front.
 - ``same_floats``, ``contiguous``, ``flat``: which arguments the kernels compile for, and getting them there.
-- ``exp``, ``expm1`` (vectorizable), ``sigmoid`` and ``tanh``: scalar math for loops inside kernels.
+- ``exp``, ``expm1``, ``exp_sum`` (vectorizable), ``sigmoid``, ``tanh`` and ``erfc``: scalar math for loops inside
+  kernels.
 - ``with_one_blas_thread``: for kernels that call BLAS from numba's threads.
 - ``add_row_sums``: a bias's gradient summed in float64 vectors (conv.py's and winograd.py's kernels).
 - Threaded kernels run through ``placement.run_threaded``: each worker on a core of its own.
@@ -484,7 +485,7 @@ def _erfc_chebyshev(float_type):
     low 12 bits cleared makes zh^2 exact, the rest, (z - zh)(z + zh), joins P(t), and exp_sum reduces the two
     apart. Relative error at most 4.1e-7 over [-10, 9.1] (6.9 * 2^-24, on 220,000 points; evaluated in float64,
     1.6e-7; libm's erfcf, 1.9e-7; PyTorch's float32 GELU computes 1 + erf, which cancels for x << 0). A float32
-    result below the normal range (z > 9.2) comes out 0, as erfcf's nearly does.
+    result below the normal range (z > 9.2) comes out 0 where erfcf's is subnormal.
     """
     if float_type == numba.float64:
         return lambda x: math.erfc(x)
