@@ -48,7 +48,12 @@ SUM_BLOCK = 256  # terms of the sum per pass over c: a block of b (256 x 32 floa
 # 1024) 52 / 70, (1024, 64) @ (64, 256) 59 / 71, (1024, 256) @ (256, 64) 64 / 74, (350, 128) @ (128, 512) 60 / 72;
 # other widths level, (350, 128) @ (128, 1000) 66 / 68. Products of fewer tiles, or no wider than a tile, read b
 # where it lies: the copy is made on every call, and a convolution's products (4 tiles of rows, its output channels,
-# over one output row a call) would read it only 4 times.
+# over one output row a call) would read it only 4 times. From half as many tiles where the sum is a whole block or
+# longer: one core, both ways timed in turn in one process (three runs, which moved b as it lies by up to 25 % with
+# where the arrays fell, the panel by 2 %), time of the panel against b as it lies: (64, 512) @ (512, 784) 0.89,
+# (64, 784) @ (784, 256) 0.89, (120, 512) @ (512, 256) 0.83, (64, 288) @ (288, 784) 0.91, (96, 2048) @ (2048, 64)
+# 0.94 (halves of a batch of 128 in an MLP's products, weight gradients); shorter sums keep b as it lies: (64, 144) @
+# (144, 196) took 1.11x as long with a panel.
 PACK_FROM_TILES = 16
 _PANEL = SUM_BLOCK * WIDTH  # numbers in a copy of b's block
 
@@ -271,7 +276,7 @@ def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulat
             for q in range(n):
                 c[i * c_row + q] = bias[q] if biased else 0
     tiles = -(-m // ROWS)
-    pack = tiles >= PACK_FROM_TILES and n > WIDTH
+    pack = n > WIDTH and (tiles >= PACK_FROM_TILES or (tiles >= PACK_FROM_TILES // 2 and depth >= SUM_BLOCK))
     panel, panel_rows = _on_stack(types.float32, _PANEL), _on_stack(types.intp, SUM_BLOCK)
     for k0 in range(0, depth, SUM_BLOCK):
         k1, add = min(depth, k0 + SUM_BLOCK), accumulate or k0 > 0
