@@ -157,6 +157,13 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
     from kernels.numba_cpu import linalg
 
     monkeypatch.setattr(linalg, "beats_blas", lambda dtype: by_tiles)
+    ran, real = [], linalg.with_one_blas_thread
+
+    def recording(kernel, *args, **options):
+        ran.append(kernel)
+        return real(kernel, *args, **options)
+
+    monkeypatch.setattr(linalg, "with_one_blas_thread", recording)
     previous = backend.get_backend()
     backend.set_backend("numba")
     try:
@@ -174,11 +181,13 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
         assert linalg._by_columns(300, 300, wide.shape[0], 2)
         assert_matches(*run_both("linear_forward", x[:300], wide, wide[:, 0]), np.float32, summed=300)
         assert_matches(*run_both("linear_forward", x[:300], wide, None), np.float32, summed=300)
-        # A batch of 100 (linalg.SMALL_BATCH): by tiles, the forward by dot_nt and grad_weight's rows split over the
-        # threads.
+        # A batch of 100 (linalg.SMALL_BATCH): by tiles, the forward by dot_nt, grad_x by out's columns split over the
+        # threads (linalg.SHORT_ROWS) and grad_weight's rows split over them.
         assert_matches(*run_both("linear_forward", x[:100], weight, bias), np.float32, summed=300)
+        ran.clear()
         got, expected = run_both("linear_backward", grad[:100], x[:100], weight, True, True, True)
         assert_matches(got, expected, np.float32, summed=300)
+        assert (linalg._matmul_columns in ran) == by_tiles
     finally:
         backend.set_backend(previous)
 
@@ -228,7 +237,12 @@ def test_warmup_compiles_every_product_kernel(dtype):
     assert linalg.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     linalg.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    small_batch = (linalg._matmul_transposed_rows, linalg._matmul_rows_nt, linalg._matmul_columns_nt)
+    small_batch = (
+        linalg._matmul_transposed_rows,
+        linalg._matmul_rows_nt,
+        linalg._matmul_columns_nt,
+        linalg._matmul_columns,
+    )
     rows_split = (*small_batch, *(kernel.serial for kernel in small_batch))
     by_tiles = (tile.as_columns, *rows_split) if linalg.beats_blas(np.dtype(dtype)) else ()
     products = (linalg._matmul_rows, linalg._matmul_transposed, linalg._batched_matmul)

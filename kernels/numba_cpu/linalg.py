@@ -70,6 +70,17 @@ def _matmul_columns_nt(a, weight, bias, out, blocks):
     return out
 
 
+@threaded()
+def _matmul_columns(a, b, bias, out, blocks):
+    """out = a @ b + bias by tiles, a block of out's columns per thread, each reading its columns of b where they lie
+    (see SHORT_ROWS). a: (n, k), b: (k, m), C-contiguous; bias: (m,) or (0,); out: (n, m)."""
+    m = b.shape[1]
+    for t in numba.prange(blocks):
+        start, stop = _column_block(t, blocks, m), _column_block(t + 1, blocks, m)
+        gemm(a, b[:, start:stop], out[:, start:stop], False, bias[min(start, bias.size) : min(stop, bias.size)])
+    return out
+
+
 @numba.njit(cache=True, inline="always")
 def _column_block(t, blocks, m):
     """Where block t of m columns split in ``blocks`` starts: a whole number of tiles in; the last one ends at m."""
@@ -126,6 +137,8 @@ def _rows_times(rows, b, bias):
         return with_one_blas_thread(_matmul_columns_nt, rows, b.T, bias, out, blocks, work=work)
     if by_tiles and not b.flags.c_contiguous and k >= LONG_SUM and n <= SMALL_BATCH:  # see SMALL_BATCH
         return with_one_blas_thread(_matmul_rows_nt, rows, b.T, bias, out, blocks, work=work)
+    if by_tiles and b.flags.c_contiguous and n < SHORT_ROWS * blocks and m >= COLUMNS_PER_THREAD * blocks:
+        return with_one_blas_thread(_matmul_columns, rows, b, bias, out, blocks, work=work)  # see SHORT_ROWS
     if by_tiles and not b.flags.c_contiguous:  # a linear layer's weight^T: tiles read b by rows
         b = transposed(b.T)
     return with_one_blas_thread(_matmul_rows, rows, b, bias, out, blocks, by_tiles, work=work)
@@ -155,6 +168,15 @@ ROWS_PER_BLOCK = 16
 COLUMNS_PER_THREAD = 2 * WIDTH
 ROWS_PER_COLUMN = 4
 FEW_ROWS = 64
+
+
+# a @ b with b's rows contiguous (grad @ weight, a linear layer's grad_x): out's columns split over the threads
+# where each thread would have fewer rows than this (16 tiles), so that a thread's tiles read a block of b that only
+# they need, and b is read once in all. 2 threads, float32, (n, k, m), time against rows split, both ways timed in
+# turn in one process: (64, 128, 256) 0.70, (64, 256, 784) 0.85, (128, 1024, 1024) 0.89, (128, 512, 784) 0.92 (an
+# MLP's grad_x), (128, 256, 512) 0.96, (128, 512, 256) and (32, 512, 512) level; tall a loses, (2048, 256, 64) 1.14,
+# (700, 1000, 128) 1.12.
+SHORT_ROWS = 128
 
 
 def _by_columns(n: int, k: int, m: int, blocks: int) -> bool:
@@ -272,3 +294,4 @@ def warm_up(dtype: np.dtype) -> None:
     linear_forward(np.ones((64, LONG_SUM), dtype), np.ones((16, LONG_SUM), dtype), bias[:16])  # by dot_nt
     wide = COLUMNS_PER_THREAD * min(numba.get_num_threads(), 64)  # by columns
     linear_forward(x[:64], np.ones((wide, 64), dtype), np.ones(wide, dtype))
+    matmul(x[:64], np.ones((64, wide), dtype))  # by columns of b where they lie
