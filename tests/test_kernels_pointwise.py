@@ -292,6 +292,22 @@ def test_batch_norm_matches_the_reference(backend_name, dtype, shape, layout, af
     assert_matches(*run_both("batch_norm_backward", grad, x, weight, mean, rstd), dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(128, 256, 1), (5, 37, 1), (3, 16, 1), (2, 15, 1)])
+def test_batch_norm_of_rows_matches_the_reference(backend_name, dtype, shape):
+    """BatchNorm1d's (N, C) input, as (N, C, 1): the numba kernels take blocks of channels side by side down the rows
+    (blocks of at least 16 channels, the last one longer), not one channel a thread."""
+    rng = np.random.default_rng(shape[1])
+    x = random_array(rng, shape, dtype, "contiguous", scale=3.0) + dtype(5)
+    weight, shift = random_array(rng, shape[1:2], dtype), random_array(rng, shape[1:2], dtype)
+    assert_matches(*run_both("batch_norm_forward", x, weight, shift, 1e-5), dtype)
+    assert_matches(*run_both("batch_norm_forward", x, None, None, 1e-5), dtype)
+    _, mean, rstd = numpy_ref.batch_norm_forward(x, weight, shift, 1e-5)
+    grad = random_array(rng, shape, dtype, "contiguous")
+    assert_matches(*run_both("batch_norm_backward", grad, x, weight, mean, rstd), dtype)
+    assert_matches(*run_both("batch_norm_backward", grad, x, None, mean, rstd), dtype)
+
+
 @per_backend
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(

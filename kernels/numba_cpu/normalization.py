@@ -148,12 +148,49 @@ def _batch_norm_forward(x, weight, bias, eps, y, mean, rstd):
         mean[c], rstd[c] = mu, r
 
 
+@threaded(fastmath=REORDER_SUMS)
+def _batch_norm_rows_forward(x, weight, bias, eps, y, mean, rstd, blocks):
+    """_batch_norm_forward for x: (N, C), BatchNorm1d's input, whose channels lie side by side in each row: each
+    thread takes a block of channels down the rows, a vector operation across them (a channel a thread read one
+    number a row, C numbers apart: (128, 256) took 112 us forward and 94 backward in an MLP's step)."""
+    batch, channels = x.shape
+    real = x.dtype.type
+    for t in numba.prange(blocks):
+        start, stop = t * channels // blocks, (t + 1) * channels // blocks
+        total, squares = np.zeros(stop - start), np.zeros(stop - start)  # float64, as _batch_norm_forward's
+        for n in range(batch):
+            row = x[n, start:stop]
+            for c in range(row.size):
+                total[c] += row[c]
+        mu = total / batch
+        for n in range(batch):
+            row = x[n, start:stop]
+            for c in range(row.size):
+                squares[c] += (row[c] - mu[c]) ** 2
+        centers, scales = np.empty(stop - start, x.dtype), np.empty(stop - start, x.dtype)
+        for c in range(stop - start):
+            r = 1.0 / math.sqrt(squares[c] / batch + eps)
+            centers[c], scales[c] = real(mu[c]), real(r * weight[start + c])
+            mean[start + c], rstd[start + c] = mu[c], r
+        shifts = bias[start:stop]
+        for n in range(batch):
+            row, out = x[n, start:stop], y[n, start:stop]
+            for c in range(row.size):
+                out[c] = (row[c] - centers[c]) * scales[c] + shifts[c]
+
+
+def _channel_blocks(channels: int) -> int:
+    """How many blocks of at least 16 channels (a cache line of float32) the row kernels split the channels into."""
+    return max(1, min(numba.get_num_threads(), channels // 16))
+
+
 def batch_norm_forward(x, weight, bias, eps):
     """Normalize each channel over the batch and positions, then scale and shift.
 
     x: (N, C, L); weight, bias: (C,) or None -> y: (N, C, L), mean: (C,), rstd: (C,), as the reference (biased
     variance, two passes over each channel's values, summed in float64). Threads split the channels; each streams
-    its channel's N rows of L values three times (mean, squared deviations, output), from its own cache.
+    its channel's N rows of L values three times (mean, squared deviations, output), from its own cache. Where L is 1
+    (BatchNorm1d's (N, C)), each takes a block of channels down the rows (_batch_norm_rows_forward).
     """
     if not _usable(x, weight, bias):
         return numpy_ref.batch_norm_forward(x, weight, bias, eps)
@@ -161,7 +198,11 @@ def batch_norm_forward(x, weight, bias, eps):
     weight, bias = _affine(x, weight, bias)
     y, mean, rstd = np.empty_like(x), np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
     # twin=False: no serial twin (2 s of compiling); a batch small enough for one thread is rare in batch norm.
-    run_kernel(_batch_norm_forward, EXP * x.size, x, weight, bias, float(eps), y, mean, rstd, twin=False)
+    if x.shape[2] == 1:  # BatchNorm1d of (N, C)
+        rows = (x[..., 0], weight, bias, float(eps), y[..., 0], mean, rstd, _channel_blocks(x.shape[1]))
+        run_kernel(_batch_norm_rows_forward, EXP * x.size, *rows, twin=False)
+    else:
+        run_kernel(_batch_norm_forward, EXP * x.size, x, weight, bias, float(eps), y, mean, rstd, twin=False)
     return y, mean, rstd
 
 
@@ -187,6 +228,33 @@ def _batch_norm_backward(grad, x, weight, mean, rstd, grad_x, grad_weight, grad_
                 grad_x[n, c, i] = a * grad[n, c, i] + b * (x[n, c, i] - mu) + k
 
 
+@threaded(fastmath=REORDER_SUMS)
+def _batch_norm_rows_backward(grad, x, weight, mean, rstd, grad_x, grad_weight, grad_bias, blocks):
+    """_batch_norm_backward for (N, C), a block of channels a thread, as _batch_norm_rows_forward."""
+    batch, channels = x.shape
+    real = x.dtype.type
+    for t in numba.prange(blocks):
+        start, stop = t * channels // blocks, (t + 1) * channels // blocks
+        centers = mean[start:stop]
+        sum_g, sum_g_centered = np.zeros(stop - start), np.zeros(stop - start)  # float64, as the forward's sums
+        for n in range(batch):
+            g_row, x_row = grad[n, start:stop], x[n, start:stop]
+            for c in range(g_row.size):
+                sum_g[c] += g_row[c]
+                sum_g_centered[c] += g_row[c] * (x_row[c] - centers[c])
+        a, b, k = np.empty(stop - start, x.dtype), np.empty(stop - start, x.dtype), np.empty(stop - start, x.dtype)
+        for c in range(stop - start):
+            r = rstd[start + c]
+            grad_bias[start + c], grad_weight[start + c] = sum_g[c], sum_g_centered[c] * r
+            a[c] = weight[start + c] * r
+            b[c] = real(-a[c] * r * r * sum_g_centered[c] / batch)
+            k[c] = real(-a[c] * sum_g[c] / batch)
+        for n in range(batch):
+            g_row, x_row, out = grad[n, start:stop], x[n, start:stop], grad_x[n, start:stop]
+            for c in range(g_row.size):
+                out[c] = a[c] * g_row[c] + b[c] * (x_row[c] - centers[c]) + k[c]
+
+
 def batch_norm_backward(grad, x, weight, mean, rstd):
     """Gradients of batch_norm_forward, from the mean and rstd it returned.
 
@@ -200,7 +268,11 @@ def batch_norm_backward(grad, x, weight, mean, rstd):
     grad_x = np.empty_like(x)
     grad_weight, grad_bias = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
     args = (grad, x, weight, contiguous(mean), contiguous(rstd), grad_x, grad_weight, grad_bias)
-    run_kernel(_batch_norm_backward, EXP * x.size, *args, twin=False)  # (as the forward)
+    if x.shape[2] == 1:  # (N, C), as the forward
+        rows = (grad[..., 0], x[..., 0], *args[2:5], grad_x[..., 0], grad_weight, grad_bias)
+        run_kernel(_batch_norm_rows_backward, EXP * x.size, *rows, _channel_blocks(x.shape[1]), twin=False)
+    else:
+        run_kernel(_batch_norm_backward, EXP * x.size, *args, twin=False)  # (as the forward)
     return grad_x, grad_weight, grad_bias
 
 
@@ -257,6 +329,9 @@ def warm_up(dtype: np.dtype) -> None:
     y, mean, rstd = layer_norm_forward(x, x[0].copy(), x[1].copy(), 1e-5)
     layer_norm_backward(y, x, x[0].copy(), mean, rstd)
     x = x.reshape(2, 3, 2)
+    y, mean, rstd = batch_norm_forward(x, x[0, :, 0].copy(), x[1, :, 0].copy(), 1e-5)
+    batch_norm_backward(y, x, x[0, :, 0].copy(), mean, rstd)
+    x = x.reshape(2, 6, 1)  # BatchNorm1d's (N, C)
     y, mean, rstd = batch_norm_forward(x, x[0, :, 0].copy(), x[1, :, 0].copy(), 1e-5)
     batch_norm_backward(y, x, x[0, :, 0].copy(), mean, rstd)
     channel_affine_backward(channel_affine_forward(x, mean, rstd), x, mean)
