@@ -188,6 +188,12 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
         got, expected = run_both("linear_backward", grad[:100], x[:100], weight, True, True, True)
         assert_matches(got, expected, np.float32, summed=300)
         assert (linalg._matmul_columns in ran) == by_tiles
+        # A classifier's head of 10 outputs: grad_weight's columns split over the threads, each over the whole sum.
+        head, head_grad = random_array(rng, (10, 300), np.float32), random_array(rng, (100, 10), np.float32)
+        ran.clear()
+        got, expected = run_both("linear_backward", head_grad, x[:100], head, True, True, True)
+        assert_matches(got, expected, np.float32, summed=100)
+        assert (linalg._matmul_transposed_columns in ran) == by_tiles
     finally:
         backend.set_backend(previous)
 
@@ -242,6 +248,7 @@ def test_warmup_compiles_every_product_kernel(dtype):
         linalg._matmul_rows_nt,
         linalg._matmul_columns_nt,
         linalg._matmul_columns,
+        linalg._matmul_transposed_columns,
     )
     rows_split = (*small_batch, *(kernel.serial for kernel in small_batch))
     by_tiles = (tile.as_columns, *rows_split) if linalg.beats_blas(np.dtype(dtype)) else ()

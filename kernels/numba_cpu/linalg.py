@@ -117,6 +117,20 @@ def _matmul_transposed_rows(x, b, out, sums, blocks):
     return out
 
 
+@threaded()
+def _matmul_transposed_columns(x, b, out, sums, blocks):
+    """out = x^T @ b by tiles, a block of out's columns per thread, each summing over all k rows (_transposed_times);
+    where sums has a row, also sums[0] = x summed over its rows (by the first block's thread). x: (k, n) and b: (k, m)
+    C-contiguous, out: (n, m), sums: (1, n) or (0, n)."""
+    m = b.shape[1]
+    for t in numba.prange(blocks):
+        start, stop = _column_block(t, blocks, m), _column_block(t + 1, blocks, m)
+        gemm(x.T, b[:, start:stop], out[:, start:stop])
+        if t == 0:
+            _sum_rows(x, 0, x.shape[0], sums, 0)
+    return out
+
+
 @numba.njit(cache=True, inline="always")
 def _sum_rows(x, start, stop, sums, t):
     """sums[t] = x[start:stop] summed over the rows, where sums has rows."""
@@ -192,15 +206,27 @@ def _by_columns(n: int, k: int, m: int, blocks: int) -> bool:
 WIDE_TRANSPOSED = 896
 
 
+# x^T @ b for an x too narrow for its rows to split (a classifier's head: the gradient of 10 outputs) and a wide b:
+# out's columns split over the threads, each summing over all of x's rows, rather than splitting the sum, whose
+# partial products took another pass to add up. 2 threads, float32, (k, n, m), time against the split sum, both ways
+# timed in turn in one process: (64, 10, 12544) 0.54 (a 12544-10 head), (32, 16, 1600) 0.65, (32, 10, 4096) 0.75,
+# (128, 10, 784) 0.93, (256, 10, 512) and (700, 10, 128) level.
+
+
 def _transposed_times(x, b, sums: bool):
-    """(x^T @ b, x summed over its rows or None): by tiles a block of out's rows per thread (see SMALL_BATCH),
-    else split along the sum, each thread adding up its block of x's rows. x: (k, n), b: (k, m) C-contiguous."""
+    """(x^T @ b, x summed over its rows or None): by tiles a block of out's rows per thread (see SMALL_BATCH), or of
+    its columns for a narrow x (see above), else split along the sum, each thread adding up its block of x's rows.
+    x: (k, n), b: (k, m) C-contiguous."""
     (k, n), m = x.shape, b.shape[1]
     blocks, work = min(numba.get_num_threads(), k), x.size * m // BLAS_MACS_PER_NS
     if beats_blas(x.dtype) and n >= ROWS_PER_BLOCK * numba.get_num_threads() and k <= SMALL_BATCH:
         blocks = numba.get_num_threads()
         out, row_sums = np.empty((n, m), x.dtype), np.empty((1 if sums else 0, n), x.dtype)
         with_one_blas_thread(_matmul_transposed_rows, x, b, out, row_sums, blocks, work=work)
+        return out, (row_sums[0] if sums else None)
+    if beats_blas(x.dtype) and n < ROWS_PER_BLOCK * numba.get_num_threads() and m >= COLUMNS_PER_THREAD * blocks:
+        out, row_sums = np.empty((n, m), x.dtype), np.empty((1 if sums else 0, n), x.dtype)  # a narrow x: see above
+        with_one_blas_thread(_matmul_transposed_columns, x, b, out, row_sums, blocks, work=work)
         return out, (row_sums[0] if sums else None)
     partial = np.empty((blocks, n, m), x.dtype)
     partial_sums = np.empty((blocks if sums else 0, n), x.dtype)
@@ -295,3 +321,5 @@ def warm_up(dtype: np.dtype) -> None:
     wide = COLUMNS_PER_THREAD * min(numba.get_num_threads(), 64)  # by columns
     linear_forward(x[:64], np.ones((wide, 64), dtype), np.ones(wide, dtype))
     matmul(x[:64], np.ones((64, wide), dtype))  # by columns of b where they lie
+    narrow = np.ones((256, 8), dtype)
+    matmul(narrow.T, np.ones((256, wide), dtype))  # a narrow a^T: by columns, each over the whole sum
