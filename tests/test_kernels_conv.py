@@ -194,6 +194,11 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
         got, expected = run_both("linear_backward", head_grad, x[:100], head, True, True, True)
         assert_matches(got, expected, np.float32, summed=100)
         assert (linalg._matmul_transposed_columns in ran) == by_tiles
+        # One input feature: weight^T (1, m) is C-contiguous, so the forward goes by columns too, with the bias.
+        single, single_bias = random_array(rng, (1024, 1), np.float32), random_array(rng, (1024,), np.float32)
+        ran.clear()
+        assert_matches(*run_both("linear_forward", x[:128, :1], single, single_bias), np.float32, summed=1)
+        assert (linalg._matmul_columns in ran) == by_tiles
     finally:
         backend.set_backend(previous)
 
