@@ -218,15 +218,15 @@ def _transposed_times(x, b, sums: bool):
     its columns for a narrow x (see above), else split along the sum, each thread adding up its block of x's rows.
     x: (k, n), b: (k, m) C-contiguous."""
     (k, n), m = x.shape, b.shape[1]
-    blocks, work = min(numba.get_num_threads(), k), x.size * m // BLAS_MACS_PER_NS
-    if beats_blas(x.dtype) and n >= ROWS_PER_BLOCK * numba.get_num_threads() and k <= SMALL_BATCH:
-        blocks = numba.get_num_threads()
+    blocks, work, threads = min(numba.get_num_threads(), k), x.size * m // BLAS_MACS_PER_NS, numba.get_num_threads()
+    whole_sums = None  # a kernel whose threads each sum over all of x's rows
+    if beats_blas(x.dtype) and n >= ROWS_PER_BLOCK * threads and k <= SMALL_BATCH:
+        whole_sums, blocks = _matmul_transposed_rows, threads
+    elif beats_blas(x.dtype) and n < ROWS_PER_BLOCK * threads and m >= COLUMNS_PER_THREAD * blocks:
+        whole_sums = _matmul_transposed_columns  # a narrow x: see above
+    if whole_sums is not None:
         out, row_sums = np.empty((n, m), x.dtype), np.empty((1 if sums else 0, n), x.dtype)
-        with_one_blas_thread(_matmul_transposed_rows, x, b, out, row_sums, blocks, work=work)
-        return out, (row_sums[0] if sums else None)
-    if beats_blas(x.dtype) and n < ROWS_PER_BLOCK * numba.get_num_threads() and m >= COLUMNS_PER_THREAD * blocks:
-        out, row_sums = np.empty((n, m), x.dtype), np.empty((1 if sums else 0, n), x.dtype)  # a narrow x: see above
-        with_one_blas_thread(_matmul_transposed_columns, x, b, out, row_sums, blocks, work=work)
+        with_one_blas_thread(whole_sums, x, b, out, row_sums, blocks, work=work)
         return out, (row_sums[0] if sums else None)
     partial = np.empty((blocks, n, m), x.dtype)
     partial_sums = np.empty((blocks if sums else 0, n), x.dtype)
