@@ -567,6 +567,51 @@ def test_warmup_compiles_every_pointwise_kernel(dtype):
 
 @numba_usable
 @jit_compiles
+def test_numba_adds_large_arrays_on_its_threads_and_leaves_the_rest_to_numpy(monkeypatch):
+    """Two C-contiguous float arrays of one shape and SPLIT_WORK numbers or more take the threaded kernel, bit for bit
+    NumPy's sum; numbers, broadcasting, strides, other or mixed dtypes and small arrays take NumPy's + itself."""
+    from kernels.numba_cpu import common, elementwise
+
+    assert elementwise.warm_up in common.WARMUPS  # tinynet warmup compiles it
+    ran = []
+    run_kernel = elementwise.run_kernel
+    monkeypatch.setattr(elementwise, "run_kernel", lambda kernel, *args, **kw: ran.append(kernel) or run_kernel(
+        kernel, *args, **kw))  # fmt: skip
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        a, b = (rng.standard_normal((2, common.SPLIT_WORK // 2 + 3)).astype(dtype) for _ in "ab")
+        b[0, :3] = [np.inf, np.nan, -0.0]
+        got = elementwise.add(a, b)
+        assert ran == [elementwise._add] and got.dtype == dtype
+        np.testing.assert_array_equal(got, a + b)
+        ran.clear()
+    others = [(a, 2.5), (2.5, a), (a, b[:1]), (a.T, b.T), (a[:, ::2], b[:, ::2]), (a[:, :9], b[:, :9])]
+    others += [(a.astype(np.float16), b.astype(np.float16)), (a.astype(np.float32), b)]
+    others.append((a.astype(int), (a * 3).astype(int)))
+    for x, y in others:
+        got, expected = elementwise.add(x, y), numpy_ref.add(x, y)
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype == expected.dtype
+    assert ran == []
+
+
+@numba_usable
+def test_backward_sums_a_tensor_s_two_gradients_with_the_backend_s_add(monkeypatch):
+    """x used twice: backward adds the gradient of each use, large ones on numba's threads (autograd._sum)."""
+    import tinynet
+
+    table, added = backend.load("numba"), []
+    add = table.add
+    monkeypatch.setattr(table, "add", lambda a, b: added.append(a.shape) or add(a, b))
+    with tinynet.use_backend("numba"):
+        x = tinynet.ones(300, 200, requires_grad=True)
+        (x * 2 + x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((300, 200), 5, np.float32))
+    assert added == [(300, 200), (300, 200)]  # the forward's sum, then backward's sum of x's two gradients
+
+
+@numba_usable
+@jit_compiles
 def test_a_read_only_copy_of_the_package_imports_and_caches_elsewhere(tmp_path):
     # As root, chmod cannot stop writes: run as an unprivileged user in a user namespace instead.
     prefix = []

@@ -330,7 +330,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, collect: dict 
                 if parent_grad.shape != parent.shape:
                     _refuse_gradient_shape(node, parent, parent_grad)
                 key = id(parent)
-                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+                grads[key] = _sum(grads[key], parent_grad) if key in grads else parent_grad
         if not retain_graph:
             _free(node)
 
@@ -373,6 +373,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
 
 
 # --- guard rails: the checks, error reports and the buffer reuse that the idea above calls in one line each ---
+
+
+def _sum(a, b):
+    """The two gradients of a tensor used twice (a residual stream's input), added by the backend's kernel: numba's
+    adds large arrays on its threads, where NumPy's + runs on one."""
+    return backend.for_arrays(a, b).add(a, b)
 
 
 def _leading_to(order: list[Tensor], targets: dict) -> set[int]:

@@ -78,7 +78,7 @@ def info(warm: bool = False) -> int:
 # only): only used to hand the warm-up's processes the (family, dtype) pairs longest first, so that the last pairs
 # handed out are short and the processes end together. A family not listed counts as 3.
 _COMPILE_SECONDS = {"recurrent": 13, "conv": 8, "softmax": 6, "attention": 9, "pooling": 5, "activations": 4,
-                    "linalg": 6, "normalization": 4.5, "optim": 2, "embedding": 1}  # fmt: skip
+                    "linalg": 6, "normalization": 4.5, "optim": 2, "embedding": 1, "elementwise": 0.5}  # fmt: skip
 _FLOAT32_EXTRA_SECONDS = {"recurrent": 2, "conv": 13, "attention": 5, "softmax": 1, "linalg": 1.5, "activations": 1}
 
 
