@@ -154,6 +154,8 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
     """Whether tile.gemm takes a linear layer's products depends on the machine (dot.beats_blas): both ways, with
     the weight transposed into rows first (forward), as it is (grad_x), and x^T read where it lies (grad_weight,
     with grad_bias), whatever this machine is."""
+    import numba
+
     from kernels.numba_cpu import linalg
 
     monkeypatch.setattr(linalg, "beats_blas", lambda dtype: by_tiles)
@@ -164,6 +166,8 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
         return real(kernel, *args, **options)
 
     monkeypatch.setattr(linalg, "with_one_blas_thread", recording)
+    run = linalg.run_kernel
+    monkeypatch.setattr(linalg, "run_kernel", lambda kernel, *a, **kw: ran.append(kernel) or run(kernel, *a, **kw))
     previous = backend.get_backend()
     backend.set_backend("numba")
     try:
@@ -175,6 +179,8 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
         grad = random_array(rng, (700, 210), np.float32)
         got, expected = run_both("linear_backward", grad, x, weight, True, True, True)
         assert_matches(got, expected, np.float32, summed=700)
+        # grad_weight's sum split over the threads, and its partial products, (210, 300) each, added up on them too
+        assert (linalg._add_up in ran) == (numba.get_num_threads() > 1)
         # A weight of many rows against x's (linalg.COLUMNS_PER_THREAD): out's columns split over the threads, blocks
         # of whole tiles but the last; with a bias and without.
         wide = random_array(rng, (linalg.COLUMNS_PER_THREAD * 4 + 45, 300), np.float32)
@@ -258,6 +264,7 @@ def test_warmup_compiles_every_product_kernel(dtype):
     rows_split = (*small_batch, *(kernel.serial for kernel in small_batch))
     by_tiles = (tile.as_columns, *rows_split) if linalg.beats_blas(np.dtype(dtype)) else ()
     products = (linalg._matmul_rows, linalg._matmul_transposed, linalg._batched_matmul)
+    products += (linalg._add_up,) if numba.get_num_threads() > 1 else ()  # a split sum's partial products
     for kernel in (*products, linalg._matmul_rows.serial, linalg._matmul_transposed.serial, *by_tiles):
         assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel
 
