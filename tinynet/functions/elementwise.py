@@ -96,13 +96,14 @@ class Add(Function):
 
     forward:    out = a + b
     derivative: dL/da = dL/dout, dL/db = dL/dout, each summed over the axes it was broadcast along
-    kernels:    add (numba's adds large arrays on its threads)
+    kernels:    add, for operands of one shape (numba's adds large arrays on its threads)
     """
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = _shape(a), _shape(b)
-        return backend.for_arrays(a, b).add(a, b)
+        ctx.shapes = shape_a, shape_b = _shape(a), _shape(b)
+        # Operands that broadcast go to the array module's + itself, whose errors binary() explains.
+        return backend.for_arrays(a, b).add(a, b) if shape_a == shape_b else a + b
 
     @staticmethod
     def backward(ctx, grad):
