@@ -3,9 +3,7 @@
 import numpy as np
 
 from kernels import numpy_ref
-from kernels.numba_cpu.common import CHEAP, SPLIT_WORK, numba, run_kernel, threaded, warms_up
-
-_COMPUTED = (np.dtype(np.float32), np.dtype(np.float64))
+from kernels.numba_cpu.common import CHEAP, FLOATS, SPLIT_WORK, numba, run_kernel, threaded, warms_up
 
 
 @threaded()
@@ -25,7 +23,7 @@ def add(a, b):
     """
     if (
         type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape and a.dtype == b.dtype
-        and a.dtype in _COMPUTED and a.size >= SPLIT_WORK and a.flags.c_contiguous and b.flags.c_contiguous
+        and a.dtype in FLOATS and a.size >= SPLIT_WORK and a.flags.c_contiguous and b.flags.c_contiguous
     ):  # fmt: skip
         out = np.empty(a.shape, a.dtype)
         # twin=False: arrays this large always split, so no serial twin is ever called (or compiled).
