@@ -74,6 +74,25 @@ def test_depthwise_kernels_match_the_reference(backend_name, dtype, case, seed, 
     np.testing.assert_allclose(to_host(grad_w), ref_w, **TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("width", [6, 7])
+@pytest.mark.parametrize("stride", [(2, 2), (1, 2), (3, 2)])
+@pytest.mark.parametrize("padding", [0, 1, 2])
+def test_stride_two_across_matches_the_reference_for_every_width_and_padding(backend_name, width, stride, padding):
+    """Stride 2 across copies an image row's even and odd pixels in one loop (numba's phases): odd and even widths,
+    even and odd paddings, each row stride, forward and both gradients, 5x5 windows (so every phase is read)."""
+    rng = np.random.default_rng(width * 100 + stride[0] * 10 + padding)
+    x, w = rng.standard_normal((2, 3, 7, width)), rng.standard_normal((6, 1, 5, 5))
+    geometry = (stride, (padding, padding), (1, 1))
+    table = backend.active()
+    expected = numpy_ref.depthwise_conv2d_forward(x, w, *geometry)
+    np.testing.assert_allclose(to_host(table.depthwise_conv2d_forward(*to_device((x, w)), *geometry)), expected,
+                               **TOLERANCE[np.float64])  # fmt: skip
+    grad = rng.standard_normal(expected.shape)
+    got = table.depthwise_conv2d_backward(*to_device((grad, x, w)), *geometry)
+    for g, e in zip(got, numpy_ref.depthwise_conv2d_backward(grad, x, w, *geometry)):
+        np.testing.assert_allclose(to_host(g), e, **TOLERANCE[np.float64])
+
+
 @pytest.mark.parametrize("stride, padding, bias", [(1, 1, True), (2, 1, False), (2, 0, True)])
 def test_depthwise_layers_match_pytorch(backend_name, stride, padding, bias):
     """conv2d and conv1d with groups = channels (2 filters a channel), weight, bias and input gradients."""
