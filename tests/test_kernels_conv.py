@@ -430,6 +430,27 @@ def test_avg_pool2d_matches_the_reference(backend_name, dtype, case, seed):
     assert_matches(*run_both("avg_pool2d_backward", grad, x_shape, kernel, stride, padding), dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "x_shape, kernel, stride, padding",
+    [
+        ((2, 3, 7, 9), (2, 2), (2, 2), (0, 0)),  # 2x2 windows: an odd last row and column in no window
+        ((2, 3, 8, 6), (2, 2), (2, 2), (0, 0)),
+        ((2, 3, 16, 16), (16, 16), (16, 16), (0, 0)),  # a global average pool: one window, the whole image
+        ((2, 3, 5, 12), (5, 12), (1, 1), (0, 0)),  # windows as wide as the image
+        ((2, 3, 9, 10), (3, 3), (2, 2), (1, 1)),  # padded windows, cut at the border
+    ],
+)
+def test_avg_pool2d_shapes_that_kernels_may_take_their_own_way(backend_name, dtype, x_shape, kernel, stride, padding):
+    """A backend may write 2x2 windows' taps out, or sum a window's rows as one run where it spans the image."""
+    rng = np.random.default_rng(0)
+    x = random_array(rng, x_shape, dtype)
+    got, expected = run_both("avg_pool2d_forward", x, kernel, stride, padding)
+    assert_matches(got, expected, dtype)
+    grad = random_array(rng, expected.shape, dtype)
+    assert_matches(*run_both("avg_pool2d_backward", grad, x_shape, kernel, stride, padding), dtype)
+
+
 # --- the numba kernels as plain Python ------------------------------------------------------
 
 _PLAIN_PYTHON_CHECK = """
@@ -645,6 +666,24 @@ def test_warmup_compiles_every_convolution_kernel(dtype):
     # The per-thread bodies, compiled once as C functions that the kernels call by name (by_name).
     assert conv._SAMPLES[float_type].compiled is not None
     assert (conv._IN_PLACE.compiled is not None and conv.winograd.WINOGRAD.compiled is not None) or not tiles
+
+
+@numba_usable
+@jit_compiles
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_warmup_compiles_every_pooling_kernel(dtype):
+    """tinynet warmup promises that no later call compiles: the 2x2 pools' kernels and the general ones."""
+    import numba
+
+    from kernels.numba_cpu import common, pooling
+
+    assert pooling.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
+    pooling.warm_up(np.dtype(dtype))
+    float_type = numba.from_dtype(np.dtype(dtype))
+    kernels = [value for name, value in vars(pooling).items() if name.startswith("_") and hasattr(value, "serial")]
+    assert len(kernels) == 7, [kernel.py_func.__name__ for kernel in kernels]  # every threaded kernel, found
+    for kernel in kernels:
+        assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel.py_func.__name__
 
 
 @numba_usable
