@@ -153,6 +153,10 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         return (x, -0.5, 1.0), {}
     if kernel == "hardtanh_backward":
         return (g, x, -0.5, 1.0), {}
+    if kernel == "leaky_relu_forward":
+        return (x, 0.1), {}
+    if kernel == "leaky_relu_backward":
+        return (g, x, 0.1), {}
     if kernel in ("sigmoid_backward", "tanh_backward"):
         return (g, numpy_ref.sigmoid_forward(x)), {}
     if kernel.endswith("_forward"):

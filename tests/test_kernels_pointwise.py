@@ -135,6 +135,24 @@ def test_hardtanh_matches_the_reference_at_and_between_its_bounds(backend_name, 
     assert_matches(*run_both("hardtanh_backward", grad, x, *bounds), dtype)
 
 
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(
+    shape=st.sampled_from([(3, 5), (70, 64), (2, 40, 60)]),  # numba's own loops at every size
+    layout=st.sampled_from(LAYOUTS),
+    slope=st.sampled_from([0.01, 0.2, 1.5, -0.3, 0.0]),
+    seed=seeds,
+)
+def test_leaky_relu_matches_the_reference_on_both_sides_of_zero(backend_name, dtype, shape, layout, slope, seed):
+    rng = np.random.default_rng(seed)
+    x = sprinkle(rng, random_array(rng, shape, dtype, layout, scale=3.0), [0.0, -0.0, np.inf, -np.inf, np.nan])
+    grad = sprinkle(rng, random_array(rng, shape, dtype, layout), [np.inf, np.nan])
+    for got, expected in (run_both("leaky_relu_forward", x, slope), run_both("leaky_relu_backward", grad, x, slope)):
+        assert_matches(got, expected, dtype)  # and exactly: a pick or one product, as the reference, signed zeros too
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
 # --- softmax family and cross-entropy -------------------------------------------------------
 
 
@@ -475,6 +493,7 @@ def test_rmsprop_step_matches_the_reference(backend_name, dtype, shape, weight_d
 POINTWISE_KERNELS = [
     "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
     "gelu_forward", "gelu_backward", "silu_forward", "silu_backward", "hardtanh_forward", "hardtanh_backward",
+    "leaky_relu_forward", "leaky_relu_backward",
     "softmax_forward", "softmax_backward", "log_softmax_forward",
     "log_softmax_backward", "cross_entropy_forward", "cross_entropy_backward", "masked_softmax_forward",
     "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward", "channel_affine_forward",
@@ -502,7 +521,8 @@ calls = [
     ("sigmoid_backward", (g, x), {}), ("tanh_forward", (x,), {}), ("tanh_backward", (g, x), {}),
     ("gelu_forward", (x,), {}), ("gelu_backward", (g, x), {}), ("silu_forward", (x,), {}),
     ("silu_backward", (g, x), {}), ("hardtanh_forward", (x, -0.5, 1.0), {}),
-    ("hardtanh_backward", (g, x, -0.5, 1.0), {}), ("softmax_forward", (x, 0), {}),
+    ("hardtanh_backward", (g, x, -0.5, 1.0), {}), ("leaky_relu_forward", (x, 0.2), {}),
+    ("leaky_relu_backward", (g, x, 0.2), {}), ("softmax_forward", (x, 0), {}),
     ("softmax_backward", (g, ref.softmax_forward(x, 0), 0), {}), ("log_softmax_forward", (x, 1), {}),
     ("log_softmax_backward", (g, ref.log_softmax_forward(x, 1), 1), {}),
     ("cross_entropy_forward", (x, labels), {}), ("cross_entropy_backward", (g[:, 0], np.abs(x), labels), {}),

@@ -26,6 +26,8 @@ from kernels.numba_cpu.activations import (
     gelu_forward,
     hardtanh_backward,
     hardtanh_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
     relu_backward,
     relu_forward,
     sigmoid_backward,

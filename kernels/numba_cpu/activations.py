@@ -1,4 +1,4 @@
-"""Elementwise activations, forward and backward: relu, sigmoid, tanh, gelu, silu, hardtanh.
+"""Elementwise activations, forward and backward: relu, sigmoid, tanh, gelu, silu, hardtanh, leaky_relu.
 
 Each kernel is one fused pass over the flattened arrays, threads splitting it; any shape or strides in,
 C-contiguous out. Other dtypes, and backward arguments of different shapes, go to the reference.
@@ -157,6 +157,29 @@ def hardtanh_backward(grad_y, x, min_val, max_val):
     return _binary(_hardtanh_backward, numpy_ref.hardtanh_backward, grad_y, x, CHEAP, UFUNCS_BELOW, bounds)
 
 
+@threaded()
+def _leaky_relu_forward(x, y, slope):
+    for i in numba.prange(x.size):
+        y[i] = x[i] if x[i] > 0 else slope * x[i]  # NaN: slope * NaN, NaN
+
+
+def leaky_relu_forward(x, negative_slope):
+    """y = x where x > 0, else negative_slope * x, in one pass at every size: the reference's select takes seven
+    (on (128, 512) float32 it took 89 us, PyTorch 8). x: any shape."""
+    return _unary(_leaky_relu_forward, numpy_ref.leaky_relu_forward, x, CHEAP, 0, (negative_slope,))
+
+
+@threaded()
+def _leaky_relu_backward(grad_y, x, grad_x, slope):
+    for i in numba.prange(x.size):
+        grad_x[i] = grad_y[i] if x[i] > 0 else slope * grad_y[i]
+
+
+def leaky_relu_backward(grad_y, x, negative_slope):
+    """dL/dx = dL/dy where x > 0, else negative_slope * dL/dy. grad_y, x: same shape."""
+    return _binary(_leaky_relu_backward, numpy_ref.leaky_relu_backward, grad_y, x, CHEAP, 0, (negative_slope,))
+
+
 @threaded(fastmath=FUSED)
 def _tanh_forward(x, y):
     for i in numba.prange(x.size):
@@ -225,3 +248,5 @@ def warm_up(dtype: np.dtype) -> None:
         binary(x, x)
     hardtanh_forward(x, 0.0, 6.0)
     hardtanh_backward(x, x, 0.0, 6.0)
+    leaky_relu_forward(x, 0.01)
+    leaky_relu_backward(x, x, 0.01)

@@ -12,6 +12,8 @@ from kernels.numpy_ref.activations import (
     gelu_forward,
     hardtanh_backward,
     hardtanh_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
     relu_backward,
     relu_forward,
     sigmoid_backward,
@@ -70,7 +72,7 @@ FAMILIES = {
     "activations": (
         "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
         "tanh_forward", "tanh_backward", "gelu_forward", "gelu_backward", "silu_forward", "silu_backward",
-        "hardtanh_forward", "hardtanh_backward",
+        "hardtanh_forward", "hardtanh_backward", "leaky_relu_forward", "leaky_relu_backward",
     ),
     "softmax": (
         "softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward",

@@ -50,6 +50,17 @@ def hardtanh_backward(grad_y, x, min_val, max_val):
     return select((x > min_val) & (x < max_val), grad_y, 0).astype(grad_y.dtype, copy=False)
 
 
+def leaky_relu_forward(x, negative_slope):
+    """y = x where x > 0, else negative_slope * x (NaN stays NaN). x: any shape."""
+    return select(x > 0, x, negative_slope * x)
+
+
+def leaky_relu_backward(grad_y, x, negative_slope):
+    """dL/dx = dL/dy where x > 0, else negative_slope * dL/dy (at 0 the slope's side, as PyTorch's). grad_y, x: same
+    shape."""
+    return select(x > 0, grad_y, negative_slope * grad_y)
+
+
 def tanh_forward(x):
     """y = tanh(x). x: any shape."""
     return array_module(x).tanh(x)

@@ -106,19 +106,19 @@ class LeakyReLU(Function):
 
     forward:    y = x where x > 0, else negative_slope · x
     derivative: dL/dx = dL/dy where x > 0, else negative_slope · dL/dy
-    kernels:    none: computed inline with the array module's calls
+    kernels:    leaky_relu_forward, leaky_relu_backward
     """
 
     @staticmethod
     def forward(ctx, x, negative_slope):
         ctx.save_for_backward(x)
         ctx.negative_slope = negative_slope
-        return select(x > 0, x, negative_slope * x)
+        return backend.for_arrays(x).leaky_relu_forward(x, negative_slope)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved
-        return select(x > 0, grad, ctx.negative_slope * grad), None
+        return backend.for_arrays(grad).leaky_relu_backward(grad, x, ctx.negative_slope), None
 
 
 class ELU(Function):
