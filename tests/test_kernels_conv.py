@@ -92,18 +92,22 @@ def test_matmul_matches_the_reference(backend_name, dtype, case, seed):
 @pytest.mark.parametrize(
     "shape_a, shape_b, transposed",
     [
-        ((64, 40), (40, 30), False),
-        ((6, 50, 40), (40, 30), False),  # a batch times one matrix, as in a linear layer
-        ((12, 30, 20), (12, 20, 25), False),  # batches of equal shape
-        ((2, 5, 30, 20), (2, 5, 25, 20), True),  # ... with b transposed, as the matmul backward passes it
-        ((12, 7, 5), (12, 5, 9), False),
+        ((64, 40), (40, 30), ""),
+        ((6, 50, 40), (40, 30), ""),  # a batch times one matrix, as in a linear layer
+        ((12, 30, 20), (12, 20, 25), ""),  # batches of equal shape
+        ((2, 5, 30, 20), (2, 5, 25, 20), "b"),  # ... with b transposed, as the matmul backward passes it
+        ((2, 5, 20, 30), (2, 5, 20, 25), "a"),  # ... a transposed (the backward's other product)
+        ((12, 20, 30), (12, 25, 20), "ab"),  # ... both
+        ((12, 7, 5), (12, 5, 9), ""),
     ],
 )
 def test_matmul_on_larger_operands(backend_name, dtype, shape_a, shape_b, transposed):
-    """Products big enough that a backend may compute them differently from small ones."""
+    """Products big enough that a backend may compute them differently from small ones; a transposed operand is a
+    view of a contiguous batch, which a backend may read where it lies."""
     rng = np.random.default_rng(0)
     a, b = random_array(rng, shape_a, dtype), random_array(rng, shape_b, dtype)
-    assert_matches(*run_both("matmul", a, np.swapaxes(b, -1, -2) if transposed else b), dtype)
+    a, b = (np.swapaxes(x, -1, -2) if name in transposed else x for x, name in ((a, "a"), (b, "b")))
+    assert_matches(*run_both("matmul", a, b), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
