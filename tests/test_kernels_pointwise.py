@@ -196,6 +196,24 @@ def test_softmax_family_matches_the_reference(backend_name, name, dtype, shape, 
     assert_matches(*run_both(f"{name}_backward", grad, y, axis), dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize(
+    "shape, axis",
+    [((3, 10, 8, 5), 1), ((7, 300), 0), ((2, 5, 17), 1), ((4, 3, 20), -2), ((3, 4, 9, 2), 1)],
+)
+@pytest.mark.parametrize("specials", [(), (-np.inf,), (np.nan, np.inf)])
+def test_softmax_family_along_an_axis_whose_rows_lie_far_apart(backend_name, dtype, name, shape, axis, specials):
+    """A class axis of (N, C, H, W) scores: a backend may run along the other axes in blocks (numba's columns, from 16
+    numbers apart, blocks of 256: 300 columns make a short last block), with NaN, inf and -inf as the reference."""
+    rng = np.random.default_rng(len(shape) * 10 + axis)
+    x = sprinkle(rng, random_array(rng, shape, dtype, scale=20.0), specials)
+    assert_matches(*run_both(f"{name}_forward", x, axis), dtype)
+    y = getattr(numpy_ref, f"{name}_forward")(x, axis)
+    grad = random_array(rng, shape, dtype)
+    assert_matches(*run_both(f"{name}_backward", grad, y, axis), dtype)
+
+
 @numba_usable
 @jit_compiles
 @pytest.mark.parametrize("dtype", DTYPES)
