@@ -96,11 +96,13 @@ class NegativeLogLikelihood(Function):
         xp = array_module(w)
         with np.errstate(invalid="ignore", divide="ignore"):  # nothing counted: NaN here, masked out below
             per_sample = xp.broadcast_to(grad / ctx.total if ctx.reduction == "mean" else grad, safe.shape) * -w
-        classes = xp.arange(ctx.shape[1]).reshape((1, -1) + (1,) * (len(ctx.shape) - 2))
-        picked = classes == xp.expand_dims(safe, 1)
-        # where, not a product: with every target ignored, 0 / 0 must not turn the zeros into NaN.
-        grad_x = xp.where(picked & (xp.expand_dims(w, 1) != 0), xp.expand_dims(per_sample, 1), 0)
-        return grad_x.astype(w.dtype), None, None, None, None
+        # where, not a product: with every target ignored, 0 / 0 must not turn the zeros into NaN. Zeros, then each
+        # target's value put at its class: a class-by-class comparison over the whole (N, C, d1, ...) input took 3
+        # passes more (segmentation scores (16, 10, 32, 32): 0.35 of the 0.49 ms backward).
+        grad_x = xp.zeros(ctx.shape, w.dtype)
+        values = xp.where(w != 0, per_sample, 0).astype(w.dtype)
+        xp.put_along_axis(grad_x, xp.expand_dims(safe, 1), xp.expand_dims(values, 1), axis=1)
+        return grad_x, None, None, None, None
 
 
 def _check_scores(op: str, input: Tensor) -> None:  # noqa: A002 (PyTorch's argument names)
