@@ -153,6 +153,21 @@ def test_leaky_relu_matches_the_reference_on_both_sides_of_zero(backend_name, dt
         np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
 
 
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid"])
+@given(shape=st.sampled_from([(3, 5), (70, 64), (2, 40, 60)]), layout=st.sampled_from(LAYOUTS), seed=seeds)
+def test_hard_activations_match_the_reference_at_their_corners(backend_name, dtype, name, shape, layout, seed):
+    """hardswish and hardsigmoid: values at and around -3 and 3 (where the pieces meet, and the gradient takes
+    PyTorch's side), NaN and infinities, exactly as the reference (the same operations in the same order)."""
+    rng = np.random.default_rng(seed)
+    x = sprinkle(rng, random_array(rng, shape, dtype, layout, scale=4.0), [-3.0, 3.0, np.nan, np.inf, -np.inf])
+    grad = sprinkle(rng, random_array(rng, shape, dtype, layout), [np.inf])
+    for got, expected in (run_both(f"{name}_forward", x), run_both(f"{name}_backward", grad, x)):
+        assert_matches(got, expected, dtype)
+        np.testing.assert_array_equal(got, expected)
+
+
 # --- softmax family and cross-entropy -------------------------------------------------------
 
 
@@ -511,7 +526,8 @@ def test_rmsprop_step_matches_the_reference(backend_name, dtype, shape, weight_d
 POINTWISE_KERNELS = [
     "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
     "gelu_forward", "gelu_backward", "silu_forward", "silu_backward", "hardtanh_forward", "hardtanh_backward",
-    "leaky_relu_forward", "leaky_relu_backward",
+    "leaky_relu_forward", "leaky_relu_backward", "hardswish_forward", "hardswish_backward", "hardsigmoid_forward",
+    "hardsigmoid_backward",
     "softmax_forward", "softmax_backward", "log_softmax_forward",
     "log_softmax_backward", "cross_entropy_forward", "cross_entropy_backward", "masked_softmax_forward",
     "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward", "channel_affine_forward",
@@ -540,7 +556,9 @@ calls = [
     ("gelu_forward", (x,), {}), ("gelu_backward", (g, x), {}), ("silu_forward", (x,), {}),
     ("silu_backward", (g, x), {}), ("hardtanh_forward", (x, -0.5, 1.0), {}),
     ("hardtanh_backward", (g, x, -0.5, 1.0), {}), ("leaky_relu_forward", (x, 0.2), {}),
-    ("leaky_relu_backward", (g, x, 0.2), {}), ("softmax_forward", (x, 0), {}),
+    ("leaky_relu_backward", (g, x, 0.2), {}), ("hardswish_forward", (4 * x,), {}),
+    ("hardswish_backward", (g, 4 * x), {}), ("hardsigmoid_forward", (4 * x,), {}),
+    ("hardsigmoid_backward", (g, 4 * x), {}), ("softmax_forward", (x, 0), {}),
     ("softmax_backward", (g, ref.softmax_forward(x, 0), 0), {}), ("log_softmax_forward", (x, 1), {}),
     ("log_softmax_backward", (g, ref.log_softmax_forward(x, 1), 1), {}),
     ("cross_entropy_forward", (x, labels), {}), ("cross_entropy_backward", (g[:, 0], np.abs(x), labels), {}),

@@ -24,6 +24,10 @@ from kernels.numba_cpu import dot, placement, winograd
 from kernels.numba_cpu.activations import (
     gelu_backward,
     gelu_forward,
+    hardsigmoid_backward,
+    hardsigmoid_forward,
+    hardswish_backward,
+    hardswish_forward,
     hardtanh_backward,
     hardtanh_forward,
     leaky_relu_backward,

@@ -1,4 +1,5 @@
-"""Elementwise activations, forward and backward: relu, sigmoid, tanh, gelu, silu, hardtanh, leaky_relu.
+"""Elementwise activations, forward and backward: relu, sigmoid, tanh, gelu, silu, hardtanh, leaky_relu, hardswish,
+hardsigmoid.
 
 Each kernel is one fused pass over the flattened arrays, threads splitting it; any shape or strides in,
 C-contiguous out. Other dtypes, and backward arguments of different shapes, go to the reference.
@@ -180,6 +181,64 @@ def leaky_relu_backward(grad_y, x, negative_slope):
     return _binary(_leaky_relu_backward, numpy_ref.leaky_relu_backward, grad_y, x, CHEAP, 0, (negative_slope,))
 
 
+@numba.njit(inline="always")
+def _relu6_of_shifted(v, three, six):
+    """min(max(v + 3, 0), 6), NaN staying NaN (as np.clip), in v's type."""
+    c = v + three
+    return type(v)(0) if c < 0 else (six if c > six else c)
+
+
+@threaded()
+def _hardswish_forward(x, y):
+    three, six = x.dtype.type(3), x.dtype.type(6)
+    for i in numba.prange(x.size):
+        y[i] = x[i] * _relu6_of_shifted(x[i], three, six) / six  # the reference's operations, in its order
+
+
+def hardswish_forward(x):
+    """y = x * relu6(x + 3) / 6 in one pass, at every size: the reference's four passes (its clip the slowest) took
+    1.3 ms on (32, 32, 32, 32) float32, PyTorch 0.14. x: any shape."""
+    return _unary(_hardswish_forward, numpy_ref.hardswish_forward, x, CHEAP)
+
+
+@threaded()
+def _hardswish_backward(grad_y, x, grad_x):
+    three, half, zero = x.dtype.type(3), x.dtype.type(0.5), grad_y.dtype.type(0)
+    for i in numba.prange(x.size):
+        v = x[i]
+        grad_x[i] = zero if v <= -three else (grad_y[i] * (v / three + half) if v < three else grad_y[i])
+
+
+def hardswish_backward(grad_y, x):
+    """dL/dx = 0 for x <= -3, dL/dy (x / 3 + 1/2) for -3 < x < 3, dL/dy for x >= 3 (the reference's two selects:
+    4.5 ms on (32, 32, 32, 32)). grad_y, x: same shape."""
+    return _binary(_hardswish_backward, numpy_ref.hardswish_backward, grad_y, x, CHEAP)
+
+
+@threaded()
+def _hardsigmoid_forward(x, y):
+    three, six = x.dtype.type(3), x.dtype.type(6)
+    for i in numba.prange(x.size):
+        y[i] = _relu6_of_shifted(x[i], three, six) / six
+
+
+def hardsigmoid_forward(x):
+    """y = relu6(x + 3) / 6 in one pass. x: any shape."""
+    return _unary(_hardsigmoid_forward, numpy_ref.hardsigmoid_forward, x, CHEAP)
+
+
+@threaded()
+def _hardsigmoid_backward(grad_y, x, grad_x):
+    three, six, zero = x.dtype.type(3), grad_y.dtype.type(6), grad_y.dtype.type(0)
+    for i in numba.prange(x.size):
+        grad_x[i] = grad_y[i] / six if -three < x[i] < three else zero
+
+
+def hardsigmoid_backward(grad_y, x):
+    """dL/dx = dL/dy / 6 where -3 < x < 3, else 0. grad_y, x: same shape."""
+    return _binary(_hardsigmoid_backward, numpy_ref.hardsigmoid_backward, grad_y, x, CHEAP)
+
+
 @threaded(fastmath=FUSED)
 def _tanh_forward(x, y):
     for i in numba.prange(x.size):
@@ -250,3 +309,5 @@ def warm_up(dtype: np.dtype) -> None:
     hardtanh_backward(x, x, 0.0, 6.0)
     leaky_relu_forward(x, 0.01)
     leaky_relu_backward(x, x, 0.01)
+    for forward, backward in ((hardswish_forward, hardswish_backward), (hardsigmoid_forward, hardsigmoid_backward)):
+        backward(x, forward(x))

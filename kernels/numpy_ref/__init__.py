@@ -10,6 +10,10 @@ and their state in place by design.
 from kernels.numpy_ref.activations import (
     gelu_backward,
     gelu_forward,
+    hardsigmoid_backward,
+    hardsigmoid_forward,
+    hardswish_backward,
+    hardswish_forward,
     hardtanh_backward,
     hardtanh_forward,
     leaky_relu_backward,
@@ -73,6 +77,7 @@ FAMILIES = {
         "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
         "tanh_forward", "tanh_backward", "gelu_forward", "gelu_backward", "silu_forward", "silu_backward",
         "hardtanh_forward", "hardtanh_backward", "leaky_relu_forward", "leaky_relu_backward",
+        "hardswish_forward", "hardswish_backward", "hardsigmoid_forward", "hardsigmoid_backward",
     ),
     "softmax": (
         "softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward",

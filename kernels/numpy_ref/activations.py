@@ -61,6 +61,26 @@ def leaky_relu_backward(grad_y, x, negative_slope):
     return select(x > 0, grad_y, negative_slope * grad_y)
 
 
+def hardswish_forward(x):
+    """y = x * relu6(x + 3) / 6: 0 for x <= -3, x for x >= 3, x (x + 3) / 6 between. x: any shape."""
+    return x * array_module(x).clip(x + 3, 0, 6) / 6
+
+
+def hardswish_backward(grad_y, x):
+    """dL/dx = 0 for x <= -3, dL/dy (x / 3 + 1/2) for -3 < x < 3, dL/dy for x >= 3. grad_y, x: same shape."""
+    return select(x <= -3, 0, select(x < 3, grad_y * (x / 3 + 0.5), grad_y)).astype(grad_y.dtype, copy=False)
+
+
+def hardsigmoid_forward(x):
+    """y = relu6(x + 3) / 6, a piecewise-linear sigmoid. x: any shape."""
+    return array_module(x).clip(x + 3, 0, 6) / 6
+
+
+def hardsigmoid_backward(grad_y, x):
+    """dL/dx = dL/dy / 6 where -3 < x < 3, else 0. grad_y, x: same shape."""
+    return select((x > -3) & (x < 3), grad_y / 6, 0).astype(grad_y.dtype, copy=False)
+
+
 def tanh_forward(x):
     """y = tanh(x). x: any shape."""
     return array_module(x).tanh(x)

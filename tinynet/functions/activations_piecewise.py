@@ -5,7 +5,7 @@ Where a piece meets the next, the gradient is PyTorch's choice at that point (e.
 gradient at x = min_val or max_val), so values there agree too.
 """
 
-from kernels.numpy_ref import array_module, select
+from kernels.numpy_ref import select
 from tinynet import backend
 from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function, unbroadcast
@@ -39,19 +39,18 @@ class Hardswish(Function):
 
     forward:    y = 0 for x ≤ -3, x (x + 3) / 6 for -3 < x < 3, x for x ≥ 3
     derivative: dL/dx = 0 for x ≤ -3, dL/dy (x / 3 + 1/2) for -3 < x < 3, dL/dy for x ≥ 3
-    kernels:    none: computed inline with the array module's calls
+    kernels:    hardswish_forward, hardswish_backward
     """
 
     @staticmethod
     def forward(ctx, x):
-        xp = array_module(x)
         ctx.save_for_backward(x)
-        return x * xp.clip(x + 3, 0, 6) / 6
+        return backend.for_arrays(x).hardswish_forward(x)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved
-        return select(x <= -3, 0, select(x < 3, grad * (x / 3 + 0.5), grad)).astype(grad.dtype, copy=False)
+        return backend.for_arrays(grad).hardswish_backward(grad, x)
 
 
 class Hardsigmoid(Function):
@@ -59,18 +58,18 @@ class Hardsigmoid(Function):
 
     forward:    y = min(max(x + 3, 0), 6) / 6
     derivative: dL/dx = dL/dy / 6 where -3 < x < 3, else 0
-    kernels:    none: computed inline with the array module's calls
+    kernels:    hardsigmoid_forward, hardsigmoid_backward
     """
 
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return array_module(x).clip(x + 3, 0, 6) / 6
+        return backend.for_arrays(x).hardsigmoid_forward(x)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved
-        return select((x > -3) & (x < 3), grad / 6, 0).astype(grad.dtype, copy=False)
+        return backend.for_arrays(grad).hardsigmoid_backward(grad, x)
 
 
 class Threshold(Function):
