@@ -139,7 +139,7 @@ def _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols):
     copies (5x faster)."""
     kh, kw, sh, sw, _, _, dh, dw, oh, ow = geometry
     if sw == 2 and dw == 1 and size == 1:
-        return _unfold_pairs(lanes, channels, padded_h, padded_w, geometry, cols)
+        return _pairs(lanes, channels, padded_h, padded_w, geometry, cols, False)
     for c in range(channels):
         for i in range(kh):
             for j in range(kw):
@@ -169,7 +169,7 @@ def _fold_lanes(cols, channels, padded_h, padded_w, size, geometry, lanes):
     kh, kw, sh, sw, _, _, dh, dw, oh, ow = geometry
     lanes[: channels * padded_h * padded_w * size] = 0
     if sw == 2 and dw == 1 and size == 1:
-        return _fold_pairs(cols, channels, padded_h, padded_w, geometry, lanes)
+        return _pairs(lanes, channels, padded_h, padded_w, geometry, cols, True)
     for c in range(channels):
         for i in range(kh):
             for j in range(kw):
@@ -199,45 +199,28 @@ def _fold_lanes(cols, channels, padded_h, padded_w, size, geometry, lanes):
 
 
 @numba.njit(cache=True)
-def _unfold_pairs(image, channels, padded_h, padded_w, geometry, cols):
-    """_unfold_lanes of one sample at stride 2 across, dilation 1 across, taps two at a time."""
+def _pairs(image, channels, padded_h, padded_w, geometry, cols, fold):
+    """_unfold_lanes of one sample at stride 2 across, dilation 1 across, taps two at a time; with ``fold``, its
+    adjoint (_fold_lanes's): every entry of cols added onto the pixel it was copied from (image zeroed first)."""
     kh, kw, sh, _, _, _, dh, _, oh, ow = geometry
     pixels = oh * ow
     for c in range(channels):
         for i in range(kh):
             for j in range(0, kw, 2):
-                to = ((c * kh + i) * kw + j) * pixels
+                at = ((c * kh + i) * kw + j) * pixels  # tap j's row of cols; j + 1's is the next
                 for oy in range(oh):
-                    start = (c * padded_h + oy * sh + i * dh) * padded_w + j
-                    if j + 1 < kw:
-                        for ox in range(ow):
-                            cols[_index(to + ox)] = image[_index(start + 2 * ox)]
-                            cols[_index(to + pixels + ox)] = image[_index(start + 2 * ox + 1)]
-                    else:
-                        for ox in range(ow):
-                            cols[_index(to + ox)] = image[_index(start + 2 * ox)]
-                    to += ow
-
-
-@numba.njit(cache=True)
-def _fold_pairs(cols, channels, padded_h, padded_w, geometry, image):
-    """_unfold_pairs's adjoint: every entry of cols added onto the pixel it was copied from (image zeroed first)."""
-    kh, kw, sh, _, _, _, dh, _, oh, ow = geometry
-    pixels = oh * ow
-    for c in range(channels):
-        for i in range(kh):
-            for j in range(0, kw, 2):
-                start = ((c * kh + i) * kw + j) * pixels
-                for oy in range(oh):
-                    to = (c * padded_h + oy * sh + i * dh) * padded_w + j
-                    if j + 1 < kw:
-                        for ox in range(ow):
-                            image[_index(to + 2 * ox)] += cols[_index(start + ox)]
-                            image[_index(to + 2 * ox + 1)] += cols[_index(start + pixels + ox)]
-                    else:
-                        for ox in range(ow):
-                            image[_index(to + 2 * ox)] += cols[_index(start + ox)]
-                    start += ow
+                    start, pair = (c * padded_h + oy * sh + i * dh) * padded_w + j, j + 1 < kw
+                    for ox in range(ow):
+                        pixel, value = start + 2 * ox, at + ox
+                        if fold:
+                            image[_index(pixel)] += cols[_index(value)]
+                            if pair:
+                                image[_index(pixel + 1)] += cols[_index(value + pixels)]
+                        else:
+                            cols[_index(value)] = image[_index(pixel)]
+                            if pair:
+                                cols[_index(value + pixels)] = image[_index(pixel + 1)]
+                    at += ow
 
 
 @numba.njit(cache=True)
