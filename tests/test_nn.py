@@ -611,6 +611,55 @@ def test_clip_grad_norm_accepts_a_single_tensor():
     np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)
 
 
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf, 0.5, 0.0])
+def test_clip_grad_norm_gives_pytorch_s_norm_and_gradients(norm_type):
+    torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
+    rng = np.random.default_rng(7)
+    # one gradient over 4096 numbers with a remainder (summed in rows), small ones, one with zeros
+    grads = [rng.normal(0, 1, (300, 70)), rng.normal(0, 2, (5,)), np.array([[0.0, 1.5], [0.0, -2.0]])]
+    grads = [g.astype(np.float32) for g in grads]
+    ours = _params_with_grads(grads)
+    theirs = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+    for p, g in zip(theirs, grads):
+        p.grad = torch.tensor(g)
+    max_norm = 0.5 if norm_type else 0.1  # below every norm: each gradient is scaled
+    returned = nn.utils.clip_grad_norm_(ours, max_norm, norm_type=norm_type, foreach=True)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
+    assert returned.dtype == tn.float32 and returned.shape == ()
+    # p = 0.5 squares the sums' rounding twice: PyTorch's is 5e-6 from the exact norm of these, ours 2e-7
+    close = 2e-6 if norm_type in (2.0, 1.0, math.inf, 0.0) else 1e-5
+    assert float(returned) == pytest.approx(float(expected), rel=close)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=close, atol=1e-9)
+
+
+def test_get_total_norm_then_clip_grads_with_norm_is_clip_grad_norm():
+    rng = np.random.default_rng(8)
+    grads = [rng.normal(0, 3, (40, 30)).astype(np.float32), rng.normal(0, 3, (7,)).astype(np.float32)]
+    together, apart = _params_with_grads(grads), _params_with_grads(grads)
+    returned = nn.utils.clip_grad_norm_(together, 2.0)
+    total = nn.utils.get_total_norm([p.grad for p in apart])
+    assert float(total) == float(returned)
+    assert float(total) == pytest.approx(np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in grads)), rel=1e-6)
+    nn.utils.clip_grads_with_norm_(apart, 2.0, total)
+    for p, q in zip(together, apart):
+        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+
+
+def test_clip_grad_norm_of_non_finite_gradients_raises_when_asked_else_scales_as_pytorch():
+    grads = [np.array([np.inf, 1.0], dtype=np.float32), np.array([2.0], dtype=np.float32)]
+    with pytest.raises(RuntimeError, match=r"clip_grad_norm_: the total norm of order 2.0 .* is inf"):
+        nn.utils.clip_grad_norm_(_params_with_grads(grads), 1.0, error_if_nonfinite=True)
+    params = _params_with_grads(grads)
+    assert float(nn.utils.clip_grad_norm_(params, 1.0)) == math.inf
+    # PyTorch multiplies by max_norm / (inf + 1e-6) = 0: inf * 0 is NaN, the finite values become 0
+    np.testing.assert_array_equal(params[0].grad.numpy(), [np.nan, 0.0])
+    np.testing.assert_array_equal(params[1].grad.numpy(), [0.0])
+    params = _params_with_grads([np.array([np.nan, 1.0], dtype=np.float32)])
+    assert math.isnan(float(nn.utils.clip_grad_norm_(params, 1.0)))
+    assert np.isnan(params[0].grad.numpy()).all()  # a NaN norm scales every gradient to NaN, as in PyTorch
+
+
 def test_clip_grad_value_accepts_a_single_tensor():
     (p,) = _params_with_grads([np.array([3.0, -4.0, 0.5])])
     nn.utils.clip_grad_value_(p, 1.0)

@@ -164,6 +164,12 @@ MOMENTS = {
     "norm p=0.5 with zeros": (lambda t, x: x.norm(p=0.5, dim=1), [WITH_ZEROS], {}),
     "norm beyond float32": (lambda t, x: x.norm(), [np.array([1e20, 1e20], dtype=np.float32)], {"grad": False}),
     "norm inf ties": (lambda t, x: x.norm(p=math.inf), [np.array([1.0, -3.0, 3.0], dtype=np.float32)], {}),
+    # the 2-norm's sum of squares by einsum: over everything in rows of 4096 with a remainder, over some dims
+    "norm of many numbers": (lambda t, x: x.norm(), [(3, 5000)], {}),
+    "norm dims 0 and 2": (lambda t, x: x.norm(dim=(0, 2)), [(4, 3, 5)], {}),
+    "norm dim 0 keepdim": (lambda t, x: x.norm(dim=0, keepdim=True), [(6, 7)], {}),
+    "norm float64 long rows": (lambda t, x: x.norm(dim=-1), [(5, 9000)], {"dtype": np.float64}),
+    "norm float16": (lambda t, x: x.norm(dim=1), [(3, 4)], {"dtype": np.float16, "rtol": 1e-2, "atol": 1e-3}),
 }
 
 SCANS = {

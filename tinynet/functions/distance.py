@@ -16,7 +16,7 @@ from tinynet.dtypes import result_type
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.activation_checks import floating_only, in_place, numbers_only
 from tinynet.functions.elementwise import add, cast, sub
-from tinynet.functions.moments import norm
+from tinynet.functions.moments import norm, sum_of_squares
 from tinynet.functions.reduce import normalize_dims
 from tinynet.functions.shape import unsqueeze
 from tinynet.tensor import Tensor
@@ -35,7 +35,7 @@ def _norm(x, p: float, axis):
     if p == 1:
         return magnitude.sum(axis=axis, keepdims=True)
     if p == 2:
-        return xp.sqrt((x * x).sum(axis=axis, keepdims=True))
+        return xp.sqrt(sum_of_squares(x, None if axis is None else (axis,)))
     return (magnitude**p).sum(axis=axis, keepdims=True) ** (1 / p)
 
 
