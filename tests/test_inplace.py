@@ -80,3 +80,45 @@ def test_changes_after_backward_and_ordinary_training_raise_nothing():
     bias_version = model[0].bias._version
     nn.init.zeros_(model[0].bias)
     assert model[0].bias._version == bias_version + 1
+
+
+# (op, operand maker, keyword arguments): the updates _update_arrays takes straight on the arrays, and ones it leaves
+# to the ops (broadcasting a row, another dtype, an integer tensor, a rounding mode)
+UPDATES = {
+    "add_ tensor alpha": ("add_", lambda x: x * 0.3 + 1, {"alpha": -0.01}),
+    "sub_ tensor": ("sub_", lambda x: x * 0.7, {}),
+    "sub_ 0-d alpha": ("sub_", lambda x: tn.tensor(0.25, dtype=x.dtype), {"alpha": 3}),
+    "mul_ number": ("mul_", lambda x: 0.1, {}),
+    "div_ tensor with zeros": ("div_", lambda x: tn.where(x > 0, x, tn.zeros_like(x)), {}),
+    "div_ int": ("div_", lambda x: 3, {}),
+    "add_ a broadcast row": ("add_", lambda x: x[0] * 2, {}),
+    "add_ float64 into float32": ("add_", lambda x: x.double() / 3, {"alpha": 0.5}),
+    "div_ floor": ("div_", lambda x: 0.3, {"rounding_mode": "floor"}),
+}
+
+
+@pytest.mark.parametrize("dtype", [tn.float32, tn.float64, tn.float16])
+@pytest.mark.parametrize("name", list(UPDATES))
+def test_updates_under_no_grad_are_the_out_of_place_ops_bit_for_bit(name, dtype):
+    op, make_operand, kwargs = UPDATES[name]
+    x = tn.tensor(np.random.default_rng(3).standard_normal((4, 5)), dtype=dtype)
+    x[0, 1] = 0.0  # a 0 / 0
+    with np.errstate(all="ignore"):  # the out-of-place ops' own NumPy calls may warn of the 0 / 0
+        operand = make_operand(x)
+        expected = getattr(tn, op.rstrip("_"))(x, operand, **kwargs).to(dtype)
+    version, view = x._version, x[1]
+    with np.errstate(all="raise"), tn.no_grad():  # no NumPy warning escapes either way
+        assert getattr(x, op)(operand, **kwargs) is x
+    np.testing.assert_array_equal(x.numpy(), expected.numpy())
+    assert x.dtype == dtype and x._version == version + 1
+    np.testing.assert_array_equal(view.numpy(), x.numpy()[1])  # a view sees the change: same memory
+
+
+def test_an_update_autograd_records_still_takes_the_op():
+    w = tn.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 1.0
+    h.add_(tn.tensor([3.0, 4.0]), alpha=2.0)  # recorded: h's history now ends in the add
+    h.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0])
+    with pytest.raises(tn.GraphError, match="leaf that requires grad"):
+        w.sub_(tn.tensor([1.0, 1.0]))

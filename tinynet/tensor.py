@@ -327,18 +327,56 @@ class Tensor:
     def zero_(self) -> Tensor:
         return self._inplace("zero_", 0)
 
+    def _update_arrays(self, ufunc: str, other, alpha=1) -> bool:
+        """``self = ufunc(self, alpha · other)`` straight on the arrays, where that is all _update would do: nothing
+        records, self is floating, and other is a number or a tensor of self's dtype and shape (or 0-d) on its
+        device; the same roundings (other · alpha first, in self's dtype). Returns whether it did. An optimizer's
+        or a manual SGD loop's update (``p.data.add_(p.grad, alpha=-lr)``, ``w -= lr * w.grad``) is then one NumPy
+        call, 5 us against 14 through _update's op and copy."""
+        if autograd.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
+            return False
+        array, number = self.array, self.dtype.type
+        if self.dtype.kind != "f" or type(alpha) not in (int, float):
+            return False
+        if isinstance(other, Tensor):
+            value = other.array
+            if (
+                value.dtype != array.dtype
+                or type(value) is not type(array)
+                or (value.shape != array.shape and value.ndim)
+            ):
+                return False
+        elif type(other) in (int, float):
+            value = number(other)
+        else:
+            return False
+        if alpha != 1:
+            value = value * number(alpha)
+        with np.errstate(all="ignore"):  # overflow to inf, 0 / 0 to NaN: silently, as the ops and PyTorch
+            getattr(array_module(array), ufunc)(array, value, out=array)
+        self.mark_changed()
+        return True
+
     def add_(self, other, *args, alpha=1) -> Tensor:
         if args:  # PyTorch's old spelling add_(alpha, other), still accepted by PyTorch 2
             alpha, other = other, args[0]
+        if self._update_arrays("add", other, alpha):
+            return self
         return self._update("add_", lambda x: ops.add(x, other, alpha=alpha))
 
     def sub_(self, other, *, alpha=1) -> Tensor:
+        if self._update_arrays("subtract", other, alpha):
+            return self
         return self._update("sub_", lambda x: ops.sub(x, other, alpha=alpha))
 
     def mul_(self, other) -> Tensor:
+        if self._update_arrays("multiply", other):
+            return self
         return self._update("mul_", lambda x: ops.mul(x, other))
 
     def div_(self, other, *, rounding_mode: str | None = None) -> Tensor:
+        if rounding_mode is None and self._update_arrays("true_divide", other):
+            return self
         return self._update("div_", lambda x: ops.div(x, other, rounding_mode=rounding_mode))
 
     def pow_(self, exponent) -> Tensor:
