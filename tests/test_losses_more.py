@@ -181,6 +181,12 @@ def test_pointwise_losses_in_float64_and_non_contiguous(backend_name, case):
     check(lambda lib, x, t: fn(lib.nn.functional, x.transpose(0, 1), t.T, "mean"), (3, 4), (3, 4), dtype=np.float64)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_mse_over_more_numbers_than_a_row_of_squares(backend_name, reduction):
+    # 6,000 values: the sum of squares goes in a row of 4096 and a remainder (functions/moments.sum_of_squares)
+    check(lambda lib, x, t: _lf(lib).mse_loss(x, t, reduction=reduction), (60, 100), (60, 100))
+
+
 def test_kl_div_batchmean(backend_name):
     check(lambda lib, x, t: _lf(lib).kl_div(x.log_softmax(1), t.softmax(1), reduction="batchmean"), (5, 3), (5, 3))
     check(lambda lib, x, t: _lf(lib).kl_div(x, t, reduction="batchmean", log_target=True), (), ())

@@ -21,6 +21,7 @@ from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions import reduce as reductions
 from tinynet.functions.activations import softplus
 from tinynet.functions.elementwise import where
+from tinynet.functions.moments import sum_of_squares
 from tinynet.functions.unary import abs, exp, log
 from tinynet.tensor import Tensor, tensor
 
@@ -139,10 +140,11 @@ class MSELoss(Function):
     @staticmethod
     def forward(ctx, x, t, reduction):
         ctx.diff, ctx.reduction = x - t, reduction
-        squared = ctx.diff * ctx.diff
-        if reduction == "mean":  # the sum divided by the count is NumPy's mean, without its 3 us of bookkeeping
-            return squared.sum() / squared.size
-        return squared.sum() if reduction == "sum" else squared
+        if reduction == "none":
+            return ctx.diff * ctx.diff
+        total = sum_of_squares(ctx.diff, None).reshape(())  # no array of squares made
+        # the sum divided by the count is NumPy's mean, without its 3 us of bookkeeping
+        return total / ctx.diff.size if reduction == "mean" else total
 
     @staticmethod
     def backward(ctx, grad):
