@@ -332,7 +332,7 @@ class Tensor:
         records, self is floating, and other is a number or a tensor of self's dtype and shape (or 0-d) on its
         device; the same roundings (other · alpha first, in self's dtype). Returns whether it did. An optimizer's
         or a manual SGD loop's update (``p.data.add_(p.grad, alpha=-lr)``, ``w -= lr * w.grad``) is then one NumPy
-        call, 5 us against 14 through _update's op and copy."""
+        call: 8 us against 21 through _update's ops and copy for a (200, 50) gradient."""
         if autograd.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
             return False
         array, number = self.array, self.dtype.type

@@ -54,9 +54,10 @@ def clip_grads_with_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float
     grads = [p.grad.array for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    total = np.asarray(total_norm.array if isinstance(total_norm, Tensor) else total_norm, dtype=np.float32)
+    total = np.float32(float(total_norm))  # (a tensor on the GPU: its one number comes over)
     # PyTorch's order: max_norm / t is t.reciprocal() * max_norm, then clamped at 1, all in the norm's float32
-    scale = np.minimum(np.float32(1) / (total + np.float32(1e-6)) * np.float32(max_norm), np.float32(1))
+    with np.errstate(over="ignore", divide="ignore"):
+        scale = np.minimum(np.float32(1) / (total + np.float32(1e-6)) * np.float32(max_norm), np.float32(1))
     if not scale == 1:
         with np.errstate(invalid="ignore"):  # an infinite gradient times 0 is NaN, silently, as in PyTorch
             for g in grads:
