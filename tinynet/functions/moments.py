@@ -35,22 +35,20 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 def sum_of_squares(x, axes: tuple | None):
     """Σ x² over ``axes`` (None: every axis), the reduced axes kept with size 1: one pass over x by the array
     module's einsum, with no x * x made (float32 (4096, 256) over its rows: 1.26 ms as (x * x).sum, 0.19 as this).
-    Other dtypes, and tensors of more dims than letters, as (x * x).sum."""
-    xp = array_module(x)
-    if x.dtype not in (np.float32, np.float64) or x.ndim > len(_LETTERS) or x.size == 0:
+    Small tensors, other dtypes, and tensors of more dims than letters, as (x * x).sum."""
+    if x.size <= _ROW or x.dtype.char not in "fd" or x.ndim > len(_LETTERS):
+        # small: the squares' array costs less than einsum's setup (a loss of 4 numbers: 1.2 against 3.3 us)
         return (x * x).sum(axis=axes, keepdims=True)
-    kept = keep_shape(x.shape, axes)
+    xp = array_module(x)
     if axes is None or len(axes) == x.ndim:
         flat = x.reshape(-1)
-        if flat.size <= _ROW:
-            return xp.einsum("i,i->", flat, flat).reshape(kept)
         whole = flat.size - flat.size % _ROW
         rows = flat[:whole].reshape(-1, _ROW)
         total = xp.einsum("ij,ij->i", rows, rows).sum() + xp.einsum("i,i->", flat[whole:], flat[whole:])
-        return total.reshape(kept)
+        return total.reshape((1,) * x.ndim)
     letters = _LETTERS[: x.ndim]
     out = "".join(c for i, c in enumerate(letters) if i not in axes)
-    return xp.einsum(f"{letters},{letters}->{out}", x, x).reshape(kept)
+    return xp.einsum(f"{letters},{letters}->{out}", x, x).reshape(keep_shape(x.shape, axes))
 
 
 def _deviations(x, axes):
