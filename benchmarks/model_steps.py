@@ -256,38 +256,50 @@ def _worker(framework: str, names: list[str], threads: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default=None, help="comma-separated steps (default: all)")
+    import tinynet  # (imports neither numba nor PyTorch: only the steps' names are read here)
+
+    return command_line(argv, __doc__, __file__, list(_models(tinynet)), _worker, "step")
+
+
+def command_line(argv: list[str] | None, doc: str, script: str, everything: list[str], worker, what: str) -> int:
+    """The command of a side-by-side benchmark: ``--only``, ``--rounds``, ``--threads``; as a worker
+    (``--worker FRAMEWORK``, how ``compare`` starts it) ``worker(framework, names, threads)``, else ``compare``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--only", default=None, help=f"comma-separated {what}s (default: all)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each a fresh process per framework")
     parser.add_argument("--threads", type=int, default=2, help="threads for both frameworks (default 2)")
     parser.add_argument("--worker", choices=("tinynet", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    import tinynet  # (imports neither numba nor PyTorch: only the steps' names are read here)
-
-    everything = list(_models(tinynet))
     names = everything if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = sorted(set(names) - set(everything))
     if unknown or not names:
         parser.error(f"--only: unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(everything)}")
     if args.worker:
-        _worker(args.worker, names, args.threads)
+        worker(args.worker, names, args.threads)
         return 0
-    rounds: dict[str, list[dict]] = {"tinynet": [], "torch": []}
-    for index in range(args.rounds):
+    return compare(script, names, args.rounds, args.threads, what)
+
+
+def compare(script: str, names: list[str], rounds: int, threads: int, what: str) -> int:
+    """Run ``script --worker FRAMEWORK --only NAMES --threads THREADS`` (a worker prints {name: ms} as JSON in its
+    last line) for tinynet and PyTorch in turn, a fresh process each, ``rounds`` times, alternating which goes
+    first; print the table of medians and of the ratios within each round. ``what`` heads the names' column."""
+    times: dict[str, list[dict]] = {"tinynet": [], "torch": []}
+    for index in range(rounds):
         order = ("tinynet", "torch") if index % 2 == 0 else ("torch", "tinynet")
         for framework in order:
-            command = [sys.executable, __file__, "--worker", framework, "--only", ",".join(names),
-                       "--threads", str(args.threads)]  # fmt: skip
+            command = [sys.executable, script, "--worker", framework, "--only", ",".join(names),
+                       "--threads", str(threads)]  # fmt: skip
             result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode != 0:
                 print(f"{framework} failed:\n{result.stderr[-3000:]}", file=sys.stderr)
                 return 1
-            rounds[framework].append(json.loads(result.stdout.strip().splitlines()[-1]))
-        print(f"round {index + 1} of {args.rounds} done", file=sys.stderr, flush=True)
-    print(f"| step | tinynet (numba) ms | PyTorch ms | ratio (median over {args.rounds} rounds, range) |")
+            times[framework].append(json.loads(result.stdout.strip().splitlines()[-1]))
+        print(f"round {index + 1} of {rounds} done", file=sys.stderr, flush=True)
+    print(f"| {what} | tinynet (numba) ms | PyTorch ms | ratio (median over {rounds} rounds, range) |")
     print("|---|---|---|---|")
     for name in names:
-        ours, theirs = ([r[name] for r in rounds[f]] for f in ("tinynet", "torch"))
+        ours, theirs = ([r[name] for r in times[f]] for f in ("tinynet", "torch"))
         ratios = [a / b for a, b in zip(ours, theirs)]
         print(f"| {name} | {np.median(ours):.3g} | {np.median(theirs):.3g} | {np.median(ratios):.3g}x "
               f"({min(ratios):.2f}-{max(ratios):.2f}) |")  # fmt: skip

@@ -303,3 +303,16 @@ def test_runners_on_one_device_time_as_many_calls_per_repeat(bench_modules):
     assert measured["fast"].calls == measured["slow"].calls >= 10  # the fast runner's count, for both
     assert measured["gpu"].calls <= 2  # its own device's count, not the CPU runners'
     assert all(len(m.per_call_s) == 2 for m in measured.values())
+
+
+def test_the_programs_benchmark_times_a_real_program_in_a_worker_and_refuses_unknown_names():
+    """benchmarks/programs.py: its worker trains a program of tests/programs/ and prints its time as JSON (what
+    model_steps.compare reads), and --only names only the programs there are."""
+    script = str(ROOT / "benchmarks" / "programs.py")
+    worker = [sys.executable, script, "--worker", "tinynet", "--only", "polynomial_nn", "--threads", "1"]
+    result = subprocess.run(worker, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    times = json.loads(result.stdout.strip().splitlines()[-1])
+    assert list(times) == ["polynomial_nn"] and times["polynomial_nn"] > 0
+    refused = subprocess.run([sys.executable, script, "--only", "polynomial"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "unknown polynomial; choose from polynomial_manual" in refused.stderr
