@@ -222,8 +222,8 @@ def _step(lib, name: str):
     return step
 
 
-def _worker(framework: str, names: list[str], threads: int) -> None:
-    """Time each step in this process; print {name: median ms} as JSON."""
+def library(framework: str, threads: int):
+    """PyTorch, or tinynet on its numba backend, set to ``threads`` threads."""
     if framework == "torch":
         import torch as lib
     else:
@@ -231,6 +231,12 @@ def _worker(framework: str, names: list[str], threads: int) -> None:
 
         lib.set_backend("numba")
     lib.set_num_threads(threads)
+    return lib
+
+
+def _worker(framework: str, names: list[str], threads: int) -> None:
+    """Time each step in this process; print {name: median ms} as JSON."""
+    lib = library(framework, threads)
     import gc
 
     times = {}

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from model_steps import command_line
+from model_steps import command_line, library
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from program_cases import CASES, load_program
@@ -30,13 +30,7 @@ REPEATS = 9
 
 def _worker(framework: str, names: list[str], threads: int) -> None:
     """Time each program's training run in this process; print {name: median ms} as JSON."""
-    if framework == "torch":
-        import torch as lib
-    else:
-        import tinynet as lib
-
-        lib.set_backend("numba")
-    lib.set_num_threads(threads)
+    library(framework, threads)  # (the programs import it themselves)
     times = {}
     for case in (case for case in CASES if case.id in names):
         program = load_program(case.program, framework)
