@@ -171,3 +171,21 @@ def test_warmup_gives_each_family_and_dtype_to_the_first_free_process(tmp_path):
     pairs = [pair for share in shares for pair in share.split(", ") if share != "nothing"]
     assert sorted(pairs) == ["embedding float32", "embedding float64", "optim float32", "optim float64"]
     assert any(path.suffix == ".nbi" for path in tmp_path.rglob("*"))  # Numba's cache index, written by them
+
+
+@numba_usable
+@jit_compiles
+def test_warmup_processes_compile_this_checkout_whatever_folder_it_runs_in(tmp_path):
+    """Run from a folder holding a `kernels` package of its own (another checkout, a user's project), the warm-up's
+    processes still compile this checkout's kernels: they once imported the folder's, failed, and left all the
+    compiling to the command's own process."""
+    decoy = tmp_path / "project" / "kernels"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text('raise ImportError("not tinynet\'s kernels")\n')
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    # -I: the command's own process does not put that folder first either (as the installed `tinynet` script)
+    command = [sys.executable, "-I", "-m", "tinynet", "warmup", "--only", "embedding,elementwise", "--jobs", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=decoy.parent, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shares = re.findall(r"^  compiled (.+): [\d.]+ s, (.+)$", result.stdout, flags=re.MULTILINE)
+    assert len(shares) == 2 and all(status == "ok" for _, status in shares), result.stdout

@@ -162,8 +162,10 @@ def _compile_in_processes(families: list[str], dtypes: tuple[str, ...], jobs: in
     try:
         for _ in range(jobs):
             errors = tempfile.TemporaryFile("w+")  # (a pipe could fill up while this waits on its answers)
+            # cwd: `python -c` puts the working directory first on sys.path, where another checkout's (or a
+            # user's own) `kernels` folder would be imported instead of this one's, and its cache written in vain
             process = subprocess.Popen(
-                [sys.executable, "-c", _WARMUP_WORKER], env=env, text=True,
+                [sys.executable, "-c", _WARMUP_WORKER], env=env, text=True, cwd=root,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
             )  # fmt: skip
             started.append((process, errors))
