@@ -352,7 +352,7 @@ class Tensor:
             return False
         if alpha != 1:
             value = value * number(alpha)
-        with np.errstate(all="ignore"):  # overflow to inf, 0 / 0 to NaN: silently, as the ops and PyTorch
+        with np.errstate(all="ignore"):  # overflow to inf, 0 / 0 to NaN: silently, as PyTorch (the ops let NumPy warn)
             getattr(array_module(array), ufunc)(array, value, out=array)
         self.mark_changed()
         return True
