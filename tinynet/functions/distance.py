@@ -16,27 +16,15 @@ from tinynet.dtypes import result_type
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.activation_checks import floating_only, in_place, numbers_only
 from tinynet.functions.elementwise import add, cast, sub
-from tinynet.functions.moments import norm, sum_of_squares
+from tinynet.functions.moments import norm, p_norm
 from tinynet.functions.reduce import normalize_dims
 from tinynet.functions.shape import unsqueeze
 from tinynet.tensor import Tensor
 
 
-def _norm(x, p: float, axis):
-    """The p-norm of the slices of array x along ``axis`` (None: all of x), keeping that axis with size 1."""
-    xp = array_module(x)
-    magnitude = xp.abs(x)
-    if math.isinf(p):
-        if x.size == 0:
-            return xp.zeros(np.shape(magnitude.sum(axis=axis, keepdims=True)), dtype=x.dtype)
-        return magnitude.max(axis=axis, keepdims=True) if p > 0 else magnitude.min(axis=axis, keepdims=True)
-    if p == 0:
-        return (x != 0).sum(axis=axis, keepdims=True).astype(x.dtype)
-    if p == 1:
-        return magnitude.sum(axis=axis, keepdims=True)
-    if p == 2:
-        return xp.sqrt(sum_of_squares(x, None if axis is None else (axis,)))
-    return (magnitude**p).sum(axis=axis, keepdims=True) ** (1 / p)
+def _axes(axis) -> tuple | None:
+    """One axis (or None: all of x) as the axes p_norm takes."""
+    return None if axis is None else (axis,)
 
 
 def _norm_slope(x, norm, p: float, axis):
@@ -69,7 +57,7 @@ class PNorm(Function):
 
     @staticmethod
     def forward(ctx, x, p, axis, keepdim):
-        norm = _norm(x, p, axis)
+        norm = p_norm(x, p, _axes(axis))
         ctx.save_for_backward(x, norm)
         ctx.p, ctx.axis, ctx.keepdim = p, axis, keepdim
         return norm if keepdim else norm.squeeze(axis)
@@ -93,7 +81,7 @@ class Normalize(Function):
     @staticmethod
     def forward(ctx, x, p, axis, eps):
         xp = array_module(x)
-        norm = _norm(x, p, axis)
+        norm = p_norm(x, p, _axes(axis))
         denominator = xp.maximum(norm, eps).astype(x.dtype, copy=False)
         ctx.save_for_backward(x, norm, denominator)
         ctx.p, ctx.axis, ctx.eps = p, axis, eps
@@ -122,7 +110,7 @@ class CosineSimilarity(Function):
         xp = array_module(a)
         ctx.shapes = np.shape(a), np.shape(b)
         a, b = xp.broadcast_arrays(a, b)
-        norm_a, norm_b = _norm(a, 2, axis), _norm(b, 2, axis)
+        norm_a, norm_b = p_norm(a, 2, _axes(axis)), p_norm(b, 2, _axes(axis))
         # eps bounds each norm (not their product) from below, as PyTorch does.
         d_a, d_b = xp.maximum(norm_a, eps).astype(a.dtype), xp.maximum(norm_b, eps).astype(a.dtype)
         y = ((a / d_a) * (b / d_b)).sum(axis=axis, keepdims=True)

@@ -51,6 +51,27 @@ def sum_of_squares(x, axes: tuple | None):
     return xp.einsum(f"{letters},{letters}->{out}", x, x).reshape(keep_shape(x.shape, axes))
 
 
+def p_norm(x, p: float, axes: tuple | None):
+    """The p-norm of array x over ``axes`` (None: every axis), the reduced axes kept with size 1: the largest |x| for
+    inf (the smallest for -inf; 0 over no values), the count of non-zeros for 0, else (Σ |x|^p)^(1/p), the 2-norm by
+    sum_of_squares. A norm beyond the dtype's range is inf, as in PyTorch. (torch.norm's, the distances', and
+    clip_grad_norm_'s.)"""
+    xp = array_module(x)
+    if math.isinf(p):
+        if x.size == 0:
+            return xp.zeros(keep_shape(x.shape, axes), dtype=x.dtype)
+        size = xp.abs(x)
+        return size.max(axis=axes, keepdims=True) if p > 0 else size.min(axis=axes, keepdims=True)
+    if p == 0:
+        return (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
+    if p == 1:
+        return xp.abs(x).sum(axis=axes, keepdims=True)
+    with np.errstate(over="ignore"):
+        if p == 2:
+            return xp.sqrt(sum_of_squares(x, axes))
+        return (xp.abs(x) ** p).sum(axis=axes, keepdims=True) ** (1 / p)
+
+
 def _deviations(x, axes):
     """(x - mean, Σ (x - mean)^2 with kept axes), in float64 unless x is float64 already."""
     work = x.astype(np.float64) if x.dtype.itemsize < 8 else x
@@ -136,21 +157,7 @@ class VectorNorm(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, p):
-        xp = array_module(x)
-        if p == math.inf or p == -math.inf:
-            size = xp.abs(x)
-            out = size.max(axis=axes, keepdims=True) if p > 0 else size.min(axis=axes, keepdims=True)
-        elif p == 0:
-            out = (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
-        elif p == 1:
-            out = xp.abs(x).sum(axis=axes, keepdims=True)
-        else:
-            with np.errstate(over="ignore"):  # a norm beyond the dtype's range is inf, as in PyTorch
-                out = (
-                    xp.sqrt(sum_of_squares(x, axes))
-                    if p == 2
-                    else (xp.abs(x) ** p).sum(axis=axes, keepdims=True) ** (1 / p)
-                )
+        out = p_norm(x, p, axes)
         ctx.save_for_backward(x, out)
         ctx.axes, ctx.keepdim, ctx.p = axes, keepdim, p
         return drop_axes(out, axes, keepdim)

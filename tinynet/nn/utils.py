@@ -1,27 +1,13 @@
 """Helpers for training loops."""
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
 
 from kernels.numpy_ref import array_module
 from tinynet.errors import ArgumentError
-from tinynet.functions.moments import sum_of_squares
+from tinynet.functions.moments import p_norm
 from tinynet.tensor import Tensor
-
-
-def _norm_of(array, p: float):
-    """The p-norm of every number of ``array`` together, a 0-d array of its dtype (torch.linalg.vector_norm's)."""
-    xp = array_module(array)
-    if p == 2:
-        return xp.sqrt(sum_of_squares(array, None)).reshape(())
-    if math.isinf(p):
-        size = xp.abs(array)
-        return size.max() if p > 0 else size.min()
-    if p == 0:
-        return (array != 0).sum().astype(array.dtype)
-    return (xp.abs(array) ** p).sum() ** (1 / p)
 
 
 def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0, error_if_nonfinite: bool = False,
@@ -35,10 +21,9 @@ def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0, e
     p = float(norm_type)
     xp = array_module(arrays[0])
     norms = xp.empty(len(arrays), np.result_type(*(a.dtype for a in arrays)))
-    with np.errstate(over="ignore"):  # beyond the dtype's range: inf, as in PyTorch
-        for i, a in enumerate(arrays):
-            norms[i] = _norm_of(a, p)
-        total = _norm_of(norms, p)
+    for i, a in enumerate(arrays):
+        norms[i] = p_norm(a, p, None).reshape(())
+    total = p_norm(norms, p, None).reshape(())
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise ArgumentError(
             f"clip_grad_norm_: the total norm of order {p} of the gradients is {float(total)}, so they cannot be "
