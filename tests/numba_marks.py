@@ -14,3 +14,10 @@ jit_compiles = pytest.mark.skipif(
     os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"),
     reason="NUMBA_DISABLE_JIT is set: nothing is compiled, so there is no compiled code or cache to check",
 )
+
+
+def compiled_for(kernel, float_type) -> bool:
+    """Whether ``kernel`` (a numba function, or a range kernel: ``kernel(threaded, count, *args)``) has a compiled
+    version whose first array argument holds ``float_type`` (a numba type)."""
+    first = 2 if hasattr(kernel, "body") else 0
+    return any(signature[first].dtype == float_type for signature in kernel.signatures)

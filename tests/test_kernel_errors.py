@@ -63,7 +63,7 @@ def test_a_failing_numba_kernel_is_named_with_its_backend(monkeypatch):
     def planted(kernel, work, *arrays):
         raise TypeError("No implementation of function (a bug planted in the kernel)")
 
-    monkeypatch.setattr(numba_activations, "run_kernel", planted)
+    monkeypatch.setattr(numba_activations, "run_range", planted)
     with tn.use_backend("numba"), pytest.raises(tn.KernelError) as caught:
         F.sigmoid(tn.tensor([[0.5, -1.0], [2.0, 3.0]]))
     assert str(caught.value).startswith(

@@ -20,7 +20,7 @@ import pytest
 from device import to_device, to_host
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from numba_marks import jit_compiles, numba_usable
+from numba_marks import compiled_for, jit_compiles, numba_usable
 
 import kernels
 from kernels import numpy_ref
@@ -610,13 +610,10 @@ def test_warmup_compiles_every_pointwise_kernel(dtype):
     by_name = {name: getattr(family, name) for family in families for name in inner if hasattr(family, name)}
     assert sorted(by_name) == sorted(inner)
     float_type = numba.from_dtype(np.dtype(dtype))
-    # run_kernel(..., twin=False): no serial twin
-    threaded_only = {f"_{kind}_{way}" for kind in ("batch_norm", "channel_affine") for way in ("forward", "backward")}
     uncompiled = [
         name
         for name, kernel in by_name.items()
-        for compiled in ((kernel,) if name in threaded_only else (kernel, kernel.serial))  # and the serial twin
-        if not any(signature[0].dtype == float_type for signature in compiled.signatures)
+        if not compiled_for(kernel, float_type)
     ]
     assert uncompiled == [], f"warm-up left these uncompiled for {float_type}"
 
@@ -630,9 +627,8 @@ def test_numba_adds_large_arrays_on_its_threads_and_leaves_the_rest_to_numpy(mon
 
     assert elementwise.warm_up in common.WARMUPS  # tinynet warmup compiles it
     ran = []
-    run_kernel = elementwise.run_kernel
-    monkeypatch.setattr(elementwise, "run_kernel", lambda kernel, *args, **kw: ran.append(kernel) or run_kernel(
-        kernel, *args, **kw))  # fmt: skip
+    run_range = elementwise.run_range
+    monkeypatch.setattr(elementwise, "run_range", lambda kernel, *args: ran.append(kernel) or run_range(kernel, *args))
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         a, b = (rng.standard_normal((2, common.SPLIT_WORK // 2 + 3)).astype(dtype) for _ in "ab")
@@ -701,7 +697,7 @@ def test_a_read_only_copy_of_the_package_imports_and_caches_elsewhere(tmp_path):
 
 @numba_usable
 def test_small_inputs_divide_by_zero_as_the_threaded_kernels_and_the_reference_do():
-    # Small inputs run the serial twins, compiled with NumPy's error model like the threaded kernels: a
+    # Small inputs run the kernels on this thread, compiled with NumPy's error model as on the threads: a
     # division by zero gives inf or NaN there too, instead of raising ZeroDivisionError from inside the kernel.
     from kernels import numba_cpu, numpy_ref
 

@@ -18,10 +18,10 @@ from kernels.numba_cpu.common import (
     exp,
     flat,
     numba,
-    run_kernel,
+    range_kernel,
+    run_range,
     same_floats,
     tanh,
-    threaded,
     warms_up,
 )
 
@@ -40,7 +40,7 @@ def _unary(kernel, reference, x, cost: int = EXP, ufuncs_below: int = 0, scalars
     if x.size < ufuncs_below or not same_floats(x):
         return reference(x, *scalars)
     y = np.empty(x.shape, x.dtype)
-    run_kernel(kernel, cost * x.size, flat(x), y.reshape(-1), *(x.dtype.type(v) for v in scalars))
+    run_range(kernel, cost * x.size, x.size, flat(x), y.reshape(-1), *(x.dtype.type(v) for v in scalars))
     return y
 
 
@@ -50,14 +50,14 @@ def _binary(kernel, reference, a, b, cost: int = EXP, ufuncs_below: int = 0, sca
     if a.size < ufuncs_below or not (same_floats(a, b) and a.shape == b.shape):
         return reference(a, b, *scalars)
     out = np.empty(a.shape, a.dtype)
-    run_kernel(kernel, cost * a.size, flat(a), flat(b), out.reshape(-1), *(a.dtype.type(v) for v in scalars))
+    run_range(kernel, cost * a.size, a.size, flat(a), flat(b), out.reshape(-1), *(a.dtype.type(v) for v in scalars))
     return out
 
 
-@threaded()
-def _relu_forward(x, y):
+@range_kernel()
+def _relu_forward(start, stop, x, y):
     zero = x.dtype.type(0)
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         y[i] = zero if x[i] < 0 else x[i]  # NaN stays NaN, as with np.maximum
 
 
@@ -66,10 +66,10 @@ def relu_forward(x):
     return _unary(_relu_forward, numpy_ref.relu_forward, x, CHEAP, UFUNCS_BELOW)
 
 
-@threaded()
-def _relu_backward(grad_y, x, grad_x):
+@range_kernel()
+def _relu_backward(start, stop, grad_y, x, grad_x):
     zero, one = x.dtype.type(0), x.dtype.type(1)
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         grad_x[i] = grad_y[i] * (one if x[i] > 0 else zero)  # a product, as the reference: inf * 0 is NaN
 
 
@@ -85,10 +85,10 @@ def _logistic(v, one):
     return one / (one + e) if v >= 0 else e / (one + e)
 
 
-@threaded(fastmath=FUSED)
-def _sigmoid_forward(x, y):
+@range_kernel(fastmath=FUSED)
+def _sigmoid_forward(start, stop, x, y):
     one = x.dtype.type(1)
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         y[i] = _logistic(x[i], one)
 
 
@@ -97,10 +97,10 @@ def sigmoid_forward(x):
     return _unary(_sigmoid_forward, numpy_ref.sigmoid_forward, x)
 
 
-@threaded()
-def _sigmoid_backward(grad_y, y, grad_x):
+@range_kernel()
+def _sigmoid_backward(start, stop, grad_y, y, grad_x):
     one = y.dtype.type(1)
-    for i in numba.prange(y.size):
+    for i in range(start, stop):
         grad_x[i] = grad_y[i] * y[i] * (one - y[i])
 
 
@@ -109,10 +109,10 @@ def sigmoid_backward(grad_y, y):
     return _binary(_sigmoid_backward, numpy_ref.sigmoid_backward, grad_y, y, CHEAP, UFUNCS_BELOW)
 
 
-@threaded(fastmath=FUSED)
-def _silu_forward(x, y):
+@range_kernel(fastmath=FUSED)
+def _silu_forward(start, stop, x, y):
     one = x.dtype.type(1)
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         y[i] = x[i] * _logistic(x[i], one)
 
 
@@ -121,10 +121,10 @@ def silu_forward(x):
     return _unary(_silu_forward, numpy_ref.silu_forward, x)
 
 
-@threaded(fastmath=FUSED)
-def _silu_backward(grad_y, x, grad_x):
+@range_kernel(fastmath=FUSED)
+def _silu_backward(start, stop, grad_y, x, grad_x):
     one = x.dtype.type(1)
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         s = _logistic(x[i], one)
         grad_x[i] = grad_y[i] * s * (one + x[i] * (one - s))
 
@@ -134,9 +134,9 @@ def silu_backward(grad_y, x):
     return _binary(_silu_backward, numpy_ref.silu_backward, grad_y, x)
 
 
-@threaded()
-def _hardtanh_forward(x, y, low, high):
-    for i in numba.prange(x.size):
+@range_kernel()
+def _hardtanh_forward(start, stop, x, y, low, high):
+    for i in range(start, stop):
         y[i] = low if x[i] < low else (high if x[i] > high else x[i])  # NaN stays NaN, as np.clip
 
 
@@ -145,10 +145,10 @@ def hardtanh_forward(x, min_val, max_val):
     return _unary(_hardtanh_forward, numpy_ref.hardtanh_forward, x, CHEAP, UFUNCS_BELOW, (min_val, max_val))
 
 
-@threaded()
-def _hardtanh_backward(grad_y, x, grad_x, low, high):
+@range_kernel()
+def _hardtanh_backward(start, stop, grad_y, x, grad_x, low, high):
     zero = grad_y.dtype.type(0)
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         grad_x[i] = grad_y[i] if low < x[i] < high else zero  # picked, not multiplied: inf * 0 is not NaN here
 
 
@@ -158,9 +158,9 @@ def hardtanh_backward(grad_y, x, min_val, max_val):
     return _binary(_hardtanh_backward, numpy_ref.hardtanh_backward, grad_y, x, CHEAP, UFUNCS_BELOW, bounds)
 
 
-@threaded()
-def _leaky_relu_forward(x, y, slope):
-    for i in numba.prange(x.size):
+@range_kernel()
+def _leaky_relu_forward(start, stop, x, y, slope):
+    for i in range(start, stop):
         y[i] = x[i] if x[i] > 0 else slope * x[i]  # NaN: slope * NaN, NaN
 
 
@@ -170,9 +170,9 @@ def leaky_relu_forward(x, negative_slope):
     return _unary(_leaky_relu_forward, numpy_ref.leaky_relu_forward, x, CHEAP, 0, (negative_slope,))
 
 
-@threaded()
-def _leaky_relu_backward(grad_y, x, grad_x, slope):
-    for i in numba.prange(x.size):
+@range_kernel()
+def _leaky_relu_backward(start, stop, grad_y, x, grad_x, slope):
+    for i in range(start, stop):
         grad_x[i] = grad_y[i] if x[i] > 0 else slope * grad_y[i]
 
 
@@ -188,10 +188,10 @@ def _relu6_of_shifted(v, three, six):
     return type(v)(0) if c < 0 else (six if c > six else c)
 
 
-@threaded()
-def _hardswish_forward(x, y):
+@range_kernel()
+def _hardswish_forward(start, stop, x, y):
     three, six = x.dtype.type(3), x.dtype.type(6)
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         y[i] = x[i] * _relu6_of_shifted(x[i], three, six) / six  # the reference's operations, in its order
 
 
@@ -201,10 +201,10 @@ def hardswish_forward(x):
     return _unary(_hardswish_forward, numpy_ref.hardswish_forward, x, CHEAP)
 
 
-@threaded()
-def _hardswish_backward(grad_y, x, grad_x):
+@range_kernel()
+def _hardswish_backward(start, stop, grad_y, x, grad_x):
     three, half, zero = x.dtype.type(3), x.dtype.type(0.5), grad_y.dtype.type(0)
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         v = x[i]
         grad_x[i] = zero if v <= -three else (grad_y[i] * (v / three + half) if v < three else grad_y[i])
 
@@ -215,10 +215,10 @@ def hardswish_backward(grad_y, x):
     return _binary(_hardswish_backward, numpy_ref.hardswish_backward, grad_y, x, CHEAP)
 
 
-@threaded()
-def _hardsigmoid_forward(x, y):
+@range_kernel()
+def _hardsigmoid_forward(start, stop, x, y):
     three, six = x.dtype.type(3), x.dtype.type(6)
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         y[i] = _relu6_of_shifted(x[i], three, six) / six
 
 
@@ -227,10 +227,10 @@ def hardsigmoid_forward(x):
     return _unary(_hardsigmoid_forward, numpy_ref.hardsigmoid_forward, x, CHEAP)
 
 
-@threaded()
-def _hardsigmoid_backward(grad_y, x, grad_x):
+@range_kernel()
+def _hardsigmoid_backward(start, stop, grad_y, x, grad_x):
     three, six, zero = x.dtype.type(3), grad_y.dtype.type(6), grad_y.dtype.type(0)
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         grad_x[i] = grad_y[i] / six if -three < x[i] < three else zero
 
 
@@ -239,9 +239,9 @@ def hardsigmoid_backward(grad_y, x):
     return _binary(_hardsigmoid_backward, numpy_ref.hardsigmoid_backward, grad_y, x, CHEAP)
 
 
-@threaded(fastmath=FUSED)
-def _tanh_forward(x, y):
-    for i in numba.prange(x.size):
+@range_kernel(fastmath=FUSED)
+def _tanh_forward(start, stop, x, y):
+    for i in range(start, stop):
         y[i] = tanh(x[i])
 
 
@@ -254,10 +254,10 @@ def tanh_forward(x):
     return _unary(_tanh_forward, numpy_ref.tanh_forward, x, EXP, UFUNCS_BELOW)
 
 
-@threaded()
-def _tanh_backward(grad_y, y, grad_x):
+@range_kernel()
+def _tanh_backward(start, stop, grad_y, y, grad_x):
     one = y.dtype.type(1)
-    for i in numba.prange(y.size):
+    for i in range(start, stop):
         grad_x[i] = grad_y[i] * (one - y[i] * y[i])
 
 
@@ -266,10 +266,10 @@ def tanh_backward(grad_y, y):
     return _binary(_tanh_backward, numpy_ref.tanh_backward, grad_y, y, CHEAP, UFUNCS_BELOW)
 
 
-@threaded(fastmath=FUSED)
-def _gelu_forward(x, y):
+@range_kernel(fastmath=FUSED)
+def _gelu_forward(start, stop, x, y):
     half, sqrt_half = x.dtype.type(0.5), x.dtype.type(math.sqrt(0.5))
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         y[i] = half * x[i] * erfc(-x[i] * sqrt_half)
 
 
@@ -282,11 +282,11 @@ def gelu_forward(x):
     return _unary(_gelu_forward, numpy_ref.gelu_forward, x)
 
 
-@threaded(fastmath=FUSED)
-def _gelu_backward(grad_y, x, grad_x):
+@range_kernel(fastmath=FUSED)
+def _gelu_backward(start, stop, grad_y, x, grad_x):
     half, sqrt_half = x.dtype.type(0.5), x.dtype.type(math.sqrt(0.5))
     inv_sqrt_2pi = x.dtype.type(1 / math.sqrt(2 * math.pi))
-    for i in numba.prange(x.size):
+    for i in range(start, stop):
         cdf = half * erfc(-x[i] * sqrt_half)  # see gelu_forward
         pdf = exp(-half * x[i] * x[i]) * inv_sqrt_2pi
         grad_x[i] = grad_y[i] * (cdf + x[i] * pdf)

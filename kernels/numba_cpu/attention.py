@@ -12,12 +12,12 @@ from kernels.numba_cpu.common import (
     contiguous,
     exp,
     flat,
+    limit_blas_threads,
     numba,
-    run_kernel,
+    range_kernel,
+    run_range,
     same_floats,
-    threaded,
     warms_up,
-    with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import beats_blas
 from kernels.numba_cpu.softmax import softmax_forward
@@ -54,10 +54,10 @@ from kernels.numba_cpu.tile import dot, times_transposed
 # transposed scores and heads read in place (PyTorch's scaled_dot_product_attention forward: 849).
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _masked_softmax_forward(x, mask, mask_row, y):
+@range_kernel(fastmath=REORDER_SUMS)
+def _masked_softmax_forward(start, stop, x, mask, mask_row, y):
     minus_inf = x.dtype.type(-np.inf)
-    for i in numba.prange(x.shape[0]):
+    for i in range(start, stop):
         row, allowed, out = x[i], mask[mask_row[i]], y[i]
         top = minus_inf
         for j in range(row.size):
@@ -103,7 +103,7 @@ def masked_softmax_forward(x, mask):
         mask_row = flat(np.broadcast_to(np.arange(math.prod(mask_lead)).reshape(mask_lead), lead), np.intp)
         mask = contiguous(np.broadcast_to(mask.reshape(-1, mask.shape[-1]), (math.prod(mask_lead), width)), bool)
     y = np.empty_like(rows)
-    run_kernel(_masked_softmax_forward, EXP * rows.size, rows, mask, mask_row, y)
+    run_range(_masked_softmax_forward, EXP * rows.size, rows.shape[0], rows, mask, mask_row, y)
     return y.reshape(shape)
 
 
@@ -258,15 +258,15 @@ def _scores_gradient_of_columns(grad, weights, scale, total):
             grad[j, t] = weights[j, t] * (grad[j, t] - total[t]) * scale
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, offsets, pattern, scale, by_tiles):
-    """q, k, v read through _rows_of (buffer, place); sizes: (N, H, Tq, Tk, d, dv), N * H heads of q (Tq, d),
-    k (Tk, d), v (Tk, dv); offsets, pattern from _score_offsets -> out: (N, Tq, H, dv) (see attention_forward),
-    weights transposed: (N*H, Tk, Tq)."""
-    n, h, length, source, d, dv = sizes
-    out = np.empty((n, length, h, dv), qs.dtype)
-    weights = np.empty((n * h, source, length), qs.dtype)
-    for b in numba.prange(n * h):
+@range_kernel(fastmath=REORDER_SUMS)
+def _attention_forward(
+    start, stop, qs, q_at, ks, k_at, vs, v_at, sizes, offsets, pattern, scale, by_tiles, out, weights
+):
+    """Heads start..stop: q, k, v read through _rows_of (buffer, place); sizes: (N, H, Tq, Tk, d, dv), N * H heads of
+    q (Tq, d), k (Tk, d), v (Tk, dv); offsets, pattern from _score_offsets -> out: (N, Tq, H, dv) (see
+    attention_forward), weights transposed: (N*H, Tk, Tq)."""
+    h, length, source, d, dv = sizes[1:]
+    for b in range(start, stop):
         i, j = b // h, b % h
         q, k = _head(qs, q_at, i, j, length, d), _head(ks, k_at, i, j, source, d)
         v = _head(vs, v_at, i, j, source, dv)
@@ -274,7 +274,6 @@ def _attention_forward(qs, q_at, ks, k_at, vs, v_at, sizes, offsets, pattern, sc
         top, total = np.empty(length, qs.dtype), np.empty(length, qs.dtype)
         _softmax_of_columns(weights[b], offsets[pattern[b]], scale, top, total)
         dot(weights[b].T, v, out[i, :, j], by_tiles)
-    return out, weights
 
 
 @numba.njit(cache=True)
@@ -285,15 +284,16 @@ def _strided(buffer, place, shape):
     return np.lib.stride_tricks.as_strided(buffer[place[0] :], shape, strides)
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _attention_backward(gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, scale, by_tiles, places):
-    """grad_out (Tq, dv per head), q, k, v read through _rows_of, sizes as in _attention_forward, weights
-    transposed: (N*H, Tk, Tq); places: where dq, dk, dv lie in the buffer returned (_gradient_places)."""
+@range_kernel(fastmath=REORDER_SUMS)
+def _attention_backward(
+    start, stop, gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, scale, by_tiles, places, grads
+):
+    """Heads start..stop: grad_out (Tq, dv per head), q, k, v read through _rows_of, sizes as in _attention_forward,
+    weights transposed: (N*H, Tk, Tq); places: where dq, dk, dv lie in grads (_gradient_places)."""
     n, h, length, source, d, dv = sizes
-    grads = np.empty(n * h * (length * d + source * (d + dv)), qs.dtype)
     dq, dk = _strided(grads, places[0], (n, length, h, d)), _strided(grads, places[1], (n, source, h, d))
     dvalues = _strided(grads, places[2], (n, source, h, dv))
-    for b in numba.prange(n * h):
+    for b in range(start, stop):
         i, j = b // h, b % h
         grad_out, q = _head(gs, g_at, i, j, length, dv), _head(qs, q_at, i, j, length, d)
         k, v = _head(ks, k_at, i, j, source, d), _head(vs, v_at, i, j, source, dv)
@@ -303,7 +303,6 @@ def _attention_backward(gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, 
         _scores_gradient_of_columns(dscores, weights[b], scale, np.empty(length, qs.dtype))
         dot(dscores.T, k, dq[i, :, j], by_tiles)
         dot(dscores, q, dk[i, :, j], by_tiles)
-    return grads
 
 
 def _gradient_places(n: int, h: int, length: int, source: int, d: int, dv: int):
@@ -345,7 +344,10 @@ def attention_forward(q, k, v, mask, scale):
     sizes = (*_lead(q.shape), length, source, q.shape[-1], v.shape[-1])
     rows = (*_rows_of(q), *_rows_of(k), *_rows_of(v))
     args = (*rows, sizes, offsets, pattern, q.dtype.type(scale), beats_blas(q.dtype))
-    out, weights = with_one_blas_thread(_attention_forward, *args)
+    n, h, _, _, d, dv = sizes
+    out, weights = np.empty((n, length, h, dv), q.dtype), np.empty((n * h, source, length), q.dtype)
+    limit_blas_threads()
+    run_range(_attention_forward, n * h * length * source * (d + dv), n * h, *args, out, weights)
     return _heads_last(out, (*lead, length, v.shape[-1])), weights.reshape(*lead, source, length).swapaxes(-1, -2)
 
 
@@ -364,7 +366,10 @@ def attention_backward(grad_out, q, k, v, saved, mask, scale):
     (weights,) = _heads(saved.swapaxes(-1, -2))
     places, packed = _gradient_places(*sizes)
     args = (*rows, sizes, weights, q.dtype.type(scale), beats_blas(q.dtype), places)
-    grads = with_one_blas_thread(_attention_backward, *args)
+    n, h, length, source, d, dv = sizes
+    grads = np.empty(n * h * (length * d + source * (d + dv)), q.dtype)
+    limit_blas_threads()
+    run_range(_attention_backward, 2 * n * h * length * source * (d + dv), n * h, *args, grads)
     if packed is not None:  # views of grads, whose .base they share (PackedSelfAttention looks for that)
         heads = grads.reshape(packed)
         dq, dk, dv = heads[:, :, 0], heads[:, :, 1], heads[:, :, 2]

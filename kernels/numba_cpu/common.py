@@ -47,6 +47,7 @@ except ImportError as missing:  # every kernel needs numba at import: say why, w
 
 from kernels.numba_cpu.cache_lock import lock_saves, stamp_with_package_sources
 from kernels.numba_cpu.placement import run_threaded
+from kernels.numba_cpu.ranges import range_kernel  # noqa: F401 (the families take it from here)
 
 lock_saves()  # before any kernel compiles: several processes may save to one cache (see cache_lock)
 stamp_with_package_sources()  # a kernel's cache is stale when any file of this package changed (see cache_lock)
@@ -174,26 +175,39 @@ def run_kernel(kernel, work: int, *args, twin: bool = True):
         numba.set_num_threads(threads)
 
 
+def run_range(kernel, work: int, count: int, *args) -> None:
+    """A range_kernel's items 0..count of ``args``: on Numba's threads, or below SPLIT_WORK on this one."""
+    if work >= SPLIT_WORK:
+        run_threaded(kernel, (True, count, *args), long=work >= LONG_WORK)
+    else:
+        kernel(False, count, *args)
+
+
 # --- BLAS inside parallel kernels ---
 
 _numba_blas_limited = False
 
 
 def with_one_blas_thread(kernel, *args, work: int | None = None, twin: bool = True):
-    """kernel(*args), with the BLAS that numba's np.dot calls (SciPy's copy) limited to one thread.
+    """kernel(*args), with the BLAS that numba's np.dot calls limited to one thread (limit_blas_threads)."""
+    limit_blas_threads()
+    return run_threaded(kernel, args) if work is None else run_kernel(kernel, work, *args, twin=twin)
+
+
+def limit_blas_threads() -> None:
+    """Limit the BLAS that numba's np.dot calls (SciPy's copy) to one thread, for kernels that call it.
 
     Parallel kernels call np.dot from each of numba's threads; a BLAS that also splits every product over
     threads of its own fights them for the cores (measured: 2x slower). The limit is set on first use and
     left there: restoring it after every kernel made BLAS restart its threads, which cost up to 16 ms per call
     when the cores were busy. NumPy's BLAS (a separate library in pip installs) keeps its threads. Without
     threadpoolctl (a dependency of scikit-learn), or when SciPy shares NumPy's BLAS, nothing is limited:
-    slower, same results. With ``work``, as run_kernel(kernel, work, *args, twin=twin); else threaded.
+    slower, same results.
     """
     global _numba_blas_limited
     if not _numba_blas_limited:
         _limit_scipy_blas()
         _numba_blas_limited = True
-    return run_threaded(kernel, args) if work is None else run_kernel(kernel, work, *args, twin=twin)
 
 
 def _limit_scipy_blas() -> None:

@@ -3,12 +3,12 @@
 import numpy as np
 
 from kernels import numpy_ref
-from kernels.numba_cpu.common import CHEAP, FLOATS, SPLIT_WORK, numba, run_kernel, threaded, warms_up
+from kernels.numba_cpu.common import CHEAP, FLOATS, SPLIT_WORK, range_kernel, run_range, warms_up
 
 
-@threaded()
-def _add(a, b, out):
-    for i in numba.prange(a.size):
+@range_kernel()
+def _add(start, stop, a, b, out):
+    for i in range(start, stop):
         out[i] = a[i] + b[i]
 
 
@@ -26,8 +26,7 @@ def add(a, b):
         and a.dtype in FLOATS and a.size >= SPLIT_WORK and a.flags.c_contiguous and b.flags.c_contiguous
     ):  # fmt: skip
         out = np.empty(a.shape, a.dtype)
-        # twin=False: arrays this large always split, so no serial twin is ever called (or compiled).
-        run_kernel(_add, CHEAP * a.size, a.reshape(-1), b.reshape(-1), out.reshape(-1), twin=False)
+        run_range(_add, CHEAP * a.size, a.size, a.reshape(-1), b.reshape(-1), out.reshape(-1))
         return out
     return numpy_ref.add(a, b)
 

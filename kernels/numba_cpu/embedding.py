@@ -5,15 +5,15 @@ import math
 import numpy as np
 
 from kernels import numpy_ref
-from kernels.numba_cpu.common import contiguous, flat, numba, run_kernel, same_floats, threaded, warms_up
+from kernels.numba_cpu.common import contiguous, flat, numba, range_kernel, run_range, same_floats, warms_up
 
 
-@threaded()
-def _add_rows_at(table, index, values, blocks):
+@range_kernel()
+def _add_rows_at(start, stop, table, index, values, blocks):
     # table[index[i]] += values[i] for every i in order. Threads split the columns into blocks, not the i,
     # so no two threads add into one element, and each element adds its values in the reference's order.
     columns = table.shape[1]
-    for b in numba.prange(blocks):
+    for b in range(start, stop):
         for i in range(index.size):
             target, source = table[index[i]], values[i]
             for j in range(b * columns // blocks, (b + 1) * columns // blocks):
@@ -51,9 +51,10 @@ def scatter_add(target, index, values):
         return numpy_ref.scatter_add(target, index, values)
     row_size = math.prod(target.shape[1:])
     values = contiguous(np.broadcast_to(values, index.shape + target.shape[1:]))
-    run_kernel(
-        _add_rows_at, values.size, target.reshape(target.shape[0], row_size), flat(index, np.intp),
-        values.reshape(index.size, row_size), _column_blocks(row_size),
+    blocks = _column_blocks(row_size)
+    run_range(
+        _add_rows_at, values.size, blocks, target.reshape(target.shape[0], row_size), flat(index, np.intp),
+        values.reshape(index.size, row_size), blocks,
     )  # fmt: skip
 
 
@@ -69,7 +70,8 @@ def embedding_backward(grad, indices, num_embeddings):
     dim = grad.shape[-1]
     table = np.zeros((num_embeddings, dim), grad.dtype)
     values = contiguous(grad).reshape(indices.size, dim)
-    run_kernel(_add_rows_at, values.size, table, flat(indices, np.intp), values, _column_blocks(dim))
+    blocks = _column_blocks(dim)
+    run_range(_add_rows_at, values.size, blocks, table, flat(indices, np.intp), values, blocks)
     return table
 
 

@@ -12,17 +12,17 @@ from kernels.numba_cpu.common import (
     contiguous,
     flat,
     numba,
-    run_kernel,
+    range_kernel,
+    run_range,
     same_floats,
-    threaded,
     warms_up,
 )
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _layer_norm_forward(x, weight, bias, eps, y, mean, rstd):
+@range_kernel(fastmath=REORDER_SUMS)
+def _layer_norm_forward(start, stop, x, weight, bias, eps, y, mean, rstd):
     width, one = x.dtype.type(x.shape[1]), x.dtype.type(1)  # typed: float32 / int64 would give float64
-    for i in numba.prange(x.shape[0]):
+    for i in range(start, stop):
         row, out = x[i], y[i]
         total = x.dtype.type(0)
         for j in range(row.size):
@@ -53,18 +53,18 @@ def layer_norm_forward(x, weight, bias, eps):
     weight = np.ones(width, x.dtype) if weight is None else contiguous(weight)
     bias = np.zeros(width, x.dtype) if bias is None else contiguous(bias)
     y, mean, rstd = np.empty_like(rows), np.empty(rows.shape[0], x.dtype), np.empty(rows.shape[0], x.dtype)
-    run_kernel(_layer_norm_forward, EXP * rows.size, rows, weight, bias, x.dtype.type(eps), y, mean, rstd)
+    run_range(_layer_norm_forward, EXP * rows.size, rows.shape[0], rows, weight, bias, x.dtype.type(eps), y, mean, rstd)
     stats_shape = (*x.shape[:-1], 1)
     return y.reshape(x.shape), mean.reshape(stats_shape), rstd.reshape(stats_shape)
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _layer_norm_backward(grad, x, weight, mean, rstd, grad_x, weight_partial, bias_partial):
+@range_kernel(fastmath=REORDER_SUMS)
+def _layer_norm_backward(start, stop, grad, x, weight, mean, rstd, grad_x, weight_partial, bias_partial):
     rows, width = x.shape
     chunks, float_width = weight_partial.shape[0], x.dtype.type(width)
     # Chunk c of the rows adds its grad_weight and grad_bias terms into row c of the partials: no two
     # threads write the same memory, and the sums do not depend on the number of threads.
-    for c in numba.prange(chunks):
+    for c in range(start, stop):
         for i in range(c * rows // chunks, (c + 1) * rows // chunks):
             g_row, x_row, out = grad[i], x[i], grad_x[i]
             mu, r = mean[i], rstd[i]
@@ -101,8 +101,8 @@ def layer_norm_backward(grad, x, weight, mean, rstd):
     chunks = min(rows, 64)
     weight_partial, bias_partial = np.zeros((chunks, width), x.dtype), np.zeros((chunks, width), x.dtype)
     grad_x = np.empty((rows, width), x.dtype)
-    run_kernel(
-        _layer_norm_backward, EXP * x.size, contiguous(grad).reshape(rows, width),
+    run_range(
+        _layer_norm_backward, EXP * x.size, chunks, contiguous(grad).reshape(rows, width),
         contiguous(x).reshape(rows, width), weight, flat(mean), flat(rstd), grad_x, weight_partial, bias_partial,
     )  # fmt: skip
     return grad_x.reshape(x.shape), weight_partial.sum(axis=0), bias_partial.sum(axis=0)
@@ -124,11 +124,11 @@ def _usable(x, *vectors) -> bool:
     return shapes_agree and same_floats(x, *given)
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _batch_norm_forward(x, weight, bias, eps, y, mean, rstd):
-    batch, channels, length = x.shape
+@range_kernel(fastmath=REORDER_SUMS)
+def _batch_norm_forward(start, stop, x, weight, bias, eps, y, mean, rstd):
+    batch, _, length = x.shape
     real = x.dtype.type
-    for c in numba.prange(channels):
+    for c in range(start, stop):
         # Sums in float64: a channel holds N * L values (50,176 for a (64, 16, 28, 28) batch), where a float32 sum
         # would drift by ~1e-5.
         total = 0.0
@@ -148,33 +148,33 @@ def _batch_norm_forward(x, weight, bias, eps, y, mean, rstd):
         mean[c], rstd[c] = mu, r
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _batch_norm_rows_forward(x, weight, bias, eps, y, mean, rstd, blocks):
+@range_kernel(fastmath=REORDER_SUMS)
+def _batch_norm_rows_forward(start, stop, x, weight, bias, eps, y, mean, rstd, blocks):
     """_batch_norm_forward for x: (N, C), BatchNorm1d's input, whose channels lie side by side in each row: each
     thread takes a block of channels down the rows, a vector operation across them (a channel a thread read one
     number a row, C numbers apart: (128, 256) took 112 us forward and 94 backward in an MLP's step)."""
     batch, channels = x.shape
     real = x.dtype.type
-    for t in numba.prange(blocks):
-        start, stop = t * channels // blocks, (t + 1) * channels // blocks
-        total, squares = np.zeros(stop - start), np.zeros(stop - start)  # float64, as _batch_norm_forward's
+    for t in range(start, stop):
+        first, last = t * channels // blocks, (t + 1) * channels // blocks
+        total, squares = np.zeros(last - first), np.zeros(last - first)  # float64, as _batch_norm_forward's
         for n in range(batch):
-            row = x[n, start:stop]
+            row = x[n, first:last]
             for c in range(row.size):
                 total[c] += row[c]
         mu = total / batch
         for n in range(batch):
-            row = x[n, start:stop]
+            row = x[n, first:last]
             for c in range(row.size):
                 squares[c] += (row[c] - mu[c]) ** 2
-        centers, scales = np.empty(stop - start, x.dtype), np.empty(stop - start, x.dtype)
-        for c in range(stop - start):
+        centers, scales = np.empty(last - first, x.dtype), np.empty(last - first, x.dtype)
+        for c in range(last - first):
             r = 1.0 / math.sqrt(squares[c] / batch + eps)
-            centers[c], scales[c] = real(mu[c]), real(r * weight[start + c])
-            mean[start + c], rstd[start + c] = mu[c], r
-        shifts = bias[start:stop]
+            centers[c], scales[c] = real(mu[c]), real(r * weight[first + c])
+            mean[first + c], rstd[first + c] = mu[c], r
+        shifts = bias[first:last]
         for n in range(batch):
-            row, out = x[n, start:stop], y[n, start:stop]
+            row, out = x[n, first:last], y[n, first:last]
             for c in range(row.size):
                 out[c] = (row[c] - centers[c]) * scales[c] + shifts[c]
 
@@ -197,20 +197,19 @@ def batch_norm_forward(x, weight, bias, eps):
     x = contiguous(x)
     weight, bias = _affine(x, weight, bias)
     y, mean, rstd = np.empty_like(x), np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
-    # twin=False: no serial twin (2 s of compiling); a batch small enough for one thread is rare in batch norm.
     if x.shape[2] == 1:  # BatchNorm1d of (N, C)
         rows = (x[..., 0], weight, bias, float(eps), y[..., 0], mean, rstd, _channel_blocks(x.shape[1]))
-        run_kernel(_batch_norm_rows_forward, EXP * x.size, *rows, twin=False)
+        run_range(_batch_norm_rows_forward, EXP * x.size, rows[-1], *rows)
     else:
-        run_kernel(_batch_norm_forward, EXP * x.size, x, weight, bias, float(eps), y, mean, rstd, twin=False)
+        run_range(_batch_norm_forward, EXP * x.size, x.shape[1], x, weight, bias, float(eps), y, mean, rstd)
     return y, mean, rstd
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _batch_norm_backward(grad, x, weight, mean, rstd, grad_x, grad_weight, grad_bias):
-    batch, channels, length = x.shape
+@range_kernel(fastmath=REORDER_SUMS)
+def _batch_norm_backward(start, stop, grad, x, weight, mean, rstd, grad_x, grad_weight, grad_bias):
+    batch, _, length = x.shape
     real = x.dtype.type
-    for c in numba.prange(channels):
+    for c in range(start, stop):
         mu, r = mean[c], rstd[c]
         sum_g, sum_g_centered = 0.0, 0.0  # float64, as the forward's sums
         for n in range(batch):
@@ -228,29 +227,29 @@ def _batch_norm_backward(grad, x, weight, mean, rstd, grad_x, grad_weight, grad_
                 grad_x[n, c, i] = a * grad[n, c, i] + b * (x[n, c, i] - mu) + k
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _batch_norm_rows_backward(grad, x, weight, mean, rstd, grad_x, grad_weight, grad_bias, blocks):
+@range_kernel(fastmath=REORDER_SUMS)
+def _batch_norm_rows_backward(start, stop, grad, x, weight, mean, rstd, grad_x, grad_weight, grad_bias, blocks):
     """_batch_norm_backward for (N, C), a block of channels a thread, as _batch_norm_rows_forward."""
     batch, channels = x.shape
     real = x.dtype.type
-    for t in numba.prange(blocks):
-        start, stop = t * channels // blocks, (t + 1) * channels // blocks
-        centers = mean[start:stop]
-        sum_g, sum_g_centered = np.zeros(stop - start), np.zeros(stop - start)  # float64, as the forward's sums
+    for t in range(start, stop):
+        first, last = t * channels // blocks, (t + 1) * channels // blocks
+        centers = mean[first:last]
+        sum_g, sum_g_centered = np.zeros(last - first), np.zeros(last - first)  # float64, as the forward's sums
         for n in range(batch):
-            g_row, x_row = grad[n, start:stop], x[n, start:stop]
+            g_row, x_row = grad[n, first:last], x[n, first:last]
             for c in range(g_row.size):
                 sum_g[c] += g_row[c]
                 sum_g_centered[c] += g_row[c] * (x_row[c] - centers[c])
-        a, b, k = np.empty(stop - start, x.dtype), np.empty(stop - start, x.dtype), np.empty(stop - start, x.dtype)
-        for c in range(stop - start):
-            r = rstd[start + c]
-            grad_bias[start + c], grad_weight[start + c] = sum_g[c], sum_g_centered[c] * r
-            a[c] = weight[start + c] * r
+        a, b, k = np.empty(last - first, x.dtype), np.empty(last - first, x.dtype), np.empty(last - first, x.dtype)
+        for c in range(last - first):
+            r = rstd[first + c]
+            grad_bias[first + c], grad_weight[first + c] = sum_g[c], sum_g_centered[c] * r
+            a[c] = weight[first + c] * r
             b[c] = real(-a[c] * r * r * sum_g_centered[c] / batch)
             k[c] = real(-a[c] * sum_g[c] / batch)
         for n in range(batch):
-            g_row, x_row, out = grad[n, start:stop], x[n, start:stop], grad_x[n, start:stop]
+            g_row, x_row, out = grad[n, first:last], x[n, first:last], grad_x[n, first:last]
             for c in range(g_row.size):
                 out[c] = a[c] * g_row[c] + b[c] * (x_row[c] - centers[c]) + k[c]
 
@@ -270,16 +269,17 @@ def batch_norm_backward(grad, x, weight, mean, rstd):
     args = (grad, x, weight, contiguous(mean), contiguous(rstd), grad_x, grad_weight, grad_bias)
     if x.shape[2] == 1:  # (N, C), as the forward
         rows = (grad[..., 0], x[..., 0], *args[2:5], grad_x[..., 0], grad_weight, grad_bias)
-        run_kernel(_batch_norm_rows_backward, EXP * x.size, *rows, _channel_blocks(x.shape[1]), twin=False)
+        blocks = _channel_blocks(x.shape[1])
+        run_range(_batch_norm_rows_backward, EXP * x.size, blocks, *rows, blocks)
     else:
-        run_kernel(_batch_norm_backward, EXP * x.size, *args, twin=False)  # (as the forward)
+        run_range(_batch_norm_backward, EXP * x.size, x.shape[1], *args)
     return grad_x, grad_weight, grad_bias
 
 
-@threaded()
-def _channel_affine_forward(x, scale, shift, y):
-    batch, channels, length = x.shape
-    for c in numba.prange(channels):
+@range_kernel()
+def _channel_affine_forward(start, stop, x, scale, shift, y):
+    batch, _, length = x.shape
+    for c in range(start, stop):
         a, b = scale[c], shift[c]
         for n in range(batch):
             for i in range(length):
@@ -292,15 +292,14 @@ def channel_affine_forward(x, scale, shift):
         return numpy_ref.channel_affine_forward(x, scale, shift)
     x = contiguous(x)
     y = np.empty_like(x)
-    # twin=False: no serial twin, as batch norm's (1 s of compiling).
-    run_kernel(_channel_affine_forward, x.size, x, contiguous(scale), contiguous(shift), y, twin=False)
+    run_range(_channel_affine_forward, x.size, x.shape[1], x, contiguous(scale), contiguous(shift), y)
     return y
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _channel_affine_backward(grad, x, scale, grad_x, grad_scale, grad_shift):
-    batch, channels, length = x.shape
-    for c in numba.prange(channels):
+@range_kernel(fastmath=REORDER_SUMS)
+def _channel_affine_backward(start, stop, grad, x, scale, grad_x, grad_scale, grad_shift):
+    batch, _, length = x.shape
+    for c in range(start, stop):
         a, sum_g, sum_gx = scale[c], 0.0, 0.0  # sums in float64, as batch norm's
         for n in range(batch):
             for i in range(length):
@@ -318,7 +317,8 @@ def channel_affine_backward(grad, x, scale):
     x, grad = contiguous(x), contiguous(grad)
     grad_x = np.empty_like(x)
     grad_scale, grad_shift = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
-    run_kernel(_channel_affine_backward, x.size, grad, x, contiguous(scale), grad_x, grad_scale, grad_shift, twin=False)
+    args = grad, x, contiguous(scale), grad_x, grad_scale, grad_shift
+    run_range(_channel_affine_backward, x.size, x.shape[1], *args)
     return grad_x, grad_scale, grad_shift
 
 

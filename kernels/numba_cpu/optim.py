@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from kernels import numpy_ref
-from kernels.numba_cpu.common import ADAM, EXP, contiguous, numba, run_kernel, same_floats, threaded, warms_up
+from kernels.numba_cpu.common import ADAM, EXP, contiguous, range_kernel, run_range, same_floats, warms_up
 
 
 def _updatable(*arrays) -> bool:
@@ -20,9 +20,9 @@ def _updatable(*arrays) -> bool:
     return True
 
 
-@threaded()
-def _sgd_step(param, grad, buffer, lr, momentum, one_minus_dampening, weight_decay, nesterov, first):
-    for i in numba.prange(param.size):
+@range_kernel()
+def _sgd_step(start, stop, param, grad, buffer, lr, momentum, one_minus_dampening, weight_decay, nesterov, first):
+    for i in range(start, stop):
         d = grad[i] + weight_decay * param[i] if weight_decay else grad[i]
         if momentum:
             buffer[i] = d if first else buffer[i] * momentum + one_minus_dampening * d
@@ -46,19 +46,19 @@ def sgd_step(param, grad, momentum_buffer, *, lr, momentum, dampening, weight_de
         )  # fmt: skip
     real = param.dtype.type
     buffer = np.empty(0, param.dtype) if momentum_buffer is None else momentum_buffer.reshape(-1)
-    run_kernel(
-        _sgd_step, EXP * param.size, param.reshape(-1), grad.reshape(-1), buffer, real(lr), real(momentum),
+    run_range(
+        _sgd_step, EXP * param.size, param.size, param.reshape(-1), grad.reshape(-1), buffer, real(lr), real(momentum),
         real(1 - dampening), real(weight_decay), bool(nesterov), bool(first),
     )  # fmt: skip
 
 
-@threaded()
-def _adam_step(param, grad, exp_avg, exp_avg_sq, coefficients):
+@range_kernel()
+def _adam_step(start, stop, param, grad, exp_avg, exp_avg_sq, coefficients):
     # The nine numbers in one array of the parameters' dtype: nine scalars of their own took 1.5 us to make and
     # pass, most of the call for a small model (the XOR MLP's whole step is ~100 us).
     shrink, l2, beta1, one_minus_beta1, beta2, one_minus_beta2 = coefficients[:6]
     step_size, sqrt_bias_correction2, eps = coefficients[6], coefficients[7], coefficients[8]
-    for i in numba.prange(param.size):
+    for i in range(start, stop):
         param[i] *= shrink  # AdamW's decoupled decay (1 exactly otherwise)
         g = grad[i] + l2 * param[i] if l2 else grad[i]  # Adam's L2 decay
         exp_avg[i] = exp_avg[i] * beta1 + one_minus_beta1 * g
@@ -86,17 +86,17 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1, beta2, eps, 
         [shrink, l2, beta1, 1 - beta1, beta2, 1 - beta2, lr / bias_correction1, math.sqrt(bias_correction2), eps],
         param.dtype,
     )  # each rounded to the dtype, as the scalars were
-    run_kernel(
-        _adam_step, ADAM * param.size, param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1),
+    run_range(
+        _adam_step, ADAM * param.size, param.size, param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1),
         exp_avg_sq.reshape(-1), coefficients,
     )  # fmt: skip
 
 
-@threaded()
-def _rmsprop_step(param, grad, square_avg, grad_avg, buffer, coefficients):
+@range_kernel()
+def _rmsprop_step(start, stop, param, grad, square_avg, grad_avg, buffer, coefficients):
     # The reference's operations in its order, each rounded to the dtype: the same numbers.
     lr, alpha, one_minus_alpha, eps, weight_decay, momentum = coefficients[:6]
-    for i in numba.prange(param.size):
+    for i in range(start, stop):
         d = grad[i] + weight_decay * param[i] if weight_decay else grad[i]
         square_avg[i] = square_avg[i] * alpha + one_minus_alpha * d * d
         if grad_avg.size:
@@ -126,9 +126,9 @@ def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alph
     grad_avg = nothing if grad_avg is None else grad_avg.reshape(-1)
     buffer = nothing if momentum_buffer is None else momentum_buffer.reshape(-1)
     coefficients = np.array([lr, alpha, 1 - alpha, eps, weight_decay, momentum], param.dtype)
-    run_kernel(
-        _rmsprop_step, ADAM * param.size, param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1), grad_avg,
-        buffer, coefficients,
+    run_range(
+        _rmsprop_step, ADAM * param.size, param.size, param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
+        grad_avg, buffer, coefficients,
     )  # fmt: skip
 
 

@@ -16,10 +16,10 @@ from kernels.numba_cpu.common import (
     contiguous,
     exp,
     numba,
+    range_kernel,
     row_max,
-    run_kernel,
+    run_range,
     same_floats,
-    threaded,
     warms_up,
 )
 
@@ -57,11 +57,11 @@ def _along_rows(kernel, reference, x, axis, log=False):
     columns = _columns(x, axis)
     if columns is not None:
         y = np.empty_like(columns)
-        run_kernel(_softmax_columns, EXP * x.size, columns, y, log, twin=False)
+        run_range(_softmax_columns, EXP * x.size, _column_blocks(columns), columns, y, log)
         return y.reshape(x.shape)
     rows, moved_shape = _as_rows(x, axis)
     y = np.empty_like(rows)
-    run_kernel(kernel, EXP * rows.size, rows, y)
+    run_range(kernel, EXP * rows.size, rows.shape[0], rows, y)
     return _from_rows(y, moved_shape, axis)
 
 
@@ -73,11 +73,12 @@ def _along_rows_backward(kernel, reference, grad_y, y, axis, log=False):
     columns = _columns(y, axis)
     if columns is not None:
         grad_x = np.empty_like(columns)
-        run_kernel(_softmax_columns_backward, EXP * y.size, _columns(grad_y, axis), columns, grad_x, log, twin=False)
+        blocks = _column_blocks(columns)
+        run_range(_softmax_columns_backward, EXP * y.size, blocks, _columns(grad_y, axis), columns, grad_x, log)
         return grad_x.reshape(y.shape)
     (g, moved_shape), (rows, _) = _as_rows(grad_y, axis), _as_rows(y, axis)
     grad_x = np.empty_like(rows)
-    run_kernel(kernel, EXP * g.size, g, rows, grad_x)
+    run_range(kernel, EXP * g.size, g.shape[0], g, rows, grad_x)
     return _from_rows(grad_x, moved_shape, axis)
 
 
@@ -90,13 +91,18 @@ COLUMNS_FROM = 16
 COLUMN_BLOCK = 256
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _softmax_columns(x, y, log):
+def _column_blocks(columns) -> int:
+    """How many blocks of COLUMN_BLOCK columns an (outer, K, inner) array has: the column kernels' items."""
+    return columns.shape[0] * -(-columns.shape[2] // COLUMN_BLOCK)
+
+
+@range_kernel(fastmath=REORDER_SUMS)
+def _softmax_columns(start, stop, x, y, log):
     """y[o, :, p] = softmax of x[o, :, p] over the middle axis (log: log_softmax), the max subtracted first, as the
     rows' kernels. x, y: (outer, K, inner), C-contiguous; threads take blocks of columns."""
-    outer, k, inner = x.shape
+    k, inner = x.shape[1:]
     per = (inner + COLUMN_BLOCK - 1) // COLUMN_BLOCK
-    for b in numba.prange(outer * per):
+    for b in range(start, stop):
         o, start = b // per, b % per * COLUMN_BLOCK
         width = min(COLUMN_BLOCK, inner - start)
         top, total = x[o, 0, start : start + width].copy(), np.zeros(width, x.dtype)
@@ -119,13 +125,13 @@ def _softmax_columns(x, y, log):
                 out[p] = (row[p] - top[p]) - total[p] if log else out[p] * total[p]
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _softmax_columns_backward(grad_y, y, grad_x, log):
+@range_kernel(fastmath=REORDER_SUMS)
+def _softmax_columns_backward(start, stop, grad_y, y, grad_x, log):
     """dL/dx over the middle axis of (outer, K, inner) arrays, blocks of columns as _softmax_columns: softmax's
     y * (g - sum(g * y)), or (log) g - exp(y) * sum(g)."""
-    outer, k, inner = y.shape
+    k, inner = y.shape[1:]
     per = (inner + COLUMN_BLOCK - 1) // COLUMN_BLOCK
-    for b in numba.prange(outer * per):
+    for b in range(start, stop):
         o, start = b // per, b % per * COLUMN_BLOCK
         width = min(COLUMN_BLOCK, inner - start)
         total = np.zeros(width, y.dtype)
@@ -154,9 +160,9 @@ def _softmax_row(row, out):
     return top, total
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _softmax_forward(x, y):
-    for i in numba.prange(x.shape[0]):
+@range_kernel(fastmath=REORDER_SUMS)
+def _softmax_forward(start, stop, x, y):
+    for i in range(start, stop):
         _softmax_row(x[i], y[i])
 
 
@@ -165,9 +171,9 @@ def softmax_forward(x, axis):
     return _along_rows(_softmax_forward, numpy_ref.softmax_forward, x, axis)
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _softmax_backward(grad_y, y, grad_x):
-    for i in numba.prange(y.shape[0]):
+@range_kernel(fastmath=REORDER_SUMS)
+def _softmax_backward(start, stop, grad_y, y, grad_x):
+    for i in range(start, stop):
         g, p, out = grad_y[i], y[i], grad_x[i]
         dot = y.dtype.type(0)
         for j in range(p.size):
@@ -181,9 +187,9 @@ def softmax_backward(grad_y, y, axis):
     return _along_rows_backward(_softmax_backward, numpy_ref.softmax_backward, grad_y, y, axis)
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _log_softmax_forward(x, y):
-    for i in numba.prange(x.shape[0]):
+@range_kernel(fastmath=REORDER_SUMS)
+def _log_softmax_forward(start, stop, x, y):
+    for i in range(start, stop):
         row, out = x[i], y[i]
         top = row_max(row)
         total = x.dtype.type(0)
@@ -199,9 +205,9 @@ def log_softmax_forward(x, axis):
     return _along_rows(_log_softmax_forward, numpy_ref.log_softmax_forward, x, axis, log=True)
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _log_softmax_backward(grad_y, y, grad_x):
-    for i in numba.prange(y.shape[0]):
+@range_kernel(fastmath=REORDER_SUMS)
+def _log_softmax_backward(start, stop, grad_y, y, grad_x):
+    for i in range(start, stop):
         g, log_p, out = grad_y[i], y[i], grad_x[i]
         total = y.dtype.type(0)
         for j in range(g.size):
@@ -235,9 +241,9 @@ def _all_below(labels, classes):
     return True
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _cross_entropy_forward(logits, labels, loss, probs):
-    for i in numba.prange(logits.shape[0]):
+@range_kernel(fastmath=REORDER_SUMS)
+def _cross_entropy_forward(start, stop, logits, labels, loss, probs):
+    for i in range(start, stop):
         row = logits[i]
         top, total = _softmax_row(row, probs[i])
         loss[i] = math.log(total) - (row[labels[i]] - top)
@@ -254,13 +260,14 @@ def cross_entropy_forward(logits, labels):
     if not (usable and _labels_in_range(labels, *logits.shape)):
         return numpy_ref.cross_entropy_forward(logits, labels)
     loss, probs = np.empty(logits.shape[0], logits.dtype), np.empty(logits.shape, logits.dtype)
-    run_kernel(_cross_entropy_forward, EXP * logits.size, contiguous(logits), contiguous(labels, np.intp), loss, probs)
+    labels = contiguous(labels, np.intp)
+    run_range(_cross_entropy_forward, EXP * logits.size, len(loss), contiguous(logits), labels, loss, probs)
     return loss, probs
 
 
-@threaded()
-def _cross_entropy_backward(grad_loss, probs, labels, grad):
-    for i in numba.prange(probs.shape[0]):
+@range_kernel()
+def _cross_entropy_backward(start, stop, grad_loss, probs, labels, grad):
+    for i in range(start, stop):
         g, p, out = grad_loss[i], probs[i], grad[i]
         for j in range(p.size):
             out[j] = p[j] * g
@@ -275,7 +282,8 @@ def cross_entropy_backward(grad_loss, probs, labels):
     grad = np.empty(probs.shape, probs.dtype)
     # grad_loss is often a broadcast scalar (reduction="mean"): `contiguous` copies its N values.
     labels = contiguous(labels, np.intp)
-    run_kernel(_cross_entropy_backward, CHEAP * probs.size, contiguous(grad_loss), contiguous(probs), labels, grad)
+    args = contiguous(grad_loss), contiguous(probs), labels, grad
+    run_range(_cross_entropy_backward, CHEAP * probs.size, len(grad), *args)
     return grad
 
 
