@@ -17,7 +17,7 @@ import pytest
 from device import to_device, to_host
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from numba_marks import jit_compiles, numba_usable
+from numba_marks import compiled_for, jit_compiles, numba_usable
 
 import tinynet as tn
 from kernels import numpy_ref
@@ -313,7 +313,5 @@ def test_warmup_compiles_every_recurrent_kernel(dtype):
     float_type = numba.from_dtype(np.dtype(dtype))
     # Every layer's kernels are its per-step products (see test_kernels_gate_products.py).
     inner = [f"_{kind}_{way}_gemm" for kind in GATES for way in ("forward", "backward")]
-    uncompiled = [
-        name for name in inner if not any(sig[0].dtype == float_type for sig in getattr(recurrent, name).signatures)
-    ]
+    uncompiled = [name for name in inner if not compiled_for(getattr(recurrent, name), float_type)]
     assert uncompiled == [], f"warm-up left these uncompiled for {float_type}"

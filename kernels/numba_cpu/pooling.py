@@ -1,7 +1,5 @@
 """Max and average pooling over 2-D windows, forward and backward.
 
-Small inputs run the threaded kernels on one thread (run_kernel's ``twin=False``): no serial twins to compile.
-
 Each (sample, channel) plane is one parallel task, computed one output pixel at a time with its taps
 innermost; output sizes come from ``kernels.windows``.
 """
@@ -10,13 +8,13 @@ import math
 
 import numpy as np
 
-from kernels.numba_cpu.common import REORDER_SUMS, float32_and_float64_only, numba, run_kernel, threaded, warms_up
+from kernels.numba_cpu.common import REORDER_SUMS, float32_and_float64_only, range_kernel, run_range, warms_up
 from kernels.numba_cpu.conv import _index
 from kernels.windows import output_size
 
 
-@threaded()
-def _max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
+@range_kernel()
+def _max_pool2d_forward(start, stop, x, kh, kw, sh, sw, ph, pw, out, argmax):
     """Per (sample, channel) plane and output pixel: the maximum over the taps, and the tap the gradient goes to.
 
     As the reference (and PyTorch): the search starts at the window's first tap inside the image, with -inf, and
@@ -26,9 +24,9 @@ def _max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
     (Also measured, slower: a whole output row at a time, tap by tap, 2x; the window's rows and columns inside
     the image computed first instead of a check per tap, 1.2x.)
     """
-    n, c, h, w = x.shape
+    c, h, w = x.shape[1:]
     oh, ow = out.shape[2], out.shape[3]
-    for plane in numba.prange(n * c):
+    for plane in range(start, stop):
         image, best, arg = x[plane // c, plane % c], out[plane // c, plane % c], argmax[plane // c, plane % c]
         for oy in range(oh):
             for ox in range(ow):
@@ -48,16 +46,16 @@ def _max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
                 arg[oy, ox] = position
 
 
-@threaded()
-def _max_pool_2x2_forward(x, out, argmax):
+@range_kernel()
+def _max_pool_2x2_forward(start, stop, x, out, argmax):
     """_max_pool2d_forward for 2x2 windows, stride 2, no padding (nearly every CNN's pooling), taps written out:
     the loop over output pixels then has no inner loop and LLVM vectorizes it. Measured on (64, 32, 26, 26)
     float32, one thread: 0.49 ms against 2.4 ms for the general kernel, whose maximum of each window is a chain
     of dependent selects. The same choices: the first tap, then a strictly greater value or a NaN."""
-    n, c, h, w = x.shape
+    h, w = x.shape[2:]
     oh, ow = out.shape[2], out.shape[3]
     source, best, arg = x.reshape(-1), out.reshape(-1), argmax.reshape(-1)
-    for plane in numba.prange(n * c):
+    for plane in range(start, stop):
         for oy in range(oh):
             top, row = (plane * h + 2 * oy) * w, (plane * oh + oy) * ow
             for ox in range(ow):
@@ -71,16 +69,16 @@ def _max_pool_2x2_forward(x, out, argmax):
                 arg[_index(row + ox)] = position
 
 
-@threaded()
-def _max_pool2d_backward(grad, argmax, kh, kw, sh, sw, ph, pw, grad_x):
+@range_kernel()
+def _max_pool2d_backward(start, stop, grad, argmax, kh, kw, sh, sw, ph, pw, grad_x):
     """Each window's gradient onto its maximum (position argmax), planes in parallel; shared maxima add up.
     The tap's row and column come from small tables rather than a division per window (measured 1.5x faster)."""
-    n, c, oh, ow = grad.shape
+    c, oh, ow = grad.shape[1:]
     h, w = grad_x.shape[2], grad_x.shape[3]
     row_of, column_of = np.empty(kh * kw, np.int64), np.empty(kh * kw, np.int64)
     for tap in range(kh * kw):
         row_of[tap], column_of[tap] = tap // kw, tap % kw
-    for plane in numba.prange(n * c):
+    for plane in range(start, stop):
         g, arg, target = grad[plane // c, plane % c], argmax[plane // c, plane % c], grad_x[plane // c, plane % c]
         target[:] = 0
         for oy in range(oh):
@@ -91,16 +89,16 @@ def _max_pool2d_backward(grad, argmax, kh, kw, sh, sw, ph, pw, grad_x):
                     target[y, xx] += g[oy, ox]
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _avg_pool2d(x, kh, kw, sh, sw, ph, pw, out):
+@range_kernel(fastmath=REORDER_SUMS)
+def _avg_pool2d(start, stop, x, kh, kw, sh, sw, ph, pw, out):
     """Per (sample, channel) plane and output pixel: the sum of its taps inside the image (the padding adds 0),
     divided by KH*KW. Each window's rows inside the image are summed over their columns inside it, a contiguous run
     that LLVM vectorizes, and a window as wide as the image sums its rows as one run: adaptive_avg_pool2d to 1 x 1
     (a global average pool) of (32, 256, 16, 16) took 6x PyTorch's time with a bounds check per tap."""
-    n, c, h, w = x.shape
+    h, w = x.shape[2:]
     oh, ow = out.shape[2], out.shape[3]
     pixels, means = x.reshape(-1), out.reshape(-1)
-    for plane in numba.prange(n * c):
+    for plane in range(start, stop):
         start = plane * h * w
         for oy in range(oh):
             top, bottom = max(oy * sh - ph, 0), min(oy * sh - ph + kh, h)
@@ -117,15 +115,15 @@ def _avg_pool2d(x, kh, kw, sh, sw, ph, pw, out):
                 means[(plane * oh + oy) * ow + ox] = total / (kh * kw)
 
 
-@threaded()
-def _avg_pool_2x2(x, out):
+@range_kernel()
+def _avg_pool_2x2(start, stop, x, out):
     """_avg_pool2d for 2x2 windows, stride 2, no padding, its four taps written out in the general kernel's order:
     the loop over output pixels has no inner loop, which LLVM vectorizes. (64, 32, 28, 28) float32, 2 threads:
     0.16 ms against 1.4 ms for the general kernel, whose windows made loops of two (PyTorch: 1.4 ms)."""
-    n, c, h, w = x.shape
+    h, w = x.shape[2:]
     oh, ow = out.shape[2], out.shape[3]
     source, means, four = x.reshape(-1), out.reshape(-1), x.dtype.type(4)
-    for plane in numba.prange(n * c):
+    for plane in range(start, stop):
         for oy in range(oh):
             top, row = (plane * h + 2 * oy) * w, (plane * oh + oy) * ow
             for ox in range(ow):
@@ -136,14 +134,14 @@ def _avg_pool_2x2(x, out):
                 means[_index(row + ox)] = total / four
 
 
-@threaded()
-def _avg_pool_2x2_backward(grad, grad_x):
+@range_kernel()
+def _avg_pool_2x2_backward(start, stop, grad, grad_x):
     """_avg_pool2d_backward for _avg_pool_2x2's windows, which do not overlap: each pixel gets its window's share
     (a quarter of its gradient) once, and an odd last row or column, in no window, 0."""
-    n, c, oh, ow = grad.shape
+    oh, ow = grad.shape[2:]
     h, w = grad_x.shape[2], grad_x.shape[3]
     shares, pixels, four = grad.reshape(-1), grad_x.reshape(-1), grad.dtype.type(4)
-    for plane in numba.prange(n * c):
+    for plane in range(start, stop):
         for y in range(h):
             top, row = (plane * h + y) * w, (plane * oh + y // 2) * ow
             if y >= 2 * oh:
@@ -158,14 +156,14 @@ def _avg_pool_2x2_backward(grad, grad_x):
                 pixels[_index(e)] = 0
 
 
-@threaded()
-def _avg_pool2d_backward(grad, kh, kw, sh, sw, ph, pw, grad_x):
+@range_kernel()
+def _avg_pool2d_backward(start, stop, grad, kh, kw, sh, sw, ph, pw, grad_x):
     """Each window's gradient / (KH*KW) added onto each of its pixels inside the image, a contiguous run per window
     row (as the forward's); planes in parallel."""
-    n, c, oh, ow = grad.shape
+    oh, ow = grad.shape[2:]
     h, w = grad_x.shape[2], grad_x.shape[3]
     shares, pixels = grad.reshape(-1), grad_x.reshape(-1)
-    for plane in numba.prange(n * c):
+    for plane in range(start, stop):
         start = plane * h * w
         for e in range(start, start + h * w):
             pixels[_index(e)] = 0
@@ -179,6 +177,11 @@ def _avg_pool2d_backward(grad, kh, kw, sh, sw, ph, pw, grad_x):
                         pixels[_index(e)] += share
 
 
+def _planes(a) -> int:
+    """The kernels' items: the (sample, channel) planes of a (N, C, H, W) array."""
+    return a.shape[0] * a.shape[1]
+
+
 def _two_by_two(kernel_size, stride, padding) -> bool:
     return tuple(kernel_size) == tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
 
@@ -190,10 +193,10 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     shape = x.shape[:2] + output_size(x.shape[2:], kernel_size, stride, padding)
     out, argmax = np.empty(shape, x.dtype), np.empty(shape, np.int64)
     if _two_by_two(kernel_size, stride, padding):
-        run_kernel(_max_pool_2x2_forward, out.size, x, out, argmax, twin=False)
+        run_range(_max_pool_2x2_forward, out.size, _planes(x), x, out, argmax)
         return out, argmax
     work = out.size * math.prod(kernel_size)
-    run_kernel(_max_pool2d_forward, work, x, *kernel_size, *stride, *padding, out, argmax, twin=False)
+    run_range(_max_pool2d_forward, work, _planes(x), x, *kernel_size, *stride, *padding, out, argmax)
     return out, argmax
 
 
@@ -202,7 +205,7 @@ def max_pool2d_backward(grad, argmax, x_shape, kernel_size, stride, padding):
     grad, argmax = np.ascontiguousarray(grad), np.ascontiguousarray(argmax, dtype=np.int64)
     grad_x = np.empty(x_shape, grad.dtype)
     work = grad_x.size + grad.size
-    run_kernel(_max_pool2d_backward, work, grad, argmax, *kernel_size, *stride, *padding, grad_x, twin=False)
+    run_range(_max_pool2d_backward, work, _planes(grad), grad, argmax, *kernel_size, *stride, *padding, grad_x)
     return grad_x
 
 
@@ -211,9 +214,10 @@ def avg_pool2d_forward(x, kernel_size, stride, padding):
     x = np.ascontiguousarray(x)
     out = np.empty(x.shape[:2] + output_size(x.shape[2:], kernel_size, stride, padding), x.dtype)
     if _two_by_two(kernel_size, stride, padding):
-        run_kernel(_avg_pool_2x2, out.size, x, out, twin=False)
+        run_range(_avg_pool_2x2, out.size, _planes(x), x, out)
         return out
-    run_kernel(_avg_pool2d, out.size * math.prod(kernel_size), x, *kernel_size, *stride, *padding, out, twin=False)
+    work = out.size * math.prod(kernel_size)
+    run_range(_avg_pool2d, work, _planes(x), x, *kernel_size, *stride, *padding, out)
     return out
 
 
@@ -222,10 +226,10 @@ def avg_pool2d_backward(grad, x_shape, kernel_size, stride, padding):
     grad = np.ascontiguousarray(grad)
     grad_x = np.empty(x_shape, grad.dtype)
     if _two_by_two(kernel_size, stride, padding):
-        run_kernel(_avg_pool_2x2_backward, grad_x.size, grad, grad_x, twin=False)
+        run_range(_avg_pool_2x2_backward, grad_x.size, _planes(grad), grad, grad_x)
         return grad_x
     work = grad_x.size * math.prod(kernel_size)
-    run_kernel(_avg_pool2d_backward, work, grad, *kernel_size, *stride, *padding, grad_x, twin=False)
+    run_range(_avg_pool2d_backward, work, _planes(grad), grad, *kernel_size, *stride, *padding, grad_x)
     return grad_x
 
 

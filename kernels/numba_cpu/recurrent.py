@@ -11,10 +11,10 @@ from kernels.numba_cpu.common import (
     SPLIT_WORK,
     float32_and_float64_only,
     numba,
-    run_kernel,
+    range_kernel,
+    run_range,
     sigmoid,
     tanh,
-    threaded,
     warms_up,
 )
 from kernels.numba_cpu.dot import beats_blas
@@ -24,7 +24,7 @@ from kernels.numba_cpu.tile import gemm, transposed
 # Every layer's kernels make each step one matrix product over a block of the batch (h_{t-1} W_hh^T forward, the
 # gradient times W_hh backward) and one vectorized pass over the gate values around it: see the LSTM's below.
 # Gate math stays in the input dtype: ``one`` is 1 of that dtype (a bare 1 would promote float32 to float64).
-# Small problems (gradchecks, a few short sequences) run on one thread: see ``common.run_kernel``.
+# Small problems (gradchecks, a few short sequences) run on one thread: see ``common.run_range``.
 
 
 def _as(dtype, array, zeros_shape=None):
@@ -199,10 +199,10 @@ def _blocks(batch: int, work: int) -> int:
     return 1 if work < SPLIT_WORK else max(1, min(batch, numba.get_num_threads()))
 
 
-@threaded(fastmath=FUSED)
-def _lstm_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, c0, blocks, out, c_last, saved):
+@range_kernel(fastmath=FUSED)
+def _lstm_forward_gemm(start, stop, gi, w_hh, w_hh_rows, b_hh, h0, c0, blocks, out, c_last, saved):
     length, batch, size = out.shape
-    for k in numba.prange(blocks):
+    for k in range(start, stop):
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         c, a = c0[lo:hi].copy(), np.empty((hi - lo, 4 * size), out.dtype)
         for t in range(length):
@@ -222,11 +222,13 @@ def _lstm_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, c0, blocks, out, c_last, s
                 c_last[lo + r, j] = c[r, j]
 
 
-@threaded(fastmath=FUSED)
-def _lstm_backward_gemm(grad_out, grad_h_last, grad_c_last, w_hh_t, w_hh, c0, saved, blocks, grad_gi, grad_h0, grad_c0):
+@range_kernel(fastmath=FUSED)
+def _lstm_backward_gemm(
+    start, stop, grad_out, grad_h_last, grad_c_last, w_hh_t, w_hh, c0, saved, blocks, grad_gi, grad_h0, grad_c0
+):
     length, batch, size = grad_out.shape
     one = saved.dtype.type(1)
-    for k in numba.prange(blocks):
+    for k in range(start, stop):
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         dh, dc = grad_h_last[lo:hi].copy(), grad_c_last[lo:hi].copy()
         for t in range(length - 1, -1, -1):
@@ -273,11 +275,11 @@ def lstm_sequence_forward(gi, w_hh, b_hh, h0, c0):
     saved = np.empty((length, batch, 5 * size), dtype)
     work = _work(out, w_hh)
     _ready(dtype)
-    run_kernel(
-        _lstm_forward_gemm, work,
+    blocks = _blocks(batch, work)
+    run_range(
+        _lstm_forward_gemm, work, blocks,
         _as(dtype, gi), _as(dtype, w_hh), _rows_for_tiles(dtype, w_hh), _as(dtype, b_hh, 4 * size),
-        _as(dtype, h0, (batch, size)), _as(dtype, c0, (batch, size)), _blocks(batch, work), out, c_last, saved,
-        twin=False,
+        _as(dtype, h0, (batch, size)), _as(dtype, c0, (batch, size)), blocks, out, c_last, saved,
     )  # fmt: skip
     return out, c_last, saved
 
@@ -289,11 +291,12 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
     grad_h0, grad_c0 = np.empty((batch, size), dtype), np.empty((batch, size), dtype)
     work = _work(out, w_hh)
     _ready(dtype)
-    run_kernel(
-        _lstm_backward_gemm, work,
+    blocks = _blocks(batch, work)
+    run_range(
+        _lstm_backward_gemm, work, blocks,
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, grad_cT, (batch, size)),
         transposed(w_hh, dtype), _rows_for_tiles(dtype, w_hh.T), _as(dtype, c0, (batch, size)), _as(dtype, saved),
-        _blocks(batch, work), grad_gi, grad_h0, grad_c0, twin=False,
+        blocks, grad_gi, grad_h0, grad_c0,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0, grad_c0
 
@@ -305,10 +308,10 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
 # 0.27x; (40, 100, 6), the bench's MNIST-1D GRU, 1.13x (its bench step as fast, in alternation); (20, 4, 5) 1.07x.
 
 
-@threaded(fastmath=FUSED)
-def _gru_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, blocks, out, saved):
+@range_kernel(fastmath=FUSED)
+def _gru_forward_gemm(start, stop, gi, w_hh, w_hh_rows, b_hh, h0, blocks, out, saved):
     length, batch, size = out.shape
-    for k in numba.prange(blocks):
+    for k in range(start, stop):
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         gh = np.empty((hi - lo, 3 * size), out.dtype)
         for t in range(length):
@@ -325,11 +328,13 @@ def _gru_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, blocks, out, saved):
                     st[j], st[size + j], st[2 * size + j], st[3 * size + j] = reset, update, candidate, gh_n
 
 
-@threaded(fastmath=FUSED)
-def _gru_backward_gemm(grad_out, grad_h_last, w_hh_t, w_hh, h0, out, saved, blocks, grad_gi, grad_gh, grad_h0):
+@range_kernel(fastmath=FUSED)
+def _gru_backward_gemm(
+    start, stop, grad_out, grad_h_last, w_hh_t, w_hh, h0, out, saved, blocks, grad_gi, grad_gh, grad_h0
+):
     length, batch, size = out.shape
     one = out.dtype.type(1)
-    for k in numba.prange(blocks):
+    for k in range(start, stop):
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         dh, carried = grad_h_last[lo:hi].copy(), np.empty((hi - lo, size), out.dtype)
         for t in range(length - 1, -1, -1):
@@ -360,10 +365,11 @@ def gru_sequence_forward(gi, w_hh, b_hh, h0):
     out, saved = np.empty((length, batch, size), dtype), np.empty((length, batch, 4 * size), dtype)
     work = _work(out, w_hh)
     _ready(dtype)
-    run_kernel(
-        _gru_forward_gemm, work,
+    blocks = _blocks(batch, work)
+    run_range(
+        _gru_forward_gemm, work, blocks,
         _as(dtype, gi), _as(dtype, w_hh), _rows_for_tiles(dtype, w_hh), _as(dtype, b_hh, 3 * size),
-        _as(dtype, h0, (batch, size)), _blocks(batch, work), out, saved, twin=False,
+        _as(dtype, h0, (batch, size)), blocks, out, saved,
     )  # fmt: skip
     return out, saved
 
@@ -375,11 +381,12 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
     grad_gh, grad_h0 = np.empty_like(grad_gi), np.empty((batch, size), dtype)
     work = _work(out, w_hh)
     _ready(dtype)
-    run_kernel(
-        _gru_backward_gemm, work,
+    blocks = _blocks(batch, work)
+    run_range(
+        _gru_backward_gemm, work, blocks,
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), transposed(w_hh, dtype),
         _rows_for_tiles(dtype, w_hh.T), _as(dtype, h0, (batch, size)), _as(dtype, out), _as(dtype, saved),
-        _blocks(batch, work), grad_gi, grad_gh, grad_h0, twin=False,
+        blocks, grad_gi, grad_gh, grad_h0,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gh, _as(dtype, out), h0, b_hh), grad_h0
 
@@ -389,11 +396,11 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
 # own BLAS threads against numba's pinned ones: an RNN classifier's step at H = 128 took 0.9-10x PyTorch's.
 
 
-@threaded(fastmath=FUSED)
-def _rnn_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, relu, blocks, out):
+@range_kernel(fastmath=FUSED)
+def _rnn_forward_gemm(start, stop, gi, w_hh, w_hh_rows, b_hh, h0, relu, blocks, out):
     length, batch, size = out.shape
     zero = out.dtype.type(0)
-    for k in numba.prange(blocks):
+    for k in range(start, stop):
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         pre = np.empty((hi - lo, size), out.dtype)
         for t in range(length):
@@ -405,11 +412,11 @@ def _rnn_forward_gemm(gi, w_hh, w_hh_rows, b_hh, h0, relu, blocks, out):
                     ht[j] = (a if a > zero else zero) if relu else tanh(a)
 
 
-@threaded(fastmath=FUSED)
-def _rnn_backward_gemm(grad_out, grad_h_last, w_hh_t, w_hh, out, relu, blocks, grad_gi, grad_h0):
+@range_kernel(fastmath=FUSED)
+def _rnn_backward_gemm(start, stop, grad_out, grad_h_last, w_hh_t, w_hh, out, relu, blocks, grad_gi, grad_h0):
     length, batch, size = out.shape
     zero, one = out.dtype.type(0), out.dtype.type(1)
-    for k in numba.prange(blocks):
+    for k in range(start, stop):
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         dh = grad_h_last[lo:hi].copy()
         for t in range(length - 1, -1, -1):
@@ -430,10 +437,11 @@ def rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity):
     out = np.empty((length, batch, size), dtype)
     work = _work(out, w_hh)
     _ready(dtype)
-    run_kernel(
-        _rnn_forward_gemm, work,
+    blocks = _blocks(batch, work)
+    run_range(
+        _rnn_forward_gemm, work, blocks,
         _as(dtype, gi), _as(dtype, w_hh), _rows_for_tiles(dtype, w_hh), _as(dtype, b_hh, size),
-        _as(dtype, h0, (batch, size)), nonlinearity == "relu", _blocks(batch, work), out, twin=False,
+        _as(dtype, h0, (batch, size)), nonlinearity == "relu", blocks, out,
     )  # fmt: skip
     return out
 
@@ -444,11 +452,12 @@ def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlineari
     grad_gi, grad_h0 = np.empty((length, batch, size), dtype), np.empty((batch, size), dtype)
     work = _work(out, w_hh)
     _ready(dtype)
-    run_kernel(
-        _rnn_backward_gemm, work,
+    blocks = _blocks(batch, work)
+    run_range(
+        _rnn_backward_gemm, work, blocks,
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), transposed(w_hh, dtype),
-        _rows_for_tiles(dtype, w_hh.T), _as(dtype, out), nonlinearity == "relu", _blocks(batch, work), grad_gi,
-        grad_h0, twin=False,
+        _rows_for_tiles(dtype, w_hh.T), _as(dtype, out), nonlinearity == "relu", blocks, grad_gi,
+        grad_h0,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0
 
