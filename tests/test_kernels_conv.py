@@ -15,7 +15,7 @@ import pytest
 from device import to_device, to_host
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from numba_marks import jit_compiles, numba_usable
+from numba_marks import compiled_for, jit_compiles, numba_usable
 
 from kernels import numpy_ref
 from tinynet import backend
@@ -163,15 +163,8 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
     from kernels.numba_cpu import linalg
 
     monkeypatch.setattr(linalg, "beats_blas", lambda dtype: by_tiles)
-    ran, real = [], linalg.with_one_blas_thread
-
-    def recording(kernel, *args, **options):
-        ran.append(kernel)
-        return real(kernel, *args, **options)
-
-    monkeypatch.setattr(linalg, "with_one_blas_thread", recording)
-    run = linalg.run_kernel
-    monkeypatch.setattr(linalg, "run_kernel", lambda kernel, *a, **kw: ran.append(kernel) or run(kernel, *a, **kw))
+    ran, run = [], linalg.run_range
+    monkeypatch.setattr(linalg, "run_range", lambda kernel, *args: ran.append(kernel) or run(kernel, *args))
     previous = backend.get_backend()
     backend.set_backend("numba")
     try:
@@ -223,14 +216,14 @@ def test_numba_weight_gradient_of_a_wide_layer_splits_its_sum_over_blas_calls(mo
 
     monkeypatch.setattr(linalg, "beats_blas", lambda dtype: True)
     ways = []
-    real = linalg.with_one_blas_thread
+    real = linalg.run_range
 
-    def recording(kernel, *args, **options):
+    def recording(kernel, *args):
         if kernel is linalg._matmul_transposed:
             ways.append("tiles" if args[-1] else "blas")
-        return real(kernel, *args, **options)
+        return real(kernel, *args)
 
-    monkeypatch.setattr(linalg, "with_one_blas_thread", recording)
+    monkeypatch.setattr(linalg, "run_range", recording)
     previous = backend.get_backend()
     backend.set_backend("numba")
     try:
@@ -249,8 +242,8 @@ def test_numba_weight_gradient_of_a_wide_layer_splits_its_sum_over_blas_calls(mo
 @jit_compiles
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_warmup_compiles_every_product_kernel(dtype):
-    """tinynet warmup promises that no later call compiles: the product kernels (threaded, and the serial twins for
-    small products) and, where tiles replace the BLAS, the copy of a weight into rows."""
+    """tinynet warmup promises that no later call compiles: the product kernels and, where tiles replace the BLAS,
+    the copy of a weight into rows."""
     import numba
 
     from kernels.numba_cpu import common, linalg, tile
@@ -265,12 +258,11 @@ def test_warmup_compiles_every_product_kernel(dtype):
         linalg._matmul_columns,
         linalg._matmul_transposed_columns,
     )
-    rows_split = (*small_batch, *(kernel.serial for kernel in small_batch))
-    by_tiles = (tile.as_columns, *rows_split) if linalg.beats_blas(np.dtype(dtype)) else ()
+    by_tiles = (tile.as_columns, *small_batch) if linalg.beats_blas(np.dtype(dtype)) else ()
     products = (linalg._matmul_rows, linalg._matmul_transposed, linalg._batched_matmul)
     products += (linalg._add_up,) if numba.get_num_threads() > 1 else ()  # a split sum's partial products
-    for kernel in (*products, linalg._matmul_rows.serial, linalg._matmul_transposed.serial, *by_tiles):
-        assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel
+    for kernel in (*products, *by_tiles):
+        assert compiled_for(kernel, float_type), kernel
 
 
 # --- convolution ----------------------------------------------------------------------------

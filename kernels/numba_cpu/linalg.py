@@ -7,13 +7,14 @@ from kernels import numpy_ref
 from kernels.numba_cpu.common import (
     CHEAP,
     FLOATS,
+    LONG_WORK,
     SPLIT_WORK,
+    limit_blas_threads,
     numba,
-    run_kernel,
+    range_kernel,
+    run_range,
     same_floats,
-    threaded,
     warms_up,
-    with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import LONG_SUM, beats_blas
 from kernels.numba_cpu.tile import (
@@ -29,8 +30,8 @@ from kernels.numba_cpu.tile import (
 )
 
 
-@threaded()
-def _batched_matmul(a, b, out, by_tiles, a_transposed, b_transposed, blocks):
+@range_kernel()
+def _batched_matmul(start, stop, a, b, out, by_tiles, a_transposed, b_transposed, blocks):
     """out[i] = A_i @ B_i, matrices in parallel, by tiles or one BLAS call each. A_i is a[i], or a[i]^T where
     a_transposed, read where it lies (tiles and the BLAS take a left operand of any strides); B_i is b[i], or b[i]^T
     where b_transposed (by tiles on b[i] transposed into the thread's scratch, in its cache). a, b: C-contiguous
@@ -38,7 +39,7 @@ def _batched_matmul(a, b, out, by_tiles, a_transposed, b_transposed, blocks):
     copied first: 85 us of the 240 that (64, 64, 64) @ (64, 64, 64)^T took, 2.5x the forward.) blocks: how many
     runs of matrices the threads take, one each."""
     count = out.shape[0]
-    for t in numba.prange(blocks):
+    for t in range(start, stop):
         scratch = np.empty(b.shape[1] * b.shape[2] if b_transposed else 0, b.dtype)
         for i in range(t * count // blocks, (t + 1) * count // blocks):
             left = a[i].T if a_transposed else a[i]
@@ -46,10 +47,9 @@ def _batched_matmul(a, b, out, by_tiles, a_transposed, b_transposed, blocks):
                 times_transposed(left, b[i], out[i], scratch, by_tiles, False)
             else:
                 dot(left, b[i], out[i], by_tiles)
-    return out
 
 
-# run_kernel counts work in nanoseconds on one thread; BLAS does about 50 float32 multiply-adds per nanosecond
+# run_range counts work in nanoseconds on one thread; BLAS does about 50 float32 multiply-adds per nanosecond
 # on one core (100 GFLOP/s), so products under about 2.5 million multiply-adds run on one thread.
 BLAS_MACS_PER_NS = 50
 # Products under this many multiply-adds go to NumPy (and a linear layer's to the reference): a kernel's launch and
@@ -57,52 +57,48 @@ BLAS_MACS_PER_NS = 50
 TINY_MACS = 100_000
 
 
-@threaded()
-def _matmul_rows(a, b, bias, out, blocks, by_tiles):
+@range_kernel()
+def _matmul_rows(start, stop, a, b, bias, out, blocks, by_tiles):
     """out = a @ b + bias, a block of rows per thread, by tiles or one BLAS call each. a: (n, k) C-contiguous,
     b: (k, m) (C-contiguous for tiles), bias: (m,) or (0,), out: (n, m)."""
     n = a.shape[0]
-    for t in numba.prange(blocks):
-        start, stop = t * n // blocks, (t + 1) * n // blocks
-        dot_plus_bias(a[start:stop], b, bias, out[start:stop], by_tiles)
-    return out
+    for t in range(start, stop):
+        first, last = t * n // blocks, (t + 1) * n // blocks
+        dot_plus_bias(a[first:last], b, bias, out[first:last], by_tiles)
 
 
-@threaded()
-def _matmul_rows_nt(a, weight, bias, out, blocks):
+@range_kernel()
+def _matmul_rows_nt(start, stop, a, weight, bias, out, blocks):
     """out = a @ weight^T + bias by dot.dot_nt, a block of rows per thread: a linear layer's forward read where its
     weight lies, for long sums. a: (n, k), weight: (m, k), out: (n, m), C-contiguous; bias: (m,) or (0,)."""
     n = a.shape[0]
-    for t in numba.prange(blocks):
-        start, stop = t * n // blocks, (t + 1) * n // blocks
-        out[start:stop] = 0
-        add_dot_nt(a[start:stop], weight, out[start:stop])
-        add_bias(out[start:stop], bias)
-    return out
+    for t in range(start, stop):
+        first, last = t * n // blocks, (t + 1) * n // blocks
+        out[first:last] = 0
+        add_dot_nt(a[first:last], weight, out[first:last])
+        add_bias(out[first:last], bias)
 
 
-@threaded()
-def _matmul_columns_nt(a, weight, bias, out, blocks):
+@range_kernel()
+def _matmul_columns_nt(start, stop, a, weight, bias, out, blocks):
     """out = a @ weight^T + bias by tiles, a block of out's columns per thread, each transposing its own block of
     weight's rows first (tile.as_columns). a: (n, k), weight: (m, k), C-contiguous; bias: (m,) or (0,); out: (n, m)."""
     m, k = weight.shape
-    for t in numba.prange(blocks):
-        start, stop = _column_block(t, blocks, m), _column_block(t + 1, blocks, m)
-        columns = np.empty((k, stop - start), a.dtype)
-        as_columns(weight, start, stop, columns)
-        gemm(a, columns, out[:, start:stop], False, bias[min(start, bias.size) : min(stop, bias.size)])
-    return out
+    for t in range(start, stop):
+        first, last = _column_block(t, blocks, m), _column_block(t + 1, blocks, m)
+        columns = np.empty((k, last - first), a.dtype)
+        as_columns(weight, first, last, columns)
+        gemm(a, columns, out[:, first:last], False, bias[min(first, bias.size) : min(last, bias.size)])
 
 
-@threaded()
-def _matmul_columns(a, b, bias, out, blocks):
+@range_kernel()
+def _matmul_columns(start, stop, a, b, bias, out, blocks):
     """out = a @ b + bias by tiles, a block of out's columns per thread, each reading its columns of b where they lie
     (see SHORT_ROWS). a: (n, k), b: (k, m), C-contiguous; bias: (m,) or (0,); out: (n, m)."""
     m = b.shape[1]
-    for t in numba.prange(blocks):
-        start, stop = _column_block(t, blocks, m), _column_block(t + 1, blocks, m)
-        gemm(a, b[:, start:stop], out[:, start:stop], False, bias[min(start, bias.size) : min(stop, bias.size)])
-    return out
+    for t in range(start, stop):
+        first, last = _column_block(t, blocks, m), _column_block(t + 1, blocks, m)
+        gemm(a, b[:, first:last], out[:, first:last], False, bias[min(first, bias.size) : min(last, bias.size)])
 
 
 @numba.njit(cache=True, inline="always")
@@ -111,48 +107,45 @@ def _column_block(t, blocks, m):
     return m if t == blocks else t * m // blocks // WIDTH * WIDTH
 
 
-@threaded()
-def _matmul_transposed(x, b, partial, sums, blocks, by_tiles):
+@range_kernel()
+def _matmul_transposed(start, stop, x, b, partial, sums, blocks, by_tiles):
     """partial[t] = x[rows]^T @ b[rows] for block t of the k rows; x^T @ b = partial.sum(0) (a weight gradient:
     the sum over the batch). Where sums has rows, also sums[t] = x[rows] summed over the rows (a bias gradient).
     x: (k, n) and b: (k, m) C-contiguous, partial: (blocks, n, m), sums: (blocks, n) or (0, n)."""
     k = x.shape[0]
-    for t in numba.prange(blocks):
-        start, stop = t * k // blocks, (t + 1) * k // blocks
-        dot(x[start:stop].T, b[start:stop], partial[t], by_tiles)
-        _sum_rows(x, start, stop, sums, t)
-    return partial
+    for t in range(start, stop):
+        first, last = t * k // blocks, (t + 1) * k // blocks
+        dot(x[first:last].T, b[first:last], partial[t], by_tiles)
+        _sum_rows(x, first, last, sums, t)
 
 
-@threaded()
-def _matmul_transposed_rows(x, b, out, sums, blocks):
+@range_kernel()
+def _matmul_transposed_rows(start, stop, x, b, out, sums, blocks):
     """out = x^T @ b by tiles, a block of out's rows per thread, each summing over all k rows: no partial sums to
     add up after. Where sums has a row, also sums[0] = x summed over its rows. x: (k, n) and b: (k, m)
     C-contiguous, out: (n, m), sums: (1, n) or (0, n)."""
     n = x.shape[1]
-    for t in numba.prange(blocks):
-        start, stop = t * n // blocks, (t + 1) * n // blocks
-        gemm(x[:, start:stop].T, b, out[start:stop])
+    for t in range(start, stop):
+        first, last = t * n // blocks, (t + 1) * n // blocks
+        gemm(x[:, first:last].T, b, out[first:last])
         if sums.shape[0]:
-            sums[0, start:stop] = 0
+            sums[0, first:last] = 0
             for r in range(x.shape[0]):
-                for j in range(start, stop):
+                for j in range(first, last):
                     sums[0, j] += x[r, j]
-    return out
 
 
-@threaded()
-def _matmul_transposed_columns(x, b, out, sums, blocks):
+@range_kernel()
+def _matmul_transposed_columns(start, stop, x, b, out, sums, blocks):
     """out = x^T @ b by tiles, a block of out's columns per thread, each summing over all k rows (_transposed_times);
     where sums has a row, also sums[0] = x summed over its rows (by the first block's thread). x: (k, n) and b: (k, m)
     C-contiguous, out: (n, m), sums: (1, n) or (0, n)."""
     m = b.shape[1]
-    for t in numba.prange(blocks):
-        start, stop = _column_block(t, blocks, m), _column_block(t + 1, blocks, m)
-        gemm(x.T, b[:, start:stop], out[:, start:stop])
+    for t in range(start, stop):
+        first, last = _column_block(t, blocks, m), _column_block(t + 1, blocks, m)
+        gemm(x.T, b[:, first:last], out[:, first:last])
         if t == 0:
             _sum_rows(x, 0, x.shape[0], sums, 0)
-    return out
 
 
 @numba.njit(cache=True, inline="always")
@@ -171,15 +164,18 @@ def _rows_times(rows, b, bias):
     (n, k), m = rows.shape, b.shape[1]
     out = np.empty((n, m), rows.dtype)
     blocks, work, by_tiles = min(numba.get_num_threads(), n), rows.size * m // BLAS_MACS_PER_NS, beats_blas(b.dtype)
+    limit_blas_threads()
     if by_tiles and not b.flags.c_contiguous and _by_columns(n, k, m, blocks):  # see COLUMNS_PER_THREAD
-        return with_one_blas_thread(_matmul_columns_nt, rows, b.T, bias, out, blocks, work=work)
-    if by_tiles and not b.flags.c_contiguous and k >= LONG_SUM and n <= SMALL_BATCH:  # see SMALL_BATCH
-        return with_one_blas_thread(_matmul_rows_nt, rows, b.T, bias, out, blocks, work=work)
-    if by_tiles and b.flags.c_contiguous and n < SHORT_ROWS * blocks and m >= COLUMNS_PER_THREAD * blocks:
-        return with_one_blas_thread(_matmul_columns, rows, b, bias, out, blocks, work=work)  # see SHORT_ROWS
-    if by_tiles and not b.flags.c_contiguous:  # a linear layer's weight^T: tiles read b by rows
-        b = transposed(b.T)
-    return with_one_blas_thread(_matmul_rows, rows, b, bias, out, blocks, by_tiles, work=work)
+        run_range(_matmul_columns_nt, work, blocks, rows, b.T, bias, out, blocks)
+    elif by_tiles and not b.flags.c_contiguous and k >= LONG_SUM and n <= SMALL_BATCH:  # see SMALL_BATCH
+        run_range(_matmul_rows_nt, work, blocks, rows, b.T, bias, out, blocks)
+    elif by_tiles and b.flags.c_contiguous and n < SHORT_ROWS * blocks and m >= COLUMNS_PER_THREAD * blocks:
+        run_range(_matmul_columns, work, blocks, rows, b, bias, out, blocks)  # see SHORT_ROWS
+    else:
+        if by_tiles and not b.flags.c_contiguous:  # a linear layer's weight^T: tiles read b by rows
+            b = transposed(b.T)
+        run_range(_matmul_rows, work, blocks, rows, b, bias, out, blocks, by_tiles)
+    return out
 
 
 # A small batch's linear layer (up to SMALL_BATCH rows), by tiles, two ways that copy nothing:
@@ -248,24 +244,25 @@ def _transposed_times(x, b, sums: bool):
         whole_sums, blocks = _matmul_transposed_rows, threads
     elif beats_blas(x.dtype) and n < ROWS_PER_BLOCK * threads and m >= COLUMNS_PER_THREAD * blocks:
         whole_sums = _matmul_transposed_columns  # a narrow x: see above
+    limit_blas_threads()
     if whole_sums is not None:
         out, row_sums = np.empty((n, m), x.dtype), np.empty((1 if sums else 0, n), x.dtype)
-        with_one_blas_thread(whole_sums, x, b, out, row_sums, blocks, work=work)
+        run_range(whole_sums, work, blocks, x, b, out, row_sums, blocks)
         return out, (row_sums[0] if sums else None)
     partial = np.empty((blocks, n, m), x.dtype)
     partial_sums = np.empty((blocks if sums else 0, n), x.dtype)
     args = (x, b, partial, partial_sums, blocks, beats_blas(x.dtype) and n < WIDE_TRANSPOSED)
-    product = with_one_blas_thread(_matmul_transposed, *args, work=work)
+    run_range(_matmul_transposed, work, blocks, *args)
     if blocks == 1:
-        return product[0], (partial_sums[0] if sums else None)
-    return _added_up(product), (partial_sums.sum(axis=0) if sums else None)
+        return partial[0], (partial_sums[0] if sums else None)
+    return _added_up(partial), (partial_sums.sum(axis=0) if sums else None)
 
 
-@threaded()
-def _add_up(partial, out):
+@range_kernel()
+def _add_up(start, stop, partial, out):
     """out = partial.sum(0), each thread a block of out's rows, the blocks added in order as NumPy's sum does.
     partial: (blocks, n, m), out: (n, m)."""
-    for i in numba.prange(out.shape[0]):
+    for i in range(start, stop):
         row = out[i]
         row[:] = partial[0, i]
         for t in range(1, partial.shape[0]):
@@ -282,7 +279,7 @@ def _added_up(partial):
     if partial[0].size < SPLIT_WORK:
         return partial.sum(axis=0)
     out = np.empty(partial.shape[1:], partial.dtype)
-    run_kernel(_add_up, CHEAP * partial.size, partial, out, twin=False)  # (never below SPLIT_WORK: no twin)
+    run_range(_add_up, CHEAP * partial.size, len(out), partial, out)
     return out
 
 
@@ -322,7 +319,8 @@ def matmul(a, b):
         out = np.empty((a3.shape[0], a.shape[-2], b.shape[-1]), a.dtype)
         blocks = min(out.shape[0], numba.get_num_threads())
         args = (a3, b3, out, beats_blas(a.dtype), a_transposed, b_transposed, blocks)
-        with_one_blas_thread(_batched_matmul, *args)
+        limit_blas_threads()
+        run_range(_batched_matmul, LONG_WORK, blocks, *args)  # (always on the threads, as before)
         return out.reshape(*a.shape[:-1], b.shape[-1])
     return np.matmul(a, b)
 
