@@ -646,8 +646,8 @@ def test_winograd_weight_transforms_are_adjoint():
 @jit_compiles
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_warmup_compiles_every_convolution_kernel(dtype):
-    """tinynet warmup promises that no later call compiles: the pass over lanes (threaded, and its serial twin for
-    small convolutions)."""
+    """tinynet warmup promises that no later call compiles: the pass over lanes, and the in-place and Winograd
+    kernels where tiles replace the BLAS."""
     import numba
 
     from kernels.numba_cpu import common, conv
@@ -657,8 +657,8 @@ def test_warmup_compiles_every_convolution_kernel(dtype):
     float_type = numba.from_dtype(np.dtype(dtype))
     tiles = conv.beats_blas(np.dtype(dtype))
     in_place = (conv._in_place_batch, conv.winograd.winograd_batch) if tiles else ()
-    for kernel in (conv._convolve_batch, conv._convolve_batch.serial, *in_place):
-        assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel
+    for kernel in (conv._convolve_batch, *in_place):
+        assert compiled_for(kernel, float_type), kernel
     # The per-thread bodies, compiled once as C functions that the kernels call by name (by_name).
     assert conv._SAMPLES[float_type].compiled is not None
     assert (conv._IN_PLACE.compiled is not None and conv.winograd.WINOGRAD.compiled is not None) or not tiles
@@ -676,17 +676,17 @@ def test_warmup_compiles_every_pooling_kernel(dtype):
     assert pooling.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     pooling.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    kernels = [value for name, value in vars(pooling).items() if name.startswith("_") and hasattr(value, "serial")]
+    kernels = [value for name, value in vars(pooling).items() if name.startswith("_") and hasattr(value, "body")]
     assert len(kernels) == 7, [kernel.py_func.__name__ for kernel in kernels]  # every threaded kernel, found
     for kernel in kernels:
-        assert any(signature[0].dtype == float_type for signature in kernel.signatures), kernel.py_func.__name__
+        assert compiled_for(kernel, float_type), kernel.py_func.__name__
 
 
 @numba_usable
 @jit_compiles
 def test_threaded_convolution_kernels_call_their_body_by_name():
     """The threaded kernels compile a call to their C function, not the body again (most of conv's compile time
-    saved): compiled afresh (the cached code cannot be inspected), a kernel's code names its C function and holds
+    saved): compiled afresh (the cached code cannot be inspected), a kernel's body names its C function and holds
     none of the body's products."""
     from kernels.numba_cpu import conv
     from kernels.numba_cpu.common import numba
@@ -698,9 +698,10 @@ def test_threaded_convolution_kernels_call_their_body_by_name():
             (conv._in_place_batch, conv._IN_PLACE.name),
             (conv.winograd.winograd_batch, conv.winograd.WINOGRAD.name),
         ]
-    for kernel, name in kernels:
-        signature = next(s for s in kernel.signatures if s[0].dtype == numba.float32)
-        fresh = numba.njit(parallel=True)(kernel.py_func)
+    for kernel, name in kernels:  # range kernels: (threaded, count, *arrays); the body takes (start, stop, *arrays)
+        signature = next(s for s in kernel.signatures if s[2].dtype == numba.float32)
+        signature = (numba.intp, numba.intp, *signature[2:])
+        fresh = numba.njit(kernel.body)
         fresh.compile(signature)
         code = fresh.inspect_llvm(signature)
         assert name in code

@@ -1,12 +1,13 @@
 """What every family of numba kernels shares: numba itself, threads or not, warm-up, and scalar math.
 
 - ``numba``, imported here once, so that a missing numba says how to fix it: family modules take it from here.
-- ``threaded`` compiles a kernel twice, with threads and without; ``run_kernel`` picks one by the work.
+- ``range_kernel`` (ranges.py) compiles a kernel written as a range of work once, for threads and one thread alike;
+  ``run_range`` runs it on the threads or on the caller, by the work.
 - ``warms_up`` registers what ``warmup()`` runs to compile every kernel up front.
 - ``same_floats``, ``contiguous``, ``flat``: which arguments the kernels compile for, and getting them there.
 - ``exp``, ``expm1``, ``exp_sum`` (vectorizable), ``sigmoid``, ``tanh`` and ``erfc``: scalar math for loops inside
   kernels.
-- ``with_one_blas_thread``: for kernels that call BLAS from numba's threads.
+- ``limit_blas_threads``: for kernels that call BLAS from numba's threads.
 - ``add_row_sums``: a bias's gradient summed in float64 vectors (conv.py's and winograd.py's kernels).
 - Threaded kernels run through ``placement.run_threaded``: each worker on a core of its own.
 - At import: numba's idle threads spin briefly, then sleep, freed memory is kept for the next arrays
@@ -18,11 +19,9 @@ of this package's files (cache_lock.stamp_with_package_sources), so that the ker
 """
 
 import ctypes
-import functools
 import math
 import os
 import sys
-import types
 from collections.abc import Callable
 
 import numpy as np
@@ -91,7 +90,6 @@ _keep_freed_memory()
 
 # Functions that call kernels on tiny inputs of a given dtype, so warmup() can compile them all.
 WARMUPS: list[Callable[[np.dtype], None]] = []
-_warming = False  # set while one runs: run_kernel then compiles the threaded and the serial kernels alike
 
 
 def float32_and_float64_only(*kernels: Callable) -> None:
@@ -102,47 +100,13 @@ def float32_and_float64_only(*kernels: Callable) -> None:
 
 
 def warms_up(function: Callable[[np.dtype], None]) -> Callable[[np.dtype], None]:
-    """Register ``function(dtype)``, which calls some kernels on tiny inputs, with warmup(). While it runs,
-    `run_kernel` compiles each kernel's threaded version too, not only the serial one tiny inputs get."""
-
-    @functools.wraps(function)
-    def warm(dtype: np.dtype) -> None:
-        global _warming
-        _warming = True
-        try:
-            function(dtype)
-        finally:
-            _warming = False
-
-    WARMUPS.append(warm)
-    return warm
+    """Register ``function(dtype)``, which calls some kernels on tiny inputs, with warmup(): a range kernel's one
+    compiled version serves threads and one thread alike, so tiny inputs compile all of it."""
+    WARMUPS.append(function)
+    return function
 
 
 # --- threads, or not ---
-
-
-def threaded(**options):
-    """``numba.njit(cache=True, parallel=True, **options)``, with a twin ``.serial``: the same loops compiled
-    without threads (``prange`` then runs as ``range``), which `run_kernel` calls for inputs too small to
-    split. (Running the threaded code on one thread still pays its launch: 4 us against 1.3 us for a relu of
-    10,000 values, and switching numba's thread count costs 3 us each way.)"""
-
-    def compile_both(function):
-        kernel = numba.njit(cache=True, parallel=True, **options)(function)
-        # A renamed copy of the function: Numba keys its disk cache by qualified name, so the two
-        # compilations never overwrite each other's cached code.
-        twin = types.FunctionType(function.__code__, function.__globals__, f"{function.__name__}_serial")
-        # "numpy_errors" in the cached name: a twin cached before it compiled with NumPy's error model (below)
-        # would otherwise be loaded from a checkout's old cache, whose key is only the family's own file.
-        twin.__qualname__ = f"{function.__qualname__}_serial_numpy_errors"
-        # NumPy's error model, as the threaded kernel has: under Python's, every division checks for zero and
-        # raises, and those branches kept LLVM from vectorizing the loops (tanh of 10,000 float32: 69 us
-        # against 5; and a division by zero gave an error in the twin, inf in the threaded kernel).
-        kernel.serial = numba.njit(cache=True, error_model="numpy", **options)(twin)
-        return kernel
-
-    return compile_both
-
 
 # Work is counted in units of about a nanosecond on one thread (a multiply-add, an element of a simple
 # elementwise pass). Below about SPLIT_WORK, waking the other threads costs more than they save: a launch
@@ -157,26 +121,10 @@ LONG_WORK = 1_000_000
 CHEAP, EXP, ADAM = 1, 4, 6
 
 
-def run_kernel(kernel, work: int, *args, twin: bool = True):
-    """kernel(*args) on Numba's threads, or below SPLIT_WORK its serial twin; with ``twin=False``, the threaded
-    kernel on one thread instead, so that no twin is compiled (for big kernels that small inputs rarely reach:
-    a twin costs as much compiling as its work, against 3 us of setting the thread count each way)."""
-    if _warming and twin:  # compile both, whatever the size (the warm-up's scratch arrays take a second update)
-        kernel(*args)
-    if work >= SPLIT_WORK:
-        return run_threaded(kernel, args, long=work >= LONG_WORK)
-    if twin:
-        return kernel.serial(*args)
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        return kernel(*args)
-    finally:
-        numba.set_num_threads(threads)
-
-
 def run_range(kernel, work: int, count: int, *args) -> None:
-    """A range_kernel's items 0..count of ``args``: on Numba's threads, or below SPLIT_WORK on this one."""
+    """A range_kernel's items 0..count of ``args``: on Numba's threads, or below SPLIT_WORK on the caller alone
+    (running the threaded code on one thread still pays its launch: 4 us against 1.3 us for a relu of 10,000
+    values, and switching numba's thread count costs 3 us each way)."""
     if work >= SPLIT_WORK:
         run_threaded(kernel, (True, count, *args), long=work >= LONG_WORK)
     else:
@@ -186,12 +134,6 @@ def run_range(kernel, work: int, count: int, *args) -> None:
 # --- BLAS inside parallel kernels ---
 
 _numba_blas_limited = False
-
-
-def with_one_blas_thread(kernel, *args, work: int | None = None, twin: bool = True):
-    """kernel(*args), with the BLAS that numba's np.dot calls limited to one thread (limit_blas_threads)."""
-    limit_blas_threads()
-    return run_threaded(kernel, args) if work is None else run_kernel(kernel, work, *args, twin=twin)
 
 
 def limit_blas_threads() -> None:

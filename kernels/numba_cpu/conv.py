@@ -14,11 +14,11 @@ from kernels.numba_cpu.common import (
     SPLIT_WORK,
     add_row_sums,
     float32_and_float64_only,
+    limit_blas_threads,
     numba,
-    run_kernel,
-    threaded,
+    range_kernel,
+    run_range,
     warms_up,
-    with_one_blas_thread,
 )
 from kernels.numba_cpu.dot import LONG_SUM, beats_blas
 from kernels.numba_cpu.tile import (
@@ -38,7 +38,7 @@ from kernels.windows import output_size, transposed_output_size
 # (that product alone took 9 to 23 ms, depending on its orientation; this whole forward takes 4: the unfolded
 # batch is 29 MB, so every pass over it goes to memory), and letting BLAS split each sample's product over
 # threads of its own while numba's threads run other samples is 2x slower (the two thread pools fight):
-# numba's BLAS runs single-threaded (common.with_one_blas_thread).
+# numba's BLAS runs single-threaded (common.limit_blas_threads).
 # Conv1d on short signals (5 to 19 outputs) would make tiny products, so a group of samples shares one product
 # of ~512 columns (_group_size), the group laid out with its samples side by side in the last axis (lanes, see
 # _to_lanes): every copy then moves the whole group's values. Laid out sample after sample, the copies were of
@@ -333,8 +333,10 @@ def _convolve_samples_by_name(
     return by_name
 
 
-@threaded()
-def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial, bias, bias_partial):
+@range_kernel()
+def _convolve_batch(
+    start, stop, image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial, bias, bias_partial
+):
     """Every convolution pass, per group of samples, each part done where its arrays are not empty:
     unfold: cols = unfold(image); out = a @ cols; partial[thread] += cols @ b^T
     fold:   folded = fold(at @ b)
@@ -346,15 +348,15 @@ def _convolve_batch(image, a, b, at, folded, geometry, group, long_sum, by_tiles
     long_sum: from how many terms (columns of cols) cols @ b^T is taken by dot_nt rather than BLAS.
     K = C*KH*KW. conv2d's forward unfolds (a = its weight); its backward unfolds x and folds (b = the output's
     gradient); the transposed convolution's forward folds and its backward unfolds. One body for all, the three
-    passes share most of it, compiled once per dtype as a C function that this kernel and its serial twin call
+    passes share most of it, compiled once per dtype as a C function that this kernel calls
     (convolve_samples, see by_name): inside the threaded kernel it took 8.6 s to compile, and the family's float32
     kernels 23 s; called by name, 8.7 s. Each thread takes a contiguous share of the samples.
     """
     batch, threads = b.shape[0], partial.shape[0]
-    for t in numba.prange(threads):
-        start, stop = t * batch // threads, (t + 1) * batch // threads
+    for t in range(start, stop):
+        first, last = t * batch // threads, (t + 1) * batch // threads
         convolve_samples(
-            image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial[t], bias,
+            image, a, b, at, folded, geometry, group, long_sum, by_tiles, first, last, out, partial[t], bias,
             bias_partial[t],
         )  # fmt: skip
 
@@ -448,8 +450,8 @@ def in_place_samples(x, w_rows, grad, geometry, out, partial, bias, bias_partial
 call_by_name(in_place_samples, _IN_PLACE)
 
 
-@threaded()
-def _in_place_batch(x, w_rows, grad, geometry, out, partial, bias, bias_partial):
+@range_kernel()
+def _in_place_batch(start, stop, x, w_rows, grad, geometry, out, partial, bias, bias_partial):
     """conv2d at stride 1 by tile.gemm_gathered, windows read in the padded image, samples in parallel; each pass
     done where its arrays are not empty (one kernel for both):
     forward:         out[n] = w_rows @ windows(x[n]), an output row at a time;
@@ -462,12 +464,12 @@ def _in_place_batch(x, w_rows, grad, geometry, out, partial, bias, bias_partial)
     (threads, 0). Each thread takes a contiguous share of the samples. The padded image has (KW - 1) * dw zeros
     more at its end: the last row's windows that wrap read them."""
     batch, threads = x.shape[0], partial.shape[0]
-    for t in numba.prange(threads):
-        start, stop = t * batch // threads, (t + 1) * batch // threads
-        in_place_samples(x, w_rows, grad, geometry, out, partial[t], bias, bias_partial[t], start, stop)
+    for t in range(start, stop):
+        first, last = t * batch // threads, (t + 1) * batch // threads
+        in_place_samples(x, w_rows, grad, geometry, out, partial[t], bias, bias_partial[t], first, last)
 
 
-# Work for run_kernel (nanoseconds on one thread) per multiply-add of a convolution: its small products and the
+# Work for run_range (nanoseconds on one thread) per multiply-add of a convolution: its small products and the
 # unfolding around them run at about 20 multiply-adds per nanosecond on one core (measured, float32).
 CONV_MACS_PER_NS = 20
 NEVER = np.iinfo(np.int64).max  # long_sum where no sum is long enough for dot_nt
@@ -475,7 +477,7 @@ NEVER = np.iinfo(np.int64).max  # long_sum where no sum is long enough for dot_n
 
 def _work_and_threads(macs: int, available: int | None = None) -> tuple[int, int]:
     """(work, threads) for a convolution of ``macs`` multiply-adds: numba's threads (or ``available``), or 1 below
-    SPLIT_WORK, where run_kernel calls the serial twin on the caller alone (small convolutions, as the MNIST-1D
+    SPLIT_WORK, where run_range runs the kernel on the caller alone (small convolutions, as the MNIST-1D
     CNN's, lost more waking a thread than it saved)."""
     work = macs // CONV_MACS_PER_NS
     return work, (numba.get_num_threads() if available is None else available) if work >= SPLIT_WORK else 1
@@ -484,12 +486,9 @@ def _work_and_threads(macs: int, available: int | None = None) -> tuple[int, int
 def _convolve(
     work: int, threads: int, geometry: tuple, b, image=None, a=None, at=None, folded=None, bias=None, bias_grad=False
 ):
-    """_convolve_batch, the parts not given as empty arrays, on numba's threads from SPLIT_WORK, else its serial
-    twin on the caller alone (see _work_and_threads). Returns (out, partial summed over the threads: (K, B), or
-    None where b has no rows, and with bias_grad b summed over samples and pixels: (B,), else None).
-    The twin compiles in 1.3 s once the threaded kernel has (they share their helpers) and saves 6-12 us a call
-    against the threaded kernel on one thread: 3 % of the MNIST-1D CNN's step, whose first and last layers are
-    small (paired runs)."""
+    """_convolve_batch, the parts not given as empty arrays, on numba's threads from SPLIT_WORK, else on the
+    caller alone (see _work_and_threads). Returns (out, partial summed over the threads: (K, B), or None where b has
+    no rows, and with bias_grad b summed over samples and pixels: (B,), else None)."""
     n, dtype, pixels = b.shape[0], b.dtype, geometry[8] * geometry[9]
     k = (image if image is not None else folded).shape[1] * geometry[0] * geometry[1]
     plan, nothing = _pass_plan(dtype, n, k, pixels, threads), _nothing(dtype, threads)
@@ -499,7 +498,8 @@ def _convolve(
     bias = nothing.vector if bias is None else bias
     bias_partial = np.zeros((threads, b.shape[1]), dtype) if bias_grad else nothing.rows
     kernel_args = (image, a, b, at, folded, geometry, plan.group, plan.long_sum, plan.by_tiles, out, partial, bias)
-    with_one_blas_thread(_convolve_batch, *kernel_args, bias_partial, work=work)
+    limit_blas_threads()
+    run_range(_convolve_batch, work, threads, *kernel_args, bias_partial)
     bias_sums = _over_threads(bias_partial) if bias_grad else None
     return out, (_over_threads(partial) if b.shape[1] else None), bias_sums
 
@@ -662,12 +662,12 @@ def conv2d_forward(x, w, stride, padding, dilation, bias=None):
     if plan.winograd:
         out, nothing = np.empty((n, o, oh, ow), x.dtype), _nothing(x.dtype, threads)
         args = (x, winograd.weight_tiles(w), nothing.image, geometry[1], out, nothing.tiles, bias, nothing.rows)
-        run_kernel(winograd.winograd_batch, plan.work, *args, twin=False)
+        run_range(winograd.winograd_batch, plan.work, threads, *args)
         return out
     if plan.in_place:
         out, nothing = np.empty((n, o, oh, ow), x.dtype), _nothing(x.dtype, threads)
         args = (x, w.reshape(o, -1), nothing.grad, plan.geometry, out, nothing.partials, bias, nothing.rows)
-        run_kernel(_in_place_batch, plan.work, *args, twin=False)
+        run_range(_in_place_batch, plan.work, threads, *args)
         return out
     no_b = np.empty((n, 0, oh * ow), x.dtype)
     out, _, _ = _convolve(plan.work, threads, plan.geometry, no_b, image=x, a=w.reshape(o, -1), bias=bias)
@@ -714,7 +714,7 @@ def _in_place_weight_grad(grad, x, w, plan: _Plan, bias_grad: bool) -> tuple:
     threads, o, nothing = plan.threads, w.shape[0], _nothing(x.dtype, plan.threads)
     partial, bias_partial = np.zeros((threads, w[0].size, o), x.dtype), _bias_partial(threads, o, x.dtype, bias_grad)
     args = (x, nothing.matrix, grad, plan.geometry, nothing.image, partial, nothing.vector, bias_partial)
-    run_kernel(_in_place_batch, plan.work // 2, *args, twin=False)
+    run_range(_in_place_batch, plan.work // 2, threads, *args)
     return _weight_grad(_over_threads(partial), w), _over_threads(bias_partial) if bias_grad else None
 
 
@@ -726,7 +726,7 @@ def _winograd_backward(grad, x, w, plan: _Plan, bias_grad: bool) -> tuple:
     bias_partial = _bias_partial(threads, o, x.dtype, bias_grad)
     grad, grad_x = grad.reshape(grad.shape[0], o, *plan.out_hw), np.empty(x.shape, x.dtype)
     args = (x, winograd.weight_tiles(w), grad, plan.geometry[4:6], grad_x, partial, nothing.vector, bias_partial)
-    run_kernel(winograd.winograd_batch, plan.work, *args, twin=False)
+    run_range(winograd.winograd_batch, plan.work, threads, *args)
     grad_w = winograd.weight_from_tiles(_over_threads(partial))
     return _with_bias_grad((grad_x, grad_w), _over_threads(bias_partial) if bias_grad else None)
 

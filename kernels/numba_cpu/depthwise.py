@@ -11,12 +11,12 @@ loop a tap, at any stride, which LLVM vectorizes.
 import numpy as np
 
 from kernels import numpy_ref
-from kernels.numba_cpu.common import REORDER_SUMS, float32_and_float64_only, numba, run_kernel, threaded, warms_up
+from kernels.numba_cpu.common import REORDER_SUMS, float32_and_float64_only, numba, range_kernel, run_range, warms_up
 from kernels.numba_cpu.conv import _geometry as conv_geometry
 from kernels.numba_cpu.conv import _index
 from kernels.windows import output_size
 
-# Multiply-adds per nanosecond on one thread, for run_kernel's count of work: these loops do about 4.
+# Multiply-adds per nanosecond on one thread, for run_range's count of work: these loops do about 4.
 MACS_PER_NS = 4
 
 
@@ -86,8 +86,8 @@ def _tap_start(i, j, geometry, rows, columns):
 # for the last rows' overrun.
 
 
-@threaded(fastmath=REORDER_SUMS)
-def _depthwise_batch(x, w, grad, geometry, threads, out, grad_x, partial):
+@range_kernel(fastmath=REORDER_SUMS)
+def _depthwise_batch(start, stop, x, w, grad, geometry, threads, out, grad_x, partial):
     """Each pass where its arrays are not empty (one kernel for both: a second threaded kernel cost as much
     compiling again), the (sample, channel) pairs split into ``threads`` contiguous runs:
     forward:  out[n, c*M + m] = Σ taps w[c*M + m, tap] * padded x[n, c] at the tap;
@@ -97,7 +97,7 @@ def _depthwise_batch(x, w, grad, geometry, threads, out, grad_x, partial):
     x: (N, C, H, W); w: (C*M, KH*KW); grad: (N, C*M, OH, OW) or empty; out: (N, C*M, OH, OW) or empty; grad_x:
     (N, C, H, W) or empty; partial: (threads, C*M, KH*KW), zeros, or (threads, 0, 0)."""
     pairs = x.shape[0] * x.shape[1]
-    for t in numba.prange(threads):
+    for t in range(start, stop):
         _depthwise_pairs(
             x, w, grad, geometry, t * pairs // threads, (t + 1) * pairs // threads, out, grad_x, partial[t]
         )
@@ -170,7 +170,7 @@ def depthwise_conv2d_forward(x, w, stride, padding, dilation):
     x, rows = np.ascontiguousarray(x), np.ascontiguousarray(w).reshape(w.shape[0], -1)
     nothing = (np.empty((0, 0, 0, 0), x.dtype), np.empty((0, 1, 1, 1), x.dtype), np.empty((threads, 0, 0), x.dtype))
     args = (x, rows, nothing[0], geometry, threads, out, *nothing[1:])
-    run_kernel(_depthwise_batch, out.size * rows.shape[1] // MACS_PER_NS, *args, twin=False)
+    run_range(_depthwise_batch, out.size * rows.shape[1] // MACS_PER_NS, threads, *args)
     return out
 
 
@@ -186,7 +186,7 @@ def depthwise_conv2d_backward(grad, x, w, stride, padding, dilation, input_grad=
         np.empty(x.shape if input_grad else (0, 1, 1, 1), x.dtype),
     )
     args = (x, rows, grad, geometry, threads, np.empty((0, 1, 1, 1), x.dtype), grad_x, partial)
-    run_kernel(_depthwise_batch, 2 * grad.size * rows.shape[1] // MACS_PER_NS, *args, twin=False)
+    run_range(_depthwise_batch, 2 * grad.size * rows.shape[1] // MACS_PER_NS, threads, *args)
     return (grad_x if input_grad else None), partial.sum(axis=0).reshape(w.shape)
 
 

@@ -177,10 +177,12 @@ _TEMPLATES: dict = {}
 exec(compile("\n\n".join(_template_source(k) for k in range(1, _MOST_ARGUMENTS + 1)), __file__, "exec"), _TEMPLATES)
 
 
-def _copy(template, name: str, qualname: str, module: str, global_values: dict):
-    """The template's code under a kernel's own name: numba keys its disk cache by the qualified name."""
-    function = pytypes.FunctionType(template.__code__, {**globals(), **global_values}, name)
-    function.__qualname__, function.__module__ = qualname, module
+def _copy(template, body, suffix: str, global_values: dict):
+    """The template's code under the body's name with ``suffix``, qualified by its module: numba names a function's
+    disk cache after the file of its code (this one, for every template) and its qualified name, and tells apart
+    versions of one name only by their signature and code (the template's)."""
+    function = pytypes.FunctionType(template.__code__, {**globals(), **global_values}, body.__name__ + suffix)
+    function.__qualname__, function.__module__ = f"{body.__module__}.{body.__qualname__}{suffix}", body.__module__
     return function
 
 
@@ -212,13 +214,11 @@ def range_kernel(**options):
                 _publish(_DRIVE_NAME, _drive, _DRIVE_ARGS)
                 _drive_published = True
             suffix = hashlib.sha1(str(packed).encode()).hexdigest()[:16]
-            rows = _copy(_TEMPLATES[f"_rows_{arity}"], f"{body.__name__}_rows", f"{body.__qualname__}_rows_{suffix}",
-                         body.__module__, {"BODY": inlined, "PACKED": packed})  # fmt: skip
+            rows = _copy(_TEMPLATES[f"_rows_{arity}"], body, f"_rows_{suffix}", {"BODY": inlined, "PACKED": packed})
             _publish(symbol, numba.njit(cache=True, error_model="numpy", **options)(rows), _ROWS_ARGS)
             published.add(symbol)
 
-        entry = _copy(_TEMPLATES[f"_kernel_{arity}"], body.__name__, body.__qualname__, body.__module__,
-                      {"ROWS": _RowsName(name)})  # fmt: skip
+        entry = _copy(_TEMPLATES[f"_kernel_{arity}"], body, "", {"ROWS": _RowsName(name)})
         kernel = numba.njit(cache=True)(entry)
         compile_in_numba = kernel.compile
 

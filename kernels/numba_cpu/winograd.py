@@ -42,7 +42,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from kernels.numba_cpu.by_name import ByName, call_by_name, data_pointer
-from kernels.numba_cpu.common import add_row_sums, numba, threaded
+from kernels.numba_cpu.common import add_row_sums, numba, range_kernel
 from kernels.numba_cpu.dot import beats_blas
 from kernels.numba_cpu.tile import gemm_gathered, splat
 
@@ -610,8 +610,8 @@ def winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, star
 call_by_name(winograd_samples, WINOGRAD)
 
 
-@threaded()
-def winograd_batch(x, u, grad, padding, out, partial, bias, bias_partial):
+@range_kernel()
+def winograd_batch(start, stop, x, u, grad, padding, out, partial, bias, bias_partial):
     """conv2d at stride 1 with 3x3 kernels (dilation 1) by F(4x2, 3x3), samples in parallel, forward or backward:
     forward:  out[n] = A_H^T [U * V(x[n])] A_W + bias, with u = U: (PLANES, O, C) (weight_tiles);
     backward: partial[t][p] (O, C) += dM(grad[n])[p] @ V(x[n])[p]^T over thread t's samples (the weight's gradient
@@ -625,9 +625,9 @@ def winograd_batch(x, u, grad, padding, out, partial, bias, bias_partial):
     (The backward's two gradients share dM: the input's, taken as a forward pass of the flipped weight over the
     padded gradient, took 1.06x as long, conv2d's backward.)"""
     batch, threads = x.shape[0], partial.shape[0]
-    for t in numba.prange(threads):
-        start, stop = t * batch // threads, (t + 1) * batch // threads
-        winograd_samples(x, u, grad, padding, out, partial[t], bias, bias_partial[t], start, stop)
+    for t in range(start, stop):
+        first, last = t * batch // threads, (t + 1) * batch // threads
+        winograd_samples(x, u, grad, padding, out, partial[t], bias, bias_partial[t], first, last)
 
 
 _G_H_ARRAY, _G_W_ARRAY = np.array(_G_H), np.array(_G_W)
