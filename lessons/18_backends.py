@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -272,8 +273,13 @@ print(inspect.getsource(numpy_ref.softmax_forward))
 #
 # **Numba** compiles Python *loops*. `@numba.njit` turns the function into machine code through
 # LLVM the first time it is called with a new combination of argument types (just-in-time, JIT):
-# loops that would crawl in Python run as fast as C. `parallel=True` with `numba.prange` splits the
-# rows between threads: each thread does whole rows, so no two threads write the same place.
+# loops that would crawl in Python run as fast as C. Each threaded kernel is written as a *range of
+# work*: `_softmax_forward(start, stop, x, y)` does rows start..stop. `range_kernel`
+# (`kernels/numba_cpu/ranges.py`) compiles it once, and one parallel function shared by every kernel
+# hands each thread a contiguous share of the rows, so no two threads write the same place; small
+# inputs run the same compiled code on the calling thread alone. (Numba's own `parallel=True` with a
+# `numba.prange` loop splits the same way, but compiles the loop's body three or four times over,
+# plus once more for a serial copy: twice the compile time for the whole engine.)
 # Inside a row the passes are fused: one loop finds the max, one computes exp and the sum
 # together, one divides; no temporary arrays. The max compares the floats' bits as integers
 # (`row_max` in `kernels/numba_cpu/common.py`): LLVM vectorizes an integer max but not a float one,
@@ -286,9 +292,10 @@ print(inspect.getsource(numpy_ref.softmax_forward))
 # log-softmax):
 
 # %%
-for function in (numba_common._ordered_max, numba_softmax._softmax_row, numba_softmax._softmax_forward):
+for function in (numba_common._ordered_max, numba_softmax._softmax_row):
     # .py_func: the Python function inside the compiled dispatcher (with NUMBA_DISABLE_JIT=1, the function itself)
     print(inspect.getsource(getattr(function, "py_func", function)))
+print(inspect.getsource(numba_softmax._softmax_forward.body))  # a range kernel's body: rows start..stop
 for function in (numba_softmax.softmax_forward, numba_softmax._along_rows):
     print(inspect.getsource(function))
 
@@ -339,45 +346,51 @@ for helper in ("warp_sum", "block_sum"):
 # %% [markdown]
 # ## What JIT compilation costs, and what the cache saves
 #
-# A JIT compiler pays at the first call. We measure it on one kernel, `_relu_forward` (y = max(x, 0),
-# a `prange` loop), with fresh dispatchers around the same Python function:
+# A JIT compiler pays at the first call. We measure it on the body of one kernel, `_relu_forward`
+# (y = max(x, 0) for elements start..stop), with fresh dispatchers around the same Python function,
+# as a new process would make them:
 #
-# 1. `numba.njit(parallel=True)(f)`: no cache, so the first call type-infers, optimises and
-#    compiles the loop through LLVM;
-# 2. `numba.njit(cache=True, parallel=True)(f)`: the engine's own options, so it finds the cache
-#    file the engine wrote (in `kernels/numba_cpu/__pycache__/`, or `NUMBA_CACHE_DIR` if set) and
-#    the first call only loads machine code from disk;
+# 1. `numba.njit(cache=True)(f)`, first call: nothing on disk yet for this dispatcher's name and
+#    types (a lesson-only copy, `relu_body`), so it type-infers, optimises and compiles the loop
+#    through LLVM, then writes the machine code to disk (beside `kernels/numba_cpu/activations.py`
+#    in `__pycache__/`, or in `NUMBA_CACHE_DIR` if set);
+# 2. a second fresh `numba.njit(cache=True)(f)`: its first call finds that file and only loads the
+#    machine code;
 # 3. any later call: the compiled code is already in memory.
 #
-# The cache is keyed by the kernel's source file, its modification time and size: edit
-# `kernels/numba_cpu/activations.py` and every kernel in it compiles again, while the other families'
-# stay cached. Only that file counts: after an edit to `common.py`, whose helpers the kernels compile
-# in, delete `kernels/numba_cpu/__pycache__/` to recompile them. Compiling all of tinynet's Numba
-# kernels takes minutes, so `tinynet.warmup("numba")` (or `tinynet info --warmup`) does it once, up front.
+# The cache is keyed by the function's source file, its modification time and size; the engine's
+# kernels are also stamped with every file of `kernels/numba_cpu/`, so an edit to any of them
+# compiles them again. Compiling all of tinynet's Numba kernels takes about a minute on 2 cores, so
+# `tinynet warmup` (or `tinynet.warmup("numba")`) does it once, up front.
 
 # %%
-relu_python = getattr(numba_activations._relu_forward, "py_func", numba_activations._relu_forward)
 relu_input = np.random.default_rng(0).standard_normal(100_000).astype(np.float32)
 relu_output = np.empty_like(relu_input)
+# A copy of the body under a name of this lesson's, so that the engine's cache is left alone and its own file names
+# this lesson's runs.
+relu_body = types.FunctionType(numba_activations._relu_forward.body.__code__, vars(numba_activations), "relu_body")
+relu_body.__qualname__ = "lesson_18_relu_body"
 
 
 def first_and_later_call(dispatcher) -> tuple[float, float]:
     """Seconds of the dispatcher's first call, and the median of 20 later calls, on relu_input."""
     start = time.perf_counter()
-    dispatcher(relu_input, relu_output)
+    dispatcher(0, relu_input.size, relu_input, relu_output)
     first = time.perf_counter() - start
     later = []
     for _ in range(20):
         start = time.perf_counter()
-        dispatcher(relu_input, relu_output)
+        dispatcher(0, relu_input.size, relu_input, relu_output)
         later.append(time.perf_counter() - start)
     return first, float(np.median(later))
 
 
 # %%
-numba_activations.relu_forward(relu_input)  # the engine's kernel, for this argument type: writes the cache if missing
-numba_compile_s, numba_call_s = first_and_later_call(numba.njit(parallel=True)(relu_python))
-from_cache = numba.njit(cache=True, parallel=True)(relu_python)
+compiling = numba.njit(cache=True)(relu_body)
+if not numba.config.DISABLE_JIT:
+    compiling._cache.flush()  # forget a previous run's machine code: this first call compiles
+numba_compile_s, numba_call_s = first_and_later_call(compiling)
+from_cache = numba.njit(cache=True)(relu_body)
 numba_cache_load_s, _ = first_and_later_call(from_cache)
 jit_disabled = bool(numba.config.DISABLE_JIT)  # NUMBA_DISABLE_JIT=1: every "dispatcher" is the plain function
 cache_hit = not jit_disabled and sum(from_cache.stats.cache_hits.values()) > 0
@@ -386,7 +399,7 @@ print(f"relu, 100,000 float32: compile {numba_compile_s:.3f} s, load from cache 
 if jit_disabled:
     print("NUMBA_DISABLE_JIT is set: nothing was compiled or loaded; those three times are plain Python's")
 elif not cache_hit:
-    print("no cache hit: the cache on disk did not match activations.py (edited since?), so that call compiled too")
+    print("no cache hit: the second dispatcher did not find the first one's file, so that call compiled too")
 
 # %% [markdown]
 # A real first training step needs about a dozen kernels (convolution forward and backward, relu,

@@ -252,8 +252,9 @@ print("ok")
 
 
 @numba_usable
-def test_the_numba_attention_kernels_run_as_plain_python_without_the_jit():
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+def test_the_numba_attention_kernels_run_as_plain_python_without_the_jit(tmp_path):
+    # An empty cache: the package imports without compiling anything (tile.py's C functions are not made then).
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", PLAIN_PYTHON_SCRIPT], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ok"]

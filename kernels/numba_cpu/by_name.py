@@ -33,8 +33,10 @@ class ByName:
         self.compiled = None
 
     def ready(self) -> None:
-        """Compile the C function (or load it from the cache) and publish its name, once per process."""
-        if self.compiled is None:
+        """Compile the C function (or load it from the cache) and publish its name, once per process. Nothing
+        under NUMBA_DISABLE_JIT, where kernels run as Python and call the Python functions themselves (numba.cfunc
+        would compile anyway, and fail on the helpers that are plain functions there)."""
+        if self.compiled is None and not numba.config.DISABLE_JIT:
             self.compiled = numba.cfunc(self.signature, cache=True, **self.options)(self.function)
             binding.add_symbol(self.name, self.compiled.address)
 

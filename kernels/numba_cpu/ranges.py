@@ -198,7 +198,12 @@ def range_kernel(**options):
             raise TypeError(f"range_kernel: {body.__qualname__} takes {arity} arguments after start, stop; 1 to "
                             f"{_MOST_ARGUMENTS} are supported")  # fmt: skip
         if numba.config.DISABLE_JIT:  # plain Python, for a debugger: the body on the whole range
-            return lambda threaded, count, *args: body(0, count, *args)
+
+            def kernel(threaded, count, *args):
+                body(0, count, *args)
+
+            kernel.body = body
+            return kernel
         inlined = numba.njit(inline="always", **options)(body)
         name = f"{body.__module__}.{body.__qualname__}"
         published: set = set()
