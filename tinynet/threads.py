@@ -1,7 +1,7 @@
 """How many threads the CPU computes on: ``torch.set_num_threads`` and ``torch.get_num_threads``.
 
 PyTorch programs set it first thing (``torch.set_num_threads(2)``), and benchmarks give both frameworks the same
-count. Here it is the numba backend's kernels (their ``prange`` loops, on at most the NUMBA_NUM_THREADS threads numba
+count. Here it is the numba backend's threaded kernels (on at most the NUMBA_NUM_THREADS threads numba
 started) and NumPy's BLAS (the reference's products). Neither is loaded for it: a count set before the numba
 backend loads is given to it when it does (``backend.load``).
 """
