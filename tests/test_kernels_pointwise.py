@@ -610,11 +610,7 @@ def test_warmup_compiles_every_pointwise_kernel(dtype):
     by_name = {name: getattr(family, name) for family in families for name in inner if hasattr(family, name)}
     assert sorted(by_name) == sorted(inner)
     float_type = numba.from_dtype(np.dtype(dtype))
-    uncompiled = [
-        name
-        for name, kernel in by_name.items()
-        if not compiled_for(kernel, float_type)
-    ]
+    uncompiled = [name for name, kernel in by_name.items() if not compiled_for(kernel, float_type)]
     assert uncompiled == [], f"warm-up left these uncompiled for {float_type}"
 
 

@@ -11,7 +11,8 @@ Practicalities:
   NUMBA_CACHE_DIR). A program compiles only what it calls: a float32 model never compiles the float64
   kernels. ``tinynet warmup`` (or ``tinynet.warmup()``, ``tinynet info --warmup``) compiles everything up
   front and says how long it took; the command spreads the families over processes, one per core.
-- Threads: ``parallel=True`` kernels split work with ``prange`` over NUMBA_NUM_THREADS threads.
+- Threads: each threaded kernel is a range of work (``ranges.range_kernel``), split over NUMBA_NUM_THREADS threads
+  by one parallel driver; small inputs run the same compiled code on the caller alone.
 - Debugging: with NUMBA_DISABLE_JIT=1 every kernel runs as plain Python (slowly), so a debugger can
   step into it line by line; the results are the same.
 """

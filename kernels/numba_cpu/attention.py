@@ -23,12 +23,12 @@ from kernels.numba_cpu.dot import beats_blas
 from kernels.numba_cpu.softmax import softmax_forward
 from kernels.numba_cpu.tile import dot, times_transposed
 
-# Attention is fused per (batch, head): threads split the heads (prange over every leading axis merged into
+# Attention is fused per (batch, head): threads split the heads (a range over every leading axis merged into
 # one), and each head makes its scores, softmax and output in one pass while they are in its cache. The
 # products are tile.dot's (float32 by tiles, else BLAS calls, one BLAS thread each, as in convolution), the
 # softmax and its gradient vectorized loops (down columns: below). Measured on workload 5, q/k/v (8, 4, 128, 64)
 # float32, forward + backward, 2 threads, best of 70, when the products were BLAS calls and the softmax ran along
-# rows: 2.8 ms (causal mask or none); the same with BLAS left multi-threaded inside prange 16 ms (its threads fight
+# rows: 2.8 ms (causal mask or none); the same with BLAS left multi-threaded inside the threads 16 ms (its threads fight
 # numba's, and OpenBLAS prints warnings); fused loops with hand-written (vectorized) products instead of BLAS 8.0
 # ms, 5.0 ms causal (they skipped hidden keys); numpy_ref 4.8 ms; torch's scaled_dot_product_attention 4.1 ms
 # (is_causal: the same).
