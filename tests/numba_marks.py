@@ -17,7 +17,7 @@ jit_compiles = pytest.mark.skipif(
 
 
 def compiled_for(kernel, float_type) -> bool:
-    """Whether ``kernel`` (a numba function, or a range kernel: ``kernel(threaded, count, *args)``) has a compiled
-    version whose first array argument holds ``float_type`` (a numba type)."""
-    first = 2 if hasattr(kernel, "body") else 0
+    """Whether ``kernel`` (a numba function, or a range kernel: ``kernel(threaded, start, stop, *args)``) has a
+    compiled version whose first array argument holds ``float_type`` (a numba type)."""
+    first = 3 if hasattr(kernel, "body") else 0
     return any(signature[first].dtype == float_type for signature in kernel.signatures)

@@ -698,9 +698,9 @@ def test_threaded_convolution_kernels_call_their_body_by_name():
             (conv._in_place_batch, conv._IN_PLACE.name),
             (conv.winograd.winograd_batch, conv.winograd.WINOGRAD.name),
         ]
-    for kernel, name in kernels:  # range kernels: (threaded, count, *arrays); the body takes (start, stop, *arrays)
-        signature = next(s for s in kernel.signatures if s[2].dtype == numba.float32)
-        signature = (numba.intp, numba.intp, *signature[2:])
+    for kernel, name in kernels:  # range kernels: (threaded, start, stop, *arrays); the body (start, stop, *arrays)
+        signature = next(s for s in kernel.signatures if s[3].dtype == numba.float32)
+        signature = (numba.intp, numba.intp, *signature[3:])
         fresh = numba.njit(kernel.body)
         fresh.compile(signature)
         code = fresh.inspect_llvm(signature)

@@ -73,15 +73,17 @@ def info(warm: bool = False) -> int:
     return 0
 
 
-# Seconds each numba kernel family took to compile cold for float64 (2-core AMD EPYC, Numba 0.68, one family and dtype
-# per process, the process's start excluded, 2026-12-07), and what float32 takes on top: only used to hand the warm-up's
-# processes the (family, dtype) pairs longest first, so that the last pairs handed out are short and the processes end
-# together. A family not listed counts as 3. (On a CPU with AVX-512 the float32 kernels compile the tiles' way too:
-# conv and attention take longer there.)
-_COMPILE_SECONDS = {"recurrent": 8, "conv": 9.5, "linalg": 9, "attention": 8.5, "normalization": 4.5, "softmax": 4.5,
-                    "pooling": 4, "activations": 4, "depthwise": 3.5, "optim": 1.5, "elementwise": 1,
-                    "embedding": 0.5}  # fmt: skip
-_FLOAT32_EXTRA_SECONDS = {"recurrent": 1}
+# Seconds each numba kernel family took to compile cold for float64 (2-core CPU, quiet, Numba 0.68, one family and
+# dtype per process, less the process's start, 2026-12-05), and what float32 takes on top (tile.gemm's ways, float32
+# only): only used to hand the warm-up's processes the (family, dtype) pairs longest first, so that the last pairs
+# handed out are short and the processes end together. A family not listed counts as 3. Kept as an order, not as
+# figures: measured again on 2026-12-07 (range kernels; AMD EPYC: recurrent 8, conv 9.5, linalg 9, attention 8.5,
+# normalization and softmax 4.5, pooling and activations 4, depthwise 3.5, optim 1.5, float32 as float64), those
+# figures' order made the warm-up end later, 59.3 s against 54.7 s: what a process compiles first (numba's np.dot,
+# the BLAS calls) is shared by what it compiles next, so a family's time depends on its place.
+_COMPILE_SECONDS = {"recurrent": 13, "conv": 8, "softmax": 6, "attention": 9, "pooling": 5, "activations": 4,
+                    "linalg": 6, "normalization": 4.5, "optim": 2, "embedding": 1, "elementwise": 0.5}  # fmt: skip
+_FLOAT32_EXTRA_SECONDS = {"recurrent": 2, "conv": 13, "attention": 5, "softmax": 1, "linalg": 1.5, "activations": 1}
 
 
 def _compile_seconds(family: str, dtype: str) -> float:

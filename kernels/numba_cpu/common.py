@@ -126,9 +126,9 @@ def run_range(kernel, work: int, count: int, *args) -> None:
     (running the threaded code on one thread still pays its launch: 4 us against 1.3 us for a relu of 10,000
     values, and switching numba's thread count costs 3 us each way)."""
     if work >= SPLIT_WORK:
-        run_threaded(kernel, (True, count, *args), long=work >= LONG_WORK)
+        run_threaded(kernel, (True, 0, count, *args), long=work >= LONG_WORK)
     else:
-        kernel(False, count, *args)
+        kernel(False, 0, count, *args)
 
 
 # --- BLAS inside parallel kernels ---

@@ -1,26 +1,26 @@
 """Threaded kernels written as a range of work: ``body(start, stop, *args)`` does items start..stop, and one
-parallel driver, compiled once for all kernels, splits 0..count over Numba's threads.
+parallel driver, compiled once for all kernels, splits them over Numba's threads.
 
 Why not ``numba.njit(parallel=True)`` on a ``prange`` loop: numba compiles a prange kernel's body three or four
 times over (the parfor's gufunc and the function around it each link and optimize it), and a serial twin for small
 inputs compiles it once more. Measured (stop 34, benchmarks/README.md): every kernel of the warm-up as a plain
 serial njit took half the CPU time of the prange kernels with their twins. Here a kernel's body is compiled once,
-for threads and for one thread alike:
+for threads and for one thread alike, in one function per argument types:
 
-- ``rows``, per kernel and argument types: ``rows(args, start, stop)`` unpacks the arguments and runs the body
-  (inlined) on start..stop. It is published under a name of ours (``llvmlite.binding.add_symbol``), as by_name.py
-  publishes its C functions, so that what calls it links a name, not its code.
-- ``_drive(rows, args, count)``, the one parallel function: thread t of T calls ``rows(args, t * count // T,
-  (t + 1) * count // T)``, the static split that a prange over 0..count makes.
-- the kernel itself, per kernel and argument types: ``kernel(threaded, count, *args)`` packs its arguments and
-  calls ``rows`` by name on 0..count, itself (``threaded`` False) or through ``_drive``.
+- the kernel, ``kernel(threaded, start, stop, *args)``: the body (inlined) on start..stop, or with ``threaded``
+  the same items split over the threads by ``_drive``;
+- its rows function, emitted into the kernel's own code by ``_spread``: ``rows(args, start, stop)`` unpacks the
+  arguments that the kernel packed and calls the kernel on start..stop, on this thread: a signature that is the same
+  for every kernel, so that one driver calls them all;
+- ``_drive(rows, args, start, stop)``, the one parallel function: thread t of T calls rows on its share, the static
+  split that a prange makes. It is compiled once (and kept in numba's disk cache) and published under a name of ours
+  (``llvmlite.binding.add_symbol``), as by_name.py publishes its C functions: kernels call it by name, and link no
+  code of it. So a kernel's ``compile`` (which numba calls once per argument types in a process, before it loads or
+  compiles) makes the driver ready first.
 
-All three are kept in numba's disk cache. A cached kernel finds ``rows`` by name when it loads, so the kernel's
-``compile`` (which numba calls once per argument types in a process, before it loads or compiles) makes ``rows``
-ready first; and a body must not raise (``rows`` is called as numba calls a function, its status unread).
+A body must not raise: the kernel is called from the threads as numba calls a function, its status unread.
 """
 
-import hashlib
 import types as pytypes
 
 import numba
@@ -30,7 +30,7 @@ from numba.extending import intrinsic
 
 # rows(args, start, stop) as numba's calling convention sees it: a pointer and two integers, whatever the kernel.
 _ROWS_ARGS = (types.voidptr, types.intp, types.intp)
-_DRIVE_ARGS = (types.intp, types.intp, types.intp)
+_DRIVE_ARGS = (types.intp, types.intp, types.intp, types.intp)
 _DRIVE_NAME = "tinynet.ranges.drive"
 _MOST_ARGUMENTS = 16
 
@@ -62,25 +62,28 @@ def _call_rows(typingctx, rows, args, start, stop):
 
 
 @numba.njit(cache=True, parallel=True)
-def _drive(rows, args, count):
-    threads = _num_threads()
+def _drive(rows, args, start, stop):
+    threads, count = _num_threads(), stop - start
     for t in numba.prange(threads):
-        _call_rows(rows, args, t * count // threads, (t + 1) * count // threads)
+        _call_rows(rows, args, start + t * count // threads, start + (t + 1) * count // threads)
 
 
 _drive_published = False
 
 
-def _publish(name: str, dispatcher, signature: tuple) -> None:
-    """Compile ``dispatcher`` for ``signature`` (or load it from the cache) and publish it as ``name``."""
-    dispatcher.compile(signature)
-    compiled = dispatcher.overloads[signature]
-    binding.add_symbol(name, compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name))
+def _publish_drive() -> None:
+    """Compile _drive (or load it from the cache) and publish it as _DRIVE_NAME, once per process."""
+    global _drive_published
+    if not _drive_published:
+        _drive.compile(_DRIVE_ARGS)
+        compiled = _drive.overloads[_DRIVE_ARGS]
+        binding.add_symbol(_DRIVE_NAME, compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name))
+        _drive_published = True
 
 
 @intrinsic
 def _nonnegative(typingctx, value):
-    """value, known to LLVM to be >= 0 (it is: a row number): an index that might be negative is wrapped around
+    """value, known to LLVM to be >= 0 (it is: an item's number): an index that might be negative is wrapped around
     by numba, and that branch kept the bodies' loops from being vectorized (a ReLU 8x slower)."""
 
     def codegen(context, builder, signature, args):
@@ -90,86 +93,45 @@ def _nonnegative(typingctx, value):
 
 
 @intrinsic
-def _unpack(typingctx, pointer, like):
-    """The tuple of arguments that ``pointer`` points to, of the tuple type ``like`` (a type given as a global)."""
-    packed = like.instance_type if isinstance(like, types.TypeRef) else like
-
-    def codegen(context, builder, signature, args):
-        value_type = context.get_value_type(signature.return_type)
-        value = builder.load(builder.bitcast(args[0], value_type.as_pointer()))
-        context.nrt.incref(builder, signature.return_type, value)  # numba decrefs what an intrinsic returns
-        return value
-
-    return packed(pointer, like), codegen
-
-
-class _Rows(types.Opaque):
-    """The numba type of a kernel's ``ROWS`` global: it carries the name its rows functions are published under."""
-
-    def __init__(self, name: str) -> None:
-        self.kernel_name = name
-        super().__init__(f"Rows({name})")
-
-
-class _RowsName:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-@numba.extending.typeof_impl.register(_RowsName)
-def _typeof_rows_name(value, context):
-    return _Rows(value.name)
-
-
-numba.extending.register_model(_Rows)(numba.core.datamodel.models.OpaqueModel)
-
-
-@numba.core.imputils.lower_constant(_Rows)
-def _lower_rows_name(context, builder, typ, value):
-    return context.get_dummy_value()
-
-
-def _rows_symbol(kernel_name: str, packed) -> str:
-    return f"tinynet.rows.{kernel_name}.{hashlib.sha1(str(packed).encode()).hexdigest()[:16]}"
-
-
-@intrinsic
-def _run(typingctx, rows, args, threaded, count):
-    """rows(args, 0, count) of the kernel ``rows`` names, for args' types: on numba's threads through _drive when
-    ``threaded``, else here."""
-    name = _rows_symbol(rows.kernel_name, args)
+def _spread(typingctx, args, start, stop):
+    """Items start..stop of the kernel this is inlined into, split over the threads: ``_drive`` calls the kernel's
+    rows function (made here, once per kernel: it calls the kernel itself, ``threaded`` False) on each share.
+    ``args`` are the kernel's arguments after (threaded, start, stop): booleans and integers as Python's."""
 
     def codegen(context, builder, signature, values):
-        _, packed, threaded, count = values
-        count = context.cast(builder, count, signature.args[3], types.intp)
+        packed_type, (packed, start, stop) = signature.args[0], values
+        kernel = builder.function  # the kernel being compiled: this is inlined into its body
+        kernel_args = (types.boolean, types.intp, types.intp, *packed_type.types)
+        rows_type = context.call_conv.get_function_type(types.none, _ROWS_ARGS)
+        rows = cgutils.get_or_insert_function(builder.module, rows_type, kernel.name + ".rows")
+        if not rows.blocks:  # its body, once: unpack, then the kernel on this thread
+            rows.linkage = "internal"
+            inner = ir.IRBuilder(rows.append_basic_block())
+            pointer, first, last = context.call_conv.decode_arguments(inner, _ROWS_ARGS, rows)
+            value_type = context.get_value_type(packed_type)
+            members = cgutils.unpack_tuple(inner, inner.load(inner.bitcast(pointer, value_type.as_pointer())))
+            serial = context.get_constant(types.boolean, False)
+            context.call_conv.call_function(inner, kernel, types.none, kernel_args, [serial, first, last, *members])
+            context.call_conv.return_value(inner, context.get_dummy_value())
         pointer = builder.bitcast(cgutils.alloca_once_value(builder, packed), cgutils.voidptr_t)
-        rows_function = cgutils.get_or_insert_function(
-            builder.module, context.call_conv.get_function_type(types.none, _ROWS_ARGS), name
+        drive = cgutils.get_or_insert_function(
+            builder.module, context.call_conv.get_function_type(types.none, _DRIVE_ARGS), _DRIVE_NAME
         )
-        with builder.if_else(threaded) as (on_threads, here):
-            with on_threads:
-                drive = cgutils.get_or_insert_function(
-                    builder.module, context.call_conv.get_function_type(types.none, _DRIVE_ARGS), _DRIVE_NAME
-                )
-                addresses = [builder.ptrtoint(v, cgutils.intp_t) for v in (rows_function, pointer)]
-                context.call_conv.call_function(builder, drive, types.none, _DRIVE_ARGS, [*addresses, count])
-            with here:
-                zero = context.get_constant(types.intp, 0)
-                context.call_conv.call_function(builder, rows_function, types.none, _ROWS_ARGS, [pointer, zero, count])
+        addresses = [builder.ptrtoint(v, cgutils.intp_t) for v in (rows, pointer)]
+        context.call_conv.call_function(builder, drive, types.none, _DRIVE_ARGS, [*addresses, start, stop])
         return context.get_dummy_value()
 
-    return types.none(rows, args, threaded, count), codegen
+    return types.none(args, types.intp, types.intp), codegen
 
 
-# Numba can neither star-call an inlined function nor unpack a tuple into a call: one template per arity, for the
-# kernel (``_kernel_N``) and its rows (``_rows_N``). ROWS, BODY and PACKED are globals each copy is given.
+# Numba can neither star-call an inlined function nor unpack a tuple into a call: one template per arity. BODY is a
+# global each copy is given.
 def _template_source(arity: int) -> str:
     names = ", ".join(f"a{i}" for i in range(arity))
-    items = ", ".join(f"a[{i}]" for i in range(arity))
     return (
-        f"def _kernel_{arity}(threaded, count, {names}):\n    _run(ROWS, ({names},), threaded, count)\n\n\n"
-        f"def _rows_{arity}(pointer, start, stop):\n    a = _unpack(pointer, PACKED)\n"
-        f"    BODY(_nonnegative(start), _nonnegative(stop), {items})\n"
+        f"def _kernel_{arity}(threaded, start, stop, {names}):\n"
+        f"    if threaded:\n        _spread(({names},), start, stop)\n"
+        f"    else:\n        BODY(_nonnegative(start), _nonnegative(stop), {names})\n"
     )
 
 
@@ -177,19 +139,10 @@ _TEMPLATES: dict = {}
 exec(compile("\n\n".join(_template_source(k) for k in range(1, _MOST_ARGUMENTS + 1)), __file__, "exec"), _TEMPLATES)
 
 
-def _copy(template, body, suffix: str, global_values: dict):
-    """The template's code under the body's name with ``suffix``, qualified by its module: numba names a function's
-    disk cache after the file of its code (this one, for every template) and its qualified name, and tells apart
-    versions of one name only by their signature and code (the template's)."""
-    function = pytypes.FunctionType(template.__code__, {**globals(), **global_values}, body.__name__ + suffix)
-    function.__qualname__, function.__module__ = f"{body.__module__}.{body.__qualname__}{suffix}", body.__module__
-    return function
-
-
 def range_kernel(**options):
-    """Compile ``body(start, stop, *args)`` as a threaded kernel ``kernel(threaded, count, *args)``: the body does
-    items start..stop; the kernel does 0..count, split over Numba's threads when ``threaded`` (see the module's
-    docstring). ``options`` are numba.njit's (fastmath, ...) for the body; NumPy's error model, as prange kernels
+    """Compile ``body(start, stop, *args)`` as a threaded kernel ``kernel(threaded, start, stop, *args)``: the body
+    does items start..stop; the kernel does them on this thread, or split over Numba's threads when ``threaded`` (see
+    the module's docstring). ``options`` are numba.njit's (fastmath, ...); NumPy's error model, as prange kernels
     have. Call it through common.run_range."""
 
     def compile_kernel(body):
@@ -199,39 +152,25 @@ def range_kernel(**options):
                             f"{_MOST_ARGUMENTS} are supported")  # fmt: skip
         if numba.config.DISABLE_JIT:  # plain Python, for a debugger: the body on the whole range
 
-            def kernel(threaded, count, *args):
-                body(0, count, *args)
+            def kernel(threaded, start, stop, *args):
+                body(start, stop, *args)
 
             kernel.body = body
             return kernel
+        # The template's code under the body's name, qualified by its module: numba names a function's disk cache
+        # after the file of its code (this one, for every template) and its qualified name.
+        template = _TEMPLATES[f"_kernel_{arity}"]
         inlined = numba.njit(inline="always", **options)(body)
-        name = f"{body.__module__}.{body.__qualname__}"
-        published: set = set()
-
-        def ready(signature) -> None:
-            """Publish the rows function for the kernel's ``signature`` (threaded, count, *argument types)."""
-            global _drive_published
-            packed = types.Tuple(tuple(signature)[2:])
-            symbol = _rows_symbol(name, packed)
-            if symbol in published:
-                return
-            if not _drive_published:
-                _publish(_DRIVE_NAME, _drive, _DRIVE_ARGS)
-                _drive_published = True
-            suffix = hashlib.sha1(str(packed).encode()).hexdigest()[:16]
-            rows = _copy(_TEMPLATES[f"_rows_{arity}"], body, f"_rows_{suffix}", {"BODY": inlined, "PACKED": packed})
-            _publish(symbol, numba.njit(cache=True, error_model="numpy", **options)(rows), _ROWS_ARGS)
-            published.add(symbol)
-
-        entry = _copy(_TEMPLATES[f"_kernel_{arity}"], body, "", {"ROWS": _RowsName(name)})
-        kernel = numba.njit(cache=True)(entry)
+        function = pytypes.FunctionType(template.__code__, {**globals(), "BODY": inlined}, body.__name__)
+        function.__qualname__, function.__module__ = f"{body.__module__}.{body.__qualname__}", body.__module__
+        kernel = numba.njit(cache=True, error_model="numpy", **options)(function)
         compile_in_numba = kernel.compile
 
-        def compile_with_rows(signature):
-            ready(signature)
+        def compile_with_driver(signature):
+            _publish_drive()
             return compile_in_numba(signature)
 
-        kernel.compile = compile_with_rows
+        kernel.compile = compile_with_driver
         kernel.body = body
         return kernel
 
