@@ -17,7 +17,7 @@ from kernels.numba_cpu.common import (
     tanh,
     warms_up,
 )
-from kernels.numba_cpu.dot import beats_blas
+from kernels.numba_cpu.dot import _avx512, beats_blas
 from kernels.numba_cpu.linalg import matmul
 from kernels.numba_cpu.tile import gemm, transposed
 
@@ -168,7 +168,7 @@ def times_weight(x, w, w_rows, out):
 
 @overload(times_weight, inline="always")
 def _times_weight(x, w, w_rows, out):
-    if x.dtype != types.float32:  # the tiles are float32's
+    if x.dtype != types.float32 or not _avx512():  # the tiles are float32's, and run where the CPU has AVX-512
         return lambda x, w, w_rows, out: rows_dot(x, w, out)
 
     tiles = _TILES.external
@@ -190,7 +190,7 @@ def _rows_for_tiles(dtype, w):
 def _ready(dtype) -> None:
     """The C functions the product kernels call, compiled (or loaded) before they are."""
     _ROWS_DOT[numba.from_dtype(dtype)].ready()
-    if dtype == np.float32:
+    if dtype == np.float32 and _avx512():
         _TILES.ready()
 
 
