@@ -347,6 +347,7 @@ def attention_forward(q, k, v, mask, scale):
     n, h, _, _, d, dv = sizes
     out, weights = np.empty((n, length, h, dv), q.dtype), np.empty((n * h, source, length), q.dtype)
     limit_blas_threads()
+    # Work: the products' multiply-adds, so that a few small heads (a gradient check's) run on the caller alone.
     run_range(_attention_forward, n * h * length * source * (d + dv), n * h, *args, out, weights)
     return _heads_last(out, (*lead, length, v.shape[-1])), weights.reshape(*lead, source, length).swapaxes(-1, -2)
 

@@ -26,12 +26,12 @@ LONG_SUM = 192
 
 def beats_blas(dtype) -> bool:
     """Whether tile.gemm and dot_nt should replace BLAS for products of ``dtype`` here: float32 (what was measured, and
-    what models train in: float64 keeps the BLAS), on a CPU with AVX-512 that numba compiles for (_avx512)."""
-    return dtype == np.float32 and _avx512()
+    what models train in: float64 keeps the BLAS), on a CPU with AVX-512 that numba compiles for (has_avx512)."""
+    return dtype == np.float32 and has_avx512()
 
 
 @functools.cache
-def _avx512() -> bool:
+def has_avx512() -> bool:
     """Whether numba compiles for this CPU and it has AVX-512: the tiles' 8 x 32 block of sums needs its 32 vector
     registers. There the tiles run as fast as OpenBLAS's own AVX-512 kernels (one core of the Intel Xeon of
     2026-12-06, SciPy's OpenBLAS SkylakeX, GMAC/s: (24, 75) @ (75, 512) 58 against 49, (32, 144) @ (144, 784) 58
@@ -118,7 +118,7 @@ def _sum(x, y):
 def products() -> str:
     """What `tinynet info` shows: whether tiles and dot_nt take the products, and the BLAS they are weighed against."""
     cores = ", ".join(sorted({str(getattr(lib, "architecture", "?")) for lib in scipy_blas()})) or "not known"
-    if _avx512():
+    if has_avx512():
         return (
             f"float32 products by tiles (tile.gemm), a convolution's weight gradient by dot_nt (AVX-512 here; "
             f"SciPy's OpenBLAS runs {cores} kernels)"

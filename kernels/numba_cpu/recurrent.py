@@ -17,9 +17,9 @@ from kernels.numba_cpu.common import (
     tanh,
     warms_up,
 )
-from kernels.numba_cpu.dot import _avx512, beats_blas
+from kernels.numba_cpu.dot import beats_blas
 from kernels.numba_cpu.linalg import matmul
-from kernels.numba_cpu.tile import gemm, transposed
+from kernels.numba_cpu.tile import compiles_tiles, gemm, transposed
 
 # Every layer's kernels make each step one matrix product over a block of the batch (h_{t-1} W_hh^T forward, the
 # gradient times W_hh backward) and one vectorized pass over the gate values around it: see the LSTM's below.
@@ -168,7 +168,7 @@ def times_weight(x, w, w_rows, out):
 
 @overload(times_weight, inline="always")
 def _times_weight(x, w, w_rows, out):
-    if x.dtype != types.float32 or not _avx512():  # the tiles are float32's, and run where the CPU has AVX-512
+    if not compiles_tiles(x.dtype):
         return lambda x, w, w_rows, out: rows_dot(x, w, out)
 
     tiles = _TILES.external
@@ -190,7 +190,7 @@ def _rows_for_tiles(dtype, w):
 def _ready(dtype) -> None:
     """The C functions the product kernels call, compiled (or loaded) before they are."""
     _ROWS_DOT[numba.from_dtype(dtype)].ready()
-    if dtype == np.float32 and _avx512():
+    if compiles_tiles(numba.from_dtype(dtype)):
         _TILES.ready()
 
 

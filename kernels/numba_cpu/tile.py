@@ -36,7 +36,7 @@ from numba.extending import intrinsic, overload
 
 from kernels.numba_cpu.by_name import ByName, data_pointer
 from kernels.numba_cpu.common import numba
-from kernels.numba_cpu.dot import _avx512, dot_nt
+from kernels.numba_cpu.dot import dot_nt, has_avx512
 
 ROWS = 8  # rows of c per tile
 LANES = 16  # float32 numbers per vector: 512 bits
@@ -538,24 +538,26 @@ def _times_transposed_blas(a, b, out, accumulate):
 # for float32 where the CPU has AVX-512; BLAS alone otherwise, as tiles replace BLAS there only (dot.beats_blas), and
 # compiling them into float64 kernels too made the warm-up 5 s longer (and into the float32 kernels of a CPU without
 # AVX-512, 8.5 s of a one-process warm-up's 114, on the AMD EPYC of 2026-12-07, where they would never run).
-def _tiles_here(a) -> bool:
-    """Whether kernels on ``a`` (a numba array type) compile the tiles' way too: float32 on a CPU with AVX-512."""
-    return a.dtype == types.float32 and _avx512()
+def compiles_tiles(dtype) -> bool:
+    """Whether kernels on numbers of ``dtype`` (a numba type) compile the tiles' way too: float32 on a CPU with
+    AVX-512. A compile-time choice, unlike dot.beats_blas (which tests may patch): a cached kernel that calls the tiles
+    needs their C functions published, and they are only where it is true."""
+    return dtype == types.float32 and has_avx512()
 
 
 @overload(dot, inline="always")
 def _dot(a, b, out, by_tiles):
-    return _dot_by_tiles if _tiles_here(a) else _dot_by_blas
+    return _dot_by_tiles if compiles_tiles(a.dtype) else _dot_by_blas
 
 
 @overload(dot_plus_bias, inline="always")
 def _dot_plus_bias(a, b, bias, out, by_tiles):
-    return _dot_plus_bias_by_tiles if _tiles_here(a) else _dot_plus_bias_by_blas
+    return _dot_plus_bias_by_tiles if compiles_tiles(a.dtype) else _dot_plus_bias_by_blas
 
 
 @overload(times_transposed, inline="always")
 def _times_transposed(a, b, out, scratch, by_tiles, accumulate):
-    return _times_transposed_by_tiles if _tiles_here(a) else _times_transposed_by_blas
+    return _times_transposed_by_tiles if compiles_tiles(a.dtype) else _times_transposed_by_blas
 
 
 @intrinsic
@@ -652,7 +654,7 @@ def add_dot_nt(a, bt, c):
 
 @overload(add_dot_nt, inline="always")
 def _add_dot_nt(a, bt, c):
-    if not _tiles_here(a):
+    if not compiles_tiles(a.dtype):
 
         def by_blas(a, bt, c):
             _blas_add_dot(a, bt.T, c)
