@@ -580,8 +580,8 @@ def test_numba_winograd_convolutions_match_the_reference(x_shape, w_shape, paddi
 
     from kernels.numba_cpu import conv
 
-    if not conv.beats_blas(np.dtype(np.float32)):
-        pytest.skip("Winograd's transforms run where float32 products take tiles (AVX-512 here, see dot.beats_blas)")
+    if not conv.winograd.runs_here(np.dtype(np.float32)):
+        pytest.skip("Winograd's tiles are vector code for CPUs with AVX2 or AVX-512 (winograd.runs_here)")
     rng = np.random.default_rng(sum(x_shape))
     x, w = random_array(rng, x_shape, np.float32), random_array(rng, w_shape, np.float32) / np.float32(12)
     bias, geometry = random_array(rng, w_shape[:1], np.float32), ((1, 1), padding, (1, 1))
@@ -602,15 +602,16 @@ def test_numba_winograd_convolutions_match_the_reference(x_shape, w_shape, paddi
 
 @numba_usable
 def test_winograd_takes_3x3_convolutions_of_few_enough_channels():
-    """The plan's choice: 3x3 at stride 1 and dilation 1 where the windows would be read in place, and no more than
-    winograd.MAX_CHANNEL_PAIRS (output, input) pairs: beyond, its transformed weight outgrows the L2 cache and the
-    direct kernel is faster (measured 1.21x and 2.57x)."""
+    """The plan's choice: 3x3 at stride 1 and dilation 1 where the shapes suit windows read in place, and no more
+    than winograd.MAX_CHANNEL_PAIRS (output, input) pairs: beyond, its transformed weight outgrows the L2 cache and
+    the direct kernel is faster (measured 1.21x and 2.57x). On AVX2 (no AVX-512) Winograd's tiles run, and the direct
+    in-place kernel does not (dot.beats_blas)."""
     import numba
 
     from kernels.numba_cpu import conv, winograd
 
-    if not conv.beats_blas(np.dtype(np.float32)):
-        pytest.skip("Winograd's transforms run where float32 products take tiles (AVX-512 here, see dot.beats_blas)")
+    if not conv.winograd.runs_here(np.dtype(np.float32)):
+        pytest.skip("Winograd's tiles are vector code for CPUs with AVX2 or AVX-512 (winograd.runs_here)")
 
     def takes(x_shape, w_shape, stride=(1, 1), dilation=(1, 1), dtype=np.float32):
         geometry = (stride, (1, 1), dilation)
@@ -623,6 +624,9 @@ def test_winograd_takes_3x3_convolutions_of_few_enough_channels():
     assert not takes((64, 16, 28, 28), (32, 16, 5, 5))
     assert not takes((64, 16, 28, 28), (32, 16, 3, 3), dtype=np.float64)
     assert not takes((64, 3, 28, 28), (32, 3, 3, 3))  # windows of 27 values: the direct kernel
+    five_by_five = conv._plan((64, 16, 28, 28), (32, 16, 5, 5), None, np.dtype(np.float32), (1, 1), (2, 2), (1, 1),
+                              numba.get_num_threads(), 1)  # fmt: skip
+    assert five_by_five.in_place is conv.beats_blas(np.dtype(np.float32))
 
 
 @numba_usable
@@ -655,13 +659,14 @@ def test_warmup_compiles_every_convolution_kernel(dtype):
     assert conv.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     conv.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    tiles = conv.beats_blas(np.dtype(dtype))
-    in_place = (conv._in_place_batch, conv.winograd.winograd_batch) if tiles else ()
-    for kernel in (conv._convolve_batch, *in_place):
+    tiles, winograd = conv.beats_blas(np.dtype(dtype)), conv.winograd.runs_here(np.dtype(dtype))
+    kernels = (conv._convolve_batch, *[conv._in_place_batch] * tiles, *[conv.winograd.winograd_batch] * winograd)
+    for kernel in kernels:
         assert compiled_for(kernel, float_type), kernel
     # The per-thread bodies, compiled once as C functions that the kernels call by name (by_name).
     assert conv._SAMPLES[float_type].compiled is not None
-    assert (conv._IN_PLACE.compiled is not None and conv.winograd.WINOGRAD.compiled is not None) or not tiles
+    assert conv._IN_PLACE.compiled is not None or not tiles
+    assert conv.winograd.WINOGRAD.compiled is not None or not winograd
 
 
 @numba_usable
@@ -694,10 +699,9 @@ def test_threaded_convolution_kernels_call_their_body_by_name():
     conv.warm_up(np.dtype(np.float32))
     kernels = [(conv._convolve_batch, conv._SAMPLES[numba.float32].name)]
     if conv.beats_blas(np.dtype(np.float32)):
-        kernels += [
-            (conv._in_place_batch, conv._IN_PLACE.name),
-            (conv.winograd.winograd_batch, conv.winograd.WINOGRAD.name),
-        ]
+        kernels.append((conv._in_place_batch, conv._IN_PLACE.name))
+    if conv.winograd.runs_here(np.dtype(np.float32)):
+        kernels.append((conv.winograd.winograd_batch, conv.winograd.WINOGRAD.name))
     for kernel, name in kernels:  # range kernels: (threaded, start, stop, *arrays); the body (start, stop, *arrays)
         signature = next(s for s in kernel.signatures if s[3].dtype == numba.float32)
         signature = (numba.intp, numba.intp, *signature[3:])

@@ -1,10 +1,11 @@
 """kernels/numba_cpu/tile.py: ``gemm``'s tiles of c, written in LLVM's vector IR, against NumPy's product.
 
-Drawn: every count of rows left over (1 to 7 below a tile's 8), columns left over (masked loads and stores; blocks
-of 16 columns or fewer by tiles of one vector), sums longer than one pass (tile.SUM_BLOCK) or empty, a's rows or
-columns strided (a transposed operand), b and c as views into wider arrays (whose other columns must stay as they
-were), accumulate or overwrite; float32, the one dtype of the tiles. They run wherever numba compiles, whether or not
-this CPU has AVX-512 (LLVM splits the vectors). ``as_columns``, the transposition the products with b^T take first.
+Drawn: every count of rows left over (below a tile's 8, or 6 on AVX2), columns left over (masked loads and stores;
+blocks of a vector's columns or fewer by tiles of one vector), sums longer than one pass (tile.SUM_BLOCK) or empty,
+a's rows or columns strided (a transposed operand), b and c as views into wider arrays (whose other columns must stay
+as they were), accumulate or overwrite; float32, the one dtype of the tiles. They run wherever numba compiles, their
+sizes following this CPU's vectors (tile.LANES: 16 float32 with AVX-512, else 8; LLVM splits what it lacks).
+``as_columns``, the transposition the products with b^T take first.
 """
 
 import numpy as np
@@ -30,9 +31,10 @@ def _operands(rng, m, k, n, a_transposed):
     accumulate=st.booleans(), biased=st.booleans(), seed=st.integers(0, 2**16),
 )  # fmt: skip
 def test_gemm_matches_numpy_and_writes_nothing_outside_c(m, k, n, a_transposed, accumulate, biased, seed):
-    """Up to 160 rows: from tile.PACK_FROM_TILES tiles of rows (121 rows) and over WIDTH columns, b's blocks are
-    read from a copy. A bias is added with the first block of the sum (an empty sum: c is the bias). Rows shared out
-    evenly make runs of tiles of 8 rows and of 7 (150 rows: 19 tiles), each run one call of a tile's function."""
+    """Up to 160 rows: from tile.PACK_FROM_TILES tiles of rows (121 rows; 91 on AVX2) and over WIDTH columns, b's
+    blocks are read from a copy. A bias is added with the first block of the sum (an empty sum: c is the bias). Rows
+    shared out evenly make runs of tiles of 8 rows and of 7 (150 rows: 19 tiles; 6 and 5 on AVX2), each run one call
+    of a tile's function."""
     from kernels.numba_cpu.tile import gemm
 
     rng = np.random.default_rng(seed)
@@ -52,12 +54,15 @@ def test_gemm_matches_numpy_and_writes_nothing_outside_c(m, k, n, a_transposed, 
 
 
 @pytest.mark.parametrize("rows", range(1, 9))
-@pytest.mark.parametrize("columns", [1, 15, 16, 17, 32, 33, 40, 48])
-def test_each_tile_of_rows_and_columns(rows, columns):
-    """Each tile by rows (1 to tile.ROWS), of 2 vectors with a full, partial and empty second vector of columns, and of
-    1 vector for blocks of 16 columns or fewer (1, 15, 16; the last block of 40 and 48): plain, biased, accumulating."""
-    from kernels.numba_cpu.tile import gemm
+@pytest.mark.parametrize("vectors, extra", [(0, 1), (1, -1), (1, 0), (1, 1), (2, 0), (2, 1), (2, 3), (3, 0)])
+def test_each_tile_of_rows_and_columns(rows, vectors, extra):
+    """Each tile by rows (1 to 8: tile.ROWS is 8 or 6, a second tile past it), of 2 vectors with a full, partial and
+    empty second vector of columns, and of 1 vector for blocks of a vector's columns or fewer (1, LANES - 1, LANES;
+    the last block of 2 vectors and 3 columns, and of 3 vectors): plain, biased, accumulating. Columns counted in
+    this CPU's vectors (tile.LANES: 16 or 8 float32)."""
+    from kernels.numba_cpu.tile import LANES, gemm
 
+    columns = vectors * LANES + extra
     rng = np.random.default_rng(rows * 100 + columns)
     a, b = _operands(rng, rows, 7, columns, a_transposed=False)
     c = np.full((rows, columns), np.nan, np.float32)

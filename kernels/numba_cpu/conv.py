@@ -54,7 +54,9 @@ from kernels.windows import output_size, transposed_output_size
 # time of BLAS with the long windows by dot_nt (copied into rows, a kernel of their own), and 0.74x once those were
 # unfolded and taken by tiles too (in-process alternation, 14 rounds): the rows' kernel was deleted. At stride 1 the
 # windows are not unfolded at all (_in_place_batch, below): 0.78x again. And 3x3 ones take Winograd's F(4x2, 3x3)
-# (winograd.py): a third of the multiply-adds, forward and backward 0.59x the in-place kernel's time.
+# (winograd.py): a third of the multiply-adds, forward and backward 0.59x the in-place kernel's time. On AVX2 (no
+# AVX-512), where products stay OpenBLAS's, 3x3 ones take Winograd's tiles too (winograd.runs_here): 0.56x the time
+# of im2col and OpenBLAS on conv2d's shapes.
 
 
 @numba.njit(cache=True, inline="always")
@@ -547,11 +549,16 @@ def _over_threads(partial):
 
 def _in_place(batch: int, window: int, pixels: int, threads: int, stride, dtype) -> bool:
     """Whether conv2d's forward (and its backward, see conv2d_backward) reads its windows in place
-    (_in_place_batch): at stride 1, by tiles (float32's), windows of IN_PLACE_FROM values or more, outputs of
-    IN_PLACE_PIXELS pixels or more, where _convolve_batch would multiply one sample at a time."""
+    (_in_place_batch): where the shapes suit it (_fits_in_place) and float32 products take tiles (dot.beats_blas:
+    AVX-512). On AVX2 that kernel took 1.2-1.9x the time of im2col and OpenBLAS; Winograd's does not (winograd.py)."""
+    return _fits_in_place(batch, window, pixels, threads, stride, dtype) and beats_blas(dtype)
+
+
+def _fits_in_place(batch: int, window: int, pixels: int, threads: int, stride, dtype) -> bool:
+    """Whether a convolution's shapes suit windows read in place, by the direct kernel or by Winograd's: at stride 1,
+    float32, windows of IN_PLACE_FROM values or more, outputs of IN_PLACE_PIXELS pixels or more, where
+    _convolve_batch would multiply one sample at a time."""
     if tuple(stride) != (1, 1) or window < IN_PLACE_FROM or pixels < IN_PLACE_PIXELS or dtype != np.float32:
-        return False
-    if not beats_blas(dtype):
         return False
     return _group_size(batch, window, pixels, threads) == 1
 
@@ -613,10 +620,11 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
     work, threads = _work_and_threads(passes * n * o * pixels * window, available)
     geometry = _geometry(w_shape[2:], stride, padding, dilation, out_hw)
     full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, w_shape[2:], padding))  # the transpose's padding
-    windows_in_place = _in_place(n, window, pixels, threads, stride, dtype)
+    fits = _fits_in_place(n, window, pixels, threads, stride, dtype)
+    windows_in_place = fits and beats_blas(dtype)
     three_by_three = tuple(w_shape[2:]) == (3, 3) and tuple(dilation) == (1, 1)
     few_channels = w_shape[0] * w_shape[1] <= winograd.MAX_CHANNEL_PAIRS
-    winograd_fits = three_by_three and few_channels and windows_in_place
+    winograd_fits = three_by_three and few_channels and fits and winograd.runs_here(dtype)
     if forward:
         in_place = windows_in_place
     elif passes == 2:

@@ -30,20 +30,30 @@ def beats_blas(dtype) -> bool:
     return dtype == np.float32 and has_avx512()
 
 
-@functools.cache
 def has_avx512() -> bool:
     """Whether numba compiles for this CPU and it has AVX-512: the tiles' 8 x 32 block of sums needs its 32 vector
     registers. There the tiles run as fast as OpenBLAS's own AVX-512 kernels (one core of the Intel Xeon of
     2026-12-06, SciPy's OpenBLAS SkylakeX, GMAC/s: (24, 75) @ (75, 512) 58 against 49, (32, 144) @ (144, 784) 58
     against 42, (2048, 64) @ (64, 192) 56 against 64, (60, 16) @ (16, 64) 50 against 68) and twice OpenBLAS's AVX2
-    ones (OPENBLAS_CORETYPE=Haswell, the AMD EPYC of 2026-12-05), and they open the convolutions' in-place windows
-    and Winograd's transforms: conv2d (64, 16, 28, 28) * (32, 16, 3, 3) forward and backward 9.3 ms against 20 by
-    BLAS on that Xeon. False in plain Python (the tiles are LLVM IR)."""
+    ones (OPENBLAS_CORETYPE=Haswell, the AMD EPYC of 2026-12-05), and they open the convolutions' in-place windows:
+    conv2d (64, 16, 28, 28) * (32, 16, 3, 3) forward and backward 9.3 ms against 20 by BLAS on that Xeon. False in
+    plain Python (the tiles are LLVM IR)."""
+    return vector_floats() == 16
+
+
+@functools.cache
+def vector_floats() -> int:
+    """How many float32 numbers a vector register holds on this CPU, as numba compiles for it: 16 with AVX-512, 8 with
+    AVX2 and FMA (the tiles' sizes follow: tile.py), 0 with neither, in plain Python (NUMBA_DISABLE_JIT), or where
+    numba compiles for a named CPU (NUMBA_CPU_NAME: code cached for other machines)."""
     from llvmlite import binding
 
     if numba.config.DISABLE_JIT or numba.config.CPU_NAME is not None:
-        return False
-    return bool(binding.get_host_cpu_features().get("avx512f"))
+        return 0
+    features = binding.get_host_cpu_features()
+    if features.get("avx512f"):
+        return 16
+    return 8 if features.get("avx2") and features.get("fma") else 0
 
 
 @numba.njit(cache=True, fastmath={"reassoc", "contract"})

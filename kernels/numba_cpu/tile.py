@@ -1,4 +1,5 @@
-"""A matrix product held in vector registers: c = a @ b (or c += a @ b), one 8 x 32 tile of c at a time; float32.
+"""A matrix product held in vector registers: c = a @ b (or c += a @ b), one 8 x 32 tile of c at a time (6 x 16 on
+CPUs with AVX2 and no AVX-512: ROWS, LANES); float32.
 
 Why: numba's np.dot calls SciPy's OpenBLAS, which an environment may hold to older kernels (this machine's sets
 OPENBLAS_CORETYPE=Haswell: AVX2 on a CPU with AVX-512), and numba's own loops cannot keep a block of c in
@@ -7,7 +8,8 @@ pack scalar sums into vectors. So the tile is written here in LLVM's vector IR, 
 assembly. An 8 x 32 tile of c is 16 vectors of 16 numbers, kept in registers for the whole sum; each step k loads
 the 2 vectors of b[k, j:j+32], broadcasts a[i+r, k] for the 8 rows and does 16 fused multiply-adds (AVX-512 has
 32 vector registers: 16 sums, 2 of b, 1 broadcast). Edges are masked loads and stores: a tile of fewer columns,
-and a variant per count of rows below 8. Blocks of 16 columns or fewer take tiles of one vector (8 x 16): a 2-vector
+and a variant per count of rows below 8 (c's whole blocks are stored plainly: a masked store is microcode on AMD's
+Zen 2). Blocks of 16 columns or fewer take tiles of one vector (8 x 16): a 2-vector
 tile's masked second vector still ran its multiply-adds (an attention head's (64, 64) @ (64, 16) took 2.0 us, 1.16 by
 1-vector tiles; lesson 14's attention, one thread, forward and backward 0.93x and 0.78x). (Tiles of 6 rows took
 1.07-1.12x as long on F(2x2, 3x3)'s products in winograd.py, (32, 16) @ (16, 224) and (16, 32) @ (32, 224), whose 32
@@ -24,6 +26,8 @@ against 37; (60, 16) @ (16, 64), an attention head, 88 against 35; (60, 288) @ (
   dot.dot_nt the same way.
 - Inside kernels, ``dot``, ``times_transposed`` and ``add_dot_nt`` take tiles (or dot_nt) for float32 where the
   caller says (dot.beats_blas: a CPU with AVX-512), BLAS otherwise; float64 kernels compile the BLAS's way alone.
+  Winograd's convolutions (winograd.py) take tiles on AVX2 too, where their short sums (16 to 64 terms) ran at
+  1.4-2.2x OpenBLAS's speed.
 
 Kernels that call these C functions are cached with this file's stamp too (cache_lock.stamp_with_package_sources):
 a cached kernel calling a C function whose arguments have since changed would crash.
@@ -36,12 +40,17 @@ from numba.extending import intrinsic, overload
 
 from kernels.numba_cpu.by_name import ByName, data_pointer
 from kernels.numba_cpu.common import numba
-from kernels.numba_cpu.dot import dot_nt, has_avx512
+from kernels.numba_cpu.dot import dot_nt, has_avx512, vector_floats
 
-ROWS = 8  # rows of c per tile
-LANES = 16  # float32 numbers per vector: 512 bits
+# A tile's sums fill half the vector registers or fewer: on AVX-512 (32 registers of 16 float32) 8 rows of 2 vectors,
+# on AVX2 (16 of 8) 6 rows of 2 vectors, 12 sums, 2 vectors of b and a broadcast. The 8 x 32 tile on AVX2 kept
+# 32 registers' worth of sums and spilled them: one core of the AMD EPYC (Zen 2) of 2026-12-07, GMAC/s, 8 x 32 / 6 x
+# 16 (OpenBLAS's Haswell kernels): (32, 144) @ (144, 784) 26 / 42 (26), (32, 16) @ (16, 112) 12 / 28 (20), (256,
+# 256) @ (256, 256) 44 / 46 (46). Other CPUs, and plain Python, take AVX2's sizes.
+LANES = vector_floats() or 8  # float32 numbers per vector
+ROWS = 8 if LANES == 16 else 6  # rows of c per tile
 WIDTH = 2 * LANES  # columns of c per tile
-SUM_BLOCK = 256  # terms of the sum per pass over c: a block of b (256 x 32 float32, 32 KB) stays in L1
+SUM_BLOCK = 256  # terms of the sum per pass over c: a block of b (256 x 2 vectors of float32, <= 32 KB) stays in L1
 # From this many tiles of c's rows, where c is wider than a tile, b's block is first copied end to end (a panel of
 # SUM_BLOCK x WIDTH numbers, on the stack), as BLAS libraries pack theirs: b's rows a power of two apart fell on the
 # same few sets of the L1 cache. One core of the Intel Xeon, GMAC/s, b as it lies against a panel: (352, 128) @ (128,
@@ -65,16 +74,32 @@ def splat(builder, value, count: int):
     return builder.shuffle_vector(one, ir.Constant(vector, ir.Undefined), ir.Constant(lanes, [0] * count))
 
 
-def _make_tile(rows: int, vectors: int):
-    """The intrinsic for a tile of ``rows`` rows and ``vectors`` vectors of columns (see _tile_codegen)."""
+def _make_tile(vectors: int):
+    """The intrinsic for tiles of ``vectors`` vectors of columns and a given count of rows, 1 to ROWS: a switch over
+    the counts, each a call of its own function (_call_tile; see _tile_codegen for the arguments)."""
 
     @intrinsic
-    def tile(typingctx, a, a_rows, a_step, b, b_rows, c, c_row, i, count, j, k0, k1, columns, accumulate, bias, biased):
+    def tile(typingctx, rows, a, a_rows, a_step, b, b_rows, c, c_row, i, count, j, k0, k1, columns, accumulate, bias,
+             biased):  # fmt: skip
         index, flag = types.intp, types.boolean
-        sig = types.void(a, a_rows, index, b, b_rows, c, *[index] * 7, flag, bias, flag)
-        return sig, lambda context, builder, signature, args: _call_tile(rows, vectors, context, builder, args)
+        sig = types.void(index, a, a_rows, index, b, b_rows, c, *[index] * 7, flag, bias, flag)
+        return sig, lambda context, builder, signature, args: _switch_rows(vectors, context, builder, args)
 
     return tile
+
+
+def _switch_rows(vectors, context, builder, args):
+    rows, operands = args[0], args[1:]
+    done = builder.append_basic_block("tile_called")
+    switch = builder.switch(rows, done)
+    for count in range(1, ROWS + 1):
+        case = builder.append_basic_block(f"tile_rows{count}")
+        switch.add_case(ir.Constant(rows.type, count), case)
+        builder.position_at_end(case)
+        _call_tile(count, vectors, context, builder, operands)
+        builder.branch(done)
+    builder.position_at_end(done)
+    return context.get_dummy_value()
 
 
 def _call_tile(rows, vectors, context, builder, args):
@@ -185,25 +210,42 @@ def _tile_codegen(rows, vectors, context, builder, args):
         totals.append(total)
     # (Two ways, not a select: a select still loads c, 12 loads and adds a tile that short sums, as Winograd's, felt.)
     c_vectors = [row_vectors(c_data, mul(add(i, index(r)), c_row)) for r in range(rows)]
-    with builder.if_else(accumulate) as (adding, storing):
-        with adding:
-            for r in range(rows):
-                for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
-                    before = builder.call(load, [p, alignment, m, zero])
-                    builder.call(store, [builder.fadd(before, totals[vectors * r + v]), p, alignment, m])
-        with storing:  # the bias, where there is one, with the first block of the sum: no pass over c after
-            with builder.if_else(biased) as (with_bias, without):
-                with with_bias:
-                    biases = [
-                        builder.call(load, [p, alignment, m, zero]) for p, m in zip(row_vectors(bias, index(0)), masks)
-                    ]
-                    for r in range(rows):
-                        for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
-                            builder.call(store, [builder.fadd(totals[vectors * r + v], biases[v]), p, alignment, m])
-                with without:
-                    for r in range(rows):
-                        for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
-                            builder.call(store, [totals[vectors * r + v], p, alignment, m])
+
+    def write(plain: bool):
+        """Plain loads and stores where the block has all its columns, masked ones at c's edge alone: on AMD's Zen 2
+        a masked store is microcode, and 12 of them a tile took as long as a sum of 16 terms."""
+
+        def get(p, m):
+            return builder.load(p, align=size) if plain else builder.call(load, [p, alignment, m, zero])
+
+        def put(value, p, m):
+            if plain:
+                builder.store(value, p, align=size)
+            else:
+                builder.call(store, [value, p, alignment, m])
+
+        with builder.if_else(accumulate) as (adding, storing):
+            with adding:
+                for r in range(rows):
+                    for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
+                        put(builder.fadd(get(p, m), totals[vectors * r + v]), p, m)
+            with storing:  # the bias, where there is one, with the first block of the sum: no pass over c after
+                with builder.if_else(biased) as (with_bias, without):
+                    with with_bias:
+                        biases = [get(p, m) for p, m in zip(row_vectors(bias, index(0)), masks)]
+                        for r in range(rows):
+                            for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
+                                put(builder.fadd(totals[vectors * r + v], biases[v]), p, m)
+                    with without:
+                        for r in range(rows):
+                            for v, (p, m) in enumerate(zip(c_vectors[r], masks)):
+                                put(totals[vectors * r + v], p, m)
+
+    with builder.if_else(whole) as (plain, masked):
+        with plain:
+            write(True)
+        with masked:
+            write(False)
     i_next = add(i, index(rows))
     i.add_incoming(i_next, builder.block)
     last = add(first, mul(count, index(rows)))
@@ -211,53 +253,20 @@ def _tile_codegen(rows, vectors, context, builder, args):
     builder.position_at_end(tiles_done)
 
 
-_tile1, _tile2, _tile3, _tile4, _tile5, _tile6, _tile7, _tile8 = (_make_tile(rows, 2) for rows in range(1, ROWS + 1))
-_narrow1, _narrow2, _narrow3, _narrow4, _narrow5, _narrow6, _narrow7, _narrow8 = (
-    _make_tile(rows, 1) for rows in range(1, ROWS + 1)
-)
+_wide, _narrow = _make_tile(2), _make_tile(1)
 
 
 @numba.njit(inline="always")
 def _tiles(a, a_rows, a_step, b, b_rows, c, c_row, run, j, k0, k1, columns, accumulate, bias, biased):
-    """``count`` tiles of ``rows`` rows (<= ROWS) each, c's rows i .. i + count * rows - 1 (run: (i, rows, count)): one
-    intrinsic per count of rows, of 2 vectors of columns, or of 1 where the block has LANES columns or fewer: a
-    2-vector tile's second vector is masked off there, but its multiply-adds still run (products 16 columns wide, an
-    attention head's, ran at half speed)."""
+    """``count`` tiles of ``rows`` rows (<= ROWS) each, c's rows i .. i + count * rows - 1 (run: (i, rows, count)): of 2
+    vectors of columns, or of 1 where the block has LANES columns or fewer: a 2-vector tile's second vector is masked
+    off there, but its multiply-adds still run (products 16 columns wide, an attention head's, ran at half speed)."""
     i, rows, count = run
     operands = (a, a_rows, a_step, b, b_rows, c, c_row, i, count, j, k0, k1, columns, accumulate, bias, biased)
     if columns > LANES:
-        if rows == 8:
-            _tile8(*operands)
-        elif rows == 7:
-            _tile7(*operands)
-        elif rows == 6:
-            _tile6(*operands)
-        elif rows == 5:
-            _tile5(*operands)
-        elif rows == 4:
-            _tile4(*operands)
-        elif rows == 3:
-            _tile3(*operands)
-        elif rows == 2:
-            _tile2(*operands)
-        elif rows == 1:
-            _tile1(*operands)
-    elif rows == 8:
-        _narrow8(*operands)
-    elif rows == 7:
-        _narrow7(*operands)
-    elif rows == 6:
-        _narrow6(*operands)
-    elif rows == 5:
-        _narrow5(*operands)
-    elif rows == 4:
-        _narrow4(*operands)
-    elif rows == 3:
-        _narrow3(*operands)
-    elif rows == 2:
-        _narrow2(*operands)
-    elif rows == 1:
-        _narrow1(*operands)
+        _wide(rows, *operands)
+    else:
+        _narrow(rows, *operands)
 
 
 _FLOATS, _OFFSETS = types.CPointer(types.float32), types.CPointer(types.intp)

@@ -26,12 +26,20 @@ side in a vector, the even and odd columns of a row split apart by shuffles. Wri
 scalar (a row of 14 tiles is shorter than a vector, and the two columns of a tile interleave), and took longer than
 the products. M = U V and dV = U^T dM are tile.gemm's; dU += dM V^T is _nt_block's, as both its operands run along
 the tiles.
-Layouts: each sample zero-padded into (C, Hs, Ws), Hs = 4 * tile rows + 2, Ws = 32 * chunks + 16, where a chunk is
-16 tiles of a row (a row of tiles is padded to whole chunks); V (24, C, T) and M (24, O, T) with T the tiles of a
-band of tile rows, row after row, each of the 24 planes aligned and an odd count of cache lines from the next.
+Layouts: each sample zero-padded into (C, Hs, Ws), Hs = 4 * tile rows + 2, Ws = 2 * LANES * chunks + LANES, where a
+chunk is a vector's LANES tiles of a row (16 with AVX-512, 8 with AVX2; a row of tiles is padded to whole chunks);
+V (24, C, T) and M (24, O, T) with T the tiles of a band of tile rows, row after row, each of the 24 planes aligned
+and an odd count of vectors from the next.
 
 Measured on conv2d's shapes ((64, 16, 28, 28) * (32, 16, 3, 3), pad 1; one core, per sample): the forward 23 us
 (F(2x2, 3x3): 25.6; the direct kernel: 37), the backward, both gradients, 42 (F(2x2, 3x3): 48).
+On AVX2 (no AVX-512; the AMD EPYC, Zen 2, of 2026-12-07, 2 threads) it is the one kernel that beats im2col and
+OpenBLAS: forward and backward 0.56x their time on conv2d's shapes, 0.57x for (64, 32, 32, 32) * (64, 32, 3, 3), 0.66x
+for (32, 128, 16, 16) * (128, 128, 3, 3), 0.69x for (64, 16, 14, 14) * (32, 16, 3, 3) and 0.94x for lesson 08's second
+layer, (64, 32, 13, 13) * (64, 32, 3, 3) unpadded; the in-place direct kernel took 1.2-1.9x BLAS's time there (5x5
+and 1x1 windows, 256 x 256 channels), so on AVX2 Winograd alone reads windows in place. Chunks of 16 tiles there
+(vectors of 16 split in two) left 8x8 and 16x16 outputs half empty: 1.7x as long as chunks of 8 on (64, 32, 13, 13)
+and 1.6x on (32, 64, 16, 16).
 """
 
 from typing import NamedTuple
@@ -43,10 +51,11 @@ from numba.extending import intrinsic
 
 from kernels.numba_cpu.by_name import ByName, call_by_name, data_pointer
 from kernels.numba_cpu.common import add_row_sums, numba, range_kernel
-from kernels.numba_cpu.dot import beats_blas
+from kernels.numba_cpu.dot import vector_floats
+from kernels.numba_cpu.tile import LANES as TILE_LANES
 from kernels.numba_cpu.tile import gemm_gathered, splat
 
-LANES = 16  # tiles per vector
+LANES = TILE_LANES  # tiles per vector: the CPU's vector of float32
 # The two 1-D algorithms, as matrices (Lavin and Gray's B^T, G and A^T): F(4, 3) down the columns, on points 0, 1, -1,
 # 2, -1/2 and infinity (its float32 error was half that of the usual 0, +-1, +-2), and F(2, 3) along the rows.
 _BT_H = ((1, 1.5, -2, -1.5, 1, 0), (0, -1, -2.5, -0.5, 1, 0), (0, 1, 0.5, -2.5, 1, 0), (0, -0.5, -1, 0.5, 1, 0),
@@ -82,13 +91,13 @@ BAND_BYTES = 768 * 1024
 class _Vectors:
     """The vector instructions the transforms use, in one function's IR."""
 
-    def __init__(self, builder):
-        self.builder, number = builder, ir.FloatType()
-        self.vector, self.index = ir.VectorType(number, LANES), ir.IntType(64)
+    def __init__(self, builder, lanes: int = LANES, small: int = 4):
+        self.builder, number, self.lanes = builder, ir.FloatType(), lanes
+        self.vector, self.index = ir.VectorType(number, lanes), ir.IntType(64)
         self.pointer, self.alignment = self.vector.as_pointer(), ir.IntType(32)(4)
-        self.zero = ir.Constant(self.vector, [0.0] * LANES)
-        self._lanes, kind = ir.Constant(ir.VectorType(self.index, LANES), list(range(LANES))), f"v{LANES}f32"
-        mask = ir.VectorType(ir.IntType(1), LANES)
+        self.zero = ir.Constant(self.vector, [0.0] * lanes)
+        self._lanes, kind = ir.Constant(ir.VectorType(self.index, lanes), list(range(lanes))), f"v{lanes}f32"
+        mask = ir.VectorType(ir.IntType(1), lanes)
         module = builder.module
 
         def function(name, returns, arguments):
@@ -99,22 +108,23 @@ class _Vectors:
         self._store = function(f"llvm.masked.store.{kind}.p0{kind}", ir.VoidType(), [self.vector, pointer, alignment,
                                                                                     mask])  # fmt: skip
         self._fma = function(f"llvm.fma.{kind}", self.vector, [self.vector] * 3)
-        self._small, small_mask = ir.VectorType(number, 4), ir.VectorType(ir.IntType(1), 4)
-        small_pointer = self._small.as_pointer()
-        self._load_small = function("llvm.masked.load.v4f32.p0v4f32", self._small,
+        self._small, small_mask = ir.VectorType(number, small), ir.VectorType(ir.IntType(1), small)
+        small_pointer, small_kind = self._small.as_pointer(), f"v{small}f32"
+        self._load_small = function(f"llvm.masked.load.{small_kind}.p0{small_kind}", self._small,
                                     [small_pointer, alignment, small_mask, self._small])  # fmt: skip
-        self._store_small = function("llvm.masked.store.v4f32.p0v4f32", ir.VoidType(),
+        self._store_small = function(f"llvm.masked.store.{small_kind}.p0{small_kind}", ir.VoidType(),
                                      [self._small, small_pointer, alignment, small_mask])  # fmt: skip
 
     def mask(self, count, first: int = 0):
-        """Lanes first .. first + LANES - 1 below count."""
-        lanes = ir.Constant(self._lanes.type, [first + q for q in range(LANES)])
-        return self.builder.icmp_signed("<", lanes, splat(self.builder, count, LANES))
+        """Lanes first .. first + lanes - 1 below count."""
+        lanes = ir.Constant(self._lanes.type, [first + q for q in range(self.lanes)])
+        return self.builder.icmp_signed("<", lanes, splat(self.builder, count, self.lanes))
 
     def small_mask(self, count):
-        """The first count of 4 lanes."""
-        lanes = ir.Constant(ir.VectorType(self.index, 4), [0, 1, 2, 3])
-        return self.builder.icmp_signed("<", lanes, splat(self.builder, count, 4))
+        """The first count lanes of a small vector."""
+        small = self._small.count
+        lanes = ir.Constant(ir.VectorType(self.index, small), list(range(small)))
+        return self.builder.icmp_signed("<", lanes, splat(self.builder, count, small))
 
     def both(self, mask, flag):
         """mask's lanes where flag (a bool) holds, else none."""
@@ -124,44 +134,57 @@ class _Vectors:
         return self.builder.bitcast(self.builder.gep(data, [offset]), self.pointer)
 
     def load(self, data, offset, mask=None):
-        """The LANES numbers from data + offset; lanes outside mask read as 0 (and are not read)."""
+        """A vector's numbers from data + offset; lanes outside mask read as 0 (and are not read)."""
         if mask is None:
             return self.builder.load(self.address(data, offset), align=4)
         return self.builder.call(self._load, [self.address(data, offset), self.alignment, mask, self.zero])
 
     def store(self, value, data, offset, mask=None):
-        """value into the LANES numbers from data + offset, the lanes in mask alone where one is given."""
+        """value into a vector's numbers from data + offset, the lanes in mask alone where one is given."""
         if mask is None:
             self.builder.store(value, self.address(data, offset), align=4)
         else:
             self.builder.call(self._store, [value, self.address(data, offset), self.alignment, mask])
+
+    def store_below(self, value, data, offset, count, first: int = 0):
+        """value's lanes first .. first + lanes - 1 that are below count into a vector's numbers from data + offset:
+        a plain store where all are, a masked one otherwise (a masked store is microcode on AMD's Zen 2: conv2d's
+        forward took 1.27x as long with masked stores alone, (64, 16, 28, 28) * (32, 16, 3, 3))."""
+        whole = self.builder.icmp_signed(">=", count, self.index(first + self.lanes))
+        with self.builder.if_else(whole) as (plain, masked):
+            with plain:
+                self.store(value, data, offset)
+            with masked:
+                self.store(value, data, offset, self.mask(count, first))
 
     def fma(self, a, b, c):
         """a * b + c, fused, lane by lane."""
         return self.builder.call(self._fma, [a, b, c])
 
     def load_small(self, data, offset, mask):
-        """4 numbers from data + offset, lanes outside mask 0 (and not read)."""
+        """A small vector's numbers from data + offset, lanes outside mask 0 (and not read)."""
         pointer = self.builder.bitcast(self.builder.gep(data, [offset]), self._small.as_pointer())
-        zeros = ir.Constant(self._small, [0.0] * 4)
+        zeros = ir.Constant(self._small, [0.0] * self._small.count)
         return self.builder.call(self._load_small, [pointer, self.alignment, mask, zeros])
 
     def store_small(self, value, data, offset, mask):
-        """value's lanes in mask into the 4 numbers from data + offset."""
+        """value's lanes in mask into a small vector's numbers from data + offset."""
         pointer = self.builder.bitcast(self.builder.gep(data, [offset]), self._small.as_pointer())
         self.builder.call(self._store_small, [value, pointer, self.alignment, mask])
 
     def split(self, low, high):
-        """The even and the odd numbers of 2 * LANES numbers held in two vectors."""
-        b, picks = self.builder, ir.VectorType(ir.IntType(32), LANES)
-        even = b.shuffle_vector(low, high, ir.Constant(picks, list(range(0, 2 * LANES, 2))))
-        return even, b.shuffle_vector(low, high, ir.Constant(picks, list(range(1, 2 * LANES, 2))))
+        """The even and the odd numbers of two vectors' numbers."""
+        b, lanes = self.builder, self.lanes
+        picks = ir.VectorType(ir.IntType(32), lanes)
+        even = b.shuffle_vector(low, high, ir.Constant(picks, list(range(0, 2 * lanes, 2))))
+        return even, b.shuffle_vector(low, high, ir.Constant(picks, list(range(1, 2 * lanes, 2))))
 
     def join(self, even, odd):
         """split's inverse: the two vectors of even[0], odd[0], even[1], odd[1], ..."""
-        b, picks, half = self.builder, ir.VectorType(ir.IntType(32), LANES), LANES // 2
-        low = [q // 2 + (q % 2) * LANES for q in range(LANES)]
-        high = [half + q // 2 + (q % 2) * LANES for q in range(LANES)]
+        b, lanes = self.builder, self.lanes
+        picks, half = ir.VectorType(ir.IntType(32), lanes), lanes // 2
+        low = [q // 2 + (q % 2) * lanes for q in range(lanes)]
+        high = [half + q // 2 + (q % 2) * lanes for q in range(lanes)]
         return b.shuffle_vector(even, odd, ir.Constant(picks, low)), b.shuffle_vector(
             even, odd, ir.Constant(picks, high)
         )
@@ -175,7 +198,7 @@ class _Vectors:
             elif coefficient in (1, -1):
                 total = self.add(total, value) if coefficient == 1 else self.sub(total, value)
             elif coefficient != 0:
-                times = ir.Constant(self.vector, [float(coefficient)] * LANES)
+                times = ir.Constant(self.vector, [float(coefficient)] * self.lanes)
                 total = self.builder.fmul(times, value) if total is None else self.fma(times, value, total)
         return total
 
@@ -195,15 +218,21 @@ class _Vectors:
 _FLOATS = types.CPointer(types.float32)
 
 
+def runs_here(dtype) -> bool:
+    """Whether conv2d may take Winograd's tiles here: float32, on a CPU with AVX2 or AVX-512 that numba compiles for
+    (its transforms and products are vector code of the CPU's width: dot.vector_floats)."""
+    return dtype == np.float32 and vector_floats() > 0
+
+
 def describe() -> str:
     """What `tinynet info` shows: which convolutions take Winograd's tiles here."""
-    if not beats_blas(np.dtype(np.float32)):
-        return "not used here (its transforms run where float32 products take tiles: dot.beats_blas)"
+    if not runs_here(np.dtype(np.float32)):
+        return "not used here (its transforms and products are vector code for CPUs with AVX2 or AVX-512)"
     return (
-        "conv2d with 3x3 kernels at stride 1 and dilation 1, float32, where its windows would be read in place (from "
-        "64 values and 256 output pixels a sample, conv.IN_PLACE_FROM and IN_PLACE_PIXELS) and output x input "
-        f"channels are at most {MAX_CHANNEL_PAIRS}: F(4x2, 3x3), 24 multiply-adds per 4x2 outputs where the direct "
-        "kernel takes 72"
+        "conv2d with 3x3 kernels at stride 1 and dilation 1, float32, with windows of conv.IN_PLACE_FROM values and "
+        f"outputs of conv.IN_PLACE_PIXELS pixels a sample or more, and output x input channels at most "
+        f"{MAX_CHANNEL_PAIRS}: F(4x2, 3x3), 24 multiply-adds per 4x2 outputs where the direct kernel takes 72 "
+        f"(vectors of {LANES} tiles)"
     )
 
 
@@ -256,8 +285,8 @@ def _output_tiles(typingctx, m, at, step, out, start, row, columns, rows, bias):
             low, high = x.join(even, odd)  # (A_H^T M) A_W, along the row
             here = builder.select(builder.icmp_signed(">", rows, x.index(r)), columns, x.index(0))
             first = builder.add(start, builder.mul(row, x.index(r)))
-            x.store(low, out, first, x.mask(here))
-            x.store(high, out, builder.add(first, x.index(LANES)), x.mask(here, LANES))
+            x.store_below(low, out, first, here)
+            x.store_below(high, out, builder.add(first, x.index(LANES)), here, LANES)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -308,9 +337,9 @@ def _input_tiles_adjoint(typingctx, v, at, step, image, start, row, top, last):
         x, picks = _Vectors(builder), ir.VectorType(ir.IntType(32), LANES)
         values = [x.load(v, builder.add(at, builder.mul(step, x.index(p)))) for p in range(PLANES)]
 
-        def put(value, here, mask, adding):  # image[here:] = value, or += value where adding
-            before = x.load(image, here, mask)
-            x.store(builder.select(adding, x.add(before, value), value), image, here, mask)
+        def put(value, here, adding):  # image[here:] = value, or += value where adding
+            before = x.load(image, here)
+            x.store(builder.select(adding, x.add(before, value), value), image, here)
 
         down = []  # B_H dV, down the columns
         for j in range(PATCH_W):
@@ -325,35 +354,42 @@ def _input_tiles_adjoint(typingctx, v, at, step, image, start, row, top, last):
             on = ir.Constant(picks, [LANES - 2, LANES - 1, *range(LANES, 2 * LANES - 2)])
             low = x.add(low, builder.shuffle_vector(x.zero, later_low, on))
             high = x.add(high, builder.shuffle_vector(later_low, later_high, on))
-            past = builder.shuffle_vector(later_high, x.zero, on)
             first = builder.add(start, builder.mul(row, x.index(a)))
             adding = builder.not_(top) if a < PATCH_H - TILE_H else false  # rows the tile row above wrote
-            put(low, first, None, adding)
-            put(high, builder.add(first, x.index(LANES)), None, adding)
-            put(
-                past,
-                builder.add(first, x.index(2 * LANES)),
-                x.mask(x.index(2)),
-                builder.or_(adding, builder.not_(last)),
-            )
+            put(low, first, adding)
+            put(high, builder.add(first, x.index(LANES)), adding)
+            past, adding_past = builder.add(first, x.index(2 * LANES)), builder.or_(adding, builder.not_(last))
+            for q in range(2):  # one number at a time: a masked store of two lanes is microcode on Zen 2
+                value = builder.extract_element(later_high, ir.IntType(32)(LANES - 2 + q))
+                pointer = builder.gep(image, [builder.add(past, x.index(q))])
+                before = builder.load(pointer)
+                builder.store(builder.select(adding_past, builder.fadd(before, value), value), pointer)
         return context.get_dummy_value()
 
     return sig, codegen
 
 
+# The weight gradient's products, dU += dM V^T, run in vectors of the CPU's width (tile.LANES): a block of NT_ROWS x
+# NT_COLUMNS sums is NT_ROWS * NT_COLUMNS vectors, half the vector registers (AVX-512: 4 x 4 sums of 16 lanes; AVX2:
+# 4 x 2 of 8). 4 x 4 blocks of 8 lanes on the AMD EPYC (Zen 2) of 2026-12-07 spilled their sums to the stack.
+NT_LANES = TILE_LANES
+NT_ROWS, NT_COLUMNS = 4, TILE_LANES // 4
+
+
 @intrinsic
 def _nt_block(typingctx, a, b, c, row, c_row, i, j, m, n, depth):
-    """c[i + r, j + s] += sum over k < depth of a[i + r, k] b[j + s, k] for r, s < 4 (rows past m or n left alone):
-    a 4 x 4 block of a @ b^T, a and b with rows ``row`` numbers apart, depth a multiple of LANES. The 16 sums run
-    as 16 vectors, then fold into one vector of 16 in four rounds of shuffles and adds (dot.dot_nt's vectors each
-    fold on their own, which cost Winograd's weight gradient a quarter of its products' time)."""
+    """c[i + r, j + s] += sum over k < depth of a[i + r, k] b[j + s, k] for r < NT_ROWS, s < NT_COLUMNS (rows past m
+    or n left alone): a block of a @ b^T, a and b with rows ``row`` numbers apart, depth a multiple of NT_LANES. Each
+    sum runs as a vector, then they fold into one vector in rounds of shuffles and adds (dot.dot_nt's vectors each
+    fold on their own, which cost Winograd's weight gradient a quarter of its products' time). Blocks inside c are
+    added with plain loads and stores, those at its edge with masked ones (microcode on Zen 2)."""
     index = types.intp
     sig = types.void(_FLOATS, _FLOATS, _FLOATS, index, index, index, index, index, index, index)
 
     def codegen(context, builder, signature, args):
         a, b, c, row, c_row, i, j, m, n, depth = args
-        x, picks = _Vectors(builder), ir.VectorType(ir.IntType(32), LANES)
-        last = x.index(1)
+        x = _Vectors(builder, NT_LANES, NT_COLUMNS)
+        picks, last = ir.VectorType(ir.IntType(32), NT_LANES), x.index(1)
 
         def start(first, r, count):  # the row's first number; rows past the edge read the last row again
             here = builder.add(first, x.index(r))
@@ -361,17 +397,17 @@ def _nt_block(typingctx, a, b, c, row, c_row, i, j, m, n, depth):
                 builder.select(builder.icmp_signed("<", here, count), here, builder.sub(count, last)), row
             )
 
-        a_rows, b_rows = [start(i, r, m) for r in range(4)], [start(j, s, n) for s in range(4)]
+        a_rows, b_rows = [start(i, r, m) for r in range(NT_ROWS)], [start(j, s, n) for s in range(NT_COLUMNS)]
         entry = builder.block
         loop, done = builder.append_basic_block("nt_loop"), builder.append_basic_block("nt_done")
         builder.branch(loop)
         builder.position_at_end(loop)
         k = builder.phi(x.index)
-        sums = [builder.phi(x.vector) for _ in range(16)]
+        sums = [builder.phi(x.vector) for _ in range(NT_LANES)]
         a_k = [x.load(a, builder.add(first, k)) for first in a_rows]
         b_k = [x.load(b, builder.add(first, k)) for first in b_rows]
-        updated = [x.fma(a_k[r], b_k[s], sums[4 * r + s]) for r in range(4) for s in range(4)]
-        k_next = builder.add(k, x.index(LANES))
+        updated = [x.fma(a_k[r], b_k[s], sums[NT_COLUMNS * r + s]) for r in range(NT_ROWS) for s in range(NT_COLUMNS)]
+        k_next = builder.add(k, x.index(NT_LANES))
         k.add_incoming(x.index(0), entry)
         k.add_incoming(k_next, loop)
         for phi, value in zip(sums, updated):
@@ -379,23 +415,33 @@ def _nt_block(typingctx, a, b, c, row, c_row, i, j, m, n, depth):
             phi.add_incoming(value, loop)
         builder.cbranch(builder.icmp_signed("<", k_next, depth), loop, done)
         builder.position_at_end(done)
-        folded = updated
-        for group in (8, 4, 2, 1):  # pairs of vectors, each lane of the result the sum of two of a vector's
-            low = [block * 2 * group + e for block in range(LANES // group) for e in range(group)]
+        folded, group = updated, NT_LANES // 2
+        while group:  # pairs of vectors, each lane of the result the sum of two of a vector's
+            low = [block * 2 * group + e for block in range(NT_LANES // group) for e in range(group)]
             high = [q + group for q in low]
             folded = [builder.fadd(builder.shuffle_vector(u, w, ir.Constant(picks, low)),
                                    builder.shuffle_vector(u, w, ir.Constant(picks, high)))
                       for u, w in zip(folded[::2], folded[1::2])]  # fmt: skip
-        total = folded[0]  # lane 4r + s: the sum of row r with row s
-        four = ir.VectorType(ir.IntType(32), 4)
-        columns = x.small_mask(builder.sub(n, j))
-        for r in range(4):
-            inside = builder.icmp_signed("<", builder.add(i, x.index(r)), m)
-            at = builder.add(builder.mul(builder.add(i, x.index(r)), c_row), j)
-            mask = x.both(columns, inside)
-            sums_r = builder.shuffle_vector(total, total, ir.Constant(four, [4 * r + s for s in range(4)]))
-            before = x.load_small(c, at, mask)
-            x.store_small(builder.fadd(before, sums_r), c, at, mask)
+            group //= 2
+        total = folded[0]  # lane NT_COLUMNS * r + s: the sum of row r with row s
+        small = ir.VectorType(ir.IntType(32), NT_COLUMNS)
+        picks_r = [ir.Constant(small, [NT_COLUMNS * r + s for s in range(NT_COLUMNS)]) for r in range(NT_ROWS)]
+        rows = [builder.shuffle_vector(total, total, picks_r[r]) for r in range(NT_ROWS)]
+        at = [builder.add(builder.mul(builder.add(i, x.index(r)), c_row), j) for r in range(NT_ROWS)]
+        inside = builder.and_(
+            builder.icmp_signed("<=", builder.add(i, x.index(NT_ROWS)), m),
+            builder.icmp_signed("<=", builder.add(j, x.index(NT_COLUMNS)), n),
+        )
+        with builder.if_else(inside) as (whole, edge):
+            with whole:
+                for r in range(NT_ROWS):
+                    pointer = builder.bitcast(builder.gep(c, [at[r]]), x._small.as_pointer())
+                    builder.store(builder.fadd(builder.load(pointer, align=4), rows[r]), pointer, align=4)
+            with edge:
+                columns = x.small_mask(builder.sub(n, j))
+                for r in range(NT_ROWS):
+                    mask = x.both(columns, builder.icmp_signed("<", builder.add(i, x.index(r)), m))
+                    x.store_small(builder.fadd(x.load_small(c, at[r], mask), rows[r]), c, at[r], mask)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -435,20 +481,20 @@ def _pad_into(x, n, ph, pw, image, hs, ws, into_image=True):
 
 @numba.njit(cache=True, inline="always")
 def _add_products_nt(a, b, c):
-    """c += a @ b^T in 4 x 4 blocks (_nt_block): a (M, K), b (N, K), c (M, N), C-contiguous, K a multiple of LANES."""
+    """c += a @ b^T in blocks of _nt_block: a (M, K), b (N, K), c (M, N), C-contiguous, K a multiple of NT_LANES."""
     m, n, depth = c.shape[0], c.shape[1], a.shape[1]
     a_at, b_at, c_at = data_pointer(a), data_pointer(b), data_pointer(c)
-    for i in range(0, m, 4):
-        for j in range(0, n, 4):
+    for i in range(0, m, NT_ROWS):
+        for j in range(0, n, NT_COLUMNS):
             _nt_block(a_at, b_at, c_at, depth, n, i, j, m, n, depth)
 
 
 @numba.njit(cache=True, inline="always")
 def _planes(size, count):
     """A flat float32 buffer for ``count`` planes of ``size`` numbers, 64-byte aligned, and the step from one plane to
-    the next: ``size`` rounded up to whole cache lines, and an odd count of them. The transforms touch all 16 planes
-    at once: at a step of whole pages they fell into one set of the L1 cache (a 28 x 32 image's gradient transform
-    took 4.5x as long)."""
+    the next: ``size`` rounded up to whole vectors (a cache line with AVX-512, half of one with AVX2), and an odd
+    count of them. The transforms touch every plane at once: at a step of whole pages they fell into one set of the
+    L1 cache (a 28 x 32 image's gradient transform took 4.5x as long)."""
     lines = (size + LANES - 1) // LANES
     step = (lines + 1 - lines % 2) * LANES
     buffer = np.empty(count * step + LANES, np.float32)
@@ -603,7 +649,7 @@ WINOGRAD = ByName(
 
 def winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, start, stop):
     """_winograd_samples, which the kernel calls through its C function (WINOGRAD). As plain Python, itself (never
-    reached: the intrinsics are compiled code; conv.py takes this path only where tiles are)."""
+    reached: the intrinsics are compiled code; conv.py takes this path only where runs_here)."""
     _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, start, stop)
 
 
