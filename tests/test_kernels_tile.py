@@ -185,3 +185,38 @@ def test_cached_kernels_are_stamped_with_every_file_of_the_package(tmp_path):
     assert in_cache_dir._source_stamp == ours._source_stamp
     elsewhere = caching.IndexDataCacheFile(str(tmp_path), "kernel", "own stamp")  # not this package's: as numba's
     assert elsewhere._source_stamp == "own stamp"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_layout, b_layout", [("C", "C"), ("F", "C"), ("C", "F"), ("F", "F"), ("A", "A")])
+@pytest.mark.parametrize("m, k, n", [(7, 5, 3), (1, 9, 1), (4, 0, 6), (0, 3, 2), (3, 2, 0)])
+def test_blas_products_call_the_blas_for_every_layout(dtype, a_layout, b_layout, m, k, n):
+    """_blas_dot and _blas_add_dot call numba's numba_xxgemm directly, with no checks: each operand C-contiguous, or
+    F (a transposed view, told to the BLAS as transposed), or strided (copied first); empty sums give zeros (or
+    leave out as it was), empty outputs are left alone; out += a @ b in one call, into a C-contiguous out or a
+    strided view of one."""
+    from kernels.numba_cpu.tile import _blas_add_dot, _blas_dot
+
+    rng = np.random.default_rng(m * 100 + k * 10 + n)
+
+    def laid_out(rows, columns, layout):
+        if layout == "F":
+            return rng.standard_normal((columns, rows)).astype(dtype).T
+        if layout == "A":  # every other column of a wider array
+            return rng.standard_normal((rows, 2 * columns)).astype(dtype)[:, ::2]
+        return rng.standard_normal((rows, columns)).astype(dtype)
+
+    a, b = laid_out(m, k, a_layout), laid_out(k, n, b_layout)
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    out = np.full((m, n), np.nan, dtype)
+    _blas_dot(a, b, out)
+    np.testing.assert_allclose(out, expected, **TOLERANCE)
+    before = rng.standard_normal((m, n)).astype(dtype)
+    out = before.copy()
+    _blas_add_dot(a, b, out)
+    np.testing.assert_allclose(out, before + expected, **TOLERANCE)
+    wide = np.zeros((m, 2 * n), dtype)
+    wide[:, ::2] = before
+    _blas_add_dot(a, b, wide[:, ::2])
+    np.testing.assert_allclose(wide[:, ::2], before + expected, **TOLERANCE)
+    assert not wide[:, 1::2].any()

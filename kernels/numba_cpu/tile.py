@@ -353,7 +353,8 @@ def _offset(typingctx, pointer, by):
 
 
 # The C functions by name, for kernels compiled in any process (numba's disk cache keeps the name, not the address),
-# compiled at import: every float32 product calls them.
+# compiled at import: every float32 product calls them on AVX-512, Winograd's convolutions on AVX2 (and tests force
+# the tiles anywhere).
 _GEMM_FUNCTION = ByName("tinynet_tile_gemm_float32", _SIGNATURE, _gemm_float32)
 
 
@@ -369,7 +370,8 @@ def _dot_nt_float32(a, bt, c, m, n, depth):
 
 _DOT_NT_FUNCTION = ByName("tinynet_dot_nt_float32", _DOT_NT_SIGNATURE, _dot_nt_float32)
 _GEMM_FUNCTION.ready()
-_DOT_NT_FUNCTION.ready()
+if has_avx512():  # kernels call dot_nt's C function where they compile the tiles' way alone (compiles_tiles); 1 s
+    _DOT_NT_FUNCTION.ready()
 _GEMM, _DOT_NT = _GEMM_FUNCTION.external, _DOT_NT_FUNCTION.external
 
 
@@ -440,15 +442,83 @@ def times_transposed(a, b, out, scratch, by_tiles, accumulate):
 # The BLAS's products as compiled functions of their own, called from the kernels: np.dot written inside a kernel
 # compiles its wrapper again into every kernel that calls it (318 times in a warm-up, 4.8 s of its 120 s of
 # compiling on one core), where a function compiles once per dtype and layout. A BLAS call gains nothing from
-# being inlined.
+# being inlined. They call the BLAS as np.dot does (numba's numba_xxgemm: SciPy's sgemm or dgemm), without np.dot's
+# checks, whose error messages (shapes formatted into strings) took 5.7 s of each warm-up process's compiling on the
+# AMD EPYC of 2026-12-07; the kernels' shapes agree by construction. out += a @ b is one call (BLAS's beta = 1).
 @numba.njit(cache=True)
 def _blas_dot(a, b, out):
-    np.dot(for_blas(a), for_blas(b), out)
+    _by_blas(for_blas(a), for_blas(b), out, False)
 
 
 @numba.njit(cache=True)
 def _blas_add_dot(a, b, out):
-    out += np.dot(for_blas(a), for_blas(b))
+    _add_by_blas(for_blas(a), for_blas(b), out)
+
+
+def _add_by_blas(a, b, out):
+    out += a @ b
+
+
+@overload(_add_by_blas, inline="always")
+def _add_by_blas_compiled(a, b, out):
+    if out.layout == "C":
+        return lambda a, b, out: _by_blas(a, b, out, True)
+
+    def by_scratch(a, b, out):  # (the BLAS writes C-contiguous rows)
+        product = np.empty(out.shape, out.dtype)
+        _by_blas(a, b, product, False)
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] += product[i, j]
+
+    return by_scratch
+
+
+@numba.njit(inline="always")
+def _by_blas(a, b, out, accumulate):
+    """out = a @ b, or out += a @ b: a (M, K), b (K, N) C- or F-contiguous, out (M, N) C-contiguous."""
+    if out.shape[0] == 0 or out.shape[1] == 0:
+        return
+    if a.shape[1] == 0:  # an empty sum (the BLAS wants leading dimensions of 1 or more)
+        for i in range(out.shape[0] if not accumulate else 0):
+            for j in range(out.shape[1]):
+                out[i, j] = 0
+        return
+    _xxgemm(a, b, out, accumulate)
+
+
+@intrinsic
+def _xxgemm(typingctx, a, b, out, accumulate):
+    """out = a @ b (+ out where accumulate) by numba_xxgemm: BLAS is column-major, so it computes out^T = b^T a^T,
+    each operand transposed or not by its layout (as numba's np.dot). Shapes nonzero, not checked."""
+    arrays = (a, b, out)
+    if not all(isinstance(t, types.Array) and t.ndim == 2 and t.dtype == out.dtype for t in arrays):
+        return None
+    if out.dtype not in (types.float32, types.float64) or out.layout != "C" or not {a.layout, b.layout} <= set("CF"):
+        return None
+
+    def codegen(context, builder, signature, args):
+        a_data, b_data, out_data = (context.make_array(t)(context, builder, v) for t, v in zip(arrays, args[:3]))
+        (m, k), n = cgutils.unpack_tuple(builder, a_data.shape), cgutils.unpack_tuple(builder, b_data.shape)[1]
+        char, index, pointer = ir.IntType(8), context.get_value_type(types.intp), ir.IntType(8).as_pointer()
+        arguments = [char] * 3 + [index] * 3 + [pointer, pointer, index, pointer, index, pointer, pointer, index]
+        gemm_type = ir.FunctionType(ir.IntType(32), arguments)
+        gemm = cgutils.get_or_insert_function(builder.module, gemm_type, "numba_xxgemm")
+        number = context.get_value_type(out.dtype)
+        alpha = cgutils.alloca_once_value(builder, ir.Constant(number, 1.0))
+        beta = cgutils.alloca_once_value(builder, builder.uitofp(args[3], number))
+
+        def operand(layout, data, rows, columns):  # (transposed?, leading dimension, data)
+            return char(ord("n" if layout == "C" else "t")), columns if layout == "C" else rows, data
+
+        trans_b, ld_b, data_b = operand(b.layout, builder.bitcast(b_data.data, pointer), k, n)
+        trans_a, ld_a, data_a = operand(a.layout, builder.bitcast(a_data.data, pointer), m, k)
+        kind, c = char(ord("s" if out.dtype == types.float32 else "d")), builder.bitcast(out_data.data, pointer)
+        alpha, beta = builder.bitcast(alpha, pointer), builder.bitcast(beta, pointer)
+        builder.call(gemm, [kind, trans_b, trans_a, n, m, k, alpha, data_b, ld_b, data_a, ld_a, beta, c, n])
+        return context.get_dummy_value()
+
+    return types.void(a, b, out, accumulate), codegen
 
 
 def for_blas(x):

@@ -679,23 +679,10 @@ def winograd_batch(start, stop, x, u, grad, padding, out, partial, bias, bias_pa
 _G_H_ARRAY, _G_W_ARRAY = np.array(_G_H), np.array(_G_W)
 # Channel pairs transformed at a time: their taps and partial sums stay in L1, each row of them a run of numbers the
 # loops take in vectors. (Pair by pair, U's 24 stores of a pair, one plane apart, fell into one cache set: the
-# weight of 128 x 128 channels took 1.65 ms, single-threaded, where this takes 0.17.)
+# weight of 128 x 128 channels took 1.65 ms, single-threaded, where this takes 0.17.) Written as plain loops over
+# the pairs, each sum's terms spelled out: with slices of 2-D arrays and helpers for the sums the two transforms
+# took 4.6 s to compile, a quarter of the convolutions' float32 warm-up (the AMD EPYC of 2026-12-07); so, 1.8 s.
 _PAIRS_AT_A_TIME = 128
-
-
-@numba.njit(cache=True, inline="always")
-def _add_times(into, coefficient, values):
-    """into += coefficient * values, in float64 (1-D views: the loop over their positions runs in vectors)."""
-    for q in range(into.size):
-        into[q] += coefficient * np.float64(values[q])
-
-
-@numba.njit(cache=True, inline="always")
-def _three_terms(into, coefficients, a, b, c):
-    """into = coefficients . (a, b, c), position by position (1-D views, as _add_times)."""
-    k0, k1, k2 = coefficients[0], coefficients[1], coefficients[2]
-    for q in range(into.size):
-        into[q] = k0 * a[q] + k1 * b[q] + k2 * c[q]
 
 
 @numba.njit(cache=True)
@@ -706,7 +693,6 @@ def weight_tiles(w):
     pairs, flat, g_h, g_w = o * c, np.ascontiguousarray(w).reshape((o * c, 9)), _G_H_ARRAY, _G_W_ARRAY
     u = np.empty((PLANES, pairs), np.float32)
     taps, along = np.empty((9, _PAIRS_AT_A_TIME)), np.empty((3 * PATCH_W, _PAIRS_AT_A_TIME))  # g; g G_W^T
-    tile = np.empty(_PAIRS_AT_A_TIME)
     for first in range(0, pairs, _PAIRS_AT_A_TIME):
         count = min(_PAIRS_AT_A_TIME, pairs - first)
         for q in range(count):
@@ -714,14 +700,16 @@ def weight_tiles(w):
                 taps[t, q] = flat[first + q, t]
         for k in range(3):
             for j in range(PATCH_W):
-                row = along[PATCH_W * k + j, :count]
-                _three_terms(row, g_w[j], taps[3 * k, :count], taps[3 * k + 1, :count], taps[3 * k + 2, :count])
+                g0, g1, g2 = g_w[j, 0], g_w[j, 1], g_w[j, 2]
+                for q in range(count):
+                    along[PATCH_W * k + j, q] = g0 * taps[3 * k, q] + g1 * taps[3 * k + 1, q] + g2 * taps[3 * k + 2, q]
         for i in range(PATCH_H):  # G_H (g G_W^T)
+            g0, g1, g2 = g_h[i, 0], g_h[i, 1], g_h[i, 2]
             for j in range(PATCH_W):
-                _three_terms(
-                    tile[:count], g_h[i], along[j, :count], along[PATCH_W + j, :count], along[2 * PATCH_W + j, :count]
-                )
-                u[PATCH_W * i + j, first : first + count] = tile[:count]
+                for q in range(count):
+                    u[PATCH_W * i + j, first + q] = (
+                        g0 * along[j, q] + g1 * along[PATCH_W + j, q] + g2 * along[2 * PATCH_W + j, q]
+                    )
     return u.reshape((PLANES, o, c))
 
 
@@ -735,15 +723,24 @@ def weight_from_tiles(du):
     along, taps = np.empty((3 * PATCH_H, _PAIRS_AT_A_TIME)), np.empty((9, _PAIRS_AT_A_TIME))  # dU G_W; G_H^T dU G_W
     for first in range(0, pairs, _PAIRS_AT_A_TIME):
         count = min(_PAIRS_AT_A_TIME, pairs - first)
-        along[:], taps[:] = 0.0, 0.0
         for i in range(PATCH_H):
+            row = PATCH_W * i
             for k in range(3):
-                for j in range(PATCH_W):
-                    _add_times(along[3 * i + k, :count], g_w[j, k], flat[PATCH_W * i + j, first : first + count])
+                g0, g1, g2, g3 = g_w[0, k], g_w[1, k], g_w[2, k], g_w[3, k]
+                for q in range(count):
+                    at = first + q
+                    along[3 * i + k, q] = (
+                        g0 * np.float64(flat[row, at]) + g1 * np.float64(flat[row + 1, at])
+                        + g2 * np.float64(flat[row + 2, at]) + g3 * np.float64(flat[row + 3, at])
+                    )  # fmt: skip
         for r in range(3):
             for k in range(3):
+                for q in range(count):
+                    taps[3 * r + k, q] = 0.0
                 for i in range(PATCH_H):
-                    _add_times(taps[3 * r + k, :count], g_h[i, r], along[3 * i + k, :count])
+                    g = g_h[i, r]
+                    for q in range(count):
+                        taps[3 * r + k, q] += g * along[3 * i + k, q]
         for q in range(count):
             for t in range(9):
                 grad[first + q, t] = taps[t, q]
