@@ -474,6 +474,19 @@ def _in_place_batch(start, stop, x, w_rows, grad, geometry, out, partial, bias, 
 # Work for run_range (nanoseconds on one thread) per multiply-add of a convolution: its small products and the
 # unfolding around them run at about 20 multiply-adds per nanosecond on one core (measured, float32).
 CONV_MACS_PER_NS = 20
+# ... but not the MNIST-1D CNN's (2026-12-07, the AMD EPYC, one core, batch 100): its first layer, windows of 5 values,
+# ran at 3.5 a nanosecond and its third, 5 outputs a sample, at 12, both on the caller alone, where 2 threads took
+# 0.69x and 0.70x their time. So a pass's work counts windows shorter than SHORT_WINDOW values as that long (the
+# BLAS's short sums run slowly) and each value the pass copies (unfolded, folded, written out: window + output
+# channels per pixel) as COPY_MACS multiply-adds. At batch 32 the same layers stay on the caller (threads: 0.9x to
+# 1.1x their time).
+SHORT_WINDOW, COPY_MACS = 16, 10
+
+
+def _conv_macs(n: int, o: int, pixels: int, window: int) -> int:
+    """The multiply-adds that a pass of a convolution counts as (see SHORT_WINDOW): n samples, o output channels,
+    ``pixels`` outputs a sample, windows of ``window`` values."""
+    return n * pixels * (o * max(window, SHORT_WINDOW) + COPY_MACS * (window + o))
 NEVER = np.iinfo(np.int64).max  # long_sum where no sum is long enough for dot_nt
 
 
@@ -617,7 +630,7 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
     forward, n, o, window = out_hw is None, x_shape[0], w_shape[0], w_shape[1] * w_shape[2] * w_shape[3]
     out_hw = out_hw or output_size(x_shape[2:], w_shape[2:], stride, padding, dilation)
     pixels = out_hw[0] * out_hw[1]
-    work, threads = _work_and_threads(passes * n * o * pixels * window, available)
+    work, threads = _work_and_threads(passes * _conv_macs(n, o, pixels, window), available)
     geometry = _geometry(w_shape[2:], stride, padding, dilation, out_hw)
     full = tuple(d * (size - 1) - p for d, size, p in zip(dilation, w_shape[2:], padding))  # the transpose's padding
     fits = _fits_in_place(n, window, pixels, threads, stride, dtype)
