@@ -794,3 +794,26 @@ def test_numba_sends_tiny_convolutions_to_the_reference(monkeypatch):
     monkeypatch.setattr(conv, "TINY_MACS", x.size * w[0].size * w.shape[0] // w.shape[1])  # this one, not tiny
     with pytest.raises(AssertionError, match="numba's convolution kernel ran"):
         conv.conv2d_forward(x, w, *geometry)
+
+
+@numba_usable
+def test_convolution_products_take_tiles_where_they_beat_the_blas():
+    """_convolve's plan: every product by tiles where they beat the BLAS (dot.beats_blas: AVX-512); on AVX2, the
+    forward's a @ cols alone, for weights of conv.FEW_ROWS rows or fewer (OpenBLAS's AVX2 kernels took twice the
+    tiles' time there, and beat them on the rest); float64 and CPUs without AVX2 take the BLAS."""
+    from kernels.numba_cpu import conv, dot
+
+    def tiles(dtype, rows):
+        return conv._pass_plan(np.dtype(dtype), 100, 75, 10, 2, rows).tiles
+
+    if conv.beats_blas(np.dtype(np.float32)):
+        expected_few, expected_many = conv.ALL_TILES, conv.ALL_TILES
+    elif dot.vector_floats() > 0:
+        expected_few, expected_many = conv.FORWARD_TILES, conv.NO_TILES
+    else:
+        expected_few, expected_many = conv.NO_TILES, conv.NO_TILES
+    assert tiles(np.float32, 25) == expected_few and tiles(np.float32, conv.FEW_ROWS) == expected_few
+    assert tiles(np.float32, 64) == expected_many
+    assert tiles(np.float64, 25) == conv.NO_TILES
+    plan = conv._pass_plan(np.dtype(np.float32), 100, 75, 10, 2, 25)
+    assert plan.long_sum == (conv.LONG_SUM if plan.tiles == conv.ALL_TILES else conv.NEVER)

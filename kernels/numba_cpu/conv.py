@@ -20,11 +20,12 @@ from kernels.numba_cpu.common import (
     run_range,
     warms_up,
 )
-from kernels.numba_cpu.dot import LONG_SUM, beats_blas
+from kernels.numba_cpu.dot import LONG_SUM, beats_blas, vector_floats
 from kernels.numba_cpu.tile import (
     add_dot_nt,
     as_columns,
     dot,
+    dot_few_rows,
     gemm_gathered,
     times_transposed,
     transposed,
@@ -240,7 +241,7 @@ def _add_to_rows(rows, values):
 
 
 @numba.njit(cache=True, inline="always")
-def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial, bias,
+def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, tiles, start, stop, out, partial, bias,
                       bias_partial):  # fmt: skip
     """_convolve_batch for samples start .. stop - 1, on this thread: partial is this thread's (K, B), bias_partial
     its (B,) or (0,)."""
@@ -266,17 +267,17 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_til
             _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols_lanes)
             if rows_a:
                 product = out[n0] if size == 1 else _matrix(product_lanes, rows_a, p * size)
-                dot(a, cols, product, by_tiles)
+                dot_few_rows(a, cols, product, tiles >= FORWARD_TILES)
                 _add_to_rows(product, bias)  # while the rows are in this thread's cache
                 if size > 1:
                     _scatter_lanes(product_lanes, out_rows, n0, size)
             if rows_b and p * size >= long_sum:  # sums over this many pixels: dot_nt beats BLAS (see dot.py)
                 add_dot_nt(cols, b_group, partial)
             elif rows_b:  # shorter sums: tiles (on b's group transposed) or BLAS
-                times_transposed(cols, b_group, partial, b_transposed, by_tiles, True)
+                times_transposed(cols, b_group, partial, b_transposed, tiles == ALL_TILES, True)
             add_row_sums(b_group, bias_partial)
         if fold:
-            dot(at, b_group, cols, by_tiles)
+            dot(at, b_group, cols, tiles == ALL_TILES)
             _fold_lanes(cols_lanes, channels, padded_h, padded_w, size, geometry, lanes)
             _from_lanes(lanes, ph, pw, folded, n0, size)
 
@@ -296,7 +297,7 @@ def _samples_by_pointers(image, a, b, at, folded, out, partial, bias, bias_parti
     _convolve_samples(
         numba.carray(image, (s[0], s[1], s[2], s[3])), numba.carray(a, (s[4], s[5])),
         numba.carray(b, (s[6], s[7], s[8])), numba.carray(at, (s[9], s[10])),
-        numba.carray(folded, (s[11], s[12], s[13], s[14])), geometry, s[32], s[33], s[34] != 0, start, stop,
+        numba.carray(folded, (s[11], s[12], s[13], s[14])), geometry, s[32], s[33], s[34], start, stop,
         numba.carray(out, (s[15], s[16], s[17])), numba.carray(partial, (s[18], s[19])), numba.carray(bias, s[20]),
         numba.carray(bias_partial, s[21]),
     )  # fmt: skip
@@ -310,25 +311,25 @@ _SAMPLES = {
 }  # fmt: skip
 
 
-def convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial, bias,
+def convolve_samples(image, a, b, at, folded, geometry, group, long_sum, tiles, start, stop, out, partial, bias,
                      bias_partial):  # fmt: skip
     """_convolve_samples, which kernels call through its C function (_SAMPLES: compiled once per dtype, see
     by_name). As plain Python (NUMBA_DISABLE_JIT), itself."""
     arrays = (out, partial, bias, bias_partial)
-    _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, *arrays)
+    _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, tiles, start, stop, *arrays)
 
 
 @overload(convolve_samples, inline="always")
 def _convolve_samples_by_name(
-    image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial, bias, bias_partial
+    image, a, b, at, folded, geometry, group, long_sum, tiles, start, stop, out, partial, bias, bias_partial
 ):
     external = _SAMPLES[image.dtype].external
 
-    def by_name(image, a, b, at, folded, geometry, group, long_sum, by_tiles, start, stop, out, partial, bias,
+    def by_name(image, a, b, at, folded, geometry, group, long_sum, tiles, start, stop, out, partial, bias,
                 bias_partial):  # fmt: skip
         shapes = image.shape + a.shape + b.shape + at.shape + folded.shape + out.shape + partial.shape + bias.shape
         shapes = shapes + bias_partial.shape
-        sizes = np.array(shapes + geometry + (group, long_sum, int(by_tiles)), np.int64)
+        sizes = np.array(shapes + geometry + (group, long_sum, tiles), np.int64)
         pointers = data_pointers((image, a, b, at, folded, out, partial, bias, bias_partial))
         external(*pointers, data_pointer(sizes), start, stop)
 
@@ -337,7 +338,7 @@ def _convolve_samples_by_name(
 
 @range_kernel()
 def _convolve_batch(
-    start, stop, image, a, b, at, folded, geometry, group, long_sum, by_tiles, out, partial, bias, bias_partial
+    start, stop, image, a, b, at, folded, geometry, group, long_sum, tiles, out, partial, bias, bias_partial
 ):
     """Every convolution pass, per group of samples, each part done where its arrays are not empty:
     unfold: cols = unfold(image); out = a @ cols; partial[thread] += cols @ b^T
@@ -358,7 +359,7 @@ def _convolve_batch(
     for t in range(start, stop):
         first, last = t * batch // threads, (t + 1) * batch // threads
         convolve_samples(
-            image, a, b, at, folded, geometry, group, long_sum, by_tiles, first, last, out, partial[t], bias,
+            image, a, b, at, folded, geometry, group, long_sum, tiles, first, last, out, partial[t], bias,
             bias_partial[t],
         )  # fmt: skip
 
@@ -487,6 +488,8 @@ def _conv_macs(n: int, o: int, pixels: int, window: int) -> int:
     """The multiply-adds that a pass of a convolution counts as (see SHORT_WINDOW): n samples, o output channels,
     ``pixels`` outputs a sample, windows of ``window`` values."""
     return n * pixels * (o * max(window, SHORT_WINDOW) + COPY_MACS * (window + o))
+
+
 NEVER = np.iinfo(np.int64).max  # long_sum where no sum is long enough for dot_nt
 
 
@@ -506,13 +509,14 @@ def _convolve(
     no rows, and with bias_grad b summed over samples and pixels: (B,), else None)."""
     n, dtype, pixels = b.shape[0], b.dtype, geometry[8] * geometry[9]
     k = (image if image is not None else folded).shape[1] * geometry[0] * geometry[1]
-    plan, nothing = _pass_plan(dtype, n, k, pixels, threads), _nothing(dtype, threads)
+    a_rows = 0 if a is None else a.shape[0]
+    plan, nothing = _pass_plan(dtype, n, k, pixels, threads, a_rows), _nothing(dtype, threads)
     a, at = nothing.matrix if a is None else a, nothing.matrix if at is None else at
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
     image, folded = nothing.image if image is None else image, nothing.image if folded is None else folded
     bias = nothing.vector if bias is None else bias
     bias_partial = np.zeros((threads, b.shape[1]), dtype) if bias_grad else nothing.rows
-    kernel_args = (image, a, b, at, folded, geometry, plan.group, plan.long_sum, plan.by_tiles, out, partial, bias)
+    kernel_args = (image, a, b, at, folded, geometry, plan.group, plan.long_sum, plan.tiles, out, partial, bias)
     limit_blas_threads()
     run_range(_convolve_batch, work, threads, *kernel_args, bias_partial)
     bias_sums = _over_threads(bias_partial) if bias_grad else None
@@ -525,15 +529,32 @@ class _PassPlan(NamedTuple):
 
     group: int
     long_sum: int
-    by_tiles: bool
+    tiles: int  # which products the tiles take: NO_TILES, FORWARD_TILES or ALL_TILES
+
+
+# Which of _convolve_samples's products take tiles: none; a @ cols alone (the forward's, on AVX2 where the weight has
+# FEW_ROWS rows or fewer); or every one (dot.beats_blas: AVX-512). On AVX2 (the AMD EPYC, Zen 2, of 2026-12-07, one
+# core) OpenBLAS's Haswell kernels took twice the tiles' time on products of few rows, (25, 75) @ (75, 500) (the
+# MNIST-1D CNN's layers) 44 us against 22, and beat them on the rest: lesson 08's (64, 288) @ (288, 121) 66 against
+# 73 us, the input gradient's (144, 32) @ (32, 784) 38 against 35 GMAC/s, a weight gradient's cols @ grad^T by tiles
+# on grad transposed 39 against 56 us. The step of model_steps.py's conv1d_global_pool took 3.37 ms against 3.82, the
+# MNIST-1D CNN's forward passes 44-61 us a layer against 47-84.
+NO_TILES, FORWARD_TILES, ALL_TILES = 0, 1, 2
+FEW_ROWS = 32
 
 
 @functools.lru_cache(maxsize=1024)
-def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int) -> _PassPlan:
-    """_convolve's plan for n samples of K = C*KH*KW window values over ``pixels`` outputs, on ``threads``."""
-    by_tiles = beats_blas(dtype)
+def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int, rows: int) -> _PassPlan:
+    """_convolve's plan for n samples of K = C*KH*KW window values over ``pixels`` outputs, on ``threads``, with a
+    product a @ cols of ``rows`` rows (0 for none)."""
+    if beats_blas(dtype):
+        tiles = ALL_TILES
+    elif dtype == np.float32 and vector_floats() > 0 and rows <= FEW_ROWS:
+        tiles = FORWARD_TILES
+    else:
+        tiles = NO_TILES
     _SAMPLES[numba.from_dtype(dtype)].ready()  # the C function the kernel calls, compiled before its first call
-    return _PassPlan(_group_size(n, k, pixels, threads), LONG_SUM if by_tiles else NEVER, by_tiles)
+    return _PassPlan(_group_size(n, k, pixels, threads), LONG_SUM if tiles == ALL_TILES else NEVER, tiles)
 
 
 class _Nothing(NamedTuple):

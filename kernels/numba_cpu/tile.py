@@ -423,6 +423,12 @@ def dot(a, b, out, by_tiles):
     out[...] = np.dot(a, b)
 
 
+def dot_few_rows(a, b, out, by_tiles):
+    """dot for products of few rows (a convolution's output channels), whose tiles compile on AVX2 too, where dot
+    compiles the BLAS's way alone (see conv.FEW_ROWS). As plain Python, this."""
+    out[...] = np.dot(a, b)
+
+
 def dot_plus_bias(a, b, bias, out, by_tiles):
     """out = a @ b + bias (bias: (N,), or empty for none), inside kernels: by tiles that add the bias as they store
     (a linear layer's forward: a pass over out after the product took 68 of 648 us on (2048, 64) @ (64, 256), one
@@ -627,6 +633,11 @@ def compiles_tiles(dtype) -> bool:
 @overload(dot, inline="always")
 def _dot(a, b, out, by_tiles):
     return _dot_by_tiles if compiles_tiles(a.dtype) else _dot_by_blas
+
+
+@overload(dot_few_rows, inline="always")
+def _dot_few_rows(a, b, out, by_tiles):
+    return _dot_by_tiles if a.dtype == types.float32 and vector_floats() > 0 else _dot_by_blas
 
 
 @overload(dot_plus_bias, inline="always")
