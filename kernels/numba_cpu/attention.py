@@ -19,9 +19,8 @@ from kernels.numba_cpu.common import (
     same_floats,
     warms_up,
 )
-from kernels.numba_cpu.dot import beats_blas
 from kernels.numba_cpu.softmax import softmax_forward
-from kernels.numba_cpu.tile import dot, times_transposed
+from kernels.numba_cpu.tile import small_dot, small_times_transposed
 
 # Attention is fused per (batch, head): threads split the heads (a range over every leading axis merged into
 # one), and each head makes its scores, softmax and output in one pass while they are in its cache. The
@@ -259,9 +258,7 @@ def _scores_gradient_of_columns(grad, weights, scale, total):
 
 
 @range_kernel(fastmath=REORDER_SUMS)
-def _attention_forward(
-    start, stop, qs, q_at, ks, k_at, vs, v_at, sizes, offsets, pattern, scale, by_tiles, out, weights
-):
+def _attention_forward(start, stop, qs, q_at, ks, k_at, vs, v_at, sizes, offsets, pattern, scale, out, weights):
     """Heads start..stop: q, k, v read through _rows_of (buffer, place); sizes: (N, H, Tq, Tk, d, dv), N * H heads of
     q (Tq, d), k (Tk, d), v (Tk, dv); offsets, pattern from _score_offsets -> out: (N, Tq, H, dv) (see
     attention_forward), weights transposed: (N*H, Tk, Tq)."""
@@ -270,10 +267,10 @@ def _attention_forward(
         i, j = b // h, b % h
         q, k = _head(qs, q_at, i, j, length, d), _head(ks, k_at, i, j, source, d)
         v = _head(vs, v_at, i, j, source, dv)
-        times_transposed(k, q, weights[b], np.empty(q.size, qs.dtype), by_tiles, False)
+        small_times_transposed(k, q, weights[b], np.empty(q.size, qs.dtype), False)
         top, total = np.empty(length, qs.dtype), np.empty(length, qs.dtype)
         _softmax_of_columns(weights[b], offsets[pattern[b]], scale, top, total)
-        dot(weights[b].T, v, out[i, :, j], by_tiles)
+        small_dot(weights[b].T, v, out[i, :, j])
 
 
 @numba.njit(cache=True)
@@ -285,9 +282,7 @@ def _strided(buffer, place, shape):
 
 
 @range_kernel(fastmath=REORDER_SUMS)
-def _attention_backward(
-    start, stop, gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, scale, by_tiles, places, grads
-):
+def _attention_backward(start, stop, gs, g_at, qs, q_at, ks, k_at, vs, v_at, sizes, weights, scale, places, grads):
     """Heads start..stop: grad_out (Tq, dv per head), q, k, v read through _rows_of, sizes as in _attention_forward,
     weights transposed: (N*H, Tk, Tq); places: where dq, dk, dv lie in grads (_gradient_places)."""
     n, h, length, source, d, dv = sizes
@@ -297,12 +292,12 @@ def _attention_backward(
         i, j = b // h, b % h
         grad_out, q = _head(gs, g_at, i, j, length, dv), _head(qs, q_at, i, j, length, d)
         k, v = _head(ks, k_at, i, j, source, d), _head(vs, v_at, i, j, source, dv)
-        dot(weights[b], grad_out, dvalues[i, :, j], by_tiles)
+        small_dot(weights[b], grad_out, dvalues[i, :, j])
         dscores = np.empty((source, length), qs.dtype)  # dL/dP^T, then dL/dS^T
-        times_transposed(v, grad_out, dscores, np.empty(grad_out.size, qs.dtype), by_tiles, False)
+        small_times_transposed(v, grad_out, dscores, np.empty(grad_out.size, qs.dtype), False)
         _scores_gradient_of_columns(dscores, weights[b], scale, np.empty(length, qs.dtype))
-        dot(dscores.T, k, dq[i, :, j], by_tiles)
-        dot(dscores, q, dk[i, :, j], by_tiles)
+        small_dot(dscores.T, k, dq[i, :, j])
+        small_dot(dscores, q, dk[i, :, j])
 
 
 def _gradient_places(n: int, h: int, length: int, source: int, d: int, dv: int):
@@ -343,7 +338,7 @@ def attention_forward(q, k, v, mask, scale):
     offsets, pattern = _score_offsets(mask, lead, length, source, q.dtype)
     sizes = (*_lead(q.shape), length, source, q.shape[-1], v.shape[-1])
     rows = (*_rows_of(q), *_rows_of(k), *_rows_of(v))
-    args = (*rows, sizes, offsets, pattern, q.dtype.type(scale), beats_blas(q.dtype))
+    args = (*rows, sizes, offsets, pattern, q.dtype.type(scale))
     n, h, _, _, d, dv = sizes
     out, weights = np.empty((n, length, h, dv), q.dtype), np.empty((n * h, source, length), q.dtype)
     limit_blas_threads()
@@ -366,7 +361,7 @@ def attention_backward(grad_out, q, k, v, saved, mask, scale):
     rows = (*_rows_of(grad_out), *_rows_of(q), *_rows_of(k), *_rows_of(v))
     (weights,) = _heads(saved.swapaxes(-1, -2))
     places, packed = _gradient_places(*sizes)
-    args = (*rows, sizes, weights, q.dtype.type(scale), beats_blas(q.dtype), places)
+    args = (*rows, sizes, weights, q.dtype.type(scale), places)
     n, h, length, source, d, dv = sizes
     grads = np.empty(n * h * (length * d + source * (d + dv)), q.dtype)
     limit_blas_threads()

@@ -20,13 +20,13 @@ from kernels.numba_cpu.common import (
     run_range,
     warms_up,
 )
-from kernels.numba_cpu.dot import LONG_SUM, beats_blas, vector_floats
+from kernels.numba_cpu.dot import LONG_SUM, beats_blas, small_by_tiles
 from kernels.numba_cpu.tile import (
     add_dot_nt,
     as_columns,
     dot,
-    dot_few_rows,
     gemm_gathered,
+    small_dot,
     times_transposed,
     transposed,
 )
@@ -267,7 +267,10 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, tiles,
             _unfold_lanes(lanes, channels, padded_h, padded_w, size, geometry, cols_lanes)
             if rows_a:
                 product = out[n0] if size == 1 else _matrix(product_lanes, rows_a, p * size)
-                dot_few_rows(a, cols, product, tiles >= FORWARD_TILES)
+                if tiles >= FORWARD_TILES:
+                    small_dot(a, cols, product)
+                else:
+                    dot(a, cols, product, False)
                 _add_to_rows(product, bias)  # while the rows are in this thread's cache
                 if size > 1:
                     _scatter_lanes(product_lanes, out_rows, n0, size)
@@ -549,7 +552,7 @@ def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int, rows: int) -> _
     product a @ cols of ``rows`` rows (0 for none)."""
     if beats_blas(dtype):
         tiles = ALL_TILES
-    elif dtype == np.float32 and vector_floats() > 0 and rows <= FEW_ROWS:
+    elif small_by_tiles(dtype) and rows <= FEW_ROWS:
         tiles = FORWARD_TILES
     else:
         tiles = NO_TILES

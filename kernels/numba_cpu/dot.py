@@ -30,6 +30,14 @@ def beats_blas(dtype) -> bool:
     return dtype == np.float32 and has_avx512()
 
 
+def small_by_tiles(dtype) -> bool:
+    """Whether the tiles take small products (tile.small_dot: an attention head's, a convolution's of few output
+    channels) for ``dtype`` here: float32 wherever they run, AVX2 too, where OpenBLAS's AVX2 kernels took 1.2-1.7x
+    their time on an attention head's products ((64, 64) @ (64, 16) 24 GMAC/s against 40, (64, 16) @ (16, 64) 23
+    against 29; one core of the AMD EPYC of 2026-12-07), strided heads copied first besides."""
+    return dtype == np.float32 and vector_floats() > 0
+
+
 def has_avx512() -> bool:
     """Whether numba compiles for this CPU and it has AVX-512: the tiles' 8 x 32 block of sums needs its 32 vector
     registers. There the tiles run as fast as OpenBLAS's own AVX-512 kernels (one core of the Intel Xeon of

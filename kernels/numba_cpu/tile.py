@@ -423,10 +423,17 @@ def dot(a, b, out, by_tiles):
     out[...] = np.dot(a, b)
 
 
-def dot_few_rows(a, b, out, by_tiles):
-    """dot for products of few rows (a convolution's output channels), whose tiles compile on AVX2 too, where dot
-    compiles the BLAS's way alone (see conv.FEW_ROWS). As plain Python, this."""
+def small_dot(a, b, out):
+    """out = a @ b inside kernels, for small products (an attention head's, a convolution's of few output channels):
+    by the tiles wherever they run (dot.small_by_tiles: AVX2 too, where dot compiles the BLAS's way alone), else by
+    the BLAS. As plain Python, this."""
     out[...] = np.dot(a, b)
+
+
+def small_times_transposed(a, b, out, scratch, accumulate):
+    """times_transposed for small products, by the tiles as small_dot. As plain Python, this."""
+    product = np.dot(a, b.T)
+    out[...] = out + product if accumulate else product
 
 
 def dot_plus_bias(a, b, bias, out, by_tiles):
@@ -600,11 +607,16 @@ def add_bias(rows, bias):
 
 def _times_transposed_by_tiles(a, b, out, scratch, by_tiles, accumulate):
     if by_tiles:
-        b_t = scratch[: b.size].reshape((b.shape[1], b.shape[0]))
-        as_columns(b, 0, b.shape[0], b_t)
-        gemm(a, b_t, out, accumulate)
+        _tiles_times_transposed(a, b, out, scratch, accumulate)
     else:
         _times_transposed_blas(a, b, out, accumulate)
+
+
+@numba.njit(inline="always")
+def _tiles_times_transposed(a, b, out, scratch, accumulate):
+    b_t = scratch[: b.size].reshape((b.shape[1], b.shape[0]))
+    as_columns(b, 0, b.shape[0], b_t)
+    gemm(a, b_t, out, accumulate)
 
 
 def _times_transposed_by_blas(a, b, out, scratch, by_tiles, accumulate):
@@ -635,9 +647,23 @@ def _dot(a, b, out, by_tiles):
     return _dot_by_tiles if compiles_tiles(a.dtype) else _dot_by_blas
 
 
-@overload(dot_few_rows, inline="always")
-def _dot_few_rows(a, b, out, by_tiles):
-    return _dot_by_tiles if a.dtype == types.float32 and vector_floats() > 0 else _dot_by_blas
+def _small_tiles(dtype) -> bool:
+    """Whether kernels compile small products the tiles' way too: float32 wherever the tiles run (AVX2 or AVX-512)."""
+    return dtype == types.float32 and vector_floats() > 0
+
+
+@overload(small_dot, inline="always")
+def _small_dot(a, b, out):
+    if _small_tiles(a.dtype):
+        return lambda a, b, out: gemm(a, b, out)
+    return lambda a, b, out: blas_dot_into(a, b, out)
+
+
+@overload(small_times_transposed, inline="always")
+def _small_times_transposed(a, b, out, scratch, accumulate):
+    if _small_tiles(a.dtype):
+        return lambda a, b, out, scratch, accumulate: _tiles_times_transposed(a, b, out, scratch, accumulate)
+    return lambda a, b, out, scratch, accumulate: _times_transposed_blas(a, b, out, accumulate)
 
 
 @overload(dot_plus_bias, inline="always")
