@@ -185,12 +185,14 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
         assert_matches(*run_both("linear_forward", x[:300], wide, wide[:, 0]), np.float32, summed=300)
         assert_matches(*run_both("linear_forward", x[:300], wide, None), np.float32, summed=300)
         # A batch of 100 (linalg.SMALL_BATCH): by tiles, the forward by dot_nt, grad_x by out's columns split over the
-        # threads (linalg.SHORT_ROWS) and grad_weight's rows split over them.
+        # threads (linalg.SHORT_ROWS) and grad_weight's rows split over them; by the BLAS, the forward and grad_x by
+        # out's columns (linalg.BLAS_ROWS), the weight and its transpose read where they lie.
         assert_matches(*run_both("linear_forward", x[:100], weight, bias), np.float32, summed=300)
         ran.clear()
         got, expected = run_both("linear_backward", grad[:100], x[:100], weight, True, True, True)
         assert_matches(got, expected, np.float32, summed=300)
         assert (linalg._matmul_columns in ran) == by_tiles
+        assert (linalg._matmul_columns_blas in ran) == (not by_tiles)  # by the BLAS: columns too (see BLAS_ROWS)
         # A classifier's head of 10 outputs: grad_weight's columns split over the threads, each over the whole sum.
         head, head_grad = random_array(rng, (10, 300), np.float32), random_array(rng, (100, 10), np.float32)
         ran.clear()
@@ -258,7 +260,7 @@ def test_warmup_compiles_every_product_kernel(dtype):
         linalg._matmul_columns,
         linalg._matmul_transposed_columns,
     )
-    by_tiles = (tile.as_columns, *small_batch) if linalg.beats_blas(np.dtype(dtype)) else ()
+    by_tiles = (tile.as_columns, *small_batch) if linalg.beats_blas(np.dtype(dtype)) else (linalg._matmul_columns_blas,)
     products = (linalg._matmul_rows, linalg._matmul_transposed, linalg._batched_matmul)
     products += (linalg._add_up,) if numba.get_num_threads() > 1 else ()  # a split sum's partial products
     for kernel in (*products, *by_tiles):

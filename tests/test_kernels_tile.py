@@ -188,13 +188,16 @@ def test_cached_kernels_are_stamped_with_every_file_of_the_package(tmp_path):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("a_layout, b_layout", [("C", "C"), ("F", "C"), ("C", "F"), ("F", "F"), ("A", "A")])
+@pytest.mark.parametrize(
+    "a_layout, b_layout", [("C", "C"), ("F", "C"), ("C", "F"), ("F", "F"), ("A", "A"), ("block", "block"), ("C", "A")]
+)
 @pytest.mark.parametrize("m, k, n", [(7, 5, 3), (1, 9, 1), (4, 0, 6), (0, 3, 2), (3, 2, 0)])
 def test_blas_products_call_the_blas_for_every_layout(dtype, a_layout, b_layout, m, k, n):
     """_blas_dot and _blas_add_dot call numba's numba_xxgemm directly, with no checks: each operand C-contiguous, or
-    F (a transposed view, told to the BLAS as transposed), or strided (copied first); empty sums give zeros (or
-    leave out as it was), empty outputs are left alone; out += a @ b in one call, into a C-contiguous out or a
-    strided view of one."""
+    F (a transposed view, told to the BLAS as transposed), or a block of a wider matrix's columns (read where it
+    lies, its rows' step told to the BLAS), or strided both ways (copied first); empty sums give zeros (or leave out
+    as it was), empty outputs are left alone; out += a @ b in one call, into a C-contiguous out, a block of a wider
+    one's columns, or (through a scratch) a view with strided rows."""
     from kernels.numba_cpu.tile import _blas_add_dot, _blas_dot
 
     rng = np.random.default_rng(m * 100 + k * 10 + n)
@@ -204,6 +207,8 @@ def test_blas_products_call_the_blas_for_every_layout(dtype, a_layout, b_layout,
             return rng.standard_normal((columns, rows)).astype(dtype).T
         if layout == "A":  # every other column of a wider array
             return rng.standard_normal((rows, 2 * columns)).astype(dtype)[:, ::2]
+        if layout == "block":  # columns 2 .. of a wider array: rows contiguous, columns + 5 numbers apart
+            return rng.standard_normal((rows, columns + 5)).astype(dtype)[:, 2 : 2 + columns]
         return rng.standard_normal((rows, columns)).astype(dtype)
 
     a, b = laid_out(m, k, a_layout), laid_out(k, n, b_layout)
@@ -220,3 +225,9 @@ def test_blas_products_call_the_blas_for_every_layout(dtype, a_layout, b_layout,
     _blas_add_dot(a, b, wide[:, ::2])
     np.testing.assert_allclose(wide[:, ::2], before + expected, **TOLERANCE)
     assert not wide[:, 1::2].any()
+    block = rng.standard_normal((m, n + 7)).astype(dtype)
+    before = block.copy()
+    _blas_dot(a, b, block[:, 3 : 3 + n])
+    np.testing.assert_allclose(block[:, 3 : 3 + n], expected, **TOLERANCE)
+    np.testing.assert_array_equal(block[:, :3], before[:, :3])
+    np.testing.assert_array_equal(block[:, 3 + n :], before[:, 3 + n :])
