@@ -22,6 +22,7 @@ from kernels.numba_cpu.tile import (
     add_bias,
     add_dot_nt,
     as_columns,
+    blas_columns,
     dot,
     dot_plus_bias,
     gemm,
@@ -190,12 +191,15 @@ BLAS_ROWS, BLAS_COLUMNS = 128, 64
 @range_kernel()
 def _matmul_columns_blas(start, stop, a, b, bias, out, blocks):
     """out = a @ b + bias by the BLAS, a block of out's columns per thread (see BLAS_ROWS). a: (n, k) C-contiguous,
-    b: (k, m) C- or F-contiguous, bias: (m,) or (0,), out: (n, m) C-contiguous."""
+    b: (k, m) C- or F-contiguous, bias: (m,) or (0,), out: (n, m) C-contiguous; each thread's block of out gets its
+    bias while in its cache."""
     m = b.shape[1]
     for t in range(start, stop):
         first, last = t * m // blocks, (t + 1) * m // blocks
-        columns = bias[min(first, bias.size) : min(last, bias.size)]
-        dot_plus_bias(a, b[:, first:last], columns, out[:, first:last], False)
+        blas_columns(a, b, out, first, last)
+        for i in range(out.shape[0] if bias.size else 0):
+            for j in range(first, last):
+                out[i, j] += bias[j]
 
 
 # A small batch's linear layer (up to SMALL_BATCH rows), by tiles, two ways that copy nothing:

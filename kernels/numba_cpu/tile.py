@@ -465,64 +465,49 @@ def _blas_dot(a, b, out):
 
 @numba.njit(cache=True)
 def _blas_add_dot(a, b, out):
-    _by_blas(for_blas(a), for_blas(b), out, True)
+    _add_by_blas(for_blas(a), for_blas(b), out)
 
 
-def _by_blas(a, b, out, accumulate):
-    """out = a @ b, or out += a @ b with accumulate: a (M, K), b (K, N) as for_blas leaves them; out written where
-    it lies where its rows are contiguous (any distance apart: a block of a wider matrix's columns), else through a
-    scratch. As plain Python, NumPy's."""
-    out[...] = out + a @ b if accumulate else a @ b
+def _add_by_blas(a, b, out):
+    out += a @ b
 
 
-@overload(_by_blas, inline="always")
-def _by_blas_compiled(a, b, out, accumulate):
-    def by_blas(a, b, out, accumulate):
-        if out.shape[0] == 0 or out.shape[1] == 0:
-            return
-        if a.shape[1] == 0:  # an empty sum (the BLAS wants leading dimensions of 1 or more)
-            for i in range(out.shape[0] if not accumulate else 0):
-                for j in range(out.shape[1]):
-                    out[i, j] = 0
-            return
-        transposed_a, step_a = _blas_layout(a)
-        transposed_b, step_b = _blas_layout(b)
-        transposed_out, step_out = _blas_layout(out)
-        if transposed_out == 0:
-            _xxgemm(a, b, out, accumulate, transposed_a, step_a, transposed_b, step_b, step_out)
-            return
+@overload(_add_by_blas, inline="always")
+def _add_by_blas_compiled(a, b, out):
+    if out.layout == "C":
+        return lambda a, b, out: _by_blas(a, b, out, True)
+
+    def by_scratch(a, b, out):  # (the BLAS writes C-contiguous rows)
         product = np.empty(out.shape, out.dtype)
-        _xxgemm(a, b, product, False, transposed_a, step_a, transposed_b, step_b, out.shape[1])
+        _by_blas(a, b, product, False)
         for i in range(out.shape[0]):
-            for j in range(out.shape[1]):  # (loops: numba's slice assignments make 5x the code to compile)
-                out[i, j] = out[i, j] + product[i, j] if accumulate else product[i, j]
+            for j in range(out.shape[1]):
+                out[i, j] += product[i, j]
 
-    return by_blas
+    return by_scratch
 
 
 @numba.njit(inline="always")
-def _blas_layout(x):
-    """How the BLAS reads the matrix x where it lies: (0, step) where its rows are contiguous, step numbers apart,
-    (1, step) where its columns are, or (-1, 0) where neither (for_blas copies it). Steps of at least a row's or a
-    column's numbers, as the BLAS wants, even where a single row or column has any stride."""
-    rows, columns, size = x.shape[0], x.shape[1], x.itemsize
-    row_step, column_step = x.strides[0] // size, x.strides[1] // size
-    if x.strides[1] == size and (row_step >= columns or rows <= 1):
-        return 0, max(row_step, columns, 1)
-    if x.strides[0] == size and (column_step >= rows or columns <= 1):
-        return 1, max(column_step, rows, 1)
-    return -1, 0
+def _by_blas(a, b, out, accumulate):
+    """out = a @ b, or out += a @ b: a (M, K), b (K, N) C- or F-contiguous, out (M, N) C-contiguous."""
+    if out.shape[0] == 0 or out.shape[1] == 0:
+        return
+    if a.shape[1] == 0:  # an empty sum (the BLAS wants leading dimensions of 1 or more)
+        for i in range(out.shape[0] if not accumulate else 0):
+            for j in range(out.shape[1]):
+                out[i, j] = 0
+        return
+    _xxgemm(a, b, out, accumulate)
 
 
 @intrinsic
-def _xxgemm(typingctx, a, b, out, accumulate, transposed_a, step_a, transposed_b, step_b, step_out):
-    """out = a @ b (+ out where accumulate) by numba_xxgemm, each matrix read where it lies (_blas_layout: 0 and its
-    rows' step, or 1 and its columns'; out's rows contiguous). The BLAS is column-major: it computes out^T = b^T a^T,
-    a matrix with contiguous rows being its transpose there. Shapes nonzero, not checked."""
+def _xxgemm(typingctx, a, b, out, accumulate):
+    """out = a @ b (+ out where accumulate) by numba_xxgemm: BLAS is column-major, so it computes out^T = b^T a^T,
+    each operand transposed or not by its layout (as numba's np.dot). Shapes nonzero, not checked."""
     arrays = (a, b, out)
     if not all(isinstance(t, types.Array) and t.ndim == 2 and t.dtype == out.dtype for t in arrays):
         return None
-    if out.dtype not in (types.float32, types.float64):
+    if out.dtype not in (types.float32, types.float64) or out.layout != "C" or not {a.layout, b.layout} <= set("CF"):
         return None
 
     def codegen(context, builder, signature, args):
@@ -536,50 +521,112 @@ def _xxgemm(typingctx, a, b, out, accumulate, transposed_a, step_a, transposed_b
         alpha = cgutils.alloca_once_value(builder, ir.Constant(number, 1.0))
         beta = cgutils.alloca_once_value(builder, builder.uitofp(args[3], number))
 
-        def trans(flag):  # "n" for contiguous rows (the transpose, column-major), "t" for contiguous columns
-            return builder.select(builder.icmp_signed("==", flag, flag.type(0)), char(ord("n")), char(ord("t")))
+        def operand(layout, data, rows, columns):  # (transposed?, leading dimension, data)
+            return char(ord("n" if layout == "C" else "t")), columns if layout == "C" else rows, data
 
-        trans_a, trans_b = trans(args[4]), trans(args[6])
-        data_a, data_b = builder.bitcast(a_data.data, pointer), builder.bitcast(b_data.data, pointer)
+        trans_b, ld_b, data_b = operand(b.layout, builder.bitcast(b_data.data, pointer), k, n)
+        trans_a, ld_a, data_a = operand(a.layout, builder.bitcast(a_data.data, pointer), m, k)
         kind, c = char(ord("s" if out.dtype == types.float32 else "d")), builder.bitcast(out_data.data, pointer)
         alpha, beta = builder.bitcast(alpha, pointer), builder.bitcast(beta, pointer)
-        step_a, step_b, step_out = args[5], args[7], args[8]
-        builder.call(gemm, [kind, trans_b, trans_a, n, m, k, alpha, data_b, step_b, data_a, step_a, beta, c, step_out])
+        builder.call(gemm, [kind, trans_b, trans_a, n, m, k, alpha, data_b, ld_b, data_a, ld_a, beta, c, n])
         return context.get_dummy_value()
 
-    index = types.intp
-    return types.void(a, b, out, accumulate, index, index, index, index, index), codegen
+    return types.void(a, b, out, accumulate), codegen
+
+
+@numba.njit(cache=True)
+def blas_columns(a, b, out, first, last):
+    """out[:, first:last] = a @ b[:, first:last] by one call of the BLAS, b's and out's columns read and written where
+    they lie (their rows' full length told to the BLAS as the step): a (n, k) C-contiguous, b (k, m) C- or
+    F-contiguous, out (n, m) C-contiguous; first < last <= m (linalg._matmul_columns_blas)."""
+    if out.shape[0] == 0:
+        return
+    if a.shape[1] == 0:
+        for i in range(out.shape[0]):
+            for j in range(first, last):
+                out[i, j] = 0
+        return
+    _xxgemm_columns(a, b, out, first, last)
+
+
+@intrinsic
+def _xxgemm_columns(typingctx, a, b, out, first, last):
+    """blas_columns's call of numba_xxgemm: out^T's rows first..last-1 = (b^T's rows first..last-1) a^T."""
+    arrays = (a, b, out)
+    if not all(isinstance(t, types.Array) and t.ndim == 2 and t.dtype == out.dtype for t in arrays):
+        return None
+    if out.dtype not in (types.float32, types.float64) or a.layout != "C" or out.layout != "C" or b.layout not in "CF":
+        return None
+
+    def codegen(context, builder, signature, args):
+        a_data, b_data, out_data = (context.make_array(t)(context, builder, v) for t, v in zip(arrays, args[:3]))
+        (m, k), total = cgutils.unpack_tuple(builder, a_data.shape), cgutils.unpack_tuple(builder, b_data.shape)[1]
+        first, n = args[3], builder.sub(args[4], args[3])
+        char, index, pointer = ir.IntType(8), context.get_value_type(types.intp), ir.IntType(8).as_pointer()
+        arguments = [char] * 3 + [index] * 3 + [pointer, pointer, index, pointer, index, pointer, pointer, index]
+        gemm = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(32), arguments), "numba_xxgemm"
+        )
+        number = context.get_value_type(out.dtype)
+        alpha = builder.bitcast(cgutils.alloca_once_value(builder, ir.Constant(number, 1.0)), pointer)
+        beta = builder.bitcast(cgutils.alloca_once_value(builder, ir.Constant(number, 0.0)), pointer)
+        if b.layout == "C":  # b's column j at b + j, rows ``total`` numbers apart
+            trans_b, ld_b, b_at = char(ord("n")), total, builder.gep(b_data.data, [first])
+        else:  # column j at b + j * k, its numbers contiguous
+            trans_b, ld_b, b_at = char(ord("t")), k, builder.gep(b_data.data, [builder.mul(first, k)])
+        c = builder.bitcast(builder.gep(out_data.data, [first]), pointer)
+        data_a, data_b = builder.bitcast(a_data.data, pointer), builder.bitcast(b_at, pointer)
+        kind = char(ord("s" if out.dtype == types.float32 else "d"))
+        builder.call(gemm, [kind, trans_b, char(ord("n")), n, m, k, alpha, data_b, ld_b, data_a, k, beta, c, total])
+        return context.get_dummy_value()
+
+    return types.void(a, b, out, types.intp, types.intp), codegen
 
 
 def for_blas(x):
-    """x as the BLAS takes it: x itself where its rows or its columns are contiguous, any distance apart (a block of
-    a wider matrix's columns), else a C-contiguous copy. The tiles read any strides where they lie; this is the
-    BLAS's way for the same kernels. As plain Python, x."""
+    """x as the BLAS takes it: x itself when C- or F-contiguous, else a C-contiguous copy (numba's np.dot would make
+    one too, with a warning when it compiles). The tiles read strided operands where they lie; this is the BLAS's
+    way for the same kernels. As plain Python, x."""
     return x
 
 
-@overload(for_blas)  # (not inlined: numba's SSA pass warned about the branch's two array types inlined)
+@overload(for_blas, inline="always")
 def _for_blas(x):
     if x.layout in "CF":
         return lambda x: x
-
-    def checked(x):
-        if _blas_layout(x)[0] >= 0:
-            return x
-        return np.ascontiguousarray(x)
-
-    return checked
+    return lambda x: np.ascontiguousarray(x)
 
 
 def _dot_by_tiles(a, b, out, by_tiles):
     if by_tiles:
         gemm(a, b, out)
     else:
-        _blas_dot(a, b, out)
+        blas_dot_into(a, b, out)
 
 
 def _dot_by_blas(a, b, out, by_tiles):
-    _blas_dot(a, b, out)
+    blas_dot_into(a, b, out)
+
+
+def blas_dot_into(a, b, out):
+    """out = a @ b by the BLAS: straight into a C-contiguous out, else made in a scratch and copied over (numba's
+    np.dot would fill a copy of out). As plain Python, NumPy's."""
+    out[...] = np.dot(a, b)
+
+
+@overload(blas_dot_into, inline="always")
+def _blas_dot_into(a, b, out):
+    if out.layout == "C":
+        return lambda a, b, out: _blas_dot(a, b, out)
+
+    def by_scratch(a, b, out):
+        product = np.empty(out.shape, out.dtype)
+        _blas_dot(a, b, product)
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):  # not a slice assignment: numba's makes 5x the code to compile
+                out[i, j] = product[i, j]
+
+    return by_scratch
 
 
 def _dot_plus_bias_by_tiles(a, b, bias, out, by_tiles):
@@ -658,7 +705,7 @@ def _small_tiles(dtype) -> bool:
 def _small_dot(a, b, out):
     if _small_tiles(a.dtype):
         return lambda a, b, out: gemm(a, b, out)
-    return lambda a, b, out: _blas_dot(a, b, out)
+    return lambda a, b, out: blas_dot_into(a, b, out)
 
 
 @overload(small_times_transposed, inline="always")
