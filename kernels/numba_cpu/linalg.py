@@ -287,8 +287,9 @@ def _add_up(start, stop, partial, out):
     """out = partial.sum(0), each thread a block of out's rows, the blocks added in order as NumPy's sum does.
     partial: (blocks, n, m), out: (n, m)."""
     for i in range(start, stop):
-        row = out[i]
-        row[:] = partial[0, i]
+        row, first = out[i], partial[0, i]
+        for j in range(row.size):  # (a loop: the slice assignment compiled numba's shape-error messages, 4 s a process)
+            row[j] = first[j]
         for t in range(1, partial.shape[0]):
             block = partial[t, i]
             for j in range(row.size):
