@@ -172,13 +172,18 @@ def _rows_times(rows, b, bias):
         run_range(_matmul_rows_nt, work, blocks, rows, b.T, bias, out, blocks)
     elif by_tiles and b.flags.c_contiguous and n < SHORT_ROWS * blocks and m >= COLUMNS_PER_THREAD * blocks:
         run_range(_matmul_columns, work, blocks, rows, b, bias, out, blocks)  # see SHORT_ROWS
-    elif not by_tiles and n < BLAS_ROWS * blocks and m >= BLAS_COLUMNS * blocks:
+    elif not by_tiles and n < BLAS_ROWS * blocks and m >= BLAS_COLUMNS * blocks and _whole(b):
         run_range(_matmul_columns_blas, work, blocks, rows, b, bias, out, blocks)  # see BLAS_ROWS
     else:
         if by_tiles and not b.flags.c_contiguous:  # a linear layer's weight^T: tiles read b by rows
             b = transposed(b.T)
         run_range(_matmul_rows, work, blocks, rows, b, bias, out, blocks, by_tiles)
     return out
+
+
+def _whole(b) -> bool:
+    """Whether b is C- or F-contiguous: the BLAS reads blocks of its columns where they lie (tile.blas_columns)."""
+    return b.flags.c_contiguous or b.flags.f_contiguous
 
 
 # By the BLAS, a @ b with fewer rows than this a thread splits out's columns over the threads instead of its rows, each

@@ -497,41 +497,7 @@ def _by_blas(a, b, out, accumulate):
             for j in range(out.shape[1]):
                 out[i, j] = 0
         return
-    _xxgemm(a, b, out, accumulate)
-
-
-@intrinsic
-def _xxgemm(typingctx, a, b, out, accumulate):
-    """out = a @ b (+ out where accumulate) by numba_xxgemm: BLAS is column-major, so it computes out^T = b^T a^T,
-    each operand transposed or not by its layout (as numba's np.dot). Shapes nonzero, not checked."""
-    arrays = (a, b, out)
-    if not all(isinstance(t, types.Array) and t.ndim == 2 and t.dtype == out.dtype for t in arrays):
-        return None
-    if out.dtype not in (types.float32, types.float64) or out.layout != "C" or not {a.layout, b.layout} <= set("CF"):
-        return None
-
-    def codegen(context, builder, signature, args):
-        a_data, b_data, out_data = (context.make_array(t)(context, builder, v) for t, v in zip(arrays, args[:3]))
-        (m, k), n = cgutils.unpack_tuple(builder, a_data.shape), cgutils.unpack_tuple(builder, b_data.shape)[1]
-        char, index, pointer = ir.IntType(8), context.get_value_type(types.intp), ir.IntType(8).as_pointer()
-        arguments = [char] * 3 + [index] * 3 + [pointer, pointer, index, pointer, index, pointer, pointer, index]
-        gemm_type = ir.FunctionType(ir.IntType(32), arguments)
-        gemm = cgutils.get_or_insert_function(builder.module, gemm_type, "numba_xxgemm")
-        number = context.get_value_type(out.dtype)
-        alpha = cgutils.alloca_once_value(builder, ir.Constant(number, 1.0))
-        beta = cgutils.alloca_once_value(builder, builder.uitofp(args[3], number))
-
-        def operand(layout, data, rows, columns):  # (transposed?, leading dimension, data)
-            return char(ord("n" if layout == "C" else "t")), columns if layout == "C" else rows, data
-
-        trans_b, ld_b, data_b = operand(b.layout, builder.bitcast(b_data.data, pointer), k, n)
-        trans_a, ld_a, data_a = operand(a.layout, builder.bitcast(a_data.data, pointer), m, k)
-        kind, c = char(ord("s" if out.dtype == types.float32 else "d")), builder.bitcast(out_data.data, pointer)
-        alpha, beta = builder.bitcast(alpha, pointer), builder.bitcast(beta, pointer)
-        builder.call(gemm, [kind, trans_b, trans_a, n, m, k, alpha, data_b, ld_b, data_a, ld_a, beta, c, n])
-        return context.get_dummy_value()
-
-    return types.void(a, b, out, accumulate), codegen
+    _xxgemm(a, b, out, accumulate, 0, out.shape[1])
 
 
 @numba.njit(cache=True)
@@ -546,41 +512,43 @@ def blas_columns(a, b, out, first, last):
             for j in range(first, last):
                 out[i, j] = 0
         return
-    _xxgemm_columns(a, b, out, first, last)
+    _xxgemm(a, b, out, False, first, last)
 
 
 @intrinsic
-def _xxgemm_columns(typingctx, a, b, out, first, last):
-    """blas_columns's call of numba_xxgemm: out^T's rows first..last-1 = (b^T's rows first..last-1) a^T."""
+def _xxgemm(typingctx, a, b, out, accumulate, first, last):
+    """out[:, first:last] = a @ b[:, first:last] (+ out's where accumulate) by numba_xxgemm, b's and out's columns
+    read and written where they lie. The BLAS is column-major: it computes out^T = b^T a^T, each operand transposed
+    or not by its layout (as numba's np.dot), the rows' full length given as their step. Shapes nonzero, unchecked."""
     arrays = (a, b, out)
     if not all(isinstance(t, types.Array) and t.ndim == 2 and t.dtype == out.dtype for t in arrays):
         return None
-    if out.dtype not in (types.float32, types.float64) or a.layout != "C" or out.layout != "C" or b.layout not in "CF":
+    if out.dtype not in (types.float32, types.float64) or out.layout != "C" or not {a.layout, b.layout} <= set("CF"):
         return None
 
     def codegen(context, builder, signature, args):
         a_data, b_data, out_data = (context.make_array(t)(context, builder, v) for t, v in zip(arrays, args[:3]))
         (m, k), total = cgutils.unpack_tuple(builder, a_data.shape), cgutils.unpack_tuple(builder, b_data.shape)[1]
-        first, n = args[3], builder.sub(args[4], args[3])
+        first, n = args[4], builder.sub(args[5], args[4])
         char, index, pointer = ir.IntType(8), context.get_value_type(types.intp), ir.IntType(8).as_pointer()
         arguments = [char] * 3 + [index] * 3 + [pointer, pointer, index, pointer, index, pointer, pointer, index]
-        gemm = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.IntType(32), arguments), "numba_xxgemm"
-        )
+        gemm_type = ir.FunctionType(ir.IntType(32), arguments)
+        gemm = cgutils.get_or_insert_function(builder.module, gemm_type, "numba_xxgemm")
         number = context.get_value_type(out.dtype)
         alpha = builder.bitcast(cgutils.alloca_once_value(builder, ir.Constant(number, 1.0)), pointer)
-        beta = builder.bitcast(cgutils.alloca_once_value(builder, ir.Constant(number, 0.0)), pointer)
-        if b.layout == "C":  # b's column j at b + j, rows ``total`` numbers apart
+        beta = builder.bitcast(cgutils.alloca_once_value(builder, builder.uitofp(args[3], number)), pointer)
+        if b.layout == "C":  # b's column j at b + j, its rows ``total`` numbers apart
             trans_b, ld_b, b_at = char(ord("n")), total, builder.gep(b_data.data, [first])
         else:  # column j at b + j * k, its numbers contiguous
             trans_b, ld_b, b_at = char(ord("t")), k, builder.gep(b_data.data, [builder.mul(first, k)])
-        c = builder.bitcast(builder.gep(out_data.data, [first]), pointer)
+        trans_a, ld_a = (char(ord("n")), k) if a.layout == "C" else (char(ord("t")), m)
         data_a, data_b = builder.bitcast(a_data.data, pointer), builder.bitcast(b_at, pointer)
+        c = builder.bitcast(builder.gep(out_data.data, [first]), pointer)
         kind = char(ord("s" if out.dtype == types.float32 else "d"))
-        builder.call(gemm, [kind, trans_b, char(ord("n")), n, m, k, alpha, data_b, ld_b, data_a, k, beta, c, total])
+        builder.call(gemm, [kind, trans_b, trans_a, n, m, k, alpha, data_b, ld_b, data_a, ld_a, beta, c, total])
         return context.get_dummy_value()
 
-    return types.void(a, b, out, types.intp, types.intp), codegen
+    return types.void(a, b, out, accumulate, types.intp, types.intp), codegen
 
 
 def for_blas(x):
