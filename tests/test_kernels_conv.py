@@ -582,8 +582,8 @@ def test_numba_winograd_convolutions_match_the_reference(x_shape, w_shape, paddi
 
     from kernels.numba_cpu import conv
 
-    if not conv.winograd.runs_here(np.dtype(np.float32)):
-        pytest.skip("Winograd's tiles are vector code for CPUs with AVX2 or AVX-512 (winograd.runs_here)")
+    if not conv.tiles_run(np.dtype(np.float32)):
+        pytest.skip("Winograd's tiles are vector code for CPUs with AVX2 or AVX-512 (dot.tiles_run)")
     rng = np.random.default_rng(sum(x_shape))
     x, w = random_array(rng, x_shape, np.float32), random_array(rng, w_shape, np.float32) / np.float32(12)
     bias, geometry = random_array(rng, w_shape[:1], np.float32), ((1, 1), padding, (1, 1))
@@ -612,8 +612,8 @@ def test_winograd_takes_3x3_convolutions_of_few_enough_channels():
 
     from kernels.numba_cpu import conv, winograd
 
-    if not conv.winograd.runs_here(np.dtype(np.float32)):
-        pytest.skip("Winograd's tiles are vector code for CPUs with AVX2 or AVX-512 (winograd.runs_here)")
+    if not conv.tiles_run(np.dtype(np.float32)):
+        pytest.skip("Winograd's tiles are vector code for CPUs with AVX2 or AVX-512 (dot.tiles_run)")
 
     def takes(x_shape, w_shape, stride=(1, 1), dilation=(1, 1), dtype=np.float32):
         geometry = (stride, (1, 1), dilation)
@@ -661,7 +661,7 @@ def test_warmup_compiles_every_convolution_kernel(dtype):
     assert conv.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
     conv.warm_up(np.dtype(dtype))
     float_type = numba.from_dtype(np.dtype(dtype))
-    tiles, winograd = conv.beats_blas(np.dtype(dtype)), conv.winograd.runs_here(np.dtype(dtype))
+    tiles, winograd = conv.beats_blas(np.dtype(dtype)), conv.tiles_run(np.dtype(dtype))
     kernels = (conv._convolve_batch, *[conv._in_place_batch] * tiles, *[conv.winograd.winograd_batch] * winograd)
     for kernel in kernels:
         assert compiled_for(kernel, float_type), kernel
@@ -702,7 +702,7 @@ def test_threaded_convolution_kernels_call_their_body_by_name():
     kernels = [(conv._convolve_batch, conv._SAMPLES[numba.float32].name)]
     if conv.beats_blas(np.dtype(np.float32)):
         kernels.append((conv._in_place_batch, conv._IN_PLACE.name))
-    if conv.winograd.runs_here(np.dtype(np.float32)):
+    if conv.tiles_run(np.dtype(np.float32)):
         kernels.append((conv.winograd.winograd_batch, conv.winograd.WINOGRAD.name))
     for kernel, name in kernels:  # range kernels: (threaded, start, stop, *arrays); the body (start, stop, *arrays)
         signature = next(s for s in kernel.signatures if s[3].dtype == numba.float32)
@@ -810,7 +810,7 @@ def test_convolution_products_take_tiles_where_they_beat_the_blas():
 
     if conv.beats_blas(np.dtype(np.float32)):
         expected_few, expected_many = conv.ALL_TILES, conv.ALL_TILES
-    elif dot.vector_floats() > 0:
+    elif dot.tiles_run(np.dtype(np.float32)):
         expected_few, expected_many = conv.FORWARD_TILES, conv.NO_TILES
     else:
         expected_few, expected_many = conv.NO_TILES, conv.NO_TILES

@@ -20,7 +20,7 @@ from kernels.numba_cpu.common import (
     run_range,
     warms_up,
 )
-from kernels.numba_cpu.dot import LONG_SUM, beats_blas, small_by_tiles
+from kernels.numba_cpu.dot import LONG_SUM, beats_blas, tiles_run
 from kernels.numba_cpu.tile import (
     add_dot_nt,
     as_columns,
@@ -56,7 +56,7 @@ from kernels.windows import output_size, transposed_output_size
 # unfolded and taken by tiles too (in-process alternation, 14 rounds): the rows' kernel was deleted. At stride 1 the
 # windows are not unfolded at all (_in_place_batch, below): 0.78x again. And 3x3 ones take Winograd's F(4x2, 3x3)
 # (winograd.py): a third of the multiply-adds, forward and backward 0.59x the in-place kernel's time. On AVX2 (no
-# AVX-512), where products stay OpenBLAS's, 3x3 ones take Winograd's tiles too (winograd.runs_here): 0.56x the time
+# AVX-512), where products stay OpenBLAS's, 3x3 ones take Winograd's tiles too (dot.tiles_run): 0.56x the time
 # of im2col and OpenBLAS on conv2d's shapes.
 
 
@@ -552,7 +552,7 @@ def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int, rows: int) -> _
     product a @ cols of ``rows`` rows (0 for none)."""
     if beats_blas(dtype):
         tiles = ALL_TILES
-    elif small_by_tiles(dtype) and rows <= FEW_ROWS:
+    elif tiles_run(dtype) and rows <= FEW_ROWS:
         tiles = FORWARD_TILES
     else:
         tiles = NO_TILES
@@ -661,7 +661,7 @@ def _plan(x_shape, w_shape, out_hw, dtype, stride, padding, dilation, available:
     windows_in_place = fits and beats_blas(dtype)
     three_by_three = tuple(w_shape[2:]) == (3, 3) and tuple(dilation) == (1, 1)
     few_channels = w_shape[0] * w_shape[1] <= winograd.MAX_CHANNEL_PAIRS
-    winograd_fits = three_by_three and few_channels and fits and winograd.runs_here(dtype)
+    winograd_fits = three_by_three and few_channels and fits and tiles_run(dtype)
     if forward:
         in_place = windows_in_place
     elif passes == 2:

@@ -30,11 +30,15 @@ def beats_blas(dtype) -> bool:
     return dtype == np.float32 and has_avx512()
 
 
-def small_by_tiles(dtype) -> bool:
-    """Whether the tiles take small products (tile.small_dot: an attention head's, a convolution's of few output
-    channels) for ``dtype`` here: float32 wherever they run, AVX2 too, where OpenBLAS's AVX2 kernels took 1.2-1.7x
-    their time on an attention head's products ((64, 64) @ (64, 16) 24 GMAC/s against 40, (64, 16) @ (16, 64) 23
-    against 29; one core of the AMD EPYC of 2026-12-07), strided heads copied first besides."""
+def tiles_run(dtype) -> bool:
+    """Whether the tiles run here for ``dtype`` (a NumPy dtype or a numba type): float32 on a CPU with AVX2 or
+    AVX-512 that numba compiles for (their sizes follow its vectors: vector_floats). There they take small products
+    (tile.small_dot: an attention head's, a convolution's of few output channels) and Winograd's convolutions, AVX2
+    too, where OpenBLAS's AVX2 kernels took 1.2-1.7x their time on an attention head's products ((64, 64) @ (64, 16)
+    24 GMAC/s against 40, (64, 16) @ (16, 64) 23 against 29; one core of the AMD EPYC of 2026-12-07), strided heads
+    copied first besides."""
+    if isinstance(dtype, numba.types.Type):
+        dtype = numba.np.numpy_support.as_dtype(dtype)
     return dtype == np.float32 and vector_floats() > 0
 
 

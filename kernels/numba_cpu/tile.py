@@ -40,7 +40,7 @@ from numba.extending import intrinsic, overload
 
 from kernels.numba_cpu.by_name import ByName, data_pointer
 from kernels.numba_cpu.common import numba
-from kernels.numba_cpu.dot import dot_nt, has_avx512, vector_floats
+from kernels.numba_cpu.dot import dot_nt, has_avx512, tiles_run, vector_floats
 
 # A tile's sums fill half the vector registers or fewer: on AVX-512 (32 registers of 16 float32) 8 rows of 2 vectors,
 # on AVX2 (16 of 8) 6 rows of 2 vectors, 12 sums, 2 vectors of b and a broadcast. The 8 x 32 tile on AVX2 kept
@@ -425,7 +425,7 @@ def dot(a, b, out, by_tiles):
 
 def small_dot(a, b, out):
     """out = a @ b inside kernels, for small products (an attention head's, a convolution's of few output channels):
-    by the tiles wherever they run (dot.small_by_tiles: AVX2 too, where dot compiles the BLAS's way alone), else by
+    by the tiles wherever they run (dot.tiles_run: AVX2 too, where dot compiles the BLAS's way alone), else by
     the BLAS. As plain Python, this."""
     out[...] = np.dot(a, b)
 
@@ -664,21 +664,16 @@ def _dot(a, b, out, by_tiles):
     return _dot_by_tiles if compiles_tiles(a.dtype) else _dot_by_blas
 
 
-def _small_tiles(dtype) -> bool:
-    """Whether kernels compile small products the tiles' way too: float32 wherever the tiles run (AVX2 or AVX-512)."""
-    return dtype == types.float32 and vector_floats() > 0
-
-
 @overload(small_dot, inline="always")
 def _small_dot(a, b, out):
-    if _small_tiles(a.dtype):
+    if tiles_run(a.dtype):
         return lambda a, b, out: gemm(a, b, out)
     return lambda a, b, out: blas_dot_into(a, b, out)
 
 
 @overload(small_times_transposed, inline="always")
 def _small_times_transposed(a, b, out, scratch, accumulate):
-    if _small_tiles(a.dtype):
+    if tiles_run(a.dtype):
         return lambda a, b, out, scratch, accumulate: _tiles_times_transposed(a, b, out, scratch, accumulate)
     return lambda a, b, out, scratch, accumulate: _times_transposed_blas(a, b, out, accumulate)
 

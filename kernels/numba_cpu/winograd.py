@@ -51,7 +51,7 @@ from numba.extending import intrinsic
 
 from kernels.numba_cpu.by_name import ByName, call_by_name, data_pointer
 from kernels.numba_cpu.common import add_row_sums, numba, range_kernel
-from kernels.numba_cpu.dot import vector_floats
+from kernels.numba_cpu.dot import tiles_run
 from kernels.numba_cpu.tile import LANES as TILE_LANES
 from kernels.numba_cpu.tile import gemm_gathered, splat
 
@@ -218,15 +218,9 @@ class _Vectors:
 _FLOATS = types.CPointer(types.float32)
 
 
-def runs_here(dtype) -> bool:
-    """Whether conv2d may take Winograd's tiles here: float32, on a CPU with AVX2 or AVX-512 that numba compiles for
-    (its transforms and products are vector code of the CPU's width: dot.vector_floats)."""
-    return dtype == np.float32 and vector_floats() > 0
-
-
 def describe() -> str:
     """What `tinynet info` shows: which convolutions take Winograd's tiles here."""
-    if not runs_here(np.dtype(np.float32)):
+    if not tiles_run(np.dtype(np.float32)):
         return "not used here (its transforms and products are vector code for CPUs with AVX2 or AVX-512)"
     return (
         "conv2d with 3x3 kernels at stride 1 and dilation 1, float32, with windows of conv.IN_PLACE_FROM values and "
@@ -649,7 +643,7 @@ WINOGRAD = ByName(
 
 def winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, start, stop):
     """_winograd_samples, which the kernel calls through its C function (WINOGRAD). As plain Python, itself (never
-    reached: the intrinsics are compiled code; conv.py takes this path only where runs_here)."""
+    reached: the intrinsics are compiled code; conv.py takes this path only where dot.tiles_run)."""
     _winograd_samples(x, u, grad, padding, out, partial, bias, bias_partial, start, stop)
 
 
