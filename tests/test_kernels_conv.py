@@ -801,21 +801,17 @@ def test_numba_sends_tiny_convolutions_to_the_reference(monkeypatch):
 @numba_usable
 def test_convolution_products_take_tiles_where_they_beat_the_blas():
     """_convolve's plan: every product by tiles where they beat the BLAS (dot.beats_blas: AVX-512); on AVX2, the
-    forward's a @ cols alone, for weights of conv.FEW_ROWS rows or fewer (OpenBLAS's AVX2 kernels took twice the
-    tiles' time there, and beat them on the rest); float64 and CPUs without AVX2 take the BLAS."""
+    forward's a @ cols alone (OpenBLAS's AVX2 kernels beat them on the backward's products); float64 and CPUs
+    without AVX2 take the BLAS."""
     from kernels.numba_cpu import conv, dot
 
-    def tiles(dtype, rows):
-        return conv._pass_plan(np.dtype(dtype), 100, 75, 10, 2, rows).tiles
-
     if conv.beats_blas(np.dtype(np.float32)):
-        expected_few, expected_many = conv.ALL_TILES, conv.ALL_TILES
+        expected = conv.ALL_TILES
     elif dot.tiles_run(np.dtype(np.float32)):
-        expected_few, expected_many = conv.FORWARD_TILES, conv.NO_TILES
+        expected = conv.FORWARD_TILES
     else:
-        expected_few, expected_many = conv.NO_TILES, conv.NO_TILES
-    assert tiles(np.float32, 25) == expected_few and tiles(np.float32, conv.FEW_ROWS) == expected_few
-    assert tiles(np.float32, 64) == expected_many
-    assert tiles(np.float64, 25) == conv.NO_TILES
-    plan = conv._pass_plan(np.dtype(np.float32), 100, 75, 10, 2, 25)
+        expected = conv.NO_TILES
+    plan = conv._pass_plan(np.dtype(np.float32), 100, 75, 10, 2)
+    assert plan.tiles == expected
+    assert conv._pass_plan(np.dtype(np.float64), 100, 75, 10, 2).tiles == conv.NO_TILES
     assert plan.long_sum == (conv.LONG_SUM if plan.tiles == conv.ALL_TILES else conv.NEVER)

@@ -512,8 +512,7 @@ def _convolve(
     no rows, and with bias_grad b summed over samples and pixels: (B,), else None)."""
     n, dtype, pixels = b.shape[0], b.dtype, geometry[8] * geometry[9]
     k = (image if image is not None else folded).shape[1] * geometry[0] * geometry[1]
-    a_rows = 0 if a is None else a.shape[0]
-    plan, nothing = _pass_plan(dtype, n, k, pixels, threads, a_rows), _nothing(dtype, threads)
+    plan, nothing = _pass_plan(dtype, n, k, pixels, threads), _nothing(dtype, threads)
     a, at = nothing.matrix if a is None else a, nothing.matrix if at is None else at
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
     image, folded = nothing.image if image is None else image, nothing.image if folded is None else folded
@@ -535,24 +534,23 @@ class _PassPlan(NamedTuple):
     tiles: int  # which products the tiles take: NO_TILES, FORWARD_TILES or ALL_TILES
 
 
-# Which of _convolve_samples's products take tiles: none; a @ cols alone (the forward's, on AVX2 where the weight has
-# FEW_ROWS rows or fewer); or every one (dot.beats_blas: AVX-512). On AVX2 (the AMD EPYC, Zen 2, of 2026-12-07, one
-# core) OpenBLAS's Haswell kernels took twice the tiles' time on products of few rows, (25, 75) @ (75, 500) (the
-# MNIST-1D CNN's layers) 44 us against 22, and beat them on the rest: lesson 08's (64, 288) @ (288, 121) 66 against
-# 73 us, the input gradient's (144, 32) @ (32, 784) 38 against 35 GMAC/s, a weight gradient's cols @ grad^T by tiles
-# on grad transposed 39 against 56 us. The step of model_steps.py's conv1d_global_pool took 3.37 ms against 3.82, the
-# MNIST-1D CNN's forward passes 44-61 us a layer against 47-84.
+# Which of _convolve_samples's products take tiles: none; a @ cols alone (the forward's, on AVX2); or every one
+# (dot.beats_blas: AVX-512). On AVX2 (the AMD EPYC, Zen 2, of 2026-12-07, one core, GMAC/s, tiles against OpenBLAS's
+# Haswell kernels) the tiles took the forward's products: the MNIST-1D CNN's (25, 75) @ (75, 500) twice as fast,
+# conv_5x5_stride2's (64, 800) @ (800, 64) 40 against 33, lesson 08's (64, 288) @ (288, 121) 37 against 33 (after
+# the tiles' edges read b from a padded copy: 31 before). OpenBLAS kept the rest: the input gradient's (144, 32) @
+# (32, 784) 38 against 35 GMAC/s, a weight gradient's cols @ grad^T by tiles on grad transposed 39 against 56 us.
+# The step of model_steps.py's conv1d_global_pool took 3.37 ms against 3.82, the MNIST-1D CNN's forward passes 44-61
+# us a layer against 47-84; conv_5x5_stride2's second layer's forward 1.71 ms against 2.01.
 NO_TILES, FORWARD_TILES, ALL_TILES = 0, 1, 2
-FEW_ROWS = 32
 
 
 @functools.lru_cache(maxsize=1024)
-def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int, rows: int) -> _PassPlan:
-    """_convolve's plan for n samples of K = C*KH*KW window values over ``pixels`` outputs, on ``threads``, with a
-    product a @ cols of ``rows`` rows (0 for none)."""
+def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int) -> _PassPlan:
+    """_convolve's plan for n samples of K = C*KH*KW window values over ``pixels`` outputs, on ``threads``."""
     if beats_blas(dtype):
         tiles = ALL_TILES
-    elif tiles_run(dtype) and rows <= FEW_ROWS:
+    elif tiles_run(dtype):
         tiles = FORWARD_TILES
     else:
         tiles = NO_TILES

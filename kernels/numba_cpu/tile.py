@@ -5,15 +5,15 @@ Why: numba's np.dot calls SciPy's OpenBLAS, which an environment may hold to old
 OPENBLAS_CORETYPE=Haswell: AVX2 on a CPU with AVX-512), and numba's own loops cannot keep a block of c in
 registers: written the usual way, every multiply-add loads and stores its partial sum (dot.py), and LLVM does not
 pack scalar sums into vectors. So the tile is written here in LLVM's vector IR, as BLAS libraries write theirs in
-assembly. An 8 x 32 tile of c is 16 vectors of 16 numbers, kept in registers for the whole sum; each step k loads
-the 2 vectors of b[k, j:j+32], broadcasts a[i+r, k] for the 8 rows and does 16 fused multiply-adds (AVX-512 has
-32 vector registers: 16 sums, 2 of b, 1 broadcast). Edges are masked loads and stores: a tile of fewer columns,
-and a variant per count of rows below 8 (c's whole blocks are stored plainly: a masked store is microcode on AMD's
-Zen 2). Blocks of 16 columns or fewer take tiles of one vector (8 x 16): a 2-vector
+assembly. An 8 x 32 tile of c is 16 vectors of 16 numbers, kept in registers for the whole sum; each step k loads the 2
+vectors of b[k, j:j+32], broadcasts a[i+r, k] for the 8 rows and does 16 fused multiply-adds (AVX-512 has 32 vector
+registers: 16 sums, 2 of b, 1 broadcast). Edges: a tile of fewer columns reads b from a copy padded with zeros and
+stores its columns of c masked, and there is a variant per count of rows below 8 (c's whole blocks are stored plainly: a
+masked store is microcode on AMD's Zen 2). Blocks of 16 columns or fewer take tiles of one vector (8 x 16): a 2-vector
 tile's masked second vector still ran its multiply-adds (an attention head's (64, 64) @ (64, 16) took 2.0 us, 1.16 by
 1-vector tiles; lesson 14's attention, one thread, forward and backward 0.93x and 0.78x). (Tiles of 6 rows took
-1.07-1.12x as long on F(2x2, 3x3)'s products in winograd.py, (32, 16) @ (16, 224) and (16, 32) @ (32, 224), whose 32
-and 16 rows made 6 tiles of 5.3 rows and 3 of 5.3.)
+1.07-1.12x as long on F(2x2, 3x3)'s products in winograd.py, (32, 16) @ (16, 224) and (16, 32) @ (32, 224), whose 32 and
+16 rows made 6 tiles of 5.3 rows and 3 of 5.3.)
 
 Measured on one core of the AMD EPYC (Zen 5) of 2026-12-05, float32, GMAC/s, against SciPy's OpenBLAS (Haswell):
 (2048, 64) @ (64, 192) 117 against 60; (24, 75) @ (75, 512), a group of the MNIST-1D CNN's convolution, 107
@@ -122,12 +122,12 @@ def _call_tile(rows, vectors, context, builder, args):
 
 def _tile_codegen(rows, vectors, context, builder, args):
     """c[i+r, j+q] = (c's value if accumulate else 0, or bias[j+q] where biased) + sum over k0 <= k < k1 of a[i+r, k]
-    b[k, j+q], for i = first (args[7]), r < rows * count and q < columns <= vectors * LANES: ``count`` tiles of
-    ``rows`` rows, one after another; a[r, k] at a + a_rows[r] + k*a_step, b[k, q] at b + b_rows[k] + q, c[r, q] at
-    c + r*c_row + q (float32 pointers; a_rows and b_rows are tables of where each row starts; all in numbers). A call
-    makes a column of tiles: one call a tile cost ~100 cycles of calling, masks and branches, a fifth of a tile's work
-    for a sum of 64 terms and more for shorter ones ((1024, 16) @ (16, 256), a sum of 16, one core of the Intel Xeon:
-    49 GMAC/s against PyTorch's 70 with a call a tile)."""
+    b[k, j+q], for i = first (args[7]), r < rows * count and q < columns <= vectors * LANES: ``count`` tiles of ``rows``
+    rows, one after another; a[r, k] at a + a_rows[r] + k*a_step, b[k, q] at b + b_rows[k] + q (read in whole vectors: q
+    < vectors * LANES), c[r, q] at c + r*c_row + q (float32 pointers; a_rows and b_rows are tables of where each row
+    starts; all in numbers). A call makes a column of tiles: one call a tile cost ~100 cycles of calling, masks and
+    branches, a fifth of a tile's work for a sum of 64 terms and more for shorter ones ((1024, 16) @ (16, 256), a sum of
+    16, one core of the Intel Xeon: 49 GMAC/s against PyTorch's 70 with a call a tile)."""
     a_data, a_rows, a_step, b_data, b_rows, c_data, c_row, first, count, j, k0, k1, columns, accumulate = args[:14]
     bias, biased = args[14:]
     number = ir.FloatType()
@@ -162,51 +162,39 @@ def _tile_codegen(rows, vectors, context, builder, args):
     i = builder.phi(index)
     i.add_incoming(first, before)
 
-    # The loop over k, twice over: b's vectors loaded plainly where the block has all its columns, masked only where
-    # it ends past c's. A masked load takes a micro-op of the two ports that multiply-add, 18 where 16 would do: one
-    # core of the Intel Xeon, time against PyTorch's, masked / plain, (256, 256) @ (256, 256) 1.05-1.10x / 0.95-0.99x,
-    # (128, 128) @ (128, 128) 1.13-1.16x / 1.03-1.08x, (2048, 64) @ (64, 256) 1.09-1.21x / 0.97-1.14x. The phis carry
-    # k and the vectors * rows sums.
+    # The loop over k. b's vectors are loaded plainly: a block of c's edge (fewer columns than the tile's vectors
+    # hold) reads b from a copy padded with zeros (_gemm_float32). Masked loads there took twice a tile's time on
+    # AMD's Zen 2 (one core, (64, 800) @ (800, 121): 201 us against 161 for 128 columns, OpenBLAS 187), and a micro-op
+    # of the two ports that multiply-add on the Intel Xeon. The phis carry k and the vectors * rows sums.
     a_at = [builder.gep(a_data, [builder.load(builder.gep(a_rows, [add(i, index(r))]))]) for r in range(rows)]
     entry = builder.block
-    choose, done = builder.append_basic_block("tile_choose"), builder.append_basic_block("tile_done")
-    builder.cbranch(builder.icmp_signed("<", k0, k1), choose, done)
-    builder.position_at_end(choose)
-    loops = [builder.append_basic_block("tile_loop"), builder.append_basic_block("tile_loop_masked")]
-    builder.cbranch(whole, *loops)
-    ends = []  # each loop's sums as it leaves
-    for loop in loops:
-        builder.position_at_end(loop)
-        k = builder.phi(index)
-        sums = [builder.phi(vector) for _ in range(vectors * rows)]
-        b_row_k = row_vectors(b_data, builder.load(builder.gep(b_rows, [k])))
-        if loop is loops[0]:
-            b_k = [builder.load(p, align=size) for p in b_row_k]
-        else:
-            b_k = [builder.call(load, [p, alignment, m, zero]) for p, m in zip(b_row_k, masks)]
-        updated = []
-        for r in range(rows):
-            a_rk = builder.load(builder.gep(a_at[r], [mul(k, a_step)]))
-            updated += [
-                builder.call(fma, [splat(builder, a_rk, LANES), b_k[v], sums[vectors * r + v]]) for v in range(vectors)
-            ]
-        k_next = add(k, index(1))
-        k.add_incoming(k0, choose)
-        k.add_incoming(k_next, loop)
-        for phi, value in zip(sums, updated):
-            phi.add_incoming(zero, choose)
-            phi.add_incoming(value, loop)
-        builder.cbranch(builder.icmp_signed("<", k_next, k1), loop, done)
-        ends.append(updated)
+    loop, done = builder.append_basic_block("tile_loop"), builder.append_basic_block("tile_done")
+    builder.cbranch(builder.icmp_signed("<", k0, k1), loop, done)
+    builder.position_at_end(loop)
+    k = builder.phi(index)
+    sums = [builder.phi(vector) for _ in range(vectors * rows)]
+    b_k = [builder.load(p, align=size) for p in row_vectors(b_data, builder.load(builder.gep(b_rows, [k])))]
+    updated = []
+    for r in range(rows):
+        a_rk = builder.load(builder.gep(a_at[r], [mul(k, a_step)]))
+        updated += [
+            builder.call(fma, [splat(builder, a_rk, LANES), b_k[v], sums[vectors * r + v]]) for v in range(vectors)
+        ]
+    k_next = add(k, index(1))
+    k.add_incoming(k0, entry)
+    k.add_incoming(k_next, loop)
+    for phi, value in zip(sums, updated):
+        phi.add_incoming(zero, entry)
+        phi.add_incoming(value, loop)
+    builder.cbranch(builder.icmp_signed("<", k_next, k1), loop, done)
 
     # The sums into c: added to what is there with accumulate.
     builder.position_at_end(done)
     totals = []
-    for v in range(vectors * rows):  # the sums as they left a loop, or zeros where none ran
+    for v in range(vectors * rows):  # the sums as they left the loop, or zeros where it did not run
         total = builder.phi(vector)
         total.add_incoming(zero, entry)
-        for loop, updated in zip(loops, ends):
-            total.add_incoming(updated[v], loop)
+        total.add_incoming(updated[v], loop)
         totals.append(total)
     # (Two ways, not a select: a select still loads c, 12 loads and adds a tile that short sums, as Winograd's, felt.)
     c_vectors = [row_vectors(c_data, mul(add(i, index(r)), c_row)) for r in range(rows)]
@@ -292,7 +280,7 @@ def _gemm_float32(a, a_rows, a_step, b, b_rows, c, c_row, m, n, depth, accumulat
         for j in range(0, n, WIDTH):  # a block of b's columns is read by every tile of c's rows
             columns = min(WIDTH, n - j)
             block, block_rows = b, b_rows
-            if pack:
+            if pack or columns < WIDTH:  # (c's edge: the tiles load b's vectors whole, so from a padded copy)
                 _pack(b, b_rows, j, k0, k1, columns, panel, panel_rows)
                 block, block_rows = panel, _offset(panel_rows, -k0)  # the tiles read block_rows[k] for k from k0
             t = 0
@@ -316,12 +304,14 @@ def _run_of_tiles(t, tiles, m):
 
 @numba.njit(inline="always")
 def _pack(b, b_rows, j, k0, k1, columns, panel, panel_rows):
-    """panel = b's rows k0 .. k1 - 1, columns j .. j + columns - 1, end to end (WIDTH apart), and panel_rows[k - k0]
-    the offsets that make the tiles read it where they read b (b + b_rows[k] + j)."""
+    """panel = b's rows k0 .. k1 - 1, columns j .. j + columns - 1, end to end (WIDTH apart, zeros after ``columns``),
+    and panel_rows[k - k0] the offsets that make the tiles read it where they read b (b + b_rows[k] + j)."""
     for k in range(k0, k1):
         start, row = b_rows[k] + j, (k - k0) * WIDTH
         for q in range(columns):
             panel[row + q] = b[start + q]
+        for q in range(columns, WIDTH):  # (lanes never stored; zeros, as the stack's numbers could be subnormals)
+            panel[row + q] = 0
         panel_rows[k - k0] = row - j
 
 
