@@ -56,22 +56,22 @@ from kernels.numba_cpu.tile import small_dot, small_times_transposed
 @range_kernel(fastmath=REORDER_SUMS)
 def _masked_softmax_forward(start, stop, x, mask, mask_row, y):
     minus_inf = x.dtype.type(-np.inf)
-    for i in range(start, stop):
-        row, allowed, out = x[i], mask[mask_row[i]], y[i]
+    for i in range(start, stop):  # (indexed in 2-D, as softmax._softmax_rows, not by row views)
+        m = mask_row[i]
         top = minus_inf
-        for j in range(row.size):
-            if allowed[j] and (row[j] > top or row[j] != row[j]):  # a NaN max stays NaN, as np.max
-                top = row[j]
+        for j in range(x.shape[1]):
+            if mask[m, j] and (x[i, j] > top or x[i, j] != x[i, j]):  # a NaN max stays NaN, as np.max
+                top = x[i, j]
         if not math.isfinite(top):
             top = x.dtype.type(0)  # as the reference: a row whose max is not finite is not shifted
         total = x.dtype.type(0)
-        for j in range(row.size):
-            out[j] = exp(row[j] - top) if allowed[j] else x.dtype.type(0)
-            total += out[j]
+        for j in range(x.shape[1]):
+            y[i, j] = exp(x[i, j] - top) if mask[m, j] else x.dtype.type(0)
+            total += y[i, j]
         if total > 0:
-            inverse = x.dtype.type(1) / total  # see softmax._softmax_row
-            for j in range(row.size):
-                out[j] = out[j] * inverse
+            inverse = x.dtype.type(1) / total  # see softmax._softmax_rows
+            for j in range(x.shape[1]):
+                y[i, j] = y[i, j] * inverse
 
 
 def masked_softmax_forward(x, mask):
@@ -237,7 +237,7 @@ def _softmax_of_columns(scores, offsets, scale, top, total):
             row[t] = exp(row[t] - top[t])  # masked entries: exp(-inf) = 0
             total[t] += row[t]
     for t in range(queries):
-        total[t] = 1 / total[t] if total[t] != 0 else 1  # one reciprocal a query (see softmax._softmax_row)
+        total[t] = 1 / total[t] if total[t] != 0 else 1  # one reciprocal a query (see softmax._softmax_rows)
     for j in range(keys):
         row = scores[j]
         for t in range(queries):

@@ -346,6 +346,26 @@ def row_max(row):
 VECTOR_MAX_FROM = 64
 
 
+@numba.extending.intrinsic
+def _bits(typingctx, value):
+    """A float32 or float64 value's bits, as an int32 or int64 (or back: an integer's bits as the float of its width),
+    one value at a time: ``row.view(bits)`` made an array per row, and each one counted a reference to the row's
+    memory, an atomic add that threads took from each other (log-softmax of (32768, 16) float32 on 2 threads: 8.4 ms,
+    1.7 on one)."""
+    width = value.bitwidth
+    if isinstance(value, numba.types.Float):
+        result = numba.types.int32 if width == 32 else numba.types.int64
+    elif isinstance(value, numba.types.Integer) and width in (32, 64):
+        result = numba.types.float32 if width == 32 else numba.types.float64
+    else:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(result))
+
+    return result(value), codegen
+
+
 def _ordered_max(float_type):
     """The compiled row_max for ``float_type``: float32 or float64.
 
@@ -358,9 +378,8 @@ def _ordered_max(float_type):
     """
     if float_type not in (numba.float32, numba.float64):
         return None
-    single = float_type == numba.float32
-    real, bits = (np.float32, np.int32) if single else (np.float64, np.int64)
-    shift, rest, lowest = bits(31 if single else 63), bits(np.iinfo(bits).max), bits(np.iinfo(bits).min)
+    bits = np.int32 if float_type == numba.float32 else np.int64
+    shift, rest, lowest = bits(np.iinfo(bits).bits - 1), bits(np.iinfo(bits).max), bits(np.iinfo(bits).min)
 
     def ordered_max(row):
         if row.size < VECTOR_MAX_FROM:  # compared as floats, one at a time (a NaN is passed over: the sum catches it)
@@ -368,17 +387,16 @@ def _ordered_max(float_type):
             for j in range(1, row.size):
                 top = max(top, row[j])
             return top
-        as_bits = row.view(bits)
         top = lowest
-        for j in range(as_bits.size):
-            b = as_bits[j]
+        for j in range(row.size):
+            b = _bits(row[j])
             top = max(top, b ^ ((b >> shift) & rest))
-        return bits(top ^ ((top >> shift) & rest)).view(real)
+        return _bits(bits(top ^ ((top >> shift) & rest)))
 
     return ordered_max
 
 
-@numba.extending.overload(row_max)
+@numba.extending.overload(row_max, inline="always")
 def _row_max_compiled(row):
     return _ordered_max(row.dtype)
 
