@@ -34,16 +34,18 @@ def _inputs(rng, kind, length, batch, size, dtype, bias, states, reverse_view):
     return gi, w_hh, b_hh, *initial
 
 
-def _assert_matches(got, expected, dtype, scaled=False):
-    """scaled: the absolute tolerance in units of each output's largest value (a ReLU RNN's values and gradients grow
-    without bound over 35 steps: float32's rounding of sums in the hundreds reaches the small entries)."""
+def _assert_matches(got, expected, dtype):
+    """The absolute tolerance is in units of each output's largest value (from 1 up): a ReLU RNN's values and
+    gradients grow without bound over 35 steps, and the weight gradients sum 700 products of values in the tens, so
+    float32's rounding of large sums reaches the entries that cancel to near zero (the kernels sum in another order
+    than the reference: the tiles' multiply-adds by k, rows_dot's in blocks)."""
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         assert (g is None) == (e is None)
         if e is not None:
             assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, e.shape, g.dtype, e.dtype)
             tolerance = dict(TOLERANCE[dtype])
-            tolerance["atol"] *= max(1.0, float(np.abs(e).max(initial=0))) if scaled else 1.0
+            tolerance["atol"] *= max(1.0, float(np.abs(e).max(initial=0)))
             np.testing.assert_allclose(g, e, **tolerance)
 
 
@@ -84,7 +86,7 @@ def test_gate_kernels_match_the_reference(kind, dtype, length, batch, size, bias
         grads += [rng.standard_normal((batch, size)).astype(dtype) if states else None for _ in range(STATES[kind])]
         kernel_args = (*grads, *args, out, *saved, *nonlinearity)
         got = getattr(numba_cpu, backward)(*kernel_args)
-        _assert_matches(got, getattr(numpy_ref, backward)(*kernel_args), dtype, scaled=nonlinearity == ["relu"])
+        _assert_matches(got, getattr(numpy_ref, backward)(*kernel_args), dtype)
     finally:
         numba.set_num_threads(before)
     for arg, copy in zip(args, copies):  # the inputs are left alone

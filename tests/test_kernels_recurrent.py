@@ -114,12 +114,12 @@ def test_backward_kernels_match_the_reference(backend_name, case, seed, grads_of
 @jit_compiles
 @pytest.mark.parametrize("by_tiles", [True, False])
 def test_numba_recurrent_kernels_by_tiles_or_by_rows_dot_match_the_reference(monkeypatch, by_tiles):
-    """Whether tile.gemm takes each step's product depends on the machine (dot.beats_blas): both ways, forward and
+    """Whether tile.gemm takes each step's product depends on the machine (dot.tiles_run): both ways, forward and
     backward of every kind, float32, a batch of 20 (blocks of 10 rows a thread: tiles of fewer than tile.ROWS) and
     40 units (gates of 40 to 160 columns: tiles of fewer than tile.WIDTH last)."""
     from kernels.numba_cpu import recurrent
 
-    monkeypatch.setattr(recurrent, "beats_blas", lambda dtype: by_tiles)
+    monkeypatch.setattr(recurrent, "_steps_by_tiles", lambda dtype: by_tiles)
     previous = backend.get_backend()
     backend.set_backend("numba")
     try:

@@ -110,6 +110,10 @@ def test_transposed_is_a_contiguous_copy_of_the_transpose_of_any_array(dtype):
         got = transposed(a, to)
         assert got.flags.c_contiguous and got.dtype == (a.dtype if to is None else to)
         np.testing.assert_array_equal(got, a.T.astype(got.dtype))
+        padded = transposed(a, to, 3)  # each row 3 zeros longer, both ways (the recurrent kernels' w_hh.T)
+        assert padded.flags.c_contiguous and padded.shape == (a.shape[1], a.shape[0] + 3)
+        np.testing.assert_array_equal(padded[:, : a.shape[0]], got)
+        np.testing.assert_array_equal(padded[:, a.shape[0] :], 0)
 
 
 def test_an_empty_sum_gives_zeros_or_the_bias_or_leaves_c():

@@ -17,9 +17,9 @@ from kernels.numba_cpu.common import (
     tanh,
     warms_up,
 )
-from kernels.numba_cpu.dot import beats_blas
+from kernels.numba_cpu.dot import tiles_run
 from kernels.numba_cpu.linalg import matmul
-from kernels.numba_cpu.tile import compiles_tiles, gemm, transposed
+from kernels.numba_cpu.tile import gemm, transposed
 
 # Every layer's kernels make each step one matrix product over a block of the batch (h_{t-1} W_hh^T forward, the
 # gradient times W_hh backward) and one vectorized pass over the gate values around it: see the LSTM's below.
@@ -128,15 +128,16 @@ _ROWS_DOT = {
 }  # fmt: skip
 
 
-def _tiles_by_pointers(x, w_rows, out, m, n, depth):
-    """tile.gemm on pointers to C-contiguous (m, depth), (depth, n) and (m, n) float32."""
-    gemm(numba.carray(x, (m, depth)), numba.carray(w_rows, (depth, n)), numba.carray(out, (m, n)))
+def _tiles_by_pointers(x, w_rows, out, m, n, depth, stride):
+    """tile.gemm on pointers to C-contiguous (m, depth), (depth, stride >= n) and (m, n) float32: w_rows's first n
+    columns."""
+    gemm(numba.carray(x, (m, depth)), numba.carray(w_rows, (depth, stride))[:, :n], numba.carray(out, (m, n)))
 
 
 # times_weight's tiles as a C function too: with each of the six kernels compiling its own gemm for its operands'
 # layouts, the recurrent family's float32 warm-up (alone, an empty cache) took 22.2 s, against 17.7 this way.
 _TILES = ByName(
-    "tinynet_recurrent_tiles_float32", types.void(*[types.CPointer(types.float32)] * 3, *[types.intp] * 3),
+    "tinynet_recurrent_tiles_float32", types.void(*[types.CPointer(types.float32)] * 3, *[types.intp] * 4),
     _tiles_by_pointers,
 )  # fmt: skip
 
@@ -159,38 +160,54 @@ def _rows_dot_by_name(x, w, out):
 
 def times_weight(x, w, w_rows, out):
     """out = x @ w.T inside the kernels (each row of x, w_rows and out contiguous, one after the other, as rows_dot's):
-    by tile.gemm (its C function _TILES) on w_rows (w.T with its rows contiguous) where it has numbers
-    (float32 where the tiles beat the BLAS, dot.beats_blas), else by rows_dot on w. The tiles ran the steps' products
-    1.5-2x as fast as rows_dot on one core of the Intel Xeon (GMAC/s: (10, 128) @ (128, 512) 34 against 20, (20,
-    128) @ (128, 512) 56 against 32, (16, 256) @ (256, 1024) 54 against 37). As plain Python, rows_dot."""
+    by tile.gemm (its C function _TILES) on w_rows (w.T with its rows contiguous) where it has numbers (float32 where
+    the tiles run, dot.tiles_run: AVX2 or AVX-512), else by rows_dot on w. The tiles ran the steps' products 1.5-2x as
+    fast as rows_dot on one core of the Intel Xeon (GMAC/s: (10, 128) @ (128, 512) 34 against 20, (20, 128) @ (128,
+    512) 56 against 32, (16, 256) @ (256, 1024) 54 against 37), and on one of the AMD EPYC (Zen 2, 2026-12-07): (10,
+    128) @ (128, 512) 34 against 22, (16, 1024) @ (1024, 256) 39 against 24, (16, 256) @ (256, 1024) 25 against 23.
+    As plain Python, rows_dot."""
     rows_dot(x, w, out)
 
 
 @overload(times_weight, inline="always")
 def _times_weight(x, w, w_rows, out):
-    if not compiles_tiles(x.dtype):
+    if not tiles_run(x.dtype):
         return lambda x, w, w_rows, out: rows_dot(x, w, out)
 
     tiles = _TILES.external
 
     def by_tiles_or_rows(x, w, w_rows, out):
         if w_rows.size:
-            tiles(data_pointer(x), data_pointer(w_rows), data_pointer(out), out.shape[0], out.shape[1], x.shape[1])
+            m, n, depth = out.shape[0], out.shape[1], x.shape[1]
+            tiles(data_pointer(x), data_pointer(w_rows), data_pointer(out), m, n, depth, w_rows.shape[1])
         else:
             rows_dot(x, w, out)
 
     return by_tiles_or_rows
 
 
+# w.T's rows for the tiles are ROW_PAD numbers longer than w has rows: rows 1024 numbers (4 KB) apart fell on the
+# same sets of the L1 cache. One core of the AMD EPYC, (16, 256) @ (256, 1024): 26 GMAC/s, 40 with the rows 8 numbers
+# longer (34 with 16, 39 with 32); (16, 1024) @ (1024, 256) 35 -> 42; (16, 128) @ (128, 512) 35 -> 39.
+ROW_PAD = 8
+
+
+def _steps_by_tiles(dtype) -> bool:
+    """Whether the steps' products take the tiles: where they run (tests patch this to take both ways; the kernels'
+    compiled choice, which numba caches, reads dot.tiles_run itself)."""
+    return tiles_run(np.dtype(dtype))
+
+
 def _rows_for_tiles(dtype, w):
-    """w.T with its rows contiguous, for times_weight's tiles where they take dtype's products; else empty."""
-    return transposed(w, dtype) if beats_blas(np.dtype(dtype)) else np.empty((0, 0), dtype)
+    """w.T with its rows contiguous (each ROW_PAD numbers longer, zeros), for times_weight's tiles where they take
+    dtype's products; else empty."""
+    return transposed(w, dtype, ROW_PAD) if _steps_by_tiles(dtype) else np.empty((0, 0), dtype)
 
 
 def _ready(dtype) -> None:
     """The C functions the product kernels call, compiled (or loaded) before they are."""
     _ROWS_DOT[numba.from_dtype(dtype)].ready()
-    if compiles_tiles(numba.from_dtype(dtype)):
+    if tiles_run(dtype):
         _TILES.ready()
 
 
@@ -207,16 +224,17 @@ def _lstm_forward_gemm(start, stop, gi, w_hh, w_hh_rows, b_hh, h0, c0, blocks, o
         c, a = c0[lo:hi].copy(), np.empty((hi - lo, 4 * size), out.dtype)
         for t in range(length):
             times_weight(h0[lo:hi] if t == 0 else out[t - 1, lo:hi], w_hh, w_hh_rows, a)  # a = h_{t-1} W_hh^T
-            for r in range(hi - lo):
-                ar, cr, gt, ht, st = a[r], c[r], gi[t, lo + r], out[t, lo + r], saved[t, lo + r]
+            for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
+                n = lo + r
                 for j in range(size):
-                    i = sigmoid(ar[j] + gt[j] + b_hh[j])
-                    f = sigmoid(ar[size + j] + gt[size + j] + b_hh[size + j])
-                    g = tanh(ar[2 * size + j] + gt[2 * size + j] + b_hh[2 * size + j])
-                    o = sigmoid(ar[3 * size + j] + gt[3 * size + j] + b_hh[3 * size + j])
-                    cr[j] = f * cr[j] + i * g
-                    ht[j] = o * tanh(cr[j])
-                    st[j], st[size + j], st[2 * size + j], st[3 * size + j], st[4 * size + j] = i, f, g, o, cr[j]
+                    i = sigmoid(a[r, j] + gi[t, n, j] + b_hh[j])
+                    f = sigmoid(a[r, size + j] + gi[t, n, size + j] + b_hh[size + j])
+                    g = tanh(a[r, 2 * size + j] + gi[t, n, 2 * size + j] + b_hh[2 * size + j])
+                    o = sigmoid(a[r, 3 * size + j] + gi[t, n, 3 * size + j] + b_hh[3 * size + j])
+                    c[r, j] = f * c[r, j] + i * g
+                    out[t, n, j] = o * tanh(c[r, j])
+                    saved[t, n, j], saved[t, n, size + j], saved[t, n, 2 * size + j] = i, f, g
+                    saved[t, n, 3 * size + j], saved[t, n, 4 * size + j] = o, c[r, j]
         for r in range(hi - lo):
             for j in range(size):
                 c_last[lo + r, j] = c[r, j]
@@ -232,20 +250,20 @@ def _lstm_backward_gemm(
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         dh, dc = grad_h_last[lo:hi].copy(), grad_c_last[lo:hi].copy()
         for t in range(length - 1, -1, -1):
-            for r in range(hi - lo):
-                n, dhr, dcr, st, da = lo + r, dh[r], dc[r], saved[t, lo + r], grad_gi[t, lo + r]
-                c_prev = saved[t - 1, n, 4 * size :] if t > 0 else c0[n]
-                go = grad_out[t, n]
+            for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
+                n = lo + r
                 for j in range(size):
-                    d = dhr[j] + go[j]
-                    i, f, g, o, c = st[j], st[size + j], st[2 * size + j], st[3 * size + j], st[4 * size + j]
+                    d = dh[r, j] + grad_out[t, n, j]
+                    i, f, g = saved[t, n, j], saved[t, n, size + j], saved[t, n, 2 * size + j]
+                    o, c = saved[t, n, 3 * size + j], saved[t, n, 4 * size + j]
+                    c_prev = saved[t - 1, n, 4 * size + j] if t > 0 else c0[n, j]
                     tanh_c = tanh(c)
-                    dcj = dcr[j] + d * o * (one - tanh_c * tanh_c)
-                    da[j] = dcj * g * i * (one - i)
-                    da[size + j] = dcj * c_prev[j] * f * (one - f)
-                    da[2 * size + j] = dcj * i * (one - g * g)
-                    da[3 * size + j] = d * tanh_c * o * (one - o)
-                    dcr[j] = dcj * f
+                    dcj = dc[r, j] + d * o * (one - tanh_c * tanh_c)
+                    grad_gi[t, n, j] = dcj * g * i * (one - i)
+                    grad_gi[t, n, size + j] = dcj * c_prev * f * (one - f)
+                    grad_gi[t, n, 2 * size + j] = dcj * i * (one - g * g)
+                    grad_gi[t, n, 3 * size + j] = d * tanh_c * o * (one - o)
+                    dc[r, j] = dcj * f
             times_weight(grad_gi[t, lo:hi], w_hh_t, w_hh, dh)  # dL/dh_{t-1} = da_t W_hh
         for r in range(hi - lo):
             for j in range(size):

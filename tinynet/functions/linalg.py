@@ -131,7 +131,6 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
 
 
 @autocast_op("mv")
-@autocast_op("mv")
 def mv(input: Tensor, vec: Tensor) -> Tensor:  # noqa: A002
     """Matrix times vector. input: (n, k), vec: (k,) -> (n,)."""
     _check_dims("mv", input=input, vec=vec)
