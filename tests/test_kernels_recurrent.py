@@ -112,30 +112,32 @@ def test_backward_kernels_match_the_reference(backend_name, case, seed, grads_of
 
 @numba_usable
 @jit_compiles
-@pytest.mark.parametrize("by_tiles", [True, False])
-def test_numba_recurrent_kernels_by_tiles_or_by_rows_dot_match_the_reference(monkeypatch, by_tiles):
-    """Whether tile.gemm takes each step's product depends on the machine (dot.tiles_run): both ways, forward and
-    backward of every kind, float32, a batch of 20 (blocks of 10 rows a thread: tiles of fewer than tile.ROWS) and
-    40 units (gates of 40 to 160 columns: tiles of fewer than tile.WIDTH last)."""
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_recurrent_kernels_by_tiles_or_by_rows_dot_match_the_reference(dtype):
+    """Each step's product is tile.gemm's where the tiles run (float32 on a CPU with AVX2 or AVX-512: dot.tiles_run),
+    rows_dot's otherwise (float64 everywhere): forward and backward of every kind, a batch of 20 (blocks of 10 rows a
+    thread: tiles of fewer than tile.ROWS) and 40 units (gates of 40 to 160 columns: tiles of fewer than
+    tile.WIDTH last)."""
     from kernels.numba_cpu import recurrent
 
-    monkeypatch.setattr(recurrent, "_steps_by_tiles", lambda dtype: by_tiles)
+    expected_rows = (0, 0) if not recurrent.tiles_run(np.dtype(dtype)) else (40, 4 * 40 + recurrent.ROW_PAD)
+    assert recurrent._rows_for_tiles(dtype, np.ones((4 * 40, 40), dtype)).shape == expected_rows
     previous = backend.get_backend()
     backend.set_backend("numba")
     try:
         table = backend.active()
         for kind in KINDS:
             rng = np.random.default_rng(len(kind))
-            name, args, options = _case(rng, kind, 6, 20, 40, np.float32, True, True, False)
+            name, args, options = _case(rng, kind, 6, 20, 40, dtype, True, True, False)
             forward = getattr(numpy_ref, f"{name}_sequence_forward")(*args, **options)
-            _assert_matches(getattr(table, f"{name}_sequence_forward")(*args, **options), forward, np.float32)
+            _assert_matches(getattr(table, f"{name}_sequence_forward")(*args, **options), forward, dtype)
             out = forward if name == "rnn" else forward[0]
-            grads_last = [rng.standard_normal((20, 40)).astype(np.float32) for _ in range(1 + (name == "lstm"))]
+            grads_last = [rng.standard_normal((20, 40)).astype(dtype) for _ in range(1 + (name == "lstm"))]
             saved = () if name == "rnn" else (forward[-1],)
-            kernel_args = (rng.standard_normal(out.shape).astype(np.float32), *grads_last, *args, out, *saved)
+            kernel_args = (rng.standard_normal(out.shape).astype(dtype), *grads_last, *args, out, *saved)
             got = getattr(table, f"{name}_sequence_backward")(*kernel_args, **options)
             expected = getattr(numpy_ref, f"{name}_sequence_backward")(*kernel_args, **options)
-            _assert_matches(got, expected, np.float32)
+            _assert_matches(got, expected, dtype)
     finally:
         backend.set_backend(previous)
 

@@ -19,7 +19,7 @@ from kernels.numba_cpu.common import (
 )
 from kernels.numba_cpu.dot import tiles_run
 from kernels.numba_cpu.linalg import matmul
-from kernels.numba_cpu.tile import gemm, transposed
+from kernels.numba_cpu.tile import gemm_gathered, transposed
 
 # Every layer's kernels make each step one matrix product over a block of the batch (h_{t-1} W_hh^T forward, the
 # gradient times W_hh backward) and one vectorized pass over the gate values around it: see the LSTM's below.
@@ -129,9 +129,11 @@ _ROWS_DOT = {
 
 
 def _tiles_by_pointers(x, w_rows, out, m, n, depth, stride):
-    """tile.gemm on pointers to C-contiguous (m, depth), (depth, stride >= n) and (m, n) float32: w_rows's first n
-    columns."""
-    gemm(numba.carray(x, (m, depth)), numba.carray(w_rows, (depth, stride))[:, :n], numba.carray(out, (m, n)))
+    """tile.gemm's product on pointers to C-contiguous (m, depth), (depth, stride >= n) and (m, n) float32: w_rows's
+    first n columns. (By gemm_gathered on flat arrays, as the convolutions call it: gemm on a view of w_rows's columns
+    compiled a version of its own, 0.8 s of the family's warm-up.)"""
+    a, b = numba.carray(x, m * depth), numba.carray(w_rows, depth * stride)
+    gemm_gathered(a, np.arange(m) * depth, 1, b, np.arange(depth) * stride, numba.carray(out, (m, n)), False)
 
 
 # times_weight's tiles as a C function too: with each of the six kernels compiling its own gemm for its operands'
@@ -160,12 +162,13 @@ def _rows_dot_by_name(x, w, out):
 
 def times_weight(x, w, w_rows, out):
     """out = x @ w.T inside the kernels (each row of x, w_rows and out contiguous, one after the other, as rows_dot's):
-    by tile.gemm (its C function _TILES) on w_rows (w.T with its rows contiguous) where it has numbers (float32 where
-    the tiles run, dot.tiles_run: AVX2 or AVX-512), else by rows_dot on w. The tiles ran the steps' products 1.5-2x as
-    fast as rows_dot on one core of the Intel Xeon (GMAC/s: (10, 128) @ (128, 512) 34 against 20, (20, 128) @ (128,
-    512) 56 against 32, (16, 256) @ (256, 1024) 54 against 37), and on one of the AMD EPYC (Zen 2, 2026-12-07): (10,
-    128) @ (128, 512) 34 against 22, (16, 1024) @ (1024, 256) 39 against 24, (16, 256) @ (256, 1024) 25 against 23.
-    As plain Python, rows_dot."""
+    by tile.gemm (its C function _TILES) on w_rows (w.T with its rows contiguous, see _rows_for_tiles) where the
+    tiles run (float32 with AVX2 or AVX-512, dot.tiles_run), else by rows_dot on w. The tiles ran the steps'
+    products 1.5-2x as fast as rows_dot on one core of the Intel Xeon (GMAC/s: (10, 128) @ (128, 512) 34 against 20,
+    (20, 128) @ (128, 512) 56 against 32, (16, 256) @ (256, 1024) 54 against 37), and on one of the AMD EPYC (Zen 2,
+    2026-12-07): (10, 128) @ (128, 512) 34 against 22, (16, 1024) @ (1024, 256) 39 against 24, (16, 256) @ (256,
+    1024) 25 against 23 (40 with w_rows's rows padded). Where the tiles run, float32 kernels compile them alone: the
+    rows_dot way as well cost 2.4 s of the family's warm-up. As plain Python, rows_dot."""
     rows_dot(x, w, out)
 
 
@@ -176,14 +179,11 @@ def _times_weight(x, w, w_rows, out):
 
     tiles = _TILES.external
 
-    def by_tiles_or_rows(x, w, w_rows, out):
-        if w_rows.size:
-            m, n, depth = out.shape[0], out.shape[1], x.shape[1]
-            tiles(data_pointer(x), data_pointer(w_rows), data_pointer(out), m, n, depth, w_rows.shape[1])
-        else:
-            rows_dot(x, w, out)
+    def by_tiles(x, w, w_rows, out):
+        m, n, depth = out.shape[0], out.shape[1], x.shape[1]
+        tiles(data_pointer(x), data_pointer(w_rows), data_pointer(out), m, n, depth, w_rows.shape[1])
 
-    return by_tiles_or_rows
+    return by_tiles
 
 
 # w.T's rows for the tiles are ROW_PAD numbers longer than w has rows: rows 1024 numbers (4 KB) apart fell on the
@@ -192,23 +192,18 @@ def _times_weight(x, w, w_rows, out):
 ROW_PAD = 8
 
 
-def _steps_by_tiles(dtype) -> bool:
-    """Whether the steps' products take the tiles: where they run (tests patch this to take both ways; the kernels'
-    compiled choice, which numba caches, reads dot.tiles_run itself)."""
-    return tiles_run(np.dtype(dtype))
-
-
 def _rows_for_tiles(dtype, w):
-    """w.T with its rows contiguous (each ROW_PAD numbers longer, zeros), for times_weight's tiles where they take
-    dtype's products; else empty."""
-    return transposed(w, dtype, ROW_PAD) if _steps_by_tiles(dtype) else np.empty((0, 0), dtype)
+    """w.T with its rows contiguous (each ROW_PAD numbers longer, zeros), for times_weight's tiles where they run for
+    dtype; else empty (rows_dot reads w itself)."""
+    return transposed(w, dtype, ROW_PAD) if tiles_run(np.dtype(dtype)) else np.empty((0, 0), dtype)
 
 
 def _ready(dtype) -> None:
-    """The C functions the product kernels call, compiled (or loaded) before they are."""
-    _ROWS_DOT[numba.from_dtype(dtype)].ready()
-    if tiles_run(dtype):
+    """The C function the product kernels call, compiled (or loaded) before they are."""
+    if tiles_run(np.dtype(dtype)):
         _TILES.ready()
+    else:
+        _ROWS_DOT[numba.from_dtype(dtype)].ready()
 
 
 def _blocks(batch: int, work: int) -> int:
