@@ -444,6 +444,23 @@ def test_embedding_backward_matches_the_reference(backend_name, dtype, num, look
     assert_matches(*run_both("embedding_backward", grad, indices, num), dtype)
 
 
+@numba_usable
+@pytest.mark.parametrize("blocks", [1, 2, 3, 7])
+def test_the_embedding_gradients_threads_split_the_tables_rows_and_add_in_order(blocks):
+    """_add_rows_at's blocks of the table's rows, on numba's threads (``threaded`` True), each adding the values whose
+    index falls in its block: every row, repeated indices and the rows at the blocks' edges, the very sums of
+    np.add.at (each element adds its values in the same order)."""
+    from kernels.numba_cpu.embedding import _add_rows_at
+
+    rng = np.random.default_rng(blocks)
+    index = rng.integers(0, 7, 300)
+    values = (rng.standard_normal((300, 33)) * 10.0 ** rng.integers(-3, 3, (300, 1))).astype(np.float32)
+    table, expected = np.zeros((7, 33), np.float32), np.zeros((7, 33), np.float32)
+    _add_rows_at(True, 0, blocks, table, index, values, blocks)
+    np.add.at(expected, index, values)
+    np.testing.assert_array_equal(table, expected)
+
+
 # --- optimizer steps ------------------------------------------------------------------------
 
 

@@ -476,7 +476,7 @@ def _erfc_chebyshev(float_type):
         p = highest
         for c in rest:  # Horner's rule
             p = p * t + c
-        zh = np.int32(np.float32(z).view(np.int32) & high_bits).view(np.float32)
+        zh = _bits(np.int32(_bits(z) & high_bits))  # (numba widens int32 & int32 to int64)
         e = t * exp_sum(-zh * zh, p - (z - zh) * (z + zh))  # (NaN at z = inf: inf - inf)
         e = zero if z == inf else e
         return e if x >= 0 else two - e
