@@ -16,7 +16,7 @@ from kernels.numba_cpu.common import (
     same_floats,
     warms_up,
 )
-from kernels.numba_cpu.dot import LONG_SUM, beats_blas
+from kernels.numba_cpu.dot import LONG_SUM, beats_blas, tiles_run
 from kernels.numba_cpu.tile import (
     WIDTH,
     add_bias,
@@ -259,7 +259,9 @@ WIDE_TRANSPOSED = 896
 # out's columns split over the threads, each summing over all of x's rows, rather than splitting the sum, whose
 # partial products took another pass to add up. 2 threads, float32, (k, n, m), time against the split sum, both ways
 # timed in turn in one process: (64, 10, 12544) 0.54 (a 12544-10 head), (32, 16, 1600) 0.65, (32, 10, 4096) 0.75,
-# (128, 10, 784) 0.93, (256, 10, 512) and (700, 10, 128) level.
+# (128, 10, 784) 0.93, (256, 10, 512) and (700, 10, 128) level. On AVX2 too (dot.tiles_run), where OpenBLAS's
+# Haswell kernels ran such products at 11 GMAC/s on one core of the AMD EPYC (2026-12-07), the tiles at 28-43:
+# (256, 10, 512) 123 against 46 us, (64, 10, 784) 45 against 12.
 
 
 def _transposed_times(x, b, sums: bool):
@@ -271,8 +273,8 @@ def _transposed_times(x, b, sums: bool):
     whole_sums = None  # a kernel whose threads each sum over all of x's rows
     if beats_blas(x.dtype) and n >= ROWS_PER_BLOCK * threads and k <= SMALL_BATCH:
         whole_sums, blocks = _matmul_transposed_rows, threads
-    elif beats_blas(x.dtype) and n < ROWS_PER_BLOCK * threads and m >= COLUMNS_PER_THREAD * blocks:
-        whole_sums = _matmul_transposed_columns  # a narrow x: see above
+    elif tiles_run(x.dtype) and n < ROWS_PER_BLOCK * threads and m >= COLUMNS_PER_THREAD * blocks:
+        whole_sums = _matmul_transposed_columns  # a narrow x: see above (AVX2 too)
     limit_blas_threads()
     if whole_sums is not None:
         out, row_sums = np.empty((n, m), x.dtype), np.empty((1 if sums else 0, n), x.dtype)
