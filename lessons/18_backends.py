@@ -281,7 +281,9 @@ print(inspect.getsource(numpy_ref.softmax_forward))
 # `numba.prange` loop splits the same way, but compiles the loop's body three or four times over,
 # plus once more for a serial copy: twice the compile time for the whole engine.)
 # Inside a row the passes are fused: one loop finds the max, one computes exp and the sum
-# together, one divides; no temporary arrays. The max compares the floats' bits as integers
+# together, one divides; no temporary arrays. The rows are indexed as `x[i, j]`, not taken as views
+# `row = x[i]`: in compiled code a view still counts a reference to its array, an atomic add that
+# two threads working on one array take from each other (softmax over rows of 64 ran 7x slower so). The max compares the floats' bits as integers
 # (`row_max` in `kernels/numba_cpu/common.py`): LLVM vectorizes an integer max but not a float one,
 # and the float max was most of the time. `fastmath={"reassoc", "contract"}` lets LLVM reorder
 # the sum to add several numbers per instruction (SIMD), which changes the rounding a little (the
@@ -292,7 +294,7 @@ print(inspect.getsource(numpy_ref.softmax_forward))
 # log-softmax):
 
 # %%
-for function in (numba_common._ordered_max, numba_softmax._softmax_row):
+for function in (numba_common._ordered_max, numba_softmax._softmax_rows):
     # .py_func: the Python function inside the compiled dispatcher (with NUMBA_DISABLE_JIT=1, the function itself)
     print(inspect.getsource(getattr(function, "py_func", function)))
 print(inspect.getsource(numba_softmax._softmax_forward.body))  # a range kernel's body: rows start..stop
