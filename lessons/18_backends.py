@@ -283,7 +283,8 @@ print(inspect.getsource(numpy_ref.softmax_forward))
 # Inside a row the passes are fused: one loop finds the max, one computes exp and the sum
 # together, one divides; no temporary arrays. The rows are indexed as `x[i, j]`, not taken as views
 # `row = x[i]`: in compiled code a view still counts a reference to its array, an atomic add that
-# two threads working on one array take from each other (softmax over rows of 64 ran 7x slower so). The max compares the floats' bits as integers
+# two threads working on one array take from each other (softmax over rows of 64 ran 7x slower so).
+# The max compares the floats' bits as integers
 # (`row_max` in `kernels/numba_cpu/common.py`): LLVM vectorizes an integer max but not a float one,
 # and the float max was most of the time. `fastmath={"reassoc", "contract"}` lets LLVM reorder
 # the sum to add several numbers per instruction (SIMD), which changes the rounding a little (the

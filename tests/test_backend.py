@@ -126,7 +126,7 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
     labels = rng.integers(0, 7, 5)
     if kernel == "matmul":
         return (rng.standard_normal((3, 5, 4)).astype(dtype), rng.standard_normal((4, 6)).astype(dtype)), {}
-    if kernel == "add":  # enough numbers for numba's kernel (common.SPLIT_WORK: fewer go to NumPy's +)
+    if kernel in ("add", "mul"):  # enough numbers for numba's kernels (common.SPLIT_WORK: fewer go to NumPy's)
         return (rng.standard_normal((250, 256)).astype(dtype), rng.standard_normal((250, 256)).astype(dtype)), {}
     if kernel.startswith("linear"):
         weight, bias = rng.standard_normal((6, 7)).astype(dtype), rng.standard_normal(6).astype(dtype)

@@ -36,7 +36,7 @@ from kernels.numpy_ref.conv import (
     conv_transpose2d_forward,
 )
 from kernels.numpy_ref.depthwise import depthwise_conv2d_backward, depthwise_conv2d_forward
-from kernels.numpy_ref.elementwise import add
+from kernels.numpy_ref.elementwise import add, mul
 from kernels.numpy_ref.embedding import embedding_backward, scatter_add
 from kernels.numpy_ref.linalg import linear_backward, linear_forward, matmul
 from kernels.numpy_ref.normalization import (
@@ -71,7 +71,7 @@ NAME = "numpy"
 # The kernel table, by family (the module each comes from): every backend provides these names, or
 # falls back to this package's.
 FAMILIES = {
-    "elementwise": ("add",),
+    "elementwise": ("add", "mul"),
     "linalg": ("matmul", "linear_forward", "linear_backward"),
     "activations": (
         "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",

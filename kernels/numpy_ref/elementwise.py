@@ -1,4 +1,4 @@
-"""Elementwise arithmetic that the engine runs on whole arrays: the sum of two."""
+"""Elementwise arithmetic that the engine runs on whole arrays: the sum and the product of two."""
 
 
 def add(a, b):
@@ -8,3 +8,12 @@ def add(a, b):
     The array module's own + is the whole specification; a backend's kernel may only be faster.
     """
     return a + b
+
+
+def mul(a, b):
+    """out = a * b, broadcasting as the array module does. a, b: arrays (or numbers) -> an array of their dtype.
+
+    The Mul op calls it, forward and backward (dL/da = dL/dout * b). The array module's own * is the whole
+    specification; a backend's kernel may only be faster.
+    """
+    return a * b

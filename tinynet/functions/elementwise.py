@@ -137,7 +137,7 @@ class Mul(Function):
 
     forward:    out = a b
     derivative: dL/da = dL/dout · b, dL/db = dL/dout · a (summed over broadcast axes)
-    kernels:    none: computed inline with the array module's calls
+    kernels:    mul, for operands of one shape (numba's multiplies large arrays on its threads)
     """
 
     @staticmethod
@@ -146,16 +146,22 @@ class Mul(Function):
         # Only what backward reads, so that changing the other operand in place (x *= 2) stays possible.
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
         ctx.shapes = _shape(a), _shape(b)
-        return a * b
+        return _times(a, b)
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         return (
-            unbroadcast(grad * b, ctx.shapes[0]) if need_a else None,
-            unbroadcast(grad * a, ctx.shapes[1]) if need_b else None,
+            unbroadcast(_times(grad, b), ctx.shapes[0]) if need_a else None,
+            unbroadcast(_times(grad, a), ctx.shapes[1]) if need_b else None,
         )
+
+
+def _times(a, b):
+    """a * b: by the backend's mul kernel for operands of one shape, else by the array module's * (broadcasting, a
+    number), whose errors binary() explains."""
+    return backend.for_arrays(a, b).mul(a, b) if _shape(a) == _shape(b) else a * b
 
 
 class Div(Function):
