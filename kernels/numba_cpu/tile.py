@@ -27,7 +27,9 @@ against 37; (60, 16) @ (16, 64), an attention head, 88 against 35; (60, 288) @ (
 - Inside kernels, ``dot``, ``times_transposed`` and ``add_dot_nt`` take tiles (or dot_nt) for float32 where the
   caller says (dot.beats_blas: a CPU with AVX-512), BLAS otherwise; float64 kernels compile the BLAS's way alone.
   Winograd's convolutions (winograd.py) take tiles on AVX2 too, where their short sums (16 to 64 terms) ran at
-  1.4-2.2x OpenBLAS's speed.
+  1.4-2.2x OpenBLAS's speed, and so do (dot.tiles_run) ``small_dot`` and ``small_times_transposed`` (attention's
+  heads, a convolution's forward products), the recurrent layers' steps and a classifier head's weight gradient
+  (linalg._transposed_times), where OpenBLAS's Haswell kernels lost to them.
 
 Kernels that call these C functions are cached with this file's stamp too (cache_lock.stamp_with_package_sources):
 a cached kernel calling a C function whose arguments have since changed would crash.
