@@ -330,15 +330,16 @@ def _gru_forward_gemm(start, stop, gi, w_hh, w_hh_rows, b_hh, h0, blocks, out, s
         for t in range(length):
             previous = h0[lo:hi] if t == 0 else out[t - 1, lo:hi]
             times_weight(previous, w_hh, w_hh_rows, gh)  # gh = h_{t-1} W_hh^T
-            for r in range(hi - lo):
-                ghr, gt, hp, ht, st = gh[r], gi[t, lo + r], previous[r], out[t, lo + r], saved[t, lo + r]
+            for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
+                n = lo + r
                 for j in range(size):
-                    gh_n = ghr[2 * size + j] + b_hh[2 * size + j]
-                    reset = sigmoid(gt[j] + ghr[j] + b_hh[j])
-                    update = sigmoid(gt[size + j] + ghr[size + j] + b_hh[size + j])
-                    candidate = tanh(gt[2 * size + j] + reset * gh_n)
-                    ht[j] = candidate + update * (hp[j] - candidate)
-                    st[j], st[size + j], st[2 * size + j], st[3 * size + j] = reset, update, candidate, gh_n
+                    gh_n = gh[r, 2 * size + j] + b_hh[2 * size + j]
+                    reset = sigmoid(gi[t, n, j] + gh[r, j] + b_hh[j])
+                    update = sigmoid(gi[t, n, size + j] + gh[r, size + j] + b_hh[size + j])
+                    candidate = tanh(gi[t, n, 2 * size + j] + reset * gh_n)
+                    out[t, n, j] = candidate + update * (previous[r, j] - candidate)
+                    saved[t, n, j], saved[t, n, size + j] = reset, update
+                    saved[t, n, 2 * size + j], saved[t, n, 3 * size + j] = candidate, gh_n
 
 
 @range_kernel(fastmath=FUSED)
@@ -351,18 +352,19 @@ def _gru_backward_gemm(
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         dh, carried = grad_h_last[lo:hi].copy(), np.empty((hi - lo, size), out.dtype)
         for t in range(length - 1, -1, -1):
-            for r in range(hi - lo):
-                n, dhr, st, gi_r, gh_r = lo + r, dh[r], saved[t, lo + r], grad_gi[t, lo + r], grad_gh[t, lo + r]
-                previous, go = out[t - 1, n] if t > 0 else h0[n], grad_out[t, n]
+            for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
+                n = lo + r
                 for j in range(size):
-                    d = dhr[j] + go[j]
-                    reset, update, candidate, gh_n = st[j], st[size + j], st[2 * size + j], st[3 * size + j]
+                    d = dh[r, j] + grad_out[t, n, j]
+                    reset, update = saved[t, n, j], saved[t, n, size + j]
+                    candidate, gh_n = saved[t, n, 2 * size + j], saved[t, n, 3 * size + j]
+                    previous = out[t - 1, n, j] if t > 0 else h0[n, j]
                     da_n = d * (one - update) * (one - candidate * candidate)
-                    da_z = d * (previous[j] - candidate) * update * (one - update)
+                    da_z = d * (previous - candidate) * update * (one - update)
                     da_r = da_n * gh_n * reset * (one - reset)
-                    gi_r[j], gi_r[size + j], gi_r[2 * size + j] = da_r, da_z, da_n
-                    gh_r[j], gh_r[size + j], gh_r[2 * size + j] = da_r, da_z, reset * da_n
-                    dhr[j] = d * update
+                    grad_gi[t, n, j], grad_gi[t, n, size + j], grad_gi[t, n, 2 * size + j] = da_r, da_z, da_n
+                    grad_gh[t, n, j], grad_gh[t, n, size + j], grad_gh[t, n, 2 * size + j] = da_r, da_z, reset * da_n
+                    dh[r, j] = d * update
             times_weight(grad_gh[t, lo:hi], w_hh_t, w_hh, carried)  # dL/dh_{t-1} = dh z + grad_gh W_hh
             for r in range(hi - lo):
                 for j in range(size):
@@ -418,11 +420,11 @@ def _rnn_forward_gemm(start, stop, gi, w_hh, w_hh_rows, b_hh, h0, relu, blocks, 
         pre = np.empty((hi - lo, size), out.dtype)
         for t in range(length):
             times_weight(h0[lo:hi] if t == 0 else out[t - 1, lo:hi], w_hh, w_hh_rows, pre)  # pre = h_{t-1} W_hh^T
-            for r in range(hi - lo):
-                pr, gt, ht = pre[r], gi[t, lo + r], out[t, lo + r]
+            for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
+                n = lo + r
                 for j in range(size):
-                    a = pr[j] + gt[j] + b_hh[j]
-                    ht[j] = (a if a > zero else zero) if relu else tanh(a)
+                    a = pre[r, j] + gi[t, n, j] + b_hh[j]
+                    out[t, n, j] = (a if a > zero else zero) if relu else tanh(a)
 
 
 @range_kernel(fastmath=FUSED)
@@ -433,11 +435,11 @@ def _rnn_backward_gemm(start, stop, grad_out, grad_h_last, w_hh_t, w_hh, out, re
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         dh = grad_h_last[lo:hi].copy()
         for t in range(length - 1, -1, -1):
-            for r in range(hi - lo):
-                dhr, go, ht, da = dh[r], grad_out[t, lo + r], out[t, lo + r], grad_gi[t, lo + r]
+            for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
+                n = lo + r
                 for j in range(size):
-                    d = dhr[j] + go[j]
-                    da[j] = (d if ht[j] > zero else zero) if relu else d * (one - ht[j] * ht[j])
+                    d, h = dh[r, j] + grad_out[t, n, j], out[t, n, j]
+                    grad_gi[t, n, j] = (d if h > zero else zero) if relu else d * (one - h * h)
             times_weight(grad_gi[t, lo:hi], w_hh_t, w_hh, dh)  # dL/dh_{t-1} = da_t W_hh
         for r in range(hi - lo):
             for j in range(size):
