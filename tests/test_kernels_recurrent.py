@@ -120,8 +120,9 @@ def test_numba_recurrent_kernels_by_tiles_or_by_rows_dot_match_the_reference(dty
     tile.WIDTH last)."""
     from kernels.numba_cpu import recurrent
 
-    expected_rows = (0, 0) if not recurrent.tiles_run(np.dtype(dtype)) else (40, 4 * 40 + recurrent.ROW_PAD)
-    assert recurrent._rows_for_tiles(dtype, np.ones((4 * 40, 40), dtype)).shape == expected_rows
+    by_tiles = recurrent.tiles_run(np.dtype(dtype))
+    w, w_rows = recurrent._weight_operands(dtype, np.ones((4 * 40, 40), dtype))
+    assert (w.shape, w_rows.shape) == (((0, 0), (40, 4 * 40 + recurrent.ROW_PAD)) if by_tiles else ((160, 40), (0, 0)))
     previous = backend.get_backend()
     backend.set_backend("numba")
     try:

@@ -162,7 +162,7 @@ def _rows_dot_by_name(x, w, out):
 
 def times_weight(x, w, w_rows, out):
     """out = x @ w.T inside the kernels (each row of x, w_rows and out contiguous, one after the other, as rows_dot's):
-    by tile.gemm (its C function _TILES) on w_rows (w.T with its rows contiguous, see _rows_for_tiles) where the
+    by tile.gemm (its C function _TILES) on w_rows (w.T with its rows contiguous, see _weight_operands) where the
     tiles run (float32 with AVX2 or AVX-512, dot.tiles_run), else by rows_dot on w. The tiles ran the steps'
     products 1.5-2x as fast as rows_dot on one core of the Intel Xeon (GMAC/s: (10, 128) @ (128, 512) 34 against 20,
     (20, 128) @ (128, 512) 56 against 32, (16, 256) @ (256, 1024) 54 against 37), and on one of the AMD EPYC (Zen 2,
@@ -192,10 +192,13 @@ def _times_weight(x, w, w_rows, out):
 ROW_PAD = 8
 
 
-def _rows_for_tiles(dtype, w):
-    """w.T with its rows contiguous (each ROW_PAD numbers longer, zeros), for times_weight's tiles where they run for
-    dtype; else empty (rows_dot reads w itself)."""
-    return transposed(w, dtype, ROW_PAD) if tiles_run(np.dtype(dtype)) else np.empty((0, 0), dtype)
+def _weight_operands(dtype, w):
+    """(w, w_rows) for times_weight(x, w, w_rows, out) = x @ w.T: where the tiles run for dtype, w.T with its rows
+    contiguous (each ROW_PAD numbers longer, zeros) and w empty; else w C-contiguous (rows_dot reads it) and w_rows
+    empty. Only the way that runs gets its copy (the backward's w, w_hh^T, was copied for nothing where the tiles
+    ran)."""
+    nothing = np.empty((0, 0), dtype)
+    return (nothing, transposed(w, dtype, ROW_PAD)) if tiles_run(np.dtype(dtype)) else (_as(dtype, w), nothing)
 
 
 def _ready(dtype) -> None:
@@ -291,7 +294,7 @@ def lstm_sequence_forward(gi, w_hh, b_hh, h0, c0):
     blocks = _blocks(batch, work)
     run_range(
         _lstm_forward_gemm, work, blocks,
-        _as(dtype, gi), _as(dtype, w_hh), _rows_for_tiles(dtype, w_hh), _as(dtype, b_hh, 4 * size),
+        _as(dtype, gi), *_weight_operands(dtype, w_hh), _as(dtype, b_hh, 4 * size),
         _as(dtype, h0, (batch, size)), _as(dtype, c0, (batch, size)), blocks, out, c_last, saved,
     )  # fmt: skip
     return out, c_last, saved
@@ -308,7 +311,7 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
     run_range(
         _lstm_backward_gemm, work, blocks,
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, grad_cT, (batch, size)),
-        transposed(w_hh, dtype), _rows_for_tiles(dtype, w_hh.T), _as(dtype, c0, (batch, size)), _as(dtype, saved),
+        *_weight_operands(dtype, w_hh.T), _as(dtype, c0, (batch, size)), _as(dtype, saved),
         blocks, grad_gi, grad_h0, grad_c0,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0, grad_c0
@@ -383,7 +386,7 @@ def gru_sequence_forward(gi, w_hh, b_hh, h0):
     blocks = _blocks(batch, work)
     run_range(
         _gru_forward_gemm, work, blocks,
-        _as(dtype, gi), _as(dtype, w_hh), _rows_for_tiles(dtype, w_hh), _as(dtype, b_hh, 3 * size),
+        _as(dtype, gi), *_weight_operands(dtype, w_hh), _as(dtype, b_hh, 3 * size),
         _as(dtype, h0, (batch, size)), blocks, out, saved,
     )  # fmt: skip
     return out, saved
@@ -399,8 +402,8 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
     blocks = _blocks(batch, work)
     run_range(
         _gru_backward_gemm, work, blocks,
-        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), transposed(w_hh, dtype),
-        _rows_for_tiles(dtype, w_hh.T), _as(dtype, h0, (batch, size)), _as(dtype, out), _as(dtype, saved),
+        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)),
+        *_weight_operands(dtype, w_hh.T), _as(dtype, h0, (batch, size)), _as(dtype, out), _as(dtype, saved),
         blocks, grad_gi, grad_gh, grad_h0,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gh, _as(dtype, out), h0, b_hh), grad_h0
@@ -455,7 +458,7 @@ def rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity):
     blocks = _blocks(batch, work)
     run_range(
         _rnn_forward_gemm, work, blocks,
-        _as(dtype, gi), _as(dtype, w_hh), _rows_for_tiles(dtype, w_hh), _as(dtype, b_hh, size),
+        _as(dtype, gi), *_weight_operands(dtype, w_hh), _as(dtype, b_hh, size),
         _as(dtype, h0, (batch, size)), nonlinearity == "relu", blocks, out,
     )  # fmt: skip
     return out
@@ -470,8 +473,8 @@ def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlineari
     blocks = _blocks(batch, work)
     run_range(
         _rnn_backward_gemm, work, blocks,
-        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), transposed(w_hh, dtype),
-        _rows_for_tiles(dtype, w_hh.T), _as(dtype, out), nonlinearity == "relu", blocks, grad_gi,
+        _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)),
+        *_weight_operands(dtype, w_hh.T), _as(dtype, out), nonlinearity == "relu", blocks, grad_gi,
         grad_h0,
     )  # fmt: skip
     return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0
