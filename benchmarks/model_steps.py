@@ -109,6 +109,25 @@ def _models(lib):
             tokens = lib.cat([self.token.expand(x.shape[0], -1, -1), patches], dim=1) + self.positions
             return self.head(self.encoder(tokens)[:, 0])
 
+    class VAE(nn.Module):
+        """An MLP encoder to a mean and a log-variance, a sample by the reparametrization, an MLP decoder to logits;
+        its KL term to the unit normal waits in ``extra_loss`` for the step to add."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder, self.mean, self.log_var = (
+                nn.Sequential(nn.Linear(784, 400), nn.ReLU()),
+                *(nn.Linear(400, 20) for _ in range(2)),
+            )
+            self.decoder = nn.Sequential(nn.Linear(20, 400), nn.ReLU(), nn.Linear(400, 784))
+
+        def forward(self, x):
+            hidden = self.encoder(x)
+            mean, log_var = self.mean(hidden), self.log_var(hidden)
+            z = mean + lib.randn_like(mean) * lib.exp(0.5 * log_var)
+            self.extra_loss = -0.5 * lib.mean(lib.sum(1 + log_var - mean**2 - log_var.exp(), dim=1))
+            return self.decoder(z)
+
     def mobile():
         """Depthwise-separable blocks (a depthwise 3x3, BatchNorm, ReLU6, then a pointwise 1x1) after a SiLU stem."""
 
@@ -124,6 +143,23 @@ def _models(lib):
         convolutions = [nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU()]
         return nn.Sequential(*convolutions, nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 64), nn.ReLU(),
                              nn.Linear(64, 10))  # fmt: skip
+
+    def discriminator():
+        """A DCGAN discriminator on 28x28 images: strided convolutions, LeakyReLU, one logit (BCE with logits)."""
+        return nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(64, 128, 4, 2, 1, bias=False),
+                             nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(),
+                             nn.Linear(128 * 7 * 7, 1))  # fmt: skip
+
+    def conv_autoencoder():
+        """Strided convolutions down, nearest-neighbour upsampling and convolutions back up, to pixel logits."""
+        up = lambda c_in, c_out: [nn.Upsample(scale_factor=2), nn.Conv2d(c_in, c_out, 3, padding=1)]  # noqa: E731
+        return nn.Sequential(nn.Conv2d(1, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(),
+                             *up(32, 16), nn.ReLU(), *up(16, 1))  # fmt: skip
+
+    def groupnorm_cnn():
+        return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.GroupNorm(8, 32), nn.SiLU(),
+                             nn.Conv2d(32, 64, 3, 2, 1), nn.GroupNorm(8, 64), nn.SiLU(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))  # fmt: skip
 
     classes = lambda n: ("classes", n, 10)  # noqa: E731
     return {
@@ -178,6 +214,10 @@ def _models(lib):
         "lstm256_lm": (lambda: Recurrent(nn.LSTM, 256, 1, 1000, True), ("tokens", (32, 35)), ("classes", 1120, 1000),
                        "adam"),
         "multihead_attention": (SelfAttention, (32, 50, 64), classes(32), "adam"),
+        "gan_discriminator": (discriminator, (64, 1, 28, 28), ("probabilities", (64, 1)), "adam"),
+        "vae_mlp": (VAE, (128, 784), ("probabilities", (128, 784)), "adam"),
+        "conv_autoencoder": (conv_autoencoder, (32, 1, 28, 28), ("probabilities", (32, 1, 28, 28)), "adam"),
+        "groupnorm_cnn": (groupnorm_cnn, (32, 3, 32, 32), classes(32), "adamw"),
         "transformer_postnorm": (lambda: Encoder(64, 4, False, False), ("tokens", (32, 64)), ("classes", 2048, 100),
                                  "adam"),
         "transformer_prenorm_causal": (lambda: Encoder(128, 8, True, True), ("tokens", (16, 128)),
@@ -186,12 +226,13 @@ def _models(lib):
 
 
 def _array(spec, rng: np.random.Generator, vocabulary: int = 1000):
-    """Inputs or targets: a float32 shape, ("tokens", shape), ("classes", n, k) or ("values", shape) in [0, 1)."""
+    """Inputs or targets: a float32 shape, ("tokens", shape), ("classes", n, k), or ("values", shape) and
+    ("probabilities", shape) in [0, 1) (the targets of the MSE and of BCE with logits)."""
     if spec[0] == "tokens":
         return rng.integers(0, vocabulary, spec[1])
     if spec[0] == "classes":
         return rng.integers(0, spec[2], spec[1])
-    if spec[0] == "values":
+    if spec[0] in ("values", "probabilities"):
         return rng.random(spec[1]).astype(np.float32)
     return rng.standard_normal(spec).astype(np.float32)
 
@@ -210,11 +251,15 @@ def _step(lib, name: str):
             "sgd": lambda p: lib.optim.SGD(p, lr=1e-2, momentum=0.9),
             "rmsprop": lambda p: lib.optim.RMSprop(p, lr=1e-3)}  # fmt: skip
     opt = make[optimizer](model.parameters())
-    loss = F.mse_loss if target_spec[0] == "values" else F.cross_entropy
+    loss = {"values": F.mse_loss, "probabilities": F.binary_cross_entropy_with_logits}.get(
+        target_spec[0], F.cross_entropy
+    )
 
     def step():
         opt.zero_grad()
         value = loss(model(x), target)
+        if hasattr(model, "extra_loss"):  # (the VAE's KL term)
+            value = value + model.extra_loss
         value.backward()
         opt.step()
         return value

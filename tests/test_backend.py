@@ -149,6 +149,9 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         return (x, labels), {}
     if kernel == "cross_entropy_backward":
         return (g[:, 0], numpy_ref.softmax_forward(x, 1), labels), {}
+    if kernel.startswith("bce_with_logits"):  # logits far into both tails; pos_weight per class (the last dim)
+        t, pos_weight = rng.random((5, 7)).astype(dtype), (rng.random(7) + 0.5).astype(dtype)
+        return ((10 * x, t, pos_weight) if kernel.endswith("forward") else (g, 10 * x, t, pos_weight)), {}
     if kernel == "hardtanh_forward":
         return (x, -0.5, 1.0), {}
     if kernel == "hardtanh_backward":

@@ -121,6 +121,28 @@ def test_activations_match_the_reference_across_the_whole_range(backend_name, dt
 @per_backend
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(
+    shape=st.sampled_from([(1,), (3, 5), (70, 64), (2, 40, 60)]),  # from 50,000 units of work, numba's threads
+    layout=st.sampled_from(LAYOUTS),
+    weighted=st.booleans(),
+    specials=st.booleans(),
+    seed=seeds,
+)
+def test_bce_with_logits_matches_the_reference(backend_name, dtype, shape, layout, weighted, specials, seed):
+    """Logits of 1e-30 to 1e4 of either sign, targets in [0, 1] and at 0 and 1, a pos_weight per class (the last
+    dim) or none; with specials, inf and NaN logits."""
+    rng = np.random.default_rng(seed)
+    x = random_array(rng, shape, dtype, layout, scale=rng.choice([0.01, 1.0, 30.0]))
+    x = sprinkle(rng, x, [1e4, -1e4, 1e-30, *([np.inf, -np.inf, np.nan] if specials else [])])
+    target = sprinkle(rng, rng.random(shape).astype(dtype), [0.0, 1.0])
+    pos_weight = (rng.random(shape[-1]) * 3).astype(dtype) if weighted else None
+    grad = random_array(rng, shape, dtype, layout)
+    assert_matches(*run_both("bce_with_logits_forward", x, target, pos_weight), dtype)
+    assert_matches(*run_both("bce_with_logits_backward", grad, x, target, pos_weight), dtype)
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(
     shape=st.sampled_from([(3, 5), (70, 64), (2, 40, 60)]),  # from 64 * 64 values, numba's own loops (UFUNCS_BELOW)
     layout=st.sampled_from(LAYOUTS),
     bounds=st.sampled_from([(0.0, 6.0), (-1.0, 1.0), (-0.5, -0.25), (2, 2)]),

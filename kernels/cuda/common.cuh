@@ -29,6 +29,8 @@ __device__ __forceinline__ float math_exp(float x) { return expf(x); }
 __device__ __forceinline__ double math_exp(double x) { return exp(x); }
 __device__ __forceinline__ float math_log(float x) { return logf(x); }
 __device__ __forceinline__ double math_log(double x) { return log(x); }
+__device__ __forceinline__ float math_log1p(float x) { return log1pf(x); }
+__device__ __forceinline__ double math_log1p(double x) { return log1p(x); }
 __device__ __forceinline__ float math_tanh(float x) { return tanhf(x); }
 __device__ __forceinline__ double math_tanh(double x) { return tanh(x); }
 __device__ __forceinline__ float math_erf(float x) { return erff(x); }

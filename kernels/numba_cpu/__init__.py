@@ -54,6 +54,7 @@ from kernels.numba_cpu.depthwise import depthwise_conv2d_backward, depthwise_con
 from kernels.numba_cpu.elementwise import add, mul
 from kernels.numba_cpu.embedding import embedding_backward, scatter_add
 from kernels.numba_cpu.linalg import linear_backward, linear_forward, matmul
+from kernels.numba_cpu.losses import bce_with_logits_backward, bce_with_logits_forward
 from kernels.numba_cpu.normalization import (
     batch_norm_backward,
     batch_norm_forward,

@@ -39,6 +39,7 @@ from kernels.numpy_ref.depthwise import depthwise_conv2d_backward, depthwise_con
 from kernels.numpy_ref.elementwise import add, mul
 from kernels.numpy_ref.embedding import embedding_backward, scatter_add
 from kernels.numpy_ref.linalg import linear_backward, linear_forward, matmul
+from kernels.numpy_ref.losses import bce_with_logits_backward, bce_with_logits_forward
 from kernels.numpy_ref.normalization import (
     batch_norm_backward,
     batch_norm_forward,
@@ -83,6 +84,7 @@ FAMILIES = {
         "softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward",
         "cross_entropy_forward", "cross_entropy_backward",
     ),
+    "losses": ("bce_with_logits_forward", "bce_with_logits_backward"),
     "embedding": ("scatter_add", "embedding_backward"),
     "normalization": (
         "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",

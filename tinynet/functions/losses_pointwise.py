@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from kernels.numpy_ref import array_module
+from kernels.numpy_ref.losses import softplus_of_negative
 from tinynet import backend
 from tinynet.amp_policy import autocast_op
 from tinynet.autograd import Function
@@ -231,29 +232,24 @@ class BinaryCrossEntropyWithLogits(Function):
     forward:    loss = (1 - t) x + (1 + (w+ - 1) t) log(1 + e^-x) = -[w+ t log σ(x) + (1 - t) log(1 - σ(x))],
                 with log(1 + e^-x) = max(-x, 0) + log(1 + e^-|x|), which never overflows
     derivative: dL/dx = dL/dloss · ((1 + (w+ - 1) t) σ(x) - w+ t), dL/dt = dL/dloss · ((w+ - 1) log(1 + e^-x) - x)
-    kernels:    sigmoid_forward in backward; the forward is inline
+    kernels:    bce_with_logits_forward, bce_with_logits_backward
     """
 
     @staticmethod
     def forward(ctx, x, t, pos_weight):
-        xp = array_module(x)
-        softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))  # log(1 + e^-x)
-        scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
-        ctx.save_for_backward(x, t, softplus_neg)
+        ctx.save_for_backward(x, t)
         ctx.pos_weight = pos_weight
-        return (1 - t) * x + scale * softplus_neg
+        return backend.for_arrays(x).bce_with_logits_forward(x, t, pos_weight)
 
     @staticmethod
     def backward(ctx, grad):
-        x, t, softplus_neg = ctx.saved
-        pos_weight = 1 if ctx.pos_weight is None else ctx.pos_weight
+        x, t = ctx.saved
+        pos_weight = ctx.pos_weight
         need_x, need_t = ctx.needs_input_grad[:2]
-        grad_x = grad_t = None
-        if need_x:
-            sigmoid = backend.for_arrays(x).sigmoid_forward(x)
-            grad_x = grad * ((1 + (pos_weight - 1) * t) * sigmoid - pos_weight * t)
-        if need_t:
-            grad_t = grad * ((pos_weight - 1) * softplus_neg - x)
+        grad_x = backend.for_arrays(grad).bce_with_logits_backward(grad, x, t, pos_weight) if need_x else None
+        grad_t = None
+        if need_t:  # (rare: a target that is itself learned) by the formula, in the array module's own ops
+            grad_t = -grad * x if pos_weight is None else grad * ((pos_weight - 1) * softplus_of_negative(x) - x)
         return grad_x, grad_t, None
 
 
