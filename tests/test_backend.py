@@ -135,7 +135,8 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         return (rng.standard_normal((5, 6)).astype(dtype), x, weight, True, True, True), {}
     if kernel.startswith(("conv", "depthwise", "max_pool", "avg_pool")):
         return _window_inputs(kernel, rng, dtype)
-    if kernel.startswith(("layer_norm", "batch_norm", "channel_affine", "embedding", "masked_softmax", "attention")):
+    norms = ("layer_norm", "batch_norm", "group_norm", "channel_affine")
+    if kernel.startswith((*norms, "embedding", "masked_softmax", "attention")):
         return _normalization_attention_inputs(kernel, x, g, rng, dtype)
     if kernel.startswith(("rnn_sequence", "gru_sequence", "lstm_sequence")):
         return _recurrent_inputs(kernel, rng, dtype)
@@ -200,6 +201,12 @@ def _normalization_attention_inputs(kernel: str, x, g, rng: np.random.Generator,
     if kernel.startswith("channel_affine"):  # (N, C, L) = (5, 7, 3), as batch norm's
         x3, g3 = (np.repeat(a[:, :, None], 3, axis=2) * rng.random(3).astype(dtype) for a in (x, g))
         return ((x3, weight, bias) if kernel.endswith("forward") else (g3, x3, weight)), {}
+    if kernel.startswith("group_norm"):  # (N, C, L) = (5, 6, 3) in 3 groups of 2 channels
+        x3, g3 = (np.repeat(a[:, :6, None], 3, axis=2) * rng.random(3).astype(dtype) for a in (x, g))
+        if kernel == "group_norm_forward":
+            return (x3, weight[:6], bias[:6], 3, 1e-5), {}
+        _, mean, rstd = numpy_ref.group_norm_forward(x3, weight[:6], bias[:6], 3, 1e-5)
+        return (g3, x3, weight[:6], mean, rstd, 3), {}
     if kernel.startswith("batch_norm"):  # (N, C, L) = (5, 7, 3): the channels are x's columns
         x3, g3 = (np.repeat(a[:, :, None], 3, axis=2) * rng.random(3).astype(dtype) for a in (x, g))
         if kernel == "batch_norm_forward":

@@ -390,6 +390,45 @@ def test_batch_norm_of_rows_matches_the_reference(backend_name, dtype, shape):
 @per_backend
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(
+    samples=st.integers(1, 4), groups=st.integers(1, 4), per_group=st.integers(1, 3), length=st.integers(1, 9),
+    layout=st.sampled_from(LAYOUTS), affine=st.booleans(), bias=st.booleans(), seed=seeds,
+)  # fmt: skip
+def test_group_norm_matches_the_reference(backend_name, dtype, samples, groups, per_group, length, layout, affine,
+                                          bias, seed):  # fmt: skip
+    """Groups of one channel (instance norm) to all of them (layer norm over (C, L)), constant groups included."""
+    rng = np.random.default_rng(seed)
+    shape = (samples, groups * per_group, length)
+    x = random_array(rng, shape, dtype, layout, scale=3.0) + dtype(2)  # an offset: the mean matters
+    if rng.random() < 0.3:
+        x[0] = 7  # the first sample's groups are constant: variance 0
+    weight = random_array(rng, shape[1:2], dtype) if affine else None
+    shift = random_array(rng, shape[1:2], dtype) if bias else None
+    assert_matches(*run_both("group_norm_forward", x, weight, shift, groups, 1e-5), dtype)
+    _, mean, rstd = numpy_ref.group_norm_forward(x, weight, shift, groups, 1e-5)
+    grad = random_array(rng, shape, dtype, layout)
+    assert_matches(*run_both("group_norm_backward", grad, x, weight, mean, rstd, groups), dtype)
+
+
+@pytest.mark.parametrize("offset", [2.0, 100.0])
+def test_group_norm_of_large_groups_is_as_accurate_as_the_reference(backend_name, offset):
+    """(8, 32, 1024) float32 in 4 groups: 8,192 values a group, far from zero mean at offset 100. Every output is
+    compared with float64's, and may miss it by no more than the reference's float32 computation does (x 1.5)."""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((8, 32, 1024)) + offset).astype(np.float32)
+    weight, shift = (random_array(rng, (32,), np.float32) for _ in range(2))
+    grad = random_array(rng, x.shape, np.float32)
+    exact = numpy_ref.group_norm_forward(*(a.astype(np.float64) for a in (x, weight, shift)), 4, 1e-5)
+    exact_grads = numpy_ref.group_norm_backward(*(a.astype(np.float64) for a in (grad, x, weight)), *exact[1:], 4)
+    got, reference = run_both("group_norm_forward", x, weight, shift, 4, 1e-5)
+    got_grads, reference_grads = run_both("group_norm_backward", grad, x, weight, *got[1:], 4)
+    for mine, theirs, truth in zip(got + got_grads, reference + reference_grads, exact + exact_grads):
+        assert mine.dtype == np.float32
+        assert np.abs(mine - truth).max() <= 1.5 * np.abs(theirs - truth).max() + 1e-7
+
+
+@per_backend
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(
     shape=st.tuples(st.integers(1, 5), st.integers(1, 6), st.integers(1, 9)), layout=st.sampled_from(LAYOUTS),
     seed=seeds,
 )  # fmt: skip
@@ -576,7 +615,8 @@ POINTWISE_KERNELS = [
     "softmax_forward", "softmax_backward", "log_softmax_forward",
     "log_softmax_backward", "cross_entropy_forward", "cross_entropy_backward", "masked_softmax_forward",
     "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward", "channel_affine_forward",
-    "channel_affine_backward", "embedding_backward", "scatter_add", "sgd_step", "adam_step", "rmsprop_step",
+    "channel_affine_backward", "group_norm_forward", "group_norm_backward", "embedding_backward", "scatter_add",
+    "sgd_step", "adam_step", "rmsprop_step",
 ]  # fmt: skip
 
 
@@ -592,6 +632,7 @@ w, b = rng.standard_normal(4), rng.standard_normal(4)
 _, mean, rstd = ref.layer_norm_forward(x, w, b, 1e-5)
 x3, g3 = x.reshape(3, 2, 2), g.reshape(3, 2, 2)
 _, bn_mean, bn_rstd = ref.batch_norm_forward(x3, w[:2], b[:2], 1e-5)
+gn_stats = ref.group_norm_forward(x3.reshape(1, 4, 3), w, b, 2, 1e-5)[1:]
 sgd = dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.1, nesterov=True, first=False)
 adam = dict(step=2, lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1, decoupled=True)
 rmsprop = dict(lr=0.1, alpha=0.9, eps=1e-8, weight_decay=0.1, momentum=0.9)
@@ -611,6 +652,8 @@ calls = [
     ("layer_norm_backward", (g, x, w, mean, rstd), {}), ("batch_norm_forward", (x3, w[:2], b[:2], 1e-5), {}),
     ("batch_norm_backward", (g3, x3, w[:2], bn_mean, bn_rstd), {}), ("embedding_backward", (x, labels, 4), {}),
     ("channel_affine_forward", (x3, w[:2], b[:2]), {}), ("channel_affine_backward", (g3, x3, w[:2]), {}),
+    ("group_norm_forward", (x3.reshape(1, 4, 3), w, b, 2, 1e-5), {}),
+    ("group_norm_backward", (g3.reshape(1, 4, 3), x3.reshape(1, 4, 3), w, *gn_stats, 2), {}),
     ("scatter_add", (np.zeros((4, 4)), labels, x), {}), ("sgd_step", (x, g, g * 2), sgd),
     ("adam_step", (x, g, g * 0.1, g * g), adam), ("rmsprop_step", (x, g, g * g, g * 0.1, g * 0.5), rmsprop),
 ]

@@ -101,6 +101,19 @@ def test_batch_norm_with_the_batchs_statistics(tmp_path):
     assert {"ReduceMean", "Sqrt", "Reshape"} <= {n.op_type for n in proto.graph.node}
 
 
+def test_group_norm_and_instance_norm_with_a_dynamic_batch_axis(tmp_path):
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.GroupNorm(2, 4), nn.SiLU(), nn.InstanceNorm2d(4, affine=True))
+    with tn.no_grad():
+        for norm in (model[1], model[3]):
+            norm.weight.copy_(tn.tensor([0.5, 2.0, -1.0, 1.5]))
+            norm.bias.copy_(tn.tensor([0.1, -0.2, 0.3, 0.0]))
+    proto = export_and_run(
+        tmp_path, model, (tn.randn(3, 2, 6, 5),), runs=((tn.randn(3, 2, 6, 5),), (tn.randn(5, 2, 6, 5),)),
+        input_names=["x"], dynamic_axes={"x": {0: "batch"}},
+    )  # fmt: skip
+    assert {"ReduceMean", "Sqrt", "Reshape"} <= {n.op_type for n in proto.graph.node}
+
+
 class TinyLanguageModel(nn.Module):
     """Embedding, layer norm, GELU, a linear head: the makemore / GPT pieces."""
 

@@ -29,6 +29,7 @@ from tinynet.functions import (
     resize,
 )
 from tinynet.nn.functional import linear
+from tinynet.nn.functional_more import group_norm
 from tinynet.tensor import Tensor, float64, tensor
 
 Case = tuple[str, Callable[..., Tensor], list[Tensor], dict]
@@ -201,6 +202,7 @@ def cases(seed: int = 0) -> list[Case]:
         ("upsample_nearest", lambda a: resize.upsample_nearest(a, scale_factor=2), [x(1, 1, 2, 3)]),
         ("interpolate_bicubic", lambda a: resize.interpolate(a, (3, 5), mode="bicubic"), [x(1, 1, 4, 3)]),
         ("layer_norm", lambda a, w, b: normalization.layer_norm(a, (4,), w, b), [x(3, 4), x(4), x(4)]),
+        ("group_norm", lambda a, w, b: group_norm(a, 2, w, b), [x(2, 4, 3), x(4), x(4)]),
         (
             "batch_norm",
             lambda a, w, b: normalization.batch_norm(a, None, None, w, b, training=True),

@@ -180,3 +180,69 @@ extern "C" __global__ void channel_affine_backward(const scalar_t* __restrict__ 
         grad_shift[c] = g_total;
     }
 }
+
+// --- group normalization, on x: (N, C, L) with C = groups * per_group ----------------------------------------
+// One block per (sample, group) pair r = n groups + g, whose per_group * length values lie together from
+// r * per_group * length; value k of the pair is in channel (r % groups) * per_group + k / length.
+
+// The pair's mean and biased variance (two passes), then y = (x - mean) * (rstd * weight[c]) + bias[c].
+// weight and bias may be null.
+extern "C" __global__ void group_norm_forward(const scalar_t* __restrict__ x, const scalar_t* __restrict__ weight,
+                                              const scalar_t* __restrict__ bias, scalar_t* __restrict__ y,
+                                              scalar_t* __restrict__ mean_out, scalar_t* __restrict__ rstd_out,
+                                              index_t groups, index_t per_group, index_t length, scalar_t eps) {
+    index_t count = per_group * length, start = blockIdx.x * count, first = (blockIdx.x % groups) * per_group;
+    scalar_t total = 0;
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) total += x[start + k];
+    scalar_t mean = block_sum(total) / (scalar_t)count;
+    scalar_t squares = 0;
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) {
+        scalar_t centered = x[start + k] - mean;
+        squares += centered * centered;
+    }
+    scalar_t rstd = 1 / math_sqrt(block_sum(squares) / (scalar_t)count + eps);
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) {
+        index_t c = first + k / length;
+        y[start + k] = (x[start + k] - mean) * (weight ? rstd * weight[c] : rstd) + (bias ? bias[c] : (scalar_t)0);
+    }
+    if (threadIdx.x == 0) {
+        mean_out[blockIdx.x] = mean;
+        rstd_out[blockIdx.x] = rstd;
+    }
+}
+
+// With g = grad * weight[c]: dL/dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) over the pair's values. Each
+// channel's sums of grad and of grad * xhat (block sums, a channel at a time) go to row n of the (N, C) partials
+// weight_part and bias_part, which the caller sums over the samples.
+extern "C" __global__ void group_norm_backward(const scalar_t* __restrict__ grad, const scalar_t* __restrict__ x,
+                                               const scalar_t* __restrict__ weight, const scalar_t* __restrict__ mean,
+                                               const scalar_t* __restrict__ rstd, scalar_t* __restrict__ grad_x,
+                                               scalar_t* __restrict__ weight_part, scalar_t* __restrict__ bias_part,
+                                               index_t groups, index_t per_group, index_t length) {
+    index_t count = per_group * length, start = blockIdx.x * count, first = (blockIdx.x % groups) * per_group;
+    index_t row = blockIdx.x / groups * groups * per_group;  // where sample n's channels start in the partials
+    scalar_t mu = mean[blockIdx.x], r = rstd[blockIdx.x], g_total = 0, gx_total = 0;
+    for (index_t c = first; c < first + per_group; ++c) {
+        index_t at = start + (c - first) * length;
+        scalar_t g_sum = 0, gx_sum = 0;
+        for (index_t i = threadIdx.x; i < length; i += blockDim.x) {
+            g_sum += grad[at + i];
+            gx_sum += grad[at + i] * ((x[at + i] - mu) * r);
+        }
+        g_sum = block_sum(g_sum);
+        gx_sum = block_sum(gx_sum);
+        scalar_t w = weight ? weight[c] : 1;
+        g_total += w * g_sum;
+        gx_total += w * gx_sum;
+        if (threadIdx.x == 0) {
+            weight_part[row + c] = gx_sum;
+            bias_part[row + c] = g_sum;
+        }
+    }
+    scalar_t g_mean = g_total / (scalar_t)count, gx_mean = gx_total / (scalar_t)count;
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) {
+        index_t c = first + k / length;
+        scalar_t g = weight ? grad[start + k] * weight[c] : grad[start + k];
+        grad_x[start + k] = r * (g - g_mean - (x[start + k] - mu) * r * gx_mean);
+    }
+}

@@ -1,5 +1,5 @@
-"""Layer normalization over the last axis, batch normalization and the per-channel scale and shift (layernorm.cu),
-forward and backward.
+"""Layer normalization over the last axis, batch normalization, group normalization and the per-channel scale and
+shift (layernorm.cu), forward and backward.
 
 The forward and the input gradient run one block per row, its ``row_threads(cols)`` threads striding
 over the columns and summing across the block; the weight and bias gradients are column sums over every
@@ -117,3 +117,41 @@ def channel_affine_backward(grad, x, scale):
         grad, x, scale, grad_x, grad_scale, grad_shift, batch, channels, length,
     )  # fmt: skip
     return grad_x, grad_scale, grad_shift
+
+
+def group_norm_forward(x, weight, bias, groups, eps):
+    """As numpy_ref.group_norm_forward: x: (N, C, L); weight, bias: (C,) or None. One block per (sample, group)."""
+    given = tuple(a for a in (weight, bias) if a is not None)
+    shapes_agree = x.ndim == 3 and x.shape[1] % groups == 0 and all(a.shape == x.shape[1:2] for a in given)
+    if not (shapes_agree and fits(x, *given)):
+        return numpy_ref.group_norm_forward(x, weight, bias, groups, eps)
+    batch, channels, length = x.shape
+    x = contiguous(x)
+    weight, bias = (None if a is None else contiguous(a) for a in (weight, bias))
+    y, mean, rstd = cupy.empty_like(x), cupy.empty((batch, groups), x.dtype), cupy.empty((batch, groups), x.dtype)
+    per_group = channels // groups
+    launch(
+        "layernorm", "group_norm_forward", x.dtype, (batch * groups,), (row_threads(per_group * length),),
+        x, weight, bias, y, mean, rstd, groups, per_group, length, x.dtype.type(eps),
+    )  # fmt: skip
+    return y, mean, rstd
+
+
+def group_norm_backward(grad, x, weight, mean, rstd, groups):
+    """As numpy_ref.group_norm_backward: grad, x: (N, C, L); weight: (C,) or None; mean, rstd: (N, groups)."""
+    vectors = () if weight is None else (weight,)
+    shapes_agree = x.ndim == 3 and grad.shape == x.shape and x.shape[1] % groups == 0
+    shapes_agree = shapes_agree and mean.shape == rstd.shape == (x.shape[0], groups)
+    if not (shapes_agree and all(v.shape == x.shape[1:2] for v in vectors) and fits(grad, x, mean, rstd, *vectors)):
+        return numpy_ref.group_norm_backward(grad, x, weight, mean, rstd, groups)
+    batch, channels, length = x.shape
+    grad, x, mean, rstd = (contiguous(a) for a in (grad, x, mean, rstd))
+    weight = None if weight is None else contiguous(weight)
+    grad_x = cupy.empty_like(x)
+    weight_part, bias_part = cupy.empty((batch, channels), x.dtype), cupy.empty((batch, channels), x.dtype)
+    per_group = channels // groups
+    launch(
+        "layernorm", "group_norm_backward", x.dtype, (batch * groups,), (row_threads(length),),
+        grad, x, weight, mean, rstd, grad_x, weight_part, bias_part, groups, per_group, length,
+    )  # fmt: skip
+    return grad_x, weight_part.sum(axis=0), bias_part.sum(axis=0)

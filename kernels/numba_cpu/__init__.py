@@ -60,6 +60,8 @@ from kernels.numba_cpu.normalization import (
     batch_norm_forward,
     channel_affine_backward,
     channel_affine_forward,
+    group_norm_backward,
+    group_norm_forward,
     layer_norm_backward,
     layer_norm_forward,
 )

@@ -1,5 +1,5 @@
-"""Layer normalization over the last axis (one row per thread) and batch normalization (one channel per thread),
-forward and backward."""
+"""Layer normalization over the last axis (one row per thread), batch normalization (one channel per thread) and
+group normalization (one sample's group per thread), forward and backward."""
 
 import math
 
@@ -276,6 +276,96 @@ def batch_norm_backward(grad, x, weight, mean, rstd):
     return grad_x, grad_weight, grad_bias
 
 
+@range_kernel(fastmath=REORDER_SUMS)
+def _group_norm_forward(start, stop, x, weight, bias, eps, y, mean, rstd):
+    batch, channels, length = x.shape
+    groups = mean.size // batch
+    per_group = channels // groups
+    count, real = per_group * length, x.dtype.type
+    for r in range(start, stop):  # r: sample n's group g, channels first..first + per_group
+        n, first = r // groups, r % groups * per_group
+        total = 0.0  # sums in float64, as batch norm's: a group holds thousands of values
+        for c in range(first, first + per_group):
+            for i in range(length):
+                total += x[n, c, i]
+        mu = real(total / count)
+        squares = 0.0
+        for c in range(first, first + per_group):
+            for i in range(length):
+                squares += (x[n, c, i] - mu) ** 2
+        r_std = 1.0 / math.sqrt(squares / count + eps)
+        for c in range(first, first + per_group):
+            scale, shift = real(r_std * weight[c]), bias[c]
+            for i in range(length):
+                y[n, c, i] = (x[n, c, i] - mu) * scale + shift
+        mean[r], rstd[r] = mu, r_std
+
+
+def group_norm_forward(x, weight, bias, groups, eps):
+    """Normalize each sample's channels in ``groups`` groups, then scale and shift per channel.
+
+    x: (N, C, L); weight, bias: (C,) or None -> y: (N, C, L), mean: (N, groups), rstd: (N, groups), as the reference
+    (biased variance, two passes over the group's values, summed in float64). Threads split the (sample, group)
+    pairs; each reads its group's C / groups * L values, which lie together, three times (mean, squared deviations,
+    output) and writes them once, the per-channel scale and shift applied on the way (where layer norm of the rows
+    and then a per-channel affine wrote every value twice and read it three times more).
+    """
+    if not (_usable(x, weight, bias) and x.shape[1] % groups == 0):
+        return numpy_ref.group_norm_forward(x, weight, bias, groups, eps)
+    x = contiguous(x)
+    weight, bias = _affine(x, weight, bias)
+    y, mean, rstd = np.empty_like(x), np.empty((x.shape[0], groups), x.dtype), np.empty((x.shape[0], groups), x.dtype)
+    run_range(_group_norm_forward, EXP * x.size, mean.size, x, weight, bias, float(eps), y, mean.reshape(-1),
+              rstd.reshape(-1))  # fmt: skip
+    return y, mean, rstd
+
+
+@range_kernel(fastmath=REORDER_SUMS)
+def _group_norm_backward(start, stop, grad, x, weight, mean, rstd, grad_x, grad_weight_part, grad_bias_part):
+    batch, channels, length = x.shape
+    groups = mean.size // batch
+    per_group = channels // groups
+    count, real = per_group * length, x.dtype.type
+    for r in range(start, stop):
+        n, first = r // groups, r % groups * per_group
+        mu, r_std = mean[r], rstd[r]
+        sum_g, sum_g_xhat = 0.0, 0.0  # over the group, of g = grad * weight and of g * xhat
+        for c in range(first, first + per_group):
+            channel_g, channel_g_centered = 0.0, 0.0  # sums in float64, as the forward's
+            for i in range(length):
+                channel_g += grad[n, c, i]
+                channel_g_centered += grad[n, c, i] * (x[n, c, i] - mu)
+            grad_bias_part[n, c], grad_weight_part[n, c] = channel_g, channel_g_centered * r_std
+            sum_g += weight[c] * channel_g
+            sum_g_xhat += weight[c] * channel_g_centered * r_std
+        # grad_x = rstd (g - mean(g) - xhat mean(g xhat)), with xhat = (x - mu) rstd: a multiply-add and one more
+        offset, slope = real(-r_std * sum_g / count), real(-r_std * r_std * sum_g_xhat / count)
+        for c in range(first, first + per_group):
+            scale = real(r_std * weight[c])
+            for i in range(length):
+                grad_x[n, c, i] = grad[n, c, i] * scale + (x[n, c, i] - mu) * slope + offset
+
+
+def group_norm_backward(grad, x, weight, mean, rstd, groups):
+    """Gradients of group_norm_forward, from the mean and rstd it returned.
+
+    grad, x: (N, C, L); weight: (C,) or None; mean, rstd: (N, groups) -> grad_x: (N, C, L), grad_weight: (C,),
+    grad_bias: (C,). One (sample, group) pair per thread, in two passes over its values: the per-channel sums
+    (of grad, and of grad times x - mean) and from them the group's, then grad_x. Each pair's channels write
+    their sums to a row of (N, C) partials, which are summed over the samples after.
+    """
+    shapes_agree = grad.shape == x.shape and mean.shape == rstd.shape == (x.shape[0], groups)
+    if not (_usable(x, weight) and shapes_agree and same_floats(x, grad, mean, rstd) and x.shape[1] % groups == 0):
+        return numpy_ref.group_norm_backward(grad, x, weight, mean, rstd, groups)
+    x, grad = contiguous(x), contiguous(grad)
+    weight = np.ones(x.shape[1], x.dtype) if weight is None else contiguous(weight)
+    grad_x = np.empty_like(x)
+    weight_part, bias_part = np.empty(x.shape[:2]), np.empty(x.shape[:2])  # float64, as the sums
+    run_range(_group_norm_backward, 2 * EXP * x.size, mean.size, grad, x, weight, flat(mean), flat(rstd), grad_x,
+              weight_part, bias_part)  # fmt: skip
+    return grad_x, weight_part.sum(axis=0).astype(x.dtype), bias_part.sum(axis=0).astype(x.dtype)
+
+
 @range_kernel()
 def _channel_affine_forward(start, stop, x, scale, shift, y):
     batch, _, length = x.shape
@@ -324,7 +414,7 @@ def channel_affine_backward(grad, x, scale):
 
 @warms_up
 def warm_up(dtype: np.dtype) -> None:
-    """Compile the layer-norm and batch-norm kernels for dtype (see common.warms_up)."""
+    """Compile the layer-norm, batch-norm, channel-affine and group-norm kernels for dtype (see common.warms_up)."""
     x = np.linspace(-3, 3, 12).astype(dtype).reshape(3, 4)
     y, mean, rstd = layer_norm_forward(x, x[0].copy(), x[1].copy(), 1e-5)
     layer_norm_backward(y, x, x[0].copy(), mean, rstd)
@@ -335,3 +425,6 @@ def warm_up(dtype: np.dtype) -> None:
     y, mean, rstd = batch_norm_forward(x, x[0, :, 0].copy(), x[1, :, 0].copy(), 1e-5)
     batch_norm_backward(y, x, x[0, :, 0].copy(), mean, rstd)
     channel_affine_backward(channel_affine_forward(x, mean, rstd), x, mean)
+    x = x.reshape(2, 3, 2)
+    y, mean, rstd = group_norm_forward(x, x[0, :, 0].copy(), x[1, :, 0].copy(), 3, 1e-5)
+    group_norm_backward(y, x, x[0, :, 0].copy(), mean, rstd, 3)

@@ -45,6 +45,8 @@ from kernels.numpy_ref.normalization import (
     batch_norm_forward,
     channel_affine_backward,
     channel_affine_forward,
+    group_norm_backward,
+    group_norm_forward,
     layer_norm_backward,
     layer_norm_forward,
 )
@@ -88,7 +90,7 @@ FAMILIES = {
     "embedding": ("scatter_add", "embedding_backward"),
     "normalization": (
         "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
-        "channel_affine_forward", "channel_affine_backward",
+        "channel_affine_forward", "channel_affine_backward", "group_norm_forward", "group_norm_backward",
     ),
     "attention": ("masked_softmax_forward", "attention_forward", "attention_backward"),
     "conv": ("conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward"),

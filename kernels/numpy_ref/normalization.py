@@ -1,4 +1,5 @@
-"""Layer normalization over the last axis and batch normalization per channel, forward and backward."""
+"""Layer normalization over the last axis, batch normalization per channel and group normalization per sample's
+group of channels, forward and backward."""
 
 from kernels.numpy_ref.common import array_module
 
@@ -73,6 +74,45 @@ def batch_norm_backward(grad, x, weight, mean, rstd):
     mean_g, mean_g_xhat = g.mean(axis=per_channel), (g * xhat).mean(axis=per_channel)
     grad_x = rstd[:, None] * (g - mean_g[:, None] - xhat * mean_g_xhat[:, None])
     return grad_x, grad_weight, grad_bias
+
+
+def group_norm_forward(x, weight, bias, groups, eps):
+    """Normalize each sample's channels in ``groups`` groups (over the group's channels and positions) to mean 0 and
+    variance 1, then scale and shift per channel.
+
+    x: (N, C, L), C divisible by groups; weight, bias: (C,) or None; eps: added to the variance.
+    -> y: (N, C, L) = (x - mean) * rstd * weight + bias, mean: (N, groups), rstd: (N, groups) = 1 / sqrt(var + eps),
+    with the biased variance of each group's C / groups * L values, as PyTorch. Layer norm of the (N, groups, rest)
+    rows, then batch norm's per-channel affine.
+    """
+    xp = array_module(x)
+    rows = x.reshape(x.shape[0], groups, -1)
+    mean = rows.mean(axis=2)
+    centered = rows - mean[..., None]
+    rstd = 1 / xp.sqrt((centered * centered).mean(axis=2) + eps)
+    y = (centered * rstd[..., None]).reshape(x.shape)
+    if weight is not None:
+        y = y * weight[:, None]
+    if bias is not None:
+        y = y + bias[:, None]
+    return y, mean, rstd
+
+
+def group_norm_backward(grad, x, weight, mean, rstd, groups):
+    """Gradients of group_norm_forward, from the mean and rstd it returned.
+
+    grad, x: (N, C, L); weight: (C,) or None; mean, rstd: (N, groups) -> grad_x: (N, C, L), grad_weight: (C,),
+    grad_bias: (C,). Layer norm's chain rule on each group's values: with xhat = (x - mean) * rstd and
+    g = grad * weight, grad_x = rstd * (g - mean(g) - xhat * mean(g * xhat)), means over the group.
+    """
+    groups_shape = (x.shape[0], groups, -1)
+    xhat = ((x.reshape(groups_shape) - mean[..., None]) * rstd[..., None]).reshape(x.shape)
+    grad_weight, grad_bias = (grad * xhat).sum(axis=(0, 2)), grad.sum(axis=(0, 2))
+    g = (grad if weight is None else grad * weight[:, None]).reshape(groups_shape)
+    xhat = xhat.reshape(groups_shape)
+    mean_g, mean_g_xhat = g.mean(axis=2, keepdims=True), (g * xhat).mean(axis=2, keepdims=True)
+    grad_x = rstd[..., None] * (g - mean_g - xhat * mean_g_xhat)
+    return grad_x.reshape(x.shape), grad_weight, grad_bias
 
 
 def channel_affine_forward(x, scale, shift):

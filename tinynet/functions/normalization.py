@@ -97,6 +97,40 @@ class BatchNorm(Function):
         )  # fmt: skip
 
 
+class GroupNorm(Function):
+    """Normalize each sample's channels in groups (over a group's channels and positions), then scale and shift per
+    channel: layer norm of each (sample, group) row and the per-channel affine, in one kernel each way.
+
+    forward:    y = x̂ · weight_c + bias_c, x̂ = (x - mean) · rstd, rstd = 1 / √(var + eps), over each sample's group
+    derivative: with g = dL/dy · weight_c: dL/dx = rstd (g - mean(g) - x̂ mean(g x̂)) over the group, dL/dweight_c =
+                Σ dL/dy x̂, dL/dbias_c = Σ dL/dy (over every axis but C)
+    kernels:    group_norm_forward, group_norm_backward
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, groups, eps):
+        x3 = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, L), as batch norm's
+        y, mean, rstd = backend.for_arrays(x3, weight, bias).group_norm_forward(x3, weight, bias, groups, eps)
+        ctx.save_for_backward(x3, weight, mean, rstd)
+        ctx.groups = groups
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x3, weight, mean, rstd = ctx.saved
+        grad_x, grad_weight, grad_bias = backend.for_arrays(grad).group_norm_backward(
+            grad.reshape(x3.shape), x3, weight, mean, rstd, ctx.groups
+        )
+        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
+        return (
+            grad_x.reshape(grad.shape) if need_x else None,
+            grad_weight if need_weight else None,
+            grad_bias if need_bias else None,
+            None,
+            None,
+        )
+
+
 class ChannelAffine(Function):
     """Scale and shift each channel: batch norm in evaluation, and group and instance norm's weight and bias.
 

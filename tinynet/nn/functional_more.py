@@ -1,8 +1,8 @@
 """More of ``torch.nn.functional``: bilinear, group_norm, instance_norm, rms_norm, pixel_shuffle, pixel_unshuffle.
 
-Each is built from differentiable ops (reshape, layer_norm, matmul, ...), so autograd needs nothing new. The
-normalizations reuse layer norm: group norm is layer norm of each (sample, group) row, instance norm of each
-(sample, channel) row; the per-channel scale and shift come after.
+Most are built from differentiable ops (reshape, layer_norm, matmul, ...), so autograd needs nothing new. Group norm
+has a Function of its own (normalization.GroupNorm: the statistics of each sample's group of channels and the
+per-channel scale and shift in one kernel each way), and instance norm is group norm with a group per channel.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tinynet.amp_policy import autocast_op
 from tinynet.dtypes import finfo
 from tinynet.errors import ArgumentError, ShapeError
 from tinynet.functions.linalg import matmul
-from tinynet.functions.normalization import channel_affine, floating_only, layer_norm
+from tinynet.functions.normalization import GroupNorm, channel_affine, floating_only
 from tinynet.functions.shape import permute, reshape, unsqueeze
 from tinynet.tensor import Tensor
 
@@ -60,7 +60,7 @@ def group_norm(
     floating_only("group_norm", input)
     if input.ndim < 2:
         raise ShapeError(f"group_norm: expected input (N, C, *), got shape {input.shape}")
-    n, channels = input.shape[:2]
+    channels = input.shape[1]
     if num_groups <= 0 or channels % num_groups:
         raise ArgumentError(
             f"group_norm: Expected number of channels in input to be divisible by num_groups, but got input of "
@@ -69,10 +69,7 @@ def group_norm(
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (channels,):
             raise ShapeError(f"group_norm: {name} has shape {t.shape}, expected ({channels},)")
-    per_group = channels // num_groups * math.prod(input.shape[2:])
-    rows = reshape(input, (n, num_groups, per_group))
-    y = reshape(layer_norm(rows, (per_group,), None, None, eps), input.shape)
-    return channel_affine(y, weight, bias)
+    return GroupNorm.apply(input, weight, bias, num_groups, eps)
 
 
 def instance_norm(
@@ -110,16 +107,14 @@ def instance_norm(
         raise ArgumentError(
             f"instance_norm: Expected more than 1 spatial element when training, got input size {list(input.shape)}"
         )
-    rows = reshape(input, (n, channels, positions))
     if running_mean is not None and running_var is not None:
-        values = rows.array
+        values = input.array.reshape(n, channels, positions)
         for running, batch in ((running_mean, values.mean(axis=2)), (running_var, values.var(axis=2, ddof=1))):
             # In place, so the module's buffer sees it: the average over the batch of each instance's statistic.
             running.array *= 1 - momentum
             running.array += momentum * batch.mean(axis=0).astype(running.dtype, copy=False)
             running.mark_changed()
-    y = reshape(layer_norm(rows, (positions,), None, None, eps), input.shape)
-    return channel_affine(y, weight, bias)
+    return GroupNorm.apply(input, weight, bias, channels, eps)  # a group per channel
 
 
 def rms_norm(

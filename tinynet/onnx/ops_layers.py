@@ -6,6 +6,7 @@ import numpy as np
 
 from tinynet.onnx.graph import Builder, mapping
 from tinynet.onnx.ops_pointwise import _reduce
+from tinynet.onnx.ops_shape import reshape_target
 
 # --- products ---------------------------------------------------------------------------------------------
 
@@ -100,6 +101,20 @@ def _batch_norm(b: Builder, args, out, op: str = ""):
     variance = _reduce_value(b, "ReduceMean", b.node("Mul", [centred, centred]), axes)
     std = b.node("Sqrt", [b.node("Add", [variance, b.scalar(eps, out.dtype)])])
     return _scale_and_shift(b, b.node("Div", [centred, std]), x.ndim, weight, bias)
+
+
+@mapping("GroupNorm")
+def _group_norm(b: Builder, args, out, op: str = ""):
+    # Each sample's groups as rows, (N, groups, rest): their mean and biased variance, back to x's shape, then each
+    # channel's scale and shift (instance norm is this with a group per channel).
+    x, weight, bias, groups, eps = args
+    rows = b.node("Reshape", [b.value(x), b.ints([0, int(groups), -1], "groups")])
+    centred = b.node("Sub", [rows, _reduce_value(b, "ReduceMean", rows, [2])])
+    variance = _reduce_value(b, "ReduceMean", b.node("Mul", [centred, centred]), [2])
+    std = b.node("Sqrt", [b.node("Add", [variance, b.scalar(eps, out.dtype)])])
+    back = reshape_target((x.shape[0], int(groups), x.numel() // max(x.shape[0] * int(groups), 1)), tuple(x.shape))
+    normalized = b.node("Reshape", [b.node("Div", [centred, std]), b.ints(back, "shape")])
+    return _scale_and_shift(b, normalized, x.ndim, weight, bias)
 
 
 @mapping("ChannelAffine")
