@@ -181,18 +181,23 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
         # A weight of many rows against x's (linalg.COLUMNS_PER_THREAD): out's columns split over the threads, blocks
         # of whole tiles but the last; with a bias and without.
         wide = random_array(rng, (linalg.COLUMNS_PER_THREAD * 4 + 45, 300), np.float32)
-        assert linalg._by_columns(300, 300, wide.shape[0], 2)
+        assert linalg._by_columns(300, 300, wide.shape[0], 2, True)
         assert_matches(*run_both("linear_forward", x[:300], wide, wide[:, 0]), np.float32, summed=300)
         assert_matches(*run_both("linear_forward", x[:300], wide, None), np.float32, summed=300)
-        # A batch of 100 (linalg.SMALL_BATCH): by tiles, the forward by dot_nt, grad_x by out's columns split over the
-        # threads (linalg.SHORT_ROWS) and grad_weight's rows split over them; by the BLAS, the forward and grad_x by
-        # out's columns (linalg.BLAS_ROWS), the weight and its transpose read where they lie.
+        # A batch of 100 (linalg.SMALL_BATCH): by tiles, the forward and grad_x by out's columns split over the threads
+        # (linalg.COLUMNS_PER_THREAD, SHORT_ROWS) and grad_weight's rows split over them; on AVX2 (tiles_run, which the
+        # patch leaves alone) grad_weight by out's columns too (linalg.SHORT_SUM_ON_AVX2); by the BLAS elsewhere, the
+        # forward and grad_x by out's columns (linalg.BLAS_ROWS), the weight and its transpose read where they lie.
+        columns_by_tiles = by_tiles or linalg.tiles_run(np.dtype(np.float32))
+        ran.clear()
         assert_matches(*run_both("linear_forward", x[:100], weight, bias), np.float32, summed=300)
+        assert (linalg._matmul_columns_nt in ran) == columns_by_tiles
         ran.clear()
         got, expected = run_both("linear_backward", grad[:100], x[:100], weight, True, True, True)
         assert_matches(got, expected, np.float32, summed=300)
-        assert (linalg._matmul_columns in ran) == by_tiles
-        assert (linalg._matmul_columns_blas in ran) == (not by_tiles)  # by the BLAS: columns too (see BLAS_ROWS)
+        assert (linalg._matmul_columns in ran) == columns_by_tiles
+        assert (linalg._matmul_transposed_columns in ran) == (columns_by_tiles and not by_tiles)
+        assert (linalg._matmul_columns_blas in ran) == (not columns_by_tiles)  # by the BLAS: columns too (BLAS_ROWS)
         # A classifier's head of 10 outputs: grad_weight's columns split over the threads, each over the whole sum,
         # by the tiles wherever they run (AVX2 too: dot.tiles_run, which beats_blas's patch leaves alone).
         head, head_grad = random_array(rng, (10, 300), np.float32), random_array(rng, (100, 10), np.float32)
@@ -204,7 +209,7 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
         single, single_bias = random_array(rng, (1024, 1), np.float32), random_array(rng, (1024,), np.float32)
         ran.clear()
         assert_matches(*run_both("linear_forward", x[:128, :1], single, single_bias), np.float32, summed=1)
-        assert (linalg._matmul_columns in ran) == by_tiles
+        assert (linalg._matmul_columns in ran) == columns_by_tiles
     finally:
         backend.set_backend(previous)
 
@@ -262,6 +267,8 @@ def test_warmup_compiles_every_product_kernel(dtype):
         linalg._matmul_transposed_columns,
     )
     by_tiles = (tile.as_columns, *small_batch) if linalg.beats_blas(np.dtype(dtype)) else (linalg._matmul_columns_blas,)
+    if linalg.tiles_run(np.dtype(dtype)) and not linalg.beats_blas(np.dtype(dtype)):  # AVX2: by columns only
+        by_tiles = (linalg._matmul_columns_nt, linalg._matmul_columns, linalg._matmul_transposed_columns)
     products = (linalg._matmul_rows, linalg._matmul_transposed, linalg._batched_matmul)
     products += (linalg._add_up,) if numba.get_num_threads() > 1 else ()  # a split sum's partial products
     for kernel in (*products, *by_tiles):

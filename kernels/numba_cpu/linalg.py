@@ -165,14 +165,15 @@ def _rows_times(rows, b, bias):
     (n, k), m = rows.shape, b.shape[1]
     out = np.empty((n, m), rows.dtype)
     blocks, work, by_tiles = min(numba.get_num_threads(), n), rows.size * m // BLAS_MACS_PER_NS, beats_blas(b.dtype)
+    tiles = by_tiles or tiles_run(b.dtype)  # the tiles' ways by columns run on AVX2 too (see SHORT_SUM_ON_AVX2)
     limit_blas_threads()
-    if by_tiles and not b.flags.c_contiguous and _by_columns(n, k, m, blocks):  # see COLUMNS_PER_THREAD
+    if tiles and not b.flags.c_contiguous and _by_columns(n, k, m, blocks, by_tiles):  # see COLUMNS_PER_THREAD
         run_range(_matmul_columns_nt, work, blocks, rows, b.T, bias, out, blocks)
     elif by_tiles and not b.flags.c_contiguous and k >= LONG_SUM and n <= SMALL_BATCH:  # see SMALL_BATCH
         run_range(_matmul_rows_nt, work, blocks, rows, b.T, bias, out, blocks)
-    elif by_tiles and b.flags.c_contiguous and n < SHORT_ROWS * blocks and m >= COLUMNS_PER_THREAD * blocks:
+    elif tiles and b.flags.c_contiguous and n < SHORT_ROWS * blocks and m >= COLUMNS_PER_THREAD * blocks:
         run_range(_matmul_columns, work, blocks, rows, b, bias, out, blocks)  # see SHORT_ROWS
-    elif not by_tiles and n < BLAS_ROWS * blocks and m >= BLAS_COLUMNS * blocks and _whole(b):
+    elif not tiles and n < BLAS_ROWS * blocks and m >= BLAS_COLUMNS * blocks and _whole(b):
         run_range(_matmul_columns_blas, work, blocks, rows, b, bias, out, blocks)  # see BLAS_ROWS
     else:
         if by_tiles and not b.flags.c_contiguous:  # a linear layer's weight^T: tiles read b by rows
@@ -242,9 +243,30 @@ FEW_ROWS = 64
 SHORT_ROWS = 128
 
 
-def _by_columns(n: int, k: int, m: int, blocks: int) -> bool:
-    """Whether x (n, k) @ weight^T (k, m) goes by columns (see COLUMNS_PER_THREAD)."""
-    return m >= COLUMNS_PER_THREAD * blocks and n <= ROWS_PER_COLUMN * m and (k < LONG_SUM or n >= FEW_ROWS)
+# On AVX2 (dot.tiles_run, not dot.beats_blas), against OpenBLAS's Haswell kernels: x @ weight^T and grad @ weight by
+# out's columns split over the threads (tiles), where x has fewer rows than BLAS_ROWS a thread, and each
+# thread would otherwise take a BLAS call of its own (by columns or by rows); x^T @ grad (a weight gradient) by
+# out's columns (tiles, each thread over the whole sum) over up to SHORT_SUM_ON_AVX2 rows, where the BLAS split the
+# sum. 2 threads, float32, GMAC/s, tiles / the BLAS's best way, the AMD EPYC (Zen 2) of 2026-12-07:
+#   x @ weight^T, (n, k, m): (16, 784, 512) 41 / 26, (32, 784, 512) 54 / 36, (64, 784, 512) 66 / 46, (128, 784, 512)
+#   71 / 63, (128, 20, 400) 31 / 34 (the BLAS by columns: 7), (128, 64, 512) 52 / 54, (128, 2048, 128) 57 / 64;
+#   from 256 rows the BLAS by rows wins: (256, 784, 512) 72 / 74, (2048, 128, 512) 75 / 89, (2048, 64, 256) 51 / 81;
+#   grad @ weight, (n, m, k): (16, 784, 512) 51 / 31, (64, 784, 512) 70 / 58, (128, 784, 512) 73 / 69, (256, 784,
+#   512) 75 / 78, (2048, 128, 512) 70 / 89;
+#   x^T @ grad, (k, n, m): (16, 512, 784) 48 / 18, (64, 512, 784) 73 / 45, (128, 512, 784) 71 / 62, (128, 256, 512)
+#   76 / 53, (128, 20, 400) 44 / 20; from 256 rows the split sum wins: (256, 512, 784) 64 / 72, (1120, 1000, 256)
+#   68 / 84, but (2048, 128, 512) 78 / 74.
+SHORT_SUM_ON_AVX2 = 128
+
+
+def _by_columns(n: int, k: int, m: int, blocks: int, everywhere: bool) -> bool:
+    """Whether x (n, k) @ weight^T (k, m) goes by columns (see COLUMNS_PER_THREAD): with AVX-512's tiles
+    (``everywhere``), or on AVX2, where it beats the BLAS under BLAS_ROWS rows a thread (see SHORT_SUM_ON_AVX2)."""
+    if m < COLUMNS_PER_THREAD * blocks:
+        return False
+    if not everywhere:
+        return n < BLAS_ROWS * blocks
+    return n <= ROWS_PER_COLUMN * m and (k < LONG_SUM or n >= FEW_ROWS)
 
 
 # Split along a longer sum, x^T @ b with x this many columns wide or more goes to the BLAS: the tiles read x^T's
@@ -270,11 +292,11 @@ def _transposed_times(x, b, sums: bool):
     x: (k, n), b: (k, m) C-contiguous."""
     (k, n), m = x.shape, b.shape[1]
     blocks, work, threads = min(numba.get_num_threads(), k), x.size * m // BLAS_MACS_PER_NS, numba.get_num_threads()
-    whole_sums = None  # a kernel whose threads each sum over all of x's rows
+    whole_sums, short = None, SHORT_SUM_ON_AVX2  # whole_sums: a kernel whose threads each sum over all of x's rows
     if beats_blas(x.dtype) and n >= ROWS_PER_BLOCK * threads and k <= SMALL_BATCH:
         whole_sums, blocks = _matmul_transposed_rows, threads
-    elif tiles_run(x.dtype) and n < ROWS_PER_BLOCK * threads and m >= COLUMNS_PER_THREAD * blocks:
-        whole_sums = _matmul_transposed_columns  # a narrow x: see above (AVX2 too)
+    elif tiles_run(x.dtype) and m >= COLUMNS_PER_THREAD * blocks and (n < ROWS_PER_BLOCK * threads or k <= short):
+        whole_sums = _matmul_transposed_columns  # a narrow x (see above), or a short sum on AVX2 (SHORT_SUM_ON_AVX2)
     limit_blas_threads()
     if whole_sums is not None:
         out, row_sums = np.empty((n, m), x.dtype), np.empty((1 if sums else 0, n), x.dtype)
@@ -415,7 +437,7 @@ def warm_up(dtype: np.dtype) -> None:
     matmul(x[:64], np.ones((64, wide), dtype))  # by columns of b where they lie
     narrow = np.ones((256, 8), dtype)
     matmul(narrow.T, np.ones((256, wide), dtype))  # a narrow a^T: by columns, each over the whole sum
-    if not beats_blas(dtype):  # few rows by the BLAS: by columns, b's where they lie (see BLAS_ROWS)
+    if not tiles_run(dtype):  # few rows by the BLAS: by columns, b's where they lie (see BLAS_ROWS)
         columns = BLAS_COLUMNS * min(numba.get_num_threads(), 64)
         linear_forward(x[:64], np.ones((columns, 64), dtype), np.ones(columns, dtype))
         matmul(x[:64], np.ones((64, columns), dtype))
