@@ -133,6 +133,13 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         if kernel == "linear_forward":
             return (x, weight, bias), {}
         return (rng.standard_normal((5, 6)).astype(dtype), x, weight, True, True, True), {}
+    if kernel.startswith("resample"):  # 7 -> 10 positions along axis 1, bilinear: two taps each
+        from tinynet.functions.resize import _plan
+
+        index, weight = _plan("bilinear", 7, 10, None, False, np.dtype(dtype))
+        x3 = rng.standard_normal((2, 7, 3)).astype(dtype)
+        grad3 = rng.standard_normal((2, 10, 3)).astype(dtype)
+        return ((x3, 1, index, weight) if kernel == "resample_forward" else (grad3, 1, index, weight, 7)), {}
     if kernel.startswith(("conv", "depthwise", "max_pool", "avg_pool")):
         return _window_inputs(kernel, rng, dtype)
     norms = ("layer_norm", "batch_norm", "group_norm", "channel_affine")

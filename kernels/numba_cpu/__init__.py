@@ -75,6 +75,7 @@ from kernels.numba_cpu.recurrent import (
     rnn_sequence_backward,
     rnn_sequence_forward,
 )
+from kernels.numba_cpu.resize import resample_backward, resample_forward
 from kernels.numba_cpu.softmax import (
     cross_entropy_backward,
     cross_entropy_forward,

@@ -60,6 +60,7 @@ from kernels.numpy_ref.recurrent import (
     rnn_sequence_backward,
     rnn_sequence_forward,
 )
+from kernels.numpy_ref.resize import resample_backward, resample_forward
 from kernels.numpy_ref.softmax import (
     cross_entropy_backward,
     cross_entropy_forward,
@@ -96,6 +97,7 @@ FAMILIES = {
     "conv": ("conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward"),
     "depthwise": ("depthwise_conv2d_forward", "depthwise_conv2d_backward"),
     "pooling": ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"),
+    "resize": ("resample_forward", "resample_backward"),
     "optim": ("sgd_step", "adam_step", "rmsprop_step"),
     "recurrent": (
         "rnn_sequence_forward", "rnn_sequence_backward", "gru_sequence_forward", "gru_sequence_backward",

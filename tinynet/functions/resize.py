@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from kernels.numpy_ref import array_module
+from tinynet import backend
 from tinynet.autograd import Function
 from tinynet.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from tinynet.functions.adaptive_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
@@ -40,33 +40,21 @@ class Resample(Function):
 
     forward:    out[..., o, ...] = Σ_t weight_a[o, t] x[..., index_a[o, t], ...] along each spatial axis a
     derivative: dL/dx = dL/dout mapped back along each axis by the (O, L) matrix of those weights, transposed
-    kernels:    none: computed inline with the array module's calls
+    kernels:    resample_forward, resample_backward
     """
 
     @staticmethod
     def forward(ctx, x, plans):
         ctx.plans, ctx.sizes = plans, x.shape[2:]
-        xp, dtype = array_module(x), x.dtype
         for axis, (index, weight) in enumerate(plans, start=2):
-            taps = [xp.take(x, xp.asarray(index[:, t]), axis=axis) for t in range(index.shape[1])]
-            if weight is None:
-                (x,) = taps
-                continue
-            trailing = (1,) * (x.ndim - axis - 1)
-            w = xp.asarray(weight).reshape(weight.shape[0], *trailing, weight.shape[1])
-            x = sum(tap * w[..., t] for t, tap in enumerate(taps))
-        return x.astype(dtype, copy=False)
+            x = backend.for_arrays(x).resample_forward(x, axis, index, weight)
+        return x
 
     @staticmethod
     def backward(ctx, grad):
-        xp = array_module(grad)
         for axis in reversed(range(2, grad.ndim)):
             index, weight = ctx.plans[axis - 2]
-            matrix = np.zeros((index.shape[0], ctx.sizes[axis - 2]))
-            rows = np.broadcast_to(np.arange(index.shape[0])[:, None], index.shape)
-            np.add.at(matrix, (rows, index), 1.0 if weight is None else weight)
-            moved = xp.moveaxis(grad, axis, -1) @ xp.asarray(matrix, dtype=grad.dtype)
-            grad = xp.moveaxis(moved, -1, axis)
+            grad = backend.for_arrays(grad).resample_backward(grad, axis, index, weight, ctx.sizes[axis - 2])
         return grad, None
 
 
