@@ -616,7 +616,7 @@ POINTWISE_KERNELS = [
     "log_softmax_backward", "cross_entropy_forward", "cross_entropy_backward", "masked_softmax_forward",
     "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward", "channel_affine_forward",
     "channel_affine_backward", "group_norm_forward", "group_norm_backward", "embedding_backward", "scatter_add",
-    "sgd_step", "adam_step", "rmsprop_step",
+    "sgd_step", "adam_step", "rmsprop_step", "bce_with_logits_forward", "bce_with_logits_backward",
 ]  # fmt: skip
 
 
@@ -656,6 +656,8 @@ calls = [
     ("group_norm_backward", (g3.reshape(1, 4, 3), x3.reshape(1, 4, 3), w, *gn_stats, 2), {}),
     ("scatter_add", (np.zeros((4, 4)), labels, x), {}), ("sgd_step", (x, g, g * 2), sgd),
     ("adam_step", (x, g, g * 0.1, g * g), adam), ("rmsprop_step", (x, g, g * g, g * 0.1, g * 0.5), rmsprop),
+    ("bce_with_logits_forward", (x, np.abs(g) / 3, None), {}),
+    ("bce_with_logits_backward", (g, x, np.abs(g) / 3, w), {}),
 ]
 for name, args, options in calls:
     mine = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
@@ -684,10 +686,10 @@ def test_the_numba_kernels_run_as_plain_python_without_the_jit():
 def test_warmup_compiles_every_pointwise_kernel(dtype):
     import numba
 
-    from kernels.numba_cpu import activations, attention, common, embedding, normalization, optim, softmax
+    from kernels.numba_cpu import activations, attention, common, embedding, losses, normalization, optim, softmax
 
     assert set(POINTWISE_KERNELS) <= set(backend.load("numba").overrides)
-    families = (activations, softmax, attention, normalization, embedding, optim)
+    families = (activations, softmax, attention, normalization, embedding, optim, losses)
     for family in families:
         assert family.warm_up in common.WARMUPS, family  # so tinynet.warmup() runs it
         family.warm_up(np.dtype(dtype))

@@ -7,6 +7,7 @@ import pytest
 from device import to_device, to_host
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba_marks import compiled_for, jit_compiles, numba_usable
 
 from kernels import numpy_ref
 from tinynet import backend
@@ -62,3 +63,33 @@ def test_resampling_large_images_on_the_threads_matches_the_reference(backend_na
     grad = rng.standard_normal(expected.shape).astype(np.float32)
     got, expected = _both("resample_backward", grad, axis, index, weight, x.shape[axis])
     np.testing.assert_allclose(got, expected, **TOLERANCE[np.float32])
+
+
+def test_positions_past_the_axis_are_refused_not_read(backend_name):
+    """A position past the axis's end: the reference's IndexError from every backend, where a compiled kernel that
+    trusted it would read, or write, past the array. A negative one counts from the end, as NumPy's take does."""
+    x, grad, past, negative = np.ones((2, 3, 4), np.float32), np.ones((2, 2, 4), np.float32), [[0], [3]], [[-1], [1]]
+    with pytest.raises(IndexError):
+        to_host(backend.active().resample_forward(*to_device((x, 1, np.array(past), None))))
+    with pytest.raises(IndexError):
+        to_host(backend.active().resample_backward(*to_device((grad, 1, np.array(past), None, 3))))
+    rng = np.random.default_rng(5)
+    x, grad = rng.standard_normal(x.shape).astype(np.float32), rng.standard_normal(grad.shape).astype(np.float32)
+    for kernel, args in (("resample_forward", (x, 1)), ("resample_backward", (grad, 1))):
+        extra = (3,) if kernel == "resample_backward" else ()
+        got, expected = _both(kernel, *args, np.array(negative), None, *extra)
+        np.testing.assert_array_equal(got, expected)
+
+
+@numba_usable
+@jit_compiles
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_warmup_compiles_every_resampling_kernel(dtype):
+    import numba
+
+    from kernels.numba_cpu import common, resize
+
+    assert resize.warm_up in common.WARMUPS  # so tinynet.warmup() runs it
+    resize.warm_up(np.dtype(dtype))
+    kernels = (resize._resample_forward, resize._resample_backward)
+    assert all(compiled_for(kernel, numba.from_dtype(np.dtype(dtype))) for kernel in kernels)

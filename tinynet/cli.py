@@ -82,7 +82,8 @@ def info(warm: bool = False) -> int:
 # figures' order made the warm-up end later, 59.3 s against 54.7 s: what a process compiles first (numba's np.dot,
 # the BLAS calls) is shared by what it compiles next, so a family's time depends on its place.
 _COMPILE_SECONDS = {"recurrent": 13, "conv": 8, "softmax": 6, "attention": 9, "pooling": 5, "activations": 4,
-                    "linalg": 6, "normalization": 4.5, "optim": 2, "embedding": 1, "elementwise": 0.5}  # fmt: skip
+                    "linalg": 6, "normalization": 4.5, "optim": 2, "embedding": 1, "elementwise": 0.5,
+                    "losses": 1, "resize": 1}  # fmt: skip
 _FLOAT32_EXTRA_SECONDS = {"recurrent": 2, "conv": 13, "attention": 5, "softmax": 1, "linalg": 1.5, "activations": 1}
 
 
