@@ -1,32 +1,41 @@
 // Layer normalization over the last axis of a (rows, cols) matrix, forward and backward.
 #include "common.cuh"
 
-// One block per row: mean, then the variance of the centered row (two passes over the row: more
-// accurate than E[x^2] - E[x]^2), then y = (x - mean) * rstd * weight + bias.
+// The mean and 1 / sqrt(variance + eps) of the count values from x[start], by the whole block (every thread gets
+// both; the first also stores them at mean_out[blockIdx.x] and rstd_out[blockIdx.x]): the mean, then the variance
+// of the centered values (two passes: more accurate than E[x^2] - E[x]^2).
+__device__ void mean_and_rstd(const scalar_t* __restrict__ x, index_t start, index_t count, scalar_t eps,
+                              scalar_t* mean, scalar_t* rstd, scalar_t* __restrict__ mean_out,
+                              scalar_t* __restrict__ rstd_out) {
+    scalar_t total = 0;
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) total += x[start + k];
+    *mean = block_sum(total) / (scalar_t)count;
+    scalar_t squares = 0;
+    for (index_t k = threadIdx.x; k < count; k += blockDim.x) {
+        scalar_t centered = x[start + k] - *mean;
+        squares += centered * centered;
+    }
+    *rstd = 1 / math_sqrt(block_sum(squares) / (scalar_t)count + eps);
+    if (threadIdx.x == 0) {
+        mean_out[blockIdx.x] = *mean;
+        rstd_out[blockIdx.x] = *rstd;
+    }
+}
+
+// One block per row: its mean and rstd, then y = (x - mean) * rstd * weight + bias.
 // weight and bias may be null (no affine part).
 extern "C" __global__ void layer_norm_forward(const scalar_t* __restrict__ x, const scalar_t* __restrict__ weight,
                                               const scalar_t* __restrict__ bias, scalar_t* __restrict__ y,
                                               scalar_t* __restrict__ mean_out, scalar_t* __restrict__ rstd_out,
                                               index_t cols, scalar_t eps) {
     index_t start = blockIdx.x * cols;
-    scalar_t total = 0;
-    for (index_t j = threadIdx.x; j < cols; j += blockDim.x) total += x[start + j];
-    scalar_t mean = block_sum(total) / (scalar_t)cols;
-    scalar_t squares = 0;
-    for (index_t j = threadIdx.x; j < cols; j += blockDim.x) {
-        scalar_t centered = x[start + j] - mean;
-        squares += centered * centered;
-    }
-    scalar_t rstd = 1 / math_sqrt(block_sum(squares) / (scalar_t)cols + eps);
+    scalar_t mean, rstd;
+    mean_and_rstd(x, start, cols, eps, &mean, &rstd, mean_out, rstd_out);
     for (index_t j = threadIdx.x; j < cols; j += blockDim.x) {
         scalar_t value = (x[start + j] - mean) * rstd;
         if (weight) value = value * weight[j];
         if (bias) value = value + bias[j];
         y[start + j] = value;
-    }
-    if (threadIdx.x == 0) {
-        mean_out[blockIdx.x] = mean;
-        rstd_out[blockIdx.x] = rstd;
     }
 }
 
@@ -185,29 +194,18 @@ extern "C" __global__ void channel_affine_backward(const scalar_t* __restrict__ 
 // One block per (sample, group) pair r = n groups + g, whose per_group * length values lie together from
 // r * per_group * length; value k of the pair is in channel (r % groups) * per_group + k / length.
 
-// The pair's mean and biased variance (two passes), then y = (x - mean) * (rstd * weight[c]) + bias[c].
+// The pair's mean and rstd (biased variance), then y = (x - mean) * (rstd * weight[c]) + bias[c].
 // weight and bias may be null.
 extern "C" __global__ void group_norm_forward(const scalar_t* __restrict__ x, const scalar_t* __restrict__ weight,
                                               const scalar_t* __restrict__ bias, scalar_t* __restrict__ y,
                                               scalar_t* __restrict__ mean_out, scalar_t* __restrict__ rstd_out,
                                               index_t groups, index_t per_group, index_t length, scalar_t eps) {
     index_t count = per_group * length, start = blockIdx.x * count, first = (blockIdx.x % groups) * per_group;
-    scalar_t total = 0;
-    for (index_t k = threadIdx.x; k < count; k += blockDim.x) total += x[start + k];
-    scalar_t mean = block_sum(total) / (scalar_t)count;
-    scalar_t squares = 0;
-    for (index_t k = threadIdx.x; k < count; k += blockDim.x) {
-        scalar_t centered = x[start + k] - mean;
-        squares += centered * centered;
-    }
-    scalar_t rstd = 1 / math_sqrt(block_sum(squares) / (scalar_t)count + eps);
+    scalar_t mean, rstd;
+    mean_and_rstd(x, start, count, eps, &mean, &rstd, mean_out, rstd_out);
     for (index_t k = threadIdx.x; k < count; k += blockDim.x) {
         index_t c = first + k / length;
         y[start + k] = (x[start + k] - mean) * (weight ? rstd * weight[c] : rstd) + (bias ? bias[c] : (scalar_t)0);
-    }
-    if (threadIdx.x == 0) {
-        mean_out[blockIdx.x] = mean;
-        rstd_out[blockIdx.x] = rstd;
     }
 }
 
