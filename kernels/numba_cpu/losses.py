@@ -78,7 +78,7 @@ def bce_with_logits_backward(grad_loss, x, target, pos_weight=None):
 
 @warms_up
 def warm_up(dtype: np.dtype) -> None:
-    """Compile both kernels for ``dtype``, without a pos_weight and with one (numba compiles each way apart)."""
+    """Compile both kernels for ``dtype``, and run them without a pos_weight and with one."""
     x = np.linspace(-3, 3, 8).astype(dtype).reshape(2, 4)
     for pos_weight in (None, x[0]):
         bce_with_logits_backward(x, x, x, pos_weight)

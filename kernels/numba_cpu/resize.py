@@ -25,10 +25,10 @@ def _usable(a, index, weight, length: int) -> bool:
     return 0 <= index.min() and index.max() < length
 
 
-def _three_axes(shape: tuple, axis: int, size: int) -> tuple:
-    """shape as (the axes before ``axis`` in one, ``size``, the axes after it in one). The kernels take the last two
-    as one, (outer, size * inner): row o of the axis at o * inner."""
-    return int(np.prod(shape[:axis])), size, int(np.prod(shape[axis + 1 :]))
+def _outer_inner(shape: tuple, axis: int) -> tuple[int, int]:
+    """(how many numbers the axes before ``axis`` hold, and the axes after it). The kernels take an array as
+    (outer, size * inner): position o along the axis at columns o * inner onwards."""
+    return int(np.prod(shape[:axis])), int(np.prod(shape[axis + 1 :]))
 
 
 @range_kernel()
@@ -61,7 +61,7 @@ def resample_forward(x, axis, index, weight):
     index: (O, T) int64; weight: (O, T) of x's dtype, or None (one tap of weight 1) -> x's shape with O at axis."""
     if not _usable(x, index, weight, x.shape[axis]):
         return numpy_ref.resample_forward(x, axis, index, weight)
-    outer, _, inner = _three_axes(x.shape, axis, x.shape[axis])
+    outer, inner = _outer_inner(x.shape, axis)
     out = np.empty((outer, index.shape[0] * inner), x.dtype)
     x2, weight = contiguous(x).reshape(outer, -1), _weights(index, weight, x.dtype)
     run_range(_resample_forward, CHEAP * out.size * index.shape[1], outer, x2, contiguous(index), weight, out, inner)
@@ -89,7 +89,7 @@ def resample_backward(grad, axis, index, weight, size):
     with index[o, t] = l. grad: the forward's output; size: x.shape[axis] -> x's shape."""
     if not _usable(grad, index, weight, size) or grad.shape[axis] != index.shape[0]:
         return numpy_ref.resample_backward(grad, axis, index, weight, size)
-    outer, _, inner = _three_axes(grad.shape, axis, grad.shape[axis])
+    outer, inner = _outer_inner(grad.shape, axis)
     grad_x = np.empty((outer, size * inner), grad.dtype)
     grad2, weight = contiguous(grad).reshape(outer, -1), _weights(index, weight, grad.dtype)
     work = CHEAP * grad.size * index.shape[1]
