@@ -15,6 +15,7 @@ from nn_reference import multihead_attention as mha_reference
 
 import tinynet as tn
 import tinynet.nn.functional as F
+from kernels import numpy_ref
 from tinynet import nn
 from tinynet.functions.attention import attention_weights, attention_with_weights
 
@@ -111,7 +112,8 @@ def test_sdpa_dropout_drops_weights_with_tinynets_generator(backend_name):
     tn.manual_seed(7)
     got = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
     _, weights = attention_reference(q.numpy(), k.numpy(), v.numpy(), np.ones((2, 3, 5), bool), 0.5)
-    keep = np.random.default_rng(7).random((2, 3, 5)) >= 0.5  # tinynet's generator, seeded 7
+    key = np.random.default_rng(7).integers(0, 2**32, size=2, dtype=np.uint32)  # tinynet's generator, seeded 7
+    keep = numpy_ref.dropout_mask(np.empty(0), (2, 3, 5), key, 0.5) != 0
     np.testing.assert_allclose(got.numpy(), (weights * keep / 0.5) @ v.numpy(), rtol=1e-10)
     tn.manual_seed(7)
     np.testing.assert_array_equal(F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).numpy(), got.numpy())

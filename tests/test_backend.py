@@ -133,6 +133,8 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         if kernel == "linear_forward":
             return (x, weight, bias), {}
         return (rng.standard_normal((5, 6)).astype(dtype), x, weight, True, True, True), {}
+    if kernel == "dropout_mask":  # 30,000 values: enough for numba's threads
+        return (np.empty(0, dtype), (100, 300), np.array([12345, 678910], np.uint32), 0.3), {}
     if kernel.startswith("resample"):  # 7 -> 10 positions along axis 1, bilinear: two taps each
         from tinynet.functions.resize import _plan
 

@@ -7,11 +7,14 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from device import to_device, to_host
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tinynet as tn
+from kernels import numpy_ref
 from tests.torch_oracle import check, torch
+from tinynet import backend
 from tinynet.errors import DTypeError, TinynetError
 
 # --- normalize, cosine_similarity, pairwise_distance, cdist --------------------------------------------------
@@ -249,3 +252,42 @@ def test_cdist_gradients_match_finite_differences(rows, other, cols, p):
     a = tn.tensor(rng.standard_normal((rows, cols)), dtype=tn.float64, requires_grad=True)
     b = tn.tensor(rng.standard_normal((other, cols)), dtype=tn.float64, requires_grad=True)
     assert tn.gradcheck(lambda u, v: tn.cdist(u, v, p=p), [a, b])
+
+
+# --- the dropout mask's kernel ------------------------------------------------------------------------
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(
+    shape=st.lists(st.integers(1, 60), min_size=1, max_size=3).map(tuple),
+    key=st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)),
+    p=st.sampled_from([0.0, 1e-9, 0.1, 0.5, 0.9, 1 - 1e-9, 1.0]),
+)
+def test_every_backend_makes_the_references_dropout_mask(backend_name, dtype, shape, key, p):
+    """The same key gives the same mask, bit for bit, on every backend and split over any threads: 1 / (1 - p) where
+    kept (in the mask's dtype), 0 where dropped, nothing kept at p = 1."""
+    like = np.empty(0, dtype)
+    expected = numpy_ref.dropout_mask(like, shape, np.array(key, np.uint32), p)
+    got = to_host(backend.active().dropout_mask(*to_device((like, shape, np.array(key, np.uint32), p))))
+    assert got.shape == expected.shape == shape and got.dtype == expected.dtype == dtype
+    np.testing.assert_array_equal(got, expected)
+    kept = expected[expected != 0]
+    np.testing.assert_array_equal(kept, dtype(1 / (1 - p)) if p < 1 else kept)
+    assert p < 1 or kept.size == 0
+
+
+def test_dropout_masks_keep_1_minus_p_and_are_independent_of_each_other_and_of_their_neighbours():
+    """2^20 values a mask at p = 0.3: the fraction kept within 5 standard deviations of 0.7; neighbours kept together
+    as often as independent draws would be (0.49), and two keys' masks agree as often as independent ones (0.58);
+    keys one apart in either word too."""
+    n, p = 2**20, 0.3
+    masks = {key: numpy_ref.dropout_mask(np.empty(0), (n,), np.array(key, np.uint32), p) != 0
+             for key in ((1, 2), (2, 2), (1, 3), (987654321, 123456789))}  # fmt: skip
+    sigma = math.sqrt(0.21 / n)
+    for mask in masks.values():
+        assert abs(mask.mean() - 0.7) < 5 * sigma
+        assert abs((mask[1:] & mask[:-1]).mean() - 0.49) < 5 * math.sqrt(0.49 * 0.51 / n)
+    first, *others = masks.values()
+    for other in others:
+        assert abs((first == other).mean() - 0.58) < 5 * math.sqrt(0.58 * 0.42 / n)

@@ -10,6 +10,7 @@ from nn_reference import layer_norm as layer_norm_reference
 
 import tinynet as tn
 import tinynet.nn.functional as F
+from kernels import numpy_ref
 from tinynet import nn
 
 small = st.integers(1, 3)
@@ -237,7 +238,10 @@ def test_dropout_repeats_with_the_seed_and_matches_the_generator(backend_name):
     tn.manual_seed(5)
     second = F.dropout(x, 0.3).numpy()
     np.testing.assert_array_equal(first, second)
-    keep = np.random.default_rng(5).random((6, 7)) >= 0.3  # the draw tinynet's generator makes after the seed
+    # The mask's key is what tinynet's generator draws after the seed; the reference's kernel makes the mask from it.
+    key = np.random.default_rng(5).integers(0, 2**32, size=2, dtype=np.uint32)
+    keep = numpy_ref.dropout_mask(np.empty(0), (6, 7), key, 0.3) != 0
+    assert 0 < keep.sum() < keep.size
     np.testing.assert_allclose(first, np.where(keep, x.numpy() / 0.7, 0), rtol=1e-6)
 
 

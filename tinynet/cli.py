@@ -83,7 +83,7 @@ def info(warm: bool = False) -> int:
 # the BLAS calls) is shared by what it compiles next, so a family's time depends on its place.
 _COMPILE_SECONDS = {"recurrent": 13, "conv": 8, "softmax": 6, "attention": 9, "pooling": 5, "activations": 4,
                     "linalg": 6, "normalization": 4.5, "optim": 2, "embedding": 1, "elementwise": 0.5,
-                    "losses": 1, "resize": 1}  # fmt: skip
+                    "losses": 1, "resize": 1, "dropout": 0.5}  # fmt: skip
 _FLOAT32_EXTRA_SECONDS = {"recurrent": 2, "conv": 13, "attention": 5, "softmax": 1, "linalg": 1.5, "activations": 1}
 
 

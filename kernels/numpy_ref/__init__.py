@@ -36,6 +36,7 @@ from kernels.numpy_ref.conv import (
     conv_transpose2d_forward,
 )
 from kernels.numpy_ref.depthwise import depthwise_conv2d_backward, depthwise_conv2d_forward
+from kernels.numpy_ref.dropout import dropout_mask
 from kernels.numpy_ref.elementwise import add, mul
 from kernels.numpy_ref.embedding import embedding_backward, scatter_add
 from kernels.numpy_ref.linalg import linear_backward, linear_forward, matmul
@@ -88,6 +89,7 @@ FAMILIES = {
         "cross_entropy_forward", "cross_entropy_backward",
     ),
     "losses": ("bce_with_logits_forward", "bce_with_logits_backward"),
+    "dropout": ("dropout_mask",),
     "embedding": ("scatter_add", "embedding_backward"),
     "normalization": (
         "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",

@@ -4,12 +4,14 @@ The scaling ("inverted dropout") keeps every value's expected value unchanged, s
 no correction: there dropout is simply the identity. dropout1d/2d/3d zero whole channels (every value of
 one channel of one sample together), for convolutional features whose neighbours are correlated.
 alpha_dropout is SELU's: dropped values become SELU's negative saturation value and an affine correction
-keeps the mean and variance of the values unchanged. Masks come from tinynet's generator
-(``tn.manual_seed`` repeats them).
+keeps the mean and variance of the values unchanged. Masks come from the dropout_mask kernel, keyed by a draw of
+tinynet's generator (``tn.manual_seed`` repeats them): value i is kept by a hash of i and the key, on every backend.
 """
 
 import math
 import warnings
+
+import numpy as np
 
 from tinynet import backend
 from tinynet.errors import ArgumentError, ShapeError
@@ -27,18 +29,18 @@ def _check_p(op: str, p: float) -> None:
         raise ArgumentError(f"{op}: p is the probability of zeroing a value and must be in [0, 1], got {p}")
 
 
-def _keep(x: Tensor, shape: tuple, p: float):
-    """A 0/1 mask of ``shape`` (broadcastable to x), 1 with probability 1 - p, in x's dtype on x's backend."""
-    keep = generator().random(shape) >= p
-    return backend.for_arrays(x.array).xp.asarray(keep, dtype=x.dtype)
+def _mask(x: Tensor, shape: tuple, p: float):
+    """A mask of ``shape`` (broadcastable to x) in x's dtype on x's backend: 1 / (1 - p) with probability 1 - p,
+    else 0 (0 everywhere at p = 1). Its key: two 32-bit numbers from tinynet's generator."""
+    key = generator().integers(0, 2**32, size=2, dtype=np.uint32)
+    return backend.for_arrays(x.array).dropout_mask(x.array, shape, key, p)
 
 
 def _dropped(op: str, x: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple) -> Tensor:
     _check_p(op, p)
     if not training or p == 0:
         return x
-    mask = _keep(x, mask_shape, p) * (1 / (1 - p) if p < 1 else 0.0)
-    return inplace_result(op, x, mul(x, Tensor(mask.astype(x.dtype, copy=False))), inplace)
+    return inplace_result(op, x, mul(x, Tensor(_mask(x, mask_shape, p))), inplace)
 
 
 def _alpha_dropped(op: str, x: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple) -> Tensor:
@@ -48,7 +50,7 @@ def _alpha_dropped(op: str, x: Tensor, p: float, training: bool, inplace: bool, 
     if p == 1:
         return inplace_result(op, x, mul(x, 0.0), inplace)
     # kept: a x + a α' p; dropped: a α' (p - 1). a and b keep a unit-normal input's mean 0 and variance 1.
-    keep = _keep(x, mask_shape, p)
+    keep = (_mask(x, mask_shape, p) != 0).astype(x.dtype)
     a = 1 / math.sqrt((_ALPHA_PRIME**2 * p + 1) * (1 - p))
     shift = ((keep - 1) * (_ALPHA_PRIME * a) + _ALPHA_PRIME * a * p).astype(x.dtype, copy=False)
     return inplace_result(op, x, add(mul(x, Tensor((keep * a).astype(x.dtype, copy=False))), Tensor(shift)), inplace)
