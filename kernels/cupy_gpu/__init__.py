@@ -11,8 +11,8 @@ Where the work happens:
   and launched through ``cupy.RawModule``. ``tinynet.warmup("cupy")`` compiles them all up front.
 
 Layout: one module per op family, named as the reference's (``linalg``, ``activations``, ``softmax``,
-``normalization``, ``embedding``, ``attention``, ``conv``, ``pooling``, ``optim``, ``losses``), each the Python side
-of its CUDA kernels (its docstring says how they are laid out); ``common`` holds what they share: the
+``normalization``, ``embedding``, ``attention``, ``conv``, ``pooling``, ``optim``, ``losses``, ``dropout``), each the
+Python side of its CUDA kernels (its docstring says how they are laid out); ``common`` holds what they share: the
 cupy import, compiling and launching. This module re-exports every kernel, beside what any backend
 module provides (``check_available``, ``array_module``, ...).
 
@@ -43,6 +43,7 @@ from kernels.cupy_gpu.conv import (
     conv_transpose2d_backward,
     conv_transpose2d_forward,
 )
+from kernels.cupy_gpu.dropout import dropout_mask
 from kernels.cupy_gpu.embedding import embedding_backward
 from kernels.cupy_gpu.linalg import matmul
 from kernels.cupy_gpu.losses import bce_with_logits_backward, bce_with_logits_forward

@@ -18,7 +18,9 @@ except ImportError:  # reported by check_available(), so that `tinynet info` can
     cupy = None
 
 CUDA_DIR = Path(__file__).parent.parent / "cuda"
-FAMILIES = ("activations", "softmax", "layernorm", "embedding", "attention", "conv", "pooling", "optim", "losses")
+FAMILIES = (
+    "activations", "softmax", "layernorm", "embedding", "attention", "conv", "pooling", "optim", "losses", "dropout",
+)  # fmt: skip
 C_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 # No fused multiply-add: each product is rounded on its own, as NumPy rounds it, which keeps results
 # within rounding of the reference (these kernels are bound by memory traffic, not arithmetic).
