@@ -2,6 +2,7 @@
 PyTorch (tests/torch_oracle.py): values, dtypes and gradients. Distances, one_hot and the channel dropouts are in
 tests/test_distances_and_dropout.py."""
 
+import math
 import warnings
 
 import numpy as np
@@ -405,3 +406,16 @@ def test_gradients_match_finite_differences(shape, name):
 def test_glu_gradients_match_finite_differences(rows, cols):
     x = tn.tensor(np.random.default_rng(rows).standard_normal((2 * rows, cols)), dtype=tn.float64, requires_grad=True)
     assert tn.gradcheck(lambda u: F.glu(u, 0), [x])
+
+
+def test_gelus_output_may_change_in_place_before_backward_as_in_pytorch(backend_name):
+    """GELU's backward reads its input, not its output (PyTorch saves only the input): y.mul_(2) after the forward
+    is no error, and the gradient is 2 GELU'(x)."""
+    x = tn.tensor([-3.0, -0.5, 0.0, 0.7, 4.0], dtype=tn.float64, requires_grad=True)
+    y = F.gelu(x)
+    y.mul_(2)
+    y.sum().backward()
+    values = x.detach().numpy()
+    phi = np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in values])
+    density = np.exp(-(values**2) / 2) / math.sqrt(2 * math.pi)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (phi + values * density), rtol=1e-10, atol=1e-12)

@@ -106,7 +106,7 @@ def test_grid_stride_loops_cover_more_elements_than_the_grid_has_threads(launche
     x, g = (rng.standard_normal(2000).astype(dtype) for _ in range(2))
     for kernel in ("gelu_forward", "sigmoid_forward"):
         _check(kernel, (x,), {}, launched)
-    _check("gelu_backward", (g, x, numpy_ref.gelu_forward(x)), {}, launched)
+    _check("gelu_backward", (g, x), {}, launched)
     grad, indices = rng.standard_normal((500, 4)).astype(dtype), rng.integers(0, 3, 500)
     _check("embedding_backward", (grad, indices, 3), {}, launched)
 

@@ -63,13 +63,12 @@ extern "C" __global__ void gelu_forward(const scalar_t* __restrict__ x, scalar_t
     FOR_EACH_INDEX(i, n) y[i] = (scalar_t)0.5 * x[i] * (1 + math_erf(x[i] * (scalar_t)SQRT_HALF));
 }
 
-// dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi) the standard normal density, and Phi(x) = y / x
-// read off the forward's output y (Phi(0) = 1/2) rather than computed again.
+// dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi) the standard normal density.
 extern "C" __global__ void gelu_backward(const scalar_t* __restrict__ grad_y, const scalar_t* __restrict__ x,
-                                         const scalar_t* __restrict__ y, scalar_t* __restrict__ grad_x, index_t n) {
+                                         scalar_t* __restrict__ grad_x, index_t n) {
     FOR_EACH_INDEX(i, n) {
         scalar_t v = x[i];
-        scalar_t cdf = v != 0 ? y[i] / v : (scalar_t)0.5;
+        scalar_t cdf = (scalar_t)0.5 * (1 + math_erf(v * (scalar_t)SQRT_HALF));
         scalar_t pdf = math_exp((scalar_t)-0.5 * v * v) * (scalar_t)INV_SQRT_2PI;
         grad_x[i] = grad_y[i] * (cdf + v * pdf);
     }

@@ -105,11 +105,9 @@ def gelu_forward(x):
     return (0.5 * x * (1 + _erf(x / np.sqrt(2)))).astype(x.dtype, copy=False)
 
 
-def gelu_backward(grad_y, x, y):
-    """dL/dx = dL/dy * (Phi(x) + x * phi(x)), phi the standard normal density, with Phi(x) = y / x read off the
-    forward's output y (Phi(0) = 1/2), not computed again. grad_y, x, y: same shape."""
+def gelu_backward(grad_y, x):
+    """dL/dx = dL/dy * (Phi(x) + x * phi(x)), phi the standard normal density. grad_y, x: same shape."""
     xp = array_module(x)
-    nonzero = x != 0
-    cdf = xp.where(nonzero, y / xp.where(nonzero, x, 1), 0.5)
+    cdf = 0.5 * (1 + _erf(x / np.sqrt(2)))
     pdf = xp.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
     return (grad_y * (cdf + x * pdf)).astype(x.dtype, copy=False)

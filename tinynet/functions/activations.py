@@ -87,15 +87,14 @@ class GELU(Function):
     """The Gaussian error linear unit (exact, PyTorch's default), elementwise.
 
     forward:    y = x Φ(x), Φ(x) = (1 + erf(x / √2)) / 2 the standard normal CDF
-    derivative: dL/dx = dL/dy · (Φ(x) + x φ(x)), φ(x) = e^(-x²/2) / √(2π) its density, Φ(x) = y / x
+    derivative: dL/dx = dL/dy · (Φ(x) + x φ(x)), φ(x) = e^(-x²/2) / √(2π) its density
     kernels:    gelu_forward, gelu_backward
     """
 
     @staticmethod
     def forward(ctx, x):
-        y = backend.for_arrays(x).gelu_forward(x)
-        ctx.save_for_backward(x, y)  # y holds Φ(x) (as y / x): the backward need not compute it again
-        return y
+        ctx.save_for_backward(x)
+        return backend.for_arrays(x).gelu_forward(x)
 
     @staticmethod
     def backward(ctx, grad):
