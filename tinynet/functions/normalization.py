@@ -112,14 +112,18 @@ class GroupNorm(Function):
         x3 = x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, L), as batch norm's
         y, mean, rstd = backend.for_arrays(x3, weight, bias).group_norm_forward(x3, weight, bias, groups, eps)
         ctx.save_for_backward(x3, weight, mean, rstd)
-        ctx.groups = groups
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
         x3, weight, mean, rstd = ctx.saved
         grad_x, grad_weight, grad_bias = backend.for_arrays(grad).group_norm_backward(
-            grad.reshape(x3.shape), x3, weight, mean, rstd, ctx.groups
+            grad.reshape(x3.shape),
+            x3,
+            weight,
+            mean,
+            rstd,
+            mean.shape[1],  # mean: (N, groups)
         )
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
         return (
