@@ -117,14 +117,9 @@ class GroupNorm(Function):
     @staticmethod
     def backward(ctx, grad):
         x3, weight, mean, rstd = ctx.saved
-        grad_x, grad_weight, grad_bias = backend.for_arrays(grad).group_norm_backward(
-            grad.reshape(x3.shape),
-            x3,
-            weight,
-            mean,
-            rstd,
-            mean.shape[1],  # mean: (N, groups)
-        )
+        groups = mean.shape[1]  # mean: (N, groups)
+        kernel = backend.for_arrays(grad).group_norm_backward
+        grad_x, grad_weight, grad_bias = kernel(grad.reshape(x3.shape), x3, weight, mean, rstd, groups)
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
         return (
             grad_x.reshape(grad.shape) if need_x else None,
