@@ -353,10 +353,12 @@ def test_conv_transpose2d_forward_and_backward_match_the_reference(backend_name,
         ((2, 32, 24, 24), (16, 32, 3, 3), (1, 1), (1, 1), (1, 1)),
         ((3, 15, 30, 25), (6, 15, 3, 3), (2, 1), (1, 2), (2, 1)),
         ((2, 32, 30, 26), (24, 32, 3, 2), (1, 1), (1, 0), (2, 1)),
-        # Stride 2 across on outputs of 64 pixels or more, odd and even window widths: a backend may unfold taps
-        # j and j + 1 of a window row in one pass (the even and odd pixels of one run).
+        # Stride 2 across on outputs of 64 pixels or more, odd and even window widths: a backend may unfold from
+        # the image rows' even and odd pixels copied apart, eight at a time (outputs 11, 11 and 16 wide), and fold
+        # taps j and j + 1 of a window row in one pass (the even and odd pixels of one run).
         ((3, 8, 20, 21), (6, 8, 5, 5), (2, 2), (2, 2), (1, 1)),
         ((2, 6, 19, 22), (5, 6, 3, 4), (1, 2), (1, 1), (1, 1)),
+        ((2, 3, 32, 32), (4, 3, 5, 5), (2, 2), (2, 2), (1, 1)),
     ],
 )
 def test_convolutions_of_larger_batches_and_images(backend_name, dtype, x_shape, w_shape, stride, padding, dilation):
