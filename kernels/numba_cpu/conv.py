@@ -207,8 +207,9 @@ def _fold_lanes(cols, channels, padded_h, padded_w, size, geometry, lanes):
 
 @numba.njit(cache=True)
 def _copy8(source, at, target, to):
-    """target[to:to + 8] = source[at:at + 8], all eight read before any is written: LLVM makes it one vector load and
-    one store (a loop of 8 copies it vectorized only behind a check that the arrays do not overlap, per run)."""
+    """target[to:to + 8] = source[at:at + 8], all eight read before any is written, so that LLVM may make them one
+    vector load and one store whatever the arrays are (a plain loop over each run took 18 us a sample, as the pairs
+    of pixels had: see above)."""
     v0, v1, v2, v3 = source[_index(at)], source[_index(at + 1)], source[_index(at + 2)], source[_index(at + 3)]
     v4, v5, v6, v7 = source[_index(at + 4)], source[_index(at + 5)], source[_index(at + 6)], source[_index(at + 7)]
     target[_index(to)], target[_index(to + 1)], target[_index(to + 2)], target[_index(to + 3)] = v0, v1, v2, v3
