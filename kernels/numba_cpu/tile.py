@@ -64,7 +64,11 @@ SUM_BLOCK = 256  # terms of the sum per pass over c: a block of b (256 x 2 vecto
 # where the arrays fell, the panel by 2 %), time of the panel against b as it lies: (64, 512) @ (512, 784) 0.89,
 # (64, 784) @ (784, 256) 0.89, (120, 512) @ (512, 256) 0.83, (64, 288) @ (288, 784) 0.91, (96, 2048) @ (2048, 64)
 # 0.94 (halves of a batch of 128 in an MLP's products, weight gradients); shorter sums keep b as it lies: (64, 144) @
-# (144, 196) took 1.11x as long with a panel.
+# (144, 196) took 1.11x as long with a panel. (Where the arrays fell: a row of b that starts off a 64-byte cache line
+# reads two lines per load of a tile's 2 vectors, and a deep block then outgrows L1. One core of the AMD EPYC (Zen 2)
+# of 2026-12-07, GMAC/s, b's rows on a line / 16 bytes off / 32 bytes off: (36, 256) @ (256, 64) 49 / 37 / 41; the
+# panel is aligned to a line.) Each row of a block a tile wide is copied as one vector (_copy_width): copied number
+# by number, (64, 800) @ (800, 64) with a panel ran at 40 GMAC/s there, now 44-45.
 PACK_FROM_TILES = 16
 _PANEL = SUM_BLOCK * WIDTH  # numbers in a copy of b's block
 
@@ -310,11 +314,27 @@ def _pack(b, b_rows, j, k0, k1, columns, panel, panel_rows):
     and panel_rows[k - k0] the offsets that make the tiles read it where they read b (b + b_rows[k] + j)."""
     for k in range(k0, k1):
         start, row = b_rows[k] + j, (k - k0) * WIDTH
-        for q in range(columns):
-            panel[row + q] = b[start + q]
-        for q in range(columns, WIDTH):  # (lanes never stored; zeros, as the stack's numbers could be subnormals)
-            panel[row + q] = 0
+        if columns == WIDTH:
+            _copy_width(_offset(b, start), _offset(panel, row))
+        else:
+            for q in range(columns):
+                panel[row + q] = b[start + q]
+            for q in range(columns, WIDTH):  # (lanes never stored; zeros, as the stack's numbers could be subnormals)
+                panel[row + q] = 0
         panel_rows[k - k0] = row - j
+
+
+@intrinsic
+def _copy_width(typingctx, source, target):
+    """target[:WIDTH] = source[:WIDTH] as one vector load (any alignment) and one store (target aligned to 64 bytes)."""
+
+    def codegen(context, builder, signature, args):
+        vector = ir.VectorType(ir.FloatType(), WIDTH).as_pointer()
+        value = builder.load(builder.bitcast(args[0], vector), align=4)
+        builder.store(value, builder.bitcast(args[1], vector), align=64)
+        return context.get_dummy_value()
+
+    return types.void(source, target), codegen
 
 
 @intrinsic(prefer_literal=True)
