@@ -188,17 +188,24 @@ def _times_weight(x, w, w_rows, out):
 
 # w.T's rows for the tiles are ROW_PAD numbers longer than w has rows: rows 1024 numbers (4 KB) apart fell on the
 # same sets of the L1 cache. One core of the AMD EPYC, (16, 256) @ (256, 1024): 26 GMAC/s, 40 with the rows 8 numbers
-# longer (34 with 16, 39 with 32); (16, 1024) @ (1024, 256) 35 -> 42; (16, 128) @ (128, 512) 35 -> 39.
+# longer (34 with 16, 39 with 32); (16, 1024) @ (1024, 256) 35 -> 42; (16, 128) @ (128, 512) 35 -> 39. The backward's
+# w.T is W_hh itself, read where it lies unless its rows are a multiple of 1024 numbers long: its LSTM kernel with the
+# copy against without (2 threads, the AMD EPYC, 2026-12-07, (T, N, H)): (1, 32, 128) 98 / 73 us (an LSTMCell's
+# step), (1, 32, 256) 269 / 199, (35, 32, 128) 2012 / 1973.
 ROW_PAD = 8
 
 
 def _weight_operands(dtype, w):
     """(w, w_rows) for times_weight(x, w, w_rows, out) = x @ w.T: where the tiles run for dtype, w.T with its rows
-    contiguous (each ROW_PAD numbers longer, zeros) and w empty; else w C-contiguous (rows_dot reads it) and w_rows
-    empty. Only the way that runs gets its copy (the backward's w, w_hh^T, was copied for nothing where the tiles
-    ran)."""
+    contiguous (W_hh as it lies for the backward's w = W_hh^T, else a copy, each row ROW_PAD numbers longer, zeros)
+    and w empty; else w C-contiguous (rows_dot reads it) and w_rows empty. Only the way that runs gets its copy."""
     nothing = np.empty((0, 0), dtype)
-    return (nothing, transposed(w, dtype, ROW_PAD)) if tiles_run(np.dtype(dtype)) else (_as(dtype, w), nothing)
+    if not tiles_run(np.dtype(dtype)):
+        return _as(dtype, w), nothing
+    rows = w.T
+    if rows.dtype == dtype and rows.flags.c_contiguous and rows.shape[1] % 1024:
+        return nothing, rows
+    return nothing, transposed(w, dtype, ROW_PAD)
 
 
 def _ready(dtype) -> None:
@@ -276,9 +283,12 @@ def _recurrent_weight_grads(grad_gh, out, h0, b_hh):
     leading axis took 7x as long (measured 72 us against 10 us at (4000, 18) float32).
     """
     length, batch, gates = grad_gh.shape
-    rows = length * batch
+    rows, size = length * batch, out.shape[2]
     flat = grad_gh.reshape(rows, gates)
-    grad_w_hh = matmul(flat[batch:].T, out[:-1].reshape(rows - batch, out.shape[2]))  # (0, H) when T = 1
+    if length > 1:
+        grad_w_hh = matmul(flat[batch:].T, out[:-1].reshape(rows - batch, size))
+    else:  # (a cell's step: an empty product still cost a kernel's call, 50 us)
+        grad_w_hh = np.zeros((gates, size), out.dtype)
     if h0 is not None:
         grad_w_hh += matmul(flat[:batch].T, _as(out.dtype, h0))
     return grad_w_hh, None if b_hh is None else matmul(np.ones(rows, flat.dtype), flat)
