@@ -50,9 +50,13 @@ def _batched_matmul(start, stop, a, b, out, by_tiles, a_transposed, b_transposed
                 dot(left, b[i], out[i], by_tiles)
 
 
-# run_range counts work in nanoseconds on one thread; BLAS does about 50 float32 multiply-adds per nanosecond
-# on one core (100 GFLOP/s), so products under about 2.5 million multiply-adds run on one thread.
-BLAS_MACS_PER_NS = 50
+# run_range counts work in nanoseconds on one thread: a small product, its call included, makes 25-35 float32
+# multiply-adds a nanosecond on one core, so products under about 1.25 million multiply-adds run on one thread. One
+# core against two of the AMD EPYC (Zen 2, 2026-12-07), us: (32, 128) @ (128, 256) 37 / 37, (64, 128) @ (128, 256)
+# 61 / 47, (32, 128) @ (128, 512) 72 / 52 (an LSTM cell's step), (8, 512) @ (512, 512) 89 / 59; (64, 64) @ (64, 128)
+# 23 / 25. (At 50 a nanosecond, as first counted on the Intel Xeon, those of 2.1 million ran on one thread.) Steps, 50
+# against 25 alternating in one process: mlp_layernorm_gelu 0.93x, the others of model_steps.py tried within 2 %.
+BLAS_MACS_PER_NS = 25
 # Products under this many multiply-adds go to NumPy (and a linear layer's to the reference): a kernel's launch and
 # checks would cost more than they save.
 TINY_MACS = 100_000
