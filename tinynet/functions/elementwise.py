@@ -69,14 +69,27 @@ def _exact_cast(op: str, integers, dtype):
     return integers.astype(dtype)
 
 
+def _as_they_are(a, b, floating: bool) -> bool:
+    """Whether a binary op takes a and b unconverted: two tensors of one dtype (a floating one where ``floating``),
+    or a floating tensor and a Python int or float. The commonest cases, told apart before the general rule: that
+    took 1.3 of the 7 us of ``b * x`` on a (200,) float32 tensor."""
+    if isinstance(a, Tensor):
+        kind = a.array.dtype.kind
+        if isinstance(b, Tensor):
+            return a.array.dtype == b.array.dtype and (kind == "f" or not floating)
+        return kind == "f" and type(b) in (int, float)
+    return isinstance(b, Tensor) and b.array.dtype.kind == "f" and type(a) in (int, float)
+
+
 def binary(function: type, a, b, floating: bool = False) -> Tensor:
     """Apply a broadcasting binary Function to a and b converted to their common dtype (PyTorch's promotion;
     ``floating``: integers compute in the default float dtype), naming the op and both shapes if they cannot
     broadcast."""
-    a, b = operand(a), operand(b)
-    op = function.__name__.lower()
-    dtype = _common_dtype(op, a, b, floating)
-    a, b = _converted(op, a, dtype), _converted(op, b, dtype)
+    if not _as_they_are(a, b, floating):
+        a, b = operand(a), operand(b)
+        op = function.__name__.lower()
+        dtype = _common_dtype(op, a, b, floating)
+        a, b = _converted(op, a, dtype), _converted(op, b, dtype)
     try:
         return function.apply(a, b)
     except ValueError:
