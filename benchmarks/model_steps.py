@@ -79,6 +79,21 @@ def _models(lib):
             out, _ = self.attention(x, x, x)  # need_weights: PyTorch's default
             return self.head(out.mean(1))
 
+    class CellLoop(nn.Module):
+        """An embedding, a recurrent cell called once a step in a Python loop (as seq2seq decoders and char-RNNs call
+        theirs), and a head on every step's state: an LSTMCell's or a GRUCell's."""
+
+        def __init__(self, cell, hidden: int) -> None:
+            super().__init__()
+            self.embed, self.cell, self.head = nn.Embedding(1000, 64), cell(64, hidden), nn.Linear(hidden, 10)
+
+        def forward(self, tokens):
+            states, outputs = None, []
+            for t in range(tokens.shape[1]):
+                states = self.cell(self.embed(tokens[:, t]), states)
+                outputs.append(states[0] if isinstance(states, tuple) else states)
+            return self.head(lib.stack(outputs, 1)).flatten(0, 1)
+
     class TinyUNet(nn.Module):
         """Two levels: convolutions, a max pool, an upsampling and the skip connection joined by channels."""
 
@@ -156,6 +171,18 @@ def _models(lib):
         return nn.Sequential(nn.Conv2d(1, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(),
                              *up(32, 16), nn.ReLU(), *up(16, 1))  # fmt: skip
 
+    def resnet_stem():
+        """ResNet's ImageNet stem (a 7x7 convolution at stride 2, a 3x3 max pool at stride 2) on 64 x 64 images."""
+        return nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                             nn.MaxPool2d(3, 2, 1), nn.Conv2d(64, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64),
+                             nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))  # fmt: skip
+
+    def cifar_tutorial():
+        """PyTorch's CIFAR-10 tutorial's network."""
+        return nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                             nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84),
+                             nn.ReLU(), nn.Linear(84, 10))  # fmt: skip
+
     def groupnorm_cnn():
         return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.GroupNorm(8, 32), nn.SiLU(),
                              nn.Conv2d(32, 64, 3, 2, 1), nn.GroupNorm(8, 64), nn.SiLU(),
@@ -222,6 +249,10 @@ def _models(lib):
                                  "adam"),
         "transformer_prenorm_causal": (lambda: Encoder(128, 8, True, True), ("tokens", (16, 128)),
                                        ("classes", 2048, 100), "adam"),
+        "lstmcell_loop": (lambda: CellLoop(nn.LSTMCell, 128), ("tokens", (32, 20)), ("classes", 640, 10), "adam"),
+        "grucell_loop": (lambda: CellLoop(nn.GRUCell, 256), ("tokens", (32, 20)), ("classes", 640, 10), "adam"),
+        "resnet_stem": (resnet_stem, (16, 3, 64, 64), classes(16), "sgd"),
+        "cifar_tutorial": (cifar_tutorial, (32, 3, 32, 32), classes(32), "sgd"),
     }  # fmt: skip
 
 
