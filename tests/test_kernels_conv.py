@@ -99,6 +99,7 @@ def test_matmul_matches_the_reference(backend_name, dtype, case, seed):
         ((2, 5, 20, 30), (2, 5, 20, 25), "a"),  # ... a transposed (the backward's other product)
         ((12, 20, 30), (12, 25, 20), "ab"),  # ... both
         ((12, 7, 5), (12, 5, 9), ""),
+        ((512, 0), (0, 128), ""),  # an empty sum (a recurrent layer's weight gradient over one step)
     ],
 )
 def test_matmul_on_larger_operands(backend_name, dtype, shape_a, shape_b, transposed):

@@ -360,6 +360,8 @@ def matmul(a, b):
       1.3 to 2x faster than NumPy on (32, 50, 16) @ (32, 16, 50) or (64, 100, 64) @ (64, 64, 100).
     """
     floats = a.dtype == b.dtype and a.dtype in FLOATS
+    if floats and a.ndim == 2 and b.ndim == 2 and a.shape[1] == 0:  # an empty sum: NumPy's matmul took 54-79 us
+        return np.zeros((a.shape[0], b.shape[1]), a.dtype)
     if floats and a.ndim == 1 and b.ndim == 2:  # a vector times a matrix: one row
         return matmul(a[None], b)[0]
     if not floats or a.size * b.shape[-1] < TINY_MACS:  # a.size * m: the multiply-adds when a holds every batch

@@ -283,12 +283,9 @@ def _recurrent_weight_grads(grad_gh, out, h0, b_hh):
     leading axis took 7x as long (measured 72 us against 10 us at (4000, 18) float32).
     """
     length, batch, gates = grad_gh.shape
-    rows, size = length * batch, out.shape[2]
+    rows = length * batch
     flat = grad_gh.reshape(rows, gates)
-    if length > 1:
-        grad_w_hh = matmul(flat[batch:].T, out[:-1].reshape(rows - batch, size))
-    else:  # (a cell's step: an empty product still cost a kernel's call, 50 us)
-        grad_w_hh = np.zeros((gates, size), out.dtype)
+    grad_w_hh = matmul(flat[batch:].T, out[:-1].reshape(rows - batch, out.shape[2]))  # (0, H) when T = 1
     if h0 is not None:
         grad_w_hh += matmul(flat[:batch].T, _as(out.dtype, h0))
     return grad_w_hh, None if b_hh is None else matmul(np.ones(rows, flat.dtype), flat)
