@@ -93,3 +93,23 @@ def test_the_recurrent_weights_keep_their_state_dict_names(tmp_path):
     model = WordLanguageModel("GRU", 1, False, False)
     proto = export_and_run(tmp_path, model, (_tokens(4, False),))
     assert {"rnn.weight_hh_l0", "rnn.bias_hh_l0", "rnn.weight_ih_l0"} <= {t.name for t in proto.graph.initializer}
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "RNNCell-relu", "GRUCell", "LSTMCell"])
+@pytest.mark.parametrize("batched", [True, False])
+def test_cells_match_onnxruntime(tmp_path, kind, batched):
+    # A cell's call is one op (functions.recurrent.CellStep): a Gemm and the layer's node over one step.
+    tn.manual_seed(0)
+    cell = nn.RNNCell(4, 3, nonlinearity="relu") if kind == "RNNCell-relu" else getattr(nn, kind)(4, 3)
+    shape = (BATCH,) if batched else ()
+
+    def f(x, h, c):
+        if kind == "LSTMCell":
+            h, c = cell(x, (h, cell(x, (h, c))[1]))  # twice: c' feeds the second call
+            return h, c
+        return cell(x, cell(x, h))
+
+    runs = [tuple(tn.randn(*shape, n) for n in (4, 3, 3)) for _ in range(2)]
+    proto = export_and_run(tmp_path, f, runs[0], runs=runs)
+    onnx_op = kind.split("Cell")[0]
+    assert sum(n.op_type == onnx_op for n in proto.graph.node) == 2

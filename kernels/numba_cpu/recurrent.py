@@ -24,6 +24,11 @@ from kernels.numba_cpu.tile import gemm_gathered, transposed
 # Every layer's kernels make each step one matrix product over a block of the batch (h_{t-1} W_hh^T forward, the
 # gradient times W_hh backward) and one vectorized pass over the gate values around it: see the LSTM's below.
 # Gate math stays in the input dtype: ``one`` is 1 of that dtype (a bare 1 would promote float32 to float64).
+# A pass over the gates touches few arrays: LLVM vectorizes a loop only after checking at run time that what it
+# writes overlaps nothing else it reads or writes, and gives up when that takes more than 8 checks. The LSTM's
+# backward pass touched six arrays and ran a value at a time, its tanh included: 15.9 ns a state value, (N, H) = (32,
+# 128), one core of the AMD EPYC (2026-12-07); with dh += grad_out in a pass of its own, 3.3 (the GRU's likewise).
+# The forwards' sums (a += gi + b_hh) go first as well; the LSTM's forward, its five exps a value, 7.5 -> 7.1 ns.
 # Small problems (gradchecks, a few short sequences) run on one thread: see ``common.run_range``.
 
 
@@ -32,9 +37,13 @@ def _as(dtype, array, zeros_shape=None):
     return np.zeros(zeros_shape, dtype) if array is None else np.ascontiguousarray(array, dtype=dtype)
 
 
-def _work(out, w_hh) -> int:
-    """Multiply-adds of a recurrent kernel, roughly: per state value, a row of W_hh and ~8 for the gates."""
-    return out.size * (w_hh.shape[0] + 8)
+def _work(out, w_hh, products: int | None = None) -> int:
+    """Multiply-adds of a recurrent kernel, roughly: ~8 per state value for the gates, and a row of W_hh per state
+    value of its ``products`` steps (all of them when None; the forward's step 0 is made before, see
+    _first_products)."""
+    length, batch, size = out.shape
+    steps = length if products is None else products
+    return out.size * 8 + steps * batch * size * w_hh.shape[0]
 
 
 # --- the LSTM: one matrix product per step, the gates fused around it ---
@@ -195,17 +204,38 @@ def _times_weight(x, w, w_rows, out):
 ROW_PAD = 8
 
 
-def _weight_operands(dtype, w):
+def _weight_operands(dtype, w, needed: bool = True):
     """(w, w_rows) for times_weight(x, w, w_rows, out) = x @ w.T: where the tiles run for dtype, w.T with its rows
     contiguous (W_hh as it lies for the backward's w = W_hh^T, else a copy, each row ROW_PAD numbers longer, zeros)
-    and w empty; else w C-contiguous (rows_dot reads it) and w_rows empty. Only the way that runs gets its copy."""
+    and w empty; else w C-contiguous (rows_dot reads it) and w_rows empty. Only the way that runs gets its copy, and
+    neither does when not ``needed``: both empty."""
     nothing = np.empty((0, 0), dtype)
+    if not needed:
+        return nothing, nothing
     if not tiles_run(np.dtype(dtype)):
         return _as(dtype, w), nothing
     rows = w.T
     if rows.dtype == dtype and rows.flags.c_contiguous and rows.shape[1] % 1024:
         return nothing, rows
     return nothing, transposed(w, dtype, ROW_PAD)
+
+
+def _first_products(dtype, h0, w_hh, batch: int):
+    """The forward's step-0 product h0 W_hh^T, (N, gates*H), by matmul before the kernel runs (zeros for h0 None):
+    it needs h0 alone, and a sequence of one step (an RNNCell's, GRUCell's or LSTMCell's call) then needs no copy
+    of W_hh^T. The kernel writes into it (its gates' sums). The LSTM's forward over one step, (N, H) = (32, 128), 2
+    threads, the AMD EPYC (2026-12-07): 182 -> 87 us; the copy had taken 20-50 us, and the kernel, reading it from
+    the other core's cache, 105-121 against 57. At (32, 256), 540-600 -> 247 us; on one thread the product by matmul
+    is the slower (382-427 -> 483-502 us: linalg's tiles for x @ W^T, 20 GMAC/s there, against 40 on the copy)."""
+    if h0 is None:
+        return np.zeros((batch, w_hh.shape[0]), dtype)
+    return matmul(_as(dtype, h0), _as(dtype, w_hh).T)
+
+
+def _last_products(dtype, grad_gh, w_hh):
+    """The backward's step-0 product grad_gh_0 W_hh, (N, H), the part of grad_h0 that goes through W_hh, by matmul
+    after the kernel: as _first_products, a sequence of one step needs no other product with W_hh."""
+    return matmul(grad_gh[0], _as(dtype, w_hh))
 
 
 def _ready(dtype) -> None:
@@ -222,20 +252,22 @@ def _blocks(batch: int, work: int) -> int:
 
 
 @range_kernel(fastmath=FUSED)
-def _lstm_forward_gemm(start, stop, gi, w_hh, w_hh_rows, b_hh, h0, c0, blocks, out, c_last, saved):
+def _lstm_forward_gemm(start, stop, gi, first, w_hh, w_hh_rows, b_hh, c0, blocks, out, c_last, saved):
     length, batch, size = out.shape
     for k in range(start, stop):
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
-        c, a = c0[lo:hi].copy(), np.empty((hi - lo, 4 * size), out.dtype)
+        c, a, products = c0[lo:hi].copy(), first[lo:hi], np.empty((hi - lo, 4 * size), out.dtype)
         for t in range(length):
-            times_weight(h0[lo:hi] if t == 0 else out[t - 1, lo:hi], w_hh, w_hh_rows, a)  # a = h_{t-1} W_hh^T
+            if t > 0:  # (step 0's a = h0 W_hh^T came made: _first_products)
+                times_weight(out[t - 1, lo:hi], w_hh, w_hh_rows, products)  # a = h_{t-1} W_hh^T
+                a = products
             for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
                 n = lo + r
+                for j in range(4 * size):  # (a pass of its own: see the top; a is this kernel's to write)
+                    a[r, j] += gi[t, n, j] + b_hh[j]
                 for j in range(size):
-                    i = sigmoid(a[r, j] + gi[t, n, j] + b_hh[j])
-                    f = sigmoid(a[r, size + j] + gi[t, n, size + j] + b_hh[size + j])
-                    g = tanh(a[r, 2 * size + j] + gi[t, n, 2 * size + j] + b_hh[2 * size + j])
-                    o = sigmoid(a[r, 3 * size + j] + gi[t, n, 3 * size + j] + b_hh[3 * size + j])
+                    i, f = sigmoid(a[r, j]), sigmoid(a[r, size + j])
+                    g, o = tanh(a[r, 2 * size + j]), sigmoid(a[r, 3 * size + j])
                     c[r, j] = f * c[r, j] + i * g
                     out[t, n, j] = o * tanh(c[r, j])
                     saved[t, n, j], saved[t, n, size + j], saved[t, n, 2 * size + j] = i, f, g
@@ -247,7 +279,7 @@ def _lstm_forward_gemm(start, stop, gi, w_hh, w_hh_rows, b_hh, h0, c0, blocks, o
 
 @range_kernel(fastmath=FUSED)
 def _lstm_backward_gemm(
-    start, stop, grad_out, grad_h_last, grad_c_last, w_hh_t, w_hh, c0, saved, blocks, grad_gi, grad_h0, grad_c0
+    start, stop, grad_out, grad_h_last, grad_c_last, w_hh_t, w_hh, c0, saved, blocks, grad_gi, grad_c0
 ):
     length, batch, size = grad_out.shape
     one = saved.dtype.type(1)
@@ -255,13 +287,15 @@ def _lstm_backward_gemm(
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         dh, dc = grad_h_last[lo:hi].copy(), grad_c_last[lo:hi].copy()
         for t in range(length - 1, -1, -1):
+            before, at = (saved[t - 1], 4 * size) if t > 0 else (c0, 0)  # c_{t-1} is before[n, at + j]
             for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
                 n = lo + r
+                for j in range(size):  # (a pass of its own: see the top)
+                    dh[r, j] += grad_out[t, n, j]
                 for j in range(size):
-                    d = dh[r, j] + grad_out[t, n, j]
+                    d = dh[r, j]
                     i, f, g = saved[t, n, j], saved[t, n, size + j], saved[t, n, 2 * size + j]
-                    o, c = saved[t, n, 3 * size + j], saved[t, n, 4 * size + j]
-                    c_prev = saved[t - 1, n, 4 * size + j] if t > 0 else c0[n, j]
+                    o, c, c_prev = saved[t, n, 3 * size + j], saved[t, n, 4 * size + j], before[n, at + j]
                     tanh_c = tanh(c)
                     dcj = dc[r, j] + d * o * (one - tanh_c * tanh_c)
                     grad_gi[t, n, j] = dcj * g * i * (one - i)
@@ -269,10 +303,11 @@ def _lstm_backward_gemm(
                     grad_gi[t, n, 2 * size + j] = dcj * i * (one - g * g)
                     grad_gi[t, n, 3 * size + j] = d * tanh_c * o * (one - o)
                     dc[r, j] = dcj * f
-            times_weight(grad_gi[t, lo:hi], w_hh_t, w_hh, dh)  # dL/dh_{t-1} = da_t W_hh
+            if t > 0:  # (step 0's, into grad_h0, is made after the kernel: _last_products)
+                times_weight(grad_gi[t, lo:hi], w_hh_t, w_hh, dh)  # dL/dh_{t-1} = da_t W_hh
         for r in range(hi - lo):
             for j in range(size):
-                grad_h0[lo + r, j], grad_c0[lo + r, j] = dh[r, j], dc[r, j]
+                grad_c0[lo + r, j] = dc[r, j]
 
 
 def _recurrent_weight_grads(grad_gh, out, h0, b_hh):
@@ -285,9 +320,13 @@ def _recurrent_weight_grads(grad_gh, out, h0, b_hh):
     length, batch, gates = grad_gh.shape
     rows = length * batch
     flat = grad_gh.reshape(rows, gates)
-    grad_w_hh = matmul(flat[batch:].T, out[:-1].reshape(rows - batch, out.shape[2]))  # (0, H) when T = 1
-    if h0 is not None:
-        grad_w_hh += matmul(flat[:batch].T, _as(out.dtype, h0))
+    first = None if h0 is None else matmul(flat[:batch].T, _as(out.dtype, h0))
+    if length == 1:  # a cell's step: step 0's product alone (zeros and an add cost 23 us at (512, 128))
+        grad_w_hh = np.zeros((gates, out.shape[2]), out.dtype) if first is None else first
+    else:
+        grad_w_hh = matmul(flat[batch:].T, out[:-1].reshape(rows - batch, out.shape[2]))
+        if first is not None:
+            grad_w_hh += first
     return grad_w_hh, None if b_hh is None else matmul(np.ones(rows, flat.dtype), flat)
 
 
@@ -296,13 +335,13 @@ def lstm_sequence_forward(gi, w_hh, b_hh, h0, c0):
     dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
     out, c_last = np.empty((length, batch, size), dtype), np.empty((batch, size), dtype)
     saved = np.empty((length, batch, 5 * size), dtype)
-    work = _work(out, w_hh)
+    work = _work(out, w_hh, max(length - 1, 0))
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
         _lstm_forward_gemm, work, blocks,
-        _as(dtype, gi), *_weight_operands(dtype, w_hh), _as(dtype, b_hh, 4 * size),
-        _as(dtype, h0, (batch, size)), _as(dtype, c0, (batch, size)), blocks, out, c_last, saved,
+        _as(dtype, gi), _first_products(dtype, h0, w_hh, batch), *_weight_operands(dtype, w_hh, length > 1),
+        _as(dtype, b_hh, 4 * size), _as(dtype, c0, (batch, size)), blocks, out, c_last, saved,
     )  # fmt: skip
     return out, c_last, saved
 
@@ -310,17 +349,17 @@ def lstm_sequence_forward(gi, w_hh, b_hh, h0, c0):
 def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, out, saved):
     """As numpy_ref.lstm_sequence_backward."""
     dtype, (length, batch, size) = out.dtype, out.shape
-    grad_gi = np.empty((length, batch, 4 * size), dtype)
-    grad_h0, grad_c0 = np.empty((batch, size), dtype), np.empty((batch, size), dtype)
-    work = _work(out, w_hh)
+    grad_gi, grad_c0 = np.empty((length, batch, 4 * size), dtype), np.empty((batch, size), dtype)
+    work = _work(out, w_hh, max(length - 1, 0))
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
         _lstm_backward_gemm, work, blocks,
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)), _as(dtype, grad_cT, (batch, size)),
-        *_weight_operands(dtype, w_hh.T), _as(dtype, c0, (batch, size)), _as(dtype, saved),
-        blocks, grad_gi, grad_h0, grad_c0,
+        *_weight_operands(dtype, w_hh.T, length > 1), _as(dtype, c0, (batch, size)), _as(dtype, saved),
+        blocks, grad_gi, grad_c0,
     )  # fmt: skip
+    grad_h0 = _last_products(dtype, grad_gi, w_hh)
     return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0, grad_c0
 
 
@@ -332,20 +371,25 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
 
 
 @range_kernel(fastmath=FUSED)
-def _gru_forward_gemm(start, stop, gi, w_hh, w_hh_rows, b_hh, h0, blocks, out, saved):
+def _gru_forward_gemm(start, stop, gi, first, w_hh, w_hh_rows, b_hh, h0, blocks, out, saved):
     length, batch, size = out.shape
     for k in range(start, stop):
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
-        gh = np.empty((hi - lo, 3 * size), out.dtype)
+        gh, products = first[lo:hi], np.empty((hi - lo, 3 * size), out.dtype)
         for t in range(length):
             previous = h0[lo:hi] if t == 0 else out[t - 1, lo:hi]
-            times_weight(previous, w_hh, w_hh_rows, gh)  # gh = h_{t-1} W_hh^T
+            if t > 0:  # (step 0's gh = h0 W_hh^T came made: _first_products)
+                times_weight(previous, w_hh, w_hh_rows, products)  # gh = h_{t-1} W_hh^T
+                gh = products
             for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
                 n = lo + r
+                for j in range(3 * size):  # (passes of their own: see the top; gh is this kernel's to write)
+                    gh[r, j] += b_hh[j]
+                for j in range(2 * size):
+                    gh[r, j] += gi[t, n, j]
                 for j in range(size):
-                    gh_n = gh[r, 2 * size + j] + b_hh[2 * size + j]
-                    reset = sigmoid(gi[t, n, j] + gh[r, j] + b_hh[j])
-                    update = sigmoid(gi[t, n, size + j] + gh[r, size + j] + b_hh[size + j])
+                    gh_n = gh[r, 2 * size + j]
+                    reset, update = sigmoid(gh[r, j]), sigmoid(gh[r, size + j])
                     candidate = tanh(gi[t, n, 2 * size + j] + reset * gh_n)
                     out[t, n, j] = candidate + update * (previous[r, j] - candidate)
                     saved[t, n, j], saved[t, n, size + j] = reset, update
@@ -362,23 +406,28 @@ def _gru_backward_gemm(
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
         dh, carried = grad_h_last[lo:hi].copy(), np.empty((hi - lo, size), out.dtype)
         for t in range(length - 1, -1, -1):
+            before = out[t - 1] if t > 0 else h0  # h_{t-1}
             for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
                 n = lo + r
+                for j in range(size):  # (passes of their own: see the top)
+                    dh[r, j] += grad_out[t, n, j]
                 for j in range(size):
-                    d = dh[r, j] + grad_out[t, n, j]
-                    reset, update = saved[t, n, j], saved[t, n, size + j]
+                    d, reset, update = dh[r, j], saved[t, n, j], saved[t, n, size + j]
                     candidate, gh_n = saved[t, n, 2 * size + j], saved[t, n, 3 * size + j]
-                    previous = out[t - 1, n, j] if t > 0 else h0[n, j]
                     da_n = d * (one - update) * (one - candidate * candidate)
-                    da_z = d * (previous - candidate) * update * (one - update)
+                    da_z = d * (before[n, j] - candidate) * update * (one - update)
                     da_r = da_n * gh_n * reset * (one - reset)
                     grad_gi[t, n, j], grad_gi[t, n, size + j], grad_gi[t, n, 2 * size + j] = da_r, da_z, da_n
-                    grad_gh[t, n, j], grad_gh[t, n, size + j], grad_gh[t, n, 2 * size + j] = da_r, da_z, reset * da_n
                     dh[r, j] = d * update
-            times_weight(grad_gh[t, lo:hi], w_hh_t, w_hh, carried)  # dL/dh_{t-1} = dh z + grad_gh W_hh
-            for r in range(hi - lo):
+                for j in range(2 * size):  # grad_gh: grad_gi's, but r ⊙ da_n for n
+                    grad_gh[t, n, j] = grad_gi[t, n, j]
                 for j in range(size):
-                    dh[r, j] += carried[r, j]
+                    grad_gh[t, n, 2 * size + j] = saved[t, n, j] * grad_gi[t, n, 2 * size + j]
+            if t > 0:  # (step 0's, into grad_h0, is made after the kernel: _last_products)
+                times_weight(grad_gh[t, lo:hi], w_hh_t, w_hh, carried)  # dL/dh_{t-1} = dh z + grad_gh W_hh
+                for r in range(hi - lo):
+                    for j in range(size):
+                        dh[r, j] += carried[r, j]
         for r in range(hi - lo):
             for j in range(size):
                 grad_h0[lo + r, j] = dh[r, j]
@@ -388,13 +437,13 @@ def gru_sequence_forward(gi, w_hh, b_hh, h0):
     """As numpy_ref.gru_sequence_forward."""
     dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
     out, saved = np.empty((length, batch, size), dtype), np.empty((length, batch, 4 * size), dtype)
-    work = _work(out, w_hh)
+    work = _work(out, w_hh, max(length - 1, 0))
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
         _gru_forward_gemm, work, blocks,
-        _as(dtype, gi), *_weight_operands(dtype, w_hh), _as(dtype, b_hh, 3 * size),
-        _as(dtype, h0, (batch, size)), blocks, out, saved,
+        _as(dtype, gi), _first_products(dtype, h0, w_hh, batch), *_weight_operands(dtype, w_hh, length > 1),
+        _as(dtype, b_hh, 3 * size), _as(dtype, h0, (batch, size)), blocks, out, saved,
     )  # fmt: skip
     return out, saved
 
@@ -404,15 +453,16 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
     dtype, (length, batch, size) = out.dtype, out.shape
     grad_gi = np.empty((length, batch, 3 * size), dtype)
     grad_gh, grad_h0 = np.empty_like(grad_gi), np.empty((batch, size), dtype)
-    work = _work(out, w_hh)
+    work = _work(out, w_hh, max(length - 1, 0))
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
         _gru_backward_gemm, work, blocks,
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)),
-        *_weight_operands(dtype, w_hh.T), _as(dtype, h0, (batch, size)), _as(dtype, out), _as(dtype, saved),
-        blocks, grad_gi, grad_gh, grad_h0,
+        *_weight_operands(dtype, w_hh.T, length > 1), _as(dtype, h0, (batch, size)), _as(dtype, out),
+        _as(dtype, saved), blocks, grad_gi, grad_gh, grad_h0,
     )  # fmt: skip
+    grad_h0 += _last_products(dtype, grad_gh, w_hh)
     return grad_gi, *_recurrent_weight_grads(grad_gh, _as(dtype, out), h0, b_hh), grad_h0
 
 
@@ -422,14 +472,16 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
 
 
 @range_kernel(fastmath=FUSED)
-def _rnn_forward_gemm(start, stop, gi, w_hh, w_hh_rows, b_hh, h0, relu, blocks, out):
+def _rnn_forward_gemm(start, stop, gi, first, w_hh, w_hh_rows, b_hh, relu, blocks, out):
     length, batch, size = out.shape
     zero = out.dtype.type(0)
     for k in range(start, stop):
         lo, hi = k * batch // blocks, (k + 1) * batch // blocks
-        pre = np.empty((hi - lo, size), out.dtype)
+        pre, products = first[lo:hi], np.empty((hi - lo, size), out.dtype)
         for t in range(length):
-            times_weight(h0[lo:hi] if t == 0 else out[t - 1, lo:hi], w_hh, w_hh_rows, pre)  # pre = h_{t-1} W_hh^T
+            if t > 0:  # (step 0's pre = h0 W_hh^T came made: _first_products)
+                times_weight(out[t - 1, lo:hi], w_hh, w_hh_rows, products)  # pre = h_{t-1} W_hh^T
+                pre = products
             for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
                 n = lo + r
                 for j in range(size):
@@ -438,7 +490,7 @@ def _rnn_forward_gemm(start, stop, gi, w_hh, w_hh_rows, b_hh, h0, relu, blocks, 
 
 
 @range_kernel(fastmath=FUSED)
-def _rnn_backward_gemm(start, stop, grad_out, grad_h_last, w_hh_t, w_hh, out, relu, blocks, grad_gi, grad_h0):
+def _rnn_backward_gemm(start, stop, grad_out, grad_h_last, w_hh_t, w_hh, out, relu, blocks, grad_gi):
     length, batch, size = out.shape
     zero, one = out.dtype.type(0), out.dtype.type(1)
     for k in range(start, stop):
@@ -450,23 +502,21 @@ def _rnn_backward_gemm(start, stop, grad_out, grad_h_last, w_hh_t, w_hh, out, re
                 for j in range(size):
                     d, h = dh[r, j] + grad_out[t, n, j], out[t, n, j]
                     grad_gi[t, n, j] = (d if h > zero else zero) if relu else d * (one - h * h)
-            times_weight(grad_gi[t, lo:hi], w_hh_t, w_hh, dh)  # dL/dh_{t-1} = da_t W_hh
-        for r in range(hi - lo):
-            for j in range(size):
-                grad_h0[lo + r, j] = dh[r, j]
+            if t > 0:  # (step 0's, into grad_h0, is made after the kernel: _last_products)
+                times_weight(grad_gi[t, lo:hi], w_hh_t, w_hh, dh)  # dL/dh_{t-1} = da_t W_hh
 
 
 def rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity):
     """As numpy_ref.rnn_sequence_forward."""
     dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
     out = np.empty((length, batch, size), dtype)
-    work = _work(out, w_hh)
+    work = _work(out, w_hh, max(length - 1, 0))
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
         _rnn_forward_gemm, work, blocks,
-        _as(dtype, gi), *_weight_operands(dtype, w_hh), _as(dtype, b_hh, size),
-        _as(dtype, h0, (batch, size)), nonlinearity == "relu", blocks, out,
+        _as(dtype, gi), _first_products(dtype, h0, w_hh, batch), *_weight_operands(dtype, w_hh, length > 1),
+        _as(dtype, b_hh, size), nonlinearity == "relu", blocks, out,
     )  # fmt: skip
     return out
 
@@ -474,16 +524,16 @@ def rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity):
 def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlinearity):
     """As numpy_ref.rnn_sequence_backward."""
     dtype, (length, batch, size) = out.dtype, out.shape
-    grad_gi, grad_h0 = np.empty((length, batch, size), dtype), np.empty((batch, size), dtype)
-    work = _work(out, w_hh)
+    grad_gi = np.empty((length, batch, size), dtype)
+    work = _work(out, w_hh, max(length - 1, 0))
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
         _rnn_backward_gemm, work, blocks,
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)),
-        *_weight_operands(dtype, w_hh.T), _as(dtype, out), nonlinearity == "relu", blocks, grad_gi,
-        grad_h0,
+        *_weight_operands(dtype, w_hh.T, length > 1), _as(dtype, out), nonlinearity == "relu", blocks, grad_gi,
     )  # fmt: skip
+    grad_h0 = _last_products(dtype, grad_gi, w_hh)
     return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0
 
 

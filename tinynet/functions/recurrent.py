@@ -104,6 +104,57 @@ class LSTMSequence(Function):
         return _in_time_order(grad_gi, ctx.reverse), grad_w_hh, grad_b_hh, grad_h0, grad_c0, None
 
 
+class CellStep(Function):
+    """One step of an RNN, GRU or LSTM cell (``kind``: "rnn", "gru" or "lstm") as one op: the input's share of the
+    gates, then the layer's recurrence over a sequence of that one step (its sequence kernels with T = 1).
+
+    forward:    gi = x W_ihᵀ + b_ih, then as RNNSequence, GRUSequence or LSTMSequence over gi as a sequence of one
+    derivative: the sequence op's, then dL/dx = dL/dgi W_ih, dL/dW_ih = dL/dgiᵀ x, dL/db_ih = Σ dL/dgi over the rows
+    kernels:    linear_forward and linear_backward, {rnn,gru,lstm}_sequence_forward and _backward
+    returns:    h' (N, H) for an RNN or a GRU; (2, N, H) for an LSTM: h', then c'
+
+    Composed of a Linear, a reshape, the sequence op and its indexes, a cell's call was 5 or 6 ops each way, whose
+    fixed cost (each an op and a node, the indexes' gradients each an array of zeros) came to a third of an
+    LSTMCell's step of (N, H) = (32, 128) on numba.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, h, c, kind, nonlinearity):
+        table = backend.for_arrays(x, w_ih, b_ih, w_hh, b_hh, h, c)
+        gi, saved = table.linear_forward(x, w_ih, b_ih)[None], None
+        if kind == "lstm":
+            out, c_last, saved = table.lstm_sequence_forward(gi, w_hh, b_hh, h, c)
+            result = table.xp.concatenate([out, c_last[None]])
+        elif kind == "gru":
+            out, saved = table.gru_sequence_forward(gi, w_hh, b_hh, h)
+            result = out[0]
+        else:
+            out = table.rnn_sequence_forward(gi, w_hh, b_hh, h, nonlinearity)
+            result = out[0]
+        ctx.save_for_backward(x, w_ih, gi, w_hh, b_hh, h, c, out, saved)
+        ctx.kind, ctx.nonlinearity = kind, nonlinearity
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w_ih, gi, w_hh, b_hh, h, c, out, saved = ctx.saved
+        table, grad_c = backend.for_arrays(grad), None
+        if ctx.kind == "lstm":
+            grad_gi, grad_w_hh, grad_b_hh, grad_h, grad_c = table.lstm_sequence_backward(
+                grad[:1], None, grad[1], gi, w_hh, b_hh, h, c, out, saved
+            )
+        elif ctx.kind == "gru":
+            grad_gi, grad_w_hh, grad_b_hh, grad_h = table.gru_sequence_backward(
+                grad[None], None, gi, w_hh, b_hh, h, out, saved
+            )
+        else:
+            grad_gi, grad_w_hh, grad_b_hh, grad_h = table.rnn_sequence_backward(
+                grad[None], None, gi, w_hh, b_hh, h, out, ctx.nonlinearity
+            )
+        grad_x, grad_w_ih, grad_b_ih = table.linear_backward(grad_gi[0], x, w_ih, *ctx.needs_input_grad[:3])
+        return grad_x, grad_w_ih, grad_b_ih, grad_w_hh, grad_b_hh, grad_h, grad_c, None, None
+
+
 def _check(op: str, gates: int, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, *states: Tensor | None) -> None:
     """ShapeError unless gi is (T, N, gates*H), w_hh (gates*H, H), b_hh (gates*H,) and each state (N, H)."""
     size = w_hh.shape[-1] if w_hh.ndim == 2 else -1
@@ -163,3 +214,20 @@ def lstm_sequence(
     _check("lstm_sequence", 4, gi, w_hh, b_hh, h0, c0)
     both = LSTMSequence.apply(gi, w_hh, b_hh, h0, c0, reverse)
     return getitem(both, slice(None, -1)), getitem(both, -1)
+
+
+def cell_step(
+    kind: str,
+    x: Tensor,
+    w_ih: Tensor,
+    b_ih: Tensor | None,
+    w_hh: Tensor,
+    b_hh: Tensor | None,
+    h: Tensor | None,
+    c: Tensor | None = None,
+    nonlinearity: str = "tanh",
+) -> Tensor:
+    """One step of an RNN, GRU or LSTM cell (``kind``) as one op (see CellStep); nn.RNNCell, GRUCell and LSTMCell call
+    it, having checked the shapes. x: (N, in), w_ih: (gates*H, in), b_ih: (gates*H,) or None, the rest as
+    ``lstm_sequence``'s -> h' (N, H), or (2, N, H) for an LSTM: h', then c'."""
+    return CellStep.apply(x, w_ih, b_ih, w_hh, b_hh, h, c, kind, nonlinearity)

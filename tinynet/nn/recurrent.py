@@ -24,7 +24,7 @@ import math
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.functions.activations import relu, sigmoid, tanh
 from tinynet.functions.linalg import matmul
-from tinynet.functions.recurrent import gru_sequence, lstm_sequence, rnn_sequence
+from tinynet.functions.recurrent import cell_step, gru_sequence, lstm_sequence, rnn_sequence
 from tinynet.functions.shape import cat, getitem, reshape, stack, transpose
 from tinynet.nn import functional as F
 from tinynet.nn import init
@@ -101,7 +101,7 @@ def _reset_uniform(module: Module, hidden_size: int) -> None:
 class _CellBase(Module):
     """Parameters weight_ih (gates*H, in), weight_hh (gates*H, H), bias_ih and bias_hh (gates*H,)."""
 
-    gates = 1
+    gates, kind = 1, "rnn"  # kind: CellStep's
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool) -> None:
         super().__init__()
@@ -140,14 +140,15 @@ class _CellBase(Module):
                     f"{name}: expected a hidden state of shape {expected} for input {x.shape}, got {state.shape}"
                 )
 
-    def _one_step(self, x: Tensor, states: tuple[Tensor | None, ...]) -> tuple[Tensor, tuple, int | tuple]:
-        """What the sequence ops take for one step: gi = x W_ih^T + b_ih as a sequence of one, (1, N, gates*H),
-        and the states as (N, H) (None stays None: zeros); with the index that takes h' out of the op's (1, N, H)
-        (0, or (0, 0) for an unbatched x: N = 1)."""
-        batch, batched = (x.shape[0] if x.ndim == 2 else 1), x.ndim == 2
-        gi = reshape(F.linear(x, self.weight_ih, self.bias_ih), 1, batch, self.gates * self.hidden_size)
-        states = tuple(s if s is None or batched else reshape(s, 1, self.hidden_size) for s in states)
-        return gi, states, 0 if batched else (0, 0)
+    def _step(self, x: Tensor, h: Tensor | None, c: Tensor | None = None, nonlinearity: str = "tanh") -> Tensor:
+        """One CellStep over x: (N, input_size) -> h' (N, H), or (2, N, H) for an LSTM; an unbatched x and its states
+        go in as a batch of one and come out as (H,) or (2, H)."""
+        weights = (self.weight_ih, self.bias_ih, self.weight_hh, self.bias_hh)
+        if x.ndim == 2:
+            return cell_step(self.kind, x, *weights, h, c, nonlinearity)
+        one = tuple(s if s is None else reshape(s, 1, self.hidden_size) for s in (h, c))
+        out = cell_step(self.kind, reshape(x, 1, self.input_size), *weights, *one, nonlinearity)
+        return getitem(out, (slice(None), 0) if self.kind == "lstm" else 0)
 
 
 class RNNCell(_CellBase):
@@ -156,7 +157,7 @@ class RNNCell(_CellBase):
     input: (N, input_size) or (input_size,); hx: (N, H) or (H,), zeros when None -> h': shaped like hx.
     """
 
-    gates = 1
+    gates, kind = 1, "rnn"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh") -> None:
         if nonlinearity not in ("tanh", "relu"):
@@ -166,8 +167,7 @@ class RNNCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002 (PyTorch's name)
         self._check(input, (hx,))
-        gi, (h,), first = self._one_step(input, (hx,))
-        return getitem(rnn_sequence(gi, self.weight_hh, self.bias_hh, h, self.nonlinearity), first)
+        return self._step(input, hx, nonlinearity=self.nonlinearity)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}")
@@ -179,15 +179,14 @@ class GRUCell(_CellBase):
     input: (N, input_size) or (input_size,); hx: (N, H) or (H,), zeros when None -> h': shaped like hx.
     """
 
-    gates = 3
+    gates, kind = 3, "gru"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size, bias)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
         self._check(input, (hx,))
-        gi, (h,), first = self._one_step(input, (hx,))
-        return getitem(gru_sequence(gi, self.weight_hh, self.bias_hh, h), first)
+        return self._step(input, hx)
 
 
 class LSTMCell(_CellBase):
@@ -197,7 +196,7 @@ class LSTMCell(_CellBase):
     -> (h', c'), each shaped like h.
     """
 
-    gates = 4
+    gates, kind = 4, "lstm"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size, bias)
@@ -207,9 +206,8 @@ class LSTMCell(_CellBase):
             raise ShapeError(f"{self._name()}: hx must be a pair (h, c) of hidden and cell states, or None")
         h, c = (None, None) if hx is None else hx
         self._check(input, (h, c))
-        gi, (h, c), first = self._one_step(input, (h, c))
-        out, c = lstm_sequence(gi, self.weight_hh, self.bias_hh, h, c)
-        return getitem(out, first), c if input.ndim == 2 else getitem(c, 0)
+        both = self._step(input, h, c)
+        return getitem(both, 0), getitem(both, 1)
 
 
 # --- layers: whole sequences ----------------------------------------------------------------------

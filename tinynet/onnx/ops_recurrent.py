@@ -37,7 +37,8 @@ def _recurrence(b: Builder, op_type: str, gates: tuple[int, ...], gi, w_hh, b_hh
                 outputs: int, **attributes):  # fmt: skip
     """The ONNX node for one layer and direction: its output names (Y, Y_h[, Y_c]).
 
-    gi: (T, N, gates*H), w_hh: (gates*H, H), b_hh: (gates*H,) or None, states: the initial (N, H) ones or None.
+    gi: the name of the (T, N, gates*H) value, w_hh: (gates*H, H), b_hh: (gates*H,) or None, states: the initial
+    (N, H) ones or None.
     """
     hidden = int(w_hh.shape[1])
     rows = _rows(gates, hidden)
@@ -52,7 +53,7 @@ def _recurrence(b: Builder, op_type: str, gates: tuple[int, ...], gi, w_hh, b_hh
         both = b.node("Concat", [b.constant(np.zeros(size, dtype=dtype), "Wb_zeros"), rb], axis=0)
         bias = b.node("Unsqueeze", [both, b.ints([0], "axes")])
     initial = [None if s is None else b.node("Unsqueeze", [b.value(s), b.ints([0], "axes")]) for s in states]
-    inputs = [b.value(gi), w, r, bias, None, *initial]  # (None: sequence_lens, every sequence is T long)
+    inputs = [gi, w, r, bias, None, *initial]  # (None: sequence_lens, every sequence is T long)
     while inputs[-1] is None:  # (trailing optional inputs left out rather than given as "")
         inputs.pop()
     direction = "reverse" if reverse else "forward"
@@ -72,7 +73,7 @@ def _rnn_sequence(b: Builder, args, out, op: str = ""):
     gi, w_hh, b_hh, h0, nonlinearity, reverse = args
     activation = "Relu" if nonlinearity == "relu" else "Tanh"
     y, _ = _recurrence(
-        b, "RNN", _RNN_GATES, gi, w_hh, b_hh, (h0,), reverse, out.dtype, 2, activations=[activation]
+        b, "RNN", _RNN_GATES, b.value(gi), w_hh, b_hh, (h0,), reverse, out.dtype, 2, activations=[activation]
     )  # fmt: skip
     return _steps(b, y)
 
@@ -82,7 +83,9 @@ def _gru_sequence(b: Builder, args, out, op: str = ""):
     # out (T, N, H). PyTorch's GRU applies r after the recurrent matmul: n = tanh(gi_n + r ⊙ (h W_hnᵀ + b_hn)),
     # which is ONNX's linear_before_reset=1.
     gi, w_hh, b_hh, h0, reverse = args
-    y, _ = _recurrence(b, "GRU", _GRU_GATES, gi, w_hh, b_hh, (h0,), reverse, out.dtype, 2, linear_before_reset=1)
+    y, _ = _recurrence(
+        b, "GRU", _GRU_GATES, b.value(gi), w_hh, b_hh, (h0,), reverse, out.dtype, 2, linear_before_reset=1
+    )
     return _steps(b, y)
 
 
@@ -90,5 +93,23 @@ def _gru_sequence(b: Builder, args, out, op: str = ""):
 def _lstm_sequence(b: Builder, args, out, op: str = ""):
     # out (T + 1, N, H): h_t at every step, then the final cell state c_T (ONNX's Y_c, already (1, N, H)).
     gi, w_hh, b_hh, h0, c0, reverse = args
-    y, _, y_c = _recurrence(b, "LSTM", _LSTM_GATES, gi, w_hh, b_hh, (h0, c0), reverse, out.dtype, 3)
+    y, _, y_c = _recurrence(b, "LSTM", _LSTM_GATES, b.value(gi), w_hh, b_hh, (h0, c0), reverse, out.dtype, 3)
     return b.node("Concat", [_steps(b, y), y_c], axis=0)
+
+
+@mapping("CellStep")
+def _cell_step(b: Builder, args, out, op: str = ""):
+    # out: h' (N, H), or (2, N, H) for an LSTM (h', then c'): the layer's node over a sequence of one step, its X the
+    # Gemm of x and W_ih (ONNX's Y_h and Y_c are (1, N, H): one direction).
+    x, w_ih, b_ih, w_hh, b_hh, h, c, kind, nonlinearity = args
+    gi = b.node("Gemm", [b.value(x), b.value(w_ih), None if b_ih is None else b.value(b_ih)], transB=1)
+    gi = b.node("Unsqueeze", [gi, b.ints([0], "axes")])
+    if kind == "lstm":
+        _, y_h, y_c = _recurrence(b, "LSTM", _LSTM_GATES, gi, w_hh, b_hh, (h, c), False, out.dtype, 3)
+        return b.node("Concat", [y_h, y_c], axis=0)
+    if kind == "gru":
+        _, y_h = _recurrence(b, "GRU", _GRU_GATES, gi, w_hh, b_hh, (h,), False, out.dtype, 2, linear_before_reset=1)
+    else:
+        activation = "Relu" if nonlinearity == "relu" else "Tanh"
+        _, y_h = _recurrence(b, "RNN", _RNN_GATES, gi, w_hh, b_hh, (h,), False, out.dtype, 2, activations=[activation])
+    return b.node("Squeeze", [y_h, b.ints([0], "axes")])
