@@ -128,6 +128,8 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         return (rng.standard_normal((3, 5, 4)).astype(dtype), rng.standard_normal((4, 6)).astype(dtype)), {}
     if kernel in ("add", "mul"):  # enough numbers for numba's kernels (common.SPLIT_WORK: fewer go to NumPy's)
         return (rng.standard_normal((250, 256)).astype(dtype), rng.standard_normal((250, 256)).astype(dtype)), {}
+    if kernel == "accumulate":  # (elementwise.ACCUMULATE_ON_THREADS numbers and more on numba's threads)
+        return (rng.standard_normal((512, 520)).astype(dtype), rng.standard_normal((512, 520)).astype(dtype)), {}
     if kernel.startswith("linear"):
         weight, bias = rng.standard_normal((6, 7)).astype(dtype), rng.standard_normal(6).astype(dtype)
         if kernel == "linear_forward":

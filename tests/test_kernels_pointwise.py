@@ -728,18 +728,47 @@ def test_numba_adds_large_arrays_on_its_threads_and_leaves_the_rest_to_numpy(mon
 
 
 @numba_usable
-def test_backward_sums_a_tensor_s_two_gradients_with_the_backend_s_add(monkeypatch):
-    """x used twice: backward adds the gradient of each use, large ones on numba's threads (autograd._sum)."""
+@jit_compiles
+def test_numba_accumulates_large_arrays_on_its_threads_in_place():
+    """accumulate adds into its first argument and returns it: from ACCUMULATE_ON_THREADS numbers on numba's threads,
+    bit for bit NumPy's sum; below, and for anything the threads do not take, NumPy's += itself."""
+    from kernels.numba_cpu import elementwise
+
+    rng = np.random.default_rng(0)
+    for size in (elementwise.ACCUMULATE_ON_THREADS + 5, 1000):
+        for dtype in (np.float32, np.float64):
+            total, g = (rng.standard_normal(size).astype(dtype) for _ in "tg")
+            g[:3] = [np.inf, np.nan, -0.0]
+            expected = total + g
+            assert elementwise.accumulate(total, g) is total
+            np.testing.assert_array_equal(total, expected)
+    total = rng.standard_normal((600, 500)).astype(np.float32)
+    expected = total + total[0]  # broadcasting: NumPy's +=
+    assert elementwise.accumulate(total, total[0].copy()) is total
+    np.testing.assert_array_equal(total, expected)
+
+
+@numba_usable
+def test_backward_sums_a_tensor_s_gradients_into_one_new_array(monkeypatch):
+    """x used twice: backward adds the gradients of its uses into a new array, large ones on numba's threads; used four
+    times, the third and fourth into that array, in place (autograd._sum)."""
     import tinynet
 
-    table, added = backend.load("numba"), []
-    add = table.add
+    table, added, accumulated = backend.load("numba"), [], []
+    add, accumulate = table.add, table.accumulate
     monkeypatch.setattr(table, "add", lambda a, b: added.append(a.shape) or add(a, b))
+    monkeypatch.setattr(table, "accumulate", lambda a, b: accumulated.append(id(a)) or accumulate(a, b))
     with tinynet.use_backend("numba"):
         x = tinynet.ones(300, 200, requires_grad=True)
         (x * 2 + x * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), np.full((300, 200), 5, np.float32))
-    assert added == [(300, 200), (300, 200)]  # the forward's sum, then backward's sum of x's two gradients
+        np.testing.assert_array_equal(x.grad.numpy(), np.full((300, 200), 5, np.float32))
+        assert added == [(300, 200), (300, 200)] and accumulated == []  # the forward's sum, then x's two gradients
+        added.clear()
+        x.grad = None
+        y = x * 2
+        (y + y + x * 3 + x * 4 + x * 5).sum().backward()  # y's two gradients (one array, twice), x's four
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((300, 200), 16, np.float32))
+    assert len(accumulated) == 2 and accumulated[0] == accumulated[1]  # x's 3rd and 4th: into the 2nd's sum
 
 
 @numba_usable

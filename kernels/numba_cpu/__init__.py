@@ -52,7 +52,7 @@ from kernels.numba_cpu.conv import (
 )
 from kernels.numba_cpu.depthwise import depthwise_conv2d_backward, depthwise_conv2d_forward
 from kernels.numba_cpu.dropout import dropout_mask
-from kernels.numba_cpu.elementwise import add, mul
+from kernels.numba_cpu.elementwise import accumulate, add, mul
 from kernels.numba_cpu.embedding import embedding_backward, scatter_add
 from kernels.numba_cpu.linalg import linear_backward, linear_forward, matmul
 from kernels.numba_cpu.losses import bce_with_logits_backward, bce_with_logits_forward

@@ -4,7 +4,7 @@ Each kernel is plain, readable NumPy with its shapes in the docstring, in one mo
 (the same families as ``tinynet/functions``). A kernel takes its array module from its inputs
 (``xp = array_module(x)``), so the same code runs on CuPy arrays, on the GPU, when a backend falls
 back to it. Kernels never modify their inputs, except the optimizer steps, which update parameters
-and their state in place by design.
+and their state in place by design, and ``accumulate``, which sums into its first argument.
 """
 
 from kernels.numpy_ref.activations import (
@@ -37,7 +37,7 @@ from kernels.numpy_ref.conv import (
 )
 from kernels.numpy_ref.depthwise import depthwise_conv2d_backward, depthwise_conv2d_forward
 from kernels.numpy_ref.dropout import dropout_mask
-from kernels.numpy_ref.elementwise import add, mul
+from kernels.numpy_ref.elementwise import accumulate, add, mul
 from kernels.numpy_ref.embedding import embedding_backward, scatter_add
 from kernels.numpy_ref.linalg import linear_backward, linear_forward, matmul
 from kernels.numpy_ref.losses import bce_with_logits_backward, bce_with_logits_forward
@@ -76,7 +76,7 @@ NAME = "numpy"
 # The kernel table, by family (the module each comes from): every backend provides these names, or
 # falls back to this package's.
 FAMILIES = {
-    "elementwise": ("add", "mul"),
+    "elementwise": ("add", "mul", "accumulate"),
     "linalg": ("matmul", "linear_forward", "linear_backward"),
     "activations": (
         "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",

@@ -10,6 +10,16 @@ def add(a, b):
     return a + b
 
 
+def accumulate(total, g):
+    """total += g in place; returns total. total, g: arrays of one shape and dtype.
+
+    Backward sums the third and later gradients of a tensor used many times (a recurrent cell's weights, called once
+    a step) into the buffer that the first sum made, which nothing else holds, instead of a new array for each.
+    """
+    total += g
+    return total
+
+
 def mul(a, b):
     """out = a * b, broadcasting as the array module does. a, b: arrays (or numbers) -> an array of their dtype.
 
