@@ -463,19 +463,35 @@ def test_batch_norm_of_large_channels_is_as_accurate_as_the_reference(backend_na
     row_shape=st.lists(st.integers(1, 4), max_size=2).map(tuple),
     index_shape=st.lists(st.integers(1, 6), max_size=2).map(tuple),
     broadcast=st.booleans(),
+    as_tuple=st.booleans(),
     seed=seeds,
 )
 def test_scatter_add_of_integer_indices_matches_the_reference(
-    backend_name, dtype, rows, row_shape, index_shape, broadcast, seed
+    backend_name, dtype, rows, row_shape, index_shape, broadcast, as_tuple, seed
 ):
     rng = np.random.default_rng(seed)
     index = rng.integers(0, rows, index_shape)  # repeats: every copy must add
     values = random_array(rng, row_shape if broadcast else index_shape + row_shape, dtype)
     expected = random_array(rng, (rows, *row_shape), dtype)
     got = to_device(expected.copy())
-    assert backend.active().scatter_add(got, *to_device((index, values))) is None
-    numpy_ref.scatter_add(expected, index, values)
+    on_device = to_device(index)
+    assert backend.active().scatter_add(got, (on_device,) if as_tuple else on_device, to_device(values)) is None
+    numpy_ref.scatter_add(expected, (index,) if as_tuple else index, values)
     assert_matches(to_host(got), expected, dtype)
+
+
+@numba_usable
+@jit_compiles
+def test_numba_scatter_adds_rows_picked_by_an_array_or_a_tuple_of_one_itself(monkeypatch):
+    """x[idx]'s backward gets idx as a tuple of one (subscript.plan's advanced step): the compiled kernel takes it."""
+    from kernels.numba_cpu import embedding
+
+    monkeypatch.setattr(embedding.numpy_ref, "scatter_add", lambda *args: pytest.fail("went to np.add.at"))
+    index = np.array([[0, 2], [2, 2]])
+    for picked in (index, (index,)):
+        target = np.zeros((3, 2), np.float32)
+        embedding.scatter_add(target, picked, np.ones((2, 2, 2), np.float32))
+        np.testing.assert_array_equal(target, [[1, 1], [0, 0], [3, 3]])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
