@@ -249,6 +249,16 @@ def cases(seed: int = 0) -> list[Case]:
             lambda gi, w, h0, c0: recurrent.lstm_sequence(gi, w, None, h0, c0)[0],
             [x(3, 2, 8), x(8, 2), x(2, 2), x(2, 2)],
         ),
+        (
+            "cell_step",  # one LSTMCell call: (h', c') stacked
+            lambda a, w_ih, b_ih, w_hh, h, c: recurrent.cell_step("lstm", a, w_ih, b_ih, w_hh, None, h, c),
+            [x(2, 3), x(8, 3), x(8), x(8, 2), x(2, 2), x(2, 2)],
+        ),
+        (
+            "cell_step_gru",  # one GRUCell call from zeros
+            lambda a, w_ih, w_hh, b_hh: recurrent.cell_step("gru", a, w_ih, None, w_hh, b_hh, None),
+            [x(2, 3), x(6, 3), x(6, 2), x(6)],
+        ),
         # more activations, and distances (family E)
         ("silu", activations_smooth.silu, [x(6)]),
         ("mish", activations_smooth.mish, [x(6)]),
