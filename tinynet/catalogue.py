@@ -255,6 +255,11 @@ def cases(seed: int = 0) -> list[Case]:
             [x(2, 3), x(8, 3), x(8), x(8, 2), x(2, 2), x(2, 2)],
         ),
         (
+            "cell_step_rnn",  # one RNNCell call (relu), no biases
+            lambda a, w_ih, w_hh, h: recurrent.cell_step("rnn", a, w_ih, None, w_hh, None, h, None, "relu"),
+            [x(2, 3), x(2, 3), x(2, 2), x(2, 2)],
+        ),
+        (
             "cell_step_gru",  # one GRUCell call from zeros
             lambda a, w_ih, w_hh, b_hh: recurrent.cell_step("gru", a, w_ih, None, w_hh, b_hh, None),
             [x(2, 3), x(6, 3), x(6, 2), x(6)],
