@@ -1,10 +1,11 @@
-"""Whole-sequence recurrences: one layer, one direction of an RNN, GRU or LSTM as a single op.
+"""Whole-sequence recurrences: one layer, one direction of an RNN, GRU or LSTM as a single op; and one cell step.
 
-The cells in ``tinynet.nn.recurrent`` compose each step from ops (a matmul, slices, sigmoids, tanh ...),
-so autograd can differentiate them; a sequence of T steps then costs some 15 small ops per step forward
-and as many backward, and for small hidden sizes that Python overhead is nearly all the time. These ops
-run the same equations over the whole sequence in one kernel, and backpropagation through time in one
-backward kernel (written out in kernels/numpy_ref/recurrent.py).
+``tinynet.nn.recurrent``'s ``rnn_step``, ``gru_step`` and ``lstm_step`` compose a step from ops (a matmul, slices,
+sigmoids, tanh ...), which autograd differentiates; a sequence of T steps that way costs some 15 small ops per step
+forward and as many backward, and for small hidden sizes that Python overhead is nearly all the time. These ops run
+the same equations over the whole sequence in one kernel, and backpropagation through time in one backward kernel
+(written out in kernels/numpy_ref/recurrent.py); ``CellStep`` is a cell's call (nn.RNNCell, GRUCell, LSTMCell): the
+input's share of the gates and those kernels over a sequence of one step.
 
 Every op takes gi: (T, N, gates*H), the input's share of every gate at every step (x W_ih^T + b_ih for
 the whole sequence, one matmul done by the caller), the recurrent weight w_hh: (gates*H, H), its bias

@@ -10,11 +10,12 @@ the equations to read, which autograd differentiates (tests/test_kernels_recurre
 against them). The layers compute the input's share for the whole sequence with one matmul, then run each
 layer and direction as one fused op over all the time steps (``tinynet.functions.recurrent``: the same
 equations in one kernel, with backpropagation through time written out in its backward), since composing
-~15 small ops per step would spend nearly all the time on per-op overhead; a cell is that op over a
-sequence of one step, as seq2seq decoders and char-RNNs call it in a loop (benchmarks/model_steps.py's
-lstmcell_loop, 20 calls of an LSTMCell with N = 32, H = 128: 26 ms a training step composed, 17-21 as one op,
-PyTorch's 14.4; grucell_loop, H = 256: 36-38 and 30, PyTorch's 20.7; 2 threads, the AMD EPYC of 2026-12-07).
-tests/test_recurrent.py checks the cells against NumPy's equations and the layers against loops of the cells.
+~15 small ops per step would spend nearly all the time on per-op overhead. A cell's call, as seq2seq decoders
+and char-RNNs make it in a loop, is one op too (``CellStep``: the input's share and the layer's kernels over a
+sequence of one step): benchmarks/model_steps.py's lstmcell_loop, 20 calls of an LSTMCell with N = 32, H = 128, took
+26 ms a training step composed, 15.7 as one op, PyTorch's 15.7; grucell_loop (H = 256) 36-38 and 22.3, PyTorch's 22.0
+(2 threads, the AMD EPYC of 2026-12-07). tests/test_recurrent.py checks the cells against NumPy's equations and the
+layers against loops of the cells.
 """
 
 from __future__ import annotations
