@@ -387,6 +387,7 @@ def _sum(a, b, summed: set[int]):
     table = backend.for_arrays(a, b)
     if id(a) in summed and a.dtype == b.dtype:
         return table.accumulate(a, b)
+    summed.discard(id(a))  # (a is let go: its id may come back on another array)
     total = table.add(a, b)
     summed.add(id(total))
     return total
