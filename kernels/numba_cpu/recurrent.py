@@ -28,7 +28,8 @@ from kernels.numba_cpu.tile import gemm_gathered, transposed
 # writes overlaps nothing else it reads or writes, and gives up when that takes more than 8 checks. The LSTM's
 # backward pass touched six arrays and ran a value at a time, its tanh included: 15.9 ns a state value, (N, H) = (32,
 # 128), one core of the AMD EPYC (2026-12-07); with dh += grad_out in a pass of its own, 3.3 (the GRU's likewise).
-# The forwards' sums (a += gi + b_hh) go first as well; the LSTM's forward, its five exps a value, 7.5 -> 7.1 ns.
+# The forwards' passes, whose exps dominate, ran as fast with their sums apart (the LSTM's 7.5 and 7.1 ns), which
+# cost compile time: they keep theirs.
 # Small problems (gradchecks, a few short sequences) run on one thread: see ``common.run_range``.
 
 
@@ -223,10 +224,10 @@ def _weight_operands(dtype, w, needed: bool = True):
 def _first_products(dtype, h0, w_hh, batch: int):
     """The forward's step-0 product h0 W_hh^T, (N, gates*H), by matmul before the kernel runs (zeros for h0 None):
     it needs h0 alone, and a sequence of one step (an RNNCell's, GRUCell's or LSTMCell's call) then needs no copy
-    of W_hh^T. The kernel writes into it (its gates' sums). The LSTM's forward over one step, (N, H) = (32, 128), 2
-    threads, the AMD EPYC (2026-12-07): 182 -> 87 us; the copy had taken 20-50 us, and the kernel, reading it from
-    the other core's cache, 105-121 against 57. At (32, 256), 540-600 -> 247 us; on one thread the product by matmul
-    is the slower (382-427 -> 483-502 us: linalg's tiles for x @ W^T, 20 GMAC/s there, against 40 on the copy)."""
+    of W_hh^T. The LSTM's forward over one step, (N, H) = (32, 128), 2 threads, the AMD EPYC (2026-12-07): 182 -> 87
+    us; the copy had taken 20-50 us, and the kernel, reading it from the other core's cache, 105-121 against 57. At
+    (32, 256), 540-600 -> 247 us; on one thread the product by matmul is the slower (382-427 -> 483-502 us: linalg's
+    tiles for x @ W^T, 20 GMAC/s there, against 40 on the copy)."""
     if h0 is None:
         return np.zeros((batch, w_hh.shape[0]), dtype)
     return matmul(_as(dtype, h0), _as(dtype, w_hh).T)
@@ -263,11 +264,11 @@ def _lstm_forward_gemm(start, stop, gi, first, w_hh, w_hh_rows, b_hh, c0, blocks
                 a = products
             for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
                 n = lo + r
-                for j in range(4 * size):  # (a pass of its own: see the top; a is this kernel's to write)
-                    a[r, j] += gi[t, n, j] + b_hh[j]
                 for j in range(size):
-                    i, f = sigmoid(a[r, j]), sigmoid(a[r, size + j])
-                    g, o = tanh(a[r, 2 * size + j]), sigmoid(a[r, 3 * size + j])
+                    i = sigmoid(a[r, j] + gi[t, n, j] + b_hh[j])
+                    f = sigmoid(a[r, size + j] + gi[t, n, size + j] + b_hh[size + j])
+                    g = tanh(a[r, 2 * size + j] + gi[t, n, 2 * size + j] + b_hh[2 * size + j])
+                    o = sigmoid(a[r, 3 * size + j] + gi[t, n, 3 * size + j] + b_hh[3 * size + j])
                     c[r, j] = f * c[r, j] + i * g
                     out[t, n, j] = o * tanh(c[r, j])
                     saved[t, n, j], saved[t, n, size + j], saved[t, n, 2 * size + j] = i, f, g
@@ -383,13 +384,10 @@ def _gru_forward_gemm(start, stop, gi, first, w_hh, w_hh_rows, b_hh, h0, blocks,
                 gh = products
             for r in range(hi - lo):  # (indexed in full, not by row views: see softmax._softmax_rows)
                 n = lo + r
-                for j in range(3 * size):  # (passes of their own: see the top; gh is this kernel's to write)
-                    gh[r, j] += b_hh[j]
-                for j in range(2 * size):
-                    gh[r, j] += gi[t, n, j]
                 for j in range(size):
-                    gh_n = gh[r, 2 * size + j]
-                    reset, update = sigmoid(gh[r, j]), sigmoid(gh[r, size + j])
+                    gh_n = gh[r, 2 * size + j] + b_hh[2 * size + j]
+                    reset = sigmoid(gi[t, n, j] + gh[r, j] + b_hh[j])
+                    update = sigmoid(gi[t, n, size + j] + gh[r, size + j] + b_hh[size + j])
                     candidate = tanh(gi[t, n, 2 * size + j] + reset * gh_n)
                     out[t, n, j] = candidate + update * (previous[r, j] - candidate)
                     saved[t, n, j], saved[t, n, size + j] = reset, update
