@@ -38,13 +38,12 @@ def _as(dtype, array, zeros_shape=None):
     return np.zeros(zeros_shape, dtype) if array is None else np.ascontiguousarray(array, dtype=dtype)
 
 
-def _work(out, w_hh, products: int | None = None) -> int:
+def _work(out, w_hh) -> int:
     """Multiply-adds of a recurrent kernel, roughly: ~8 per state value for the gates, and a row of W_hh per state
-    value of its ``products`` steps (all of them when None; the forward's step 0 is made before, see
-    _first_products)."""
+    value of every step but the first (step 0's products are matmuls outside the kernels: _first_products,
+    _last_products)."""
     length, batch, size = out.shape
-    steps = length if products is None else products
-    return out.size * 8 + steps * batch * size * w_hh.shape[0]
+    return out.size * 8 + max(length - 1, 0) * batch * size * w_hh.shape[0]
 
 
 # --- the LSTM: one matrix product per step, the gates fused around it ---
@@ -336,7 +335,7 @@ def lstm_sequence_forward(gi, w_hh, b_hh, h0, c0):
     dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
     out, c_last = np.empty((length, batch, size), dtype), np.empty((batch, size), dtype)
     saved = np.empty((length, batch, 5 * size), dtype)
-    work = _work(out, w_hh, max(length - 1, 0))
+    work = _work(out, w_hh)
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
@@ -351,7 +350,7 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
     """As numpy_ref.lstm_sequence_backward."""
     dtype, (length, batch, size) = out.dtype, out.shape
     grad_gi, grad_c0 = np.empty((length, batch, 4 * size), dtype), np.empty((batch, size), dtype)
-    work = _work(out, w_hh, max(length - 1, 0))
+    work = _work(out, w_hh)
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
@@ -435,7 +434,7 @@ def gru_sequence_forward(gi, w_hh, b_hh, h0):
     """As numpy_ref.gru_sequence_forward."""
     dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
     out, saved = np.empty((length, batch, size), dtype), np.empty((length, batch, 4 * size), dtype)
-    work = _work(out, w_hh, max(length - 1, 0))
+    work = _work(out, w_hh)
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
@@ -451,7 +450,7 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
     dtype, (length, batch, size) = out.dtype, out.shape
     grad_gi = np.empty((length, batch, 3 * size), dtype)
     grad_gh, grad_h0 = np.empty_like(grad_gi), np.empty((batch, size), dtype)
-    work = _work(out, w_hh, max(length - 1, 0))
+    work = _work(out, w_hh)
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
@@ -508,7 +507,7 @@ def rnn_sequence_forward(gi, w_hh, b_hh, h0, nonlinearity):
     """As numpy_ref.rnn_sequence_forward."""
     dtype, (length, batch), size = np.result_type(gi, w_hh), gi.shape[:2], w_hh.shape[1]
     out = np.empty((length, batch, size), dtype)
-    work = _work(out, w_hh, max(length - 1, 0))
+    work = _work(out, w_hh)
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
@@ -523,7 +522,7 @@ def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlineari
     """As numpy_ref.rnn_sequence_backward."""
     dtype, (length, batch, size) = out.dtype, out.shape
     grad_gi = np.empty((length, batch, size), dtype)
-    work = _work(out, w_hh, max(length - 1, 0))
+    work = _work(out, w_hh)
     _ready(dtype)
     blocks = _blocks(batch, work)
     run_range(
