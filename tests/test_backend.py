@@ -151,6 +151,9 @@ def _inputs(kernel: str, rng: np.random.Generator, dtype) -> tuple[tuple, dict]:
         return _normalization_attention_inputs(kernel, x, g, rng, dtype)
     if kernel.startswith(("rnn_sequence", "gru_sequence", "lstm_sequence")):
         return _recurrent_inputs(kernel, rng, dtype)
+    if kernel == "recurrent_weight_grads":  # a GRU's gates' gradient (T, N, 3H) = (4, 3, 15), out (4, 3, 5)
+        grad_gh, out = rng.standard_normal((4, 3, 15)).astype(dtype), rng.standard_normal((4, 3, 5)).astype(dtype)
+        return (grad_gh, out, rng.standard_normal((3, 5)).astype(dtype), np.zeros(15, dtype)), {}
     if kernel.endswith("_forward") and kernel.startswith(("softmax", "log_softmax")):
         return (x, 1), {}
     if kernel == "softmax_backward":

@@ -117,14 +117,20 @@ got = nb.lstm_sequence_forward(gi, w_hh, b_hh, h0, c0)
 args = (rng.standard_normal((2, 3, size)), None, rng.standard_normal((3, size)), gi, w_hh, b_hh, h0, c0, forward[0],
         forward[2])
 checked = 0
-for a, e in zip(got + nb.lstm_sequence_backward(*args), forward + ref.lstm_sequence_backward(*args)):
+weights = lambda k, g: k.recurrent_weight_grads(g, forward[0], h0, b_hh)
+grad_got, grad_want = nb.lstm_sequence_backward(*args), ref.lstm_sequence_backward(*args)
+grad_got, grad_want = grad_got + weights(nb, grad_got[0]), grad_want + weights(ref, grad_want[0])
+for a, e in zip(got + grad_got, forward + grad_want):
     np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
     checked += 1
 gi = rng.standard_normal((2, 3, 3 * size))
 w_hh, b_hh = rng.standard_normal((3 * size, size)) / 8, rng.standard_normal(3 * size)
 forward, got = ref.gru_sequence_forward(gi, w_hh, b_hh, h0), nb.gru_sequence_forward(gi, w_hh, b_hh, h0)
 args = (rng.standard_normal((2, 3, size)), rng.standard_normal((3, size)), gi, w_hh, b_hh, h0, *forward)
-for a, e in zip(got + nb.gru_sequence_backward(*args), forward + ref.gru_sequence_backward(*args)):
+weights = lambda k, g: k.recurrent_weight_grads(g, forward[0], h0, b_hh)
+grad_got, grad_want = nb.gru_sequence_backward(*args), ref.gru_sequence_backward(*args)
+grad_got, grad_want = grad_got + weights(nb, grad_got[1]), grad_want + weights(ref, grad_want[1])
+for a, e in zip(got + grad_got, forward + grad_want):
     np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
     checked += 1
 print("ok", checked)
@@ -138,7 +144,8 @@ def test_the_gate_kernels_run_as_plain_python_without_the_jit():
         [sys.executable, "-c", PLAIN_PYTHON_SCRIPT], capture_output=True, text=True, env=env, cwd=root
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["ok", str(3 + 5 + 2 + 4)]  # LSTM: out, c_T, saved, 5 gradients; GRU: 2, 4
+    # LSTM: out, c_T, saved, 3 gradients and the weights' 2; GRU: out, saved, 3 and 2
+    assert result.stdout.split() == ["ok", str(3 + 5 + 2 + 5)]
 
 
 @jit_compiles

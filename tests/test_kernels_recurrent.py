@@ -62,6 +62,16 @@ def _assert_matches(got, expected, dtype):
         np.testing.assert_allclose(g, e, **TOLERANCE[dtype])
 
 
+def _with_weight_grads(table, name: str, grads: tuple, kernel_args: tuple) -> tuple:
+    """A sequence backward's outputs, then recurrent_weight_grads on its gates' gradient (the GRU's grad_gh, the
+    others' grad_gi), as the ops call it. kernel_args: the backward's (grad_out, extra grads, gi, w_hh, b_hh, h0, [c0,]
+    out[, saved])."""
+    first = 2 if name == "lstm" else 1  # after grad_out: the extra gradients of h_T (and c_T)
+    b_hh, h0 = kernel_args[first + 3 : first + 5]
+    out = kernel_args[first + 6] if name == "lstm" else kernel_args[first + 5]
+    return (*grads, *table.recurrent_weight_grads(grads[1] if name == "gru" else grads[0], out, h0, b_hh))
+
+
 cases = st.fixed_dictionaries(
     {
         "kind": st.sampled_from(KINDS),
@@ -105,8 +115,11 @@ def test_backward_kernels_match_the_reference(backend_name, case, seed, grads_of
     saved = () if name == "rnn" else (forward[-1],)
     kernel_args = (grad_out, *grads_last, *args, out, *saved)
     table = backend.active()
-    got = getattr(table, f"{name}_sequence_backward")(*to_device(kernel_args), **options)
+    device_args = to_device(kernel_args)
+    got = getattr(table, f"{name}_sequence_backward")(*device_args, **options)
+    got = _with_weight_grads(table, name, got, device_args)
     expected = getattr(numpy_ref, f"{name}_sequence_backward")(*kernel_args, **options)
+    expected = _with_weight_grads(numpy_ref, name, expected, kernel_args)
     _assert_matches(to_host(got), expected, dtype)
 
 
@@ -138,7 +151,11 @@ def test_numba_recurrent_kernels_by_tiles_or_by_rows_dot_match_the_reference(dty
             kernel_args = (rng.standard_normal(out.shape).astype(dtype), *grads_last, *args, out, *saved)
             got = getattr(table, f"{name}_sequence_backward")(*kernel_args, **options)
             expected = getattr(numpy_ref, f"{name}_sequence_backward")(*kernel_args, **options)
-            _assert_matches(got, expected, dtype)
+            _assert_matches(
+                _with_weight_grads(table, name, got, kernel_args),
+                _with_weight_grads(numpy_ref, name, expected, kernel_args),
+                dtype,
+            )
     finally:
         backend.set_backend(previous)
 
@@ -281,6 +298,8 @@ for name, gates, options in [("rnn", 1, {"nonlinearity": "relu"}), ("gru", 3, {}
     args = (*grads, gi, w_hh, b_hh, *states, out, *saved)
     grad_got = getattr(nb, name + "_sequence_backward")(*args, **options)
     grad_want = getattr(ref, name + "_sequence_backward")(*args, **options)
+    weights = lambda k, g: k.recurrent_weight_grads(g[1] if name == "gru" else g[0], out, states[0], b_hh)
+    grad_got, grad_want = grad_got + weights(nb, grad_got), grad_want + weights(ref, grad_want)
     as_tuple = lambda value: value if isinstance(value, tuple) else (value,)
     for a, e in zip(as_tuple(got) + grad_got, as_tuple(forward) + grad_want):
         np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12, err_msg=name)
@@ -297,8 +316,9 @@ def test_the_numba_kernels_run_as_plain_python_without_the_jit():
         [sys.executable, "-c", PLAIN_PYTHON_SCRIPT], capture_output=True, text=True, env=env, cwd=root
     )
     assert result.returncode == 0, result.stderr
-    # rnn: out, then 4 gradients; gru: out, saved, then 4; lstm: out, c_T, saved, then 5.
-    assert result.stdout.split() == ["ok", str(5 + 6 + 8)]
+    # rnn: out, then grad_gi, grad_h0 and the weights' 2; gru: out, saved, then grad_gi, grad_gh, grad_h0 and 2;
+    # lstm: out, c_T, saved, then grad_gi, grad_h0, grad_c0 and 2.
+    assert result.stdout.split() == ["ok", str(5 + 7 + 8)]
 
 
 @numba_usable

@@ -212,6 +212,76 @@ def test_layers_equal_a_loop_of_cells(backend_name, kind, config, given_state):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["RNN", "RNN-relu", "GRU", "LSTM"])
+@pytest.mark.parametrize("given_state", [True, False])
+def test_a_loop_of_cells_gets_the_layers_weight_gradients(backend_name, kind, given_state):
+    """A cell called at every step sums its weights' gradients over the steps as factors (autograd.ProductSum),
+    made into arrays when backward takes them: the same gradients as the layer's, whose kernels sum over time."""
+    kwargs = {"nonlinearity": "relu"} if kind == "RNN-relu" else {}
+    layer = LAYERS[kind.split("-")[0]](3, 4, **kwargs).double()
+    x = tn.randn(5, 2, 3, dtype=tn.float64)
+    weights = tn.randn(5, 2, 4, dtype=tn.float64)
+    states = [tn.randn(1, 2, 4, dtype=tn.float64) for _ in range(1 + (kind == "LSTM"))] if given_state else None
+    output, _ = layer(x, None if states is None else tuple(states) if kind == "LSTM" else states[0])
+    (output * weights).sum().backward()
+    cell, lstm = _cells_of(layer, 0, "_l0"), kind == "LSTM"
+    state = (tuple(s[0] for s in states) if lstm else states[0][0]) if given_state else None
+    outputs = []
+    for t in range(5):
+        state = cell(x[t], state)
+        outputs.append(state[0] if lstm else state)
+    (tn.stack(outputs) * weights).sum().backward()
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        got, want = getattr(cell, name).grad, getattr(layer, f"{name}_l0").grad
+        assert isinstance(got.array, type(want.array)) and got.shape == want.shape
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_a_cells_weight_gradient_adds_to_other_uses_and_to_hooks_as_an_array():
+    """Where the weight is used outside the cell too, its factors become an array and add to that use's gradient;
+    autograd.grad, hooks and watchers (tn.debug) get arrays, and a second backward of a kept graph adds as much."""
+    tn.manual_seed(0)
+    cell = nn.GRUCell(3, 4).double()
+    x = tn.randn(3, 2, 3, dtype=tn.float64)
+
+    def loss():
+        h = None
+        for t in range(3):
+            h = cell(x[t], h)
+        return h.sum() + (cell.weight_hh**2).sum()
+
+    value = loss()
+    (by_grad,) = tn.autograd.grad(value, [cell.weight_hh], retain_graph=True)
+    seen = []
+    cell.weight_hh.register_post_accumulate_grad_hook(lambda w: seen.append(type(w.grad.array)))
+    value.backward(retain_graph=True)
+    np.testing.assert_allclose(cell.weight_hh.grad.numpy(), by_grad.numpy(), rtol=1e-12)
+    value.backward()
+    np.testing.assert_allclose(cell.weight_hh.grad.numpy(), 2 * by_grad.numpy(), rtol=1e-12)
+    assert seen == [np.ndarray, np.ndarray]
+
+    def loss_of(w):  # the same loss by finite differences: the gradient is the sum over the steps and the square
+        with tn.no_grad():
+            kept = cell.weight_hh.array.copy()
+            cell.weight_hh.array[...] = w
+            value = loss().item()
+            cell.weight_hh.array[...] = kept
+        return value
+
+    w, step = cell.weight_hh.array.copy(), 1e-6
+    probe = np.zeros_like(w)
+    probe[5, 2] = step
+    numeric = (loss_of(w + probe) - loss_of(w - probe)) / (2 * step)
+    assert by_grad.numpy()[5, 2] == pytest.approx(numeric, rel=1e-6)
+    tracer = tn.trace(file=None)
+    for watcher in (tracer, tn.detect_anomaly()):  # watchers see each op's input gradients
+        cell.zero_grad()
+        with watcher:
+            loss().backward()
+        np.testing.assert_allclose(cell.weight_hh.grad.numpy(), by_grad.numpy(), rtol=1e-12)
+    assert [record[2] for record in tracer.records if record[0] == "backward"].count("CellStep") == 3
+
+
 @pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
 def test_unbatched_input_is_a_batch_of_one(kind):
     layer = LAYERS[kind](3, 4, num_layers=2, bidirectional=True, batch_first=True)

@@ -182,7 +182,7 @@ def _backward(node: Node, values: list, projection) -> tuple:
         grads = node.function.backward(ctx, grad)
     else:
         grads = autograd._backward_on_tensors(node.function, ctx, grad)
-    return grads if isinstance(grads, tuple) else (grads,)
+    return tuple(map(autograd.materialized, grads if isinstance(grads, tuple) else (grads,)))
 
 
 def _floating(t: Tensor) -> bool:

@@ -73,6 +73,7 @@ from kernels.numba_cpu.recurrent import (
     gru_sequence_forward,
     lstm_sequence_backward,
     lstm_sequence_forward,
+    recurrent_weight_grads,
     rnn_sequence_backward,
     rnn_sequence_forward,
 )

@@ -310,14 +310,15 @@ def _lstm_backward_gemm(
                 grad_c0[lo + r, j] = dc[r, j]
 
 
-def _recurrent_weight_grads(grad_gh, out, h0, b_hh):
-    """As the reference: grad_w_hh = Σ_t grad_gh_tᵀ h_{t-1}, without assembling h_{t-1}: steps 1.. against out[:-1]
-    in one product, plus step 0 against h0 (nothing when h0 is None: zeros). grad_gh: (T, N, gates*H).
+def recurrent_weight_grads(grad_gh, out, h0, b_hh):
+    """As numpy_ref.recurrent_weight_grads: grad_w_hh = Σ_t grad_gh_tᵀ h_{t-1}, without assembling h_{t-1}: steps
+    1.. against out[:-1] in one product, plus step 0 against h0 (nothing when h0 is None: zeros).
 
     grad_b_hh sums grad_gh's rows as ones @ grad_gh, a BLAS matrix-vector product: NumPy's sum over the
     leading axis took 7x as long (measured 72 us against 10 us at (4000, 18) float32).
     """
     length, batch, gates = grad_gh.shape
+    grad_gh, out = _as(out.dtype, grad_gh), _as(out.dtype, out)
     rows = length * batch
     flat = grad_gh.reshape(rows, gates)
     first = None if h0 is None else matmul(flat[:batch].T, _as(out.dtype, h0))
@@ -359,8 +360,7 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
         *_weight_operands(dtype, w_hh.T, length > 1), _as(dtype, c0, (batch, size)), _as(dtype, saved),
         blocks, grad_gi, grad_c0,
     )  # fmt: skip
-    grad_h0 = _last_products(dtype, grad_gi, w_hh)
-    return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0, grad_c0
+    return grad_gi, _last_products(dtype, grad_gi, w_hh), grad_c0
 
 
 # --- the GRU: as the LSTM's, one product per step (h_{t-1} W_hh^T forward, grad_gh W_hh backward) and one
@@ -460,7 +460,7 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
         _as(dtype, saved), blocks, grad_gi, grad_gh, grad_h0,
     )  # fmt: skip
     grad_h0 += _last_products(dtype, grad_gh, w_hh)
-    return grad_gi, *_recurrent_weight_grads(grad_gh, _as(dtype, out), h0, b_hh), grad_h0
+    return grad_gi, grad_gh, grad_h0
 
 
 # --- the RNN: as the GRU's and the LSTM's, one product per step and one vectorized pass over the values. Its
@@ -530,13 +530,12 @@ def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlineari
         _as(dtype, grad_out), _as(dtype, grad_hT, (batch, size)),
         *_weight_operands(dtype, w_hh.T, length > 1), _as(dtype, out), nonlinearity == "relu", blocks, grad_gi,
     )  # fmt: skip
-    grad_h0 = _last_products(dtype, grad_gi, w_hh)
-    return grad_gi, *_recurrent_weight_grads(grad_gi, _as(dtype, out), h0, b_hh), grad_h0
+    return grad_gi, _last_products(dtype, grad_gi, w_hh)
 
 
 float32_and_float64_only(
     rnn_sequence_forward, rnn_sequence_backward, gru_sequence_forward, gru_sequence_backward,
-    lstm_sequence_forward, lstm_sequence_backward,
+    lstm_sequence_forward, lstm_sequence_backward, recurrent_weight_grads,
 )  # fmt: skip
 
 

@@ -58,6 +58,7 @@ from kernels.numpy_ref.recurrent import (
     gru_sequence_forward,
     lstm_sequence_backward,
     lstm_sequence_forward,
+    recurrent_weight_grads,
     rnn_sequence_backward,
     rnn_sequence_forward,
 )
@@ -103,7 +104,7 @@ FAMILIES = {
     "optim": ("sgd_step", "adam_step", "rmsprop_step"),
     "recurrent": (
         "rnn_sequence_forward", "rnn_sequence_backward", "gru_sequence_forward", "gru_sequence_backward",
-        "lstm_sequence_forward", "lstm_sequence_backward",
+        "lstm_sequence_forward", "lstm_sequence_backward", "recurrent_weight_grads",
     ),
 }  # fmt: skip
 KERNELS = tuple(kernel for family in FAMILIES.values() for kernel in family)

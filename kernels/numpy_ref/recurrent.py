@@ -4,8 +4,8 @@ gi: (T, N, gates*H) is the input's share of every gate at every step (x W_ih^T +
 whole sequence, done by the caller), in the order the steps run: a reverse direction passes gi flipped in
 time. w_hh: (gates*H, H); b_hh: (gates*H,) or None; h0 (and c0): (N, H) or None for zeros. The forwards loop
 over time because each step needs the previous h; the backwards ("backpropagation through time") loop over
-time in reverse, carrying dL/dh back one step at a time, and form grad_w_hh with one matmul over every step at
-the end.
+time in reverse, carrying dL/dh back one step at a time, and return the gates' gradients: grad_w_hh is one matmul
+over every step after them (recurrent_weight_grads), which a recurrent cell's step puts off (autograd.ProductSum).
 """
 
 from kernels.numpy_ref.activations import relu_forward, sigmoid_forward
@@ -23,13 +23,15 @@ def _previous_states(out, h0):
     return xp.concatenate([_initial_state(h0, out)[None], out[:-1]])
 
 
-def _recurrent_weight_grads(grad_gh, h_prev, b_hh):
-    """grad_w_hh = sum over t, n of grad_gh^T h_prev (one matmul); grad_b_hh = sum of grad_gh (None without bias).
+def recurrent_weight_grads(grad_gh, out, h0, b_hh):
+    """The recurrent weights' gradients after a sequence's backward: grad_w_hh = the sum over t, n of grad_gh^T h_{t-1}
+    (one matmul), grad_b_hh = the sum of grad_gh (None without bias).
 
-    grad_gh: (T, N, gates*H), dL/d(h_{t-1} W_hh^T + b_hh); h_prev: (T, N, H).
+    grad_gh: (T, N, gates*H), dL/d(h_{t-1} W_hh^T + b_hh) (grad_gi for an RNN and an LSTM, the GRU's own);
+    out, h0: as the forward got and returned them -> grad_w_hh (gates*H, H), grad_b_hh (gates*H,) or None.
     """
     rows = grad_gh.shape[0] * grad_gh.shape[1]
-    grad_w_hh = grad_gh.reshape(rows, -1).T @ h_prev.reshape(rows, -1)
+    grad_w_hh = grad_gh.reshape(rows, -1).T @ _previous_states(out, h0).reshape(rows, -1)
     return grad_w_hh, None if b_hh is None else grad_gh.sum(axis=(0, 1))
 
 
@@ -56,8 +58,9 @@ def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlineari
 
     grad_out: (T, N, H), dL/d(out) from later layers; grad_hT: (N, H) or None, extra dL/dh_T (from h_n);
     the rest as the forward got and returned them
-    -> grad_gi (T, N, H), grad_w_hh (H, H), grad_b_hh (H,) or None, grad_h0 (N, H).
-    Each step: dh_t = grad_out_t + (dh carried from t+1); da_t = dh_t * act'; dh_{t-1} = da_t W_hh.
+    -> grad_gi (T, N, H), grad_h0 (N, H).
+    Each step: dh_t = grad_out_t + (dh carried from t+1); da_t = dh_t * act'; dh_{t-1} = da_t W_hh. The recurrent
+    pre-activation is gi + h W^T + b: grad_gi is its gradient for W and b too (recurrent_weight_grads).
     """
     xp = array_module(grad_out)
     grad_gi = xp.empty_like(out)
@@ -67,9 +70,7 @@ def rnn_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, nonlineari
         h = out[t]
         grad_gi[t] = dh * (h > 0) if nonlinearity == "relu" else dh * (1 - h * h)
         dh = grad_gi[t] @ w_hh
-    # The recurrent pre-activation is gi + h W^T + b: its gradient is grad_gi for W and b too.
-    grad_w_hh, grad_b_hh = _recurrent_weight_grads(grad_gi, _previous_states(out, h0), b_hh)
-    return grad_gi, grad_w_hh, grad_b_hh, dh
+    return grad_gi, dh
 
 
 def gru_sequence_forward(gi, w_hh, b_hh, h0):
@@ -102,7 +103,7 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
     """Gradients of gru_sequence_forward, from its out and saved.
 
     grad_out: (T, N, H), dL/d(out); grad_hT: (N, H) or None, extra dL/dh_T; the rest as the forward got
-    and returned them -> grad_gi (T, N, 3H), grad_w_hh (3H, H), grad_b_hh (3H,) or None, grad_h0 (N, H).
+    and returned them -> grad_gi (T, N, 3H), grad_gh (T, N, 3H), grad_h0 (N, H).
     Each step, with dh = dL/dh_t: dn = dh (1 - z), dz = dh (h_{t-1} - n), and through the activations
     da_n = dn (1 - n^2), da_z = dz z (1 - z), da_r = (da_n ⊙ gh_n) r (1 - r). The gate pre-activations
     are gi + gh, except n's, which is gi_n + r ⊙ gh_n: so grad_gi = (da_r, da_z, da_n) while
@@ -123,8 +124,7 @@ def gru_sequence_backward(grad_out, grad_hT, gi, w_hh, b_hh, h0, out, saved):
         grad_gi[t] = xp.concatenate([da_r, da_z, da_n], axis=1)
         grad_gh[t] = xp.concatenate([da_r, da_z, r * da_n], axis=1)
         dh = dh * z + grad_gh[t] @ w_hh
-    grad_w_hh, grad_b_hh = _recurrent_weight_grads(grad_gh, h_prev, b_hh)
-    return grad_gi, grad_w_hh, grad_b_hh, dh
+    return grad_gi, grad_gh, dh
 
 
 def lstm_sequence_forward(gi, w_hh, b_hh, h0, c0):
@@ -158,7 +158,7 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
 
     grad_out: (T, N, H), dL/d(out); grad_hT, grad_cT: (N, H) or None, extra dL/dh_T and dL/dc_T; the rest
     as the forward got and returned them
-    -> grad_gi (T, N, 4H), grad_w_hh (4H, H), grad_b_hh (4H,) or None, grad_h0 (N, H), grad_c0 (N, H).
+    -> grad_gi (T, N, 4H), grad_h0 (N, H), grad_c0 (N, H).
     Each step, with dh = dL/dh_t and dc = dL/dc_t (carried from t+1): dc += dh o (1 - tanh(c_t)^2);
     do = dh tanh(c_t), di = dc g, dg = dc i, df = dc c_{t-1}; the pre-activations' gradient da is these
     times σ' or tanh'; it is grad_gi and grad_gh alike. Then dh_{t-1} = da W_hh and dc_{t-1} = dc f.
@@ -180,5 +180,4 @@ def lstm_sequence_backward(grad_out, grad_hT, grad_cT, gi, w_hh, b_hh, h0, c0, o
         )
         dh = grad_gi[t] @ w_hh
         dc = dc * f
-    grad_w_hh, grad_b_hh = _recurrent_weight_grads(grad_gi, _previous_states(out, h0), b_hh)
-    return grad_gi, grad_w_hh, grad_b_hh, dh, dc
+    return grad_gi, dh, dc

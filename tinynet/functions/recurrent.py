@@ -15,7 +15,7 @@ then still the state at step t, so the final state is out[0].
 """
 
 from tinynet import backend
-from tinynet.autograd import Function
+from tinynet.autograd import Function, ProductSum
 from tinynet.errors import ArgumentError, ShapeError
 from tinynet.functions.shape import getitem
 from tinynet.tensor import Tensor
@@ -32,7 +32,7 @@ class RNNSequence(Function):
     forward:    h_t = act(gi_t + h_{t-1} W_hhᵀ + b_hh), act tanh or relu
     derivative: backpropagation through time: da_t = (dL/dh_t + dh carried) · act', dh carried = da_t W_hh, dL/dW_hh =
                 Σ_t da_tᵀ h_{t-1}
-    kernels:    rnn_sequence_forward, rnn_sequence_backward
+    kernels:    rnn_sequence_forward, rnn_sequence_backward, recurrent_weight_grads
     """
 
     @staticmethod
@@ -45,10 +45,12 @@ class RNNSequence(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        grad_out = _in_time_order(grad, ctx.reverse)
-        grad_gi, grad_w_hh, grad_b_hh, grad_h0 = backend.for_arrays(grad).rnn_sequence_backward(
-            grad_out, None, *ctx.saved, ctx.nonlinearity
+        gi, w_hh, b_hh, h0, out = ctx.saved
+        table = backend.for_arrays(grad)
+        grad_gi, grad_h0 = table.rnn_sequence_backward(
+            _in_time_order(grad, ctx.reverse), None, gi, w_hh, b_hh, h0, out, ctx.nonlinearity
         )
+        grad_w_hh, grad_b_hh = table.recurrent_weight_grads(grad_gi, out, h0, b_hh)
         return _in_time_order(grad_gi, ctx.reverse), grad_w_hh, grad_b_hh, grad_h0, None, None
 
 
@@ -57,7 +59,7 @@ class GRUSequence(Function):
 
     forward:    r, z = σ(gi + gh), n = tanh(gi_n + r ⊙ gh_n), h_t = (1 - z) n + z h_{t-1}, gh = h_{t-1} W_hhᵀ + b_hh
     derivative: backpropagation through time through each gate (written out in kernels/numpy_ref/recurrent.py)
-    kernels:    gru_sequence_forward, gru_sequence_backward
+    kernels:    gru_sequence_forward, gru_sequence_backward, recurrent_weight_grads
     """
 
     @staticmethod
@@ -71,8 +73,10 @@ class GRUSequence(Function):
     @staticmethod
     def backward(ctx, grad):
         grad_out = _in_time_order(grad, ctx.reverse)
+        gi, w_hh, b_hh, h0, out, saved = ctx.saved
         table = backend.for_arrays(grad_out)
-        grad_gi, grad_w_hh, grad_b_hh, grad_h0 = table.gru_sequence_backward(grad_out, None, *ctx.saved)
+        grad_gi, grad_gh, grad_h0 = table.gru_sequence_backward(grad_out, None, gi, w_hh, b_hh, h0, out, saved)
+        grad_w_hh, grad_b_hh = table.recurrent_weight_grads(grad_gh, out, h0, b_hh)
         return _in_time_order(grad_gi, ctx.reverse), grad_w_hh, grad_b_hh, grad_h0, None
 
 
@@ -84,7 +88,7 @@ class LSTMSequence(Function):
                 W_hhᵀ + b_hh
     derivative: backpropagation through time through each gate and the cell (written out in
                 kernels/numpy_ref/recurrent.py)
-    kernels:    lstm_sequence_forward, lstm_sequence_backward
+    kernels:    lstm_sequence_forward, lstm_sequence_backward, recurrent_weight_grads
     """
 
     @staticmethod
@@ -98,10 +102,12 @@ class LSTMSequence(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        grad_out = _in_time_order(grad[:-1], ctx.reverse)
-        grad_gi, grad_w_hh, grad_b_hh, grad_h0, grad_c0 = backend.for_arrays(grad).lstm_sequence_backward(
-            grad_out, None, grad[-1], *ctx.saved
+        gi, w_hh, b_hh, h0, c0, out, saved = ctx.saved
+        table = backend.for_arrays(grad)
+        grad_gi, grad_h0, grad_c0 = table.lstm_sequence_backward(
+            _in_time_order(grad[:-1], ctx.reverse), None, grad[-1], gi, w_hh, b_hh, h0, c0, out, saved
         )
+        grad_w_hh, grad_b_hh = table.recurrent_weight_grads(grad_gi, out, h0, b_hh)
         return _in_time_order(grad_gi, ctx.reverse), grad_w_hh, grad_b_hh, grad_h0, grad_c0, None
 
 
@@ -110,7 +116,8 @@ class CellStep(Function):
     gates, then the layer's recurrence over a sequence of that one step (its sequence kernels with T = 1).
 
     forward:    gi = x W_ihᵀ + b_ih, then as RNNSequence, GRUSequence or LSTMSequence over gi as a sequence of one
-    derivative: the sequence op's, then dL/dx = dL/dgi W_ih, dL/dW_ih = dL/dgiᵀ x, dL/db_ih = Σ dL/dgi over the rows
+    derivative: the sequence op's, then dL/dx = dL/dgi W_ih, dL/dW_ih = dL/dgiᵀ x, dL/db_ih = Σ dL/dgi over the rows;
+                the weights' gradients as their factors (autograd.ProductSum: backward makes them, by matmul)
     kernels:    linear_forward, linear_backward, and the kind's: rnn_sequence_forward, rnn_sequence_backward,
                 gru_sequence_forward, gru_sequence_backward, lstm_sequence_forward, lstm_sequence_backward
     returns:    h' (N, H) for an RNN or a GRU; (2, N, H) for an LSTM: h', then c'
@@ -142,18 +149,26 @@ class CellStep(Function):
         x, w_ih, gi, w_hh, b_hh, h, c, out, saved = ctx.saved
         table, grad_c = backend.for_arrays(grad), None
         if ctx.kind == "lstm":
-            grad_gi, grad_w_hh, grad_b_hh, grad_h, grad_c = table.lstm_sequence_backward(
+            grad_gi, grad_h, grad_c = table.lstm_sequence_backward(
                 grad[:1], None, grad[1], gi, w_hh, b_hh, h, c, out, saved
             )
+            grad_gh = grad_gi
         elif ctx.kind == "gru":
-            grad_gi, grad_w_hh, grad_b_hh, grad_h = table.gru_sequence_backward(
-                grad[None], None, gi, w_hh, b_hh, h, out, saved
-            )
+            grad_gi, grad_gh, grad_h = table.gru_sequence_backward(grad[None], None, gi, w_hh, b_hh, h, out, saved)
         else:
-            grad_gi, grad_w_hh, grad_b_hh, grad_h = table.rnn_sequence_backward(
-                grad[None], None, gi, w_hh, b_hh, h, out, ctx.nonlinearity
-            )
-        grad_x, grad_w_ih, grad_b_ih = table.linear_backward(grad_gi[0], x, w_ih, *ctx.needs_input_grad[:3])
+            grad_gi, grad_h = table.rnn_sequence_backward(grad[None], None, gi, w_hh, b_hh, h, out, ctx.nonlinearity)
+            grad_gh = grad_gi
+        need_x, need_w_ih, need_b_ih, need_w_hh, need_b_hh = ctx.needs_input_grad[:5]
+        grad_x, _, grad_b_ih = table.linear_backward(grad_gi[0], x, w_ih, need_x, False, need_b_ih)
+        # The weights' gradients as their factors: a cell called at every step of a loop gets one product (ProductSum)
+        grad_w_ih = ProductSum(grad_gi[0], x.astype(grad_gi.dtype, copy=False)) if need_w_ih else None
+        if not need_w_hh:
+            grad_w_hh = None
+        elif h is None:  # h = zeros: no product
+            grad_w_hh = table.xp.zeros(w_hh.shape, grad_gh.dtype)
+        else:
+            grad_w_hh = ProductSum(grad_gh[0], h.astype(grad_gh.dtype, copy=False))
+        grad_b_hh = grad_gh[0].sum(axis=0) if need_b_hh and b_hh is not None else None
         return grad_x, grad_w_ih, grad_b_ih, grad_w_hh, grad_b_hh, grad_h, grad_c, None, None
 
 
