@@ -52,8 +52,8 @@ def _max_pool_2x2_forward(start, stop, x, out, argmax):
     the loop over output pixels then has no inner loop and LLVM vectorizes it. The same choices: the first tap,
     then a strictly greater value; a window holding a NaN (its sum is not a number) goes by the full rule (_take).
     The test is v > m alone: with the full rule's `| (v != v)` at every tap, (64, 32, 26, 26) float32 took 5.0 ms
-    on one thread, 0.73 ms so (the AMD EPYC, 2026-12-08;
-    PyTorch's max_pool2d keeping its indices, 2 threads: 4.3 ms)."""
+    on one thread, 0.73 ms so (the AMD EPYC, 2026-12-08; PyTorch's max_pool2d keeping its indices, 2 threads:
+    4.3 ms)."""
     h, w = x.shape[2:]
     oh, ow = out.shape[2], out.shape[3]
     source, best, arg = x.reshape(-1), out.reshape(-1), argmax.reshape(-1)

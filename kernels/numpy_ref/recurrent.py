@@ -4,8 +4,8 @@ gi: (T, N, gates*H) is the input's share of every gate at every step (x W_ih^T +
 whole sequence, done by the caller), in the order the steps run: a reverse direction passes gi flipped in
 time. w_hh: (gates*H, H); b_hh: (gates*H,) or None; h0 (and c0): (N, H) or None for zeros. The forwards loop
 over time because each step needs the previous h; the backwards ("backpropagation through time") loop over
-time in reverse, carrying dL/dh back one step at a time, and return the gates' gradients: grad_w_hh is one matmul
-over every step after them (recurrent_weight_grads), which a recurrent cell's step puts off (autograd.ProductSum).
+time in reverse, carrying dL/dh back one step at a time, and return the gates' gradients: grad_w_hh is then one
+matmul over every step (recurrent_weight_grads), which a caller running one step at a time can make once for all.
 """
 
 from kernels.numpy_ref.activations import relu_forward, sigmoid_forward
