@@ -161,7 +161,7 @@ def test_the_lesson_runner_defaults_to_numba_for_full_runs_and_the_reference_for
 @jit_compiles
 def test_warmup_gives_each_family_and_dtype_to_the_first_free_process(tmp_path):
     """Two processes, four (family, dtype) pairs into an empty cache: each pair compiled once, by one of them, and
-    afterwards every kernel loads from the cache in this process."""
+    none left for the command's own process."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     command = [sys.executable, "-m", "tinynet", "warmup", "--only", "optim,embedding", "--jobs", "2"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
@@ -171,6 +171,20 @@ def test_warmup_gives_each_family_and_dtype_to_the_first_free_process(tmp_path):
     pairs = [pair for share in shares for pair in share.split(", ") if share != "nothing"]
     assert sorted(pairs) == ["embedding float32", "embedding float64", "optim float32", "optim float64"]
     assert any(path.suffix == ".nbi" for path in tmp_path.rglob("*"))  # Numba's cache index, written by them
+    assert "in this process" not in result.stdout
+
+
+@numba_usable
+def test_warmup_compiles_what_its_processes_did_not(monkeypatch, capsys):
+    """Processes that fail (here: each exits at once) only cost time: the command's own process compiles the pairs
+    they left, says which, and succeeds."""
+    from tinynet import cli
+
+    monkeypatch.setattr(cli, "_WARMUP_WORKER", "import sys; sys.exit(3)")
+    assert main(["warmup", "--only", "dropout", "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("compiled nothing") == 2 and out.count("FAILED (exit 3)") == 2, out
+    assert "  compiled dropout float32, dropout float64 in this process" in out, out
 
 
 @numba_usable
