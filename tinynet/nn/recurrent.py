@@ -12,10 +12,11 @@ layer and direction as one fused op over all the time steps (``tinynet.functions
 equations in one kernel, with backpropagation through time written out in its backward), since composing
 ~15 small ops per step would spend nearly all the time on per-op overhead. A cell's call, as seq2seq decoders
 and char-RNNs make it in a loop, is one op too (``CellStep``: the input's share and the layer's kernels over a
-sequence of one step): benchmarks/model_steps.py's lstmcell_loop, 20 calls of an LSTMCell with N = 32, H = 128, took
-26 ms a training step composed, 15.7 as one op, PyTorch's 15.7; grucell_loop (H = 256) 36-38 and 22.3, PyTorch's 22.0
-(2 threads, the AMD EPYC of 2026-12-07). tests/test_recurrent.py checks the cells against NumPy's equations and the
-layers against loops of the cells.
+sequence of one step), whose weights' gradients backward sums over the calls as one product (autograd.ProductSum):
+benchmarks/model_steps.py's lstmcell_loop, 20 calls of an LSTMCell with N = 32, H = 128, took 26 ms a training step
+composed, 13.7 as one op, PyTorch's 14.0; grucell_loop (H = 256) 36-38 and 17.9, PyTorch's 20.7 (2 threads, the AMD
+EPYC, 2026-12-08). tests/test_recurrent.py checks the cells against NumPy's equations and the layers against loops of
+the cells.
 """
 
 from __future__ import annotations
