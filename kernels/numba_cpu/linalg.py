@@ -62,6 +62,13 @@ BLAS_MACS_PER_NS = 25
 TINY_MACS = 100_000
 
 
+# Products of one or two columns (x @ weight^T of a layer with one or two outputs, as a GAN discriminator's or a
+# regression head's) are matrix-vector products: NumPy's BLAS takes them (gemv). Tiles of one column a vector wide ran
+# at 2 GMAC/s (the Intel Xeon of 2026-12-08, two threads, us, ours / NumPy's: (64, 6272) @ (6272, 1) 183 / 25, with two
+# columns 69 / 32, (512, 256) @ (256, 1) 42 / 7; with three columns 110 / 93 and 40 / 48, four 31 / 72 and 44 / 27).
+BLAS_VECTORS = 2
+
+
 @range_kernel()
 def _matmul_rows(start, stop, a, b, bias, out, blocks, by_tiles):
     """out = a @ b + bias, a block of rows per thread, by tiles or one BLAS call each. a: (n, k) C-contiguous,
@@ -167,6 +174,9 @@ def _rows_times(rows, b, bias):
     """rows @ b (+ bias): a block of rows per numba thread (see matmul), or of columns (see COLUMNS_PER_THREAD).
     rows: (n, k) C-contiguous, b: (k, m) C- or F-contiguous, bias: (m,) or (0,) -> (n, m)."""
     (n, k), m = rows.shape, b.shape[1]
+    if m <= BLAS_VECTORS:  # see BLAS_VECTORS
+        out = np.dot(rows, b)
+        return np.add(out, bias, out=out) if bias.size else out
     out = np.empty((n, m), rows.dtype)
     blocks, work, by_tiles = min(numba.get_num_threads(), n), rows.size * m // BLAS_MACS_PER_NS, beats_blas(b.dtype)
     tiles = by_tiles or tiles_run(b.dtype)  # the tiles' ways by columns run on AVX2 too (see SHORT_SUM_ON_AVX2)
