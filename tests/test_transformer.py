@@ -79,6 +79,70 @@ def test_embedding_module_init_padding_and_errors():
         F.embedding(tn.tensor([1.0]), tn.randn(5, 2))
 
 
+@pytest.mark.parametrize("padding_idx", [None, 2])
+def test_an_embedding_called_at_every_step_gets_one_calls_gradient(backend_name, padding_idx):
+    """Called at each step of a loop, an embedding keeps its table's gradient as rows by index (autograd.RowSum),
+    scattered when backward takes it: the same gradient as one call over the whole sequence, an array in .grad."""
+    emb = nn.Embedding(6, 3, padding_idx=padding_idx).double()
+    tokens = tn.tensor([[2, 5, 2, 0], [1, 2, 5, 5]])
+    weights = tn.randn(2, 4, 3, dtype=tn.float64)
+    (emb(tokens) * weights).sum().backward()
+    want = emb.weight.grad.numpy().copy()
+    emb.zero_grad()
+    sum(((emb(tokens[:, t]) * weights[:, t]).sum() for t in range(4)), tn.tensor(0.0)).backward()
+    assert type(emb.weight.grad.array) is type(emb.weight.array) and emb.weight.grad.shape == (6, 3)
+    np.testing.assert_allclose(emb.weight.grad.numpy(), want, rtol=1e-12)
+    expected = np.zeros((6, 3))
+    for t in range(4):
+        for b in range(2):
+            expected[tokens.numpy()[b, t]] += weights.numpy()[b, t]
+    if padding_idx is not None:
+        expected[padding_idx] = 0
+    np.testing.assert_allclose(want, expected, rtol=1e-12)
+
+
+def test_an_embeddings_gradient_adds_to_a_tied_heads_and_to_hooks_as_an_array(backend_name):
+    """A table used as a linear head too (tied weights, as in a language model): the rows' gradients become an array
+    and add to the head's; hooks, autograd.grad and watchers see arrays; two paddings do not mix."""
+    tn.manual_seed(0)
+    weight = tn.randn(5, 3, dtype=tn.float64, requires_grad=True)
+    tokens = tn.tensor([[1, 4], [4, 0], [3, 3]])
+
+    def loss():
+        total = tn.tensor(0.0, dtype=tn.float64)
+        for t in range(3):
+            h = F.embedding(tokens[t], weight)
+            total = total + F.linear(h, weight).tanh().sum()
+        return total
+
+    (by_grad,) = tn.autograd.grad(loss(), [weight])
+    assert type(by_grad.array) is np.ndarray
+
+    def loss_of(w):
+        with tn.no_grad():
+            kept = weight.array.copy()
+            weight.array[...] = w
+            value = loss().item()
+            weight.array[...] = kept
+        return value
+
+    w, step = weight.array.copy(), 1e-6
+    for row, column in [(4, 1), (3, 0), (2, 2)]:  # looked up twice and in the head; looked up once; head only
+        probe = np.zeros_like(w)
+        probe[row, column] = step
+        numeric = (loss_of(w + probe) - loss_of(w - probe)) / (2 * step)
+        assert by_grad.numpy()[row, column] == pytest.approx(numeric, rel=1e-6)
+    seen = []
+    weight.register_post_accumulate_grad_hook(lambda w: seen.append(type(w.grad.array)))
+    with tn.detect_anomaly():  # a watcher: sees every op's input gradients
+        loss().backward()
+    np.testing.assert_allclose(weight.grad.numpy(), by_grad.numpy(), rtol=1e-12)
+    assert seen == [type(weight.array)]
+    weight.grad = None
+    (F.embedding(tokens[0], weight, padding_idx=1).sum() + F.embedding(tokens[0], weight).sum()).backward()
+    np.testing.assert_array_equal(weight.grad.numpy()[:, 0], [0, 1, 0, 0, 2])  # row 1 gets the unpadded call's only
+
+
 # --- transformer layers -----------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ turns the gradient of its output into gradients of its inputs, which add up wher
 more than once.
 """
 
+import abc
 import contextlib
 import os
 import sys
@@ -386,7 +387,7 @@ def _sum(a, b, summed: set[int]):
     else holds it. An LSTMCell called 20 times a step (benchmarks/model_steps.py's lstmcell_loop): its weights' 19
     sums each made a new (512, 128) array, 23 us in the step; in place, the step took 0.98x the time (2 threads, the
     AMD EPYC, 2026-12-07)."""
-    if isinstance(a, ProductSum) and isinstance(b, ProductSum):
+    if isinstance(a, DeferredSum) and a.joins(b):
         return a.add(b)
     a, b = materialized(a), materialized(b)
     table = backend.for_arrays(a, b)
@@ -398,37 +399,80 @@ def _sum(a, b, summed: set[int]):
     return total
 
 
-class ProductSum:
-    """A weight's gradient Σᵢ leftᵢᵀ rightᵢ (leftᵢ: (nᵢ, M), rightᵢ: (nᵢ, K) -> (M, K)), kept as its factors until
-    backward takes it, then made by one product over all their rows.
+class DeferredSum(abc.ABC):
+    """A gradient kept as its parts until backward takes it, then made in one go (``array``): what a layer called at
+    every step of a loop adds to its weights' gradients at each call. The backward functions that return one say so;
+    ``_sum`` joins the parts of one tensor's gradient, and backward makes the array when it takes the tensor's
+    gradient, before any .grad, hook or watcher sees it (``materialized``)."""
+
+    def __init__(self, part: tuple, shape: tuple, dtype) -> None:
+        self.parts, self.shape, self.dtype = [part], shape, dtype
+
+    def joins(self, other) -> bool:
+        """Whether ``other`` is a gradient this one can take as more parts (same kind, same options)."""
+        return type(other) is type(self)
+
+    def add(self, other: "DeferredSum") -> "DeferredSum":
+        self.parts += other.parts
+        return self
+
+    def stacked(self) -> tuple:
+        """The parts' arrays, each kind concatenated along the first axis (a copy where there are several)."""
+        xp = array_module(self.parts[0][0])
+        return tuple(xp.concatenate(kind) if len(kind) > 1 else kind[0] for kind in zip(*self.parts))
+
+    @abc.abstractmethod
+    def array(self):
+        """The gradient made from every part."""
+
+
+class ProductSum(DeferredSum):
+    """A weight's gradient Σᵢ leftᵢᵀ rightᵢ (leftᵢ: (nᵢ, M), rightᵢ: (nᵢ, K) -> (M, K)), made by one product over all
+    the factors' rows.
 
     A recurrent cell called at every step of a loop (nn.LSTMCell in a decoder) adds to its weights' gradients at each
     call a product summing over a batch's rows; made one by one, each is a short product and an add of the whole
-    (M, K) array. ``CellStep.backward`` returns its weights' gradients so, ``_sum`` joins them, and backward makes the
-    array when it takes the tensor's gradient, before any .grad, hook or watcher sees it (``materialized``).
-    benchmarks/model_steps.py's lstmcell_loop (an LSTMCell of 64 -> 128 over 20 steps of 32) took 0.91x the time,
-    grucell_loop 0.86x (2 threads, alternating, the AMD EPYC, 2026-12-07).
+    (M, K) array. ``CellStep.backward`` returns its weights' gradients so. benchmarks/model_steps.py's lstmcell_loop
+    (an LSTMCell of 64 -> 128 over 20 steps of 32) took 0.91x the time, grucell_loop 0.86x (2 threads, alternating,
+    the AMD EPYC, 2026-12-07).
     """
 
     def __init__(self, left, right) -> None:
-        self.lefts, self.rights = [left], [right]
-        self.shape, self.dtype = (left.shape[1], right.shape[1]), left.dtype
-
-    def add(self, other: "ProductSum") -> "ProductSum":
-        self.lefts += other.lefts
-        self.rights += other.rights
-        return self
+        super().__init__((left, right), (left.shape[1], right.shape[1]), left.dtype)
 
     def array(self):
-        """The product over every factor's rows: one matmul of the factors stacked (a copy of each)."""
-        xp = array_module(self.lefts[0])
-        left, right = (xp.concatenate(f) if len(f) > 1 else f[0] for f in (self.lefts, self.rights))
+        left, right = self.stacked()
         return backend.for_arrays(left, right).matmul(left.T, right)
 
 
+class RowSum(DeferredSum):
+    """An embedding table's gradient (rows, D): each looked-up row's gradient by its index, scattered into one table
+    over every call's indices (embedding_backward). ``padding_idx``: a row that gets no gradient (None: none).
+
+    An embedding called at every step of a loop (a decoder's, a char-RNN's) made a (rows, D) table of zeros at each
+    call, scattered a batch's rows into it and added the whole table to the others: benchmarks/model_steps.py's
+    lstmcell_loop, (1000, 64) over 20 steps of 32, spent 0.93 ms of its 13 ms step so (the Intel Xeon, 2026-12-08).
+    """
+
+    def __init__(self, grad, indices, rows: int, padding_idx: int | None) -> None:
+        dim = grad.shape[-1]
+        super().__init__((grad.reshape(-1, dim), indices.reshape(-1)), (rows, dim), grad.dtype)
+        self.rows, self.padding_idx = rows, padding_idx
+
+    def joins(self, other) -> bool:
+        return type(other) is RowSum and (other.rows, other.padding_idx) == (self.rows, self.padding_idx)
+
+    def array(self):
+        grad, indices = self.stacked()
+        table = backend.for_arrays(grad).embedding_backward(grad, indices, self.rows)
+        if self.padding_idx is not None:
+            table[self.padding_idx] = 0  # the padding row stays fixed
+        return table
+
+
 def materialized(gradient):
-    """A gradient as an array: a ProductSum's product, anything else as it is."""
-    return gradient.array() if isinstance(gradient, ProductSum) else gradient
+    """A gradient as an array: a DeferredSum made, anything else as it is."""
+    return gradient.array() if isinstance(gradient, DeferredSum) else gradient
 
 
 def _leading_to(order: list[Tensor], targets: dict) -> set[int]:

@@ -3,8 +3,7 @@
 import numpy as np
 
 from kernels.numpy_ref import array_module
-from tinynet import backend
-from tinynet.autograd import Function
+from tinynet.autograd import Function, RowSum
 from tinynet.errors import ArgumentError, DTypeError, ShapeError
 from tinynet.tensor import Tensor
 
@@ -14,7 +13,8 @@ class Embedding(Function):
 
     forward:    out = weight[indices]
     derivative: dL/dweight[i] = Σ of dL/dout over the positions that looked up i (0 for padding_idx)
-    kernels:    embedding_backward in backward; the forward is indexing, inline
+    kernels:    embedding_backward when backward takes the table's gradient (autograd.RowSum: the calls of a
+                loop scattered at once); the forward is indexing, inline
     """
 
     @staticmethod
@@ -26,10 +26,7 @@ class Embedding(Function):
     @staticmethod
     def backward(ctx, grad):
         (indices,) = ctx.saved
-        grad_weight = backend.for_arrays(grad).embedding_backward(grad, indices, ctx.num_embeddings)
-        if ctx.padding_idx is not None:
-            grad_weight[ctx.padding_idx] = 0  # the padding row stays fixed
-        return grad_weight, None, None
+        return RowSum(grad, indices, ctx.num_embeddings, ctx.padding_idx), None, None
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
