@@ -137,7 +137,9 @@ def test_batched_matmul_of_heads_split_from_a_projection(backend_name, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("with_bias", [True, False])
-@pytest.mark.parametrize("rows, features, outputs", [(5, 7, 6), (64, 40, 30), (300, 200, 210), (70, 256, 90)])
+@pytest.mark.parametrize(
+    "rows, features, outputs", [(5, 7, 6), (64, 40, 30), (300, 200, 210), (70, 256, 90), (64, 2000, 1), (400, 300, 2)]
+)
 def test_linear_kernels_match_the_reference(backend_name, dtype, with_bias, rows, features, outputs):
     """A linear layer's forward and its three gradients (each alone too), from tiny to long sums."""
     rng = np.random.default_rng(rows)
@@ -211,6 +213,11 @@ def test_numba_linear_kernels_by_tiles_or_by_blas_match_the_reference(monkeypatc
         ran.clear()
         assert_matches(*run_both("linear_forward", x[:128, :1], single, single_bias), np.float32, summed=1)
         assert (linalg._matmul_columns in ran) == columns_by_tiles
+        # One or two outputs (a discriminator's logit): a matrix-vector product, NumPy's BLAS (linalg.BLAS_VECTORS).
+        for outputs in (1, 2):
+            ran.clear()
+            assert_matches(*run_both("linear_forward", x, weight[:outputs], bias[:outputs]), np.float32, summed=300)
+            assert ran == []
     finally:
         backend.set_backend(previous)
 
@@ -559,7 +566,8 @@ def test_numba_convolutions_by_tiles_or_by_blas_match_the_reference(monkeypatch,
         rng = np.random.default_rng(1)
         cases = [((2, 32, 24, 24), (16, 32, 3, 3), (1, 1), (1, 1), (1, 1)),  # in place, grad_x too
                  ((2, 32, 30, 26), (24, 32, 3, 2), (1, 1), (1, 0), (2, 1)),
-                 ((3, 15, 30, 25), (6, 15, 3, 3), (2, 1), (1, 2), (2, 1))]  # fmt: skip
+                 ((3, 15, 30, 25), (6, 15, 3, 3), (2, 1), (1, 2), (2, 1)),  # long sums of 6 channels: dot_nt
+                 ((2, 4, 34, 34), (64, 4, 4, 4), (2, 2), (1, 1), (1, 1))]  # of 64 (DOT_NT_BELOW): by tiles # fmt: skip
         for x_shape, w_shape, *geometry in cases:
             in_place = by_tiles and dtype == np.float32 and geometry[0] == (1, 1)  # windows read where they lie
             assert conv._in_place(x_shape[0], int(np.prod(w_shape[1:])), 600, 2, geometry[0], dtype) is in_place
@@ -822,7 +830,9 @@ def test_convolution_products_take_tiles_where_they_beat_the_blas():
         expected = conv.FORWARD_TILES
     else:
         expected = conv.NO_TILES
-    plan = conv._pass_plan(np.dtype(np.float32), 100, 75, 10, 2)
+    plan = conv._pass_plan(np.dtype(np.float32), 100, 75, 10, 2, 25)
     assert plan.tiles == expected
-    assert conv._pass_plan(np.dtype(np.float64), 100, 75, 10, 2).tiles == conv.NO_TILES
+    assert conv._pass_plan(np.dtype(np.float64), 100, 75, 10, 2, 25).tiles == conv.NO_TILES
     assert plan.long_sum == (conv.LONG_SUM if plan.tiles == conv.ALL_TILES else conv.NEVER)
+    # long sums of many channels by tiles, as the short ones (DOT_NT_BELOW)
+    assert conv._pass_plan(np.dtype(np.float32), 100, 75, 10, 2, conv.DOT_NT_BELOW).long_sum == conv.NEVER

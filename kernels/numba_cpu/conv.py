@@ -49,15 +49,15 @@ from kernels.windows import output_size, transposed_output_size
 # Weight gradients sum over the batch: each thread adds its samples' products into its own slice of
 # ``partial``, summed after the parallel loop, so no two threads write the same memory.
 # On CPUs with AVX-512 (dot.beats_blas; first measured where OpenBLAS was held to AVX2), the float32 products run
-# at the CPU's full vector width instead: w @ cols and w^T @ grad by tile.gemm, weight gradients summed over
-# >= LONG_SUM pixels as dot products of rows (dot.dot_nt, as both operands run along that sum), shorter ones by
-# tiles on the gradient transposed. conv2d (64, 16, 28, 28) * (32, 16, 3, 3) forward and backward took 0.83x the
-# time of BLAS with the long windows by dot_nt (copied into rows, a kernel of their own), and 0.74x once those were
-# unfolded and taken by tiles too (in-process alternation, 14 rounds): the rows' kernel was deleted. At stride 1 the
-# windows are not unfolded at all (_in_place_batch, below): 0.78x again. And 3x3 ones take Winograd's F(4x2, 3x3)
-# (winograd.py): a third of the multiply-adds, forward and backward 0.59x the in-place kernel's time. On AVX2 (no
-# AVX-512), where products stay OpenBLAS's, 3x3 ones take Winograd's tiles too (dot.tiles_run): 0.56x the time
-# of im2col and OpenBLAS on conv2d's shapes.
+# at the CPU's full vector width instead: w @ cols and w^T @ grad by tile.gemm, weight gradients of few channels
+# summed over >= LONG_SUM pixels as dot products of rows (dot.dot_nt, as both operands run along that sum;
+# DOT_NT_BELOW), the others by tiles on the gradient transposed. conv2d (64, 16, 28, 28) * (32, 16, 3, 3) forward and
+# backward took 0.83x the time of BLAS with the long windows by dot_nt (copied into rows, a kernel of their own), and
+# 0.74x once those were unfolded and taken by tiles too (in-process alternation, 14 rounds): the rows' kernel was
+# deleted. At stride 1 the windows are not unfolded at all (_in_place_batch, below): 0.78x again. And 3x3 ones take
+# Winograd's F(4x2, 3x3) (winograd.py): a third of the multiply-adds, forward and backward 0.59x the in-place kernel's
+# time. On AVX2 (no AVX-512), where products stay OpenBLAS's, 3x3 ones take Winograd's tiles too (dot.tiles_run):
+# 0.56x the time of im2col and OpenBLAS on conv2d's shapes.
 
 
 @numba.njit(cache=True, inline="always")
@@ -311,7 +311,7 @@ def _convolve_samples(image, a, b, at, folded, geometry, group, long_sum, tiles,
                 _add_to_rows(product, bias)  # while the rows are in this thread's cache
                 if size > 1:
                     _scatter_lanes(product_lanes, out_rows, n0, size)
-            if rows_b and p * size >= long_sum:  # sums over this many pixels: dot_nt beats BLAS (see dot.py)
+            if rows_b and p * size >= long_sum:  # long sums of few channels: dot_nt (see DOT_NT_BELOW)
                 add_dot_nt(cols, b_group, partial)
             elif rows_b:  # shorter sums: tiles (on b's group transposed) or BLAS
                 times_transposed(cols, b_group, partial, b_transposed, tiles == ALL_TILES, True)
@@ -549,7 +549,7 @@ def _convolve(
     no rows, and with bias_grad b summed over samples and pixels: (B,), else None)."""
     n, dtype, pixels = b.shape[0], b.dtype, geometry[8] * geometry[9]
     k = (image if image is not None else folded).shape[1] * geometry[0] * geometry[1]
-    plan, nothing = _pass_plan(dtype, n, k, pixels, threads), _nothing(dtype, threads)
+    plan, nothing = _pass_plan(dtype, n, k, pixels, threads, b.shape[1]), _nothing(dtype, threads)
     a, at = nothing.matrix if a is None else a, nothing.matrix if at is None else at
     out, partial = np.empty((n, a.shape[0], pixels), dtype), np.zeros((threads, k, b.shape[1]), dtype)
     image, folded = nothing.image if image is None else image, nothing.image if folded is None else folded
@@ -582,9 +582,19 @@ class _PassPlan(NamedTuple):
 NO_TILES, FORWARD_TILES, ALL_TILES = 0, 1, 2
 
 
+# A weight gradient's long sums (cols @ b^T over >= LONG_SUM pixels) go by dot.dot_nt where b has fewer rows (output
+# channels) than this, else by tiles on b transposed, as the short ones. The Intel Xeon of 2026-12-08, 2 threads,
+# conv2d's grad_w alone, ms, dot_nt / tiles: 64 channels, (64, 32, 28, 28) * (64, 32, 4, 4) at stride 2 6.9 / 4.4,
+# ResNet's stem (16, 3, 64, 64) * (64, 3, 7, 7) at stride 2 2.03 / 1.66; 128 channels, the GAN discriminator's (64, 64,
+# 14, 14) * (128, 64, 4, 4) 5.2 / 4.6, (32, 64, 16, 16) * (128, 64, 3, 3) 1.70 / 1.65; fewer channels lost by tiles: 6
+# channels, (32, 3, 32, 32) * (6, 3, 5, 5), 0.43 / 0.44 with the backward 0.62 / 0.87; 32 of windows of 9, 0.35 / 0.44.
+DOT_NT_BELOW = 64
+
+
 @functools.lru_cache(maxsize=1024)
-def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int) -> _PassPlan:
-    """_convolve's plan for n samples of K = C*KH*KW window values over ``pixels`` outputs, on ``threads``."""
+def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int, columns: int) -> _PassPlan:
+    """_convolve's plan for n samples of K = C*KH*KW window values over ``pixels`` outputs, on ``threads``; ``columns``:
+    the rows of b (B, the weight gradient's columns), 0 where there is none."""
     if beats_blas(dtype):
         tiles = ALL_TILES
     elif tiles_run(dtype):
@@ -592,7 +602,8 @@ def _pass_plan(dtype, n: int, k: int, pixels: int, threads: int) -> _PassPlan:
     else:
         tiles = NO_TILES
     _SAMPLES[numba.from_dtype(dtype)].ready()  # the C function the kernel calls, compiled before its first call
-    return _PassPlan(_group_size(n, k, pixels, threads), LONG_SUM if tiles == ALL_TILES else NEVER, tiles)
+    long_sum = LONG_SUM if tiles == ALL_TILES and columns < DOT_NT_BELOW else NEVER
+    return _PassPlan(_group_size(n, k, pixels, threads), long_sum, tiles)
 
 
 class _Nothing(NamedTuple):

@@ -142,7 +142,7 @@ def products() -> str:
     cores = ", ".join(sorted({str(getattr(lib, "architecture", "?")) for lib in scipy_blas()})) or "not known"
     if has_avx512():
         return (
-            f"float32 products by tiles (tile.gemm), a convolution's weight gradient by dot_nt (AVX-512 here; "
-            f"SciPy's OpenBLAS runs {cores} kernels)"
+            f"float32 products by tiles (tile.gemm), a convolution's weight gradient of few channels by dot_nt "
+            f"(AVX-512 here; SciPy's OpenBLAS runs {cores} kernels)"
         )
     return f"BLAS (SciPy's OpenBLAS: {cores} kernels)"
