@@ -118,8 +118,9 @@ class CellStep(Function):
     forward:    gi = x W_ihᵀ + b_ih, then as RNNSequence, GRUSequence or LSTMSequence over gi as a sequence of one
     derivative: the sequence op's, then dL/dx = dL/dgi W_ih, dL/dW_ih = dL/dgiᵀ x, dL/db_ih = Σ dL/dgi over the rows;
                 the weights' gradients as their factors (autograd.ProductSum: backward makes them, by matmul)
-    kernels:    linear_forward, linear_backward, and the kind's: rnn_sequence_forward, rnn_sequence_backward,
-                gru_sequence_forward, gru_sequence_backward, lstm_sequence_forward, lstm_sequence_backward
+    kernels:    linear_forward, linear_backward, matmul (the weights' gradients, when backward takes them), and the
+                kind's: rnn_sequence_forward, rnn_sequence_backward, gru_sequence_forward, gru_sequence_backward,
+                lstm_sequence_forward, lstm_sequence_backward
     returns:    h' (N, H) for an RNN or a GRU; (2, N, H) for an LSTM: h', then c'
 
     Composed of a Linear, a reshape, the sequence op and its indexes, a cell's call was 5 or 6 ops each way, whose
