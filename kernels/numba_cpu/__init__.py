@@ -138,8 +138,8 @@ def warmup(dtypes=("float32", "float64"), only: list[str] | None = None) -> None
 
     A program compiles only the kernels it calls, for the dtypes it calls them with (float32 by default); this
     compiles them all up front, so that no timing includes a compile. ``tinynet warmup`` runs it for several
-    families at once in separate processes (compiling is single-threaded): each writes its kernels to the disk
-    cache, and the command's own process then only loads them.
+    families at once in separate processes (compiling is single-threaded), each writing its kernels to the disk
+    cache; the command's own process compiles only what they did not.
     """
     unknown = set(only or ()) - set(families())
     if unknown:
