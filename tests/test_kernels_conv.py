@@ -567,7 +567,7 @@ def test_numba_convolutions_by_tiles_or_by_blas_match_the_reference(monkeypatch,
         cases = [((2, 32, 24, 24), (16, 32, 3, 3), (1, 1), (1, 1), (1, 1)),  # in place, grad_x too
                  ((2, 32, 30, 26), (24, 32, 3, 2), (1, 1), (1, 0), (2, 1)),
                  ((3, 15, 30, 25), (6, 15, 3, 3), (2, 1), (1, 2), (2, 1)),  # long sums of 6 channels: dot_nt
-                 ((2, 4, 34, 34), (64, 4, 4, 4), (2, 2), (1, 1), (1, 1))]  # of 64 (DOT_NT_BELOW): by tiles # fmt: skip
+                 ((2, 4, 34, 34), (64, 4, 4, 4), (2, 2), (1, 1), (1, 1))]  # of 64 (DOT_NT_BELOW): tiles  # fmt: skip
         for x_shape, w_shape, *geometry in cases:
             in_place = by_tiles and dtype == np.float32 and geometry[0] == (1, 1)  # windows read where they lie
             assert conv._in_place(x_shape[0], int(np.prod(w_shape[1:])), 600, 2, geometry[0], dtype) is in_place
